@@ -1,0 +1,30 @@
+# brownout — top-level build. `make demo` and `make test` are the two commands
+# of the README; each brings in what it needs first.
+PYTHON := /usr/bin/python3
+PYTEST := $(PYTHON) -m pytest
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all deps images demo test test-python test-e2e bench clean
+all: images
+
+include src/build.mk
+
+deps:
+	@bash images/deps.sh
+
+images: deps
+	@./brownout build
+
+demo: images
+	@./brownout demo
+
+# C unit tests (cmocka, also under valgrind), then the harness's own tests,
+# then the end-to-end tests that boot real QEMU guests.
+test: deps c-test c-valgrind images
+	$(PYTEST) tests/python scenarios
+
+bench: images
+	./brownout bench boot --runs 10
+
+clean:
+	rm -rf build

@@ -1,0 +1,134 @@
+"""The `brownout` command line."""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from . import HarnessError
+from . import images
+from .boot import format_timeline, spread, wait_boot
+from .device import LAYOUTS, Device
+from .qemu import Machine
+
+log = logging.getLogger("brownout")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    images.build(only=args.step or None, force=args.force)
+    print(f"images in {images.IMAGES}")
+    return 0
+
+
+def boot_once(method: str, timeout: float, keep: Path | None = None):
+    run_dir = Path(tempfile.mkdtemp(prefix=f"brownout-{method}-"))
+    try:
+        device = Device.create(method, run_dir)
+        with Machine(device.config, run_dir / "machine") as machine:
+            machine.start()
+            timeline = wait_boot(machine, timeout=timeout)
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy(run_dir / "machine" / "console.log", keep / "console.log")
+        return timeline
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    log.info("booting a fresh %s device through U-Boot", args.method)
+    timeline = boot_once(args.method, args.timeout, keep=args.keep_log)
+    print(format_timeline(timeline))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # Until the comparative campaign exists, the demo shows the foundation:
+    # a cold boot of the A/B device through U-Boot, stage by stage.
+    images.build()
+    log.info("demo: cold boot of the A/B device through U-Boot")
+    out = images.BUILD / "demo"
+    timeline = boot_once("ab", args.timeout, keep=out)
+    print(format_timeline(timeline))
+    print(f"console log: {out / 'console.log'}")
+    return 0
+
+
+def cmd_bench_boot(args: argparse.Namespace) -> int:
+    timelines = []
+    for run in range(1, args.runs + 1):
+        timeline = boot_once(args.method, args.timeout)
+        timelines.append(timeline)
+        log.info("run %d/%d: %.3f s to first heartbeat", run, args.runs, timeline.total_s)
+    print(f"cold power-on to first heartbeat, {args.method}, {args.runs} runs (seconds):")
+    print(f"  {'stage':<12} {'min':>7} {'median':>7} {'max':>7}")
+    for row in spread(timelines):
+        print(f"  {row.name:<12} {row.min:7.3f} {row.median:7.3f} {row.max:7.3f}")
+    return 0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="brownout",
+                                description="Power-loss testing of firmware update methods "
+                                            "on emulated aarch64 devices.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="build kernel, initramfs, root trees and disks (cached)",
+                       description="Build the default images from Debian arm64 packages. "
+                                   "Steps whose inputs did not change are skipped.")
+    b.add_argument("--step", action="append", choices=[s.name for s in images.STEPS],
+                   help="build only this step and what it needs (repeatable)")
+    b.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    b.set_defaults(func=cmd_build)
+
+    methods = sorted(LAYOUTS)
+    s = sub.add_parser("boot", help="cold-boot a fresh device and print its boot timeline",
+                       description="Boot a fresh device of METHOD through U-Boot to its first "
+                                   "heartbeat and print the time spent in each stage.")
+    s.add_argument("--method", default="ab", choices=methods)
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the boot")
+    s.add_argument("--keep-log", type=Path, metavar="DIR", help="copy the console log into DIR")
+    s.set_defaults(func=cmd_boot)
+
+    d = sub.add_parser("demo", help="the README's demo: build, then boot the A/B device",
+                       description="Build the default images (cached) and cold-boot the A/B "
+                                   "device through U-Boot, printing its boot timeline.")
+    d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the boot")
+    d.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures",
+                           description="Benchmarks. They print figures; they do not pass or fail.")
+    bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    bb = bench_sub.add_parser("boot", help="cold power-on to first heartbeat, by stage",
+                              description="Cold-boot fresh devices RUNS times and print min, "
+                                          "median and max of each boot stage.")
+    bb.add_argument("--runs", type=positive_int, default=10)
+    bb.add_argument("--method", default="ab", choices=methods)
+    bb.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each boot")
+    bb.set_defaults(func=cmd_bench_boot)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="brownout: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except HarnessError as e:
+        print(f"brownout: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("brownout: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,90 @@
+"""A device as built by the image builder: firmware, env flash and its disk.
+
+Each method has a disk layout made by one step of the image build; a device
+runs on a private copy-on-write overlay of that pristine disk, so trials never
+change the built image and a new device costs no copying. Adding a method is
+one entry in LAYOUTS plus its image build step.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import HarnessError
+from .images import require
+from .qemu import Disk, MachineConfig, UserNet
+
+
+@dataclass(frozen=True)
+class Layout:
+    method: str
+    step: str        # image build step that makes the disk
+    image: str       # file name in that step's output
+
+
+LAYOUTS = {
+    "ab": Layout("ab", "disk-ab", "ab.img"),
+}
+
+
+@dataclass(frozen=True)
+class Partition:
+    index: int
+    name: str
+    offset: int
+    size: int
+
+
+def layout_of(method: str) -> Layout:
+    try:
+        return LAYOUTS[method]
+    except KeyError:
+        raise HarnessError(f"unknown method '{method}'; known: {', '.join(LAYOUTS)}") from None
+
+
+def pristine_disk(method: str) -> Path:
+    layout = layout_of(method)
+    path = require(layout.step) / layout.image
+    if not path.is_file():
+        raise HarnessError(f"disk image {path} is missing: run './brownout build'")
+    return path
+
+
+def partitions(method: str) -> list[Partition]:
+    layout_file = require(layout_of(method).step) / "layout.json"
+    data = json.loads(layout_file.read_text())
+    return [Partition(**p) for p in data["partitions"]]
+
+
+def make_overlay(base: Path, directory: Path) -> Path:
+    """A qcow2 overlay on the raw pristine disk: writes land in the overlay only."""
+    directory.mkdir(parents=True, exist_ok=True)
+    overlay = directory / (base.stem + ".qcow2")
+    result = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+                             "-b", str(base), str(overlay)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HarnessError(f"qemu-img create overlay on {base} failed: {result.stderr.strip()}")
+    return overlay
+
+
+@dataclass
+class Device:
+    """A device of one method: a MachineConfig on a private overlay in run_dir."""
+    method: str
+    run_dir: Path
+    disk: Path
+    config: MachineConfig
+
+    @classmethod
+    def create(cls, method: str, run_dir: Path | None = None,
+               net: UserNet | None = None) -> "Device":
+        run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"brownout-{method}-"))
+        firmware = require("firmware")
+        disk = make_overlay(pristine_disk(method), run_dir)
+        config = MachineConfig(bios=firmware / "u-boot.bin", env_flash=firmware / "flash1.img",
+                               disks=[Disk(disk, format="qcow2", name="disk")], net=net)
+        config.check()
+        return cls(method, run_dir, disk, config)

@@ -1,0 +1,149 @@
+"""Digest of a root tree: file tree plus installed package list.
+
+The image build records one digest per version (v1, v2, v2-bad); a check after
+a trial computes the same digest from the device's root file system and so
+tells "exactly v1", "exactly v2" and "neither" apart. What a running system
+changes by itself (logs, caches, mount points) is left out; everything a
+package or an update writes is in.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import HarnessError
+
+# Contents of these directories are runtime state, not part of a version.
+VOLATILE = ("proc", "sys", "dev", "run", "tmp", "data", "lost+found", "var/log",
+            "var/cache", "var/tmp", "var/lib/apt/lists")
+
+
+@dataclass(frozen=True)
+class TreeDigest:
+    label: str
+    tree: str        # sha256 over every path, type, mode, owner and content
+    packages: str    # sha256 over the sorted "name arch version" list
+    digest: str      # sha256 of tree + packages: what identifies a version
+    files: int
+
+
+def _entry(path: Path, rel: str) -> bytes:
+    st = path.lstat()
+    mode = stat.S_IMODE(st.st_mode)
+    head = f"{rel}\0{stat.S_IFMT(st.st_mode):o}\0{mode:o}\0{st.st_uid}\0{st.st_gid}\0"
+    if stat.S_ISREG(st.st_mode):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return (head + f"{st.st_size}\0{h.hexdigest()}\n").encode()
+    if stat.S_ISLNK(st.st_mode):
+        return (head + os.readlink(path) + "\n").encode()
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return (head + f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}\n").encode()
+    return (head + "\n").encode()
+
+
+def installed_packages(root: Path) -> list[str]:
+    """Installed packages from dpkg's status file, as sorted 'name arch version' lines."""
+    status = root / "var/lib/dpkg/status"
+    if not status.exists():
+        raise HarnessError(f"{status} is missing: {root} is not a Debian root tree")
+    packages = []
+    for stanza in status.read_text(errors="replace").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines()
+                      if ": " in line and not line.startswith(" "))
+        if fields.get("Status") == "install ok installed":
+            packages.append(f"{fields['Package']} {fields.get('Architecture', '')} {fields['Version']}")
+    return sorted(packages)
+
+
+def tree_digest(root: Path, label: str = "") -> TreeDigest:
+    if not root.is_dir():
+        raise HarnessError(f"{root} is not a directory")
+    h = hashlib.sha256()
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        for name in dirnames + sorted(filenames):
+            path = base / name
+            rel = str(path.relative_to(root))
+            if any(rel.startswith(v + "/") for v in VOLATILE):
+                continue
+            h.update(_entry(path, rel))
+            count += 1
+        # Symlinked directories are entries, not places to walk into.
+        dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
+    tree = h.hexdigest()
+    packages = hashlib.sha256("\n".join(installed_packages(root)).encode()).hexdigest()
+    digest = hashlib.sha256(f"{tree}\n{packages}\n".encode()).hexdigest()
+    return TreeDigest(label, tree, packages, digest, count)
+
+
+def ext4_digest(image: Path, label: str = "", offset: int = 0, size: int | None = None) -> TreeDigest:
+    """Digest of the root tree inside an ext4 image (or a partition of a disk image),
+    read with debugfs: no mount, nothing written to the image."""
+    if not image.exists():
+        raise HarnessError(f"{image} is missing")
+    with tempfile.TemporaryDirectory(prefix="brownout-digest-") as tmp:
+        fs = Path(tmp) / "fs.ext4"
+        if offset or size is not None:
+            with open(image, "rb") as src, open(fs, "wb") as dst:
+                src.seek(offset)
+                remaining = size if size is not None else 1 << 62
+                while remaining > 0:
+                    chunk = src.read(min(remaining, 4 << 20))
+                    if not chunk:
+                        break
+                    dst.write(chunk)
+                    remaining -= len(chunk)
+        else:
+            fs = image
+        out = Path(tmp) / "root"
+        out.mkdir()
+        result = subprocess.run(["debugfs", "-R", f"rdump / {out}", str(fs)],
+                                capture_output=True, text=True)
+        if result.returncode != 0 or not (out / "var/lib/dpkg/status").exists():
+            raise HarnessError(f"cannot read a root tree from {image}: {result.stderr.strip()[-200:]}")
+        return tree_digest(out, label)
+
+
+def classify(digest: TreeDigest, known: list[TreeDigest]) -> str:
+    """The label of the known version this digest is exactly, or 'mixed'."""
+    for candidate in known:
+        if candidate.digest == digest.digest:
+            return candidate.label
+    return "mixed"
+
+
+def load_known(path: Path) -> list[TreeDigest]:
+    return [TreeDigest(**json.loads(line)) for line in path.read_text().splitlines() if line]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m harness.digest",
+                                     description="Digest a root tree or an ext4 image.")
+    parser.add_argument("kind", choices=("tree", "ext4"))
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--label", default="")
+    args = parser.parse_args(argv)
+    try:
+        d = tree_digest(args.path, args.label) if args.kind == "tree" else ext4_digest(args.path, args.label)
+    except HarnessError as e:
+        print(f"digest: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(asdict(d)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

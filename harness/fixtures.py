@@ -1,0 +1,54 @@
+"""pytest fixtures for devices built by the image builder (a pytest plugin).
+
+`device_factory("ab")` gives a fresh device on its own overlay of the pristine
+disk; `power_factory(device)` gives its power switch, always left off. Tests
+that need built images skip with the command to build them when they are
+missing, unless BROWNOUT_REQUIRE_IMAGES=1 (as `make test` sets), where a
+missing image is a failure: CI must not pass by skipping.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from . import HarnessError
+from .device import Device
+from .power import PowerSwitch
+
+
+def _images_or_skip(method: str, run_dir: Path) -> Device:
+    try:
+        return Device.create(method, run_dir)
+    except HarnessError as e:
+        if os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1":
+            raise
+        pytest.skip(f"{e}")
+
+
+@pytest.fixture
+def device_factory(tmp_path: Path) -> Callable[[str], Device]:
+    count = 0
+
+    def make(method: str) -> Device:
+        nonlocal count
+        count += 1
+        return _images_or_skip(method, tmp_path / f"{method}-{count}")
+
+    return make
+
+
+@pytest.fixture
+def power_factory(tmp_path: Path) -> Iterator[Callable[[Device], PowerSwitch]]:
+    switches: list[PowerSwitch] = []
+
+    def make(device: Device) -> PowerSwitch:
+        switch = PowerSwitch(device.config, device.run_dir / "boots")
+        switches.append(switch)
+        return switch
+
+    yield make
+    for switch in switches:
+        switch.close()

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Initramfs step: busybox-static (arm64) plus the kernel step's modules and
+# our init script, packed as a gzip'd newc cpio.
+. "$(dirname "$0")/lib.sh"
+
+step "initramfs: busybox-static + $(wc -l < "$KERNEL_DIR/modules.order") modules"
+deb=$(apt_download busybox-static)
+root="$OUT/.root"
+mkdir -p "$root"/{bin,dev,proc,sys,newroot,lib/modules}
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$OUT/.root" ./bin/busybox
+for applet in $(qemu-aarch64-static "$root/bin/busybox" --list); do
+	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+cp "$KERNEL_DIR"/modules/*.ko "$KERNEL_DIR/modules.order" "$root/lib/modules/"
+install -m 0755 "$REPO/images/initramfs/init" "$root/init"
+# Fixed timestamps and sorted names make the archive depend on content only.
+find "$root" -exec touch -h -d @0 {} +
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9n > "$OUT/initrd.img"
+rm -rf "$root"

@@ -1,0 +1,31 @@
+# Shared helpers for the image build steps. Sourced, not run.
+# Every step runs with: OUT (its empty output dir), BUILD (build/images),
+# CACHE (download cache), REPO (repository root), and its inputs in env.
+set -euo pipefail
+
+step() { printf 'brownout build: %s\n' "$*" >&2; }
+die() { printf 'brownout build: error: %s\n' "$*" >&2; exit 1; }
+
+SUITE=${SUITE:-bookworm}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+
+# apt_download PKG... — fetch arm64 .debs into $CACHE/debs (kept across builds)
+# and print their paths. apt resolves the current version; the cache keeps
+# what was fetched so a warm build does not touch the network.
+apt_download() {
+	mkdir -p "$CACHE/debs"
+	local pkg ver file out=()
+	for pkg in "$@"; do
+		ver=$(apt-cache policy "$pkg:arm64" | awk '/Candidate:/ {print $2}')
+		[ -n "$ver" ] && [ "$ver" != "(none)" ] ||
+			die "no arm64 candidate for $pkg: run 'make deps' (it adds the arm64 architecture and runs apt-get update)"
+		file=$(ls "$CACHE/debs/${pkg}_"*"${ver#*:}_arm64.deb" 2>/dev/null | head -n1 || true)
+		if [ -z "$file" ]; then
+			(cd "$CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg:arm64=$ver" >&2) ||
+				die "apt-get download $pkg:arm64 failed"
+			file=$(ls "$CACHE/debs/${pkg}_"*"${ver#*:}_arm64.deb" | head -n1)
+		fi
+		out+=("$file")
+	done
+	printf '%s\n' "${out[@]}"
+}

@@ -1,0 +1,101 @@
+"""Root tree digests: what changes a version's identity and what does not."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import HarnessError
+from harness.digest import TreeDigest, classify, installed_packages, tree_digest
+
+STATUS = """Package: bash
+Status: install ok installed
+Architecture: arm64
+Version: 5.2.15-2+b2
+Description: shell
+ continuation line: not a field
+
+Package: bc
+Status: deinstall ok config-files
+Architecture: arm64
+Version: 1.07.1-3
+
+Package: apt
+Status: install ok installed
+Architecture: arm64
+Version: 2.6.1
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_text(STATUS)
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/app").write_bytes(b"version 1")
+    (root / "usr/bin/app").chmod(0o755)
+    (root / "bin").symlink_to("usr/bin")
+    (root / "var/log").mkdir()
+    (root / "tmp").mkdir()
+    return root
+
+
+def test_packages_lists_only_installed_sorted(tree: Path) -> None:
+    assert installed_packages(tree) == ["apt arm64 2.6.1", "bash arm64 5.2.15-2+b2"]
+
+
+def test_same_tree_same_digest(tree: Path) -> None:
+    assert tree_digest(tree).digest == tree_digest(tree).digest
+
+
+@pytest.mark.parametrize("change", ["content", "mode", "new-file", "symlink", "owner", "package"])
+def test_a_change_changes_the_digest(tree: Path, change: str) -> None:
+    before = tree_digest(tree)
+    app = tree / "usr/bin/app"
+    if change == "content":
+        app.write_bytes(b"version 2")
+    elif change == "mode":
+        app.chmod(0o700)
+    elif change == "new-file":
+        (tree / "usr/bin/bc").write_bytes(b"")
+    elif change == "symlink":
+        (tree / "bin").unlink()
+        (tree / "bin").symlink_to("/usr/bin")
+    elif change == "owner":
+        os.chown(app, 1000, 1000)
+    elif change == "package":
+        status = tree / "var/lib/dpkg/status"
+        status.write_text(status.read_text().replace("deinstall ok config-files", "install ok installed"))
+    after = tree_digest(tree)
+    assert after.digest != before.digest
+    assert (after.packages != before.packages) == (change == "package")
+
+
+def test_runtime_state_is_ignored(tree: Path) -> None:
+    before = tree_digest(tree)
+    (tree / "var/log/boot.log").write_text("booted")
+    (tree / "tmp/x").write_text("x")
+    assert tree_digest(tree).digest == before.digest
+
+
+def test_classify_exact_or_mixed(tree: Path) -> None:
+    v1 = tree_digest(tree, "v1")
+    (tree / "usr/bin/app").write_bytes(b"version 2")
+    v2 = tree_digest(tree, "v2")
+    (tree / "usr/bin/half").write_bytes(b"")
+    torn = tree_digest(tree)
+    assert classify(v1, [v1, v2]) == "v1"
+    assert classify(v2, [v1, v2]) == "v2"
+    assert classify(torn, [v1, v2]) == "mixed"
+
+
+def test_not_a_debian_tree(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="not a Debian root tree"):
+        tree_digest(tmp_path)
+
+
+def test_digest_record_round_trips(tree: Path) -> None:
+    d = tree_digest(tree, "v1")
+    assert TreeDigest(**d.__dict__) == d

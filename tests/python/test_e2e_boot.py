@@ -1,0 +1,70 @@
+"""End to end: the built A/B device boots through U-Boot, survives a power cut."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import BootFailure
+from harness.boot import wait_boot
+from harness.device import Device
+from harness.qemu import Disk, Machine, MachineConfig
+
+pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(300)]
+
+BOOT_TIMEOUT = 60.0
+
+
+def heartbeats(machine: Machine, count: int) -> list[int]:
+    """Wait for `count` further heartbeats and return their sequence numbers."""
+    seqs = []
+    start = machine.console.mark()
+    for _ in range(count):
+        beat = machine.console.wait_for_marker(
+            "heartbeat", timeout=10.0, since_index=start,
+            predicate=lambda m: int(m.get("seq", "-1")) not in seqs)
+        seqs.append(int(beat.get("seq")))
+    return seqs
+
+
+def test_ab_boots_v1_and_comes_back_after_a_power_cut(device_factory, power_factory, assert_reaped) -> None:
+    device = device_factory("ab")
+    power = power_factory(device)
+
+    first = power.on()
+    timeline = wait_boot(first, timeout=BOOT_TIMEOUT)
+    assert (timeline.version, timeline.slot) == ("1", "A")
+    seqs = heartbeats(first, 5)
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    saved = first.console.markers("uboot-save")[0]
+    assert saved.get("a_left") == "2"
+
+    power.cut()
+    assert_reaped(first.pid)
+
+    second = power.on()
+    timeline = wait_boot(second, timeout=BOOT_TIMEOUT)
+    assert (timeline.version, timeline.slot) == ("1", "A")
+    heartbeats(second, 3)
+    # U-Boot's own env save of the first boot reached the disk before the cut:
+    # the second boot reads it back and spends another try.
+    env = second.console.markers("uboot-env")[0]
+    assert env.get("state") == "ok" and env.get("a_left") == "2"
+    assert second.console.markers("uboot-save")[0].get("a_left") == "1"
+    power.cut()
+    assert_reaped(second.pid)
+
+
+def test_a_disk_without_boot_script_fails_at_once(device_factory, tmp_path: Path, assert_reaped) -> None:
+    device: Device = device_factory("ab")
+    blank = tmp_path / "blank.img"
+    subprocess.run(["truncate", "-s", "16M", str(blank)], check=True)
+    config = MachineConfig(bios=device.config.bios, env_flash=device.config.env_flash,
+                           disks=[Disk(blank)])
+    with Machine(config, tmp_path / "m") as machine:
+        machine.start()
+        with pytest.raises(BootFailure, match="no-boot-script"):
+            wait_boot(machine, timeout=BOOT_TIMEOUT)
+        pid = machine.pid
+    assert_reaped(pid)
