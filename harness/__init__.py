@@ -1,0 +1,14 @@
+"""brownout host-side harness: QEMU machines, QMP, serial console, power switch."""
+
+from harness.errors import (BootFailure, ConsoleTimeout, HarnessError, HarnessTimeout,
+                            MachineExited, QMPError, QMPTimeout)
+
+__all__ = [
+    "BootFailure",
+    "ConsoleTimeout",
+    "HarnessError",
+    "HarnessTimeout",
+    "MachineExited",
+    "QMPError",
+    "QMPTimeout",
+]

@@ -1,0 +1,340 @@
+"""One emulated device: the QEMU process, its configuration and its run directory.
+
+A Machine runs ``qemu-system-aarch64 -M virt`` with U-Boot as firmware.  The
+serial port is QEMU's stdio (read by a Console), QMP listens on a unix socket
+in the run directory.  QEMU runs in its own process group and is always killed
+and reaped: by kill(), by the context manager, and by a finalizer that also
+runs at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.console import Console
+from harness.errors import HarnessError, HarnessTimeout
+from harness.qmp import QMPClient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QEMU = "qemu-system-aarch64"
+DEFAULT_BIOS = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
+ENV_FLASH_SIZE = 64 * 1024 * 1024  # the virt machine's pflash banks are 64 MiB
+REAP_TIMEOUT = 10.0
+# AF_UNIX paths are limited to 108 bytes including the NUL.
+_MAX_SOCKET_PATH = 100
+_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+
+
+def _opt(path: Path) -> str:
+    """A path as a QEMU option value (commas are doubled)."""
+    return str(path).replace(",", ",,")
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A virtio block device.  Disks appear in order: vda (U-Boot's virtio 0), vdb, ...
+
+    An empty ``name`` becomes the Linux name (``vda``, ``vdb``...) and is the
+    QEMU drive id, the one QMP blockstats report."""
+
+    path: Path
+    format: str = "raw"
+    readonly: bool = False
+    name: str = ""
+
+    def args(self) -> list[str]:
+        drive = (f"if=none,id={self.name},file={_opt(self.path)},format={self.format},"
+                 f"cache=writeback")
+        if self.readonly:
+            drive += ",readonly=on"
+        return ["-drive", drive, "-device", f"virtio-blk-device,drive={self.name}"]
+
+
+@dataclass(frozen=True)
+class UserNet:
+    """User-mode networking restricted to one guest-forward: the guest reaches
+    ``guest_ip:guest_port`` and that connects to ``host_ip:host_port``; nothing else."""
+
+    host_port: int
+    guest_ip: str = "10.0.2.100"
+    guest_port: int = 80
+    host_ip: str = "127.0.0.1"
+
+    def args(self) -> list[str]:
+        fwd = f"tcp:{self.guest_ip}:{self.guest_port}-tcp:{self.host_ip}:{self.host_port}"
+        return ["-netdev", f"user,id=net0,restrict=on,guestfwd={fwd}",
+                "-device", "virtio-net-device,netdev=net0"]
+
+
+@dataclass
+class MachineConfig:
+    """What to run: firmware, env flash, disks, network.  The same config can be
+    started many times (each power-on of a PowerSwitch)."""
+
+    qemu: str = DEFAULT_QEMU
+    machine: str = "virt"
+    cpu: str = "cortex-a57"
+    memory_mib: int = 512
+    bios: Path = DEFAULT_BIOS
+    env_flash: Path | None = None
+    disks: list[Disk] = field(default_factory=list)
+    net: UserNet | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.bios = Path(self.bios)
+        if self.env_flash is not None:
+            self.env_flash = Path(self.env_flash)
+        self.disks = [dataclasses.replace(d, path=Path(d.path), name=d.name or f"vd{chr(97 + i)}")
+                      for i, d in enumerate(self.disks)]
+
+    def check(self) -> None:
+        """Raise HarnessError (one line: what is missing, what to do) unless
+        everything this machine needs exists."""
+        if os.sep in self.qemu:
+            if not os.access(self.qemu, os.X_OK):
+                raise HarnessError(f"QEMU binary {self.qemu} not found or not executable")
+        elif shutil.which(self.qemu) is None:
+            raise HarnessError(f"{self.qemu} not found on PATH: install it with "
+                               f"'apt-get install qemu-system-arm'")
+        if not self.bios.is_file():
+            hint = ("install it with 'apt-get install u-boot-qemu'"
+                    if self.bios == DEFAULT_BIOS else "run ./brownout build")
+            raise HarnessError(f"U-Boot firmware {self.bios} not found: {hint}")
+        if self.env_flash is not None:
+            if not self.env_flash.is_file():
+                raise HarnessError(f"U-Boot env flash {self.env_flash} not found: "
+                                   f"run ./brownout build")
+            size = self.env_flash.stat().st_size
+            if size != ENV_FLASH_SIZE:
+                raise HarnessError(f"U-Boot env flash {self.env_flash} is {size} bytes, "
+                                   f"QEMU virt needs exactly 64 MiB: pad it with "
+                                   f"'truncate -s 64M'")
+        names = set()
+        for disk in self.disks:
+            if not _ID_RE.fullmatch(disk.name):
+                raise HarnessError(f"disk name {disk.name!r} is not a valid QEMU id "
+                                   f"(letters, digits, '-', '.', '_'; starts with a letter)")
+            if disk.name in names:
+                raise HarnessError(f"disk name {disk.name!r} is used twice")
+            names.add(disk.name)
+            if not disk.path.is_file() and not disk.path.is_block_device():
+                raise HarnessError(f"disk {disk.name} image {disk.path} not found: "
+                                   f"run ./brownout build")
+
+    def args(self, qmp_socket: Path) -> list[str]:
+        """The full QEMU command line."""
+        argv = [self.qemu, "-M", self.machine, "-cpu", self.cpu, "-m", str(self.memory_mib),
+                "-bios", str(self.bios)]
+        if self.env_flash is not None:
+            argv += ["-drive",
+                     f"if=pflash,format=raw,unit=1,file={_opt(self.env_flash)},readonly=on"]
+        for disk in self.disks:
+            argv += disk.args()
+        argv += self.net.args() if self.net is not None else ["-nic", "none"]
+        argv += ["-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none",
+                 "-qmp", f"unix:{_opt(qmp_socket)},server=on,wait=off"]
+        return argv + list(self.extra_args)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL QEMU's process group and reap QEMU.  Safe if already dead.
+
+    QEMU's stdout stays open: the console reader still drains it to EOF."""
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.error("QEMU pid %d did not die within %.0f s of SIGKILL", proc.pid,
+                      REAP_TIMEOUT)
+    if proc.stdin is not None:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+
+
+def _describe_exit(proc: subprocess.Popen[bytes], stderr_path: Path) -> str:
+    """QEMU's exit status and the last line of its stderr, for error messages."""
+    try:
+        code = proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        return f"QEMU pid {proc.pid} closed its console but is still running"
+    detail = f"QEMU exited with status {code}"
+    try:
+        stderr = stderr_path.read_text(errors="replace").strip()
+    except FileNotFoundError:
+        stderr = ""
+    if stderr:
+        detail += f", stderr: {stderr.splitlines()[-1]}"
+    return detail
+
+
+class Machine:
+    """A QEMU process with its console, QMP connection and run directory."""
+
+    def __init__(self, config: MachineConfig, run_dir: Path | None = None, *,
+                 name: str = "machine") -> None:
+        """``run_dir`` holds console.log, qemu.stderr and qmp.sock; without it a
+        temporary directory is used and removed by close()."""
+        self.config = config
+        self.name = name
+        self.run_dir = Path(tempfile.mkdtemp(prefix="brownout-")) if run_dir is None \
+            else Path(run_dir)
+        self._remove_run_dir = weakref.finalize(self, shutil.rmtree, self.run_dir, True) \
+            if run_dir is None else None
+        self._sock_dir: Path | None = None
+        self.t_power_on: float | None = None
+        self.console: Console | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._qmp: QMPClient | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    # -- lifecycle ------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc is not None else None
+
+    @property
+    def qmp_socket(self) -> Path:
+        path = self.run_dir / "qmp.sock"
+        if len(str(path)) <= _MAX_SOCKET_PATH:
+            return path
+        if self._sock_dir is None:
+            self._sock_dir = Path(tempfile.mkdtemp(prefix="brownout-qmp-"))
+            weakref.finalize(self, shutil.rmtree, self._sock_dir, True)
+        return self._sock_dir / "qmp.sock"
+
+    def start(self) -> Machine:
+        """Check the configuration, spawn QEMU and attach the console."""
+        if self._proc is not None:
+            raise HarnessError(f"{self.name}: already started (pid {self._proc.pid})")
+        self.config.check()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        sock = self.qmp_socket
+        sock.unlink(missing_ok=True)
+        argv = self.config.args(sock)
+        log.info("%s: starting %s", self.name, " ".join(argv))
+        with open(self.run_dir / "qemu.stderr", "wb") as stderr:
+            self.t_power_on = time.monotonic()
+            try:
+                self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, stderr=stderr,
+                                              start_new_session=True, close_fds=True)
+            except OSError as e:
+                raise HarnessError(f"cannot start {argv[0]}: {e}") from e
+        self._finalizer = weakref.finalize(self, _kill_group, self._proc)
+        assert self._proc.stdout is not None
+        try:
+            # The console's reader thread must not keep the Machine alive (the
+            # finalizer would never run), so its exit callback does not refer to self.
+            self.console = Console(self._proc.stdout, writer=self._proc.stdin,
+                                   log_path=self.run_dir / "console.log", t0=self.t_power_on,
+                                   exit_detail=functools.partial(
+                                       _describe_exit, self._proc, self.run_dir / "qemu.stderr"),
+                                   name=self.name)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def stderr(self) -> str:
+        """What QEMU wrote to its stderr so far."""
+        try:
+            return (self.run_dir / "qemu.stderr").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def qmp(self, timeout: float = 10.0) -> QMPClient:
+        """The QMP connection, connected on first use."""
+        if self._proc is None:
+            raise HarnessError(f"{self.name}: not started, no QMP")
+        if self._qmp is None or not self._qmp.connected:
+            client = QMPClient(self.qmp_socket, still_alive=lambda: self.alive)
+            client.connect(timeout)
+            self._qmp = client
+        return self._qmp
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait at most ``timeout`` s for QEMU to exit on its own; return its status."""
+        if self._proc is None:
+            raise HarnessError(f"{self.name}: not started")
+        try:
+            code = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            tail = self.console.tail() if self.console is not None else ""
+            raise HarnessTimeout(f"timed out after {timeout:.1f} s waiting for QEMU "
+                                 f"(pid {self._proc.pid}) to exit; last console lines:\n"
+                                 f"{tail or '(no console output)'}") from None
+        if self.console is not None:
+            self.console.wait_eof(timeout=5.0)  # let the reader collect the last lines
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL QEMU's process group and reap it.  Idempotent."""
+        if self._proc is None:
+            return
+        if self._proc.returncode is None:
+            log.debug("%s: killing QEMU pid %d", self.name, self._proc.pid)
+        if self._qmp is not None:
+            self._qmp.close()
+        if self._finalizer is not None:
+            self._finalizer()  # runs _kill_group once, then detaches
+        else:
+            _kill_group(self._proc)
+
+    def close(self) -> None:
+        """kill(), stop the console reader and remove a temporary run directory
+        (the console's lines stay readable in memory)."""
+        self.kill()
+        if self.console is not None:
+            try:
+                self.console.wait_eof(timeout=2.0)  # QEMU is dead: drain its last output
+            except HarnessTimeout:
+                log.warning("%s: console did not reach EOF after QEMU was killed", self.name)
+            self.console.close()
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        if self._sock_dir is not None:
+            shutil.rmtree(self._sock_dir, ignore_errors=True)
+        if self._remove_run_dir is not None:
+            self._remove_run_dir()
+
+    def __enter__(self) -> Machine:
+        """``with Machine(config).start() as m:``, or start() inside the block;
+        either way QEMU is killed and reaped when the block ends."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "not started" if self._proc is None else (
+            "running" if self.alive else f"exited {self.returncode}")
+        return f"<Machine {self.name} pid={self.pid} {state}>"
