@@ -31,11 +31,12 @@ KEY_FILE = ".key"
 
 VERSIONS = ("v1", "v2", "v2-bad")
 
-KERNEL_MODULES = "virtio_mmio virtio_blk virtio_net ext4 vfat nls_cp437 nls_ascii qemu_fw_cfg"
+BOOT_MODULES = "virtio_mmio virtio_blk ext4"
+LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"
 
 # What every method needs later is in v1 already: dpkg/apt (in-place), ostree,
 # libubootenv-tool (A/B, asymmetric), e2fsprogs, and the client libraries.
-ROOTFS_PACKAGES = "apt,ostree,libubootenv-tool,libcurl4,libostree-1-1,libssl3,e2fsprogs,kmod"
+ROOTFS_PACKAGES = "apt,mount,ostree,libubootenv-tool,libcurl4,libostree-1-1,libssl3,e2fsprogs,kmod"
 SYSROOT_PACKAGES = "libc6-dev,libcurl4-openssl-dev,libostree-dev,libubootenv-dev,libssl-dev"
 
 
@@ -54,12 +55,14 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("kernel", "kernel.sh", params={"KERNEL_MODULES": KERNEL_MODULES}),
+    Step("kernel", "kernel.sh", params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES}),
     Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel",)),
     Step("sysroot", "sysroot.sh", params={"SYSROOT_PACKAGES": SYSROOT_PACKAGES}),
     Step("apps", "apps.sh", inputs=("src", "Makefile"), deps=("sysroot",)),
-    Step("rootfs", "rootfs.sh", inputs=("images/rootfs",), deps=("apps",),
+    Step("keys", "keys.sh"),
+    Step("rootfs", "rootfs.sh", inputs=("images/rootfs",), deps=("kernel", "apps", "keys"),
          params={"ROOTFS_PACKAGES": ROOTFS_PACKAGES}),
+    Step("payloads", "payloads.sh", deps=("rootfs", "keys")),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),
     Step("disk-ab", "disk-ab.sh", inputs=("images/boot/ab.cmd", "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs")),

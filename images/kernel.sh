@@ -1,7 +1,7 @@
 #!/bin/bash
-# Kernel step: Debian's arm64 kernel Image and the few modules the initramfs
-# loads (virtio over MMIO, block, net, ext4, vfat, fw_cfg), with their
-# dependencies resolved by modprobe in load order.
+# Kernel step: Debian's arm64 kernel Image, the modules the initramfs loads to
+# mount the root (virtio-mmio, virtio-blk, ext4) and, for the root trees, the
+# ones loaded later (virtio-net, vfat, fw_cfg), with their dependencies.
 . "$(dirname "$0")/lib.sh"
 
 meta=linux-image-arm64
@@ -15,13 +15,34 @@ kver=$(ls "$tmp/lib/modules")
 cp "$tmp/boot/vmlinuz-$kver" "$OUT/Image"
 cp "$tmp/boot/config-$kver" "$OUT/config"
 depmod -b "$tmp" "$kver"
+# closure MOD... — the module files MOD... need, in load order.
+closure() {
+	local mod
+	for mod in "$@"; do
+		modprobe -d "$tmp" -S "$kver" --show-depends "$mod" || die "module $mod not in $pkg"
+	done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++'
+}
+
+# What the initramfs needs to mount the root: nothing more, every module
+# costs boot time under emulation.
 mkdir -p "$OUT/modules"
-for mod in $KERNEL_MODULES; do
-	modprobe -d "$tmp" -S "$kver" --show-depends "$mod" || die "module $mod not in $pkg"
-done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' | while read -r ko; do
+closure $BOOT_MODULES | while read -r ko; do
 	cp "$ko" "$OUT/modules/"
 	basename "$ko" >> "$OUT/modules.order"
 done
+
+# The rest goes into the root trees (merged /usr: /lib is /usr/lib there),
+# loaded by their init after the application has started.
+late="$OUT/rootfs-modules/usr"
+closure $LATE_MODULES | while read -r ko; do
+	rel=${ko#"$tmp"/}
+	mkdir -p "$late/$(dirname "$rel")"
+	cp "$ko" "$late/$rel"
+done
+cp "$tmp/lib/modules/$kver/modules.order" "$tmp/lib/modules/$kver/modules.builtin"* "$late/lib/modules/$kver/"
+depmod -b "$late" "$kver"
+mkdir -p "$OUT/rootfs-modules/etc/brownout"
+echo $LATE_MODULES > "$OUT/rootfs-modules/etc/brownout/modules"
 echo "$kver" > "$OUT/release"
 echo "$(basename "$deb")" > "$OUT/package"
 rm -rf "$tmp"

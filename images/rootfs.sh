@@ -38,9 +38,15 @@ make_tree() { # version app-dir
 	mkdir -p "$tree"
 	tar -x -C "$tree" -f "$base"
 	install -m 0755 "$REPO/images/rootfs/brownout-init" "$tree/sbin/brownout-init"
+	cp -a "$KERNEL_DIR/rootfs-modules/." "$tree/"
 	install -m 0755 "$APPS_DIR/$version/brownout-app" "$tree/usr/bin/brownout-app"
 	install -m 0755 "$APPS_DIR/brownout-health" "$tree/usr/bin/brownout-health"
+	if [ -x "$APPS_DIR/brownout-ab" ]; then
+		install -m 0755 "$APPS_DIR/brownout-ab" "$tree/usr/bin/brownout-ab"
+	fi
 	install -d "$tree/etc/brownout/boot.d" "$tree/data"
+	install -m 0755 "$REPO"/images/rootfs/boot.d/* "$tree/etc/brownout/boot.d/"
+	install -m 0644 "$KEYS_DIR/update.pub" "$tree/etc/brownout/update.pub"
 	echo "${version#v}" > "$tree/etc/brownout/version"
 	echo brownout > "$tree/etc/hostname"
 	install -m 0644 "$REPO/images/rootfs/fw_env.config" "$tree/etc/fw_env.config"

@@ -20,8 +20,10 @@ virtio read ${copy2} ${env_blk2} ${env_blocks}
 
 # Newer flag first; 255 -> 0 is the wrap-around; equal flags favour copy 1,
 # as U-Boot's own redundant env does.
-setexpr.b flag1 *${copy1}+4
-setexpr.b flag2 *${copy2}+4
+setexpr flagaddr ${copy1} + 4
+setexpr.b flag1 *${flagaddr}
+setexpr flagaddr ${copy2} + 4
+setexpr.b flag2 *${flagaddr}
 setenv first 1
 if test ${flag1} = ff && test ${flag2} = 0; then setenv first 2; fi
 if itest ${flag2} -gt ${flag1}; then

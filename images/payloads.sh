@@ -1,0 +1,41 @@
+#!/bin/bash
+# Payloads step: what the update server serves, signed.
+#   ab/<version>/rootfs.ext4 + manifest   for v2 and v2-bad
+#   ab/v2-tampered/                       v2's manifest over a changed payload
+#   ab/v2-badsig/                         v2 signed with the rogue key
+# A payload is the root file system shrunk to its minimum, so the transfer
+# carries no free space; the slot it lands in is larger.
+. "$(dirname "$0")/lib.sh"
+
+# sign_manifest KEY IN OUT — append the signature line: base64 of the Ed25519
+# signature over every byte before it.
+sign_manifest() {
+	local sig
+	sig=$(openssl pkeyutl -sign -rawin -inkey "$1" -in "$2" | base64 -w0)
+	{ cat "$2"; printf 'signature=%s\n' "$sig"; } > "$3"
+}
+
+# payload VERSION DIR KEY [tamper] — the payload and its signed manifest.
+payload() {
+	local version=$1 dir="$OUT/ab/$2" key=$3 tamper=${4:-}
+	mkdir -p "$dir"
+	cp --sparse=always "$ROOTFS_DIR/$version.ext4" "$dir/rootfs.ext4"
+	e2fsck -fy "$dir/rootfs.ext4" >/dev/null 2>&1 || true
+	resize2fs -M "$dir/rootfs.ext4" >/dev/null 2>&1 || die "resize2fs -M on $version failed"
+	printf 'version=%s\npayload=rootfs.ext4\nsize=%s\nsha256=%s\n' "${version#v}" \
+		"$(stat -c %s "$dir/rootfs.ext4")" "$(sha256sum "$dir/rootfs.ext4" | cut -c1-64)" > "$dir/manifest.unsigned"
+	sign_manifest "$key" "$dir/manifest.unsigned" "$dir/manifest"
+	rm "$dir/manifest.unsigned"
+	if [ -n "$tamper" ]; then
+		# One byte of file data changes; the manifest still claims the original.
+		printf '\xff' | dd of="$dir/rootfs.ext4" bs=1 seek=$((16 * 1048576)) conv=notrunc status=none
+	fi
+}
+
+for version in v2 v2-bad; do
+	step "payloads: ab/$version"
+	payload "$version" "$version" "$KEYS_DIR/update.key"
+done
+step "payloads: ab/v2-tampered, ab/v2-badsig"
+payload v2 v2-tampered "$KEYS_DIR/update.key" tamper
+payload v2 v2-badsig "$KEYS_DIR/rogue.key"
