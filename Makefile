@@ -3,6 +3,8 @@
 PYTHON := /usr/bin/python3
 PYTEST := $(PYTHON) -m pytest
 export PYTHONDONTWRITEBYTECODE := 1
+# A test that needs built images fails, not skips, when they are missing.
+export BROWNOUT_REQUIRE_IMAGES := 1
 
 .PHONY: all deps images demo test test-python test-e2e bench clean
 all: images

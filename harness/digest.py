@@ -22,8 +22,10 @@ from pathlib import Path
 from . import HarnessError
 
 # Contents of these directories are runtime state, not part of a version.
-VOLATILE = ("proc", "sys", "dev", "run", "tmp", "data", "lost+found", "var/log",
+VOLATILE = ("proc", "sys", "dev", "run", "tmp", "data", "var/log",
             "var/cache", "var/tmp", "var/lib/apt/lists")
+# Made by mke2fs, not by any version.
+NOT_IN_TREE = ("lost+found",)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class TreeDigest:
 
 def _entry(path: Path, rel: str) -> bytes:
     st = path.lstat()
-    mode = stat.S_IMODE(st.st_mode)
+    # Permission bits only: debugfs's rdump, which reads trees out of disk
+    # images offline, cannot restore setuid, setgid and sticky bits.
+    mode = st.st_mode & 0o777
     head = f"{rel}\0{stat.S_IFMT(st.st_mode):o}\0{mode:o}\0{st.st_uid}\0{st.st_gid}\0"
     if stat.S_ISREG(st.st_mode):
         h = hashlib.sha256()
@@ -77,7 +81,7 @@ def tree_digest(root: Path, label: str = "") -> TreeDigest:
         for name in dirnames + sorted(filenames):
             path = base / name
             rel = str(path.relative_to(root))
-            if any(rel.startswith(v + "/") for v in VOLATILE):
+            if rel in NOT_IN_TREE or any(rel.startswith(v + "/") for v in VOLATILE):
                 continue
             h.update(_entry(path, rel))
             count += 1

@@ -60,7 +60,7 @@ STEPS: tuple[Step, ...] = (
     Step("sysroot", "sysroot.sh", params={"SYSROOT_PACKAGES": SYSROOT_PACKAGES}),
     Step("apps", "apps.sh", inputs=("src", "Makefile"), deps=("sysroot",)),
     Step("keys", "keys.sh"),
-    Step("rootfs", "rootfs.sh", inputs=("images/rootfs",), deps=("kernel", "apps", "keys"),
+    Step("rootfs", "rootfs.sh", inputs=("images/rootfs", "harness/digest.py"), deps=("kernel", "apps", "keys"),
          params={"ROOTFS_PACKAGES": ROOTFS_PACKAGES}),
     Step("payloads", "payloads.sh", deps=("rootfs", "keys")),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),

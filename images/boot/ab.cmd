@@ -54,7 +54,9 @@ if test ${current} = none; then
 	setenv current 2
 	setenv curflag 0
 else
-	echo "BROWNOUT uboot-env state=ok copy=${current} flag=${curflag} order=${BOOT_ORDER} a_left=${BOOT_A_LEFT} b_left=${BOOT_B_LEFT}"
+	# Marker values carry no spaces: "A B" is shown as "A,B".
+	setexpr order gsub " " "," "${BOOT_ORDER}"
+	echo "BROWNOUT uboot-env state=ok copy=${current} flag=${curflag} order=${order} a_left=${BOOT_A_LEFT} b_left=${BOOT_B_LEFT}"
 fi
 
 setenv slot

@@ -1,0 +1,39 @@
+"""The brownout command line: help everywhere, one clear line on bad input."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+BROWNOUT = str(Path(__file__).resolve().parents[2] / "brownout")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BROWNOUT, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["boot"], ["demo"], ["bench"], ["bench", "boot"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0 and "usage: brownout" in result.stdout
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["boot", "--method", "zz"], "invalid choice: 'zz'"),
+    (["bench", "boot", "--runs", "0"], "must be at least 1"),
+    (["build", "--colour"], "unrecognized arguments: --colour"),
+])
+def test_bad_input_is_one_clear_line(args: list[str], complaint: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert complaint in result.stderr.splitlines()[-1]
+
+
+def test_missing_images_say_how_to_build(tmp_path: Path) -> None:
+    env = {"BROWNOUT_BUILD": str(tmp_path / "nothing"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([BROWNOUT, "boot"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("brownout: error:")
+    assert "./brownout build" in result.stderr
