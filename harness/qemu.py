@@ -240,7 +240,7 @@ class Machine:
         sock = self.qmp_socket
         sock.unlink(missing_ok=True)
         argv = self.config.args(sock)
-        log.info("%s: starting %s", self.name, " ".join(argv))
+        log.debug("%s: starting %s", self.name, " ".join(argv))
         with open(self.run_dir / "qemu.stderr", "wb") as stderr:
             self.t_power_on = time.monotonic()
             try:

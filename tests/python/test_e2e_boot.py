@@ -8,7 +8,7 @@ import pytest
 
 from harness import BootFailure
 from harness.boot import wait_boot
-from harness.device import Device
+from harness.device import Device, partitions, pristine_disk
 from harness.qemu import Disk, Machine, MachineConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(300)]
@@ -65,6 +65,24 @@ def test_a_disk_without_boot_script_fails_at_once(device_factory, tmp_path: Path
     with Machine(config, tmp_path / "m") as machine:
         machine.start()
         with pytest.raises(BootFailure, match="no-boot-script"):
+            wait_boot(machine, timeout=BOOT_TIMEOUT)
+        pid = machine.pid
+    assert_reaped(pid)
+
+
+def test_a_corrupt_kernel_is_reported_at_once(device_factory, tmp_path: Path, assert_reaped) -> None:
+    device: Device = device_factory("ab")
+    disk = tmp_path / "corrupt.img"
+    subprocess.run(["cp", "--sparse=always", str(pristine_disk("ab")), str(disk)], check=True)
+    boot = partitions("ab")[0]
+    garbage = tmp_path / "Image"
+    garbage.write_bytes(b"\0" * 4096 + b"not a kernel" * 1000)
+    subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{boot.offset}", str(garbage), "::/Image"], check=True)
+    config = MachineConfig(bios=device.config.bios, env_flash=device.config.env_flash,
+                           disks=[Disk(disk)])
+    with Machine(config, tmp_path / "m") as machine:
+        machine.start()
+        with pytest.raises(BootFailure, match="bad kernel image|boot-failed"):
             wait_boot(machine, timeout=BOOT_TIMEOUT)
         pid = machine.pid
     assert_reaped(pid)
