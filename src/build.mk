@@ -1,11 +1,13 @@
-# C build for brownout: the device app, the health check and their cmocka tests.
-# Included by the top-level Makefile, which runs from the repository root.
+# C build for brownout: the device app, the health check, the A/B update
+# client and their cmocka tests. Included by the top-level Makefile, which runs
+# from the repository root.
 #
 #   c-host      build/host/{v1,v2,v2-bad}/brownout-app, build/host/brownout-health,
-#               build/host/tests/test_*
+#               build/host/brownout-ab, build/host/tests/test_*
 #   c-test      build and run every cmocka test
 #   c-valgrind  the same tests under valgrind
-#   c-aarch64   build/aarch64/{v1,v2,v2-bad}/brownout-app, build/aarch64/brownout-health
+#   c-aarch64   build/aarch64/{v1,v2,v2-bad}/brownout-app, build/aarch64/brownout-health,
+#               build/aarch64/brownout-ab
 #   c-clean     remove build/host and build/aarch64 (never the sysroot)
 
 CFLAGS_COMMON = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE
@@ -17,7 +19,8 @@ SYSROOT ?= build/images/sysroot/root
 
 # Tested when a recipe runs, not when this file is read, so a sysroot made
 # earlier in the same make run is used. Without one, the cross libc from
-# libc6-dev-arm64-cross is enough for the programs here.
+# libc6-dev-arm64-cross is enough for the app and the health check;
+# brownout-ab needs the sysroot's libcurl, libubootenv and OpenSSL.
 CROSS_SYSROOT_FLAGS = $(shell test -d '$(SYSROOT)' && echo '--sysroot=$(abspath $(SYSROOT))')
 
 # pkg-config for libraries inside the Debian arm64 sysroot, e.g.
@@ -40,18 +43,32 @@ c_flags_aarch64 = $(CROSS_SYSROOT_FLAGS)
 
 # Modules shared by the programs and the tests; app.c and selftest.c are built per variant.
 c_lib := marker num status deadline probe
+
 c_variants := v1 v2 v2-bad
 c_vflags_v1 := -DAPP_VERSION='"1"'
 c_vflags_v2 := -DAPP_VERSION='"2"'
 c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 
+# The A/B update client's modules, and the libraries they use: the host's
+# for the tests, the sysroot's for the device. Each pkg-config runs once, and
+# only when a recipe needs it (c_once), so a sysroot made earlier in the same
+# make run is found, and host-only targets never look for one.
+c_ab_lib := bootenv verify manifest download slot abenv
+c_ab_pkgs := libcurl libubootenv libcrypto
+c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
+c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))
+c_pkg_libs_host = $(call c_once,pc_libs_host,pkg-config --libs $(c_ab_pkgs))
+c_pkg_cflags_aarch64 = $(call c_once,pc_cflags_aarch64,$(PKG_CONFIG_CROSS) --cflags $(c_ab_pkgs))
+c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(c_ab_pkgs))
+
 # Every module has tests/c/test_<module>.c; listed, not globbed, so tests other
 # fragments add to tests/c are theirs to build. test_selftest runs once more
 # against the v2-bad self-test, which must fail.
 c_tests := $(addprefix test_,$(c_lib) selftest)
-c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken)
+c_ab_tests := $(addprefix test_,$(c_ab_lib))
+c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken $(c_ab_tests))
 
-# $(1): arch. Shared objects, the health check.
+# $(1): arch. Shared objects, the health check, the A/B update client.
 define c_arch_rules
 build/$(1)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)
@@ -59,6 +76,14 @@ build/$(1)/obj/%.o: src/%.c $(c_mk)
 
 build/$(1)/brownout-health: $(patsubst %,build/$(1)/obj/%.o,health $(c_lib))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
+
+# The A/B client's modules include libcurl, libubootenv and OpenSSL headers.
+$(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib)): build/$(1)/obj/%.o: src/%.c $(c_mk)
+	@mkdir -p $$(@D)
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_pkg_cflags_$(1)) -MMD -MP -c $$< -o $$@
+
+build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib) marker num deadline)
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
 
 # $(1): arch, $(2): variant. The app with its version and self-test compiled in.
@@ -78,6 +103,10 @@ build/host/tests/obj/%.o: tests/c/%.c $(c_mk)
 	@mkdir -p $(@D)
 	$(HOST_CC) $(CFLAGS_COMMON) -Isrc -MMD -MP -c $< -o $@
 
+$(patsubst %,build/host/tests/obj/%.o,$(c_ab_tests)): build/host/tests/obj/%.o: tests/c/%.c $(c_mk)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(CFLAGS_COMMON) -Isrc $(c_pkg_cflags_host) -MMD -MP -c $< -o $@
+
 build/host/tests/obj/test_selftest_broken.o: tests/c/test_selftest.c $(c_mk)
 	@mkdir -p $(@D)
 	$(HOST_CC) $(CFLAGS_COMMON) -DAPP_SELFTEST_BROKEN -Isrc -MMD -MP -c $< -o $@
@@ -91,8 +120,15 @@ $(addprefix build/host/tests/,$(c_tests)): build/host/tests/%: build/host/tests/
 		build/host/obj/selftest.o $(patsubst %,build/host/obj/%.o,$(c_lib))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
-c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health
-c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health
+# The A/B client's tests link all of its modules: few enough, and no list per test to keep.
+$(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tests/obj/%.o \
+		$(patsubst %,build/host/obj/%.o,$(c_ab_lib) marker num deadline)
+	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
+
+c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \
+	build/host/brownout-ab
+c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health \
+	build/aarch64/brownout-ab
 
 .PHONY: c-host c-test c-valgrind c-aarch64 c-clean
 
@@ -108,10 +144,39 @@ c-test: $(c_test_bins)
 	if [ -n "$$fail" ]; then echo "c-test: FAILED:$$fail" >&2; exit 1; fi; \
 	echo "c-test: $(words $(c_test_bins)) test programs passed"
 
+# libubootenv 0.3.2's libuboot_env_store() builds the copy it writes in a
+# malloc'd buffer and leaves the bytes after the variables uninitialised; it
+# computes the CRC over them and writes them out. The copy is still valid (the
+# CRC covers what is written), so only that function's reports are suppressed.
+define c_valgrind_supp
+{
+   libubootenv-0.3.2-store-crc-over-uninitialised-tail
+   Memcheck:Value8
+   ...
+   fun:libuboot_env_store
+}
+{
+   libubootenv-0.3.2-store-crc-over-uninitialised-tail-cond
+   Memcheck:Cond
+   ...
+   fun:libuboot_env_store
+}
+{
+   libubootenv-0.3.2-store-writes-uninitialised-tail
+   Memcheck:Param
+   write(buf)
+   ...
+   fun:libuboot_env_store
+}
+endef
+c_valgrind_supp_file := build/host/tests/valgrind.supp
+
 c-valgrind: $(c_test_bins)
+	$(file >$(c_valgrind_supp_file),$(c_valgrind_supp))
 	@fail=; for t in $(c_test_bins); do \
 		echo "== valgrind $$t"; \
-		$(VALGRIND) -q --error-exitcode=1 --leak-check=full $$t || fail="$$fail $$t"; \
+		$(VALGRIND) -q --error-exitcode=1 --leak-check=full \
+			--suppressions=$(c_valgrind_supp_file) $$t || fail="$$fail $$t"; \
 	done; \
 	if [ -n "$$fail" ]; then echo "c-valgrind: FAILED:$$fail" >&2; exit 1; fi; \
 	echo "c-valgrind: $(words $(c_test_bins)) test programs clean"
