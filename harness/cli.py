@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import sys
@@ -13,6 +14,8 @@ from . import images
 from .boot import format_timeline, spread, wait_boot
 from .device import LAYOUTS, Device
 from .qemu import Machine
+from .server import Fault
+from .trial import PAYLOADS, TrialSpec, run_trial
 
 log = logging.getLogger("brownout")
 
@@ -70,6 +73,32 @@ def cmd_bench_boot(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_fault(text: str) -> Fault:
+    """KIND:AFTER_BYTES[:COUNT], e.g. close:1000000:6 — the server's fault."""
+    parts = text.split(":")
+    try:
+        kind, after = parts[0], int(parts[1])
+        count = int(parts[2]) if len(parts) > 2 else 1
+        if len(parts) > 3 or after < 0 or count < 0:
+            raise ValueError
+        return Fault(kind, pattern="*/rootfs.ext4", after_bytes=after, count=count)  # type: ignore[arg-type]
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not KIND:AFTER_BYTES[:COUNT] (KIND: close, stall, truncate, flip)") from None
+    except HarnessError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_trial(args: argparse.Namespace) -> int:
+    spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env)
+    log.info("trial: %s", spec.reproduce())
+    result = run_trial(spec, run_dir=args.keep)
+    print(result.summary())
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    return 0
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -106,6 +135,19 @@ def parser() -> argparse.ArgumentParser:
                                    "device through U-Boot, printing its boot timeline.")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the boot")
     d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("trial", help="update one fresh device, no power cut, and judge it",
+                       description="Boot a fresh device on v1, update it to PAYLOAD, let it boot "
+                                   "unattended up to its boot limit, then print the final version, "
+                                   "verdicts and measures.")
+    t.add_argument("--method", default="ab", choices=["ab"])
+    t.add_argument("--payload", default="v2", choices=PAYLOADS)
+    t.add_argument("--fault", type=parse_fault, metavar="KIND:AFTER[:COUNT]",
+                   help="server fault on the payload download, e.g. close:50000000:6")
+    t.add_argument("--corrupt-env", action="store_true", help="destroy both env copies first")
+    t.add_argument("--json", action="store_true", help="also print the result as one JSON line")
+    t.add_argument("--keep", type=Path, metavar="DIR", help="keep disks and console logs in DIR")
+    t.set_defaults(func=cmd_trial)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures",
                            description="Benchmarks. They print figures; they do not pass or fail.")

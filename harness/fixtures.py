@@ -1,7 +1,9 @@
 """pytest fixtures for devices built by the image builder (a pytest plugin).
 
 `device_factory("ab")` gives a fresh device on its own overlay of the pristine
-disk; `power_factory(device)` gives its power switch, always left off. Tests
+disk; `power_factory(device)` gives its power switch, always left off;
+`trial(payload=...)` runs a whole update trial against the session's update
+server, and the session summary lists every trial's measures. Tests
 that need built images skip with the command to build them when they are
 missing, unless BROWNOUT_REQUIRE_IMAGES=1 (as `make test` sets), where a
 missing image is a failure: CI must not pass by skipping.
@@ -16,7 +18,10 @@ import pytest
 
 from . import HarnessError
 from .device import Device
+from .images import require
 from .power import PowerSwitch
+from .server import UpdateServer
+from .trial import TrialResult, TrialSpec, run_trial
 
 
 def _images_or_skip(method: str, run_dir: Path) -> Device:
@@ -52,3 +57,41 @@ def power_factory(tmp_path: Path) -> Iterator[Callable[[Device], PowerSwitch]]:
     yield make
     for switch in switches:
         switch.close()
+
+
+_TRIALS: list[TrialResult] = []
+
+
+@pytest.fixture(scope="session")
+def update_server() -> Iterator[UpdateServer]:
+    try:
+        root = require("payloads")
+    except HarnessError as e:
+        if os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1":
+            raise
+        pytest.skip(str(e))
+    with UpdateServer(root) as server:
+        yield server
+
+
+@pytest.fixture
+def trial(update_server: UpdateServer, tmp_path: Path) -> Callable[..., TrialResult]:
+    """Run a trial on a fresh device; its result is printed in the session summary."""
+    count = 0
+
+    def run(**spec: object) -> TrialResult:
+        nonlocal count
+        count += 1
+        result = run_trial(TrialSpec(**spec), tmp_path / f"trial-{count}", update_server)  # type: ignore[arg-type]
+        _TRIALS.append(result)
+        return result
+
+    return run
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if not _TRIALS:
+        return
+    terminalreporter.section("brownout trial measures")
+    for result in _TRIALS:
+        terminalreporter.write_line(result.summary())

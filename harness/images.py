@@ -36,7 +36,7 @@ LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"
 
 # What every method needs later is in v1 already: dpkg/apt (in-place), ostree,
 # libubootenv-tool (A/B, asymmetric), e2fsprogs, and the client libraries.
-ROOTFS_PACKAGES = "apt,mount,ostree,libubootenv-tool,libcurl4,libostree-1-1,libssl3,e2fsprogs,kmod"
+ROOTFS_PACKAGES = "apt,mount,iproute2,ostree,libubootenv-tool,libcurl4,libostree-1-1,libssl3,e2fsprogs,kmod"
 SYSROOT_PACKAGES = "libc6-dev,libcurl4-openssl-dev,libostree-dev,libubootenv-dev,libssl-dev"
 
 

@@ -1,0 +1,91 @@
+"""Offline checks of a device's disk after power is off: no mount, no loop device.
+
+A partition is copied out of the device's qcow2 overlay with `qemu-img dd`,
+then checked with e2fsprogs (`e2fsck -fn`) and read with debugfs for the
+root tree digest.
+"""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import HarnessError
+from .device import Partition
+from .digest import TreeDigest, ext4_digest, installed_packages
+
+MIB = 1 << 20
+
+
+def extract(disk: Path, part: Partition, out: Path, fmt: str = "qcow2") -> Path:
+    if part.offset % MIB or part.size % MIB:
+        raise HarnessError(f"partition {part.name} is not MiB-aligned")
+    # qemu-img dd counts `count` from the start of the input, skipped blocks included.
+    result = subprocess.run(
+        ["qemu-img", "dd", "-f", fmt, "-O", "raw", f"bs={MIB}", f"skip={part.offset // MIB}",
+         f"count={(part.offset + part.size) // MIB}", f"if={disk}", f"of={out}"],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HarnessError(f"cannot read partition {part.name} of {disk}: {result.stderr.strip()}")
+    if out.stat().st_size != part.size:
+        raise HarnessError(f"partition {part.name} of {disk}: read {out.stat().st_size} bytes, "
+                           f"expected {part.size}")
+    return out
+
+
+@dataclass(frozen=True)
+class FsCheck:
+    partition: str
+    clean: bool
+    output: str
+
+
+def fsck(image: Path, name: str) -> FsCheck:
+    """e2fsck -fn: read-only, forced. Exit 0 is clean; anything else is not.
+
+    `image` is a private copy: a journal left by a power cut is replayed on
+    it first, as the kernel would at mount, so that an unreplayed journal is
+    not mistaken for damage while real damage still is."""
+    subprocess.run(["e2fsck", "-E", "journal_only", "-p", str(image)], capture_output=True)
+    result = subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True, text=True)
+    return FsCheck(name, result.returncode == 0, (result.stdout + result.stderr)[-2000:])
+
+
+@dataclass(frozen=True)
+class RootCheck:
+    fs: FsCheck
+    digest: TreeDigest | None
+    packages: tuple[str, ...]
+
+    def has_package(self, name: str) -> bool:
+        return any(p.split()[0] == name for p in self.packages)
+
+
+def check_root(disk: Path, part: Partition) -> RootCheck:
+    """fsck and digest of the root file system in partition `part`."""
+    with tempfile.TemporaryDirectory(prefix="brownout-root-") as tmp:
+        image = extract(disk, part, Path(tmp) / f"{part.name}.ext4")
+        fs = fsck(image, part.name)
+        try:
+            digest, tree_packages = _digest_and_packages(image, part.name)
+        except HarnessError:
+            return RootCheck(fs, None, ())
+        return RootCheck(fs, digest, tree_packages)
+
+
+def _digest_and_packages(image: Path, label: str) -> tuple[TreeDigest, tuple[str, ...]]:
+    with tempfile.TemporaryDirectory(prefix="brownout-status-") as tmp:
+        status = Path(tmp) / "var/lib/dpkg/status"
+        status.parent.mkdir(parents=True)
+        result = subprocess.run(["debugfs", "-R", f"dump /var/lib/dpkg/status {status}", str(image)],
+                                capture_output=True, text=True)
+        if result.returncode != 0 or not status.exists():
+            raise HarnessError(f"no dpkg status in {label}")
+        packages = tuple(installed_packages(Path(tmp)))
+    return ext4_digest(image, label), packages
+
+
+def check_fs(disk: Path, part: Partition) -> FsCheck:
+    with tempfile.TemporaryDirectory(prefix="brownout-fs-") as tmp:
+        return fsck(extract(disk, part, Path(tmp) / f"{part.name}.img"), part.name)
