@@ -10,6 +10,8 @@ export BROWNOUT_REQUIRE_IMAGES := 1
 all: images
 
 include src/build.mk
+# After src/build.mk: it adds the agent and its tests to the c-* targets.
+include faultinject/build.mk
 
 deps:
 	@bash images/deps.sh

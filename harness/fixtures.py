@@ -59,9 +59,6 @@ def power_factory(tmp_path: Path) -> Iterator[Callable[[Device], PowerSwitch]]:
         switch.close()
 
 
-_TRIALS: list[TrialResult] = []
-
-
 @pytest.fixture(scope="session")
 def update_server() -> Iterator[UpdateServer]:
     try:
@@ -75,7 +72,8 @@ def update_server() -> Iterator[UpdateServer]:
 
 
 @pytest.fixture
-def trial(update_server: UpdateServer, tmp_path: Path) -> Callable[..., TrialResult]:
+def trial(update_server: UpdateServer, tmp_path: Path,
+          request: pytest.FixtureRequest) -> Callable[..., TrialResult]:
     """Run a trial on a fresh device; its result is printed in the session summary."""
     count = 0
 
@@ -83,15 +81,18 @@ def trial(update_server: UpdateServer, tmp_path: Path) -> Callable[..., TrialRes
         nonlocal count
         count += 1
         result = run_trial(TrialSpec(**spec), tmp_path / f"trial-{count}", update_server)  # type: ignore[arg-type]
-        _TRIALS.append(result)
+        # user_properties travel from xdist workers to the controller.
+        request.node.user_properties.append(("brownout-trial", result.summary()))
         return result
 
     return run
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
-    if not _TRIALS:
-        return
-    terminalreporter.section("brownout trial measures")
-    for result in _TRIALS:
-        terminalreporter.write_line(result.summary())
+    summaries = [value for reports in terminalreporter.stats.values() for report in reports
+                 if getattr(report, "when", "") == "call"
+                 for name, value in getattr(report, "user_properties", ()) if name == "brownout-trial"]
+    if summaries:
+        terminalreporter.section("brownout trial measures")
+        for summary in summaries:
+            terminalreporter.write_line(summary)

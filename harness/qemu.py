@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import weakref
@@ -30,6 +31,7 @@ from harness.qmp import QMPClient
 log = logging.getLogger(__name__)
 
 DEFAULT_QEMU = "qemu-system-aarch64"
+RELAY = Path(__file__).resolve().with_name("relay.py")
 DEFAULT_BIOS = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
 ENV_FLASH_SIZE = 64 * 1024 * 1024  # the virt machine's pflash banks are 64 MiB
 REAP_TIMEOUT = 10.0
@@ -74,7 +76,11 @@ class UserNet:
     host_ip: str = "127.0.0.1"
 
     def args(self) -> list[str]:
-        fwd = f"tcp:{self.guest_ip}:{self.guest_port}-tcp:{self.host_ip}:{self.host_port}"
+        # A `-tcp:` target is one chardev connection made when QEMU starts:
+        # once the server closes it, the forward is dead for good. `cmd:`
+        # spawns a relay per guest connection, as a real network would give.
+        fwd = (f"tcp:{self.guest_ip}:{self.guest_port}"
+               f"-cmd:{sys.executable} {RELAY} {self.host_ip} {self.host_port}")
         return ["-netdev", f"user,id=net0,restrict=on,guestfwd={fwd}",
                 "-device", "virtio-net-device,netdev=net0"]
 

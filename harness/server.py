@@ -8,6 +8,7 @@ Every byte sent is counted, per path, so a trial knows what it downloaded.
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import ipaddress
 import logging
@@ -223,8 +224,9 @@ class UpdateServer:
         return f"http://127.0.0.1:{self.port}"
 
     def arm(self, fault: Fault) -> None:
+        """Arm a copy: the server counts its uses down, the caller's stays as given."""
         with self._state.lock:
-            self._state.faults.append(fault)
+            self._state.faults.append(dataclasses.replace(fault))
 
     def disarm(self) -> None:
         with self._state.lock:

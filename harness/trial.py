@@ -108,6 +108,17 @@ class _Boot:
     wr_bytes: int = 0
     since: int = 0               # console index after the last outcome seen
 
+    @property
+    def rebooted(self) -> bool:
+        """The device went down on its own: an update's reboot, a failed
+        confirmation, or a boot that never reached its application."""
+        if self.failure:
+            return True
+        if self.outcome is None:
+            return False
+        return self.outcome.event == "reboot" or \
+            (self.outcome.event == "confirm" and self.outcome.get("result") != "good")
+
 
 def run_trial(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None) -> TrialResult:
     """Run one trial. `server` may be shared between trials (its counters are reset)."""
@@ -149,10 +160,7 @@ class _Trial:
                 device.config.extra_args = [a for a in device.config.extra_args if a not in request]
                 if boot_no == 1:
                     device.config.extra_args += request
-                boot = self._boot(power, first=boot_no == 1)
-                if boot.outcome is not None and boot.outcome.event != "reboot" and boot_no > 1:
-                    break
-                if boot.outcome is not None and boot.outcome.event == "update-error":
+                if not self._boot(power, first=boot_no == 1).rebooted:
                     break
             else:
                 self.notes.append(f"no boot confirmed itself within {MAX_BOOTS} boots")
@@ -181,7 +189,7 @@ class _Trial:
         except (ConsoleTimeout, MachineExited) as e:
             boot.failure = type(e).__name__
             self.notes.append(f"boot {len(self.boots)}: {str(e).splitlines()[0]}")
-        if boot.outcome is not None and boot.outcome.event == "reboot" or boot.failure:
+        if boot.rebooted:
             try:
                 qmp.wait_event("SHUTDOWN", timeout=30.0)
             except HarnessError:

@@ -14,7 +14,7 @@ import pytest
 
 from harness import BootFailure, ConsoleTimeout, HarnessError, HarnessTimeout, MachineExited
 from harness.power import PowerSwitch
-from harness.qemu import DEFAULT_BIOS, ENV_FLASH_SIZE, Disk, Machine, MachineConfig, UserNet
+from harness.qemu import DEFAULT_BIOS, ENV_FLASH_SIZE, Disk, Machine, MachineConfig, UserNet, RELAY
 
 # U-Boot with this env prints the marker about 0.5 s after power-on.
 ENV_MARKER_THEN_WAIT = "bootdelay=0\nbootcmd=echo BROWNOUT test-boot n=1; sleep 30\n"
@@ -41,7 +41,8 @@ def test_command_line(tmp_path: Path) -> None:
     assert f"id=vdb,file={tmp_path}/b,,c.qcow2,format=qcow2,cache=writeback,readonly=on" \
            in joined
     assert joined.index("drive=vda") < joined.index("drive=vdb") < joined.index("drive=probe")
-    assert ("user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:8080 "
+    assert ("user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:"
+            f"{sys.executable} {RELAY} 127.0.0.1 8080 "
             "-device virtio-net-device,netdev=net0") in joined
     assert "-nic" not in argv and "pflash" not in joined
     for option in ("-no-reboot", "-display none", "-serial stdio", "-monitor none",
