@@ -15,7 +15,7 @@ from .boot import format_timeline, spread, wait_boot
 from .device import LAYOUTS, Device
 from .qemu import Machine
 from .server import Fault
-from .trial import PAYLOADS, TrialSpec, run_trial
+from .trial import CLIENTS, PAYLOADS, TrialSpec, run_trial
 
 log = logging.getLogger("brownout")
 
@@ -90,7 +90,7 @@ def parse_fault(text: str) -> Fault:
 
 
 def cmd_trial(args: argparse.Namespace) -> int:
-    spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env)
+    spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env, args.cut, args.client)
     log.info("trial: %s", spec.reproduce())
     result = run_trial(spec, run_dir=args.keep)
     print(result.summary())
@@ -145,6 +145,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--fault", type=parse_fault, metavar="KIND:AFTER[:COUNT]",
                    help="server fault on the payload download, e.g. close:50000000:6")
     t.add_argument("--corrupt-env", action="store_true", help="destroy both env copies first")
+    t.add_argument("--cut", metavar="SPEC",
+                   help="cut power at this point of the update, e.g. n=17,edge=after "
+                        "(keys: n, edge, syscall, phase, path, target, torn, bytes)")
+    t.add_argument("--client", default="safe", choices=sorted(CLIENTS),
+                   help="'unsafe' runs the deliberately broken test fixture client")
     t.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     t.add_argument("--keep", type=Path, metavar="DIR", help="keep disks and console logs in DIR")
     t.set_defaults(func=cmd_trial)

@@ -2,7 +2,10 @@
 
 The device starts on v1 with an update request in QEMU's fw_cfg (outside the
 disks under test). Its boot hook confirms the running version, installs the
-update and reboots. Every guest reboot stops QEMU (`-no-reboot` with
+update and reboots. With a cut point, the update runs under the in-guest
+fault-injection agent (also handed over through fw_cfg), which cuts power at
+that point; after the device has come back and settled, the update is run
+once more without a fault, to see whether it still completes. Every guest reboot stops QEMU (`-no-reboot` with
 `-action shutdown=pause`, so the block statistics can still be read); the
 harness powers the device on again, without the request, up to the boot
 limit. When a boot confirms itself good, or refuses the update, the trial
@@ -10,6 +13,7 @@ ends: power off, then the disk is checked offline and the verdicts drawn.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shlex
@@ -36,8 +40,11 @@ BOOT_LIMIT = 3                       # tries a new slot gets (BOOT_<slot>_LEFT)
 MAX_BOOTS = BOOT_LIMIT + 3           # the update boot, the tries, the fallback, one spare
 GUEST_ADDR = "10.0.2.100"
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
-OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error)\b")
+OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|cut|cut-missed|record-done)\b")
 SLOT_PARTITION = {"A": "rootA", "B": "rootB"}
+
+
+CLIENTS = {"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}   # in the apps step
 
 
 @dataclass(frozen=True)
@@ -46,20 +53,27 @@ class Measures:
     reboots: int                 # power-ons after the first
     bytes_downloaded: int        # served by the update server
     bytes_written: int           # QMP blockstats, all boots, the device's disk
-    duration_s: float | None     # first phase marker to the update's reboot
+    duration_s: float | None     # first phase marker to the update's reboot or cut
 
 
 @dataclass
 class TrialResult:
     method: str
     payload: str
-    final: str                   # v1 | v2 | v2-bad | mixed | bricked
+    final: str                   # v1 | v2 | v2-bad | mixed | bricked | missed
     verdicts: list[str]
     measures: Measures
     reproduce: str
     slot: str = ""
+    cut_spec: str = ""
+    cut: dict[str, str] | None = None    # what the agent cut, from its marker
+    client: str = "safe"
     notes: list[str] = field(default_factory=list)
     log_dir: str = ""
+
+    @property
+    def phase(self) -> str:
+        return (self.cut or {}).get("phase", "")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -68,7 +82,10 @@ class TrialResult:
         m = self.measures
         downtime = f"{m.downtime_s:.2f} s" if m.downtime_s is not None else "-"
         duration = f"{m.duration_s:.1f} s" if m.duration_s is not None else "-"
-        lines = [f"{self.method} {self.payload}: final {self.final} (slot {self.slot or '-'}), "
+        head = f"{self.method} {self.payload}"
+        if self.cut_spec:
+            head += f" cut {self.cut_spec} ({self.phase or 'not fired'})"
+        lines = [f"{head}: final {self.final} (slot {self.slot or '-'}), "
                  f"verdicts: {', '.join(self.verdicts) or 'none'}",
                  f"  downtime {downtime}, reboots {m.reboots}, downloaded {m.bytes_downloaded:,} B, "
                  f"written {m.bytes_written:,} B, update {duration}"]
@@ -83,12 +100,18 @@ class TrialSpec:
     payload: str = "v2"
     fault: Fault | None = None
     corrupt_env: bool = False
+    cut: str | None = None           # brownout-fi cut spec, e.g. "n=17,edge=after"
+    client: str = "safe"
 
     def __post_init__(self) -> None:
         if self.method != "ab":
             raise HarnessError(f"unknown method '{self.method}' for a trial; known: ab")
         if self.payload not in PAYLOADS:
             raise HarnessError(f"unknown payload '{self.payload}'; known: {', '.join(PAYLOADS)}")
+        if self.client not in CLIENTS:
+            raise HarnessError(f"unknown client '{self.client}'; known: {', '.join(CLIENTS)}")
+        if self.cut is not None and not re.fullmatch(r"[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+(,[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+)*", self.cut):
+            raise HarnessError(f"malformed cut spec '{self.cut}': comma-separated key=value, e.g. n=17,edge=after")
 
     def reproduce(self) -> str:
         argv = ["./brownout", "trial", "--method", self.method, "--payload", self.payload]
@@ -97,6 +120,10 @@ class TrialSpec:
             argv += ["--fault", f"{f.kind}:{f.after_bytes}:{f.count}"]
         if self.corrupt_env:
             argv.append("--corrupt-env")
+        if self.cut:
+            argv += ["--cut", self.cut]
+        if self.client != "safe":
+            argv += ["--client", self.client]
         return shlex.join(argv)
 
 
@@ -110,29 +137,44 @@ class _Boot:
 
     @property
     def rebooted(self) -> bool:
-        """The device went down on its own: an update's reboot, a failed
+        """The device went down on its own: an update's reboot, a cut, a failed
         confirmation, or a boot that never reached its application."""
         if self.failure:
             return True
         if self.outcome is None:
             return False
-        return self.outcome.event == "reboot" or \
+        return self.outcome.event in ("reboot", "cut") or \
             (self.outcome.event == "confirm" and self.outcome.get("result") != "good")
 
 
 def run_trial(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None) -> TrialResult:
     """Run one trial. `server` may be shared between trials (its counters are reset)."""
-    own_dir = run_dir is None
-    run_dir = Path(tempfile.mkdtemp(prefix="brownout-trial-")) if own_dir else Path(run_dir)
-    own_server = server is None
-    server = server or UpdateServer(require("payloads"))
-    try:
-        return _Trial(spec, run_dir, server).run()
-    finally:
-        if own_server:
-            server.close()
-        if own_dir:
-            shutil.rmtree(run_dir, ignore_errors=True)
+    with _Workspace(run_dir, server) as (path, srv):
+        return _Trial(spec, path, srv).run()
+
+
+def record_points(spec: TrialSpec, run_dir: Path | None = None,
+                  server: UpdateServer | None = None) -> list[dict]:
+    """Run the update once under the agent in record mode: every cut point it could take."""
+    with _Workspace(run_dir, server) as (path, srv):
+        return _Trial(spec, path, srv).record()
+
+
+class _Workspace:
+    def __init__(self, run_dir: Path | None, server: UpdateServer | None) -> None:
+        self.own_dir = run_dir is None
+        self.run_dir = Path(tempfile.mkdtemp(prefix="brownout-trial-")) if run_dir is None else Path(run_dir)
+        self.own_server = server is None
+        self.server = server or UpdateServer(require("payloads"))
+
+    def __enter__(self) -> tuple[Path, UpdateServer]:
+        return self.run_dir, self.server
+
+    def __exit__(self, *exc: object) -> None:
+        if self.own_server:
+            self.server.close()
+        if self.own_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 class _Trial:
@@ -142,31 +184,85 @@ class _Trial:
         self.server = server
         self.boots: list[_Boot] = []
         self.notes: list[str] = []
-
-    def run(self) -> TrialResult:
-        spec = self.spec
         self.server.reset_counters()
         self.server.disarm()
         if spec.fault:
             self.server.arm(spec.fault)
-        device = Device.create(spec.method, self.run_dir, net=UserNet(self.server.port))
-        device.config.extra_args += ["-action", "shutdown=pause"]
+        self.device = Device.create(spec.method, run_dir, net=UserNet(server.port))
+        self.device.config.extra_args += ["-action", "shutdown=pause"]
         if spec.corrupt_env:
-            _corrupt_env(device)
-        url = f"http://{GUEST_ADDR}/{spec.method}/{spec.payload}/manifest"
-        request = ["-fw_cfg", f"name=opt/brownout/update,string={url}"]
-        with PowerSwitch(device.config, self.run_dir / "boots") as power:
-            for boot_no in range(1, MAX_BOOTS + 1):
-                device.config.extra_args = [a for a in device.config.extra_args if a not in request]
-                if boot_no == 1:
-                    device.config.extra_args += request
-                if not self._boot(power, first=boot_no == 1).rebooted:
-                    break
-            else:
-                self.notes.append(f"no boot confirmed itself within {MAX_BOOTS} boots")
-        return self._judge(device)
+            _corrupt_env(self.device)
+        self.apps = require("apps")
 
-    def _boot(self, power: PowerSwitch, first: bool) -> _Boot:
+    # -- fw_cfg requests: what the boot hook is asked to do on the next boot
+    def _request(self, agent: str | None = None) -> list[str]:
+        url = f"http://{GUEST_ADDR}/{self.spec.method}/{self.spec.payload}/manifest"
+        args = ["-fw_cfg", f"name=opt/brownout/update,string={url}"]
+        client = CLIENTS[self.spec.client]
+        if client:
+            args += ["-fw_cfg", f"name=opt/brownout/client,file={self.apps / client}"]
+        if agent:
+            args += ["-fw_cfg", f"name=opt/brownout/agent,file={self.apps / 'brownout-fi'}"]
+            spec_file = self.run_dir / f"{agent}.txt"
+            spec_file.write_text(self.spec.cut if agent == "cut" else "1")
+            args += ["-fw_cfg", f"name=opt/brownout/{agent},file={spec_file}"]
+        return args
+
+    def run(self) -> TrialResult:
+        spec = self.spec
+        with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
+            first = self._cycle(power, self._request("cut" if spec.cut else None))
+            measures = self._measures(first)
+            cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
+            missed = any(b.outcome and b.outcome.event == "cut-missed" for b in first)
+            final, slot, verdicts = self._judge(first)
+            if missed:
+                final, verdicts = "missed", []
+                self.notes.append("the cut point never fired: the update ended first")
+            elif spec.cut:
+                # Does the update still complete after the cut? Run it once more, no fault.
+                self.server.disarm()
+                again = self._cycle(power, self._request())
+                final_again, _, _ = self._judge(again)
+                if final_again == "v2":
+                    verdicts.append("completes")
+                else:
+                    self.notes.append(f"re-running the update after the cut ended in {final_again}")
+        return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
+                           slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
+                           self.notes, str(self.run_dir))
+
+    def record(self) -> list[dict]:
+        with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
+            self.device.config.extra_args += self._request("record")
+            machine = power.on()
+            try:
+                done = machine.console.wait_for_marker("record-done", timeout=STEP_TIMEOUT)
+            finally:
+                power.cut()
+        if done.get("status") != "0":
+            raise HarnessError(f"the update failed while recording (status {done.get('status')}); "
+                               f"console log: {machine.run_dir / 'console.log'}")
+        return [json.loads(line.text.split(" ", 1)[1]) for line in machine.console.lines
+                if line.text.startswith("BROWNOUT-POINT ")]
+
+    def _cycle(self, power: PowerSwitch, request: list[str]) -> list[_Boot]:
+        """Power on with `request`, then without, until the device settles."""
+        config = self.device.config
+        base = [a for a in config.extra_args]
+        boots: list[_Boot] = []
+        for boot_no in range(1, MAX_BOOTS + 1):
+            config.extra_args = base + (request if boot_no == 1 else [])
+            boot = self._boot(power, updating=boot_no == 1, agent="opt/brownout/agent" in " ".join(request))
+            boots.append(boot)
+            if not boot.rebooted:
+                break
+        else:
+            self.notes.append(f"no boot settled within {MAX_BOOTS} boots")
+        config.extra_args = base
+        return boots
+
+    def _boot(self, power: PowerSwitch, updating: bool, agent: bool) -> _Boot:
         machine = power.on()
         boot = _Boot(machine)
         self.boots.append(boot)
@@ -178,9 +274,13 @@ class _Trial:
                 marker = parse_marker(line.text, line.t)
                 boot.outcome = marker
                 boot.since = machine.console.lines.index(line) + 1
-                # On the update boot, confirming v1 comes before the install.
-                if first and marker is not None and marker.event == "confirm" \
-                        and marker.get("result") == "good":
+                if marker is None:
+                    continue
+                # On the update boot, confirming v1 comes before the install;
+                # under the agent, the client's reboot is the agent's to make.
+                if updating and marker.event == "confirm" and marker.get("result") == "good":
+                    continue
+                if agent and marker.event == "reboot":
                     continue
                 break
         except BootFailure as e:
@@ -198,49 +298,47 @@ class _Trial:
         power.cut()
         return boot
 
-    def _judge(self, device: Device) -> TrialResult:
+    def _judge(self, boots: list[_Boot]) -> tuple[str, str, list[str]]:
+        """What the device runs after `boots`, checked offline: final, slot, verdicts."""
         spec = self.spec
         parts = {p.name: p for p in partitions(spec.method)}
-        last = self.boots[-1].machine.console
+        last = boots[-1].machine.console
         inits = last.markers("init")
-        beats = last.markers("heartbeat")
         slot = inits[-1].get("slot", "") if inits else ""
         verdicts: list[str] = []
-        if not beats or slot not in SLOT_PARTITION:
-            final = "bricked"
-        else:
-            root = check_root(device.disk, parts[SLOT_PARTITION[slot]])
-            known = load_known(require("rootfs") / "digests.jsonl")
-            final = classify(root.digest, known) if root.digest else "mixed"
-            data = check_fs(device.disk, parts["data"])
-            if final in ("v1", "v2") and root.fs.clean and data.clean:
-                verdicts.append("atomic")
-            for fs in (root.fs, data):
-                if not fs.clean:
-                    self.notes.append(f"fsck -n of {fs.partition} is not clean")
-            if spec.payload == "v2" and final == "v2" and root.has_package("bc"):
-                verdicts.append("completes")
-            if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
-                verdicts.append("rolled-back")
-        refusals = [b.outcome for b in self.boots if b.outcome and b.outcome.event == "update-error"]
+        if not last.markers("heartbeat") or slot not in SLOT_PARTITION:
+            return "bricked", slot, verdicts
+        root = check_root(self.device.disk, parts[SLOT_PARTITION[slot]])
+        known = load_known(require("rootfs") / "digests.jsonl")
+        final = classify(root.digest, known) if root.digest else "mixed"
+        data = check_fs(self.device.disk, parts["data"])
+        if final in ("v1", "v2") and root.fs.clean and data.clean:
+            verdicts.append("atomic")
+        for fs in (root.fs, data):
+            if not fs.clean:
+                self.notes.append(f"fsck -n of {fs.partition} is not clean")
+        if spec.payload == "v2" and final == "v2" and root.has_package("bc") and not spec.cut:
+            verdicts.append("completes")
+        if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
+            verdicts.append("rolled-back")
+        refusals = [b.outcome for b in boots if b.outcome and b.outcome.event == "update-error"]
         if refusals and final == "v1":
             verdicts.append("refused")
             self.notes.append(f"update refused: {refusals[0].get('reason')} ({refusals[0].get('detail', '')})")
-        return TrialResult(spec.method, spec.payload, final, verdicts, self._measures(),
-                           spec.reproduce(), slot, self.notes, str(self.run_dir))
+        return final, slot, verdicts
 
-    def _measures(self) -> Measures:
-        beats = [(m.t, m.get("version")) for b in self.boots for m in b.machine.console.markers("heartbeat")]
-        phases = [m for b in self.boots for m in b.machine.console.markers("phase")]
-        reboot = [b.outcome.t for b in self.boots if b.outcome and b.outcome.event == "reboot"]
+    def _measures(self, boots: list[_Boot]) -> Measures:
+        beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
+        phases = [m for b in boots for m in b.machine.console.markers("phase")]
+        ends = [b.outcome.t for b in boots if b.outcome and b.outcome.event in ("reboot", "cut")]
         start = phases[0].t if phases else None
-        gaps = [b[0] - a[0] for a, b in zip(beats, beats[1:]) if start is not None and b[0] > start]
+        gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
         return Measures(
-            downtime_s=round(max(gaps), 3) if gaps and len(self.boots) > 1 else None,
-            reboots=len(self.boots) - 1,
+            downtime_s=round(max(gaps), 3) if gaps and len(boots) > 1 else None,
+            reboots=len(boots) - 1,
             bytes_downloaded=self.server.bytes_served,
-            bytes_written=sum(b.wr_bytes for b in self.boots),
-            duration_s=round(reboot[0] - start, 3) if start is not None and reboot else None,
+            bytes_written=sum(b.wr_bytes for b in boots),
+            duration_s=round(ends[0] - start, 3) if start is not None and ends else None,
         )
 
 

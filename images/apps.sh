@@ -1,5 +1,7 @@
 #!/bin/bash
-# Apps step: cross-build the guest programs against the sysroot.
+# Apps step: cross-build the guest programs, the fault-injection agent and
+# the test fixtures against the sysroot. Fixtures are never put in an image;
+# a trial hands them to the guest through fw_cfg.
 . "$(dirname "$0")/lib.sh"
 
 step "apps: cross-compiling for aarch64"
