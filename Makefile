@@ -12,6 +12,7 @@ all: images
 include src/build.mk
 # After src/build.mk: it adds the agent and its tests to the c-* targets.
 include faultinject/build.mk
+include tests/fixtures/build.mk
 
 deps:
 	@bash images/deps.sh

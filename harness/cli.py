@@ -7,10 +7,11 @@ import logging
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from . import HarnessError
-from . import images
+from . import campaign, images
 from .boot import format_timeline, spread, wait_boot
 from .device import LAYOUTS, Device
 from .qemu import Machine
@@ -99,6 +100,46 @@ def cmd_trial(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    images.build()
+    log.info("record: running the %s update once under the agent, recording every cut point", args.method)
+    path = campaign.record(args.method)
+    _, points = campaign.load_record(args.method, path)
+    by_phase = Counter(p["phase"] for p in points)
+    print(f"{len(points)} cut points recorded in {path}: "
+          + ", ".join(f"{phase} {by_phase[phase]}" for phase in (*campaign.PHASES, "none")))
+    return 0
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    images.build()
+    _, points = campaign.load_record(args.method)
+    planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
+    journal = campaign.Journal(args.journal or images.BUILD / "journals" / f"{args.method}-{args.client}-seed{args.seed}.jsonl")
+    if journal.path.exists() and not args.resume:
+        raise HarnessError(f"journal {journal.path} exists: add --resume to continue it, or --journal NEW")
+    by_phase = Counter(c.phase for c in planned)
+    log.info("campaign: %d trials (%s), seed %d, %d jobs, journal %s", len(planned),
+             ", ".join(f"{k} {v}" for k, v in by_phase.items()), args.seed, args.jobs, journal.path)
+    status = campaign.run(planned, journal, args.seed, args.jobs, args.resume)
+    entries = [e for e in journal.entries() if e["id"] in {c.id for c in planned}]
+    print(f"campaign {args.method} ({args.client} client), {len(entries)} of {len(planned)} trials in {journal.path}:")
+    print(campaign.summarize(entries))
+    failing = [e for e in entries if campaign.outcome(e) != "atomic+completes"]
+    for e in failing:
+        print(f"  {e['id']}: {campaign.outcome(e)}: {e['reproduce']}")
+    if status not in (0, 1):
+        raise HarnessError(f"the campaign's pytest run ended with status {status}; see its output above")
+    # Non-zero when any trial was not atomic and complete: the campaign flags it.
+    return 1 if failing else 0
+
+
+def cuts_arg(text: str) -> str:
+    if text == "all" or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError("must be 'all' or a positive number of points per phase")
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -153,6 +194,26 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     t.add_argument("--keep", type=Path, metavar="DIR", help="keep disks and console logs in DIR")
     t.set_defaults(func=cmd_trial)
+
+    r = sub.add_parser("record", help="list every cut point of an update (record mode)",
+                       description="Run the update once under the fault-injection agent in record "
+                                   "mode and keep every candidate cut point in build/records/.")
+    r.add_argument("--method", default="ab", choices=["ab"])
+    r.set_defaults(func=cmd_record)
+
+    c = sub.add_parser("campaign", help="a power-cut trial per point: atomic? completes?",
+                       description="Cut power at every recorded bootloader point and at all or a "
+                                   "seeded sample of pull and deploy points (both edges), one trial "
+                                   "each, in parallel; results go to a JSON-lines journal.")
+    c.add_argument("--method", default="ab", choices=["ab"])
+    c.add_argument("--cuts", type=cuts_arg, default="all", help="'all' or points per phase to sample")
+    c.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
+    c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
+    c.add_argument("--client", default="safe", choices=sorted(CLIENTS),
+                   help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
+    c.add_argument("--journal", type=Path, help="journal file (default under build/journals/)")
+    c.add_argument("--resume", action="store_true", help="skip trials already in the journal")
+    c.set_defaults(func=cmd_campaign)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures",
                            description="Benchmarks. They print figures; they do not pass or fail.")

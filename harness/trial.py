@@ -219,6 +219,8 @@ class _Trial:
             if missed:
                 final, verdicts = "missed", []
                 self.notes.append("the cut point never fired: the update ended first")
+            elif spec.cut and final == "bricked":
+                self.notes.append("not re-run: a bricked device cannot take an update")
             elif spec.cut:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()

@@ -70,8 +70,9 @@ echo "$ROOT_SIZE_MIB" > "$OUT/root-size-mib"
 for version in v1 v2 v2-bad; do
 	step "rootfs: ext4 image $version (${ROOT_SIZE_MIB} MiB)"
 	uuid=$(printf 'brownout-%s' "$version" | sha256sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
+	truncate -s "${ROOT_SIZE_MIB}M" "$OUT/$version.ext4"
 	E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -t ext4 -d "$OUT/$version" -L "root-$version" \
-		-U "$uuid" -E "hash_seed=$uuid,root_owner=0:0" -F "$OUT/$version.ext4" "${ROOT_SIZE_MIB}M"
+		-U "$uuid" -E "hash_seed=$uuid,root_owner=0:0" -F "$OUT/$version.ext4"
 done
 
 step "rootfs: digests"

@@ -1,0 +1,30 @@
+"""A smoke campaign: a few power cuts, chosen by phase, on the safe client and on
+the deliberately unsafe fixture. The full campaign is `./brownout campaign`."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
+
+
+@pytest.mark.parametrize("cut", [
+    "phase=bootloader,n=1,torn=8192",      # the env copy torn half-way
+    "phase=bootloader,n=2,edge=before",    # env written, not yet fsync'd
+    "phase=pull,n=40,edge=after",          # mid-download
+], ids=["ab-bootloader-torn-env", "ab-bootloader-before-fsync", "ab-pull-40-after"])
+def test_the_safe_client_survives_the_cut(trial, cut: str) -> None:
+    result = trial(payload="v2", cut=cut)
+    assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1]
+    assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
+
+
+def test_the_unsafe_client_is_flagged(trial) -> None:
+    # It switches to the new slot, without fallback, before writing it.
+    result = trial(payload="v2", cut="phase=pull,n=40,edge=after", client="unsafe")
+    assert result.final == "bricked", result.summary()
+    assert "atomic" not in result.verdicts
+
+
+def test_a_cut_point_that_never_fires_is_its_own_result(trial) -> None:
+    result = trial(payload="v2", cut="phase=bootloader,n=50")
+    assert result.final == "missed" and result.verdicts == []

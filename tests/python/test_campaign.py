@@ -1,0 +1,90 @@
+"""Campaign planning, journal and outcome logic (no QEMU)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import HarnessError, campaign
+from harness.campaign import Journal, outcome, plan
+from harness.trial import Measures, TrialResult, TrialSpec
+
+POINTS = ([{"index": i, "phase": "pull"} for i in range(1, 301)]
+          + [{"index": 301, "phase": "deploy"}, {"index": 302, "phase": "bootloader"},
+             {"index": 303, "phase": "bootloader"}, {"index": 304, "phase": "none"}])
+
+
+def result(final: str, verdicts: list[str], phase: str = "pull") -> TrialResult:
+    return TrialResult("ab", "v2", final, verdicts, Measures(None, 1, 0, 0, None),
+                       "./brownout trial", "A", "n=1,edge=after", {"phase": phase})
+
+
+def test_plan_takes_every_bootloader_point_and_samples_the_rest() -> None:
+    cuts = plan("ab", "v2", POINTS, "10", seed=7)
+    phases = [c.phase for c in cuts]
+    assert phases.count("bootloader") == 4          # 2 points x 2 edges, always all
+    assert phases.count("pull") == 10 and phases.count("deploy") == 2   # deploy has only 2 pairs
+    assert "none" not in phases
+    assert len({c.id for c in cuts}) == len(cuts)
+    assert "ab-bootloader-cut302-after" in {c.id for c in cuts}
+
+
+def test_the_sample_depends_on_the_seed_only() -> None:
+    assert plan("ab", "v2", POINTS, "10", 7) == plan("ab", "v2", POINTS, "10", 7)
+    assert plan("ab", "v2", POINTS, "10", 7) != plan("ab", "v2", POINTS, "10", 8)
+
+
+def test_all_means_all() -> None:
+    assert len(plan("ab", "v2", POINTS, "all", 1)) == 2 * (len(POINTS) - 1)
+
+
+def test_a_planned_cut_is_a_valid_trial() -> None:
+    cut = plan("ab", "v2", POINTS, "1", 1, client="unsafe")[0]
+    assert cut.trial() == TrialSpec("ab", "v2", cut=cut.spec, client="unsafe")
+    assert cut.id.endswith("-unsafe")
+
+
+def test_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    cut = plan("ab", "v2", POINTS, "1", 1)[0]
+    journal.append(cut, result("v1", ["atomic", "completes"]), seed=1)
+    with open(journal.path, "a") as f:
+        f.write('{"id": "ab-pull-cut')            # an interrupted write
+    assert journal.done() == {cut.id}
+    assert journal.entries()[0]["final"] == "v1"
+
+
+@pytest.mark.parametrize("final, verdicts, expected", [
+    ("v1", ["atomic", "completes"], "atomic+completes"),
+    ("v2", ["atomic"], "atomic, not completed"),
+    ("bricked", [], "bricked"),
+    ("mixed", [], "mixed"),
+    ("missed", [], "missed"),
+    ("v1", [], "not atomic (v1)"),
+])
+def test_outcome(final: str, verdicts: list[str], expected: str) -> None:
+    assert outcome(json.loads(json.dumps(result(final, verdicts).as_dict()))) == expected
+
+
+def test_a_record_from_other_images_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ab.jsonl"
+    path.write_text(json.dumps({"record": {"method": "ab", "images": {"apps": "old"}}}) + "\n"
+                    + json.dumps(POINTS[0]) + "\n")
+    with pytest.raises(HarnessError, match="recorded on other images"):
+        campaign.load_record("ab", path)
+
+
+def test_a_missing_or_foreign_record_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="./brownout record --method ab"):
+        campaign.load_record("ab", tmp_path / "none.jsonl")
+    (tmp_path / "junk.jsonl").write_text("hello\n")
+    with pytest.raises(HarnessError, match="not a brownout record"):
+        campaign.load_record("ab", tmp_path / "junk.jsonl")
+
+
+def test_a_malformed_cut_spec_is_refused() -> None:
+    with pytest.raises(HarnessError, match="malformed cut spec"):
+        TrialSpec(cut="n=1;reboot")
+    with pytest.raises(HarnessError, match="unknown client"):
+        TrialSpec(client="reckless")
