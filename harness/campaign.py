@@ -117,7 +117,7 @@ class Journal:
     """JSON lines, one per trial, appended and fsync'd (file, then directory on creation)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = Path(path).resolve()
 
     def append(self, cut: PlannedCut | None, result: TrialResult, seed: int | None = None) -> None:
         entry = {"id": cut.id if cut else "", "seed": seed, "planned_phase": cut.phase if cut else "",
@@ -161,6 +161,7 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     if not todo:
         return 0
     work = journal.path.with_suffix(".plan.json")
+    work.parent.mkdir(parents=True, exist_ok=True)
     save_plan(todo, work)
     env = dict(os.environ, BROWNOUT_PLAN=str(work), BROWNOUT_JOURNAL=str(journal.path),
                BROWNOUT_SEED=str(seed), BROWNOUT_REQUIRE_IMAGES="1")

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -140,6 +142,26 @@ def cuts_arg(text: str) -> str:
     raise argparse.ArgumentTypeError("must be 'all' or a positive number of points per phase")
 
 
+def cmd_bench_trials(args: argparse.Namespace) -> int:
+    """Trials per hour: a campaign over the bootloader points, timed end to end."""
+    images.build()
+    _, points = campaign.load_record(args.method)
+    planned = [c for c in campaign.plan(args.method, "v2", points, "1", 1) if c.phase == "bootloader"]
+    planned = (planned * (args.trials // len(planned) + 1))[:args.trials]
+    planned = [dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)]
+    with tempfile.TemporaryDirectory(prefix="brownout-bench-") as tmp:
+        journal = campaign.Journal(Path(tmp) / "bench.jsonl")
+        started = time.monotonic()
+        campaign.run(planned, journal, 1, args.jobs, resume=False)
+        wall = time.monotonic() - started
+        entries = journal.entries()
+    if not entries:
+        raise HarnessError("no trial finished")
+    print(f"{len(entries)} {args.method} bootloader-point trials, -j {args.jobs}: {wall:.0f} s wall, "
+          f"{wall / len(entries):.1f} s per trial, {3600 * len(entries) / wall:.0f} trials/hour")
+    return 0
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -225,6 +247,13 @@ def parser() -> argparse.ArgumentParser:
     bb.add_argument("--method", default="ab", choices=methods)
     bb.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each boot")
     bb.set_defaults(func=cmd_bench_boot)
+    bt = bench_sub.add_parser("trials", help="power-cut trials per hour (bootloader points)",
+                              description="Run TRIALS cut trials at the recorded bootloader points, "
+                                          "JOBS in parallel, and print trials per hour.")
+    bt.add_argument("--method", default="ab", choices=["ab"])
+    bt.add_argument("--trials", type=positive_int, default=8)
+    bt.add_argument("-j", "--jobs", type=positive_int, default=2)
+    bt.set_defaults(func=cmd_bench_trials)
     return p
 
 

@@ -13,7 +13,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([BROWNOUT, *args], capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("command", [[], ["build"], ["boot"], ["demo"], ["bench"], ["bench", "boot"]])
+@pytest.mark.parametrize("command", [[], ["build"], ["boot"], ["demo"], ["trial"], ["record"], ["campaign"],
+                                     ["bench"], ["bench", "boot"], ["bench", "trials"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0 and "usage: brownout" in result.stdout
@@ -24,6 +25,10 @@ def test_every_command_has_help(command: list[str]) -> None:
     (["boot", "--method", "zz"], "invalid choice: 'zz'"),
     (["bench", "boot", "--runs", "0"], "must be at least 1"),
     (["build", "--colour"], "unrecognized arguments: --colour"),
+    (["trial", "--payload", "v3"], "invalid choice: 'v3'"),
+    (["trial", "--fault", "explode:1"], "unknown fault kind 'explode'"),
+    (["campaign", "--cuts", "some"], "must be 'all' or a positive number"),
+    (["campaign", "--method", "ostree"], "invalid choice: 'ostree'"),
 ])
 def test_bad_input_is_one_clear_line(args: list[str], complaint: str) -> None:
     result = run(*args)
