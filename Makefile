@@ -24,9 +24,9 @@ demo: images
 	@./brownout demo
 
 # C unit tests (cmocka, also under valgrind), then the harness's own tests,
-# then the end-to-end tests that boot real QEMU guests.
+# the end-to-end tests and scenarios that boot real QEMU guests (one per core).
 test: deps c-test c-valgrind images
-	$(PYTEST) tests/python scenarios
+	$(PYTEST) -n 2 tests/python scenarios
 
 bench: images
 	./brownout bench boot --runs 10

@@ -14,15 +14,14 @@
 #include "marker.h"
 #include "num.h"
 #include "slot.h"
+#include "update.h"
 #include "verify.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,18 +36,14 @@
 #define AB_RETRIES_MAX 1000
 #define AB_STALL_MAX 3600
 
-enum { AB_OK = 0, AB_ERROR = 1, AB_USAGE = 2, AB_CONFIRM_ERROR = 3 };
+enum { AB_OK = UPDATE_OK, AB_ERROR = UPDATE_ERROR, AB_USAGE = 2, AB_CONFIRM_ERROR = 3 };
 
 struct ab {
-	const char *pubkey;
+	struct update up;	/* what the shared install steps read (src/update.h) */
 	const char *fw_config;
-	const char *device[BOOTENV_SLOTS];
 	const char *cmdline;
 	const char *health;
 	const char *version_file;
-	struct download_opts dl;
-	bool no_reboot;
-	char running;
 };
 
 extern char **environ;
@@ -80,203 +75,59 @@ static void ab_usage(FILE *f)
 		AB_RETRIES_MAX, AB_STALL_MAX);
 }
 
-static void ab_marker(const char *event, const struct marker_field *f, size_t n)
-{
-	int rc = marker_emit(STDOUT_FILENO, event, f, n);
-
-	if (rc < 0)
-		fprintf(stderr, "brownout-ab: marker %s: %s\n", event, strerror(-rc));
-}
-
-/* A negative errno as a marker word: "ebusy", "enodata". */
-static const char *ab_errno_word(int rc, char *buf, size_t size)
-{
-	const char *name = strerrorname_np(-rc);
-	size_t i;
-
-	if (!name)
-		name = "error";
-	for (i = 0; name[i] && i + 1 < size; i++)
-		buf[i] = (char)tolower((unsigned char)name[i]);
-	buf[i] = '\0';
-	return buf;
-}
-
-/* The one report of a failed install: a marker for the harness, a line for people. */
-static int ab_fail(const char *reason, const char *detail, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int ab_fail(const char *reason, const char *detail, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "brownout-ab: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	ab_marker("update-error", (struct marker_field[]){ { "reason", reason },
-							   { "detail", detail ? detail : "unknown" } }, 2);
-	return AB_ERROR;
-}
-
-static void ab_phase(const char *name, const char *state, const struct marker_field *extra,
-		     size_t n)
-{
-	struct marker_field f[6] = { { "name", name }, { "state", state } };
-
-	for (size_t i = 0; i < n && i + 2 < sizeof(f) / sizeof(f[0]); i++)
-		f[i + 2] = extra[i];
-	ab_marker("phase", f, n + 2 < 6 ? n + 2 : 6);
-}
-
-static int ab_sink_write(void *ctx, uint64_t offset, const void *buf, size_t len)
-{
-	return slot_write(ctx, offset, buf, len);
-}
-
-/* Fetch, parse and verify the manifest; nothing on the device changes here. */
-static int ab_manifest(const struct ab *ab, const char *url, struct manifest *m)
-{
-	char buf[MANIFEST_FILE_MAX], word[32];
-	struct download_result res;
-	const char *detail = NULL;
-	EVP_PKEY *key = NULL;
-	size_t len = 0;
-	int rc;
-
-	rc = download_small(url, buf, sizeof(buf), &len, &ab->dl, &res);
-	if (rc < 0)
-		return ab_fail(rc == -EFBIG ? "manifest" : "download", res.detail,
-			       "%s: %s (%s)", url, strerror(-rc), res.detail);
-	rc = manifest_parse(buf, len, m, &detail);
-	if (rc < 0)
-		return ab_fail("manifest", detail, "%s: malformed manifest: %s", url, detail);
-	rc = verify_pubkey_load(ab->pubkey, &key);
-	if (rc < 0)
-		return ab_fail("pubkey", ab_errno_word(rc, word, sizeof(word)),
-			       "%s: cannot load an Ed25519 public key: %s", ab->pubkey,
-			       strerror(-rc));
-	rc = manifest_verify(m, buf, key);
-	verify_pubkey_free(key);
-	if (rc < 0)
-		return ab_fail("manifest", rc == -EBADMSG ? "bad-signature" : "verify",
-			       "%s: signature does not verify with %s", url, ab->pubkey);
-	return AB_OK;
-}
-
-/* Pull: the payload into the slot, hashed on the way. */
-static int ab_pull(const struct ab *ab, const char *url, const struct manifest *m,
-		   struct slot *slot, struct download_result *res)
-{
-	struct download_sink sink = { .write = ab_sink_write, .ctx = slot };
-	char payload_url[1024], bytes[24], received[24], attempts[16];
-	int rc;
-
-	rc = manifest_payload_url(url, m, payload_url, sizeof(payload_url));
-	if (rc < 0)
-		return ab_fail("manifest", "url", "%s: no payload URL next to it", url);
-	rc = download_payload(payload_url, m->size, &ab->dl, &sink, res);
-	if (rc < 0)
-		return ab_fail("download", res->detail, "%s: %s after %u attempts (%s)",
-			       payload_url, strerror(-rc), res->attempts, res->detail);
-	snprintf(bytes, sizeof(bytes), "%" PRIu64, res->bytes);
-	snprintf(received, sizeof(received), "%" PRIu64, res->received);
-	snprintf(attempts, sizeof(attempts), "%u", res->attempts);
-	ab_phase("pull", "end", (struct marker_field[]){ { "bytes", bytes },
-							 { "received", received },
-							 { "attempts", attempts } }, 3);
-	return AB_OK;
-}
-
 /* Deploy: make the slot durable, check what the transfer hashed, then what storage holds. */
-static int ab_deploy(const struct manifest *m, struct slot *slot,
+static int ab_deploy(const struct update *up, const struct manifest *m, struct slot *slot,
 		     const struct download_result *res)
 {
-	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[32];
+	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[UPDATE_WORD_MAX];
 	const char *method = "none";
 	int rc;
 
-	ab_phase("deploy", "start", NULL, 0);
 	/* Durable before it is checked and long before the boot order points at it. */
-	rc = slot_sync(slot);
-	if (rc < 0)
-		return ab_fail("deploy", ab_errno_word(rc, word, sizeof(word)), "%s: fsync: %s",
-			       slot->path, strerror(-rc));
-	if (res->bytes != m->size)
-		return ab_fail("verify", "size", "%s: got %" PRIu64 " bytes, manifest says %" PRIu64,
-			       slot->path, res->bytes, m->size);
+	rc = update_deploy_start(up, m, slot, res);
+	if (rc != AB_OK)
+		return rc;
 	if (memcmp(res->sha256, m->sha256, VERIFY_SHA256_LEN) != 0) {
 		verify_hex(m->sha256, VERIFY_SHA256_LEN, want);
 		verify_hex(res->sha256, VERIFY_SHA256_LEN, got);
-		return ab_fail("verify", "sha256", "payload sha256 %s, manifest says %s", got, want);
+		return update_fail(up, "verify", "sha256", "payload sha256 %s, manifest says %s",
+				   got, want);
 	}
 	rc = slot_verify(slot, m->size, m->sha256, &method);
 	if (rc < 0)
-		return ab_fail("verify", rc == -EBADMSG ? "readback" : ab_errno_word(rc, word, sizeof(word)),
-			       "%s: reading back %" PRIu64 " bytes (%s): %s", slot->path, m->size,
-			       method, rc == -EBADMSG ? "sha256 differs" : strerror(-rc));
-	ab_phase("deploy", "end", (struct marker_field[]){ { "readback", method } }, 1);
+		return update_fail(up, "verify", rc == -EBADMSG ? "readback" :
+				   update_errno_word(rc, word, sizeof(word)),
+				   "%s: reading back %" PRIu64 " bytes (%s): %s", slot->path, m->size,
+				   method, rc == -EBADMSG ? "sha256 differs" : strerror(-rc));
+	update_phase(up, "deploy", "end", (struct marker_field[]){ { "readback", method } }, 1);
 	return AB_OK;
 }
 
+/* Pull, deploy, and only then point the boot order at the new slot, the running one behind it. */
 static int ab_install(const struct ab *ab, const char *url)
 {
-	char target = ab->running == 'A' ? 'B' : 'A', tslot[2] = { target, '\0' };
-	char word[32], size[24];
+	char target = update_target(&ab->up), tslot[2] = { target, '\0' }, word[UPDATE_WORD_MAX];
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
 	struct manifest m;
 	int rc;
 
-	ab_phase("pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
-	rc = ab_manifest(ab, url, &m);
+	rc = update_pull(&ab->up, url, &m, &slot, &res);
+	if (rc == AB_OK)
+		rc = ab_deploy(&ab->up, &m, &slot, &res);
+	slot_close(&slot);
 	if (rc != AB_OK)
 		return rc;
-	snprintf(size, sizeof(size), "%" PRIu64, m.size);
-	ab_marker("manifest", (struct marker_field[]){ { "version", m.version },
-						       { "size", size } }, 2);
 
-	rc = slot_open(&slot, ab->device[target - 'A'], ab->device[ab->running - 'A']);
-	if (rc < 0)
-		return ab_fail("slot", ab_errno_word(rc, word, sizeof(word)),
-			       "%s: cannot open slot %c for writing: %s",
-			       ab->device[target - 'A'], target, strerror(-rc));
-	if (m.size > slot.size) {
-		rc = ab_fail("manifest", "too-big-for-slot", "payload of %" PRIu64
-			     " bytes does not fit slot %c (%" PRIu64 " bytes)", m.size, target,
-			     slot.size);
-		goto out;
-	}
-	rc = ab_pull(ab, url, &m, &slot, &res);
-	if (rc == AB_OK)
-		rc = ab_deploy(&m, &slot, &res);
-	if (rc != AB_OK)
-		goto out;
-	slot_close(&slot);
-
-	ab_phase("bootloader", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
+	update_phase(&ab->up, "bootloader", "start",
+		     (struct marker_field[]){ { "slot", tslot } }, 1);
 	rc = abenv_switch(ab->fw_config, target);
-	if (rc < 0) {
-		rc = ab_fail("bootenv", ab_errno_word(rc, word, sizeof(word)),
-			     "%s: switching to slot %c: %s", ab->fw_config, target,
-			     rc == -EIO ? "read-back shows other values" : strerror(-rc));
-		goto out;
-	}
-	ab_phase("bootloader", "end", (struct marker_field[]){ { "slot", tslot } }, 1);
-
-	/* Everything that matters is fsync'd already; sync() covers the rest (logs on /data). */
-	sync();
-	ab_marker("reboot", (struct marker_field[]){ { "reason", "update" }, { "slot", tslot } }, 2);
-	if (!ab->no_reboot && reboot(RB_AUTOBOOT) < 0) {
-		rc = ab_fail("reboot", ab_errno_word(-errno, word, sizeof(word)), "reboot: %s",
-			     strerror(errno));
-		goto out;
-	}
-	rc = AB_OK;
-out:
-	slot_close(&slot);
-	return rc;
+	if (rc < 0)
+		return update_fail(&ab->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
+				   "%s: switching to slot %c: %s", ab->fw_config, target,
+				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
+	update_phase(&ab->up, "bootloader", "end", (struct marker_field[]){ { "slot", tslot } }, 1);
+	return update_reboot(&ab->up, tslot);
 }
 
 /* Run the health check; 1 if it passed, 0 if it failed or could not run. */
@@ -320,40 +171,41 @@ static void ab_read_version(const char *path, char *out, size_t size)
 
 static int ab_confirm(const struct ab *ab)
 {
-	char slot[2] = { ab->running, '\0' }, version[MANIFEST_VERSION_MAX], word[32];
+	const struct update *up = &ab->up;
+	char slot[2] = { up->running, '\0' }, version[MANIFEST_VERSION_MAX], word[UPDATE_WORD_MAX];
 	int stored = 0, rc;
 
 	if (!ab_healthy(ab->health)) {
-		ab_marker("confirm", (struct marker_field[]){ { "result", "bad" },
-							      { "slot", slot } }, 2);
+		update_marker(up, "confirm", (struct marker_field[]){ { "result", "bad" },
+								      { "slot", slot } }, 2);
 		/* Not marked good: this boot spent a try; U-Boot falls back once they are gone. */
 		sync();
-		ab_marker("reboot", (struct marker_field[]){ { "reason", "unhealthy" },
-							     { "slot", slot } }, 2);
-		if (!ab->no_reboot && reboot(RB_AUTOBOOT) < 0)
+		update_marker(up, "reboot", (struct marker_field[]){ { "reason", "unhealthy" },
+								     { "slot", slot } }, 2);
+		if (!up->no_reboot && reboot(RB_AUTOBOOT) < 0)
 			fprintf(stderr, "brownout-ab: reboot: %s\n", strerror(errno));
 		return AB_ERROR;
 	}
-	rc = abenv_mark_good(ab->fw_config, ab->running, &stored);
+	rc = abenv_mark_good(ab->fw_config, up->running, &stored);
 	if (rc < 0) {
 		fprintf(stderr, "brownout-ab: %s: marking slot %c good: %s\n", ab->fw_config,
-			ab->running, rc == -EIO ? "read-back shows other values" : strerror(-rc));
-		ab_marker("confirm", (struct marker_field[]){ { "result", "error" },
-							      { "slot", slot },
-							      { "detail", ab_errno_word(rc, word, sizeof(word)) } }, 3);
+			up->running, rc == -EIO ? "read-back shows other values" : strerror(-rc));
+		update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
+								      { "slot", slot },
+								      { "detail", update_errno_word(rc, word, sizeof(word)) } }, 3);
 		return AB_CONFIRM_ERROR;
 	}
 	ab_read_version(ab->version_file, version, sizeof(version));
-	ab_marker("confirm", (struct marker_field[]){ { "result", "good" },
-						      { "slot", slot },
-						      { "version", version },
-						      { "env", stored ? "written" : "unchanged" } }, 4);
+	update_marker(up, "confirm", (struct marker_field[]){ { "result", "good" },
+							      { "slot", slot },
+							      { "version", version },
+							      { "env", stored ? "written" : "unchanged" } }, 4);
 	return AB_OK;
 }
 
 static int ab_status(const struct ab *ab)
 {
-	char slot[2] = { ab->running, '\0' }, order[2 * BOOTENV_SLOTS], a[4], b[4], next[5] = "none";
+	char slot[2] = { ab->up.running, '\0' }, order[2 * BOOTENV_SLOTS], a[4], b[4], next[5] = "none";
 	struct bootenv_decision d;
 	struct bootenv_state st;
 	size_t n;
@@ -376,11 +228,11 @@ static int ab_status(const struct ab *ab)
 	snprintf(b, sizeof(b), "%u", st.left[1]);
 	if (bootenv_decide(&st, &d) == 0)
 		next[0] = d.slot, next[1] = '\0';
-	ab_marker("ab-status", (struct marker_field[]){ { "slot", slot },
-							{ "order", order },
-							{ "a_left", a },
-							{ "b_left", b },
-							{ "next", next } }, 5);
+	update_marker(&ab->up, "ab-status", (struct marker_field[]){ { "slot", slot },
+								     { "order", order },
+								     { "a_left", a },
+								     { "b_left", b },
+								     { "next", next } }, 5);
 	return AB_OK;
 }
 
@@ -408,15 +260,15 @@ static int ab_parse_args(struct ab *ab, int argc, char **argv)
 		const char **path = NULL;
 
 		switch (c) {
-		case 'k': path = &ab->pubkey; break;
+		case 'k': path = &ab->up.pubkey; break;
 		case 'c': path = &ab->fw_config; break;
-		case 'a': path = &ab->device[0]; break;
-		case 'b': path = &ab->device[1]; break;
+		case 'a': path = &ab->up.device[0]; break;
+		case 'b': path = &ab->up.device[1]; break;
 		case 'l': path = &ab->cmdline; break;
 		case 'H': path = &ab->health; break;
 		case 'v': path = &ab->version_file; break;
 		case 'n':
-			ab->no_reboot = true;
+			ab->up.no_reboot = true;
 			break;
 		case 'r':
 			if (num_parse_u64(optarg, strlen(optarg), AB_RETRIES_MAX, &v) < 0) {
@@ -424,7 +276,7 @@ static int ab_parse_args(struct ab *ab, int argc, char **argv)
 					AB_RETRIES_MAX);
 				return -EINVAL;
 			}
-			ab->dl.retries = (unsigned)v;
+			ab->up.dl.retries = (unsigned)v;
 			break;
 		case 's':
 			if (num_parse_u64(optarg, strlen(optarg), AB_STALL_MAX, &v) < 0 || v == 0) {
@@ -432,7 +284,7 @@ static int ab_parse_args(struct ab *ab, int argc, char **argv)
 					optarg, AB_STALL_MAX);
 				return -EINVAL;
 			}
-			ab->dl.stall_timeout_s = (long)v;
+			ab->up.dl.stall_timeout_s = (long)v;
 			break;
 		case 'h':
 			ab_usage(stdout);
@@ -454,13 +306,16 @@ static int ab_parse_args(struct ab *ab, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct ab ab = {
-		.pubkey = AB_PUBKEY_DEFAULT,
+		.up = {
+			.name = "brownout-ab",
+			.pubkey = AB_PUBKEY_DEFAULT,
+			.device = { SLOT_DEVICE_A, SLOT_DEVICE_B },
+			.dl = DOWNLOAD_OPTS_DEFAULT,
+		},
 		.fw_config = ABENV_CONFIG_DEFAULT,
-		.device = { SLOT_DEVICE_A, SLOT_DEVICE_B },
 		.cmdline = SLOT_CMDLINE_DEFAULT,
 		.health = AB_HEALTH_DEFAULT,
 		.version_file = AB_VERSION_DEFAULT,
-		.dl = DOWNLOAD_OPTS_DEFAULT,
 	};
 	const char *cmd;
 	int nargs, rc;
@@ -485,17 +340,19 @@ int main(int argc, char **argv)
 	}
 
 	/* The running slot comes from what U-Boot told the kernel, never from the env. */
-	rc = slot_read_cmdline(ab.cmdline, &ab.running);
+	rc = slot_read_cmdline(ab.cmdline, &ab.up.running);
 	if (rc < 0) {
 		fprintf(stderr, "brownout-ab: %s: no brownout.slot=A|B: %s\n", ab.cmdline,
 			strerror(-rc));
 		if (strcmp(cmd, "install") == 0)
-			ab_marker("update-error", (struct marker_field[]){ { "reason", "slot" },
-									  { "detail", "cmdline" } }, 2);
+			update_marker(&ab.up, "update-error",
+				      (struct marker_field[]){ { "reason", "slot" },
+							       { "detail", "cmdline" } }, 2);
 		if (strcmp(cmd, "confirm") == 0) {
-			ab_marker("confirm", (struct marker_field[]){ { "result", "error" },
-								      { "slot", "none" },
-								      { "detail", "cmdline" } }, 3);
+			update_marker(&ab.up, "confirm",
+				      (struct marker_field[]){ { "result", "error" },
+							       { "slot", "none" },
+							       { "detail", "cmdline" } }, 3);
 			return AB_CONFIRM_ERROR;
 		}
 		return AB_ERROR;

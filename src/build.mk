@@ -49,11 +49,12 @@ c_vflags_v1 := -DAPP_VERSION='"1"'
 c_vflags_v2 := -DAPP_VERSION='"2"'
 c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 
-# The A/B update client's modules, and the libraries they use: the host's
+# The A/B update client's modules (update: the install steps brownout-ab and
+# the unsafe fixture share), and the libraries they use: the host's
 # for the tests, the sysroot's for the device. Each pkg-config runs once, and
 # only when a recipe needs it (c_once), so a sysroot made earlier in the same
 # make run is found, and host-only targets never look for one.
-c_ab_lib := bootenv verify manifest download slot abenv
+c_ab_lib := bootenv verify manifest download slot abenv update
 c_ab_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))
