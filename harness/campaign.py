@@ -165,7 +165,7 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     save_plan(todo, work)
     env = dict(os.environ, BROWNOUT_PLAN=str(work), BROWNOUT_JOURNAL=str(journal.path),
                BROWNOUT_SEED=str(seed), BROWNOUT_REQUIRE_IMAGES="1")
-    argv = [sys.executable, "-m", "pytest", "scenarios/test_campaign.py", "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
             "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}"]
     if jobs > 1:
         argv += ["-n", str(jobs)]

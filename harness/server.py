@@ -141,9 +141,15 @@ class _Handler(BaseHTTPRequestHandler):
                         break
                     if fault and fault.kind == "flip" and sent <= fault.after_bytes < sent + len(chunk):
                         chunk[fault.after_bytes - sent] ^= 0xFF
-                    self.wfile.write(chunk)
-                    sent += len(chunk)
+                    # Counted before the write: a client can have the bytes
+                    # before write() returns here.
                     self.server.count(len(chunk))
+                    try:
+                        self.wfile.write(chunk)
+                    except OSError:
+                        self.server.count(-len(chunk))
+                        raise
+                    sent += len(chunk)
                     if fault and fault.kind == "throttle":
                         ahead = sent / fault.rate_bps - (time.monotonic() - began)
                         if ahead > 0:
