@@ -40,9 +40,10 @@ def cut_and_read(device_factory, tmp_path: Path, spec: str) -> bytes:
     ]
     with PowerSwitch(device.config, tmp_path / "boots") as power:
         machine = power.on()
+        qmp = machine.qmp()  # before the cut: QMP events are not replayed to late clients
         cut = machine.console.wait_for_marker("cut", timeout=120)
         assert cut.get("path") == "/data/fi-test"
-        machine.qmp().wait_event("SHUTDOWN", timeout=30)
+        qmp.wait_event("SHUTDOWN", timeout=30)
         power.cut()
     data = next(p for p in partitions("ab") if p.name == "data")
     image = extract(device.disk, data, tmp_path / "data.img")

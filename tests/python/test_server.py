@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,14 @@ def server(tmp_path: Path):
         yield s
 
 
+def served_faults(server: UpdateServer, count: int) -> list[str]:
+    """The server logs a request just after its last byte: wait for it, bounded."""
+    deadline = time.monotonic() + 5
+    while len(server.served) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [s.fault for s in server.served]
+
+
 def get(server: UpdateServer, path: str, headers: dict[str, str] | None = None):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     conn.request("GET", path, headers=headers or {})
@@ -40,6 +49,7 @@ def test_serves_files_and_counts_bytes(server: UpdateServer) -> None:
     resp, body = get(server, "/ab/payload")
     assert resp.status == 200 and body == PAYLOAD
     assert server.bytes_served == len(PAYLOAD)
+    served_faults(server, 1)
     server.reset_counters()
     assert server.bytes_served == 0 and server.served == []
 
@@ -66,7 +76,7 @@ def test_close_after_n_bytes_then_next_request_is_clean(server: UpdateServer) ->
     assert body == PAYLOAD[:100_000]
     _, body = get(server, "/ab/payload")
     assert body == PAYLOAD
-    assert [s.fault for s in server.served] == ["close", ""]
+    assert served_faults(server, 2) == ["close", ""]
 
 
 def test_flip_changes_exactly_one_byte(server: UpdateServer) -> None:
