@@ -211,7 +211,7 @@ class _Trial:
     def run(self) -> TrialResult:
         spec = self.spec
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
-            first = self._cycle(power, self._request("cut" if spec.cut else None))
+            first = self._cycle(power, self._request("cut" if spec.cut else None), agent=bool(spec.cut))
             measures = self._measures(first)
             cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
             missed = any(b.outcome and b.outcome.event == "cut-missed" for b in first)
@@ -224,7 +224,7 @@ class _Trial:
             elif spec.cut:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()
-                again = self._cycle(power, self._request())
+                again = self._cycle(power, self._request(), agent=False)
                 final_again, _, _ = self._judge(again)
                 if final_again == "v2":
                     verdicts.append("completes")
@@ -248,14 +248,14 @@ class _Trial:
         return [json.loads(line.text.split(" ", 1)[1]) for line in machine.console.lines
                 if line.text.startswith("BROWNOUT-POINT ")]
 
-    def _cycle(self, power: PowerSwitch, request: list[str]) -> list[_Boot]:
+    def _cycle(self, power: PowerSwitch, request: list[str], agent: bool) -> list[_Boot]:
         """Power on with `request`, then without, until the device settles."""
         config = self.device.config
-        base = [a for a in config.extra_args]
+        base = list(config.extra_args)
         boots: list[_Boot] = []
         for boot_no in range(1, MAX_BOOTS + 1):
             config.extra_args = base + (request if boot_no == 1 else [])
-            boot = self._boot(power, updating=boot_no == 1, agent="opt/brownout/agent" in " ".join(request))
+            boot = self._boot(power, updating=boot_no == 1, agent=agent and boot_no == 1)
             boots.append(boot)
             if not boot.rebooted:
                 break
