@@ -32,7 +32,7 @@ fi
 
 bc_deb=$(apt_download bc)
 
-make_tree() { # version app-dir
+make_tree() { # version
 	local version=$1 tree="$OUT/$1"
 	step "rootfs: tree $version"
 	mkdir -p "$tree"
@@ -40,10 +40,7 @@ make_tree() { # version app-dir
 	install -m 0755 "$REPO/images/rootfs/brownout-init" "$tree/sbin/brownout-init"
 	cp -a "$KERNEL_DIR/rootfs-modules/." "$tree/"
 	install -m 0755 "$APPS_DIR/$version/brownout-app" "$tree/usr/bin/brownout-app"
-	install -m 0755 "$APPS_DIR/brownout-health" "$tree/usr/bin/brownout-health"
-	if [ -x "$APPS_DIR/brownout-ab" ]; then
-		install -m 0755 "$APPS_DIR/brownout-ab" "$tree/usr/bin/brownout-ab"
-	fi
+	install -m 0755 "$APPS_DIR/brownout-health" "$APPS_DIR/brownout-ab" "$tree/usr/bin/"
 	install -d "$tree/etc/brownout/boot.d" "$tree/data"
 	install -m 0755 "$REPO"/images/rootfs/boot.d/* "$tree/etc/brownout/boot.d/"
 	install -m 0644 "$KEYS_DIR/update.pub" "$tree/etc/brownout/update.pub"
