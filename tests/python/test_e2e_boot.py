@@ -56,18 +56,22 @@ def test_ab_boots_v1_and_comes_back_after_a_power_cut(device_factory, power_fact
     assert_reaped(second.pid)
 
 
-def test_a_disk_without_boot_script_fails_at_once(device_factory, tmp_path: Path, assert_reaped) -> None:
-    device: Device = device_factory("ab")
-    blank = tmp_path / "blank.img"
-    subprocess.run(["truncate", "-s", "16M", str(blank)], check=True)
+def boot_fails_at_once(device: Device, disk: Path, tmp_path: Path, reason: str, assert_reaped) -> None:
+    """Boot `disk` with the device's firmware: BootFailure matching `reason`, QEMU reaped."""
     config = MachineConfig(bios=device.config.bios, env_flash=device.config.env_flash,
-                           disks=[Disk(blank)])
+                           disks=[Disk(disk)])
     with Machine(config, tmp_path / "m") as machine:
         machine.start()
-        with pytest.raises(BootFailure, match="no-boot-script"):
+        with pytest.raises(BootFailure, match=reason):
             wait_boot(machine, timeout=BOOT_TIMEOUT)
         pid = machine.pid
     assert_reaped(pid)
+
+
+def test_a_disk_without_boot_script_fails_at_once(device_factory, tmp_path: Path, assert_reaped) -> None:
+    blank = tmp_path / "blank.img"
+    subprocess.run(["truncate", "-s", "16M", str(blank)], check=True)
+    boot_fails_at_once(device_factory("ab"), blank, tmp_path, "no-boot-script", assert_reaped)
 
 
 def test_a_corrupt_kernel_is_reported_at_once(device_factory, tmp_path: Path, assert_reaped) -> None:
@@ -78,11 +82,4 @@ def test_a_corrupt_kernel_is_reported_at_once(device_factory, tmp_path: Path, as
     garbage = tmp_path / "Image"
     garbage.write_bytes(b"\0" * 4096 + b"not a kernel" * 1000)
     subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{boot.offset}", str(garbage), "::/Image"], check=True)
-    config = MachineConfig(bios=device.config.bios, env_flash=device.config.env_flash,
-                           disks=[Disk(disk)])
-    with Machine(config, tmp_path / "m") as machine:
-        machine.start()
-        with pytest.raises(BootFailure, match="bad kernel image|boot-failed"):
-            wait_boot(machine, timeout=BOOT_TIMEOUT)
-        pid = machine.pid
-    assert_reaped(pid)
+    boot_fails_at_once(device, disk, tmp_path, "bad kernel image|boot-failed", assert_reaped)
