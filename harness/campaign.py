@@ -18,15 +18,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import HarnessError
+from . import HarnessError, methods
 from .images import BUILD, REPO, STEP_BY_NAME, built_key
 from .trial import TrialResult, TrialSpec, record_points
 
 PHASES = ("pull", "deploy", "bootloader")
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
-# The steps whose output decides what the update does, syscall by syscall.
-RECORD_STEPS = ("apps", "rootfs", "payloads", "disk-ab")
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,8 @@ class PlannedCut:
         return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client)
 
 
-def images_key() -> dict[str, str | None]:
-    return {step: built_key(STEP_BY_NAME[step]) for step in RECORD_STEPS}
+def images_key(method: str) -> dict[str, str | None]:
+    return {step: built_key(STEP_BY_NAME[step]) for step in methods.get(method).record_steps}
 
 
 def record_path(method: str) -> Path:
@@ -63,7 +61,7 @@ def record(method: str, payload: str = "v2") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
-        f.write(json.dumps({"record": {"method": method, "payload": payload, "images": images_key()}}) + "\n")
+        f.write(json.dumps({"record": {"method": method, "payload": payload, "images": images_key(method)}}) + "\n")
         for point in points:
             f.write(json.dumps(point) + "\n")
         f.flush()
@@ -83,7 +81,7 @@ def load_record(method: str, path: Path | None = None) -> tuple[dict, list[dict]
         raise HarnessError(f"{path} is not a brownout record: run './brownout record --method {method}'") from None
     if header.get("method") != method:
         raise HarnessError(f"{path} records method '{header.get('method')}', not '{method}'")
-    if header.get("images") != images_key():
+    if header.get("images") != images_key(method):
         raise HarnessError(f"{path} was recorded on other images than the ones built now: "
                            f"run './brownout record --method {method}' again")
     return header, lines[1:]

@@ -15,10 +15,11 @@ from pathlib import Path
 from . import HarnessError
 from . import campaign, images
 from .boot import format_timeline, spread, wait_boot
-from .device import LAYOUTS, Device
+from .device import Device
+from .methods import METHODS
 from .qemu import Machine
 from .server import Fault
-from .trial import CLIENTS, PAYLOADS, TrialSpec, run_trial
+from .trial import PAYLOADS, TrialSpec, run_trial
 
 log = logging.getLogger("brownout")
 
@@ -184,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild even if up to date")
     b.set_defaults(func=cmd_build)
 
-    methods = sorted(LAYOUTS)
+    methods = sorted(METHODS)
     s = sub.add_parser("boot", help="cold-boot a fresh device and print its boot timeline",
                        description="Boot a fresh device of METHOD through U-Boot to its first "
                                    "heartbeat and print the time spent in each stage.")
@@ -203,7 +204,7 @@ def parser() -> argparse.ArgumentParser:
                        description="Boot a fresh device on v1, update it to PAYLOAD, let it boot "
                                    "unattended up to its boot limit, then print the final version, "
                                    "verdicts and measures.")
-    t.add_argument("--method", default="ab", choices=["ab"])
+    t.add_argument("--method", default="ab", choices=methods)
     t.add_argument("--payload", default="v2", choices=PAYLOADS)
     t.add_argument("--fault", type=parse_fault, metavar="KIND:AFTER[:COUNT]",
                    help="server fault on the payload download, e.g. close:50000000:6")
@@ -211,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--cut", metavar="SPEC",
                    help="cut power at this point of the update, e.g. n=17,edge=after "
                         "(keys: n, edge, syscall, phase, path, target, torn, bytes)")
-    t.add_argument("--client", default="safe", choices=sorted(CLIENTS),
+    t.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
                    help="'unsafe' runs the deliberately broken test fixture client")
     t.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     t.add_argument("--keep", type=Path, metavar="DIR", help="keep disks and console logs in DIR")
@@ -220,18 +221,18 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("record", help="list every cut point of an update (record mode)",
                        description="Run the update once under the fault-injection agent in record "
                                    "mode and keep every candidate cut point in build/records/.")
-    r.add_argument("--method", default="ab", choices=["ab"])
+    r.add_argument("--method", default="ab", choices=methods)
     r.set_defaults(func=cmd_record)
 
     c = sub.add_parser("campaign", help="a power-cut trial per point: atomic? completes?",
                        description="Cut power at every recorded bootloader point and at all or a "
                                    "seeded sample of pull and deploy points (both edges), one trial "
                                    "each, in parallel; results go to a JSON-lines journal.")
-    c.add_argument("--method", default="ab", choices=["ab"])
+    c.add_argument("--method", default="ab", choices=methods)
     c.add_argument("--cuts", type=cuts_arg, default="all", help="'all' or points per phase to sample")
     c.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
-    c.add_argument("--client", default="safe", choices=sorted(CLIENTS),
+    c.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
                    help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
     c.add_argument("--journal", type=Path, help="journal file (default under build/journals/)")
     c.add_argument("--resume", action="store_true", help="skip trials already in the journal")
@@ -250,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
     bt = bench_sub.add_parser("trials", help="power-cut trials per hour (bootloader points)",
                               description="Run TRIALS cut trials at the recorded bootloader points, "
                                           "JOBS in parallel, and print trials per hour.")
-    bt.add_argument("--method", default="ab", choices=["ab"])
+    bt.add_argument("--method", default="ab", choices=methods)
     bt.add_argument("--trials", type=positive_int, default=8)
     bt.add_argument("-j", "--jobs", type=positive_int, default=2)
     bt.set_defaults(func=cmd_bench_trials)

@@ -3,7 +3,7 @@
 Each method has a disk layout made by one step of the image build; a device
 runs on a private copy-on-write overlay of that pristine disk, so trials never
 change the built image and a new device costs no copying. Adding a method is
-one entry in LAYOUTS plus its image build step.
+an entry in methods.METHODS plus its image build step.
 """
 from __future__ import annotations
 
@@ -13,21 +13,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import HarnessError
+from . import HarnessError, methods
 from .images import require
 from .qemu import Disk, MachineConfig, UserNet
-
-
-@dataclass(frozen=True)
-class Layout:
-    method: str
-    step: str        # image build step that makes the disk
-    image: str       # file name in that step's output
-
-
-LAYOUTS = {
-    "ab": Layout("ab", "disk-ab", "ab.img"),
-}
 
 
 @dataclass(frozen=True)
@@ -38,23 +26,16 @@ class Partition:
     size: int
 
 
-def layout_of(method: str) -> Layout:
-    try:
-        return LAYOUTS[method]
-    except KeyError:
-        raise HarnessError(f"unknown method '{method}'; known: {', '.join(LAYOUTS)}") from None
-
-
 def pristine_disk(method: str) -> Path:
-    layout = layout_of(method)
-    path = require(layout.step) / layout.image
+    m = methods.get(method)
+    path = require(m.disk_step) / m.disk_image
     if not path.is_file():
         raise HarnessError(f"disk image {path} is missing: run './brownout build'")
     return path
 
 
 def partitions(method: str) -> list[Partition]:
-    layout_file = require(layout_of(method).step) / "layout.json"
+    layout_file = require(methods.get(method).disk_step) / "layout.json"
     data = json.loads(layout_file.read_text())
     return [Partition(**p) for p in data["partitions"]]
 

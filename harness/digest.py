@@ -93,9 +93,10 @@ def tree_digest(root: Path, label: str = "") -> TreeDigest:
     return TreeDigest(label, tree, packages, digest, count)
 
 
-def ext4_digest(image: Path, label: str = "", offset: int = 0, size: int | None = None) -> TreeDigest:
-    """Digest of the root tree inside an ext4 image (or a partition of a disk image),
-    read with debugfs: no mount, nothing written to the image."""
+def ext4_digest(image: Path, label: str = "", offset: int = 0, size: int | None = None,
+                root: str = "/") -> TreeDigest:
+    """Digest of the root tree at `root` inside an ext4 image (or a partition of a
+    disk image), read with debugfs: no mount, nothing written to the image."""
     if not image.exists():
         raise HarnessError(f"{image} is missing")
     with tempfile.TemporaryDirectory(prefix="brownout-digest-") as tmp:
@@ -112,9 +113,11 @@ def ext4_digest(image: Path, label: str = "", offset: int = 0, size: int | None 
                     remaining -= len(chunk)
         else:
             fs = image
-        out = Path(tmp) / "root"
-        out.mkdir()
-        result = subprocess.run(["debugfs", "-R", f"rdump / {out}", str(fs)],
+        # rdump of "/" fills `out`; of a directory, makes it inside `out`.
+        parent = Path(tmp) / "root"
+        parent.mkdir()
+        out = parent if root.rstrip("/") == "" else parent / Path(root).name
+        result = subprocess.run(["debugfs", "-R", f"rdump {root} {parent}", str(fs)],
                                 capture_output=True, text=True)
         if result.returncode != 0 or not (out / "var/lib/dpkg/status").exists():
             raise HarnessError(f"cannot read a root tree from {image}: {result.stderr.strip()[-200:]}")

@@ -62,28 +62,28 @@ class RootCheck:
         return any(p.split()[0] == name for p in self.packages)
 
 
-def check_root(disk: Path, part: Partition) -> RootCheck:
-    """fsck and digest of the root file system in partition `part`."""
+def check_root(disk: Path, part: Partition, root: str = "/") -> RootCheck:
+    """fsck of partition `part` and digest of the root tree at `root` in it."""
     with tempfile.TemporaryDirectory(prefix="brownout-root-") as tmp:
         image = extract(disk, part, Path(tmp) / f"{part.name}.ext4")
         fs = fsck(image, part.name)
         try:
-            digest, tree_packages = _digest_and_packages(image, part.name)
+            digest, tree_packages = _digest_and_packages(image, part.name, root)
         except HarnessError:
             return RootCheck(fs, None, ())
         return RootCheck(fs, digest, tree_packages)
 
 
-def _digest_and_packages(image: Path, label: str) -> tuple[TreeDigest, tuple[str, ...]]:
+def _digest_and_packages(image: Path, label: str, root: str) -> tuple[TreeDigest, tuple[str, ...]]:
     with tempfile.TemporaryDirectory(prefix="brownout-status-") as tmp:
         status = Path(tmp) / "var/lib/dpkg/status"
         status.parent.mkdir(parents=True)
-        result = subprocess.run(["debugfs", "-R", f"dump /var/lib/dpkg/status {status}", str(image)],
+        result = subprocess.run(["debugfs", "-R", f"dump {root.rstrip('/')}/var/lib/dpkg/status {status}", str(image)],
                                 capture_output=True, text=True)
         if result.returncode != 0 or not status.exists():
             raise HarnessError(f"no dpkg status in {label}")
         packages = tuple(installed_packages(Path(tmp)))
-    return ext4_digest(image, label), packages
+    return ext4_digest(image, label, root=root), packages
 
 
 def check_fs(disk: Path, part: Partition) -> FsCheck:

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited
+from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
 from .console import Marker, parse_marker
 from .device import Device, partitions
 from .digest import classify, load_known
@@ -36,15 +36,8 @@ from .server import Fault, UpdateServer
 log = logging.getLogger(__name__)
 
 PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
-BOOT_LIMIT = 3                       # tries a new slot gets (BOOT_<slot>_LEFT)
-MAX_BOOTS = BOOT_LIMIT + 3           # the update boot, the tries, the fallback, one spare
-GUEST_ADDR = "10.0.2.100"
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|cut|cut-missed|record-done)\b")
-SLOT_PARTITION = {"A": "rootA", "B": "rootB"}
-
-
-CLIENTS = {"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}   # in the apps step
 
 
 @dataclass(frozen=True)
@@ -104,12 +97,12 @@ class TrialSpec:
     client: str = "safe"
 
     def __post_init__(self) -> None:
-        if self.method != "ab":
-            raise HarnessError(f"unknown method '{self.method}' for a trial; known: ab")
+        method = methods.get(self.method)
         if self.payload not in PAYLOADS:
             raise HarnessError(f"unknown payload '{self.payload}'; known: {', '.join(PAYLOADS)}")
-        if self.client not in CLIENTS:
-            raise HarnessError(f"unknown client '{self.client}'; known: {', '.join(CLIENTS)}")
+        if self.client not in method.clients:
+            raise HarnessError(f"unknown client '{self.client}' for {self.method}; "
+                               f"known: {', '.join(method.clients)}")
         if self.cut is not None and not re.fullmatch(r"[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+(,[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+)*", self.cut):
             raise HarnessError(f"malformed cut spec '{self.cut}': comma-separated key=value, e.g. n=17,edge=after")
 
@@ -180,6 +173,7 @@ class _Workspace:
 class _Trial:
     def __init__(self, spec: TrialSpec, run_dir: Path, server: UpdateServer) -> None:
         self.spec = spec
+        self.method = methods.get(spec.method)
         self.run_dir = run_dir
         self.server = server
         self.boots: list[_Boot] = []
@@ -196,9 +190,8 @@ class _Trial:
 
     # -- fw_cfg requests: what the boot hook is asked to do on the next boot
     def _request(self, agent: str | None = None) -> list[str]:
-        url = f"http://{GUEST_ADDR}/{self.spec.method}/{self.spec.payload}/manifest"
-        args = ["-fw_cfg", f"name=opt/brownout/update,string={url}"]
-        client = CLIENTS[self.spec.client]
+        args = ["-fw_cfg", f"name=opt/brownout/update,string={self.method.request(self.spec.payload)}"]
+        client = self.method.clients[self.spec.client]
         if client:
             args += ["-fw_cfg", f"name=opt/brownout/client,file={self.apps / client}"]
         if agent:
@@ -253,14 +246,14 @@ class _Trial:
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
-        for boot_no in range(1, MAX_BOOTS + 1):
+        for boot_no in range(1, self.method.max_boots + 1):
             config.extra_args = base + (request if boot_no == 1 else [])
             boot = self._boot(power, updating=boot_no == 1, agent=agent and boot_no == 1)
             boots.append(boot)
             if not boot.rebooted:
                 break
         else:
-            self.notes.append(f"no boot settled within {MAX_BOOTS} boots")
+            self.notes.append(f"no boot settled within {self.method.max_boots} boots")
         config.extra_args = base
         return boots
 
@@ -307,10 +300,11 @@ class _Trial:
         last = boots[-1].machine.console
         inits = last.markers("init")
         slot = inits[-1].get("slot", "") if inits else ""
+        location = self.method.root_of(dict(inits[-1].fields)) if inits else None
         verdicts: list[str] = []
-        if not last.markers("heartbeat") or slot not in SLOT_PARTITION:
+        if not last.markers("heartbeat") or location is None:
             return "bricked", slot, verdicts
-        root = check_root(self.device.disk, parts[SLOT_PARTITION[slot]])
+        root = check_root(self.device.disk, parts[location.partition], location.path)
         known = load_known(require("rootfs") / "digests.jsonl")
         final = classify(root.digest, known) if root.digest else "mixed"
         data = check_fs(self.device.disk, parts["data"])

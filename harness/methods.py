@@ -1,0 +1,71 @@
+"""The update methods a device can be built for, and what the harness must know
+about each: which image step makes its disk, how the device is asked to update,
+where its running root tree lives on disk, and how many boots a recovery takes.
+
+Everything else is a protocol every method's boot hook speaks on the console
+(see images/rootfs/boot.d): `BROWNOUT init version= slot=`, `confirm result=`,
+`phase name=`, `reboot`, `update-error reason=`, and, under the fault agent,
+`cut`, `cut-missed`, `agent-done`, `record-done`. The rig's requests arrive
+through fw_cfg: opt/brownout/update (what to install), opt/brownout/client,
+opt/brownout/agent, opt/brownout/cut, opt/brownout/record.
+
+Adding a method is one entry in METHODS plus its disk build step and boot hook.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import HarnessError
+
+GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
+
+
+@dataclass(frozen=True)
+class RootLocation:
+    """Where the running root tree is: a partition and a directory inside it."""
+    partition: str
+    path: str = "/"
+
+
+def _ab_root(init: dict[str, str]) -> RootLocation | None:
+    partition = {"A": "rootA", "B": "rootB"}.get(init.get("slot", ""))
+    return RootLocation(partition) if partition else None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    disk_step: str                   # image build step that makes the disk
+    disk_image: str                  # file name in that step's output
+    root_of: Callable[[dict[str, str]], RootLocation | None]   # from the `init` marker's fields
+    boot_limit: int = 3              # boots a new version gets before falling back
+    extra_boots: int = 3             # the update's own boots, the fallback, one spare
+    clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
+    payload_steps: tuple[str, ...] = ("payloads",)
+
+    @property
+    def max_boots(self) -> int:
+        return self.boot_limit + self.extra_boots
+
+    def request(self, payload: str) -> str:
+        """What opt/brownout/update holds: the URL the device's client starts from."""
+        return f"http://{GUEST_ADDR}/{self.name}/{payload}/manifest"
+
+    @property
+    def record_steps(self) -> tuple[str, ...]:
+        """The steps whose output decides what the update does, syscall by syscall."""
+        return ("apps", "rootfs", *self.payload_steps, self.disk_step)
+
+
+METHODS: dict[str, Method] = {
+    "ab": Method("ab", "disk-ab", "ab.img", _ab_root,
+                 clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}),
+}
+
+
+def get(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise HarnessError(f"unknown method '{name}'; known: {', '.join(METHODS)}") from None
