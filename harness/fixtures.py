@@ -16,9 +16,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from . import HarnessError
+from . import HarnessError, methods
 from .device import Device
-from .images import require
 from .power import PowerSwitch
 from .server import UpdateServer
 from .trial import TrialResult, TrialSpec, run_trial
@@ -62,12 +61,12 @@ def power_factory(tmp_path: Path) -> Iterator[Callable[[Device], PowerSwitch]]:
 @pytest.fixture(scope="session")
 def update_server() -> Iterator[UpdateServer]:
     try:
-        root = require("payloads")
+        roots = methods.served_roots()
     except HarnessError as e:
         if os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1":
             raise
         pytest.skip(str(e))
-    with UpdateServer(root) as server:
+    with UpdateServer(roots) as server:
         yield server
 
 

@@ -14,9 +14,11 @@ Adding a method is one entry in METHODS plus its disk build step and boot hook.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from . import HarnessError
+from .images import STEP_BY_NAME, built_key
 
 GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
 
@@ -62,6 +64,19 @@ METHODS: dict[str, Method] = {
     "ab": Method("ab", "disk-ab", "ab.img", _ab_root,
                  clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}),
 }
+
+
+def served_roots() -> dict[str, Path]:
+    """What the update server serves: /<method>/ from that method's payload step,
+    for every method whose payloads are built."""
+    roots = {}
+    for m in METHODS.values():
+        step = STEP_BY_NAME[m.payload_steps[0]]
+        if built_key(step) is not None:
+            roots[m.name] = step.out / m.name
+    if not roots:
+        raise HarnessError("no payloads are built: run './brownout build'")
+    return roots
 
 
 def get(name: str) -> Method:

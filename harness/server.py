@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -84,8 +85,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _resolve(self) -> Path | None:
         rel = self.path.split("?", 1)[0].lstrip("/")
-        root = self.server.root
-        target = (root / rel).resolve()
+        prefix, _, rest = rel.partition("/")
+        if "" in self.server.roots:
+            prefix, rest = "", rel
+        root = self.server.roots.get(prefix)
+        if root is None:
+            return None
+        target = (root / rest).resolve()
         if root != target and root not in target.parents:
             return None
         return target if target.is_file() else None
@@ -178,8 +184,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], root: Path, state: _State) -> None:
-        self.root = root
+    def __init__(self, address: tuple[str, int], roots: dict[str, Path], state: _State) -> None:
+        self.roots = roots
         self.state = state
         self.bytes_total = 0
         super().__init__(address, _Handler)
@@ -205,16 +211,22 @@ class _Server(ThreadingHTTPServer):
 
 
 class UpdateServer:
-    """Serves `root` at http://127.0.0.1:<port>/ until closed."""
+    """Serves directories at http://127.0.0.1:<port>/ until closed: `roots` maps a
+    first path segment to a directory (each method's payloads come from its own
+    build step); a single directory is served as the whole tree."""
 
-    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, roots: Path | Mapping[str, Path], host: str = "127.0.0.1", port: int = 0) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise HarnessError(f"the update server listens on loopback only, not {host}")
-        root = Path(root).resolve()
-        if not root.is_dir():
-            raise HarnessError(f"update server root {root} is not a directory: run './brownout build'")
+        if not isinstance(roots, Mapping):
+            roots = {"": Path(roots)}
+        resolved = {prefix: Path(d).resolve() for prefix, d in roots.items()}
+        for d in resolved.values():
+            if not d.is_dir():
+                raise HarnessError(f"update server root {d} is not a directory: run './brownout build'")
+        root = ", ".join(f"/{p}/ = {d}" for p, d in resolved.items())
         self._state = _State()
-        self._server = _Server((host, port), root, self._state)
+        self._server = _Server((host, port), resolved, self._state)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name="brownout-update-server", daemon=True)

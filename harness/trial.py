@@ -158,7 +158,7 @@ class _Workspace:
         self.own_dir = run_dir is None
         self.run_dir = Path(tempfile.mkdtemp(prefix="brownout-trial-")) if run_dir is None else Path(run_dir)
         self.own_server = server is None
-        self.server = server or UpdateServer(require("payloads"))
+        self.server = server or UpdateServer(methods.served_roots())
 
     def __enter__(self) -> tuple[Path, UpdateServer]:
         return self.run_dir, self.server
