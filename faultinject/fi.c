@@ -36,6 +36,7 @@
  * the command); 126/127 the command could not be run / was not found.
  */
 #include "cutpoint.h"
+#include "hold.h"
 #include "marker.h"
 #include "record.h"
 #include "trace.h"
@@ -54,20 +55,30 @@
 #define FI_EXIT_FAILED 125
 #define FI_SYSRQ "/proc/sysrq-trigger"
 
+#define FI_HOLD_TIMEOUT_MS (600u * 1000u)
+
 struct fi {
 	const char *record_path;
-	const char *spec_text;
+	const char *spec_text;		/* --cut's, or the --cut-file's content */
+	const char *cut_file;
 	const char *trigger_path;	/* NULL: the real sysrq trigger */
 	char **argv;
 	struct cut_spec spec;
+	char file_text[CUT_SPEC_MAX];
+	char hold_phase[CUT_PHASE_MAX];	/* "": no hold */
 };
 
 static void fi_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: brownout-fi (--record FILE | --cut SPEC [--trigger PATH]) -- COMMAND [ARGS...]\n"
+		"usage: brownout-fi (--record FILE | --cut SPEC | --cut-file FILE) [--trigger PATH]\n"
+		"                   -- COMMAND [ARGS...]\n"
 		"  --record FILE   list every candidate point of the run as JSON lines in FILE\n"
 		"  --cut SPEC      cut the power at the point SPEC names, e.g. n=3,edge=after\n"
+		"  --cut-file FILE the same, SPEC read from FILE (trailing blanks ignored); a FILE\n"
+		"                  holding hold=pull|deploy|bootloader stops the command where that\n"
+		"                  phase starts, says \"BROWNOUT hold\", and waits for FILE to name\n"
+		"                  the cut (for snapshots: see hold.h)\n"
 		"  --trigger PATH  test mode: write \"b\\n\" to PATH and kill the command instead of\n"
 		"                  resetting through " FI_SYSRQ "\n"
 		"  --help          show this help\n"
@@ -98,6 +109,7 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "record", required_argument, NULL, 'r' },
 		{ "cut", required_argument, NULL, 'c' },
+		{ "cut-file", required_argument, NULL, 'f' },
 		{ "trigger", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -113,6 +125,9 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 			break;
 		case 'c':
 			rc = fi_set("--cut", &fi->spec_text, optarg);
+			break;
+		case 'f':
+			rc = fi_set("--cut-file", &fi->cut_file, optarg);
 			break;
 		case 't':
 			rc = fi_set("--trigger", &fi->trigger_path, optarg);
@@ -130,12 +145,29 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 		fprintf(stderr, "brownout-fi: no command (brownout-fi [options] -- COMMAND [ARGS...])\n");
 		return -EINVAL;
 	}
-	if (!fi->record_path == !fi->spec_text) {
-		fprintf(stderr, "brownout-fi: give exactly one of --record and --cut\n");
+	if (!!fi->record_path + !!fi->spec_text + !!fi->cut_file != 1) {
+		fprintf(stderr, "brownout-fi: give exactly one of --record, --cut and --cut-file\n");
 		return -EINVAL;
 	}
+	if (fi->cut_file) {
+		rc = hold_spec_read(fi->cut_file, fi->file_text, sizeof(fi->file_text));
+		if (rc < 0) {
+			fprintf(stderr, "brownout-fi: --cut-file %s: %s\n", fi->cut_file, strerror(-rc));
+			return -EINVAL;
+		}
+		fi->spec_text = fi->file_text;
+		rc = hold_parse(fi->file_text, fi->hold_phase, sizeof(fi->hold_phase), err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "brownout-fi: --cut-file %s: %s\n", fi->cut_file, err);
+			return -EINVAL;
+		}
+		if (rc == 1) {
+			fi->argv = argv + optind;
+			return 1;
+		}
+	}
 	if (fi->trigger_path && !fi->spec_text) {
-		fprintf(stderr, "brownout-fi: --trigger is for --cut\n");
+		fprintf(stderr, "brownout-fi: --trigger is for --cut and --cut-file\n");
 		return -EINVAL;
 	}
 	if (fi->spec_text && cut_parse(fi->spec_text, &fi->spec, err, sizeof(err)) < 0) {
@@ -198,6 +230,30 @@ static int fi_exit_code(const struct fi *fi, const struct trace_result *res)
 	return WEXITSTATUS(res->status);
 }
 
+/* After a hold: the cut the spec file names now (hold.h). */
+static int fi_respec(void *ctx, struct cut_spec *spec)
+{
+	struct fi *fi = ctx;
+	char held[CUT_SPEC_MAX], err[256];
+	int rc;
+
+	strcpy(held, fi->file_text);
+	rc = hold_wait(fi->cut_file, held, fi->file_text, sizeof(fi->file_text), FI_HOLD_TIMEOUT_MS,
+		       HOLD_POLL_MS);
+	if (rc < 0) {
+		fprintf(stderr, "brownout-fi: waiting for %s to name the cut after the hold: %s\n",
+			fi->cut_file, strerror(-rc));
+		return rc;
+	}
+	rc = cut_parse(fi->file_text, spec, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "brownout-fi: --cut-file %s after the hold: %s: %s\n", fi->cut_file,
+			fi->file_text, err);
+		return rc;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fi fi = { 0 };
@@ -219,7 +275,13 @@ int main(int argc, char **argv)
 		}
 		o.rec = &rec;
 	} else {
-		o.cut = &fi.spec;
+		if (fi.hold_phase[0]) {
+			o.hold_phase = fi.hold_phase;
+			o.respec = fi_respec;
+			o.respec_ctx = &fi;
+		} else {
+			o.cut = &fi.spec;
+		}
 		o.trigger_test = fi.trigger_path != NULL;
 		o.trigger_fd = fi_open_trigger(&fi);
 		if (o.trigger_fd < 0)

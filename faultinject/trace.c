@@ -46,6 +46,9 @@ struct tracer {
 	size_t n, cap;
 	pid_t main;
 	struct phase phase;
+	const struct cut_spec *cut;	/* o->cut, or after a hold the spec given then */
+	struct cut_spec respecced;
+	struct hold_log held;		/* points seen while a hold is pending */
 	uint64_t matched;
 	int said;		/* an error has been reported: trace_run adds nothing */
 	struct cut_point pt;
@@ -308,7 +311,7 @@ static int trace_tear(pid_t tid, const struct syscalls_entry *sc, const uint64_t
 static int trace_fire(struct tracer *tr, pid_t tid, const struct syscalls_entry *sc,
 		      const uint64_t *args, const struct cut_point *p, struct trace_cut *c)
 {
-	const struct cut_spec *s = tr->o->cut;
+	const struct cut_spec *s = tr->cut;
 	int rc;
 
 	c->edge = s->edge == CUT_AFTER ? "after" : "before";
@@ -361,11 +364,51 @@ static int trace_fire(struct tracer *tr, pid_t tid, const struct syscalls_entry 
 	return 1;
 }
 
+/*
+ * The client is about to announce the held phase: say so, wait for the cut
+ * (hold.h), and count the points seen so far against it. The client's
+ * marker write is still pending, so it reaches the console after the hold.
+ */
+static int trace_hold(struct tracer *tr)
+{
+	char points[24];
+	uint64_t before;
+	int rc;
+
+	snprintf(points, sizeof(points), "%" PRIu64, tr->res->points);
+	rc = marker_emit(STDOUT_FILENO, "hold", (struct marker_field[]){
+				 { "phase", tr->o->hold_phase }, { "points", points } }, 2);
+	if (rc < 0)
+		fprintf(stderr, "brownout-fi: hold marker: %s\n", strerror(-rc));
+	if (isatty(STDOUT_FILENO))
+		tcdrain(STDOUT_FILENO);
+	rc = tr->o->respec(tr->o->respec_ctx, &tr->respecced);
+	if (rc < 0) {
+		tr->said = 1;	/* respec has said why */
+		return rc;
+	}
+	if (tr->respecced.has_bytes) {
+		trace_say(tr, "--cut %s: bytes= cannot follow a hold (progress before it is not kept)",
+			  tr->respecced.text);
+		return -EINVAL;
+	}
+	before = hold_log_count(&tr->held, &tr->respecced);
+	if (before >= tr->respecced.n) {
+		trace_say(tr, "--cut %s: that point came before the hold at phase %s",
+			  tr->respecced.text, tr->o->hold_phase);
+		return -EINVAL;
+	}
+	tr->matched = before;
+	tr->cut = &tr->respecced;
+	hold_log_free(&tr->held);
+	return 0;
+}
+
 /* A write on fd 1 or 2: follow phases, and count progress markers for a bytes= cut. */
 static int trace_console(struct tracer *tr, pid_t tid, const struct syscalls_entry *sc,
 			 const uint64_t *args)
 {
-	const struct cut_spec *s = tr->o->cut;
+	const struct cut_spec *s;
 	struct phase_progress pr;
 	int stream = (int)(uint32_t)args[0] - 1, lost;
 	ssize_t n = point_console_data(tid, sc, args, tr->console, sizeof(tr->console), &lost);
@@ -375,6 +418,13 @@ static int trace_console(struct tracer *tr, pid_t tid, const struct syscalls_ent
 	phase_feed(&tr->phase, stream, tr->console, (size_t)n, &pr);
 	if (lost)
 		phase_gap(&tr->phase, stream);
+	if (tr->o->hold_phase && !tr->cut && strcmp(tr->phase.name, tr->o->hold_phase) == 0) {
+		int rc = trace_hold(tr);
+
+		if (rc < 0)
+			return rc;
+	}
+	s = tr->cut;
 	if (s && pr.seen && cut_bytes_match(s, tr->phase.name, pr.bytes) && ++tr->matched == s->n) {
 		struct trace_cut c = { .index = tr->res->points, .has_bytes = 1, .bytes = pr.bytes };
 
@@ -386,7 +436,7 @@ static int trace_console(struct tracer *tr, pid_t tid, const struct syscalls_ent
 /* A seccomp stop: one of the filter's calls, at entry. Returns 1 after a cut. */
 static int trace_seccomp(struct tracer *tr, pid_t tid)
 {
-	const struct cut_spec *s = tr->o->cut;
+	const struct cut_spec *s = tr->cut;
 	struct __ptrace_syscall_info info;
 	const struct syscalls_entry *sc;
 	struct cut_point *p = &tr->pt;
@@ -413,6 +463,11 @@ static int trace_seccomp(struct tracer *tr, pid_t tid)
 				trace_say(tr, "%s: %s", tr->o->rec->path, strerror(-rc));
 				return rc;
 			}
+		}
+		if (tr->o->hold_phase && !tr->cut) {
+			rc = hold_log_add(&tr->held, p);
+			if (rc < 0)
+				return rc;
 		}
 		if (s && cut_match(s, p) && ++tr->matched == s->n) {
 			struct trace_cut c = { .index = p->index };
@@ -519,6 +574,7 @@ int trace_run(const struct trace_opts *o, struct trace_result *res)
 		return -ENOMEM;
 	tr->o = o;
 	tr->res = res;
+	tr->cut = o->cut;
 	phase_init(&tr->phase);
 	res->end = TRACE_EXITED;
 
@@ -536,6 +592,7 @@ int trace_run(const struct trace_opts *o, struct trace_result *res)
 	}
 	if (errfd >= 0)
 		close(errfd);
+	hold_log_free(&tr->held);
 	free(tr->t);
 	free(tr);
 	return rc;

@@ -510,7 +510,7 @@ static void test_usage_errors(void **state)
 	assert_contains(e->err, "no command");
 	run(e, both);
 	assert_int_equal(e->code, 2);
-	assert_contains(e->err, "exactly one of --record and --cut");
+	assert_contains(e->err, "exactly one of --record, --cut and --cut-file");
 	run(e, trig);
 	assert_int_equal(e->code, 2);
 	run(e, twice);
@@ -537,6 +537,145 @@ static void test_command_not_found(void **state)
 	assert_contains(e->err, "brownout-fi: /no/such/command: No such file or directory");
 }
 
+/* A spec file of one fixed size, as fw_cfg gives it: text padded with spaces. */
+static void write_spec_file(const char *path, const char *text)
+{
+	char buf[64];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	memset(buf, ' ', sizeof(buf));
+	memcpy(buf, text, strlen(text));
+	buf[sizeof(buf) - 1] = '\n';
+	assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fd);
+}
+
+/*
+ * Run the agent on a spec file holding hold=PHASE; once it says it holds,
+ * put `then` into the file (as a restored snapshot's QEMU would) and let it go on.
+ */
+static void hold_then(struct env *e, const char *phase, const char *then)
+{
+	char spec[112], hold[32], errpath[112];
+	const char *argv[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--",
+			       e->writer, e->data, NULL };
+	size_t got = 0;
+	int out[2], errfd, status;
+	pid_t pid;
+
+	snprintf(spec, sizeof(spec), "%s/spec", e->dir);
+	snprintf(hold, sizeof(hold), "hold=%s", phase);
+	write_spec_file(spec, hold);
+	snprintf(errpath, sizeof(errpath), "%s/stderr", e->dir);
+	errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(errfd >= 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		dup2(errfd, STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(99);
+	}
+	close(out[1]);
+	/* Until the hold marker's line is complete; the writer is stopped meanwhile. */
+	while (got < sizeof(e->out) - 1) {
+		ssize_t n = read(out[0], e->out + got, sizeof(e->out) - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		e->out[got] = '\0';
+		if (strstr(e->out, "BROWNOUT hold") && strchr(strstr(e->out, "BROWNOUT hold"), '\n'))
+			break;
+	}
+	e->out[got] = '\0';
+	assert_non_null(strstr(e->out, "BROWNOUT hold"));
+	write_spec_file(spec, then);
+	slurp_fd(out[0], e->out + got, sizeof(e->out) - got);
+	close(out[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	e->code = WEXITSTATUS(status);
+	lseek(errfd, 0, SEEK_SET);
+	slurp_fd(errfd, e->err, sizeof(e->err));
+	close(errfd);
+	unlink(errpath);
+	unlink(spec);
+}
+
+static void test_hold_then_cut_counts_from_the_start(void **state)
+{
+	struct env *e = *state;
+	char want[256];
+
+	hold_then(e, "deploy", "n=3,edge=before");
+	assert_int_equal(e->code, 0);
+	assert_tripped(e);
+	/* Held before the deploy marker was written: pull's two points seen, deploy's not yet. */
+	assert_contains(e->out, "BROWNOUT phase name=pull state=end\nBROWNOUT hold phase=deploy points=2\n"
+			"BROWNOUT phase name=deploy state=start\n");
+	snprintf(want, sizeof(want), "BROWNOUT cut index=3 syscall=write edge=before phase=deploy"
+		 " path=%s offset=4096 len=4096\n", e->data);
+	assert_contains(e->out, want);
+	assert_data(e, BLOCK, 0);
+}
+
+static void test_hold_then_filtered_cut_counts_held_points(void **state)
+{
+	struct env *e = *state;
+
+	/* The second fsync of the run: the first came before the hold and still counts. */
+	hold_then(e, "deploy", "n=2,syscall=fsync,edge=after");
+	assert_int_equal(e->code, 0);
+	assert_contains(e->out, "BROWNOUT cut index=4 syscall=fsync edge=after phase=deploy");
+	assert_data(e, BLOCK, BLOCK);
+}
+
+static void test_hold_then_a_point_before_it_fails(void **state)
+{
+	struct env *e = *state;
+
+	hold_then(e, "deploy", "n=1,edge=after");
+	assert_int_equal(e->code, 125);
+	assert_contains(e->err, "came before the hold at phase deploy");
+	assert_null(strstr(e->out, "BROWNOUT cut "));
+}
+
+static void test_hold_on_a_phase_never_reached_is_missed(void **state)
+{
+	struct env *e = *state;
+	char spec[112];
+	const char *argv[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--",
+			       e->writer, e->data, NULL };
+
+	snprintf(spec, sizeof(spec), "%s/spec", e->dir);
+	write_spec_file(spec, "hold=bootloader");
+	run(e, argv);
+	unlink(spec);
+	assert_int_equal(e->code, 3);
+	assert_contains(e->out, "BROWNOUT cut-missed spec=hold=bootloader points=4 status=0\n");
+}
+
+static void test_cut_file_errors(void **state)
+{
+	struct env *e = *state;
+	char spec[112];
+	const char *argv[] = { e->fi, "--cut-file", spec, "--", e->writer, e->data, NULL };
+
+	snprintf(spec, sizeof(spec), "%s/spec", e->dir);
+	write_spec_file(spec, "hold=reboot");
+	run(e, argv);
+	assert_int_equal(e->code, 2);
+	assert_contains(e->err, "hold=reboot: must be hold=pull, hold=deploy or hold=bootloader");
+	unlink(spec);
+	run(e, argv);
+	assert_int_equal(e->code, 2);
+	assert_contains(e->err, "No such file or directory");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -560,6 +699,11 @@ int main(void)
 		T(test_missed),
 		T(test_usage_errors),
 		T(test_command_not_found),
+		T(test_hold_then_cut_counts_from_the_start),
+		T(test_hold_then_filtered_cut_counts_held_points),
+		T(test_hold_then_a_point_before_it_fails),
+		T(test_hold_on_a_phase_never_reached_is_missed),
+		T(test_cut_file_errors),
 	};
 #undef T
 

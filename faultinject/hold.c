@@ -1,0 +1,126 @@
+/* hold: a phase-start stop the harness snapshots, then a cut spec read afresh. */
+#include "hold.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const hold_phases[] = { "pull", "deploy", "bootloader" };
+
+int hold_spec_read(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (rc < 0)
+		return rc;
+	while (len > 0 && (buf[len - 1] == '\0' || buf[len - 1] == ' ' || buf[len - 1] == '\n' ||
+			   buf[len - 1] == '\t' || buf[len - 1] == '\r'))
+		len--;
+	/* Padding is trimmed first, so only a spec that fills the buffer is too long. */
+	if (len == size)
+		return -EFBIG;
+	buf[len] = '\0';
+	return 0;
+}
+
+int hold_parse(const char *text, char *phase, size_t size, char *err, size_t errsize)
+{
+	const char *p;
+
+	if (strncmp(text, "hold=", 5) != 0)
+		return 0;
+	p = text + 5;
+	for (size_t i = 0; i < sizeof(hold_phases) / sizeof(hold_phases[0]); i++) {
+		if (strcmp(p, hold_phases[i]) == 0 && strlen(p) < size) {
+			strcpy(phase, p);
+			return 1;
+		}
+	}
+	snprintf(err, errsize, "hold=%s: must be hold=pull, hold=deploy or hold=bootloader, alone", p);
+	return -EINVAL;
+}
+
+static void hold_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int hold_wait(const char *path, const char *held, char *out, size_t size, unsigned timeout_ms,
+	      unsigned poll_ms)
+{
+	unsigned waited = 0;
+
+	for (;;) {
+		int rc = hold_spec_read(path, out, size);
+
+		if (rc < 0)
+			return rc;
+		if (strcmp(out, held) != 0)
+			return 0;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		hold_sleep_ms(poll_ms);
+		waited += poll_ms;
+	}
+}
+
+int hold_log_add(struct hold_log *log, const struct cut_point *p)
+{
+	if (log->n == log->cap) {
+		size_t cap = log->cap ? log->cap * 2 : 64;
+		struct hold_point *grown = realloc(log->p, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		log->p = grown;
+		log->cap = cap;
+	}
+	log->p[log->n].p = *p;
+	snprintf(log->p[log->n].phase, sizeof(log->p[log->n].phase), "%s", p->phase ? p->phase : "");
+	log->n++;
+	return 0;
+}
+
+unsigned long long hold_log_count(const struct hold_log *log, const struct cut_spec *spec)
+{
+	unsigned long long n = 0;
+
+	for (size_t i = 0; i < log->n; i++) {
+		struct cut_point p = log->p[i].p;
+
+		p.phase = log->p[i].phase;
+		n += cut_match(spec, &p) != 0;
+	}
+	return n;
+}
+
+void hold_log_free(struct hold_log *log)
+{
+	free(log->p);
+	*log = (struct hold_log){ 0 };
+}

@@ -1,0 +1,59 @@
+/*
+ * hold: stop the update at the start of a phase, in a state the harness can
+ * snapshot, and resume it later with the cut point it names then.
+ *
+ * The spec arrives in a file the rig provides (QEMU fw_cfg). "hold=<phase>"
+ * asks the agent to stop the update at the write of the client's
+ * "BROWNOUT phase name=<phase> state=start" marker, say so, and poll the same
+ * file until its content changes: a snapshot restored in another QEMU sees
+ * that QEMU's file, which names the cut. The file keeps one size (padded with
+ * spaces or newlines), since the guest kernel reads fw_cfg sizes only once.
+ * Points seen before the hold are kept, so a new spec with filters counts
+ * them exactly as a run without a hold would.
+ */
+#ifndef BROWNOUT_FI_HOLD_H
+#define BROWNOUT_FI_HOLD_H
+
+#include <stddef.h>
+
+#include "cutpoint.h"
+
+#define HOLD_POLL_MS 20u
+
+/* Read a spec file whole, trailing whitespace and NULs removed. 0 or a negative errno. */
+int hold_spec_read(const char *path, char *buf, size_t size);
+
+/*
+ * 1 and the phase in phase if text is "hold=<phase>" (pull, deploy or
+ * bootloader); 0 if text is not a hold; -EINVAL with a message in err if it
+ * is a malformed one.
+ */
+int hold_parse(const char *text, char *phase, size_t size, char *err, size_t errsize);
+
+/*
+ * Poll path every poll_ms until its content differs from held, at most
+ * timeout_ms; the new content in out. 0, -ETIMEDOUT, or a negative errno.
+ */
+int hold_wait(const char *path, const char *held, char *out, size_t size, unsigned timeout_ms,
+	      unsigned poll_ms);
+
+/* A point as seen: its phase copied, since cut_point only points at the tracer's. */
+struct hold_point {
+	struct cut_point p;
+	char phase[CUT_PHASE_MAX];
+};
+
+/* The candidate points seen before the hold. */
+struct hold_log {
+	struct hold_point *p;
+	size_t n, cap;
+};
+
+int hold_log_add(struct hold_log *log, const struct cut_point *p);
+
+/* How many logged points match spec: the count a run without the hold would have. */
+unsigned long long hold_log_count(const struct hold_log *log, const struct cut_spec *spec);
+
+void hold_log_free(struct hold_log *log);
+
+#endif

@@ -1,0 +1,159 @@
+/* Tests for hold: spec files as fw_cfg gives them, hold= parsing, waiting, the point log. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hold.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+	int fd;
+
+	(void)state;
+	strcpy(path, "/tmp/test_hold.XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	return 0;
+}
+
+static void put(const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void test_read_trims_padding(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	put("n=3,edge=after   \n\0\0", 21);
+	assert_int_equal(hold_spec_read(path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "n=3,edge=after");
+	put("", 0);
+	assert_int_equal(hold_spec_read(path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+}
+
+static void test_read_too_long_and_missing(void **state)
+{
+	char buf[8];
+
+	(void)state;
+	put("n=12345678", 10);
+	assert_int_equal(hold_spec_read(path, buf, sizeof(buf)), -EFBIG);
+	/* Exactly one byte short of the buffer fits, with padding that does not. */
+	put("n=12345          ", 17);
+	assert_int_equal(hold_spec_read(path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "n=12345");
+	assert_int_equal(hold_spec_read("/nonexistent/spec", buf, sizeof(buf)), -ENOENT);
+}
+
+static void test_parse(void **state)
+{
+	char phase[CUT_PHASE_MAX], err[128];
+
+	(void)state;
+	assert_int_equal(hold_parse("hold=bootloader", phase, sizeof(phase), err, sizeof(err)), 1);
+	assert_string_equal(phase, "bootloader");
+	assert_int_equal(hold_parse("hold=pull", phase, sizeof(phase), err, sizeof(err)), 1);
+	assert_string_equal(phase, "pull");
+	assert_int_equal(hold_parse("n=3,edge=after", phase, sizeof(phase), err, sizeof(err)), 0);
+	assert_int_equal(hold_parse("hold=none", phase, sizeof(phase), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "hold=none: must be"));
+	assert_int_equal(hold_parse("hold=deploy,n=3", phase, sizeof(phase), err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(hold_parse("hold=", phase, sizeof(phase), err, sizeof(err)), -EINVAL);
+}
+
+static void test_wait_returns_a_changed_spec(void **state)
+{
+	char out[64];
+
+	(void)state;
+	put("n=9  \n", 6);
+	assert_int_equal(hold_wait(path, "hold=deploy", out, sizeof(out), 1000, 5), 0);
+	assert_string_equal(out, "n=9");
+}
+
+static void test_wait_times_out_on_the_same_spec(void **state)
+{
+	char out[64];
+
+	(void)state;
+	put("hold=deploy      \n", 18);
+	assert_int_equal(hold_wait(path, "hold=deploy", out, sizeof(out), 30, 10), -ETIMEDOUT);
+	unlink(path);
+	assert_int_equal(hold_wait(path, "hold=deploy", out, sizeof(out), 30, 10), -ENOENT);
+}
+
+static struct cut_point point(uint64_t index, const char *syscall, char *phase)
+{
+	struct cut_point p = { .index = index, .syscall = syscall, .kind = TARGET_BLOCK,
+			       .phase = phase, .offset = -1, .len = -1 };
+
+	strcpy(p.path, "/dev/vda4");
+	return p;
+}
+
+static void test_log_keeps_each_points_phase(void **state)
+{
+	struct hold_log log = { 0 };
+	struct cut_spec spec;
+	char phase[CUT_PHASE_MAX] = "pull", err[128];
+	struct cut_point a = point(1, "pwrite64", phase), b = point(2, "fsync", phase);
+
+	(void)state;
+	assert_int_equal(hold_log_add(&log, &a), 0);
+	strcpy(phase, "deploy");	/* the tracer's phase moves on; the log must not */
+	assert_int_equal(hold_log_add(&log, &b), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(hold_log_add(&log, &b), 0);
+	assert_int_equal(cut_parse("n=1,phase=pull", &spec, err, sizeof(err)), 0);
+	assert_int_equal(hold_log_count(&log, &spec), 1);
+	assert_int_equal(cut_parse("n=1,syscall=fsync,phase=deploy", &spec, err, sizeof(err)), 0);
+	assert_int_equal(hold_log_count(&log, &spec), 101);
+	assert_int_equal(cut_parse("n=1", &spec, err, sizeof(err)), 0);
+	assert_int_equal(hold_log_count(&log, &spec), 102);
+	hold_log_free(&log);
+	assert_int_equal(hold_log_count(&log, &spec), 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_read_trims_padding),
+		T(test_read_too_long_and_missing),
+		T(test_parse),
+		T(test_wait_returns_a_changed_spec),
+		T(test_wait_times_out_on_the_same_spec),
+		T(test_log_keeps_each_points_phase),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
