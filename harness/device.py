@@ -41,10 +41,14 @@ def partitions(method: str) -> list[Partition]:
 
 
 def make_overlay(base: Path, directory: Path) -> Path:
-    """A qcow2 overlay on the raw pristine disk: writes land in the overlay only."""
+    """A qcow2 overlay on the raw pristine disk (or on a snapshot's frozen qcow2):
+    writes land in the overlay only."""
     directory.mkdir(parents=True, exist_ok=True)
     overlay = directory / (base.stem + ".qcow2")
-    result = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+    if overlay.resolve() == base.resolve():
+        overlay = directory / (base.stem + "-trial.qcow2")
+    base_format = "qcow2" if base.suffix == ".qcow2" else "raw"
+    result = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", base_format,
                              "-b", str(base), str(overlay)], capture_output=True, text=True)
     if result.returncode != 0:
         raise HarnessError(f"qemu-img create overlay on {base} failed: {result.stderr.strip()}")
@@ -61,10 +65,11 @@ class Device:
 
     @classmethod
     def create(cls, method: str, run_dir: Path | None = None,
-               net: UserNet | None = None) -> "Device":
+               net: UserNet | None = None, base: Path | None = None) -> "Device":
+        """`base`: the disk to overlay, by default the method's pristine one."""
         run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"brownout-{method}-"))
         firmware = require("firmware")
-        disk = make_overlay(pristine_disk(method), run_dir)
+        disk = make_overlay(base or pristine_disk(method), run_dir)
         config = MachineConfig(bios=firmware / "u-boot.bin", env_flash=firmware / "flash1.img",
                                disks=[Disk(disk, format="qcow2", name="disk")], net=net)
         config.check()

@@ -58,7 +58,7 @@ STEPS: tuple[Step, ...] = (
     Step("kernel", "kernel.sh", params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES}),
     Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel",)),
     Step("sysroot", "sysroot.sh", params={"SYSROOT_PACKAGES": SYSROOT_PACKAGES}),
-    Step("apps", "apps.sh", inputs=("src", "Makefile"), deps=("sysroot",)),
+    Step("apps", "apps.sh", inputs=("src", "faultinject", "tests/fixtures", "Makefile"), deps=("sysroot",)),
     Step("keys", "keys.sh"),
     Step("rootfs", "rootfs.sh", inputs=("images/rootfs", "harness/digest.py"), deps=("kernel", "apps", "keys"),
          params={"ROOTFS_PACKAGES": ROOTFS_PACKAGES}),

@@ -13,6 +13,7 @@ ends: power off, then the disk is checked offline and the verdicts drawn.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -32,6 +33,8 @@ from .images import require
 from .power import PowerSwitch
 from .qemu import Machine, UserNet
 from .server import Fault, UpdateServer
+from .snapshot import Snapshot, hold_spec, save, write_spec_file
+from .snapshot import restore as restore_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +143,22 @@ class _Boot:
             (self.outcome.event == "confirm" and self.outcome.get("result") != "good")
 
 
-def run_trial(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None) -> TrialResult:
-    """Run one trial. `server` may be shared between trials (its counters are reset)."""
+def run_trial(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None,
+              snapshot: Snapshot | None = None) -> TrialResult:
+    """Run one trial. `server` may be shared between trials (its counters are reset).
+    With `snapshot`, the device starts held where the snapshot's phase begins
+    (snapshot.py) instead of cold; the cut must come at or after that point."""
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(spec, path, srv).run()
+        return _Trial(spec, path, srv, snapshot).run()
+
+
+def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
+                  server: UpdateServer | None = None) -> Snapshot:
+    """Boot a fresh device, run `spec`'s update until `phase` starts, save the machine there."""
+    if spec.cut or spec.fault or spec.corrupt_env:
+        raise HarnessError("a snapshot is taken of a plain update: no cut, fault or corrupted env")
+    with _Workspace(run_dir, server) as (path, srv):
+        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase)), path, srv).snapshot(phase)
 
 
 def record_points(spec: TrialSpec, run_dir: Path | None = None,
@@ -171,8 +186,12 @@ class _Workspace:
 
 
 class _Trial:
-    def __init__(self, spec: TrialSpec, run_dir: Path, server: UpdateServer) -> None:
+    def __init__(self, spec: TrialSpec, run_dir: Path, server: UpdateServer,
+                 snapshot: Snapshot | None = None) -> None:
+        if snapshot and (spec.fault or spec.corrupt_env or not spec.cut):
+            raise HarnessError("a trial from a snapshot takes a cut, and no fault or corrupted env")
         self.spec = spec
+        self.from_snapshot = snapshot
         self.method = methods.get(spec.method)
         self.run_dir = run_dir
         self.server = server
@@ -182,7 +201,8 @@ class _Trial:
         self.server.disarm()
         if spec.fault:
             self.server.arm(spec.fault)
-        self.device = Device.create(spec.method, run_dir, net=UserNet(server.port))
+        self.device = Device.create(spec.method, run_dir, net=UserNet(server.port),
+                                    base=snapshot.disk if snapshot else None)
         self.device.config.extra_args += ["-action", "shutdown=pause"]
         if spec.corrupt_env:
             _corrupt_env(self.device)
@@ -197,14 +217,18 @@ class _Trial:
         if agent:
             args += ["-fw_cfg", f"name=opt/brownout/agent,file={self.apps / 'brownout-fi'}"]
             spec_file = self.run_dir / f"{agent}.txt"
-            spec_file.write_text(self.spec.cut if agent == "cut" else "1")
+            if agent == "cut":
+                write_spec_file(spec_file, self.spec.cut or "")
+            else:
+                spec_file.write_text("1")
             args += ["-fw_cfg", f"name=opt/brownout/{agent},file={spec_file}"]
         return args
 
     def run(self) -> TrialResult:
         spec = self.spec
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
-            first = self._cycle(power, self._request("cut" if spec.cut else None), agent=bool(spec.cut))
+            first = self._cycle(power, self._request("cut" if spec.cut else None), agent=bool(spec.cut),
+                                restore=self.from_snapshot.state if self.from_snapshot else None)
             measures = self._measures(first)
             cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
             missed = any(b.outcome and b.outcome.event == "cut-missed" for b in first)
@@ -214,6 +238,9 @@ class _Trial:
                 self.notes.append("the cut point never fired: the update ended first")
             elif spec.cut and final == "bricked":
                 self.notes.append("not re-run: a bricked device cannot take an update")
+            elif spec.cut and final == "v2" and "atomic" in verdicts:
+                # Nothing is left to complete: the update is in place and runs.
+                verdicts.append("completes")
             elif spec.cut:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()
@@ -226,6 +253,31 @@ class _Trial:
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
                            slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
                            self.notes, str(self.run_dir))
+
+    def snapshot(self, phase: str) -> Snapshot:
+        """Run the update under a hold at `phase`, save the machine there, power off."""
+        with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
+            self.device.config.extra_args += self._request("cut")
+            machine = power.on()
+            try:
+                held = machine.console.wait_for_line(
+                    re.compile(r"^BROWNOUT (hold|cut-missed|agent-done|update-error)\b"),
+                    timeout=STEP_TIMEOUT)
+                marker = parse_marker(held.text, held.t)
+                if marker is None or marker.event != "hold":
+                    raise HarnessError(f"the update never reached phase {phase} to hold there "
+                                       f"({held.text.strip()}); console log: "
+                                       f"{machine.run_dir / 'console.log'}")
+                state = self.run_dir / f"{phase}.state"
+                phases = machine.console.markers("phase")
+                elapsed = held.t - phases[0].t if phases else 0.0
+                save(machine, state)
+                written = _written(machine)
+            finally:
+                power.cut()
+        log.info("snapshot at %s start: %s points before it, %s", phase, marker.get("points"), state)
+        return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
+                        self.server.bytes_served, written, round(elapsed, 3))
 
     def record(self) -> list[dict]:
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
@@ -241,14 +293,19 @@ class _Trial:
         return [json.loads(line.text.split(" ", 1)[1]) for line in machine.console.lines
                 if line.text.startswith("BROWNOUT-POINT ")]
 
-    def _cycle(self, power: PowerSwitch, request: list[str], agent: bool) -> list[_Boot]:
-        """Power on with `request`, then without, until the device settles."""
+    def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
+               restore: Path | None = None) -> list[_Boot]:
+        """Power on with `request` (the first boot restored from `restore`, if
+        given), then without, until the device settles."""
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
         for boot_no in range(1, self.method.max_boots + 1):
             config.extra_args = base + (request if boot_no == 1 else [])
-            boot = self._boot(power, updating=boot_no == 1, agent=agent and boot_no == 1)
+            if restore and boot_no == 1:
+                config.extra_args += ["-incoming", "defer"]
+            boot = self._boot(power, updating=boot_no == 1, agent=agent and boot_no == 1,
+                              restore=restore if boot_no == 1 else None)
             boots.append(boot)
             if not boot.rebooted:
                 break
@@ -257,11 +314,14 @@ class _Trial:
         config.extra_args = base
         return boots
 
-    def _boot(self, power: PowerSwitch, updating: bool, agent: bool) -> _Boot:
+    def _boot(self, power: PowerSwitch, updating: bool, agent: bool,
+              restore: Path | None = None) -> _Boot:
         machine = power.on()
         boot = _Boot(machine)
         self.boots.append(boot)
         qmp = machine.qmp()
+        if restore:
+            restore_snapshot(machine, restore)
         try:
             while True:
                 line = machine.console.wait_for_line(OUTCOME, timeout=STEP_TIMEOUT,
@@ -329,12 +389,14 @@ class _Trial:
         ends = [b.outcome.t for b in boots if b.outcome and b.outcome.event in ("reboot", "cut")]
         start = phases[0].t if phases else None
         gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
+        snap = self.from_snapshot
         return Measures(
             downtime_s=round(max(gaps), 3) if gaps and len(boots) > 1 else None,
             reboots=len(boots) - 1,
-            bytes_downloaded=self.server.bytes_served,
-            bytes_written=sum(b.wr_bytes for b in boots),
-            duration_s=round(ends[0] - start, 3) if start is not None and ends else None,
+            bytes_downloaded=self.server.bytes_served + (snap.bytes_downloaded if snap else 0),
+            bytes_written=sum(b.wr_bytes for b in boots) + (snap.bytes_written if snap else 0),
+            duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
+            if start is not None and ends else None,
         )
 
 

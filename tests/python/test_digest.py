@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,32 @@ def test_not_a_debian_tree(tmp_path: Path) -> None:
 def test_digest_record_round_trips(tree: Path) -> None:
     d = tree_digest(tree, "v1")
     assert TreeDigest(**d.__dict__) == d
+
+
+def _disk_with_root(tree: Path, tmp: Path, name: str) -> tuple[Path, "Partition"]:
+    """A qcow2 disk holding one MiB-aligned ext4 partition made from `tree` (no mount)."""
+    from harness.device import Partition
+    fs = tmp / f"{name}.ext4"
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(tree), str(fs), "8M"], check=True)
+    disk = tmp / f"{name}.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(fs), str(disk)], check=True)
+    return disk, Partition(1, "root", 0, 8 << 20)
+
+
+def test_root_check_is_reused_for_the_same_bytes_only(tree: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import disk as disk_mod
+    monkeypatch.setattr(disk_mod, "CHECKS", tmp_path / "checks")
+    disk, part = _disk_with_root(tree, tmp_path, "a")
+    first = disk_mod.check_root(disk, part)
+    assert first.fs.clean and first.digest is not None
+    assert first.digest.digest == tree_digest(tree, "root").digest
+    assert len(list((tmp_path / "checks").glob("*.json"))) == 1
+    again = disk_mod.check_root(disk, part)
+    assert again == first
+    # Other bytes, another key: a changed tree is checked afresh, never served from the cache.
+    (tree / "usr/bin/app").write_bytes(b"version 2")
+    other, part = _disk_with_root(tree, tmp_path, "b")
+    changed = disk_mod.check_root(other, part)
+    assert changed.digest is not None and changed.digest.digest != first.digest.digest
+    assert len(list((tmp_path / "checks").glob("*.json"))) == 2

@@ -1,0 +1,98 @@
+"""Snapshots of a device held where an update phase starts, so a campaign pays
+the boot and the update up to that phase once, not once per cut point.
+
+The agent, asked for `hold=<phase>` (faultinject/hold.h), stops the update at
+the client's "phase <phase> start" marker and says `BROWNOUT hold`. The harness
+then stops the machine and saves its state with QEMU's migration to a file; its
+disk overlay is frozen from then on. A trial from the snapshot starts a new
+QEMU on a fresh overlay of that frozen disk, loads the state, and hands the
+agent its cut through the same fw_cfg file (same size: the guest reads fw_cfg
+sizes once). Nothing the agent does before the hold depends on the cut, so the
+trial is the trial a cold start would have run, up to where the snapshot was
+taken: the device, its disk and the update's progress are bit for bit the same.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import HarnessError
+from .qemu import Machine
+
+log = logging.getLogger(__name__)
+
+SPEC_FILE_SIZE = 128                 # every cut spec file handed to the agent has this size
+PHASES = ("pull", "deploy", "bootloader")
+MIGRATION_TIMEOUT = 120.0
+
+
+def write_spec_file(path: Path, spec: str) -> Path:
+    """The agent's spec file: `spec` padded with spaces to one fixed size."""
+    data = spec.encode()
+    if len(data) >= SPEC_FILE_SIZE:
+        raise HarnessError(f"cut spec '{spec}' is longer than {SPEC_FILE_SIZE - 1} bytes")
+    path.write_bytes(data + b" " * (SPEC_FILE_SIZE - 1 - len(data)) + b"\n")
+    return path
+
+
+def hold_spec(phase: str) -> str:
+    if phase not in PHASES:
+        raise HarnessError(f"cannot hold at phase '{phase}'; phases: {', '.join(PHASES)}")
+    return f"hold={phase}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    phase: str
+    disk: Path                   # qcow2 overlay, never written after the snapshot
+    state: Path                  # the held machine, as QEMU's migration stream
+    points: int                  # cut points the update passed before the hold
+    bytes_downloaded: int        # by the update server before the hold
+    bytes_written: int           # to the device's disk before the hold
+    elapsed_s: float             # from the update's first phase marker to the hold
+
+
+def save(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -> None:
+    """Stop the machine and write its state to `state`."""
+    qmp = machine.qmp()
+    qmp.execute("stop")
+    qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(state))}"})
+    _wait_migration(machine, "saving", timeout)
+
+
+def restore(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -> None:
+    """Load `state` into a machine started with `-incoming defer`; it then runs."""
+    if not state.is_file():
+        raise HarnessError(f"snapshot state {state} is missing")
+    qmp = machine.qmp()
+    qmp.execute("migrate-incoming", {"uri": f"exec:cat {shlex.quote(str(state))}"})
+    deadline = time.monotonic() + timeout
+    while True:
+        status = qmp.execute("query-status")["status"]
+        if status == "running":
+            return
+        if status not in ("inmigrate", "paused", "prelaunch", "postmigrate"):
+            raise HarnessError(f"restoring {state}: the machine is {status}")
+        if status == "paused":
+            qmp.execute("cont")
+        if time.monotonic() > deadline:
+            raise HarnessError(f"restoring {state}: still {status} after {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def _wait_migration(machine: Machine, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    qmp = machine.qmp()
+    while True:
+        info = qmp.execute("query-migrate")
+        status = info.get("status", "none")
+        if status == "completed":
+            return
+        if status in ("failed", "cancelled"):
+            raise HarnessError(f"{what} the machine's state failed: {info.get('error-desc', status)}")
+        if time.monotonic() > deadline:
+            raise HarnessError(f"{what} the machine's state: still {status} after {timeout:.0f} s")
+        time.sleep(0.05)
