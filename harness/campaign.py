@@ -151,8 +151,10 @@ class Journal:
         return {e["id"] for e in self.entries() if e.get("id")}
 
 
-def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool) -> int:
-    """Run the planned trials under pytest(-xdist); returns pytest's exit status."""
+def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool,
+        snapshots: bool = True) -> int:
+    """Run the planned trials under pytest(-xdist); returns pytest's exit status.
+    Trials start from snapshots (harness/snapshot.py) unless `snapshots` is false."""
     todo = [c for c in planned if not (resume and c.id in journal.done())]
     if resume:
         print(f"brownout: resuming: {len(planned) - len(todo)} of {len(planned)} trials already in {journal.path}")
@@ -162,7 +164,8 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     work.parent.mkdir(parents=True, exist_ok=True)
     save_plan(todo, work)
     env = dict(os.environ, BROWNOUT_PLAN=str(work), BROWNOUT_JOURNAL=str(journal.path),
-               BROWNOUT_SEED=str(seed), BROWNOUT_REQUIRE_IMAGES="1")
+               BROWNOUT_SEED=str(seed), BROWNOUT_REQUIRE_IMAGES="1",
+               BROWNOUT_SNAPSHOTS="1" if snapshots else "0")
     argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
             "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}"]
     if jobs > 1:

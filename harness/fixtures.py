@@ -20,7 +20,8 @@ from . import HarnessError, methods
 from .device import Device
 from .power import PowerSwitch
 from .server import UpdateServer
-from .trial import TrialResult, TrialSpec, run_trial
+from .snapshot import Snapshot
+from .trial import TrialResult, TrialSpec, run_trial, take_snapshot
 
 
 def _images_or_skip(method: str, run_dir: Path) -> Device:
@@ -68,6 +69,23 @@ def update_server() -> Iterator[UpdateServer]:
         pytest.skip(str(e))
     with UpdateServer(roots) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def snapshots(update_server: UpdateServer,
+              tmp_path_factory: pytest.TempPathFactory) -> Callable[[TrialSpec, str], Snapshot]:
+    """This worker's snapshots: one per update and phase, taken on first use."""
+    taken: dict[tuple[str, str, str, str], Snapshot] = {}
+
+    def get(spec: TrialSpec, phase: str) -> Snapshot:
+        key = (spec.method, spec.payload, spec.client, phase)
+        if key not in taken:
+            plain = TrialSpec(spec.method, spec.payload, client=spec.client)
+            taken[key] = take_snapshot(plain, phase, tmp_path_factory.mktemp(f"snapshot-{phase}"),
+                                       update_server)
+        return taken[key]
+
+    return get
 
 
 @pytest.fixture

@@ -45,6 +45,9 @@ class Method:
     extra_boots: int = 3             # the update's own boots, the fallback, one spare
     clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
     payload_steps: tuple[str, ...] = ("payloads",)
+    # False if the update never writes the file system of the running root (A/B):
+    # a cut trial may then retry the update in the first boot after power returns.
+    update_writes_running_root: bool = True
 
     @property
     def max_boots(self) -> int:
@@ -62,7 +65,8 @@ class Method:
 
 METHODS: dict[str, Method] = {
     "ab": Method("ab", "disk-ab", "ab.img", _ab_root,
-                 clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}),
+                 clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"},
+                 update_writes_running_root=False),
 }
 
 

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
-OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|cut|cut-missed|record-done)\b")
+OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done)\b")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class TrialResult:
     client: str = "safe"
     notes: list[str] = field(default_factory=list)
     log_dir: str = ""
+    started: str = "cold"        # or "snapshot:<phase>": held where that phase starts
 
     @property
     def phase(self) -> str:
@@ -190,6 +191,10 @@ class _Trial:
                  snapshot: Snapshot | None = None) -> None:
         if snapshot and (spec.fault or spec.corrupt_env or not spec.cut):
             raise HarnessError("a trial from a snapshot takes a cut, and no fault or corrupted env")
+        point = re.fullmatch(r"n=(\d+)(,edge=(before|after))?", spec.cut or "")
+        if snapshot and point and int(point.group(1)) <= snapshot.points:
+            raise HarnessError(f"cut {spec.cut} comes before the snapshot's hold at {snapshot.phase} "
+                               f"(point {snapshot.points + 1}): start it cold")
         self.spec = spec
         self.from_snapshot = snapshot
         self.method = methods.get(spec.method)
@@ -226,16 +231,16 @@ class _Trial:
 
     def run(self) -> TrialResult:
         spec = self.spec
+        restore = self.from_snapshot.state if self.from_snapshot else None
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
+            if spec.cut and not self.method.update_writes_running_root:
+                return self._run_cut_with_retry(power, restore)
             first = self._cycle(power, self._request("cut" if spec.cut else None), agent=bool(spec.cut),
-                                restore=self.from_snapshot.state if self.from_snapshot else None)
+                                restore=restore)
             measures = self._measures(first)
-            cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
-            missed = any(b.outcome and b.outcome.event == "cut-missed" for b in first)
             final, slot, verdicts = self._judge(first)
-            if missed:
+            if self._missed(first):
                 final, verdicts = "missed", []
-                self.notes.append("the cut point never fired: the update ended first")
             elif spec.cut and final == "bricked":
                 self.notes.append("not re-run: a bricked device cannot take an update")
             elif spec.cut and final == "v2" and "atomic" in verdicts:
@@ -245,14 +250,54 @@ class _Trial:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()
                 again = self._cycle(power, self._request(), agent=False)
-                final_again, _, _ = self._judge(again)
-                if final_again == "v2":
-                    verdicts.append("completes")
-                else:
-                    self.notes.append(f"re-running the update after the cut ended in {final_again}")
+                self._completes(again, verdicts)
+        return self._result(final, slot, verdicts, measures, first)
+
+    def _run_cut_with_retry(self, power: PowerSwitch, restore: Path | None) -> TrialResult:
+        """A cut trial for a method whose update never writes the running root's file
+        system (A/B): when power returns, the device boots with the update still
+        pending, as a device whose update agent retries would. The first boot that
+        reaches its application shows what survived the cut; its root is judged
+        offline at the end, which is the same as judging it then, since nothing
+        writes that file system afterwards. Then the update runs again in that
+        same boot, and the last boot shows whether it completes."""
+        spec = self.spec
+        first = self._cycle(power, self._request("cut"), agent=True, restore=restore, max_boots=1)
+        if self._missed(first):
+            return self._result("missed", "", [], self._measures(first), first)
+        self.server.disarm()
+        again = self._cycle(power, self._request(), agent=False, pending=True)
+        landed = next((i for i, b in enumerate(again) if b.machine.console.markers("heartbeat")), None)
+        if landed is None:
+            self.notes.append(f"no boot reached its application after the cut ({len(again)} boots)")
+            return self._result("bricked", "", [], self._measures(first + again), first)
+        measures = self._measures(first + again[:landed + 1])
+        final, slot, verdicts = self._judge(again[:landed + 1])
+        if final != "bricked":
+            self._completes(again, verdicts)
+        return self._result(final, slot, verdicts, measures, first)
+
+    def _missed(self, boots: list[_Boot]) -> bool:
+        if any(b.outcome and b.outcome.event == "cut-missed" for b in boots):
+            self.notes.append("the cut point never fired: the update ended first")
+            return True
+        return False
+
+    def _completes(self, boots: list[_Boot], verdicts: list[str]) -> None:
+        final, _, _ = self._judge(boots)
+        if final == "v2":
+            verdicts.append("completes")
+        else:
+            self.notes.append(f"re-running the update after the cut ended in {final}")
+
+    def _result(self, final: str, slot: str, verdicts: list[str], measures: Measures,
+                first: list[_Boot]) -> TrialResult:
+        spec = self.spec
+        cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
                            slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
-                           self.notes, str(self.run_dir))
+                           self.notes, str(self.run_dir),
+                           f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold")
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -294,23 +339,27 @@ class _Trial:
                 if line.text.startswith("BROWNOUT-POINT ")]
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
-               restore: Path | None = None) -> list[_Boot]:
+               restore: Path | None = None, pending: bool = False,
+               max_boots: int | None = None) -> list[_Boot]:
         """Power on with `request` (the first boot restored from `restore`, if
-        given), then without, until the device settles."""
+        given), then without (with it on every boot if `pending`), until the
+        device settles or `max_boots` have run."""
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
-        for boot_no in range(1, self.method.max_boots + 1):
-            config.extra_args = base + (request if boot_no == 1 else [])
+        limit = max_boots or self.method.max_boots
+        for boot_no in range(1, limit + 1):
+            config.extra_args = base + (request if boot_no == 1 or pending else [])
             if restore and boot_no == 1:
                 config.extra_args += ["-incoming", "defer"]
-            boot = self._boot(power, updating=boot_no == 1, agent=agent and boot_no == 1,
+            boot = self._boot(power, updating=boot_no == 1 or pending, agent=agent and boot_no == 1,
                               restore=restore if boot_no == 1 else None)
             boots.append(boot)
             if not boot.rebooted:
                 break
         else:
-            self.notes.append(f"no boot settled within {self.method.max_boots} boots")
+            if max_boots is None:
+                self.notes.append(f"no boot settled within {limit} boots")
         config.extra_args = base
         return boots
 
@@ -337,6 +386,12 @@ class _Trial:
                     continue
                 if agent and marker.event == "reboot":
                     continue
+                if marker.event == "agent-done" and marker.get("status") != "3":
+                    # The agent itself failed (a bad spec, say): its stderr is on the console.
+                    boot.failure = f"the fault agent failed (status {marker.get('status')})"
+                    self.notes.append(f"boot {len(self.boots)}: {boot.failure}")
+                    power.cut()
+                    raise HarnessError(f"{boot.failure}; console log: {machine.run_dir / 'console.log'}")
                 break
         except BootFailure as e:
             boot.failure = e.reason

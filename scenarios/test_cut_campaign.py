@@ -1,8 +1,13 @@
 """The cut campaign: one trial per planned cut point (`./brownout campaign` plans
-them and sets BROWNOUT_PLAN). Collected empty, and skipped, without a plan."""
+them and sets BROWNOUT_PLAN). Collected empty, and skipped, without a plan.
+
+Trials start from a snapshot held where their phase begins (harness/snapshot.py),
+one per worker and phase, unless BROWNOUT_SNAPSHOTS=0 asks for cold starts.
+Each trial's console logs stay next to the journal (<journal>.logs/<id>/)."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,9 +21,20 @@ pytestmark = [pytest.mark.campaign, pytest.mark.e2e, pytest.mark.qemu, pytest.ma
 
 
 @pytest.mark.parametrize("cut", PLAN, ids=[c.id for c in PLAN])
-def test_power_cut(cut: PlannedCut, update_server, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    result = run_trial(cut.trial(), tmp_path / "trial", update_server)
-    Journal(Path(os.environ["BROWNOUT_JOURNAL"])).append(cut, result, int(os.environ.get("BROWNOUT_SEED", "0")))
+def test_power_cut(cut: PlannedCut, update_server, snapshots, request: pytest.FixtureRequest) -> None:
+    journal = Journal(Path(os.environ["BROWNOUT_JOURNAL"]))
+    run_dir = journal.path.with_suffix(".logs") / cut.id
+    shutil.rmtree(run_dir, ignore_errors=True)
+    spec = cut.trial()
+    snapshot = snapshots(spec, cut.phase) if os.environ.get("BROWNOUT_SNAPSHOTS", "1") != "0" else None
+    if snapshot and cut.index <= snapshot.points:
+        snapshot = None          # the point comes before the hold: start cold
+    try:
+        result = run_trial(spec, run_dir, update_server, snapshot=snapshot)
+    finally:
+        for disk in run_dir.glob("*.qcow2"):
+            disk.unlink()        # keep the logs, not the disk
+    journal.append(cut, result, int(os.environ.get("BROWNOUT_SEED", "0")))
     request.node.user_properties.append(("brownout-trial", result.summary()))
     assert result.final != "missed", f"the cut point never fired: {result.reproduce}"
     assert {"atomic", "completes"} <= set(result.verdicts), result.summary()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness import HarnessError
+from harness.trial import TrialSpec, run_trial, take_snapshot
+
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
 
 
@@ -28,3 +31,20 @@ def test_the_unsafe_client_is_flagged(trial) -> None:
 def test_a_cut_point_that_never_fires_is_its_own_result(trial) -> None:
     result = trial(payload="v2", cut="phase=bootloader,n=50")
     assert result.final == "missed" and result.verdicts == []
+
+
+def test_a_trial_from_a_snapshot_is_the_cold_trial(update_server, tmp_path) -> None:
+    """Held where the bootloader phase starts, restored, then cut after the env
+    fsync: the agent counts the points before the hold, the device ends on v2
+    as a cold trial at that point does, and the bytes before the hold count."""
+    snapshot = take_snapshot(TrialSpec("ab", "v2"), "bootloader", tmp_path / "snapshot", update_server)
+    assert snapshot.points > 300
+    fsync = f"n={snapshot.points + 2},edge=after"
+    result = run_trial(TrialSpec("ab", "v2", cut=fsync), tmp_path / "trial", update_server, snapshot=snapshot)
+    assert result.started == "snapshot:bootloader"
+    assert result.cut is not None and result.cut["syscall"] == "fsync" and result.cut["phase"] == "bootloader"
+    assert result.final == "v2" and {"atomic", "completes"} <= set(result.verdicts), result.summary()
+    assert result.measures.bytes_downloaded >= 300_000_000
+    with pytest.raises(HarnessError, match="comes before the snapshot's hold"):
+        run_trial(TrialSpec("ab", "v2", cut="n=3,edge=after"), tmp_path / "early", update_server,
+                  snapshot=snapshot)

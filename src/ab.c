@@ -14,6 +14,7 @@
 #include "marker.h"
 #include "num.h"
 #include "slot.h"
+#include "slotstate.h"
 #include "update.h"
 #include "verify.h"
 
@@ -41,6 +42,7 @@ enum { AB_OK = UPDATE_OK, AB_ERROR = UPDATE_ERROR, AB_USAGE = 2, AB_CONFIRM_ERRO
 struct ab {
 	struct update up;	/* what the shared install steps read (src/update.h) */
 	const char *fw_config;
+	const char *state_dir;	/* slotstate records */
 	const char *cmdline;
 	const char *health;
 	const char *version_file;
@@ -69,16 +71,38 @@ static void ab_usage(FILE *f)
 		"  --no-reboot            do everything but reboot\n"
 		"  --health PATH          health check (default " AB_HEALTH_DEFAULT ")\n"
 		"  --version-file PATH    version of the booted root (default " AB_VERSION_DEFAULT ")\n"
+		"  --state-dir PATH       where the verified payload each slot holds is recorded\n"
+		"                         (default " SLOTSTATE_DIR_DEFAULT ")\n"
 		"  --help                 show this help\n"
 		"exit status: 0 success, 1 update error or unhealthy slot, 2 usage error,\n"
 		"             3 confirm could not check or mark the slot\n",
 		AB_RETRIES_MAX, AB_STALL_MAX);
 }
 
+static void ab_read_version(const char *path, char *out, size_t size);
+
+/*
+ * Record that the target slot holds the manifest's payload, verified. Only a
+ * hint for a later install of the same payload (slotstate.h): one that cannot
+ * be written is said and the install goes on.
+ */
+static void ab_record_slot(const struct ab *ab, const struct manifest *m)
+{
+	struct slotstate st = { .size = m->size };
+	int rc;
+
+	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
+	rc = slotstate_write(ab->state_dir, update_target(&ab->up), &st);
+	if (rc < 0)
+		fprintf(stderr, "brownout-ab: %s: recording slot %c: %s (the next install pulls again)\n",
+			ab->state_dir, update_target(&ab->up), strerror(-rc));
+}
+
 /* Deploy: make the slot durable, check what the transfer hashed, then what storage holds. */
-static int ab_deploy(const struct update *up, const struct manifest *m, struct slot *slot,
+static int ab_deploy(const struct ab *ab, const struct manifest *m, struct slot *slot,
 		     const struct download_result *res)
 {
+	const struct update *up = &ab->up;
 	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[UPDATE_WORD_MAX];
 	const char *method = "none";
 	int rc;
@@ -99,8 +123,43 @@ static int ab_deploy(const struct update *up, const struct manifest *m, struct s
 				   update_errno_word(rc, word, sizeof(word)),
 				   "%s: reading back %" PRIu64 " bytes (%s): %s", slot->path, m->size,
 				   method, rc == -EBADMSG ? "sha256 differs" : strerror(-rc));
+	ab_record_slot(ab, m);
 	update_phase(up, "deploy", "end", (struct marker_field[]){ { "readback", method } }, 1);
 	return AB_OK;
+}
+
+/*
+ * Does the target slot hold the manifest's payload already (an earlier
+ * install of it wrote and verified the slot, then lost power before the boot
+ * order switched)? Its record says so (slotstate.h). A record of another
+ * payload, or a garbled one, is removed before the slot is written again.
+ * 1: the slot holds it, deployed; 0: pull it; -1 after a failure (said).
+ */
+static int ab_reuse(const struct ab *ab, const struct manifest *m)
+{
+	const struct update *up = &ab->up;
+	char target = update_target(up), word[UPDATE_WORD_MAX];
+	struct slotstate st;
+	int held, rc;
+
+	held = slotstate_read(ab->state_dir, target, &st);
+	if (held == -ENOENT)
+		return 0;
+	if (held == 0 && st.size == m->size && memcmp(st.sha256, m->sha256, sizeof(st.sha256)) == 0) {
+		update_phase(up, "pull", "end", (struct marker_field[]){ { "bytes", "0" },
+									 { "reused", "slot" } }, 2);
+		update_phase(up, "deploy", "start", NULL, 0);
+		update_phase(up, "deploy", "end", (struct marker_field[]){ { "reused", "slot" } }, 1);
+		return 1;
+	}
+	rc = slotstate_clear(ab->state_dir, target);
+	if (rc < 0) {
+		update_fail(up, "slotstate", update_errno_word(rc, word, sizeof(word)),
+			    "%s: removing the record of slot %c: %s", ab->state_dir, target,
+			    strerror(-rc));
+		return -1;
+	}
+	return 0;
 }
 
 /* Pull, deploy, and only then point the boot order at the new slot, the running one behind it. */
@@ -109,12 +168,29 @@ static int ab_install(const struct ab *ab, const char *url)
 	char target = update_target(&ab->up), tslot[2] = { target, '\0' }, word[UPDATE_WORD_MAX];
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
-	struct manifest m;
+	struct manifest m = { 0 };
+	char running[MANIFEST_VERSION_MAX];
 	int rc;
 
-	rc = update_pull(&ab->up, url, &m, &slot, &res);
-	if (rc == AB_OK)
-		rc = ab_deploy(&ab->up, &m, &slot, &res);
+	update_phase(&ab->up, "pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
+	rc = update_manifest(&ab->up, url, &m);
+	if (rc != AB_OK)
+		return rc;
+	/* A device that runs this version already has nothing to install (a retry that came true). */
+	ab_read_version(ab->version_file, running, sizeof(running));
+	if (strcmp(running, m.version) == 0) {
+		update_marker(&ab->up, "update-none", (struct marker_field[]){
+				      { "reason", "current" }, { "version", running } }, 2);
+		return AB_OK;
+	}
+	rc = ab_reuse(ab, &m);
+	if (rc == 0) {
+		rc = update_pull(&ab->up, url, &m, &slot, &res);
+		if (rc == AB_OK)
+			rc = ab_deploy(ab, &m, &slot, &res);
+	} else {
+		rc = rc == 1 ? AB_OK : AB_ERROR;
+	}
 	slot_close(&slot);
 	if (rc != AB_OK)
 		return rc;
@@ -250,6 +326,7 @@ static int ab_parse_args(struct ab *ab, int argc, char **argv)
 		{ "no-reboot", no_argument, NULL, 'n' },
 		{ "health", required_argument, NULL, 'H' },
 		{ "version-file", required_argument, NULL, 'v' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -267,6 +344,7 @@ static int ab_parse_args(struct ab *ab, int argc, char **argv)
 		case 'l': path = &ab->cmdline; break;
 		case 'H': path = &ab->health; break;
 		case 'v': path = &ab->version_file; break;
+		case 'S': path = &ab->state_dir; break;
 		case 'n':
 			ab->up.no_reboot = true;
 			break;
@@ -316,6 +394,7 @@ int main(int argc, char **argv)
 		.cmdline = SLOT_CMDLINE_DEFAULT,
 		.health = AB_HEALTH_DEFAULT,
 		.version_file = AB_VERSION_DEFAULT,
+		.state_dir = SLOTSTATE_DIR_DEFAULT,
 	};
 	const char *cmd;
 	int nargs, rc;

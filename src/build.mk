@@ -54,7 +54,7 @@ c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 # for the tests, the sysroot's for the device. Each pkg-config runs once, and
 # only when a recipe needs it (c_once), so a sysroot made earlier in the same
 # make run is found, and host-only targets never look for one.
-c_ab_lib := bootenv verify manifest download slot abenv update
+c_ab_lib := bootenv verify manifest download slot slotstate abenv update
 c_ab_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))

@@ -64,8 +64,7 @@ int update_fail(const struct update *u, const char *reason, const char *detail,
 	return UPDATE_ERROR;
 }
 
-/* Fetch, parse and verify the manifest; nothing on the device changes here. */
-static int update_manifest(const struct update *u, const char *url, struct manifest *m)
+int update_manifest(const struct update *u, const char *url, struct manifest *m)
 {
 	char buf[MANIFEST_FILE_MAX], word[UPDATE_WORD_MAX], size[24];
 	struct download_result res;
@@ -134,10 +133,12 @@ int update_pull(const struct update *u, const char *url, struct manifest *m, str
 	const char *dev = u->device[target - 'A'];
 	int rc;
 
-	update_phase(u, "pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
-	rc = update_manifest(u, url, m);
-	if (rc != UPDATE_OK)
-		return rc;
+	if (!m->size) {
+		update_phase(u, "pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
+		rc = update_manifest(u, url, m);
+		if (rc != UPDATE_OK)
+			return rc;
+	}
 	rc = slot_open(slot, dev, u->device[u->running - 'A']);
 	if (rc < 0)
 		return update_fail(u, "slot", update_errno_word(rc, word, sizeof(word)),

@@ -58,8 +58,14 @@ int update_fail(const struct update *u, const char *reason, const char *detail,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * Pull: "phase pull start", fetch the manifest at url and verify its signature
- * with u->pubkey ("manifest" marker), open the target slot, stream the payload
+ * Fetch the manifest at url, parse it and verify its signature with u->pubkey
+ * ("manifest" marker); nothing on the device changes. UPDATE_OK or UPDATE_ERROR.
+ */
+int update_manifest(const struct update *u, const char *url, struct manifest *m);
+
+/*
+ * Pull: "phase pull start" and update_manifest, unless the caller did both
+ * already (m->size is then non-zero); open the target slot, stream the payload
  * next to the manifest into it, hashed on the way ("phase pull end"). Nothing
  * is made durable or compared with the manifest yet. *slot is open on return
  * unless opening it failed; the caller closes it. Returns UPDATE_OK or UPDATE_ERROR.

@@ -537,18 +537,24 @@ static void test_command_not_found(void **state)
 	assert_contains(e->err, "brownout-fi: /no/such/command: No such file or directory");
 }
 
-/* A spec file of one fixed size, as fw_cfg gives it: text padded with spaces. */
+/*
+ * A spec file of one fixed size, as fw_cfg gives it: text padded with spaces.
+ * Replaced by a rename, since a restored machine sees the whole new file at once.
+ */
 static void write_spec_file(const char *path, const char *text)
 {
-	char buf[64];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char buf[64], tmp[128];
+	int fd;
 
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
 	memset(buf, ' ', sizeof(buf));
 	memcpy(buf, text, strlen(text));
 	buf[sizeof(buf) - 1] = '\n';
 	assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
 	close(fd);
+	assert_int_equal(rename(tmp, path), 0);
 }
 
 /*

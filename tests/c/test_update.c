@@ -202,7 +202,7 @@ static void test_pull_refuses_url(void **state)
 {
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
-	struct manifest m;
+	struct manifest m = { 0 };
 	struct capture c;
 	int rc;
 
