@@ -117,7 +117,11 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     images.build()
     _, points = campaign.load_record(args.method)
     planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
-    journal = campaign.Journal(args.journal or images.BUILD / "journals" / f"{args.method}-{args.client}-seed{args.seed}.jsonl")
+    name = f"{args.method}-{args.client}-seed{args.seed}"
+    if args.shard:
+        planned = campaign.shard(planned, *args.shard)
+        name += "-shard{}of{}".format(*args.shard)
+    journal = campaign.Journal(args.journal or images.BUILD / "journals" / f"{name}.jsonl")
     if journal.path.exists() and not args.resume:
         raise HarnessError(f"journal {journal.path} exists: add --resume to continue it, or --journal NEW")
     by_phase = Counter(c.phase for c in planned)
@@ -131,9 +135,23 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     for e in failing:
         print(f"  {e['id']}: {campaign.outcome(e)}: {e['reproduce']}")
     if status not in (0, 1):
-        raise HarnessError(f"the campaign's pytest run ended with status {status}; see its output above")
+        raise HarnessError(f"the campaign's pytest run ended with status {status}; "
+                           f"see {journal.path.with_suffix('.pytest.log')}")
     # Non-zero when any trial was not atomic and complete: the campaign flags it.
     return 1 if failing else 0
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    try:
+        return campaign.parse_shard(text)
+    except HarnessError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    merged = campaign.merge(args.output, args.journals)
+    print(f"{len(merged)} trials from {len(args.journals)} journals in {args.output}")
+    return 0
 
 
 def cuts_arg(text: str) -> str:
@@ -235,7 +253,17 @@ def parser() -> argparse.ArgumentParser:
                    help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
     c.add_argument("--journal", type=Path, help="journal file (default under build/journals/)")
     c.add_argument("--resume", action="store_true", help="skip trials already in the journal")
+    c.add_argument("--shard", type=shard_arg, metavar="I/N",
+                   help="run only shard I of N of the plan (the same plan splits the same way "
+                        "everywhere); merge the shards' journals with 'brownout merge'")
     c.set_defaults(func=cmd_campaign)
+
+    m = sub.add_parser("merge", help="join journals (shards) into one",
+                       description="Join journals into OUT: one entry per trial id (a later "
+                                   "journal wins, with a warning), ordered by time, written atomically.")
+    m.add_argument("output", type=Path, metavar="OUT")
+    m.add_argument("journals", type=Path, nargs="+", metavar="JOURNAL")
+    m.set_defaults(func=cmd_merge)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures",
                            description="Benchmarks. They print figures; they do not pass or fail.")
