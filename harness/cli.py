@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import HarnessError
-from . import campaign, images
+from . import campaign, images, report
 from .boot import format_timeline, spread, wait_boot
 from .device import LAYOUTS, Device
 from .qemu import Machine
@@ -148,6 +148,13 @@ def shard_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    # Storage overhead comes from the disks' layouts, where they are built.
+    layouts = {m: images.STEP_BY_NAME[layout.step].out / "layout.json" for m, layout in LAYOUTS.items()}
+    print(report.write(args.journal, args.output, layouts))
+    return 0
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     merged = campaign.merge(args.output, args.journals)
     print(f"{len(merged)} trials from {len(args.journals)} journals in {args.output}")
@@ -257,6 +264,15 @@ def parser() -> argparse.ArgumentParser:
                    help="run only shard I of N of the plan (the same plan splits the same way "
                         "everywhere); merge the shards' journals with 'brownout merge'")
     c.set_defaults(func=cmd_campaign)
+
+    rep = sub.add_parser("report", help="HTML comparison report of a journal",
+                         description="Write a self-contained HTML report of JOURNAL: outcome matrix, "
+                                     "scenario results, plots, a strategy table and every failing "
+                                     "trial with its reproduction command and console log.")
+    rep.add_argument("journal", type=Path, metavar="JOURNAL")
+    rep.add_argument("-o", "--output", type=Path, metavar="OUT.html",
+                     help="report file (default: next to the journal, .html)")
+    rep.set_defaults(func=cmd_report)
 
     m = sub.add_parser("merge", help="join journals (shards) into one",
                        description="Join journals into OUT: one entry per trial id (a later "

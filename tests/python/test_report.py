@@ -1,12 +1,15 @@
-"""Merged journals, shards and campaign progress (no QEMU)."""
+"""Reports, merged journals, shards and campaign progress (no QEMU)."""
 from __future__ import annotations
 
 import io
 import json
 import logging
+import os
 import random
+import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,28 @@ from harness import HarnessError, campaign
 from harness.campaign import Journal, Progress, load_journal, merge, parse_shard, plan, shard
 from harness.trial import Measures, TrialResult
 
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "journal-ab.jsonl"
+CHROMIUM = Path("/usr/bin/chromium")
+LOG_LINES = 400
 POINTS = ([{"index": i, "phase": "pull"} for i in range(1, 41)]
           + [{"index": 41, "phase": "deploy"}, {"index": 42, "phase": "bootloader"}])
+
+
+def need(available: bool, what: str) -> None:
+    """Skip without `what`, unless BROWNOUT_REQUIRE_IMAGES=1 (make test): then fail."""
+    if available:
+        return
+    if os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1":
+        pytest.fail(f"{what} is missing (bash images/deps.sh installs it)")
+    pytest.skip(f"needs {what} (apt-get install it, or run bash images/deps.sh)")
+
+
+def report_module():
+    try:
+        from harness import report
+    except ImportError:
+        need(False, "python3-matplotlib")
+    return report
 
 
 def entry(id: str, method: str = "ostree", payload: str = "v2", final: str = "v1",
@@ -28,6 +51,152 @@ def entry(id: str, method: str = "ostree", payload: str = "v2", final: str = "v1
                          "A", spec, {"index": str(index), "edge": "after", "phase": phase} if cut and fired else None,
                          notes=[f"note of {id}"], log_dir=log_dir)
     return {"id": id, "seed": 7, "planned_phase": phase if cut else "", "time": time, **result.as_dict(), **extra}
+
+
+@pytest.fixture
+def bricked_log(tmp_path: Path) -> Path:
+    """A failing trial's logs: two boots, the second ends with markup that must be escaped."""
+    root = tmp_path / "trial-bricked"
+    for boot, n in ((1, 50), (2, LOG_LINES)):
+        path = root / "boots" / f"boot-{boot:03d}" / "console.log"
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(f"boot {boot} line {i}\n" for i in range(1, n + 1)) + "<script>alert(1)</script>\n")
+    return root
+
+
+@pytest.fixture
+def journal(tmp_path: Path, bricked_log: Path) -> Path:
+    """The trimmed A/B sample plus synthetic trials of other methods and kinds."""
+    synthetic = [
+        entry("ostree-pull-cut001-after", index=1),
+        entry("ostree-pull-cut002-after", index=2),
+        entry("ostree-pull-cut003-after", final="bricked", verdicts=(), index=3, log_dir=str(bricked_log)),
+        entry("ostree-deploy-cut010-after", final="mixed", verdicts=(), phase="deploy", index=10,
+              log_dir=str(Path(bricked_log).parent / "gone")),
+        entry("ostree-deploy-cut011-after", final="missed", verdicts=(), phase="deploy", index=11, fired=False),
+        entry("ostree-bootloader-cut012-after", final="v2", verdicts=("atomic",), phase="bootloader", index=12),
+        entry("ab-happy-1", method="ab", final="v2", cut=False, time=5.0),
+        entry("ab-rollback-1", method="ab", payload="v2-bad", verdicts=("atomic", "rolled-back"), cut=False),
+        entry("ab-refusal-1", method="ab", payload="v2-tampered", verdicts=("atomic", "refused"), cut=False),
+        entry("inplace-happy-1", method="inplace", kind="happy", final="v1", cut=False),
+        entry("asymmetric-rollback-1", method="asymmetric", payload="v2-bad", final="v2-bad", cut=False),
+    ]
+    path = tmp_path / "campaign.jsonl"
+    path.write_text(FIXTURE.read_text() + "".join(json.dumps(e) + "\n" for e in synthetic))
+    return path
+
+
+class Tables(HTMLParser):
+    """Rows of text of every table, by table id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.current: list[list[str]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.current = self.tables.setdefault(dict(attrs).get("id") or "", [])
+        elif tag == "tr" and self.current is not None:
+            self.current.append([])
+        elif tag in ("td", "th") and self.current is not None:
+            self.current[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.current = None
+
+    def handle_data(self, data: str) -> None:
+        if self.current and self.current[-1]:
+            self.current[-1][-1] += data
+
+
+def tables(page: str) -> dict[str, list[list[str]]]:
+    parser = Tables()
+    parser.feed(page)
+    return parser.tables
+
+
+def test_the_matrix_counts_what_the_journal_holds(journal: Path) -> None:
+    report = report_module()
+    page = report.write(journal).read_text()
+    head, *rows = tables(page)["outcome-matrix"]
+    assert head == ["method", "phase", *report.OUTCOMES, "trials"]
+    counts = {(r[0], r[1]): dict(zip(report.OUTCOMES, map(int, r[2:-1]))) for r in rows}
+    zero = dict.fromkeys(report.OUTCOMES, 0)
+    assert counts == {
+        ("ab", "pull"): {**zero, "atomic+completes": 14},
+        ("ab", "deploy"): {**zero, "atomic+completes": 2},
+        ("ab", "bootloader"): {**zero, "atomic+completes": 4},
+        ("ostree", "pull"): {**zero, "atomic+completes": 2, "bricked": 1},
+        ("ostree", "deploy"): {**zero, "mixed": 1, "missed": 1},
+        ("ostree", "bootloader"): {**zero, "atomic, not completed": 1},
+    }
+
+
+def test_the_strategy_table_is_computed_from_the_trials(journal: Path, tmp_path: Path) -> None:
+    report = report_module()
+    layout = tmp_path / "layout.json"
+    layout.write_text(json.dumps({"partitions": [{"name": "boot", "size": 64 << 20},
+                                                 {"name": "rootA", "size": 1 << 30}, {"name": "rootB", "size": 1 << 30},
+                                                 {"name": "data", "size": 1 << 20}]}))
+    page = report.write(journal, layouts={"ab": layout, "ostree": tmp_path / "missing.json"}).read_text()
+    rows = {r[0]: r for r in tables(page)["strategy"][1:]}
+    assert set(rows) == {"ab", "ostree", "inplace", "asymmetric"}
+    assert rows["ab"][1:] == ["20/20 (100 %)", "yes (1/1 rolled back)", "2.50 s (2.50–2.50)", "1.0 MiB", "2.0 MiB",
+                              "1.0 GiB"]
+    assert rows["ostree"][1:3] == ["2/6 (33 %)", "not tested"] and rows["ostree"][6] == "n/a"
+    assert rows["asymmetric"][1:3] == ["not tested", "no (0/1 rolled back)"]
+
+
+def test_scenarios_and_failing_trials_show_how_to_reproduce(journal: Path) -> None:
+    report = report_module()
+    page = report.write(journal).read_text()
+    results = {r[3]: r[-1] for r in tables(page)["scenarios"][1:]}
+    assert results == {"ab-happy-1": "as expected", "ab-rollback-1": "as expected", "ab-refusal-1": "as expected",
+                       "inplace-happy-1": "ended on v1, not v2",
+                       "asymmetric-rollback-1": "did not roll back (final v2-bad)"}
+    failing = page[page.index('id="failures"'):]
+    for trial in ("ostree-pull-cut003-after", "ostree-deploy-cut010-after", "ostree-deploy-cut011-after",
+                  "ostree-bootloader-cut012-after", "inplace-happy-1", "asymmetric-rollback-1"):
+        assert trial in failing
+    assert "ab-pull-cut012-after" not in failing and "ab-happy-1" not in failing
+    assert "./brownout trial --method ostree --payload v2 --cut n=3,edge=after" in failing
+    assert "note of ostree-pull-cut003-after" in failing
+    # The last lines of the last boot, escaped; not the start of a 400-line log.
+    assert f"boot 2 line {LOG_LINES}" in failing and "boot 2 line 50\n" not in failing
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in failing and "<script>" not in page
+    assert "log not available" in failing
+
+
+def test_every_plot_is_embedded(journal: Path) -> None:
+    report = report_module()
+    page = report.write(journal).read_text()
+    for plot in ("downtime", "downloaded", "written", "reboots", "timeline"):
+        figure = page[page.index(f'id="plot-{plot}"'):]
+        assert figure[:figure.index("</figure>")].count("<svg") == 1, plot
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<link" not in page and "<img" not in page
+
+
+def test_the_report_goes_next_to_the_journal_by_default(journal: Path, tmp_path: Path) -> None:
+    result = subprocess.run([str(Path(__file__).resolve().parents[2] / "brownout"), "report", str(journal)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(journal.with_suffix(".html"))
+    assert journal.with_suffix(".html").is_file()
+
+
+def test_the_report_renders_in_a_browser(journal: Path, tmp_path: Path) -> None:
+    report = report_module()
+    need(CHROMIUM.is_file(), "chromium")
+    page = report.write(journal)
+    result = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                             f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", page.as_uri()],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'id="outcome-matrix"' in result.stdout
+    assert result.stdout.count("<svg") == 5
 
 
 def test_merge_keeps_the_later_entry_and_orders_by_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
