@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import HarnessError
-from . import campaign, images, report
+from . import campaign, evidence, images, report
 from .boot import format_timeline, spread, wait_boot
 from .device import LAYOUTS, Device
 from .qemu import Machine
@@ -151,7 +151,11 @@ def shard_arg(text: str) -> tuple[int, int]:
 def cmd_report(args: argparse.Namespace) -> int:
     # Storage overhead comes from the disks' layouts, where they are built.
     layouts = {m: images.STEP_BY_NAME[layout.step].out / "layout.json" for m, layout in LAYOUTS.items()}
-    print(report.write(args.journal, args.output, layouts))
+    out = report.write(args.journal, args.output, layouts)
+    if args.evidence:
+        bundle = evidence.write_bundle(args.journal, out)
+        print(f"evidence: {bundle} ({evidence.verify_bundle(bundle)} files, verified)")
+    print(out)
     return 0
 
 
@@ -265,13 +269,16 @@ def parser() -> argparse.ArgumentParser:
                         "everywhere); merge the shards' journals with 'brownout merge'")
     c.set_defaults(func=cmd_campaign)
 
-    rep = sub.add_parser("report", help="HTML comparison report of a journal",
+    rep = sub.add_parser("report", help="HTML comparison report of a journal (and its evidence bundle)",
                          description="Write a self-contained HTML report of JOURNAL: outcome matrix, "
                                      "scenario results, plots, a strategy table and every failing "
                                      "trial with its reproduction command and console log.")
     rep.add_argument("journal", type=Path, metavar="JOURNAL")
     rep.add_argument("-o", "--output", type=Path, metavar="OUT.html",
                      help="report file (default: next to the journal, .html)")
+    rep.add_argument("--evidence", action="store_true",
+                     help="also write <stem>-evidence.tar.gz next to the report: report, journal, "
+                          "plan, image digests, tool versions, seeds, failing trials' logs, SHA256SUMS")
     rep.set_defaults(func=cmd_report)
 
     m = sub.add_parser("merge", help="join journals (shards) into one",

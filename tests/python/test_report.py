@@ -1,6 +1,7 @@
-"""Reports, merged journals, shards and campaign progress (no QEMU)."""
+"""Reports, merged journals, shards, progress and evidence bundles (no QEMU)."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -9,12 +10,13 @@ import random
 import re
 import subprocess
 import sys
+import tarfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from harness import HarnessError, campaign
+from harness import HarnessError, campaign, images
 from harness.campaign import Journal, Progress, load_journal, merge, parse_shard, plan, shard
 from harness.trial import Measures, TrialResult
 
@@ -287,3 +289,83 @@ def test_watch_follows_the_journal_until_the_run_ends(tmp_path: Path) -> None:
     progress = Progress(2, io.StringIO())
     assert campaign.watch(proc, journal, {"a", "b"}, progress, poll=0.05) == 0
     assert progress.stream.getvalue().splitlines()[-1].startswith("brownout: 2/2 trials, 0 failing")
+
+
+@pytest.fixture
+def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake build with the kernel and firmware steps only."""
+    root = tmp_path / "images"
+    monkeypatch.setattr(images, "IMAGES", root)
+    for step, name in (("kernel", "Image"), ("firmware", "u-boot.bin")):
+        (root / step).mkdir(parents=True)
+        (root / step / name).write_bytes(step.encode() * 1000)
+        (root / step / images.KEY_FILE).write_text(f"key-{step}\n")
+    return root
+
+
+def bundle_of(journal: Path) -> tuple[Path, dict[str, bytes]]:
+    from harness import evidence
+    report = report_module()
+    page = report.write(journal)
+    path = evidence.write_bundle(journal, page)
+    with tarfile.open(path) as tar:
+        return path, {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def test_an_evidence_bundle_holds_what_the_campaign_rests_on(journal: Path, built: Path, tmp_path: Path) -> None:
+    from harness import evidence
+    campaign.save_plan(plan("ab", "v2", POINTS, "1", 1), journal.with_suffix(".plan.json"))
+    path, files = bundle_of(journal)
+    assert path == tmp_path / "campaign-evidence.tar.gz"
+    top = "campaign-evidence/"
+    assert {top + n for n in ("campaign.html", "campaign.jsonl", "campaign.plan.json", "images.sha256",
+                              "manifest.json", "SHA256SUMS")} <= set(files)
+    assert top + "logs/ostree-pull-cut003-after/boots/boot-002/console.log" in files
+    manifest = json.loads(files[top + "manifest.json"])
+    kernel = hashlib.sha256((built / "kernel" / "Image").read_bytes()).hexdigest()
+    assert manifest["boot files"] == {"kernel": kernel,
+                                      "u-boot": hashlib.sha256(b"firmware" * 1000).hexdigest()}
+    assert manifest["images"] == {"kernel": "key-kernel", "firmware": "key-firmware"}
+    assert f"{kernel}  kernel/Image" in files[top + "images.sha256"].decode()
+    assert "kernel/.key" in files[top + "images.sha256"].decode()
+    assert manifest["seeds"] == [7] and "python3" in manifest["tools"]
+    assert {f["id"] for f in manifest["failing trials"]} >= {"ostree-pull-cut003-after", "inplace-happy-1"}
+    assert evidence.verify_bundle(path) == len(files) - 1
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    subprocess.run(["tar", "-xzf", str(path), "-C", str(unpacked)], check=True, timeout=60)
+    check = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=unpacked / top,
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_an_evidence_bundle_says_when_nothing_is_built(journal: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images, "IMAGES", tmp_path / "nothing")
+    _, files = bundle_of(journal)
+    manifest = json.loads(files["campaign-evidence/manifest.json"])
+    assert manifest["images"].startswith("no image step is built")
+    assert manifest["boot files"] == {"kernel": "not built", "u-boot": "not built"}
+
+
+def rewrite(path: Path, files: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_a_tampered_bundle_does_not_verify(journal: Path, built: Path) -> None:
+    from harness import evidence
+    path, files = bundle_of(journal)
+    name = "campaign-evidence/campaign.jsonl"
+    rewrite(path, {**files, name: files[name].replace(b'"bricked"', b'"v1"')})
+    with pytest.raises(HarnessError, match="campaign.jsonl: SHA-256 differs"):
+        evidence.verify_bundle(path)
+    rewrite(path, {**files, "campaign-evidence/extra.txt": b"slipped in"})
+    with pytest.raises(HarnessError, match="extra.txt: not listed"):
+        evidence.verify_bundle(path)
+    rewrite(path, {n: d for n, d in files.items() if not n.endswith("manifest.json")})
+    with pytest.raises(HarnessError, match="manifest.json: missing"):
+        evidence.verify_bundle(path)
