@@ -53,7 +53,7 @@ def strip(groups: dict[str, list[float]], ylabel: str, title: str, integer: bool
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         if integer:
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.set_ylim(min(map(min, values)) - 0.5, max(map(max, values)) + 0.5)
         ax.grid(axis="y", alpha=0.3)
         return svg(fig)
@@ -74,9 +74,13 @@ def timeline(rows: dict[str, list[tuple[int, str, str]]]) -> str | None:
                 if mine:
                     ax.scatter([x for x, _ in mine], [y for _, y in mine], s=14, color=colour, label=result)
             ax.set_ylim(-0.5, 0.5)
+            # A margin of at least one index, so a row with a single point keeps integer ticks.
+            xs = [x for x, _, _ in points]
+            pad = max(1.0, 0.03 * (max(xs) - min(xs)))
+            ax.set_xlim(min(xs) - pad, max(xs) + pad)
             ax.set_yticks([0], [name])
             ax.tick_params(axis="y", length=0)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.grid(axis="x", alpha=0.3)
         axes[-1].set_xlabel("cut point index (upper dots: edge=after, lower: edge=before)")
         handles = {h.get_label(): h for ax in axes for h in ax.collections}
