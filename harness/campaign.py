@@ -9,14 +9,16 @@ resumes where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from . import HarnessError, methods
 from .images import BUILD, REPO, STEP_BY_NAME, built_key
@@ -25,6 +27,10 @@ from .trial import TrialResult, TrialSpec, record_points
 PHASES = ("pull", "deploy", "bootloader")
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
+# Fields every journal entry has: what tells a journal from any other JSON lines.
+ENTRY_FIELDS = ("id", "method", "payload", "final", "verdicts", "measures", "reproduce")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,25 +142,162 @@ class Journal:
     def entries(self) -> list[dict]:
         if not self.path.exists():
             return []
-        out = []
-        for n, line in enumerate(self.path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                # A line torn by an interruption: the trial is simply run again.
-                print(f"brownout: journal {self.path} line {n} is incomplete; ignored", file=sys.stderr)
-        return out
+        entries, torn = parse_journal(self.path.read_text())
+        for n in torn:
+            # A line torn by an interruption: the trial is simply run again.
+            print(f"brownout: journal {self.path} line {n} is incomplete; ignored", file=sys.stderr)
+        return entries
 
     def done(self) -> set[str]:
         return {e["id"] for e in self.entries() if e.get("id")}
 
 
+def parse_journal(text: str) -> tuple[list[dict], list[int]]:
+    """The entries of a journal's text, and the numbers of lines that are not JSON."""
+    entries, torn = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            torn.append(n)
+    return entries, torn
+
+
+def load_journal(path: Path) -> list[dict]:
+    """A journal's entries, or a clear error when `path` is missing or not a journal.
+    Only the last line may be torn (an interrupted append); it is left out."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"no journal at {path}")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise HarnessError(f"{path} is not a brownout journal (not text)") from None
+    entries, torn = parse_journal(text)
+    last = len(text.rstrip("\n").splitlines())
+    if torn and (torn != [last] or not entries):
+        raise HarnessError(f"{path} is not a brownout journal: line {torn[0]} is not JSON")
+    if torn:
+        log.warning("journal %s: last line %d is incomplete; ignored", path, last)
+    for n, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or any(k not in entry for k in ENTRY_FIELDS):
+            raise HarnessError(f"{path} is not a brownout journal: entry {n} lacks "
+                               f"{', '.join(ENTRY_FIELDS)}")
+    return entries
+
+
+def merge(out: Path, sources: list[Path]) -> list[dict]:
+    """Join journals (shards) into `out`: one entry per id, the later source winning,
+    ordered by time; written to a temporary file, fsync'd, renamed, directory fsync'd."""
+    by_id: dict[str, dict] = {}
+    unnamed: list[dict] = []      # trials without a planned cut have no id to merge on
+    for source in sources:
+        for entry in load_journal(source):
+            if not entry["id"]:
+                unnamed.append(entry)
+                continue
+            if entry["id"] in by_id:
+                log.warning("trial %s appears twice; keeping the one from %s", entry["id"], source)
+            by_id[entry["id"]] = entry
+    merged = sorted([*by_id.values(), *unnamed], key=lambda e: e.get("time") or 0)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.writelines(json.dumps(e) + "\n" for e in merged)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.rename(out)
+    # The rename is durable only once the directory is.
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return merged
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' -> (I, N), 1 <= I <= N."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise HarnessError(f"shard '{text}' is not I/N, e.g. 1/4") from None
+    if not 1 <= i <= n:
+        raise HarnessError(f"shard '{text}': I must be from 1 to N")
+    return i, n
+
+
+def shard(planned: list[PlannedCut], i: int, n: int) -> list[PlannedCut]:
+    """Shard `i` of `n` (1-based): round-robin over the sorted ids, so every machine
+    that plans the same campaign takes the same, disjoint, balanced share."""
+    if not 1 <= i <= n:
+        raise HarnessError(f"shard {i}/{n}: I must be from 1 to N")
+    ids = sorted(c.id for c in planned)
+    mine = set(ids[i - 1::n])
+    return [c for c in planned if c.id in mine]
+
+
+@dataclass
+class Progress:
+    """One status line for a running campaign: done/total, failures, elapsed, ETA."""
+    total: int
+    stream: TextIO
+    interval: float = 30.0        # seconds between lines when the stream is not a tty
+    started: float = field(default_factory=time.monotonic)
+    last: float = float("-inf")
+
+    def line(self, done: int, failed: int, now: float) -> str:
+        elapsed = now - self.started
+        eta = _duration(elapsed / done * (self.total - done)) if done else "?"
+        return (f"brownout: {done}/{self.total} trials, {failed} failing, "
+                f"{_duration(elapsed)} elapsed, ETA {eta}")
+
+    def update(self, entries: list[dict], final: bool = False) -> None:
+        now = time.monotonic()
+        tty = self.stream.isatty()
+        if not (final or tty or now - self.last >= self.interval):
+            return
+        self.last = now
+        text = self.line(len(entries), sum(outcome(e) != "atomic+completes" for e in entries), now)
+        if tty:
+            # The line rewrites itself in place (and clears what a longer one left).
+            self.stream.write(f"\r{text}\x1b[K" + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def watch(proc: subprocess.Popen, journal: Journal, ids: set[str], progress: Progress,
+          poll: float = 1.0) -> int:
+    """Report progress from the journal until `proc` ends; returns its exit status."""
+    def ours() -> list[dict]:
+        if not journal.path.exists():
+            return []
+        # Quietly: a line being appended right now looks torn.
+        return [e for e in parse_journal(journal.path.read_text())[0] if e.get("id") in ids]
+    while True:
+        try:
+            status = proc.wait(timeout=poll)
+            break
+        except subprocess.TimeoutExpired:
+            progress.update(ours())
+    progress.update(ours(), final=True)
+    return status
+
+
 def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool,
-        snapshots: bool = True) -> int:
+        *, snapshots: bool = True, stream: TextIO | None = None) -> int:
     """Run the planned trials under pytest(-xdist); returns pytest's exit status.
-    Trials start from snapshots (harness/snapshot.py) unless `snapshots` is false."""
+    Trials start from snapshots (harness/snapshot.py) unless `snapshots` is false.
+    Progress goes to `stream` (stderr by default); pytest's output to <journal>.pytest.log."""
     todo = [c for c in planned if not (resume and c.id in journal.done())]
     if resume:
         print(f"brownout: resuming: {len(planned) - len(todo)} of {len(planned)} trials already in {journal.path}")
@@ -170,7 +313,23 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
             "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}"]
     if jobs > 1:
         argv += ["-n", str(jobs)]
-    return subprocess.run(argv, cwd=REPO, env=env).returncode
+    output = journal.path.with_suffix(".pytest.log")
+    progress = Progress(len(todo), stream or sys.stderr)
+    with open(output, "w") as out:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            status = watch(proc, journal, {c.id for c in todo}, progress)
+        finally:
+            if proc.poll() is None:
+                # Interrupted: pytest got the same SIGINT and is reaping its machines.
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    last = [line for line in output.read_text(errors="replace").splitlines() if line.strip()]
+    print(f"brownout: pytest: {last[-1].strip('= ') if last else 'no output'} (output in {output})")
+    return status
 
 
 def summarize(entries: list[dict]) -> str:

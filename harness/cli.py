@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import HarnessError
-from . import campaign, images
+from . import campaign, evidence, images, report
 from .boot import format_timeline, spread, wait_boot
 from .device import Device
 from .methods import METHODS
@@ -118,7 +118,11 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     images.build()
     _, points = campaign.load_record(args.method)
     planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
-    journal = campaign.Journal(args.journal or images.BUILD / "journals" / f"{args.method}-{args.client}-seed{args.seed}.jsonl")
+    name = f"{args.method}-{args.client}-seed{args.seed}"
+    if args.shard:
+        planned = campaign.shard(planned, *args.shard)
+        name += "-shard{}of{}".format(*args.shard)
+    journal = campaign.Journal(args.journal or images.BUILD / "journals" / f"{name}.jsonl")
     if journal.path.exists() and not args.resume:
         raise HarnessError(f"journal {journal.path} exists: add --resume to continue it, or --journal NEW")
     by_phase = Counter(c.phase for c in planned)
@@ -132,9 +136,34 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     for e in failing:
         print(f"  {e['id']}: {campaign.outcome(e)}: {e['reproduce']}")
     if status not in (0, 1):
-        raise HarnessError(f"the campaign's pytest run ended with status {status}; see its output above")
+        raise HarnessError(f"the campaign's pytest run ended with status {status}; "
+                           f"see {journal.path.with_suffix('.pytest.log')}")
     # Non-zero when any trial was not atomic and complete: the campaign flags it.
     return 1 if failing else 0
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    try:
+        return campaign.parse_shard(text)
+    except HarnessError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    # Storage overhead comes from the disks' layouts, where they are built.
+    layouts = {name: images.STEP_BY_NAME[m.disk_step].out / "layout.json" for name, m in METHODS.items()}
+    out = report.write(args.journal, args.output, layouts)
+    if args.evidence:
+        bundle = evidence.write_bundle(args.journal, out)
+        print(f"evidence: {bundle} ({evidence.verify_bundle(bundle)} files, verified)")
+    print(out)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    merged = campaign.merge(args.output, args.journals)
+    print(f"{len(merged)} trials from {len(args.journals)} journals in {args.output}")
+    return 0
 
 
 def cuts_arg(text: str) -> str:
@@ -248,7 +277,29 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--resume", action="store_true", help="skip trials already in the journal")
     c.add_argument("--cold", action="store_true",
                    help="cold-boot every trial instead of starting from a snapshot of its phase")
+    c.add_argument("--shard", type=shard_arg, metavar="I/N",
+                   help="run only shard I of N of the plan (the same plan splits the same way "
+                        "everywhere); merge the shards' journals with 'brownout merge'")
     c.set_defaults(func=cmd_campaign)
+
+    rep = sub.add_parser("report", help="HTML comparison report of a journal (and its evidence bundle)",
+                         description="Write a self-contained HTML report of JOURNAL: outcome matrix, "
+                                     "scenario results, plots, a strategy table and every failing "
+                                     "trial with its reproduction command and console log.")
+    rep.add_argument("journal", type=Path, metavar="JOURNAL")
+    rep.add_argument("-o", "--output", type=Path, metavar="OUT.html",
+                     help="report file (default: next to the journal, .html)")
+    rep.add_argument("--evidence", action="store_true",
+                     help="also write <stem>-evidence.tar.gz next to the report: report, journal, "
+                          "plan, image digests, tool versions, seeds, failing trials' logs, SHA256SUMS")
+    rep.set_defaults(func=cmd_report)
+
+    m = sub.add_parser("merge", help="join journals (shards) into one",
+                       description="Join journals into OUT: one entry per trial id (a later "
+                                   "journal wins, with a warning), ordered by time, written atomically.")
+    m.add_argument("output", type=Path, metavar="OUT")
+    m.add_argument("journals", type=Path, nargs="+", metavar="JOURNAL")
+    m.set_defaults(func=cmd_merge)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures",
                            description="Benchmarks. They print figures; they do not pass or fail.")

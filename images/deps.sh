@@ -10,6 +10,7 @@ packages=(
 	gcc make gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcmocka-dev valgrind pkg-config
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
 	python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
+	python3-matplotlib chromium
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
 )
 

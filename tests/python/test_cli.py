@@ -14,7 +14,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("command", [[], ["build"], ["boot"], ["demo"], ["trial"], ["record"], ["campaign"],
-                                     ["bench"], ["bench", "boot"], ["bench", "trials"]])
+                                     ["report"], ["merge"], ["bench"], ["bench", "boot"], ["bench", "trials"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0 and "usage: brownout" in result.stdout
@@ -29,6 +29,10 @@ def test_every_command_has_help(command: list[str]) -> None:
     (["trial", "--fault", "explode:1"], "unknown fault kind 'explode'"),
     (["campaign", "--cuts", "some"], "must be 'all' or a positive number"),
     (["campaign", "--method", "ostree"], "invalid choice: 'ostree'"),
+    (["campaign", "--shard", "3/2"], "shard '3/2': I must be from 1 to N"),
+    (["campaign", "--shard", "x"], "shard 'x' is not I/N"),
+    (["report"], "the following arguments are required: JOURNAL"),
+    (["merge", "out.jsonl"], "the following arguments are required: JOURNAL"),
 ])
 def test_bad_input_is_one_clear_line(args: list[str], complaint: str) -> None:
     result = run(*args)

@@ -1,0 +1,330 @@
+"""The comparison report: one self-contained HTML page from a journal of trials.
+
+Every figure and verdict on the page is computed from the journal's entries;
+nothing about a method is written in advance. Plots are inline SVG and the
+style sheet is inline, so the page opens offline and can be archived as
+evidence. Everything taken from the journal is HTML-escaped.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from . import plots
+from .campaign import PHASES, load_journal, outcome
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = tuple(plots.OUTCOME_COLOURS)
+LOG_LINES = 300
+HAPPY_FINAL = "v2"
+# Plain v1 -> v2 updates without a fault: where an update's cost is measured.
+HAPPY_KINDS = ("happy", "downtime")
+
+
+def kind(entry: dict) -> str:
+    """happy | rollback | refusal | downtime | cut: as recorded, else from the trial."""
+    if entry.get("kind"):
+        return entry["kind"]
+    if entry.get("cut_spec"):
+        return "cut"
+    if entry.get("payload") == "v2-bad":
+        return "rollback"
+    if entry.get("payload") in ("v2-tampered", "v2-badsig"):
+        return "refusal"
+    return "happy"
+
+
+def label(entry: dict) -> str:
+    """The method, and the client when it is not the real one: an unsafe fixture's
+    results must never be read as the method's."""
+    client = entry.get("client", "safe")
+    return entry["method"] if client == "safe" else f"{entry['method']} ({client} client)"
+
+
+def phase(entry: dict) -> str:
+    return (entry.get("cut") or {}).get("phase") or entry.get("planned_phase") or "-"
+
+
+def column(entry: dict) -> str:
+    """The outcome, with every 'not atomic (FINAL)' in one column."""
+    result = outcome(entry)
+    return "not atomic" if result.startswith("not atomic") else result
+
+
+def failure(entry: dict) -> str | None:
+    """Why a trial failed its expectation, or None when it met it."""
+    k, final, verdicts = kind(entry), entry["final"], set(entry["verdicts"])
+    if k == "cut":
+        result = outcome(entry)
+        return None if result == "atomic+completes" else result
+    if k == "rollback":
+        return None if "rolled-back" in verdicts else f"did not roll back (final {final})"
+    if k == "refusal":
+        return None if "refused" in verdicts else f"not refused (final {final})"
+    return None if final == HAPPY_FINAL else f"ended on {final}, not {HAPPY_FINAL}"
+
+
+def cut_index(entry: dict) -> int | None:
+    """Where the cut was aimed: the agent's index, else n= of the spec (a missed cut)."""
+    raw = (entry.get("cut") or {}).get("index")
+    if raw is None:
+        found = re.search(r"(?:^|,)n=(\d+)", entry.get("cut_spec", ""))
+        raw = found.group(1) if found else None
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def edge(entry: dict) -> str:
+    """before | after: from the agent, else from the spec (a missed cut)."""
+    return (entry.get("cut") or {}).get("edge") or ("after" if "edge=after" in entry.get("cut_spec", "") else "before")
+
+
+def console_logs(log_dir: str) -> list[Path]:
+    """A trial's console logs (one per boot), in boot order; [] when they are gone."""
+    root = Path(log_dir) if log_dir else None
+    if root is None or not root.is_dir():
+        return []
+    return sorted(root.rglob("console.log"),
+                  key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p))])
+
+
+def console_tail(log_dir: str, lines: int = LOG_LINES) -> str | None:
+    """The last `lines` lines of a trial's console logs, every boot in order, or None."""
+    text: list[str] = []
+    for f in console_logs(log_dir):
+        text.append(f"==> {f.relative_to(log_dir)} <==")
+        text += f.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:]) if text else None
+
+
+@dataclass(frozen=True)
+class Spread:
+    median: float
+    low: float
+    high: float
+
+
+def spread(values: list[float]) -> Spread | None:
+    return Spread(statistics.median(values), min(values), max(values)) if values else None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One method's row of the 'choosing a strategy' table, from its trials."""
+    method: str
+    cuts_ok: int
+    cuts: int
+    rolled_back: int
+    rollbacks: int
+    downtime_s: Spread | None         # happy-path runs
+    downloaded: Spread | None         # bytes, happy-path runs
+    written: Spread | None            # bytes, happy-path runs
+    overhead: int | None              # bytes of root slots beyond the running one
+
+
+def measure(entries: list[dict], key: str) -> list[float]:
+    return [e["measures"][key] for e in entries if e["measures"].get(key) is not None]
+
+
+def overhead(layout: Path | None) -> int | None:
+    """Space reserved for root slots beyond the largest one, from a disk's layout.json."""
+    try:
+        parts = json.loads(Path(layout).read_text())["partitions"] if layout else None
+    except (OSError, ValueError, KeyError):
+        return None
+    roots = [p["size"] for p in parts or () if p.get("name", "").startswith("root")]
+    return sum(roots) - max(roots) if roots else None
+
+
+def strategies(entries: list[dict], layouts: dict[str, Path] | None = None) -> list[Strategy]:
+    rows = []
+    for name in sorted({label(e) for e in entries}):
+        mine = [e for e in entries if label(e) == name]
+        cuts = [e for e in mine if kind(e) == "cut"]
+        rollbacks = [e for e in mine if kind(e) == "rollback"]
+        happy = [e for e in mine if kind(e) in HAPPY_KINDS]
+        rows.append(Strategy(
+            name, sum(outcome(e) == "atomic+completes" for e in cuts), len(cuts),
+            sum("rolled-back" in e["verdicts"] for e in rollbacks), len(rollbacks),
+            spread(measure(happy, "downtime_s")), spread(measure(happy, "bytes_downloaded")),
+            spread(measure(happy, "bytes_written")), overhead((layouts or {}).get(mine[0]["method"]))))
+    return rows
+
+
+def matrix(entries: list[dict]) -> dict[tuple[str, str], Counter]:
+    """(method, phase) -> outcome counts, cut trials only."""
+    cells: dict[tuple[str, str], Counter] = {}
+    for e in entries:
+        if kind(e) == "cut":
+            cells.setdefault((label(e), phase(e)), Counter())[column(e)] += 1
+    order = {p: i for i, p in enumerate(PHASES)}
+    return dict(sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1])))
+
+
+def size(n: float) -> str:
+    if abs(n) < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if abs(n) < 1024:
+            break
+    return f"{n:.1f} {unit}"
+
+
+def _table(table_id: str, head: list[str], rows: list[list[str]]) -> str:
+    """Cells are HTML already (escaped by the caller)."""
+    th = "".join(f"<th>{h}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _matrix_html(entries: list[dict]) -> str:
+    cells = matrix(entries)
+    if not cells:
+        return '<p id="outcome-matrix">No cut trials in this journal.</p>'
+    rows = [[escape(m), escape(p), *(f'<span class="{"ok" if o == OUTCOMES[0] else "bad"}">{c[o]}</span>'
+                                     if c[o] else "0" for o in OUTCOMES), str(sum(c.values()))]
+            for (m, p), c in cells.items()]
+    return _table("outcome-matrix", ["method", "phase", *map(escape, OUTCOMES), "trials"], rows)
+
+
+def _scenarios_html(entries: list[dict]) -> str:
+    runs = sorted((e for e in entries if kind(e) != "cut"), key=lambda e: (label(e), kind(e), e.get("time") or 0))
+    if not runs:
+        return '<p id="scenarios">No scenario trials (happy path, rollback, refusal) in this journal.</p>'
+    rows = []
+    for e in runs:
+        m, why = e["measures"], failure(e)
+        rows.append([escape(label(e)), escape(kind(e)), escape(e["payload"]), escape(e["id"] or "-"),
+                     escape(e["final"]), escape(", ".join(e["verdicts"]) or "none"),
+                     "-" if m.get("downtime_s") is None else f"{m['downtime_s']:.2f} s", str(m.get("reboots", "-")),
+                     '<span class="ok">as expected</span>' if why is None
+                     else f'<span class="bad">{escape(why)}</span>'])
+    return _table("scenarios", ["method", "scenario", "payload", "id", "final", "verdicts", "downtime", "reboots",
+                                "result"], rows)
+
+
+def _strategy_html(rows: list[Strategy]) -> str:
+    def ratio(ok: int, total: int) -> str:
+        return f"{ok}/{total} ({100 * ok / total:.0f} %)" if total else "not tested"
+
+    def rolled(s: Strategy) -> str:
+        if not s.rollbacks:
+            return "not tested"
+        return f"{'yes' if s.rolled_back == s.rollbacks else 'no'} ({s.rolled_back}/{s.rollbacks} rolled back)"
+
+    def down(d: Spread | None) -> str:
+        return "n/a" if d is None else f"{d.median:.2f} s ({d.low:.2f}–{d.high:.2f})"
+
+    def median(d: Spread | None) -> str:
+        return "n/a" if d is None else size(d.median)
+
+    body = [[escape(s.method), ratio(s.cuts_ok, s.cuts), rolled(s), down(s.downtime_s), median(s.downloaded),
+             median(s.written), "n/a" if s.overhead is None else size(s.overhead)] for s in rows]
+    return _table("strategy", ["method", "power-loss safety (cut trials atomic+completes)", "rollback (v2-bad)",
+                               "downtime, happy path (median, range)", "bandwidth (bytes downloaded, median)",
+                               "flash writes (bytes written, median)", "storage overhead (extra root slots)"], body)
+
+
+def _failures_html(entries: list[dict]) -> str:
+    failing = [(e, why) for e in entries if (why := failure(e)) is not None]
+    if not failing:
+        return '<p id="failures">Every trial met its expectation.</p>'
+    out = ['<div id="failures">']
+    for e, why in failing:
+        tail = console_tail(e.get("log_dir", ""))
+        notes = "".join(f"<li>{escape(n)}</li>" for n in e.get("notes", [])) or "<li>none</li>"
+        out.append(f'<div class="failure"><h3>{escape(e["id"] or label(e))}: {escape(why)}</h3>'
+                   f"<p>reproduce: <code>{escape(e['reproduce'])}</code></p><p>notes:</p><ul>{notes}</ul>"
+                   f"<details open><summary>console log (last {LOG_LINES} lines)</summary>"
+                   f"<pre>{escape(tail) if tail is not None else 'log not available'}</pre></details></div>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def _plots_html(entries: list[dict]) -> str:
+    names = sorted({label(e) for e in entries})
+
+    def by_method(subset: list[dict], key: str, scale: float = 1.0) -> dict[str, list[float]]:
+        return {n: [v / scale for v in measure([e for e in subset if label(e) == n], key)] for n in names}
+
+    happy = [e for e in entries if kind(e) in HAPPY_KINDS]
+    cuts: dict[str, list[tuple[int, str, str]]] = {}
+    for e in entries:
+        if kind(e) == "cut" and (i := cut_index(e)) is not None:
+            cuts.setdefault(f"{label(e)} {phase(e)}", []).append((i, edge(e), column(e)))
+    cuts = {f"{m} {p}": cuts[f"{m} {p}"] for m, p in matrix(entries) if f"{m} {p}" in cuts}
+    figures = [
+        ("downtime", "Downtime per method, every run that measured one",
+         plots.strip(by_method(entries, "downtime_s"), "seconds", "downtime")),
+        ("downloaded", "Bytes downloaded per method, happy-path runs",
+         plots.strip(by_method(happy, "bytes_downloaded", 2 ** 20), "MiB", "downloaded")),
+        ("written", "Bytes written per method, happy-path runs",
+         plots.strip(by_method(happy, "bytes_written", 2 ** 20), "MiB", "written")),
+        ("reboots", "Boots to recover (reboots) per method, every run",
+         plots.strip(by_method(entries, "reboots"), "reboots", "boots to recover", integer=True)),
+        ("timeline", "Cut-point outcomes along the update", plots.timeline(cuts)),
+    ]
+    return "".join(f'<figure id="plot-{fid}"><figcaption>{escape(caption)}</figcaption>'
+                   f"{picture if picture else '<p>no data</p>'}</figure>" for fid, caption, picture in figures)
+
+
+CSS = """
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 75em; color: #222; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
+dt { font-weight: bold; } dd { margin: 0; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f0f0f0; }
+.ok { color: #2e7d32; } .bad { color: #c62828; font-weight: bold; }
+pre { background: #f7f7f7; padding: 0.5em; max-height: 30em; overflow: auto; font-size: 0.8em; }
+figure { display: inline-block; vertical-align: top; margin: 0 1em 1em 0; }
+figcaption { font-weight: bold; margin-bottom: 0.3em; }
+.failure { border-left: 4px solid #c62828; padding-left: 0.8em; margin-bottom: 1.5em; }
+"""
+
+
+def render(entries: list[dict], journal: Path, layouts: dict[str, Path] | None = None) -> str:
+    seeds = sorted({e["seed"] for e in entries if e.get("seed") is not None})
+    keys = sorted({json.dumps(e["images"], sort_keys=True) for e in entries if e.get("images")})
+    times = [e["time"] for e in entries if e.get("time")]
+    span = " to ".join(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                       for t in (min(times), max(times))) if times else "-"
+    header = [("journal", escape(str(journal))), ("trials", str(len(entries))),
+              ("report made", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+              ("trials ran", span), ("seeds", escape(", ".join(map(str, seeds)) or "-"))]
+    header += [("images", f"<code>{escape(k)}</code>") for k in keys]
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in header)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>brownout report: {escape(journal.name)}</title>
+<style>{CSS}</style></head><body>
+<h1>brownout report</h1><dl id="header">{dl}</dl>
+<h2>Outcome matrix (cut trials)</h2>{_matrix_html(entries)}
+<h2>Choosing a strategy</h2>{_strategy_html(strategies(entries, layouts))}
+<p>Power-loss safety counts cut trials; downtime, bandwidth and flash writes are over happy-path runs
+(v1 to v2, no fault); storage overhead is the disk space of root slots beyond the running one.</p>
+<h2>Scenarios</h2>{_scenarios_html(entries)}
+<h2>Plots</h2>{_plots_html(entries)}
+<h2>Failing trials</h2>{_failures_html(entries)}
+</body></html>
+"""
+
+
+def write(journal: Path, out: Path | None = None, layouts: dict[str, Path] | None = None) -> Path:
+    """Render the report of `journal` to `out` (default: next to it, .html)."""
+    journal = Path(journal)
+    entries = load_journal(journal)
+    out = Path(out) if out else journal.with_suffix(".html")
+    out.write_text(render(entries, journal, layouts))
+    log.info("report of %d trials written to %s", len(entries), out)
+    return out
