@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -33,8 +33,14 @@ ENTRY_FIELDS = ("id", "method", "payload", "final", "verdicts", "measures", "rep
 log = logging.getLogger(__name__)
 
 
+# Trials of a comparative campaign besides the cuts, per method: kind and payload.
+SCENARIOS = (("happy", "v2"), ("rollback", "v2-bad"), ("refusal", "v2-tampered"), ("refusal", "v2-badsig"))
+
+
 @dataclass(frozen=True)
 class PlannedCut:
+    """One planned trial: a cut at a recorded point, or (kind other than "cut") a
+    scenario without a fault: happy, rollback, refusal, downtime."""
     id: str
     method: str
     payload: str
@@ -42,10 +48,12 @@ class PlannedCut:
     index: int
     edge: str
     client: str = "safe"
+    kind: str = "cut"
+    group: str = ""              # trials of one group run on one worker (one snapshot)
 
     @property
-    def spec(self) -> str:
-        return f"n={self.index},edge={self.edge}"
+    def spec(self) -> str | None:
+        return f"n={self.index},edge={self.edge}" if self.kind == "cut" else None
 
     def trial(self) -> TrialSpec:
         return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client)
@@ -109,6 +117,31 @@ def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
     return planned
 
 
+def plan_scenarios(method: str, downtime_runs: int) -> list[PlannedCut]:
+    """Happy path, rollback, both refusals, and downtime runs up to `downtime_runs`
+    plain updates in all (the happy path is the first of them)."""
+    planned = [PlannedCut(f"{method}-{kind}" + (f"-{payload}" if kind == "refusal" else ""),
+                          method, payload, "", 0, "", kind=kind) for kind, payload in SCENARIOS]
+    planned += [PlannedCut(f"{method}-downtime{n}", method, "v2", "", 0, "", kind="downtime")
+                for n in range(2, downtime_runs + 1)]
+    return planned
+
+
+def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
+    """Groups for the workers: each method and phase split into at most `jobs`
+    groups of at least four trials, so a snapshot serves several trials."""
+    by_phase: dict[tuple[str, str, str], list[int]] = {}
+    for i, c in enumerate(planned):
+        if c.kind == "cut":
+            by_phase.setdefault((c.method, c.client, c.phase), []).append(i)
+    out = list(planned)
+    for (method, client, phase), members in by_phase.items():
+        groups = max(1, min(jobs, len(members) // 4))
+        for k, i in enumerate(members):
+            out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}")
+    return out
+
+
 def save_plan(planned: list[PlannedCut], path: Path) -> None:
     path.write_text(json.dumps([asdict(c) for c in planned]))
 
@@ -125,7 +158,7 @@ class Journal:
 
     def append(self, cut: PlannedCut | None, result: TrialResult, seed: int | None = None) -> None:
         entry = {"id": cut.id if cut else "", "seed": seed, "planned_phase": cut.phase if cut else "",
-                 "time": time.time(), **result.as_dict()}
+                 "kind": cut.kind if cut else "", "time": time.time(), **result.as_dict()}
         new = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as f:
@@ -305,14 +338,14 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         return 0
     work = journal.path.with_suffix(".plan.json")
     work.parent.mkdir(parents=True, exist_ok=True)
-    save_plan(todo, work)
+    save_plan(group_cuts(todo, jobs), work)
     env = dict(os.environ, BROWNOUT_PLAN=str(work), BROWNOUT_JOURNAL=str(journal.path),
                BROWNOUT_SEED=str(seed), BROWNOUT_REQUIRE_IMAGES="1",
                BROWNOUT_SNAPSHOTS="1" if snapshots else "0")
     argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
             "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}"]
     if jobs > 1:
-        argv += ["-n", str(jobs)]
+        argv += ["-n", str(jobs), "--dist", "loadgroup"]
     output = journal.path.with_suffix(".pytest.log")
     progress = Progress(len(todo), stream or sys.stderr)
     with open(output, "w") as out:

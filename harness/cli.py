@@ -52,15 +52,24 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_CUTS = "2"          # pull and deploy points per method; every bootloader point
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    # Until the comparative campaign exists, the demo shows the foundation:
-    # a cold boot of the A/B device through U-Boot, stage by stage.
+    """The README's first command: a small comparative campaign on the built-in
+    images, every method and phase, ending with its report and evidence bundle."""
     images.build()
-    log.info("demo: cold boot of the A/B device through U-Boot")
+    names = sorted(METHODS)
     out = images.BUILD / "demo"
-    timeline = boot_once("ab", args.timeout, keep=out)
-    print(format_timeline(timeline))
-    print(f"console log: {out / 'console.log'}")
+    shutil.rmtree(out, ignore_errors=True)
+    journal = campaign.Journal(out / "demo.jsonl")
+    args.seed, args.resume, args.cold = 1, False, False
+    planned = comparative_plan(names, DEMO_CUTS, args.seed, downtime_runs=5)
+    started = time.monotonic()
+    failing = run_campaign(planned, journal, args)
+    log.info("demo: %d trials in %.0f s, %d missed their expectation (see the report)",
+             len(planned), time.monotonic() - started, len(failing))
+    write_report(journal.path, with_evidence=True)
     return 0
 
 
@@ -115,31 +124,81 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign(args: argparse.Namespace) -> int:
+    names = methods_arg(args.methods) if args.methods else []
     images.build()
-    _, points = campaign.load_record(args.method)
-    planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
-    name = f"{args.method}-{args.client}-seed{args.seed}"
+    if names:
+        planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
+        name = f"compare-{'-'.join(names)}-seed{args.seed}"
+    else:
+        _, points = campaign.load_record(args.method)
+        planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
+        name = f"{args.method}-{args.client}-seed{args.seed}"
     if args.shard:
         planned = campaign.shard(planned, *args.shard)
         name += "-shard{}of{}".format(*args.shard)
     journal = campaign.Journal(args.journal or images.BUILD / "journals" / f"{name}.jsonl")
     if journal.path.exists() and not args.resume:
         raise HarnessError(f"journal {journal.path} exists: add --resume to continue it, or --journal NEW")
-    by_phase = Counter(c.phase for c in planned)
+    failing = run_campaign(planned, journal, args)
+    if args.methods:
+        write_report(journal.path, args.evidence)
+    # Non-zero when any trial missed its expectation: the campaign flags it.
+    return 1 if failing else 0
+
+
+def methods_arg(text: str) -> list[str]:
+    names = sorted(METHODS) if text == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise HarnessError(f"unknown method '{', '.join(unknown) or text}'; known: {', '.join(sorted(METHODS))} or all")
+    return names
+
+
+def comparative_plan(names: list[str], cuts: str, seed: int, downtime_runs: int) -> list[campaign.PlannedCut]:
+    """Per method: the scenarios, then the cuts (a record is made first where none fits the images)."""
+    planned: list[campaign.PlannedCut] = []
+    for name in names:
+        try:
+            _, points = campaign.load_record(name)
+        except HarnessError as e:
+            log.info("campaign: %s; recording %s now", e, name)
+            campaign.record(name)
+            _, points = campaign.load_record(name)
+        planned += campaign.plan_scenarios(name, downtime_runs)
+        planned += campaign.plan(name, "v2", points, cuts, seed)
+    return planned
+
+
+def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
+                 args: argparse.Namespace) -> list[dict]:
+    """Run, print the summary and every trial that missed its expectation; returns those."""
+    by_kind = Counter(c.phase if c.kind == "cut" else c.kind for c in planned)
     log.info("campaign: %d trials (%s), seed %d, %d jobs, journal %s", len(planned),
-             ", ".join(f"{k} {v}" for k, v in by_phase.items()), args.seed, args.jobs, journal.path)
+             ", ".join(f"{k} {v}" for k, v in by_kind.items()), args.seed, args.jobs, journal.path)
     status = campaign.run(planned, journal, args.seed, args.jobs, args.resume, snapshots=not args.cold)
-    entries = [e for e in journal.entries() if e["id"] in {c.id for c in planned}]
-    print(f"campaign {args.method} ({args.client} client), {len(entries)} of {len(planned)} trials in {journal.path}:")
+    ids = {c.id for c in planned}
+    entries = [e for e in journal.entries() if e["id"] in ids]
+    print(f"campaign: {len(entries)} of {len(planned)} trials in {journal.path}:")
     print(campaign.summarize(entries))
-    failing = [e for e in entries if campaign.outcome(e) != "atomic+completes"]
+    failing = [e for e in entries if report.failure(e) is not None]
     for e in failing:
-        print(f"  {e['id']}: {campaign.outcome(e)}: {e['reproduce']}")
+        print(f"  {e['id']}: {report.failure(e)}: {e['reproduce']}")
     if status not in (0, 1):
         raise HarnessError(f"the campaign's pytest run ended with status {status}; "
                            f"see {journal.path.with_suffix('.pytest.log')}")
-    # Non-zero when any trial was not atomic and complete: the campaign flags it.
-    return 1 if failing else 0
+    return failing
+
+
+def write_report(journal: Path, with_evidence: bool, output: Path | None = None) -> Path:
+    """The HTML report (and evidence bundle) of a journal; its path is printed last."""
+    # Storage overhead comes from the disks' layouts, where they are built.
+    layouts = {name: images.STEP_BY_NAME[m.disk_step].out / "layout.json" for name, m in METHODS.items()}
+    out = report.write(journal, output, layouts)
+    if with_evidence:
+        bundle = evidence.write_bundle(journal, out)
+        print(f"evidence: {bundle} ({evidence.verify_bundle(bundle)} files, verified)")
+    print(out)
+    return out
 
 
 def shard_arg(text: str) -> tuple[int, int]:
@@ -150,13 +209,7 @@ def shard_arg(text: str) -> tuple[int, int]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    # Storage overhead comes from the disks' layouts, where they are built.
-    layouts = {name: images.STEP_BY_NAME[m.disk_step].out / "layout.json" for name, m in METHODS.items()}
-    out = report.write(args.journal, args.output, layouts)
-    if args.evidence:
-        bundle = evidence.write_bundle(args.journal, out)
-        print(f"evidence: {bundle} ({evidence.verify_bundle(bundle)} files, verified)")
-    print(out)
+    write_report(args.journal, args.evidence, args.output)
     return 0
 
 
@@ -233,10 +286,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-log", type=Path, metavar="DIR", help="copy the console log into DIR")
     s.set_defaults(func=cmd_boot)
 
-    d = sub.add_parser("demo", help="the README's demo: build, then boot the A/B device",
-                       description="Build the default images (cached) and cold-boot the A/B "
-                                   "device through U-Boot, printing its boot timeline.")
-    d.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the boot")
+    d = sub.add_parser("demo", help="the README's demo: a small comparative campaign and its report",
+                       description="Build the default images (cached), then run a small comparative "
+                                   "campaign: for every method the happy path, rollback, refusals, "
+                                   "5 downtime runs, every bootloader cut point and "
+                                   f"{DEMO_CUTS} pull and deploy points; print the report's path.")
+    d.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("trial", help="update one fresh device, no power cut, and judge it",
@@ -268,6 +323,13 @@ def parser() -> argparse.ArgumentParser:
                                    "seeded sample of pull and deploy points (both edges), one trial "
                                    "each, in parallel; results go to a JSON-lines journal.")
     c.add_argument("--method", default="ab", choices=methods)
+    c.add_argument("--methods", metavar="all|M1,M2",
+                   help="a comparative campaign over these methods: scenarios (happy path, rollback, "
+                        "refusals, downtime runs) and cuts, then the HTML report")
+    c.add_argument("--downtime-runs", type=positive_int, default=5,
+                   help="plain updates per method in a comparative campaign (default 5)")
+    c.add_argument("--evidence", action="store_true",
+                   help="with --methods: also write the evidence bundle next to the report")
     c.add_argument("--cuts", type=cuts_arg, default="all", help="'all' or points per phase to sample")
     c.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")

@@ -1,5 +1,6 @@
-"""The cut campaign: one trial per planned cut point (`./brownout campaign` plans
-them and sets BROWNOUT_PLAN). Collected empty, and skipped, without a plan.
+"""A campaign: one trial per planned cut point, and for a comparative campaign
+the scenarios of each method (`./brownout campaign` plans them and sets
+BROWNOUT_PLAN). Collected empty, and skipped, without a plan.
 
 Trials start from a snapshot held where their phase begins (harness/snapshot.py),
 one per worker and phase, unless BROWNOUT_SNAPSHOTS=0 asks for cold starts.
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.campaign import Journal, PlannedCut, load_plan
+from harness.report import failure
 from harness.trial import run_trial
 
 PLAN: list[PlannedCut] = load_plan(Path(os.environ["BROWNOUT_PLAN"])) if os.environ.get("BROWNOUT_PLAN") else []
@@ -20,13 +22,15 @@ PLAN: list[PlannedCut] = load_plan(Path(os.environ["BROWNOUT_PLAN"])) if os.envi
 pytestmark = [pytest.mark.campaign, pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
 
 
-@pytest.mark.parametrize("cut", PLAN, ids=[c.id for c in PLAN])
+@pytest.mark.parametrize("cut", [pytest.param(c, marks=pytest.mark.xdist_group(c.group)) if c.group else c
+                                 for c in PLAN], ids=[c.id for c in PLAN])
 def test_power_cut(cut: PlannedCut, update_server, snapshots, request: pytest.FixtureRequest) -> None:
     journal = Journal(Path(os.environ["BROWNOUT_JOURNAL"]))
     run_dir = journal.path.with_suffix(".logs") / cut.id
     shutil.rmtree(run_dir, ignore_errors=True)
     spec = cut.trial()
-    snapshot = snapshots(spec, cut.phase) if os.environ.get("BROWNOUT_SNAPSHOTS", "1") != "0" else None
+    use = cut.kind == "cut" and os.environ.get("BROWNOUT_SNAPSHOTS", "1") != "0"
+    snapshot = snapshots(spec, cut.phase) if use else None
     if snapshot and cut.index <= snapshot.points:
         snapshot = None          # the point comes before the hold: start cold
     try:
@@ -37,4 +41,4 @@ def test_power_cut(cut: PlannedCut, update_server, snapshots, request: pytest.Fi
     journal.append(cut, result, int(os.environ.get("BROWNOUT_SEED", "0")))
     request.node.user_properties.append(("brownout-trial", result.summary()))
     assert result.final != "missed", f"the cut point never fired: {result.reproduce}"
-    assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
+    assert failure({**result.as_dict(), "kind": cut.kind}) is None, result.summary()

@@ -88,3 +88,31 @@ def test_a_malformed_cut_spec_is_refused() -> None:
         TrialSpec(cut="n=1;reboot")
     with pytest.raises(HarnessError, match="unknown client"):
         TrialSpec(client="reckless")
+
+
+def test_scenarios_of_a_comparative_campaign() -> None:
+    planned = campaign.plan_scenarios("ab", downtime_runs=5)
+    kinds = [c.kind for c in planned]
+    assert kinds.count("happy") == 1 and kinds.count("rollback") == 1 and kinds.count("refusal") == 2
+    assert kinds.count("downtime") == 4              # the happy path is the fifth plain update
+    assert {c.payload for c in planned if c.kind == "refusal"} == {"v2-tampered", "v2-badsig"}
+    assert all(c.trial().cut is None for c in planned)
+    assert len({c.id for c in planned}) == len(planned)
+
+
+def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
+    planned = campaign.group_cuts(plan("ab", "v2", POINTS, "10", 7) + campaign.plan_scenarios("ab", 1), jobs=2)
+    groups = {c.phase: set() for c in planned if c.kind == "cut"}
+    for c in planned:
+        if c.kind == "cut":
+            groups[c.phase].add(c.group)
+    assert len(groups["pull"]) == 2                  # 10 trials: one group per worker
+    assert len(groups["bootloader"]) == 1            # 4 trials: one snapshot serves them all
+    assert all(c.group == "" for c in planned if c.kind != "cut")
+
+
+def test_journal_entries_carry_their_kind(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    happy = campaign.plan_scenarios("ab", 1)[0]
+    journal.append(happy, result("v2", ["atomic", "completes"]))
+    assert journal.entries()[0]["kind"] == "happy"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.methods import METHODS
+
 BROWNOUT = str(Path(__file__).resolve().parents[2] / "brownout")
 
 
@@ -46,3 +48,11 @@ def test_missing_images_say_how_to_build(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("brownout: error:")
     assert "./brownout build" in result.stderr
+
+
+def test_an_unknown_method_in_a_comparative_campaign_is_one_clear_error() -> None:
+    result = subprocess.run([str(BROWNOUT), "campaign", "--methods", "ab,nosuch"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "brownout: error: unknown method 'nosuch'; known: " \
+        + ", ".join(sorted(METHODS)) + " or all"
