@@ -294,7 +294,7 @@ class Progress:
         if not (final or tty or now - self.last >= self.interval):
             return
         self.last = now
-        text = self.line(len(entries), sum(outcome(e) != "atomic+completes" for e in entries), now)
+        text = self.line(len(entries), sum(failure(e) is not None for e in entries), now)
         if tty:
             # The line rewrites itself in place (and clears what a longer one left).
             self.stream.write(f"\r{text}\x1b[K" + ("\n" if final else ""))
@@ -374,6 +374,35 @@ def summarize(entries: list[dict]) -> str:
     for (method, client, phase, result), n in sorted(rows.items()):
         lines.append(f"  {method:<6} {client:<7} {phase:<10} {result:<22} {n}")
     return "\n".join(lines)
+
+
+HAPPY_FINAL = "v2"
+
+
+def kind(entry: dict) -> str:
+    """happy | rollback | refusal | downtime | cut: as recorded, else from the trial."""
+    if entry.get("kind"):
+        return entry["kind"]
+    if entry.get("cut_spec"):
+        return "cut"
+    if entry.get("payload") == "v2-bad":
+        return "rollback"
+    if entry.get("payload") in ("v2-tampered", "v2-badsig"):
+        return "refusal"
+    return "happy"
+
+
+def failure(entry: dict) -> str | None:
+    """Why a trial failed its expectation, or None when it met it."""
+    k, final, verdicts = kind(entry), entry["final"], set(entry["verdicts"])
+    if k == "cut":
+        result = outcome(entry)
+        return None if result == "atomic+completes" else result
+    if k == "rollback":
+        return None if "rolled-back" in verdicts else f"did not roll back (final {final})"
+    if k == "refusal":
+        return None if "refused" in verdicts else f"not refused (final {final})"
+    return None if final == HAPPY_FINAL else f"ended on {final}, not {HAPPY_FINAL}"
 
 
 def outcome(entry: dict) -> str:

@@ -180,9 +180,9 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
     entries = [e for e in journal.entries() if e["id"] in ids]
     print(f"campaign: {len(entries)} of {len(planned)} trials in {journal.path}:")
     print(campaign.summarize(entries))
-    failing = [e for e in entries if report.failure(e) is not None]
+    failing = [e for e in entries if campaign.failure(e) is not None]
     for e in failing:
-        print(f"  {e['id']}: {report.failure(e)}: {e['reproduce']}")
+        print(f"  {e['id']}: {campaign.failure(e)}: {e['reproduce']}")
     if status not in (0, 1):
         raise HarnessError(f"the campaign's pytest run ended with status {status}; "
                            f"see {journal.path.with_suffix('.pytest.log')}")

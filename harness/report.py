@@ -18,28 +18,14 @@ from html import escape
 from pathlib import Path
 
 from . import plots
-from .campaign import PHASES, load_journal, outcome
+from .campaign import PHASES, failure, kind, load_journal, outcome
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = tuple(plots.OUTCOME_COLOURS)
 LOG_LINES = 300
-HAPPY_FINAL = "v2"
 # Plain v1 -> v2 updates without a fault: where an update's cost is measured.
 HAPPY_KINDS = ("happy", "downtime")
-
-
-def kind(entry: dict) -> str:
-    """happy | rollback | refusal | downtime | cut: as recorded, else from the trial."""
-    if entry.get("kind"):
-        return entry["kind"]
-    if entry.get("cut_spec"):
-        return "cut"
-    if entry.get("payload") == "v2-bad":
-        return "rollback"
-    if entry.get("payload") in ("v2-tampered", "v2-badsig"):
-        return "refusal"
-    return "happy"
 
 
 def label(entry: dict) -> str:
@@ -57,19 +43,6 @@ def column(entry: dict) -> str:
     """The outcome, with every 'not atomic (FINAL)' in one column."""
     result = outcome(entry)
     return "not atomic" if result.startswith("not atomic") else result
-
-
-def failure(entry: dict) -> str | None:
-    """Why a trial failed its expectation, or None when it met it."""
-    k, final, verdicts = kind(entry), entry["final"], set(entry["verdicts"])
-    if k == "cut":
-        result = outcome(entry)
-        return None if result == "atomic+completes" else result
-    if k == "rollback":
-        return None if "rolled-back" in verdicts else f"did not roll back (final {final})"
-    if k == "refusal":
-        return None if "refused" in verdicts else f"not refused (final {final})"
-    return None if final == HAPPY_FINAL else f"ended on {final}, not {HAPPY_FINAL}"
 
 
 def cut_index(entry: dict) -> int | None:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import Journal, PlannedCut, load_plan
-from harness.report import failure
+from harness.campaign import Journal, PlannedCut, failure, load_plan
 from harness.trial import run_trial
 
 PLAN: list[PlannedCut] = load_plan(Path(os.environ["BROWNOUT_PLAN"])) if os.environ.get("BROWNOUT_PLAN") else []
