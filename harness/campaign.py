@@ -49,7 +49,8 @@ class PlannedCut:
     edge: str
     client: str = "safe"
     kind: str = "cut"
-    group: str = ""              # trials of one group run on one worker (one snapshot)
+    group: str = ""              # trials of one group run on one worker
+    snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
 
     @property
     def spec(self) -> str | None:
@@ -127,9 +128,13 @@ def plan_scenarios(method: str, downtime_runs: int) -> list[PlannedCut]:
     return planned
 
 
+SNAPSHOT_MIN = 3                 # a snapshot costs about one cold trial's update prefix
+
+
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     """Groups for the workers: each method and phase split into at most `jobs`
-    groups of at least four trials, so a snapshot serves several trials."""
+    groups of at least four trials, so a snapshot serves several trials; a
+    phase with fewer than SNAPSHOT_MIN trials starts them cold."""
     by_phase: dict[tuple[str, str, str], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind == "cut":
@@ -138,7 +143,8 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     for (method, client, phase), members in by_phase.items():
         groups = max(1, min(jobs, len(members) // 4))
         for k, i in enumerate(members):
-            out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}")
+            out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}",
+                             snapshot=len(members) >= SNAPSHOT_MIN)
     return out
 
 
@@ -366,13 +372,17 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
 
 
 def summarize(entries: list[dict]) -> str:
+    """Counts per method, client, phase (or scenario kind) and outcome."""
     rows = Counter()
     for e in entries:
-        phase = (e.get("cut") or {}).get("phase") or e.get("planned_phase") or "-"
-        rows[(e["method"], e.get("client", "safe"), phase, outcome(e))] += 1
-    lines = [f"  {'method':<6} {'client':<7} {'phase':<10} {'outcome':<22} trials"]
-    for (method, client, phase, result), n in sorted(rows.items()):
-        lines.append(f"  {method:<6} {client:<7} {phase:<10} {result:<22} {n}")
+        if kind(e) == "cut":
+            what, result = (e.get("cut") or {}).get("phase") or e.get("planned_phase") or "-", outcome(e)
+        else:
+            what, result = kind(e), failure(e) or "as expected"
+        rows[(e["method"], e.get("client", "safe"), what, result)] += 1
+    lines = [f"  {'method':<10} {'client':<7} {'phase/kind':<10} {'outcome':<24} trials"]
+    for (method, client, what, result), n in sorted(rows.items()):
+        lines.append(f"  {method:<10} {client:<7} {what:<10} {result:<24} {n}")
     return "\n".join(lines)
 
 

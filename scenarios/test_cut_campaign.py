@@ -2,8 +2,9 @@
 the scenarios of each method (`./brownout campaign` plans them and sets
 BROWNOUT_PLAN). Collected empty, and skipped, without a plan.
 
-Trials start from a snapshot held where their phase begins (harness/snapshot.py),
-one per worker and phase, unless BROWNOUT_SNAPSHOTS=0 asks for cold starts.
+Cut trials of a phase with enough of them start from a snapshot held where the
+phase begins (harness/snapshot.py), one per group (campaign.group_cuts), unless
+BROWNOUT_SNAPSHOTS=0 asks for cold starts.
 Each trial's console logs stay next to the journal (<journal>.logs/<id>/)."""
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_power_cut(cut: PlannedCut, update_server, snapshots, request: pytest.Fi
     run_dir = journal.path.with_suffix(".logs") / cut.id
     shutil.rmtree(run_dir, ignore_errors=True)
     spec = cut.trial()
-    use = cut.kind == "cut" and os.environ.get("BROWNOUT_SNAPSHOTS", "1") != "0"
+    use = cut.snapshot and os.environ.get("BROWNOUT_SNAPSHOTS", "1") != "0"
     snapshot = snapshots(spec, cut.phase) if use else None
     if snapshot and cut.index <= snapshot.points:
         snapshot = None          # the point comes before the hold: start cold

@@ -108,7 +108,9 @@ def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
             groups[c.phase].add(c.group)
     assert len(groups["pull"]) == 2                  # 10 trials: one group per worker
     assert len(groups["bootloader"]) == 1            # 4 trials: one snapshot serves them all
-    assert all(c.group == "" for c in planned if c.kind != "cut")
+    assert all(c.snapshot for c in planned if c.phase in ("pull", "bootloader"))
+    assert not any(c.snapshot for c in planned if c.phase == "deploy")   # 2 trials: cold is cheaper
+    assert all(c.group == "" and not c.snapshot for c in planned if c.kind != "cut")
 
 
 def test_journal_entries_carry_their_kind(tmp_path: Path) -> None:
