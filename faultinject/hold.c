@@ -1,6 +1,8 @@
 /* hold: a phase-start stop the harness snapshots, then a cut spec read afresh. */
 #include "hold.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,26 +15,10 @@ static const char *const hold_phases[] = { "pull", "deploy", "bootloader" };
 
 int hold_spec_read(const char *path, char *buf, size_t size)
 {
-	size_t len = 0;
-	int fd, rc = 0;
+	size_t len;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < size) {
-		ssize_t n = read(fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
+	rc = fileio_read(path, buf, size, &len);
 	if (rc < 0)
 		return rc;
 	while (len > 0 && (buf[len - 1] == '\0' || buf[len - 1] == ' ' || buf[len - 1] == '\n' ||

@@ -42,7 +42,7 @@ c_flags_host :=
 c_flags_aarch64 = $(CROSS_SYSROOT_FLAGS)
 
 # Modules shared by the programs and the tests; app.c and selftest.c are built per variant.
-c_lib := marker num status deadline probe
+c_lib := marker num fileio status deadline probe
 
 c_variants := v1 v2 v2-bad
 c_vflags_v1 := -DAPP_VERSION='"1"'
@@ -83,7 +83,7 @@ $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib)): build/$(1)/obj/%.o: src/%.c $(c
 	@mkdir -p $$(@D)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_pkg_cflags_$(1)) -MMD -MP -c $$< -o $$@
 
-build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib) marker num deadline)
+build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib) marker num fileio deadline)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
 
@@ -123,7 +123,7 @@ $(addprefix build/host/tests/,$(c_tests)): build/host/tests/%: build/host/tests/
 
 # The A/B client's tests link all of its modules: few enough, and no list per test to keep.
 $(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,$(c_ab_lib) marker num deadline)
+		$(patsubst %,build/host/obj/%.o,$(c_ab_lib) marker num fileio deadline)
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \

@@ -4,6 +4,8 @@
  */
 #include "slot.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -54,29 +56,11 @@ int slot_from_cmdline(const char *buf, size_t len, char *slot)
 int slot_read_cmdline(const char *path, char *slot)
 {
 	char buf[SLOT_CMDLINE_MAX];
-	size_t got = 0;
-	int fd, rc;
+	size_t got;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (got < sizeof(buf)) {
-		ssize_t r = read(fd, buf + got, sizeof(buf) - got);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	rc = slot_from_cmdline(buf, got, slot);
-out:
-	close(fd);
-	return rc;
+	rc = fileio_read(path, buf, sizeof(buf), &got);
+	return rc < 0 ? rc : slot_from_cmdline(buf, got, slot);
 }
 
 /* Same storage: the same inode, or two nodes of the same block device. */

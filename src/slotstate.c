@@ -1,6 +1,7 @@
 /* slotstate: the record of the verified payload a slot holds (see slotstate.h). */
 #include "slotstate.h"
 
+#include "fileio.h"
 #include "num.h"
 
 #include <errno.h>
@@ -99,18 +100,9 @@ int slotstate_write(const char *dir, char slot, const struct slotstate *st)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	for (const char *p = text; len > 0;) {
-		ssize_t w = write(fd, p, (size_t)len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = -errno;
-			goto out;
-		}
-		p += w;
-		len -= (int)w;
-	}
+	rc = fileio_write_all(fd, text, (size_t)len);
+	if (rc < 0)
+		goto out;
 	/* The content is durable before its name says anything. */
 	if (fsync(fd) < 0) {
 		rc = -errno;
@@ -139,29 +131,12 @@ out:
 int slotstate_read(const char *dir, char slot, struct slotstate *st)
 {
 	char text[SLOTSTATE_FILE_MAX], path[PATH_MAX];
-	size_t len = 0;
-	int fd, rc;
+	size_t len;
+	int rc;
 
 	rc = slotstate_path(dir, slot, "", path, sizeof(path));
-	if (rc < 0)
-		return rc;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < sizeof(text)) {
-		ssize_t n = read(fd, text + len, sizeof(text) - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
+	if (rc == 0)
+		rc = fileio_read(path, text, sizeof(text), &len);
 	if (rc < 0)
 		return rc;
 	if (len == sizeof(text))

@@ -1,6 +1,8 @@
 /* status: the app's status file, written every beat and read by the health check. */
 #include "status.h"
 
+#include "fileio.h"
+
 #include "marker.h"
 #include "num.h"
 
@@ -119,22 +121,6 @@ int status_parse(const char *buf, size_t len, struct status *st)
 	return 0;
 }
 
-static int status_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int status_write(const char *path, const struct status *st)
 {
 	char text[STATUS_FILE_MAX + 1];
@@ -155,7 +141,7 @@ int status_write(const char *path, const struct status *st)
 		rc = -errno;
 		goto out;
 	}
-	rc = status_write_all(fd, text, (size_t)len);
+	rc = fileio_write_all(fd, text, (size_t)len);
 	if (rc < 0)
 		goto out;
 	rc = close(fd);
@@ -183,29 +169,11 @@ int status_read(const char *path, struct status *st)
 {
 	/* One byte more than allowed, so an oversized file is seen as such. */
 	char buf[STATUS_FILE_MAX + 1];
-	size_t got = 0;
-	int fd, rc;
+	size_t got;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (got < sizeof(buf)) {
-		ssize_t r = read(fd, buf + got, sizeof(buf) - got);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	rc = status_parse(buf, got, st);
-out:
-	close(fd);
-	return rc;
+	rc = fileio_read(path, buf, sizeof(buf), &got);
+	return rc < 0 ? rc : status_parse(buf, got, st);
 }
 
 int status_make_parent(const char *path)

@@ -98,35 +98,56 @@ static void slurp_fd(int fd, char *buf, size_t size)
 	buf[got] = '\0';
 }
 
-/* Run argv with stdout on a pipe (as the console would be) and stderr to a file. */
-static void run(struct env *e, const char *const *argv)
-{
-	char errpath[112];
-	int out[2], errfd, status;
+/* A running agent: stdout on a pipe (as the console would be), stderr to a file. */
+struct child {
 	pid_t pid;
+	int out;
+	int err;
+	char errpath[112];
+};
 
-	snprintf(errpath, sizeof(errpath), "%s/stderr", e->dir);
-	errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(errfd >= 0);
+static void spawn(struct env *e, const char *const *argv, struct child *c)
+{
+	int out[2];
+
+	snprintf(c->errpath, sizeof(c->errpath), "%s/stderr", e->dir);
+	c->err = open(c->errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(c->err >= 0);
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
 		dup2(out[1], STDOUT_FILENO);
-		dup2(errfd, STDERR_FILENO);
+		dup2(c->err, STDERR_FILENO);
 		execv(argv[0], (char *const *)argv);
 		_exit(99);
 	}
 	close(out[1]);
-	slurp_fd(out[0], e->out, sizeof(e->out));
-	close(out[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	c->out = out[0];
+}
+
+/* Read the rest of stdout after the `got` bytes already in e->out, reap, keep stderr. */
+static void finish(struct env *e, struct child *c, size_t got)
+{
+	int status;
+
+	slurp_fd(c->out, e->out + got, sizeof(e->out) - got);
+	close(c->out);
+	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
 	assert_true(WIFEXITED(status));
 	e->code = WEXITSTATUS(status);
-	lseek(errfd, 0, SEEK_SET);
-	slurp_fd(errfd, e->err, sizeof(e->err));
-	close(errfd);
-	unlink(errpath);
+	lseek(c->err, 0, SEEK_SET);
+	slurp_fd(c->err, e->err, sizeof(e->err));
+	close(c->err);
+	unlink(c->errpath);
+}
+
+static void run(struct env *e, const char *const *argv)
+{
+	struct child c;
+
+	spawn(e, argv, &c);
+	finish(e, &c, 0);
 }
 
 static void record(struct env *e, const char *opt)
@@ -563,52 +584,33 @@ static void write_spec_file(const char *path, const char *text)
  */
 static void hold_then(struct env *e, const char *phase, const char *then)
 {
-	char spec[112], hold[32], errpath[112];
+	char spec[112], hold[32];
 	const char *argv[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--",
 			       e->writer, e->data, NULL };
+	struct child c;
 	size_t got = 0;
-	int out[2], errfd, status;
-	pid_t pid;
 
 	snprintf(spec, sizeof(spec), "%s/spec", e->dir);
 	snprintf(hold, sizeof(hold), "hold=%s", phase);
 	write_spec_file(spec, hold);
-	snprintf(errpath, sizeof(errpath), "%s/stderr", e->dir);
-	errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(errfd >= 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		dup2(errfd, STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(99);
-	}
-	close(out[1]);
+	spawn(e, argv, &c);
 	/* Until the hold marker's line is complete; the writer is stopped meanwhile. */
 	while (got < sizeof(e->out) - 1) {
-		ssize_t n = read(out[0], e->out + got, sizeof(e->out) - 1 - got);
+		ssize_t n = read(c.out, e->out + got, sizeof(e->out) - 1 - got);
+		const char *held;
 
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 		e->out[got] = '\0';
-		if (strstr(e->out, "BROWNOUT hold") && strchr(strstr(e->out, "BROWNOUT hold"), '\n'))
+		held = strstr(e->out, "BROWNOUT hold");
+		if (held && strchr(held, '\n'))
 			break;
 	}
 	e->out[got] = '\0';
 	assert_non_null(strstr(e->out, "BROWNOUT hold"));
 	write_spec_file(spec, then);
-	slurp_fd(out[0], e->out + got, sizeof(e->out) - got);
-	close(out[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	e->code = WEXITSTATUS(status);
-	lseek(errfd, 0, SEEK_SET);
-	slurp_fd(errfd, e->err, sizeof(e->err));
-	close(errfd);
-	unlink(errpath);
+	finish(e, &c, got);
 	unlink(spec);
 }
 
