@@ -6,10 +6,12 @@ import dataclasses
 import json
 import logging
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import HarnessError
@@ -225,33 +227,75 @@ def cuts_arg(text: str) -> str:
     raise argparse.ArgumentTypeError("must be 'all' or a positive number of points per phase")
 
 
-def cmd_bench_trials(args: argparse.Namespace) -> int:
-    """Trials per hour: a campaign over the bootloader points, timed end to end."""
-    images.build()
-    _, points = campaign.load_record(args.method)
-    planned = [c for c in campaign.plan(args.method, "v2", points, "1", 1) if c.phase == "bootloader"]
-    planned = (planned * (args.trials // len(planned) + 1))[:args.trials]
+@dataclass(frozen=True)
+class TrialRate:
+    trials: int
+    wall_s: float
+    steady_per_hour: float | None    # after each worker's first trial (its snapshot)
+    outcomes: Counter
+
+    @property
+    def per_hour(self) -> float:
+        return 3600 * self.trials / self.wall_s
+
+
+def bench_trials(method: str, trials: int, jobs: int, cold: bool) -> TrialRate:
+    """A campaign over the recorded bootloader points (repeated to `trials`), timed."""
+    try:
+        _, points = campaign.load_record(method)
+    except HarnessError:
+        campaign.record(method)
+        _, points = campaign.load_record(method)
+    planned = [c for c in campaign.plan(method, "v2", points, "1", 1) if c.phase == "bootloader"]
+    if not planned:
+        raise HarnessError(f"{method} has no bootloader cut points recorded")
+    planned = (planned * (trials // len(planned) + 1))[:trials]
     planned = [dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)]
     with tempfile.TemporaryDirectory(prefix="brownout-bench-") as tmp:
         journal = campaign.Journal(Path(tmp) / "bench.jsonl")
         started = time.monotonic()
-        campaign.run(planned, journal, 1, args.jobs, resume=False, snapshots=not args.cold)
+        campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold)
         wall = time.monotonic() - started
         entries = journal.entries()
     if not entries:
-        raise HarnessError("no trial finished")
-    start = "cold starts" if args.cold else "snapshots"
-    print(f"{len(entries)} {args.method} bootloader-point trials from {start}, -j {args.jobs}: "
-          f"{wall:.0f} s wall, {wall / len(entries):.1f} s per trial, "
-          f"{3600 * len(entries) / wall:.0f} trials/hour")
-    # Each worker takes its snapshot once; the rate after that is what a long campaign gets.
+        raise HarnessError(f"no {method} trial finished")
     times = sorted(e["time"] for e in entries)
-    if len(times) > args.jobs:
-        steady = times[args.jobs:]
-        rate = 3600 * (len(steady) - 1) / (steady[-1] - steady[0]) if steady[-1] > steady[0] else 0
-        print(f"  after the first trial of each worker (snapshot taken): {rate:.0f} trials/hour")
-    by_outcome = Counter(campaign.outcome(e) for e in entries)
-    print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(by_outcome.items())))
+    steady = None
+    if len(times) > jobs + 1 and times[-1] > times[jobs]:
+        steady = 3600 * (len(times) - jobs - 1) / (times[-1] - times[jobs])
+    return TrialRate(len(entries), wall, steady, Counter(campaign.outcome(e) for e in entries))
+
+
+def cmd_bench_trials(args: argparse.Namespace) -> int:
+    """Trials per hour: a campaign over the bootloader points, timed end to end."""
+    images.build()
+    rate = bench_trials(args.method, args.trials, args.jobs, args.cold)
+    start = "cold starts" if args.cold else "snapshots"
+    print(f"{rate.trials} {args.method} bootloader-point trials from {start}, -j {args.jobs}: "
+          f"{rate.wall_s:.0f} s wall, {rate.wall_s / rate.trials:.1f} s per trial, "
+          f"{rate.per_hour:.0f} trials/hour")
+    if rate.steady_per_hour is not None:
+        print(f"  after the first trial of each worker (snapshot taken): "
+              f"{rate.steady_per_hour:.0f} trials/hour")
+    print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
+    return 0
+
+
+def cmd_bench_all(args: argparse.Namespace) -> int:
+    """Per method: median cold boot to first heartbeat, and bootloader-point trials per hour."""
+    images.build()
+    rows = []
+    for method in sorted(METHODS):
+        boots = [boot_once(method, 60.0).total_s for _ in range(args.boots)]
+        rate = bench_trials(method, args.trials, args.jobs, cold=False)
+        rows.append((method, statistics.median(boots), rate))
+        log.info("bench: %s done", method)
+    print(f"per method, -j {args.jobs}: median cold boot to first heartbeat ({args.boots} boots), "
+          f"bootloader-point cut trials per hour ({args.trials} trials)")
+    print(f"  {'method':<11} {'boot s':>7} {'trials/h':>9} {'steady/h':>9}")
+    for method, boot, rate in rows:
+        steady = f"{rate.steady_per_hour:9.0f}" if rate.steady_per_hour is not None else f"{'-':>9}"
+        print(f"  {method:<11} {boot:7.2f} {rate.per_hour:9.0f} {steady}")
     return 0
 
 
@@ -364,8 +408,14 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_merge)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures",
-                           description="Benchmarks. They print figures; they do not pass or fail.")
-    bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+                           description="Benchmarks. They print figures; they do not pass or fail. "
+                                       "Without a BENCHMARK: boot time and cut trials per hour "
+                                       "for every method.")
+    bench.add_argument("--boots", type=positive_int, default=3, help="cold boots per method (default 3)")
+    bench.add_argument("--trials", type=positive_int, default=8, help="cut trials per method (default 8)")
+    bench.add_argument("-j", "--jobs", type=positive_int, default=2)
+    bench.set_defaults(func=cmd_bench_all)
+    bench_sub = bench.add_subparsers(dest="bench", metavar="BENCHMARK")
     bb = bench_sub.add_parser("boot", help="cold power-on to first heartbeat, by stage",
                               description="Cold-boot fresh devices RUNS times and print min, "
                                           "median and max of each boot stage.")
