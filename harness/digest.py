@@ -26,6 +26,23 @@ VOLATILE = ("proc", "sys", "dev", "run", "tmp", "data", "var/log",
             "var/cache", "var/tmp", "var/lib/apt/lists")
 # Made by mke2fs, not by any version.
 NOT_IN_TREE = ("lost+found",)
+# Package-manager bookkeeping that differs between a tree built with `dpkg -i`
+# (images/rootfs.sh) and the same packages installed by apt on the device (the
+# in-place method), while the installed files and dpkg's status are the same.
+# dpkg's journal (var/lib/dpkg/updates) and status stay in: they say what is
+# installed, and a half-done upgrade must show.
+VOLATILE_FILES = (
+    # apt's record of which packages were installed only as dependencies
+    # (bc, pulled in by brownout-app 2): apt's choice, not a file any program runs.
+    "var/lib/apt/extended_states",
+    # dpkg's backups of its databases, made on every run; the build removes them.
+    "var/lib/dpkg/status-old", "var/lib/dpkg/available-old",
+    "var/lib/dpkg/diversions-old", "var/lib/dpkg/statoverride-old",
+    # dselect's list of available packages: `dpkg -i` adds to it, apt does not.
+    "var/lib/dpkg/available",
+    # Empty lock files, created by whichever tool ran first.
+    "var/lib/dpkg/lock", "var/lib/dpkg/lock-frontend", "var/lib/dpkg/triggers/Lock",
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +98,7 @@ def tree_digest(root: Path, label: str = "") -> TreeDigest:
         for name in dirnames + sorted(filenames):
             path = base / name
             rel = str(path.relative_to(root))
-            if rel in NOT_IN_TREE or any(rel.startswith(v + "/") for v in VOLATILE):
+            if rel in NOT_IN_TREE or rel in VOLATILE_FILES or any(rel.startswith(v + "/") for v in VOLATILE):
                 continue
             h.update(_entry(path, rel))
             count += 1

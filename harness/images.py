@@ -60,12 +60,17 @@ STEPS: tuple[Step, ...] = (
     Step("sysroot", "sysroot.sh", params={"SYSROOT_PACKAGES": SYSROOT_PACKAGES}),
     Step("apps", "apps.sh", inputs=("src", "Makefile"), deps=("sysroot",)),
     Step("keys", "keys.sh"),
-    Step("rootfs", "rootfs.sh", inputs=("images/rootfs", "harness/digest.py"), deps=("kernel", "apps", "keys"),
+    Step("apt-key", "apt-key.sh"),
+    Step("rootfs", "rootfs.sh", inputs=("images/rootfs", "harness/digest.py"), deps=("kernel", "apps", "keys", "apt-key"),
          params={"ROOTFS_PACKAGES": ROOTFS_PACKAGES}),
     Step("payloads", "payloads.sh", deps=("rootfs", "keys")),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),
     Step("disk-ab", "disk-ab.sh", inputs=("images/boot/ab.cmd", "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs")),
+    Step("recovery", "recovery.sh", inputs=("images/recovery", "images/rootfs/fw_env.config"),
+         deps=("kernel", "apps", "keys", "rootfs")),
+    Step("disk-asymmetric", "disk-asymmetric.sh", inputs=("images/boot/asymmetric.cmd", "images/disk.sh"),
+         deps=("kernel", "initramfs", "rootfs", "recovery")),
 )
 STEP_BY_NAME = {s.name: s for s in STEPS}
 

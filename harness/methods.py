@@ -35,6 +35,12 @@ def _ab_root(init: dict[str, str]) -> RootLocation | None:
     return RootLocation(partition) if partition else None
 
 
+def _single_root(init: dict[str, str]) -> RootLocation | None:
+    """In-place and asymmetric: the one root partition. A recovery boot
+    (`slot=recovery`) is never a finished device."""
+    return RootLocation("root") if init.get("slot") == "root" else None
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -45,6 +51,11 @@ class Method:
     extra_boots: int = 3             # the update's own boots, the fallback, one spare
     clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
     payload_steps: tuple[str, ...] = ("payloads",)
+    # Boots that get the rig's request (update URL, agent, cut): the update's
+    # boot, and for asymmetric also recovery's, where the install and its cuts happen.
+    request_boots: int = 1
+    # Reboots the update itself takes to switch over: 0 when it switches in place.
+    switch_reboots: int = 1
 
     @property
     def max_boots(self) -> int:
@@ -63,6 +74,10 @@ class Method:
 METHODS: dict[str, Method] = {
     "ab": Method("ab", "disk-ab", "ab.img", _ab_root,
                  clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}),
+    # Root asks, recovery installs: boots are the update's, recovery's, the
+    # new root's; for v2-bad, its tries, recovery's reinstall of v1, and v1's.
+    "asymmetric": Method("asymmetric", "disk-asymmetric", "asymmetric.img", _single_root,
+                         extra_boots=5, request_boots=2, switch_reboots=2),
 }
 
 

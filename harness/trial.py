@@ -230,11 +230,18 @@ class _Trial:
     def record(self) -> list[dict]:
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
             self.device.config.extra_args += self._request("record")
-            machine = power.on()
-            try:
-                done = machine.console.wait_for_marker("record-done", timeout=STEP_TIMEOUT)
-            finally:
-                power.cut()
+            # The boots before the last one only hand the update on (asymmetric: to recovery).
+            for boot_no in range(1, self.method.request_boots + 1):
+                machine = power.on()
+                qmp = machine.qmp()
+                try:
+                    if boot_no < self.method.request_boots:
+                        machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
+                        qmp.wait_event("SHUTDOWN", timeout=30.0)
+                        continue
+                    done = machine.console.wait_for_marker("record-done", timeout=STEP_TIMEOUT)
+                finally:
+                    power.cut()
         if done.get("status") != "0":
             raise HarnessError(f"the update failed while recording (status {done.get('status')}); "
                                f"console log: {machine.run_dir / 'console.log'}")
@@ -246,9 +253,10 @@ class _Trial:
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
+        last_request = self.method.request_boots
         for boot_no in range(1, self.method.max_boots + 1):
-            config.extra_args = base + (request if boot_no == 1 else [])
-            boot = self._boot(power, updating=boot_no == 1, agent=agent and boot_no == 1)
+            config.extra_args = base + (request if boot_no <= last_request else [])
+            boot = self._boot(power, updating=boot_no == 1, agent=agent and boot_no == last_request)
             boots.append(boot)
             if not boot.rebooted:
                 break
@@ -277,6 +285,10 @@ class _Trial:
                     continue
                 if agent and marker.event == "reboot":
                     continue
+                # A boot that is no finished device (recovery) goes on after an
+                # error: it falls back or retries, then reboots.
+                if marker.event == "update-error" and not self._finished_device(machine):
+                    continue
                 break
         except BootFailure as e:
             boot.failure = e.reason
@@ -292,6 +304,10 @@ class _Trial:
         boot.wr_bytes = _written(machine)
         power.cut()
         return boot
+
+    def _finished_device(self, machine: Machine) -> bool:
+        inits = machine.console.markers("init")
+        return not inits or self.method.root_of(dict(inits[-1].fields)) is not None
 
     def _judge(self, boots: list[_Boot]) -> tuple[str, str, list[str]]:
         """What the device runs after `boots`, checked offline: final, slot, verdicts."""
@@ -317,7 +333,7 @@ class _Trial:
             verdicts.append("completes")
         if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
             verdicts.append("rolled-back")
-        refusals = [b.outcome for b in boots if b.outcome and b.outcome.event == "update-error"]
+        refusals = [m for b in boots for m in b.machine.console.markers("update-error")]
         if refusals and final == "v1":
             verdicts.append("refused")
             self.notes.append(f"update refused: {refusals[0].get('reason')} ({refusals[0].get('detail', '')})")
@@ -326,11 +342,15 @@ class _Trial:
     def _measures(self, boots: list[_Boot]) -> Measures:
         beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
         phases = [m for b in boots for m in b.machine.console.markers("phase")]
-        ends = [b.outcome.t for b in boots if b.outcome and b.outcome.event in ("reboot", "cut")]
+        # The update ends with its own reboot (not a hand-over to recovery), a cut, or in place.
+        ends = [m.t for b in boots for m in b.machine.console.markers()
+                if m.event == "cut" or (m.event == "reboot" and m.get("reason") == "update")
+                or m.event == "settled"]
         start = phases[0].t if phases else None
         gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
+        switched = len(boots) > 1 or self.method.switch_reboots == 0
         return Measures(
-            downtime_s=round(max(gaps), 3) if gaps and len(boots) > 1 else None,
+            downtime_s=round(max(gaps), 3) if gaps and switched else None,
             reboots=len(boots) - 1,
             bytes_downloaded=self.server.bytes_served,
             bytes_written=sum(b.wr_bytes for b in boots),
