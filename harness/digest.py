@@ -87,6 +87,30 @@ def installed_packages(root: Path) -> list[str]:
     return sorted(packages)
 
 
+def _stanzas(root: Path) -> list[dict[str, str]]:
+    status = root / "var/lib/dpkg/status"
+    return [dict(line.split(": ", 1) for line in stanza.splitlines()
+                 if ": " in line and not line.startswith(" "))
+            for stanza in status.read_text(errors="replace").split("\n\n")]
+
+
+def unsettled_packages(root: Path) -> list[str]:
+    """Packages dpkg left half-way, as `dpkg --audit` reports them: any state but
+    installed, not-installed or config-files (half-installed, unpacked,
+    half-configured, triggers-awaited, triggers-pending), or a reinstall-required
+    flag. Sorted 'name want-flag-state' lines; empty when dpkg finished."""
+    out = []
+    for fields in _stanzas(root):
+        status = fields.get("Status", "")
+        words = status.split()
+        if len(words) != 3 or "Package" not in fields:
+            continue
+        want, flag, state = words
+        if state not in ("installed", "not-installed", "config-files") or flag != "ok":
+            out.append(f"{fields['Package']} {want}-{flag}-{state}")
+    return sorted(out)
+
+
 def tree_digest(root: Path, label: str = "") -> TreeDigest:
     if not root.is_dir():
         raise HarnessError(f"{root} is not a directory")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import HarnessError
 from .device import Partition
-from .digest import TreeDigest, ext4_digest, installed_packages
+from .digest import TreeDigest, ext4_digest, installed_packages, unsettled_packages
 
 MIB = 1 << 20
 
@@ -57,6 +57,8 @@ class RootCheck:
     fs: FsCheck
     digest: TreeDigest | None
     packages: tuple[str, ...]
+    # Packages dpkg left half-way ("name status"), as `dpkg --audit` would list them.
+    unsettled: tuple[str, ...] = ()
 
     def has_package(self, name: str) -> bool:
         return any(p.split()[0] == name for p in self.packages)
@@ -68,13 +70,14 @@ def check_root(disk: Path, part: Partition, root: str = "/") -> RootCheck:
         image = extract(disk, part, Path(tmp) / f"{part.name}.ext4")
         fs = fsck(image, part.name)
         try:
-            digest, tree_packages = _digest_and_packages(image, part.name, root)
+            digest, tree_packages, unsettled = _digest_and_packages(image, part.name, root)
         except HarnessError:
             return RootCheck(fs, None, ())
-        return RootCheck(fs, digest, tree_packages)
+        return RootCheck(fs, digest, tree_packages, unsettled)
 
 
-def _digest_and_packages(image: Path, label: str, root: str) -> tuple[TreeDigest, tuple[str, ...]]:
+def _digest_and_packages(image: Path, label: str,
+                         root: str) -> tuple[TreeDigest, tuple[str, ...], tuple[str, ...]]:
     with tempfile.TemporaryDirectory(prefix="brownout-status-") as tmp:
         status = Path(tmp) / "var/lib/dpkg/status"
         status.parent.mkdir(parents=True)
@@ -83,7 +86,8 @@ def _digest_and_packages(image: Path, label: str, root: str) -> tuple[TreeDigest
         if result.returncode != 0 or not status.exists():
             raise HarnessError(f"no dpkg status in {label}")
         packages = tuple(installed_packages(Path(tmp)))
-    return ext4_digest(image, label, root=root), packages
+        unsettled = tuple(unsettled_packages(Path(tmp)))
+    return ext4_digest(image, label, root=root), packages, unsettled
 
 
 def check_fs(disk: Path, part: Partition) -> FsCheck:

@@ -71,6 +71,9 @@ STEPS: tuple[Step, ...] = (
          deps=("kernel", "apps", "keys", "rootfs")),
     Step("disk-asymmetric", "disk-asymmetric.sh", inputs=("images/boot/asymmetric.cmd", "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs", "recovery")),
+    Step("repo-inplace", "repo-inplace.sh", deps=("rootfs", "apt-key")),
+    Step("disk-inplace", "disk-inplace.sh", inputs=("images/boot/inplace.cmd", "images/disk.sh"),
+         deps=("kernel", "initramfs", "rootfs")),
 )
 STEP_BY_NAME = {s.name: s for s in STEPS}
 

@@ -56,6 +56,11 @@ class Method:
     request_boots: int = 1
     # Reboots the update itself takes to switch over: 0 when it switches in place.
     switch_reboots: int = 1
+    # What the request names under /<method>/<payload>/: a signed manifest, or
+    # nothing when the payload directory is itself the source (a package repository).
+    request_file: str = "manifest"
+    # The root is upgraded package by package: judge what dpkg left behind too.
+    dpkg_audit: bool = False
 
     @property
     def max_boots(self) -> int:
@@ -63,7 +68,8 @@ class Method:
 
     def request(self, payload: str) -> str:
         """What opt/brownout/update holds: the URL the device's client starts from."""
-        return f"http://{GUEST_ADDR}/{self.name}/{payload}/manifest"
+        base = f"http://{GUEST_ADDR}/{self.name}/{payload}"
+        return f"{base}/{self.request_file}" if self.request_file else base
 
     @property
     def record_steps(self) -> tuple[str, ...]:
@@ -78,6 +84,11 @@ METHODS: dict[str, Method] = {
     # new root's; for v2-bad, its tries, recovery's reinstall of v1, and v1's.
     "asymmetric": Method("asymmetric", "disk-asymmetric", "asymmetric.img", _single_root,
                          extra_boots=5, request_boots=2, switch_reboots=2),
+    # apt/dpkg on the running root, then an application restart: no reboot, no
+    # boot counter; after a cut, one boot to see what dpkg left.
+    "inplace": Method("inplace", "disk-inplace", "inplace.img", _single_root,
+                      boot_limit=0, extra_boots=2, switch_reboots=0, request_file="",
+                      payload_steps=("repo-inplace",), dpkg_audit=True),
 }
 
 

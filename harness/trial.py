@@ -27,7 +27,7 @@ from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
 from .console import Marker, parse_marker
 from .device import Device, partitions
 from .digest import classify, load_known
-from .disk import check_fs, check_root
+from .disk import RootCheck, check_fs, check_root
 from .images import require
 from .power import PowerSwitch
 from .qemu import Machine, UserNet
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
-OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|cut|cut-missed|record-done)\b")
+# settled: a boot that updated (or checked) in place and stays up.
+OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|cut|cut-missed|record-done|settled)\b")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class TrialResult:
     client: str = "safe"
     notes: list[str] = field(default_factory=list)
     log_dir: str = ""
+    # In-place: what dpkg left (unsettled packages, the app's version, bc),
+    # after the first cycle and, for a cut, after the re-run.
+    dpkg: dict | None = None
+    dpkg_rerun: dict | None = None
 
     @property
     def phase(self) -> str:
@@ -178,6 +183,7 @@ class _Trial:
         self.server = server
         self.boots: list[_Boot] = []
         self.notes: list[str] = []
+        self.dpkg: dict | None = None
         self.server.reset_counters()
         self.server.disarm()
         if spec.fault:
@@ -209,6 +215,7 @@ class _Trial:
             cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
             missed = any(b.outcome and b.outcome.event == "cut-missed" for b in first)
             final, slot, verdicts = self._judge(first)
+            dpkg_first, dpkg_rerun = self.dpkg, None
             if missed:
                 final, verdicts = "missed", []
                 self.notes.append("the cut point never fired: the update ended first")
@@ -219,13 +226,14 @@ class _Trial:
                 self.server.disarm()
                 again = self._cycle(power, self._request(), agent=False)
                 final_again, _, _ = self._judge(again)
+                dpkg_rerun = self.dpkg if self.method.dpkg_audit else None
                 if final_again == "v2":
                     verdicts.append("completes")
                 else:
                     self.notes.append(f"re-running the update after the cut ended in {final_again}")
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
                            slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
-                           self.notes, str(self.run_dir))
+                           self.notes, str(self.run_dir), dpkg_first, dpkg_rerun)
 
     def record(self) -> list[dict]:
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
@@ -283,7 +291,7 @@ class _Trial:
                 # under the agent, the client's reboot is the agent's to make.
                 if updating and marker.event == "confirm" and marker.get("result") == "good":
                     continue
-                if agent and marker.event == "reboot":
+                if agent and marker.event in ("reboot", "settled"):
                     continue
                 # A boot that is no finished device (recovery) goes on after an
                 # error: it falls back or retries, then reboots.
@@ -329,6 +337,8 @@ class _Trial:
         for fs in (root.fs, data):
             if not fs.clean:
                 self.notes.append(f"fsck -n of {fs.partition} is not clean")
+        if self.method.dpkg_audit:
+            self._audit(root)
         if spec.payload == "v2" and final == "v2" and root.has_package("bc") and not spec.cut:
             verdicts.append("completes")
         if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
@@ -338,6 +348,15 @@ class _Trial:
             verdicts.append("refused")
             self.notes.append(f"update refused: {refusals[0].get('reason')} ({refusals[0].get('detail', '')})")
         return final, slot, verdicts
+
+    def _audit(self, root: RootCheck) -> None:
+        """What dpkg left in the root (its status file, as `dpkg --audit` reads it)."""
+        self.dpkg = {"unsettled": list(root.unsettled),
+                     "brownout-app": next((p.split()[2] for p in root.packages
+                                           if p.split()[0] == "brownout-app"), "none"),
+                     "bc": "installed" if root.has_package("bc") else "absent"}
+        for line in root.unsettled:
+            self.notes.append(f"dpkg: {line}")
 
     def _measures(self, boots: list[_Boot]) -> Measures:
         beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]

@@ -22,8 +22,10 @@ done
 cp "$KERNEL_DIR"/modules/*.ko "$root/lib/modules/"
 cp "$KERNEL_DIR/modules.order" "$root/lib/modules/modules.order"
 kver=$(cat "$KERNEL_DIR/release")
-modprobe -d "$KERNEL_DIR/rootfs-modules/usr" -S "$kver" --show-depends virtio_net qemu_fw_cfg |
-	awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' | while read -r ko; do
+for mod in virtio_net qemu_fw_cfg; do
+	# One module per call: modprobe reads further words as module parameters.
+	modprobe -d "$KERNEL_DIR/rootfs-modules/usr" -S "$kver" --show-depends "$mod"
+done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' | while read -r ko; do
 		cp "$ko" "$root/lib/modules/"
 		basename "$ko" >> "$root/lib/modules/modules.order"
 	done

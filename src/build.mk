@@ -86,6 +86,9 @@ $(patsubst %,build/$(1)/obj/%.o,ab asym $(c_ab_lib)): build/$(1)/obj/%.o: src/%.
 build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib) marker num deadline)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 
+build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace marker status num)
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
+
 # The asymmetric client: the same modules; it runs in the root and in recovery.
 build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asym $(c_ab_lib) marker num deadline)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
@@ -131,9 +134,9 @@ $(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tes
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \
-	build/host/brownout-ab build/host/brownout-asym
+	build/host/brownout-ab build/host/brownout-asym build/host/brownout-inplace
 c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health \
-	build/aarch64/brownout-ab build/aarch64/brownout-asym
+	build/aarch64/brownout-ab build/aarch64/brownout-asym build/aarch64/brownout-inplace
 
 .PHONY: c-host c-test c-valgrind c-aarch64 c-clean
 

@@ -99,7 +99,7 @@ if test ${slot} = root; then
 	echo "BROWNOUT uboot-boot slot=root"
 	# cryptomgr.notests: the kernel's crypto self-tests take ~0.25 s of every
 	# emulated boot and test the kernel, not the update method.
-	setenv bootargs "console=ttyAMA0 root=/dev/vda3 ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.slot=root brownout.data=/dev/vda5"
+	setenv bootargs "console=ttyAMA0 root=/dev/vda3 ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=asymmetric brownout.slot=root brownout.data=/dev/vda5"
 	setenv bootpart 1
 	setenv initrd initrd.img
 else
