@@ -11,6 +11,7 @@ packages=(
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
 	python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
+	gnupg dpkg-dev gzip
 )
 
 say() { printf 'brownout deps: %s\n' "$*" >&2; }

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError
-from harness.digest import TreeDigest, classify, installed_packages, tree_digest
+from harness.digest import TreeDigest, classify, installed_packages, tree_digest, unsettled_packages
 
 STATUS = """Package: bash
 Status: install ok installed
@@ -99,3 +99,25 @@ def test_not_a_debian_tree(tmp_path: Path) -> None:
 def test_digest_record_round_trips(tree: Path) -> None:
     d = tree_digest(tree, "v1")
     assert TreeDigest(**d.__dict__) == d
+
+
+def test_apt_and_dpkg_bookkeeping_is_not_part_of_a_version(tree: Path) -> None:
+    (tree / "var/lib/apt").mkdir(parents=True)
+    before = tree_digest(tree)
+    (tree / "var/lib/apt/extended_states").write_text("Package: bc\nAuto-Installed: 1\n")
+    (tree / "var/lib/dpkg/status-old").write_text(STATUS)
+    (tree / "var/lib/dpkg/available").write_text("")
+    assert tree_digest(tree).digest == before.digest
+    # dpkg's journal is not bookkeeping: a half-done run shows.
+    (tree / "var/lib/dpkg/updates").mkdir()
+    (tree / "var/lib/dpkg/updates/0000").write_text("Package: bc\n")
+    assert tree_digest(tree).digest != before.digest
+
+
+def test_unsettled_packages_are_what_dpkg_audit_lists(tree: Path) -> None:
+    assert unsettled_packages(tree) == []
+    status = STATUS + "\nPackage: brownout-app\nStatus: install reinstreq half-installed\nVersion: 2\n" \
+        "\nPackage: zz\nStatus: install ok unpacked\nVersion: 1\n"
+    (tree / "var/lib/dpkg/status").write_text(status)
+    assert unsettled_packages(tree) == ["brownout-app install-reinstreq-half-installed",
+                                        "zz install-ok-unpacked"]
