@@ -87,6 +87,10 @@ class TrialResult:
                  f"verdicts: {', '.join(self.verdicts) or 'none'}",
                  f"  downtime {downtime}, reboots {m.reboots}, downloaded {m.bytes_downloaded:,} B, "
                  f"written {m.bytes_written:,} B, update {duration}"]
+        for label, audit in (("dpkg", self.dpkg), ("dpkg after the re-run", self.dpkg_rerun)):
+            if audit:
+                lines.append(f"  {label}: brownout-app {audit['brownout-app']}, bc {audit['bc']}, "
+                             f"unsettled: {', '.join(audit['unsettled']) or 'none'}")
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  reproduce: {self.reproduce}")
         return "\n".join(lines)
