@@ -73,25 +73,38 @@ def _entry(path: Path, rel: str) -> bytes:
     return (head + "\n").encode()
 
 
-def installed_packages(root: Path) -> list[str]:
-    """Installed packages from dpkg's status file, as sorted 'name arch version' lines."""
-    status = root / "var/lib/dpkg/status"
-    if not status.exists():
-        raise HarnessError(f"{status} is missing: {root} is not a Debian root tree")
-    packages = []
-    for stanza in status.read_text(errors="replace").split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in stanza.splitlines()
-                      if ": " in line and not line.startswith(" "))
-        if fields.get("Status") == "install ok installed":
-            packages.append(f"{fields['Package']} {fields.get('Architecture', '')} {fields['Version']}")
-    return sorted(packages)
+def _parse(text: str) -> list[dict[str, str]]:
+    return [dict(line.split(": ", 1) for line in stanza.splitlines()
+                 if ": " in line and not line.startswith(" "))
+            for stanza in text.split("\n\n")]
 
 
 def _stanzas(root: Path) -> list[dict[str, str]]:
+    """dpkg's database as dpkg itself reads it: the status file, then the
+    journal in var/lib/dpkg/updates (entries dpkg wrote since it last
+    rewrote status) applied in order; an entry being written (tmp.i) is not."""
     status = root / "var/lib/dpkg/status"
-    return [dict(line.split(": ", 1) for line in stanza.splitlines()
-                 if ": " in line and not line.startswith(" "))
-            for stanza in status.read_text(errors="replace").split("\n\n")]
+    if not status.exists():
+        raise HarnessError(f"{status} is missing: {root} is not a Debian root tree")
+    merged: dict[tuple[str, str], dict[str, str]] = {}
+    texts = [status.read_text(errors="replace")]
+    updates = root / "var/lib/dpkg/updates"
+    if updates.is_dir():
+        texts += [f.read_text(errors="replace") for f in sorted(updates.iterdir()) if f.name.isdigit()]
+    for text in texts:
+        for fields in _parse(text):
+            if "Package" in fields:
+                merged[(fields["Package"], fields.get("Architecture", ""))] = fields
+    return list(merged.values())
+
+
+def installed_packages(root: Path) -> list[str]:
+    """Installed packages from dpkg's database, as sorted 'name arch version' lines."""
+    packages = []
+    for fields in _stanzas(root):
+        if fields.get("Status") == "install ok installed":
+            packages.append(f"{fields['Package']} {fields.get('Architecture', '')} {fields['Version']}")
+    return sorted(packages)
 
 
 def unsettled_packages(root: Path) -> list[str]:

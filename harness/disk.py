@@ -85,6 +85,9 @@ def _digest_and_packages(image: Path, label: str,
                                 capture_output=True, text=True)
         if result.returncode != 0 or not status.exists():
             raise HarnessError(f"no dpkg status in {label}")
+        # dpkg's journal: what it recorded since it last rewrote status.
+        subprocess.run(["debugfs", "-R", f"rdump {root.rstrip('/')}/var/lib/dpkg/updates {status.parent}",
+                        str(image)], capture_output=True, text=True)
         packages = tuple(installed_packages(Path(tmp)))
         unsettled = tuple(unsettled_packages(Path(tmp)))
     return ext4_digest(image, label, root=root), packages, unsettled

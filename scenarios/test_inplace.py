@@ -51,3 +51,19 @@ def test_a_download_cut_by_the_server_leaves_v1_and_a_retry_completes(trial) -> 
     resumed = trial(method="inplace", payload="v2",
                     fault=Fault("close", pattern="*/brownout-app_*.deb", after_bytes=10_000, count=1))
     assert resumed.final == "v2" and "completes" in resumed.verdicts
+
+
+def test_a_cut_inside_dpkg_leaves_a_mixed_root_that_a_rerun_repairs(trial) -> None:
+    # Power fails just before dpkg renames the new application into place:
+    # bc is unpacked but not configured, brownout-app is half-installed
+    # (reinstreq), the files are of both versions. v1's binary still runs.
+    result = trial(method="inplace", payload="v2",
+                   cut="phase=deploy,syscall=renameat,path=/usr/bin/brownout-app.dpkg-new,n=1,edge=before")
+    assert result.cut is not None and result.cut["phase"] == "deploy"
+    assert result.final == "mixed" and "atomic" not in result.verdicts
+    assert result.dpkg is not None and result.dpkg["unsettled"] == [
+        "bc install-ok-unpacked", "brownout-app install-reinstreq-half-installed"]
+    # dpkg --configure -a cannot mend a half-installed package; apt reinstalls
+    # it from the repository on the re-run, which ends on v2.
+    assert "completes" in result.verdicts
+    assert result.dpkg_rerun == {"unsettled": [], "brownout-app": "2", "bc": "installed"}

@@ -14,6 +14,7 @@
 #include "marker.h"
 #include "status.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -135,6 +136,33 @@ static int inplace_apt(const char *const *args, size_t n)
 	return inplace_run(argv, NULL, 0);
 }
 
+/*
+ * Forget the package lists of earlier runs. apt does not fsync them: after a
+ * power cut following `apt-get update` their names survive with lost
+ * contents, the next update sees an unchanged InRelease and keeps them, and
+ * the upgrade finds nothing to do. Fetched again they cost about 1.4 kB.
+ */
+static void inplace_forget_lists(void)
+{
+	static const char *const dirs[] = { "/var/lib/apt/lists", "/var/lib/apt/lists/partial" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+
+		if (!d)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_type != DT_REG || strcmp(e->d_name, "lock") == 0)
+				continue;
+			if (unlinkat(dirfd(d), e->d_name, 0) < 0)
+				fprintf(stderr, "brownout-inplace: %s/%s: %s\n", dirs[i], e->d_name,
+					strerror(errno));
+		}
+		closedir(d);
+	}
+}
+
 static int inplace_sources(const char *url)
 {
 	FILE *f;
@@ -169,7 +197,13 @@ static int inplace_repair(void)
 	inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "broken" } }, 1);
 	if (inplace_run(configure, NULL, 0) != 0)
 		return inplace_fail("dpkg", "configure-a", "dpkg --configure -a");
-	inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "repaired" } }, 1);
+	/*
+	 * --configure -a configures what was unpacked; a package left half-installed
+	 * (reinstreq) needs its archive again. Say which it is; apt decides next.
+	 */
+	rc = inplace_run(audit, out, sizeof(out));
+	inplace_marker("inplace-audit", (struct marker_field[]){
+		{ "result", rc == 0 && out[strspn(out, " \n")] == '\0' ? "repaired" : "unrepaired" } }, 1);
 	return INPLACE_OK;
 }
 
@@ -250,6 +284,7 @@ static int inplace_install(const char *url, const char *status_path)
 		return INPLACE_ERROR;
 
 	inplace_phase("pull", "start");
+	inplace_forget_lists();
 	/* apt checks InRelease against /etc/apt/trusted.gpg.d and every index against it. */
 	if (inplace_apt(update, 1) != 0)
 		return inplace_fail("repository", "apt-update", "apt-get update");

@@ -121,3 +121,15 @@ def test_unsettled_packages_are_what_dpkg_audit_lists(tree: Path) -> None:
     (tree / "var/lib/dpkg/status").write_text(status)
     assert unsettled_packages(tree) == ["brownout-app install-reinstreq-half-installed",
                                         "zz install-ok-unpacked"]
+
+
+def test_dpkg_journal_entries_override_the_status_file(tree: Path) -> None:
+    updates = tree / "var/lib/dpkg/updates"
+    updates.mkdir()
+    (updates / "0000").write_text("Package: bc\nStatus: install reinstreq half-installed\n"
+                                  "Architecture: arm64\nVersion: 1.07.1-3\n")
+    (updates / "0001").write_text("Package: bc\nStatus: install ok unpacked\nArchitecture: arm64\n"
+                                  "Version: 1.07.1-3\n")
+    (updates / "tmp.i").write_text("Package: bc\nStatus: install ok installed\nArchitecture: arm64\n")
+    assert unsettled_packages(tree) == ["bc install-ok-unpacked"]
+    assert "bc" not in [p.split()[0] for p in installed_packages(tree)]
