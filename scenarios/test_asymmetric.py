@@ -53,3 +53,13 @@ def test_a_download_cut_by_the_server_is_retried_by_recovery_until_it_completes(
                    fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=20_000_000, count=8))
     assert result.final == "v2" and set(result.verdicts) >= {"atomic", "completes"}
     assert result.measures.reboots == 3
+
+
+@pytest.mark.parametrize("cut", [
+    "phase=bootloader,n=1,torn=8192",      # recovery's env write, torn half-way
+    "phase=pull,n=40,edge=after",          # mid-download into the root slot
+], ids=["asymmetric-bootloader-torn-env", "asymmetric-pull-40-after"])
+def test_a_cut_in_recovery_leads_back_to_recovery_and_a_retry(trial, cut: str) -> None:
+    result = trial(method="asymmetric", payload="v2", cut=cut)
+    assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1]
+    assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
