@@ -26,6 +26,23 @@ VOLATILE = ("proc", "sys", "dev", "run", "tmp", "data", "var/log",
             "var/cache", "var/tmp", "var/lib/apt/lists")
 # Made by mke2fs, not by any version.
 NOT_IN_TREE = ("lost+found",)
+# Package-manager bookkeeping that differs between a tree built with `dpkg -i`
+# (images/rootfs.sh) and the same packages installed by apt on the device (the
+# in-place method), while the installed files and dpkg's status are the same.
+# dpkg's journal (var/lib/dpkg/updates) and status stay in: they say what is
+# installed, and a half-done upgrade must show.
+VOLATILE_FILES = (
+    # apt's record of which packages were installed only as dependencies
+    # (bc, pulled in by brownout-app 2): apt's choice, not a file any program runs.
+    "var/lib/apt/extended_states",
+    # dpkg's backups of its databases, made on every run; the build removes them.
+    "var/lib/dpkg/status-old", "var/lib/dpkg/available-old",
+    "var/lib/dpkg/diversions-old", "var/lib/dpkg/statoverride-old",
+    # dselect's list of available packages: `dpkg -i` adds to it, apt does not.
+    "var/lib/dpkg/available",
+    # Empty lock files, created by whichever tool ran first.
+    "var/lib/dpkg/lock", "var/lib/dpkg/lock-frontend", "var/lib/dpkg/triggers/Lock",
+)
 
 
 @dataclass(frozen=True)
@@ -56,18 +73,55 @@ def _entry(path: Path, rel: str) -> bytes:
     return (head + "\n").encode()
 
 
-def installed_packages(root: Path) -> list[str]:
-    """Installed packages from dpkg's status file, as sorted 'name arch version' lines."""
+def _parse(text: str) -> list[dict[str, str]]:
+    return [dict(line.split(": ", 1) for line in stanza.splitlines()
+                 if ": " in line and not line.startswith(" "))
+            for stanza in text.split("\n\n")]
+
+
+def _stanzas(root: Path) -> list[dict[str, str]]:
+    """dpkg's database as dpkg itself reads it: the status file, then the
+    journal in var/lib/dpkg/updates (entries dpkg wrote since it last
+    rewrote status) applied in order; an entry being written (tmp.i) is not."""
     status = root / "var/lib/dpkg/status"
     if not status.exists():
         raise HarnessError(f"{status} is missing: {root} is not a Debian root tree")
+    merged: dict[tuple[str, str], dict[str, str]] = {}
+    texts = [status.read_text(errors="replace")]
+    updates = root / "var/lib/dpkg/updates"
+    if updates.is_dir():
+        texts += [f.read_text(errors="replace") for f in sorted(updates.iterdir()) if f.name.isdigit()]
+    for text in texts:
+        for fields in _parse(text):
+            if "Package" in fields:
+                merged[(fields["Package"], fields.get("Architecture", ""))] = fields
+    return list(merged.values())
+
+
+def installed_packages(root: Path) -> list[str]:
+    """Installed packages from dpkg's database, as sorted 'name arch version' lines."""
     packages = []
-    for stanza in status.read_text(errors="replace").split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in stanza.splitlines()
-                      if ": " in line and not line.startswith(" "))
+    for fields in _stanzas(root):
         if fields.get("Status") == "install ok installed":
             packages.append(f"{fields['Package']} {fields.get('Architecture', '')} {fields['Version']}")
     return sorted(packages)
+
+
+def unsettled_packages(root: Path) -> list[str]:
+    """Packages dpkg left half-way, as `dpkg --audit` reports them: any state but
+    installed, not-installed or config-files (half-installed, unpacked,
+    half-configured, triggers-awaited, triggers-pending), or a reinstall-required
+    flag. Sorted 'name want-flag-state' lines; empty when dpkg finished."""
+    out = []
+    for fields in _stanzas(root):
+        status = fields.get("Status", "")
+        words = status.split()
+        if len(words) != 3 or "Package" not in fields:
+            continue
+        want, flag, state = words
+        if state not in ("installed", "not-installed", "config-files") or flag != "ok":
+            out.append(f"{fields['Package']} {want}-{flag}-{state}")
+    return sorted(out)
 
 
 def tree_digest(root: Path, label: str = "") -> TreeDigest:
@@ -81,7 +135,7 @@ def tree_digest(root: Path, label: str = "") -> TreeDigest:
         for name in dirnames + sorted(filenames):
             path = base / name
             rel = str(path.relative_to(root))
-            if rel in NOT_IN_TREE or any(rel.startswith(v + "/") for v in VOLATILE):
+            if rel in NOT_IN_TREE or rel in VOLATILE_FILES or any(rel.startswith(v + "/") for v in VOLATILE):
                 continue
             h.update(_entry(path, rel))
             count += 1

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import HarnessError
 from .device import Partition
-from .digest import TreeDigest, ext4_digest, installed_packages
+from .digest import TreeDigest, ext4_digest, installed_packages, unsettled_packages
 from .images import CACHE
 
 CHECKS = CACHE / "checks"
@@ -68,6 +68,8 @@ class RootCheck:
     fs: FsCheck
     digest: TreeDigest | None
     packages: tuple[str, ...]
+    # Packages dpkg left half-way ("name status"), as `dpkg --audit` would list them.
+    unsettled: tuple[str, ...] = ()
 
     def has_package(self, name: str) -> bool:
         return any(p.split()[0] == name for p in self.packages)
@@ -83,11 +85,11 @@ def check_root(disk: Path, part: Partition, root: str = "/") -> RootCheck:
             return known
         fs = fsck(image, part.name)
         try:
-            digest, tree_packages = _digest_and_packages(image, part.name, root)
+            digest, tree_packages, unsettled = _digest_and_packages(image, part.name, root)
         except HarnessError:
             checked = RootCheck(fs, None, ())
         else:
-            checked = RootCheck(fs, digest, tree_packages)
+            checked = RootCheck(fs, digest, tree_packages, unsettled)
         _keep(key, checked)
         return checked
 
@@ -106,7 +108,7 @@ def _cached(key: str, partition: str) -> RootCheck | None:
         digest = TreeDigest(**data["digest"]) if data["digest"] else None
         return RootCheck(FsCheck(partition, data["fs"]["clean"], data["fs"]["output"]),
                          replace(digest, label=partition) if digest else None,
-                         tuple(data["packages"]))
+                         tuple(data["packages"]), tuple(data["unsettled"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -118,7 +120,8 @@ def _keep(key: str, checked: RootCheck) -> None:
     tmp.rename(CHECKS / f"{key}.json")
 
 
-def _digest_and_packages(image: Path, label: str, root: str) -> tuple[TreeDigest, tuple[str, ...]]:
+def _digest_and_packages(image: Path, label: str,
+                         root: str) -> tuple[TreeDigest, tuple[str, ...], tuple[str, ...]]:
     with tempfile.TemporaryDirectory(prefix="brownout-status-") as tmp:
         status = Path(tmp) / "var/lib/dpkg/status"
         status.parent.mkdir(parents=True)
@@ -126,8 +129,12 @@ def _digest_and_packages(image: Path, label: str, root: str) -> tuple[TreeDigest
                                 capture_output=True, text=True)
         if result.returncode != 0 or not status.exists():
             raise HarnessError(f"no dpkg status in {label}")
+        # dpkg's journal: what it recorded since it last rewrote status.
+        subprocess.run(["debugfs", "-R", f"rdump {root.rstrip('/')}/var/lib/dpkg/updates {status.parent}",
+                        str(image)], capture_output=True, text=True)
         packages = tuple(installed_packages(Path(tmp)))
-    return ext4_digest(image, label, root=root), packages
+        unsettled = tuple(unsettled_packages(Path(tmp)))
+    return ext4_digest(image, label, root=root), packages, unsettled
 
 
 def check_fs(disk: Path, part: Partition) -> FsCheck:

@@ -35,6 +35,12 @@ def _ab_root(init: dict[str, str]) -> RootLocation | None:
     return RootLocation(partition) if partition else None
 
 
+def _single_root(init: dict[str, str]) -> RootLocation | None:
+    """In-place and asymmetric: the one root partition. A recovery boot
+    (`slot=recovery`) is never a finished device."""
+    return RootLocation("root") if init.get("slot") == "root" else None
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -48,6 +54,16 @@ class Method:
     # False if the update never writes the file system of the running root (A/B):
     # a cut trial may then retry the update in the first boot after power returns.
     update_writes_running_root: bool = True
+    # Boots that get the rig's request (update URL, agent, cut): the update's
+    # boot, and for asymmetric also recovery's, where the install and its cuts happen.
+    request_boots: int = 1
+    # Reboots the update itself takes to switch over: 0 when it switches in place.
+    switch_reboots: int = 1
+    # What the request names under /<method>/<payload>/: a signed manifest, or
+    # nothing when the payload directory is itself the source (a package repository).
+    request_file: str = "manifest"
+    # The root is upgraded package by package: judge what dpkg left behind too.
+    dpkg_audit: bool = False
 
     @property
     def max_boots(self) -> int:
@@ -55,7 +71,8 @@ class Method:
 
     def request(self, payload: str) -> str:
         """What opt/brownout/update holds: the URL the device's client starts from."""
-        return f"http://{GUEST_ADDR}/{self.name}/{payload}/manifest"
+        base = f"http://{GUEST_ADDR}/{self.name}/{payload}"
+        return f"{base}/{self.request_file}" if self.request_file else base
 
     @property
     def record_steps(self) -> tuple[str, ...]:
@@ -67,6 +84,15 @@ METHODS: dict[str, Method] = {
     "ab": Method("ab", "disk-ab", "ab.img", _ab_root,
                  clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"},
                  update_writes_running_root=False),
+    # Root asks, recovery installs: boots are the update's, recovery's, the
+    # new root's; for v2-bad, its tries, recovery's reinstall of v1, and v1's.
+    "asymmetric": Method("asymmetric", "disk-asymmetric", "asymmetric.img", _single_root,
+                         extra_boots=5, request_boots=2, switch_reboots=2),
+    # apt/dpkg on the running root, then an application restart: no reboot, no
+    # boot counter; after a cut, one boot to see what dpkg left.
+    "inplace": Method("inplace", "disk-inplace", "inplace.img", _single_root,
+                      boot_limit=0, extra_boots=2, switch_reboots=0, request_file="",
+                      payload_steps=("repo-inplace",), dpkg_audit=True),
 }
 
 

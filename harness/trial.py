@@ -28,7 +28,7 @@ from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
 from .console import Marker, parse_marker
 from .device import Device, partitions
 from .digest import classify, load_known
-from .disk import check_fs, check_root
+from .disk import RootCheck, check_fs, check_root
 from .images import require
 from .power import PowerSwitch
 from .qemu import Machine, UserNet
@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 
 PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
-OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done)\b")
+# settled: a boot that updated (or checked) in place and stays up.
+OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done"
+                     r"|settled)\b")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class TrialResult:
     notes: list[str] = field(default_factory=list)
     log_dir: str = ""
     started: str = "cold"        # or "snapshot:<phase>": held where that phase starts
+    # In-place: what dpkg left (unsettled packages, the app's version, bc),
+    # after the first cycle and, for a cut, after the re-run.
+    dpkg: dict | None = None
+    dpkg_rerun: dict | None = None
 
     @property
     def phase(self) -> str:
@@ -86,6 +92,10 @@ class TrialResult:
                  f"verdicts: {', '.join(self.verdicts) or 'none'}",
                  f"  downtime {downtime}, reboots {m.reboots}, downloaded {m.bytes_downloaded:,} B, "
                  f"written {m.bytes_written:,} B, update {duration}"]
+        for label, audit in (("dpkg", self.dpkg), ("dpkg after the re-run", self.dpkg_rerun)):
+            if audit:
+                lines.append(f"  {label}: brownout-app {audit['brownout-app']}, bc {audit['bc']}, "
+                             f"unsettled: {', '.join(audit['unsettled']) or 'none'}")
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  reproduce: {self.reproduce}")
         return "\n".join(lines)
@@ -158,6 +168,8 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
     """Boot a fresh device, run `spec`'s update until `phase` starts, save the machine there."""
     if spec.cut or spec.fault or spec.corrupt_env:
         raise HarnessError("a snapshot is taken of a plain update: no cut, fault or corrupted env")
+    if methods.get(spec.method).request_boots != 1:
+        raise HarnessError(f"{spec.method}'s update runs over several boots: its trials start cold")
     with _Workspace(run_dir, server) as (path, srv):
         return _Trial(dataclasses.replace(spec, cut=hold_spec(phase)), path, srv).snapshot(phase)
 
@@ -202,6 +214,7 @@ class _Trial:
         self.server = server
         self.boots: list[_Boot] = []
         self.notes: list[str] = []
+        self.dpkg: dict | None = None
         self.server.reset_counters()
         self.server.disarm()
         if spec.fault:
@@ -239,6 +252,7 @@ class _Trial:
                                 restore=restore)
             measures = self._measures(first)
             final, slot, verdicts = self._judge(first)
+            dpkg_first, dpkg_rerun = self.dpkg, None
             if self._missed(first):
                 final, verdicts = "missed", []
             elif spec.cut and final == "bricked":
@@ -251,7 +265,8 @@ class _Trial:
                 self.server.disarm()
                 again = self._cycle(power, self._request(), agent=False)
                 self._completes(again, verdicts)
-        return self._result(final, slot, verdicts, measures, first)
+                dpkg_rerun = self.dpkg if self.method.dpkg_audit else None
+        return self._result(final, slot, verdicts, measures, first, dpkg_first, dpkg_rerun)
 
     def _run_cut_with_retry(self, power: PowerSwitch, restore: Path | None) -> TrialResult:
         """A cut trial for a method whose update never writes the running root's file
@@ -291,13 +306,15 @@ class _Trial:
             self.notes.append(f"re-running the update after the cut ended in {final}")
 
     def _result(self, final: str, slot: str, verdicts: list[str], measures: Measures,
-                first: list[_Boot]) -> TrialResult:
+                first: list[_Boot], dpkg: dict | None = None,
+                dpkg_rerun: dict | None = None) -> TrialResult:
         spec = self.spec
         cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
                            slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
                            self.notes, str(self.run_dir),
-                           f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold")
+                           started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold",
+                           dpkg=dpkg, dpkg_rerun=dpkg_rerun)
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -327,11 +344,18 @@ class _Trial:
     def record(self) -> list[dict]:
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
             self.device.config.extra_args += self._request("record")
-            machine = power.on()
-            try:
-                done = machine.console.wait_for_marker("record-done", timeout=STEP_TIMEOUT)
-            finally:
-                power.cut()
+            # The boots before the last one only hand the update on (asymmetric: to recovery).
+            for boot_no in range(1, self.method.request_boots + 1):
+                machine = power.on()
+                qmp = machine.qmp()
+                try:
+                    if boot_no < self.method.request_boots:
+                        machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
+                        qmp.wait_event("SHUTDOWN", timeout=30.0)
+                        continue
+                    done = machine.console.wait_for_marker("record-done", timeout=STEP_TIMEOUT)
+                finally:
+                    power.cut()
         if done.get("status") != "0":
             raise HarnessError(f"the update failed while recording (status {done.get('status')}); "
                                f"console log: {machine.run_dir / 'console.log'}")
@@ -348,11 +372,13 @@ class _Trial:
         base = list(config.extra_args)
         boots: list[_Boot] = []
         limit = max_boots or self.method.max_boots
+        last_request = self.method.request_boots
         for boot_no in range(1, limit + 1):
-            config.extra_args = base + (request if boot_no == 1 or pending else [])
+            config.extra_args = base + (request if boot_no <= last_request or pending else [])
             if restore and boot_no == 1:
                 config.extra_args += ["-incoming", "defer"]
-            boot = self._boot(power, updating=boot_no == 1 or pending, agent=agent and boot_no == 1,
+            boot = self._boot(power, updating=boot_no == 1 or pending,
+                              agent=agent and boot_no == last_request,
                               restore=restore if boot_no == 1 else None)
             boots.append(boot)
             if not boot.rebooted:
@@ -384,7 +410,11 @@ class _Trial:
                 # under the agent, the client's reboot is the agent's to make.
                 if updating and marker.event == "confirm" and marker.get("result") == "good":
                     continue
-                if agent and marker.event == "reboot":
+                if agent and marker.event in ("reboot", "settled"):
+                    continue
+                # A boot that is no finished device (recovery) goes on after an
+                # error: it falls back or retries, then reboots.
+                if marker.event == "update-error" and not self._finished_device(machine):
                     continue
                 if marker.event == "agent-done" and marker.get("status") != "3":
                     # The agent itself failed (a bad spec, say): its stderr is on the console.
@@ -408,6 +438,10 @@ class _Trial:
         power.cut()
         return boot
 
+    def _finished_device(self, machine: Machine) -> bool:
+        inits = machine.console.markers("init")
+        return not inits or self.method.root_of(dict(inits[-1].fields)) is not None
+
     def _judge(self, boots: list[_Boot]) -> tuple[str, str, list[str]]:
         """What the device runs after `boots`, checked offline: final, slot, verdicts."""
         spec = self.spec
@@ -428,25 +462,40 @@ class _Trial:
         for fs in (root.fs, data):
             if not fs.clean:
                 self.notes.append(f"fsck -n of {fs.partition} is not clean")
+        if self.method.dpkg_audit:
+            self._audit(root)
         if spec.payload == "v2" and final == "v2" and root.has_package("bc") and not spec.cut:
             verdicts.append("completes")
         if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
             verdicts.append("rolled-back")
-        refusals = [b.outcome for b in boots if b.outcome and b.outcome.event == "update-error"]
+        refusals = [m for b in boots for m in b.machine.console.markers("update-error")]
         if refusals and final == "v1":
             verdicts.append("refused")
             self.notes.append(f"update refused: {refusals[0].get('reason')} ({refusals[0].get('detail', '')})")
         return final, slot, verdicts
 
+    def _audit(self, root: RootCheck) -> None:
+        """What dpkg left in the root (its status file, as `dpkg --audit` reads it)."""
+        self.dpkg = {"unsettled": list(root.unsettled),
+                     "brownout-app": next((p.split()[2] for p in root.packages
+                                           if p.split()[0] == "brownout-app"), "none"),
+                     "bc": "installed" if root.has_package("bc") else "absent"}
+        for line in root.unsettled:
+            self.notes.append(f"dpkg: {line}")
+
     def _measures(self, boots: list[_Boot]) -> Measures:
         beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
         phases = [m for b in boots for m in b.machine.console.markers("phase")]
-        ends = [b.outcome.t for b in boots if b.outcome and b.outcome.event in ("reboot", "cut")]
+        # The update ends with its own reboot (not a hand-over to recovery), a cut, or in place.
+        ends = [m.t for b in boots for m in b.machine.console.markers()
+                if m.event == "cut" or (m.event == "reboot" and m.get("reason") == "update")
+                or m.event == "settled"]
         start = phases[0].t if phases else None
         gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
         snap = self.from_snapshot
+        switched = len(boots) > 1 or self.method.switch_reboots == 0
         return Measures(
-            downtime_s=round(max(gaps), 3) if gaps and len(boots) > 1 else None,
+            downtime_s=round(max(gaps), 3) if gaps and switched else None,
             reboots=len(boots) - 1,
             bytes_downloaded=self.server.bytes_served + (snap.bytes_downloaded if snap else 0),
             bytes_written=sum(b.wr_bytes for b in boots) + (snap.bytes_written if snap else 0),

@@ -12,6 +12,7 @@ packages=(
 	python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
 	python3-matplotlib chromium
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
+	gnupg dpkg-dev gzip
 )
 
 say() { printf 'brownout deps: %s\n' "$*" >&2; }

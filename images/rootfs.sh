@@ -4,6 +4,10 @@
 #   v1      base + application v1
 #   v2      v1 + the Debian package bc + application v2
 #   v2-bad  v2 whose application fails its health check
+# The application is a Debian package in every tree (brownout-app 1, 2,
+# 2-bad; 2 and 2-bad depend on bc), installed with dpkg, so a tree here is
+# what apt makes of v1 on the device with the in-place method's repository.
+# The packages are kept in debs/ for that repository (images/repo-inplace.sh).
 # Each tree becomes an ext4 image and gets a digest (file tree + package list).
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +36,36 @@ fi
 
 bc_deb=$(apt_download bc)
 
+# app_deb VERSION — brownout-app as a Debian package: the program and
+# /etc/brownout/version, so an in-place upgrade changes both together.
+app_deb() {
+	local version=$1 pkg="$OUT/debs/.brownout-app-$1" deps=
+	[ "$version" = v1 ] || deps="Depends: bc"
+	mkdir -p "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/etc/brownout"
+	install -m 0755 "$APPS_DIR/$version/brownout-app" "$pkg/usr/bin/brownout-app"
+	echo "${version#v}" > "$pkg/etc/brownout/version"
+	cat > "$pkg/DEBIAN/control" <<CONTROL
+Package: brownout-app
+Version: ${version#v}
+Architecture: arm64
+Maintainer: brownout <brownout@brownout.invalid>
+${deps:+$deps
+}Section: misc
+Priority: optional
+Description: brownout device application
+ Sends a heartbeat every 100 ms and writes its status for the health check.
+CONTROL
+	find "$pkg" -exec touch -h -d @1700000000 {} +
+	SOURCE_DATE_EPOCH=1700000000 dpkg-deb --root-owner-group -Zxz --build "$pkg" \
+		"$OUT/debs/brownout-app_${version#v}_arm64.deb" >/dev/null
+	rm -rf "$pkg"
+}
+mkdir -p "$OUT/debs"
+cp "$bc_deb" "$OUT/debs/"
+for version in v1 v2 v2-bad; do
+	app_deb "$version"
+done
+
 make_tree() { # version
 	local version=$1 tree="$OUT/$1"
 	step "rootfs: tree $version"
@@ -39,19 +73,20 @@ make_tree() { # version
 	tar -x -C "$tree" -f "$base"
 	install -m 0755 "$REPO/images/rootfs/brownout-init" "$tree/sbin/brownout-init"
 	cp -a "$KERNEL_DIR/rootfs-modules/." "$tree/"
-	install -m 0755 "$APPS_DIR/$version/brownout-app" "$tree/usr/bin/brownout-app"
-	install -m 0755 "$APPS_DIR/brownout-health" "$APPS_DIR/brownout-ab" "$tree/usr/bin/"
+	install -m 0755 "$APPS_DIR/brownout-health" "$APPS_DIR/brownout-ab" "$APPS_DIR/brownout-asym" \
+		"$APPS_DIR/brownout-inplace" "$tree/usr/bin/"
 	install -d "$tree/etc/brownout/boot.d" "$tree/data"
 	install -m 0755 "$REPO"/images/rootfs/boot.d/* "$tree/etc/brownout/boot.d/"
 	install -m 0644 "$KEYS_DIR/update.pub" "$tree/etc/brownout/update.pub"
-	echo "${version#v}" > "$tree/etc/brownout/version"
 	echo brownout > "$tree/etc/hostname"
 	install -m 0644 "$REPO/images/rootfs/fw_env.config" "$tree/etc/fw_env.config"
-	if [ "$version" != v1 ]; then
-		cp "$bc_deb" "$tree/tmp/bc.deb"
-		chroot "$tree" dpkg -i /tmp/bc.deb >/dev/null || die "installing bc into $version failed (binfmt for arm64?)"
-		rm -f "$tree/tmp/bc.deb"
-	fi
+	# The in-place method's repository is signed with this key (images/apt-key.sh).
+	install -m 0644 "$APT_KEY_DIR/archive.gpg" "$tree/etc/apt/trusted.gpg.d/brownout-archive.gpg"
+	debs=("/tmp/brownout-app_${version#v}_arm64.deb")
+	[ "$version" = v1 ] || debs=("/tmp/$(basename "$bc_deb")" "${debs[@]}")
+	cp "$OUT/debs/$(basename "$bc_deb")" "$OUT/debs/brownout-app_${version#v}_arm64.deb" "$tree/tmp/"
+	chroot "$tree" dpkg -i "${debs[@]}" >/dev/null || die "installing ${debs[*]} into $version failed (binfmt for arm64?)"
+	rm -f "$tree"/tmp/*.deb
 	rm -rf "$tree"/var/log/* "$tree"/var/cache/debconf/*-old "$tree"/var/lib/dpkg/*-old
 }
 

@@ -54,7 +54,7 @@ c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 # for the tests, the sysroot's for the device. Each pkg-config runs once, and
 # only when a recipe needs it (c_once), so a sysroot made earlier in the same
 # make run is found, and host-only targets never look for one.
-c_ab_lib := bootenv verify manifest download slot slotstate abenv update
+c_ab_lib := bootenv verify manifest download slot slotstate abenv update asymenv
 c_ab_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))
@@ -79,11 +79,18 @@ build/$(1)/brownout-health: $(patsubst %,build/$(1)/obj/%.o,health $(c_lib))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
 # The A/B client's modules include libcurl, libubootenv and OpenSSL headers.
-$(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib)): build/$(1)/obj/%.o: src/%.c $(c_mk)
+$(patsubst %,build/$(1)/obj/%.o,ab asym $(c_ab_lib)): build/$(1)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_pkg_cflags_$(1)) -MMD -MP -c $$< -o $$@
 
 build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib) marker num fileio deadline)
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
+
+build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace marker status fileio num)
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
+
+# The asymmetric client: the same modules; it runs in the root and in recovery.
+build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asym $(c_ab_lib) marker num fileio deadline)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
 
@@ -127,9 +134,9 @@ $(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tes
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \
-	build/host/brownout-ab
+	build/host/brownout-ab build/host/brownout-asym build/host/brownout-inplace
 c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health \
-	build/aarch64/brownout-ab
+	build/aarch64/brownout-ab build/aarch64/brownout-asym build/aarch64/brownout-inplace
 
 .PHONY: c-host c-test c-valgrind c-aarch64 c-clean
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError
-from harness.digest import TreeDigest, classify, installed_packages, tree_digest
+from harness.digest import TreeDigest, classify, installed_packages, tree_digest, unsettled_packages
 
 STATUS = """Package: bash
 Status: install ok installed
@@ -129,3 +129,37 @@ def test_root_check_is_reused_for_the_same_bytes_only(tree: Path, tmp_path: Path
     changed = disk_mod.check_root(other, part)
     assert changed.digest is not None and changed.digest.digest != first.digest.digest
     assert len(list((tmp_path / "checks").glob("*.json"))) == 2
+
+
+def test_apt_and_dpkg_bookkeeping_is_not_part_of_a_version(tree: Path) -> None:
+    (tree / "var/lib/apt").mkdir(parents=True)
+    before = tree_digest(tree)
+    (tree / "var/lib/apt/extended_states").write_text("Package: bc\nAuto-Installed: 1\n")
+    (tree / "var/lib/dpkg/status-old").write_text(STATUS)
+    (tree / "var/lib/dpkg/available").write_text("")
+    assert tree_digest(tree).digest == before.digest
+    # dpkg's journal is not bookkeeping: a half-done run shows.
+    (tree / "var/lib/dpkg/updates").mkdir()
+    (tree / "var/lib/dpkg/updates/0000").write_text("Package: bc\n")
+    assert tree_digest(tree).digest != before.digest
+
+
+def test_unsettled_packages_are_what_dpkg_audit_lists(tree: Path) -> None:
+    assert unsettled_packages(tree) == []
+    status = STATUS + "\nPackage: brownout-app\nStatus: install reinstreq half-installed\nVersion: 2\n" \
+        "\nPackage: zz\nStatus: install ok unpacked\nVersion: 1\n"
+    (tree / "var/lib/dpkg/status").write_text(status)
+    assert unsettled_packages(tree) == ["brownout-app install-reinstreq-half-installed",
+                                        "zz install-ok-unpacked"]
+
+
+def test_dpkg_journal_entries_override_the_status_file(tree: Path) -> None:
+    updates = tree / "var/lib/dpkg/updates"
+    updates.mkdir()
+    (updates / "0000").write_text("Package: bc\nStatus: install reinstreq half-installed\n"
+                                  "Architecture: arm64\nVersion: 1.07.1-3\n")
+    (updates / "0001").write_text("Package: bc\nStatus: install ok unpacked\nArchitecture: arm64\n"
+                                  "Version: 1.07.1-3\n")
+    (updates / "tmp.i").write_text("Package: bc\nStatus: install ok installed\nArchitecture: arm64\n")
+    assert unsettled_packages(tree) == ["bc install-ok-unpacked"]
+    assert "bc" not in [p.split()[0] for p in installed_packages(tree)]

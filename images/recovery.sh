@@ -1,0 +1,58 @@
+#!/bin/bash
+# Recovery step (asymmetric method): the recovery system's initramfs.
+# busybox-static, the modules to reach the disk, the network and fw_cfg, and
+# the installer brownout-asym with the shared libraries it needs, found by
+# walking DT_NEEDED and copied from the v1 root tree (the same Debian arm64
+# libraries the root runs). The recovery partition holds it with the kernel;
+# no update ever writes that partition.
+. "$(dirname "$0")/lib.sh"
+
+step "recovery: busybox-static + brownout-asym + its libraries"
+root="$OUT/.root"
+libs="$ROOTFS_DIR/v1"
+mkdir -p "$root"/{bin,usr/bin,dev,proc,sys,run,tmp,etc/brownout,lib/modules,lib/aarch64-linux-gnu,var/lock}
+deb=$(apt_download busybox-static)
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" ./bin/busybox
+for applet in $(qemu-aarch64-static "$root/bin/busybox" --list); do
+	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+
+# Boot modules first (virtio, ext4 as the initramfs loads them), then the
+# network and fw_cfg with their dependencies, in insmod order.
+cp "$KERNEL_DIR"/modules/*.ko "$root/lib/modules/"
+cp "$KERNEL_DIR/modules.order" "$root/lib/modules/modules.order"
+kver=$(cat "$KERNEL_DIR/release")
+for mod in virtio_net qemu_fw_cfg; do
+	# One module per call: modprobe reads further words as module parameters.
+	modprobe -d "$KERNEL_DIR/rootfs-modules/usr" -S "$kver" --show-depends "$mod"
+done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' | while read -r ko; do
+		cp "$ko" "$root/lib/modules/"
+		basename "$ko" >> "$root/lib/modules/modules.order"
+	done
+
+install -m 0755 "$APPS_DIR/brownout-asym" "$root/usr/bin/brownout-asym"
+install -m 0644 "$KEYS_DIR/update.pub" "$root/etc/brownout/update.pub"
+install -m 0644 "$REPO/images/rootfs/fw_env.config" "$root/etc/fw_env.config"
+install -m 0755 "$REPO/images/recovery/init" "$root/init"
+
+# needed FILE — the DT_NEEDED names of an ELF file.
+needed() { aarch64-linux-gnu-readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+todo=("$root/usr/bin/brownout-asym") seen=" "
+while [ "${#todo[@]}" -gt 0 ]; do
+	elf=${todo[0]}; todo=("${todo[@]:1}")
+	for lib in $(needed "$elf"); do
+		case "$seen" in *" $lib "*) continue ;; esac
+		seen+="$lib "
+		src=$(ls "$libs/usr/lib/aarch64-linux-gnu/$lib" "$libs/lib/aarch64-linux-gnu/$lib" 2>/dev/null | head -n1 || true)
+		[ -n "$src" ] || die "recovery: $lib (needed by $(basename "$elf")) is not in the v1 tree"
+		cp -L "$src" "$root/lib/aarch64-linux-gnu/$lib"
+		todo+=("$root/lib/aarch64-linux-gnu/$lib")
+	done
+done
+# The program interpreter, where the ELF headers name it.
+cp -L "$libs/usr/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
+step "recovery: $(echo $seen | wc -w) shared libraries"
+
+find "$root" -exec touch -h -d @0 {} +
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$OUT/recovery.img"
+rm -rf "$root"

@@ -1,0 +1,65 @@
+"""Asymmetric update scenarios on real QEMU devices, no power cut: the method's own
+behaviour. The root asks, recovery installs over the only root slot, so even a
+refused payload may cost a reinstall: recovery's policy is in the README."""
+from __future__ import annotations
+
+import pytest
+
+from harness.server import Fault
+
+pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
+
+
+def test_v1_to_v2_goes_through_recovery_and_ends_on_v2_with_bc(trial) -> None:
+    result = trial(method="asymmetric", payload="v2")
+    assert result.final == "v2" and result.slot == "root"
+    assert set(result.verdicts) >= {"atomic", "completes"}
+    # Into recovery, back to the root.
+    assert result.measures.reboots == 2
+    assert result.measures.bytes_downloaded > 0 and result.measures.bytes_written > 0
+    assert result.measures.downtime_s is not None and result.measures.duration_s is not None
+
+
+def test_v2_bad_spends_its_tries_then_recovery_reinstalls_v1(trial) -> None:
+    result = trial(method="asymmetric", payload="v2-bad")
+    assert result.final == "v1" and result.slot == "root"
+    assert set(result.verdicts) >= {"atomic", "rolled-back"}
+    # Boots: the update's, recovery, v2-bad three times, recovery again, v1.
+    assert result.measures.reboots == 6
+    # The rollback downloads v1 as well: two images.
+    assert result.measures.bytes_downloaded > 2 * 300_000_000
+
+
+def test_a_wrongly_signed_manifest_is_refused_before_the_root_is_touched(trial) -> None:
+    result = trial(method="asymmetric", payload="v2-badsig")
+    assert result.final == "v1" and set(result.verdicts) >= {"atomic", "refused"}
+    # Into recovery, which drops the request, and back: nothing written to the root.
+    assert result.measures.reboots == 2
+    assert result.measures.bytes_downloaded < 10_000
+
+
+def test_a_tampered_payload_is_refused_and_recovery_puts_v1_back(trial) -> None:
+    result = trial(method="asymmetric", payload="v2-tampered")
+    # The hash fails only after the root slot was overwritten: the last good image goes back.
+    assert result.final == "v1" and set(result.verdicts) >= {"atomic", "refused"}
+    assert result.measures.reboots == 2
+    assert result.measures.bytes_downloaded > 2 * 300_000_000
+
+
+def test_a_download_cut_by_the_server_is_retried_by_recovery_until_it_completes(trial) -> None:
+    # More breaks than the client's in-process retries (1 + 5 attempts): recovery
+    # keeps the request, reboots into itself and tries again.
+    result = trial(method="asymmetric", payload="v2",
+                   fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=20_000_000, count=8))
+    assert result.final == "v2" and set(result.verdicts) >= {"atomic", "completes"}
+    assert result.measures.reboots == 3
+
+
+@pytest.mark.parametrize("cut", [
+    "phase=bootloader,n=1,torn=8192",      # recovery's env write, torn half-way
+    "phase=pull,n=40,edge=after",          # mid-download into the root slot
+], ids=["asymmetric-bootloader-torn-env", "asymmetric-pull-40-after"])
+def test_a_cut_in_recovery_leads_back_to_recovery_and_a_retry(trial, cut: str) -> None:
+    result = trial(method="asymmetric", payload="v2", cut=cut)
+    assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1]
+    assert {"atomic", "completes"} <= set(result.verdicts), result.summary()

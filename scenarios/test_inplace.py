@@ -1,0 +1,69 @@
+"""In-place update scenarios on real QEMU devices, no power cut: apt and dpkg upgrade
+the running root from the signed repository the harness serves, then the
+application restarts. No reboot, and no rollback: v2-bad stays."""
+from __future__ import annotations
+
+import pytest
+
+from harness.server import Fault
+
+pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(900)]
+
+
+def test_v1_to_v2_upgrades_in_place_to_exactly_the_v2_tree(trial) -> None:
+    result = trial(method="inplace", payload="v2")
+    # The digest equals the v2 tree built with dpkg -i: apt made the same root.
+    assert result.final == "v2" and result.slot == "root"
+    assert set(result.verdicts) >= {"atomic", "completes"}
+    assert result.measures.reboots == 0
+    # The switch-over is an application restart: well under a reboot.
+    assert result.measures.downtime_s is not None and result.measures.downtime_s < 2.0
+    assert 0 < result.measures.bytes_downloaded < 1_000_000
+    assert result.dpkg == {"unsettled": [], "brownout-app": "2", "bc": "installed"}
+
+
+def test_v2_bad_stays_installed_and_unhealthy_there_is_no_rollback(trial) -> None:
+    # The finding: in-place has nothing to fall back to. dpkg finished, the
+    # health check fails, and the device keeps running v2-bad with bc.
+    result = trial(method="inplace", payload="v2-bad")
+    assert result.final == "v2-bad"
+    assert "rolled-back" not in result.verdicts and "atomic" not in result.verdicts
+    assert result.dpkg == {"unsettled": [], "brownout-app": "2-bad", "bc": "installed"}
+    assert result.measures.reboots == 0
+
+
+@pytest.mark.parametrize("payload", ["v2-tampered", "v2-badsig"])
+def test_a_bad_repository_is_refused_before_dpkg_runs(trial, payload: str) -> None:
+    result = trial(method="inplace", payload=payload)
+    assert result.final == "v1" and set(result.verdicts) >= {"atomic", "refused"}
+    assert result.dpkg == {"unsettled": [], "brownout-app": "1", "bc": "absent"}
+    assert result.measures.reboots == 0
+
+
+def test_a_download_cut_by_the_server_leaves_v1_and_a_retry_completes(trial) -> None:
+    # Every request for the app package breaks before its first byte: apt gives
+    # up after its retries (Acquire::Retries), before dpkg starts.
+    cut = trial(method="inplace", payload="v2",
+                fault=Fault("close", pattern="*/brownout-app_*.deb", after_bytes=0, count=20))
+    assert cut.final == "v1" and "refused" in cut.verdicts
+    assert cut.dpkg is not None and cut.dpkg["unsettled"] == []
+    # A break mid-file: apt resumes it with a Range request and the upgrade completes.
+    resumed = trial(method="inplace", payload="v2",
+                    fault=Fault("close", pattern="*/brownout-app_*.deb", after_bytes=10_000, count=1))
+    assert resumed.final == "v2" and "completes" in resumed.verdicts
+
+
+def test_a_cut_inside_dpkg_leaves_a_mixed_root_that_a_rerun_repairs(trial) -> None:
+    # Power fails just before dpkg renames the new application into place:
+    # bc is unpacked but not configured, brownout-app is half-installed
+    # (reinstreq), the files are of both versions. v1's binary still runs.
+    result = trial(method="inplace", payload="v2",
+                   cut="phase=deploy,syscall=renameat,path=/usr/bin/brownout-app.dpkg-new,n=1,edge=before")
+    assert result.cut is not None and result.cut["phase"] == "deploy"
+    assert result.final == "mixed" and "atomic" not in result.verdicts
+    assert result.dpkg is not None and result.dpkg["unsettled"] == [
+        "bc install-ok-unpacked", "brownout-app install-reinstreq-half-installed"]
+    # dpkg --configure -a cannot mend a half-installed package; apt reinstalls
+    # it from the repository on the re-run, which ends on v2.
+    assert "completes" in result.verdicts
+    assert result.dpkg_rerun == {"unsettled": [], "brownout-app": "2", "bc": "installed"}

@@ -1,0 +1,443 @@
+/*
+ * brownout-asym: the asymmetric update client, one program for both systems.
+ *   request URL  (normal system) ask for an update: ASYM_URL=URL and
+ *                ASYM_RECOVERY=1 in one env store, then reboot into recovery
+ *   confirm      (normal system) run the health check; a healthy root is
+ *                marked good (tries reset, a pending ASYM_URL becomes
+ *                ASYM_GOOD_URL); an unhealthy one reboots and spends a try
+ *   recover      (recovery system) install what the env asks for over the
+ *                root slot, verify it, clear the flag, reboot into the root
+ * The recovery policy (README, "The asymmetric update"):
+ *   - ASYM_RECOVERY=1: install ASYM_URL. A failure before the root slot is
+ *     opened (no manifest, bad signature) drops the request: the root is
+ *     intact, so recovery clears the flag and boots it. A broken download
+ *     after writing began keeps the request and reboots: recovery retries.
+ *     A payload that fails verification after writing (size, hash,
+ *     read-back) is never retried: recovery installs ASYM_GOOD_URL instead.
+ *   - ASYM_RECOVERY=0 with ASYM_ROOT_LEFT=0: the root spent its tries
+ *     without confirming itself (v2-bad): reinstall ASYM_GOOD_URL.
+ * Exit status: 0 success, 1 update error (or an unhealthy root), 2 usage error,
+ * 3 confirm could not check or mark the root.
+ */
+#include "asymenv.h"
+#include "download.h"
+#include "manifest.h"
+#include "marker.h"
+#include "num.h"
+#include "slot.h"
+#include "update.h"
+#include "verify.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ASYM_PUBKEY_DEFAULT "/etc/brownout/update.pub"
+#define ASYM_HEALTH_DEFAULT "/usr/bin/brownout-health"
+#define ASYM_VERSION_DEFAULT "/etc/brownout/version"
+#define ASYM_ROOT_DEFAULT "/dev/vda3"
+#define ASYM_RECOVERY_DEFAULT "/dev/vda4"
+
+enum { ASYM_OK = UPDATE_OK, ASYM_ERROR = UPDATE_ERROR, ASYM_USAGE = 2, ASYM_CONFIRM_ERROR = 3 };
+
+/* How an install ended, for the recovery policy above. */
+enum asym_install { INSTALLED, UNTOUCHED, RETRY, BAD_PAYLOAD };
+
+struct asym {
+	/*
+	 * The shared install steps write "the slot that is not running": slot A
+	 * is the root, slot B the recovery partition, named as the running one
+	 * so that slot_open refuses to write it. Markers call the target slot A.
+	 */
+	struct update up;
+	const char *fw_config;
+	const char *health;
+	const char *version_file;
+};
+
+extern char **environ;
+
+static void asym_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: brownout-asym [options] request URL | confirm | recover\n"
+		"  request URL            ask the recovery system to install the manifest at URL; reboot\n"
+		"  confirm                run the health check; mark the root good or reboot\n"
+		"  recover                (recovery system) install what the env asks for; reboot\n"
+		"options:\n"
+		"  --pubkey PATH          Ed25519 public key, PEM (default " ASYM_PUBKEY_DEFAULT ")\n"
+		"  --fw-config PATH       libubootenv config (default " ASYMENV_CONFIG_DEFAULT ")\n"
+		"  --root-device PATH     the root slot (default " ASYM_ROOT_DEFAULT ")\n"
+		"  --recovery-device PATH the recovery partition, never written (default "
+		ASYM_RECOVERY_DEFAULT ")\n"
+		"  --no-reboot            do everything but reboot\n"
+		"  --health PATH          health check (default " ASYM_HEALTH_DEFAULT ")\n"
+		"  --version-file PATH    version of the booted root (default " ASYM_VERSION_DEFAULT ")\n"
+		"  --help                 show this help\n"
+		"exit status: 0 success, 1 update error or unhealthy root, 2 usage error,\n"
+		"             3 confirm could not check or mark the root\n");
+}
+
+static void asym_reboot(const struct asym *a, const char *reason, const char *slot)
+{
+	/* Every store fsync'd already; sync() covers the rest. */
+	sync();
+	update_marker(&a->up, "reboot", (struct marker_field[]){ { "reason", reason },
+								 { "slot", slot } }, 2);
+	if (!a->up.no_reboot && reboot(RB_AUTOBOOT) < 0)
+		fprintf(stderr, "brownout-asym: reboot: %s\n", strerror(errno));
+}
+
+static int asym_store(const struct asym *a, const struct asymenv *st, const char *what)
+{
+	char word[UPDATE_WORD_MAX];
+	int rc = asymenv_store(a->fw_config, st);
+
+	if (rc < 0)
+		return update_fail(&a->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
+				   "%s: %s: %s", a->fw_config, what,
+				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
+	return ASYM_OK;
+}
+
+static int asym_load(const struct asym *a, struct asymenv *st)
+{
+	char word[UPDATE_WORD_MAX];
+	int rc = asymenv_read(a->fw_config, st);
+
+	if (rc < 0)
+		return update_fail(&a->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
+				   "%s: cannot read the asymmetric variables: %s", a->fw_config,
+				   strerror(-rc));
+	return ASYM_OK;
+}
+
+static int asym_request(const struct asym *a, const char *url)
+{
+	struct asymenv st;
+
+	if (strlen(url) >= ASYMENV_URL_MAX || !marker_value_ok(url))
+		return update_fail(&a->up, "request", "url", "'%s' is not a URL recovery can keep", url);
+	update_phase(&a->up, "bootloader", "start", (struct marker_field[]){ { "action", "request" } }, 1);
+	if (asym_load(a, &st) != ASYM_OK)
+		return ASYM_ERROR;
+	st.recovery = true;
+	st.root_left = ASYMENV_TRIES;
+	snprintf(st.url, sizeof(st.url), "%s", url);
+	if (asym_store(a, &st, "requesting recovery") != ASYM_OK)
+		return ASYM_ERROR;
+	update_phase(&a->up, "bootloader", "end", (struct marker_field[]){ { "action", "request" } }, 1);
+	asym_reboot(a, "recovery", "recovery");
+	return ASYM_OK;
+}
+
+/* Pull into the root slot, make it durable, verify what storage holds. */
+static enum asym_install asym_install(const struct asym *a, const char *url)
+{
+	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[UPDATE_WORD_MAX];
+	const struct update *up = &a->up;
+	struct download_result res;
+	struct slot slot = { .fd = -1 };
+	const char *method = "none";
+	enum asym_install out;
+	struct manifest m;
+	int rc;
+
+	rc = update_pull(up, url, &m, &slot, &res);
+	if (rc != UPDATE_OK) {
+		/* The slot is opened only after the manifest verified; writing starts right after. */
+		out = slot.fd < 0 ? UNTOUCHED : RETRY;
+		goto out;
+	}
+	out = BAD_PAYLOAD;
+	if (update_deploy_start(up, &m, &slot, &res) != UPDATE_OK)
+		goto out;
+	if (memcmp(res.sha256, m.sha256, VERIFY_SHA256_LEN) != 0) {
+		verify_hex(m.sha256, VERIFY_SHA256_LEN, want);
+		verify_hex(res.sha256, VERIFY_SHA256_LEN, got);
+		update_fail(up, "verify", "sha256", "payload sha256 %s, manifest says %s", got, want);
+		goto out;
+	}
+	rc = slot_verify(&slot, m.size, m.sha256, &method);
+	if (rc < 0) {
+		update_fail(up, "verify", rc == -EBADMSG ? "readback" :
+			    update_errno_word(rc, word, sizeof(word)),
+			    "%s: reading back %" PRIu64 " bytes (%s): %s", slot.path, m.size, method,
+			    rc == -EBADMSG ? "sha256 differs" : strerror(-rc));
+		goto out;
+	}
+	update_phase(up, "deploy", "end", (struct marker_field[]){ { "readback", method } }, 1);
+	out = INSTALLED;
+out:
+	slot_close(&slot);
+	return out;
+}
+
+static int asym_recover(const struct asym *a)
+{
+	const struct update *up = &a->up;
+	struct asymenv st;
+	enum asym_install res;
+
+	if (asym_load(a, &st) != ASYM_OK) {
+		/* Without a valid env U-Boot boots the root with fresh tries: nothing to do here. */
+		asym_reboot(a, "no-env", "root");
+		return ASYM_ERROR;
+	}
+	if (!st.recovery && st.root_left == 0) {
+		update_marker(up, "recovery", (struct marker_field[]){ { "action", "rollback" } }, 1);
+		if (!st.good_url[0]) {
+			/* Nothing known good to go back to: give the root new tries rather than loop here. */
+			st.root_left = ASYMENV_TRIES;
+			asym_store(a, &st, "new tries for the root");
+			update_fail(up, "rollback", "no-good-image", "no ASYM_GOOD_URL to reinstall");
+			asym_reboot(a, "no-good-image", "root");
+			return ASYM_ERROR;
+		}
+		/* Stored first, so a cut during the reinstall comes back here and reinstalls again. */
+		update_phase(up, "bootloader", "start", (struct marker_field[]){ { "action", "rollback" } }, 1);
+		st.recovery = true;
+		st.root_left = ASYMENV_TRIES;
+		memcpy(st.url, st.good_url, sizeof(st.url));
+		if (asym_store(a, &st, "rolling back") != ASYM_OK) {
+			asym_reboot(a, "retry", "recovery");
+			return ASYM_ERROR;
+		}
+		update_phase(up, "bootloader", "end", (struct marker_field[]){ { "action", "rollback" } }, 1);
+	}
+	if (!st.recovery || !st.url[0]) {
+		update_marker(up, "recovery", (struct marker_field[]){ { "action", "none" } }, 1);
+		st.recovery = false;
+		if (asym_store(a, &st, "clearing the recovery flag") != ASYM_OK) {
+			asym_reboot(a, "retry", "recovery");
+			return ASYM_ERROR;
+		}
+		asym_reboot(a, "nothing-to-do", "root");
+		return ASYM_OK;
+	}
+
+	update_marker(up, "recovery", (struct marker_field[]){ { "action", "install" } }, 1);
+	res = asym_install(a, st.url);
+	if (res == BAD_PAYLOAD && st.good_url[0] && strcmp(st.url, st.good_url) != 0) {
+		/* The root slot holds a payload that failed verification: put the good one back. */
+		update_marker(up, "recovery", (struct marker_field[]){ { "action", "reinstall-good" } }, 1);
+		memcpy(st.url, st.good_url, sizeof(st.url));
+		if (asym_store(a, &st, "falling back to the good image") != ASYM_OK) {
+			asym_reboot(a, "retry", "recovery");
+			return ASYM_ERROR;
+		}
+		res = asym_install(a, st.url);
+	}
+	switch (res) {
+	case INSTALLED:
+		break;
+	case UNTOUCHED:
+		/* Refused before the root slot was opened: the root is intact, drop the request. */
+		st.recovery = false;
+		st.url[0] = '\0';
+		if (asym_store(a, &st, "dropping the request") == ASYM_OK)
+			asym_reboot(a, "refused", "root");
+		else
+			asym_reboot(a, "retry", "recovery");
+		return ASYM_ERROR;
+	case RETRY:
+	case BAD_PAYLOAD:
+		/* The request stays: the next boot is recovery again, which retries. */
+		asym_reboot(a, "retry", "recovery");
+		return ASYM_ERROR;
+	}
+
+	update_phase(up, "bootloader", "start", (struct marker_field[]){ { "slot", "root" } }, 1);
+	st.recovery = false;
+	st.root_left = ASYMENV_TRIES;
+	/* A reinstalled good image is not pending; a new one is, until it confirms itself. */
+	if (strcmp(st.url, st.good_url) == 0)
+		st.url[0] = '\0';
+	if (asym_store(a, &st, "booting the new root") != ASYM_OK) {
+		asym_reboot(a, "retry", "recovery");
+		return ASYM_ERROR;
+	}
+	update_phase(up, "bootloader", "end", (struct marker_field[]){ { "slot", "root" } }, 1);
+	return update_reboot(up, "root");
+}
+
+/* Run the health check; 1 if it passed, 0 if it failed or could not run. */
+static int asym_healthy(const char *health)
+{
+	char *argv[] = { (char *)health, NULL };
+	int status, rc;
+	pid_t pid;
+
+	rc = posix_spawn(&pid, health, NULL, NULL, argv, environ);
+	if (rc != 0) {
+		fprintf(stderr, "brownout-asym: %s: %s\n", health, strerror(rc));
+		return 0;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "brownout-asym: %s: waitpid: %s\n", health, strerror(errno));
+			return 0;
+		}
+	}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void asym_read_version(const char *path, char *out, size_t size)
+{
+	FILE *f = fopen(path, "re");
+
+	snprintf(out, size, "unknown");
+	if (!f)
+		return;
+	if (fgets(out, (int)size, f)) {
+		out[strcspn(out, "\n")] = '\0';
+		if (!marker_value_ok(out))
+			snprintf(out, size, "unknown");
+	}
+	fclose(f);
+}
+
+static int asym_confirm(const struct asym *a)
+{
+	const struct update *up = &a->up;
+	char version[MANIFEST_VERSION_MAX];
+	struct asymenv st;
+	bool store;
+
+	if (!asym_healthy(a->health)) {
+		update_marker(up, "confirm", (struct marker_field[]){ { "result", "bad" },
+								      { "slot", "root" } }, 2);
+		/* Not marked good: this boot spent a try; at none left U-Boot boots recovery. */
+		asym_reboot(a, "unhealthy", "root");
+		return ASYM_ERROR;
+	}
+	if (asymenv_read(a->fw_config, &st) < 0) {
+		update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
+								      { "slot", "root" },
+								      { "detail", "bootenv" } }, 3);
+		return ASYM_CONFIRM_ERROR;
+	}
+	store = st.root_left != ASYMENV_TRIES || st.url[0];
+	if (store) {
+		st.root_left = ASYMENV_TRIES;
+		/* This root is the good one now: a rollback reinstalls what made it. */
+		if (st.url[0]) {
+			memcpy(st.good_url, st.url, sizeof(st.good_url));
+			st.url[0] = '\0';
+		}
+		if (asymenv_store(a->fw_config, &st) < 0) {
+			update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
+									      { "slot", "root" },
+									      { "detail", "store" } }, 3);
+			return ASYM_CONFIRM_ERROR;
+		}
+	}
+	asym_read_version(a->version_file, version, sizeof(version));
+	update_marker(up, "confirm", (struct marker_field[]){ { "result", "good" },
+							      { "slot", "root" },
+							      { "version", version },
+							      { "env", store ? "written" : "unchanged" } }, 4);
+	return ASYM_OK;
+}
+
+/* Returns 1 to run, 0 to exit 0 (--help), -EINVAL on a usage error (reported). */
+static int asym_parse_args(struct asym *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "fw-config", required_argument, NULL, 'c' },
+		{ "root-device", required_argument, NULL, 'r' },
+		{ "recovery-device", required_argument, NULL, 'R' },
+		{ "no-reboot", no_argument, NULL, 'n' },
+		{ "health", required_argument, NULL, 'H' },
+		{ "version-file", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char **path = NULL;
+
+		switch (c) {
+		case 'k': path = &a->up.pubkey; break;
+		case 'c': path = &a->fw_config; break;
+		case 'r': path = &a->up.device[0]; break;
+		case 'R': path = &a->up.device[1]; break;
+		case 'H': path = &a->health; break;
+		case 'v': path = &a->version_file; break;
+		case 'n':
+			a->up.no_reboot = true;
+			break;
+		case 'h':
+			asym_usage(stdout);
+			return 0;
+		default:
+			return -EINVAL;
+		}
+		if (path) {
+			if (!*optarg) {
+				fprintf(stderr, "brownout-asym: empty path\n");
+				return -EINVAL;
+			}
+			*path = optarg;
+		}
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct asym a = {
+		.up = {
+			.name = "brownout-asym",
+			.pubkey = ASYM_PUBKEY_DEFAULT,
+			.device = { ASYM_ROOT_DEFAULT, ASYM_RECOVERY_DEFAULT },
+			.dl = DOWNLOAD_OPTS_DEFAULT,
+			.running = 'B',
+		},
+		.fw_config = ASYMENV_CONFIG_DEFAULT,
+		.health = ASYM_HEALTH_DEFAULT,
+		.version_file = ASYM_VERSION_DEFAULT,
+	};
+	const char *cmd;
+	int nargs, rc;
+
+	rc = asym_parse_args(&a, argc, argv);
+	if (rc <= 0)
+		return rc < 0 ? ASYM_USAGE : ASYM_OK;
+	cmd = optind < argc ? argv[optind] : NULL;
+	nargs = argc - optind - 1;
+	if (!cmd) {
+		fprintf(stderr, "brownout-asym: no command (request URL, confirm or recover); see --help\n");
+		return ASYM_USAGE;
+	}
+	if (strcmp(cmd, "request") == 0) {
+		if (nargs != 1) {
+			fprintf(stderr, "brownout-asym: request takes one URL; see --help\n");
+			return ASYM_USAGE;
+		}
+		return asym_request(&a, argv[optind + 1]);
+	}
+	if (nargs != 0 || (strcmp(cmd, "confirm") != 0 && strcmp(cmd, "recover") != 0)) {
+		fprintf(stderr, "brownout-asym: unknown command or extra arguments: '%s'; see --help\n", cmd);
+		return ASYM_USAGE;
+	}
+	if (strcmp(cmd, "confirm") == 0)
+		return asym_confirm(&a);
+	if (download_global_init() < 0) {
+		fprintf(stderr, "brownout-asym: libcurl initialisation failed\n");
+		return ASYM_ERROR;
+	}
+	rc = asym_recover(&a);
+	download_global_cleanup();
+	return rc;
+}

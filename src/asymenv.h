@@ -1,0 +1,43 @@
+/*
+ * asymenv: the asymmetric method's variables in the U-Boot environment, read
+ * and written with libubootenv in the same redundant env region as A/B. Each
+ * store writes one whole copy, the older one, and fsyncs it (libubootenv), so
+ * a power cut during a store leaves the previous state in the other copy.
+ *
+ *   ASYM_RECOVERY   1: U-Boot boots the recovery system, which installs ASYM_URL
+ *   ASYM_ROOT_LEFT  boots the root still gets without confirming itself (0..3);
+ *                   at 0 U-Boot boots recovery, which reinstalls ASYM_GOOD_URL
+ *   ASYM_URL        the manifest recovery installs; kept after the install
+ *                   until the new root confirms itself good
+ *   ASYM_GOOD_URL   the manifest of the last root that confirmed itself good
+ */
+#ifndef BROWNOUT_ASYMENV_H
+#define BROWNOUT_ASYMENV_H
+
+#include <stdbool.h>
+
+#define ASYMENV_CONFIG_DEFAULT "/etc/fw_env.config"
+#define ASYMENV_TRIES 3
+#define ASYMENV_URL_MAX 512
+
+struct asymenv {
+	bool recovery;
+	unsigned root_left;
+	char url[ASYMENV_URL_MAX];	/* "" when no update is pending */
+	char good_url[ASYMENV_URL_MAX];
+};
+
+/* Parse the four values as strings (NULL = unset); 0 or -EINVAL. Unset URLs are "". */
+int asymenv_parse(const char *recovery, const char *left, const char *url, const char *good,
+		  struct asymenv *st);
+
+/* Read the variables. Returns 0, -ENODATA (no valid copy), -EINVAL, or a libubootenv error. */
+int asymenv_read(const char *config, struct asymenv *st);
+
+/*
+ * Store all four variables in one write, then read them back from storage
+ * and compare. Returns 0, errors as asymenv_read, or -EIO on a read-back mismatch.
+ */
+int asymenv_store(const char *config, const struct asymenv *st);
+
+#endif

@@ -1,0 +1,355 @@
+/*
+ * brownout-inplace: the in-place update client. It runs the real apt-get and
+ * dpkg (fork/exec, never a shell) against the signed repository the harness
+ * serves, then restarts the application and checks its health.
+ *   install URL  repair what an earlier run left (dpkg --audit, then
+ *                dpkg --configure -a), apt-get update + download (pull),
+ *                apt-get dist-upgrade (deploy), restart the application,
+ *                health check; ends with "BROWNOUT settled"
+ *   check        the health check alone, at boot: "BROWNOUT settled"
+ * There is no rollback: a new version that fails its health check stays
+ * installed and the settled marker says it is unhealthy.
+ * Exit status: 0 healthy, 1 update error or unhealthy, 2 usage error.
+ */
+#include "marker.h"
+#include "status.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INPLACE_HEALTH "/usr/bin/brownout-health"
+#define INPLACE_VERSION "/etc/brownout/version"
+#define INPLACE_DIR "/run/brownout-inplace"
+#define INPLACE_SOURCES INPLACE_DIR "/sources.list"
+/* How long the restarted application may take to write its first status. */
+#define INPLACE_RESTART_MS 10000
+#define INPLACE_AUDIT_MAX 4096
+
+enum { INPLACE_OK = 0, INPLACE_ERROR = 1, INPLACE_USAGE = 2 };
+
+extern char **environ;
+
+static void inplace_marker(const char *event, const struct marker_field *f, size_t n)
+{
+	int rc = marker_emit(STDOUT_FILENO, event, f, n);
+
+	if (rc < 0)
+		fprintf(stderr, "brownout-inplace: marker %s: %s\n", event, strerror(-rc));
+}
+
+static void inplace_phase(const char *name, const char *state)
+{
+	inplace_marker("phase", (struct marker_field[]){ { "name", name }, { "state", state } }, 2);
+}
+
+static int inplace_fail(const char *reason, const char *detail, const char *what)
+{
+	fprintf(stderr, "brownout-inplace: %s failed\n", what);
+	inplace_marker("update-error", (struct marker_field[]){ { "reason", reason },
+								 { "detail", detail } }, 2);
+	return INPLACE_ERROR;
+}
+
+/*
+ * Run argv (PATH lookup), wait for it. With out, its stdout is collected there
+ * (NUL-terminated, cut at size - 1). Returns its exit status, or -1 if it
+ * could not run or was killed (reported).
+ */
+static int inplace_run(char *const argv[], char *out, size_t size)
+{
+	posix_spawn_file_actions_t fa;
+	int pipefd[2] = { -1, -1 }, status, rc;
+	size_t got = 0;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	if (out) {
+		if (pipe2(pipefd, O_CLOEXEC) < 0) {
+			fprintf(stderr, "brownout-inplace: pipe: %s\n", strerror(errno));
+			posix_spawn_file_actions_destroy(&fa);
+			return -1;
+		}
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	}
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (out) {
+		close(pipefd[1]);
+		while (rc == 0) {
+			/* Once out is full, read on into a sink so the child never blocks on the pipe. */
+			char sink[256], *dst = got + 1 < size ? out + got : sink;
+			size_t room = dst == sink ? sizeof(sink) : size - 1 - got;
+			ssize_t r = read(pipefd[0], dst, room);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			if (dst != sink)
+				got += (size_t)r;
+		}
+		out[got] = '\0';
+		close(pipefd[0]);
+	}
+	if (rc != 0) {
+		fprintf(stderr, "brownout-inplace: %s: %s\n", argv[0], strerror(rc));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "brownout-inplace: %s: waitpid: %s\n", argv[0], strerror(errno));
+			return -1;
+		}
+	}
+	if (!WIFEXITED(status)) {
+		fprintf(stderr, "brownout-inplace: %s: killed by signal %d\n", argv[0], WTERMSIG(status));
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
+/* apt-get with the repository at url as its only source, quiet and non-interactive. */
+static int inplace_apt(const char *const *args, size_t n)
+{
+	char *argv[24] = { "apt-get", "-q", "-y",
+		"-o", "Dir::Etc::SourceList=" INPLACE_SOURCES,
+		"-o", "Dir::Etc::SourceParts=/nonexistent",
+		"-o", "APT::Update::Error-Mode=any",
+		"-o", "Dpkg::Use-Pty=0" };
+	size_t i = 11;
+
+	for (size_t k = 0; k < n && i + 1 < sizeof(argv) / sizeof(argv[0]); k++)
+		argv[i++] = (char *)args[k];
+	argv[i] = NULL;
+	return inplace_run(argv, NULL, 0);
+}
+
+/*
+ * Forget the package lists of earlier runs. apt does not fsync them: after a
+ * power cut following `apt-get update` their names survive with lost
+ * contents, the next update sees an unchanged InRelease and keeps them, and
+ * the upgrade finds nothing to do. Fetched again they cost about 1.4 kB.
+ */
+static void inplace_forget_lists(void)
+{
+	static const char *const dirs[] = { "/var/lib/apt/lists", "/var/lib/apt/lists/partial" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+
+		if (!d)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_type != DT_REG || strcmp(e->d_name, "lock") == 0)
+				continue;
+			if (unlinkat(dirfd(d), e->d_name, 0) < 0)
+				fprintf(stderr, "brownout-inplace: %s/%s: %s\n", dirs[i], e->d_name,
+					strerror(errno));
+		}
+		closedir(d);
+	}
+}
+
+static int inplace_sources(const char *url)
+{
+	FILE *f;
+	int rc = 0;
+
+	if (mkdir(INPLACE_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	f = fopen(INPLACE_SOURCES, "we");
+	if (!f)
+		return -errno;
+	/* A flat repository: InRelease and Packages at the URL itself. */
+	if (fprintf(f, "deb %s ./\n", url) < 0)
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* What an interrupted earlier run left: dpkg --audit, then dpkg --configure -a if needed. */
+static int inplace_repair(void)
+{
+	char *audit[] = { "dpkg", "--audit", NULL }, *configure[] = { "dpkg", "--configure", "-a", NULL };
+	char out[INPLACE_AUDIT_MAX];
+	int rc;
+
+	rc = inplace_run(audit, out, sizeof(out));
+	if (rc == 0 && out[strspn(out, " \n")] == '\0') {
+		inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "clean" } }, 1);
+		return INPLACE_OK;
+	}
+	fprintf(stderr, "brownout-inplace: dpkg --audit:\n%s", out);
+	inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "broken" } }, 1);
+	if (inplace_run(configure, NULL, 0) != 0)
+		return inplace_fail("dpkg", "configure-a", "dpkg --configure -a");
+	/*
+	 * --configure -a configures what was unpacked; a package left half-installed
+	 * (reinstreq) needs its archive again. Say which it is; apt decides next.
+	 */
+	rc = inplace_run(audit, out, sizeof(out));
+	inplace_marker("inplace-audit", (struct marker_field[]){
+		{ "result", rc == 0 && out[strspn(out, " \n")] == '\0' ? "repaired" : "unrepaired" } }, 1);
+	return INPLACE_OK;
+}
+
+static void inplace_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * End the running application; brownout-init starts it again from the new
+ * files. Waits until a new process writes the status file.
+ */
+static int inplace_restart(const char *status_path)
+{
+	struct status st;
+	pid_t old;
+
+	if (status_read(status_path, &st) < 0) {
+		fprintf(stderr, "brownout-inplace: %s: no status to find the application\n", status_path);
+		return -ENOENT;
+	}
+	old = st.pid;
+	if (kill(old, SIGTERM) < 0 && errno != ESRCH)
+		return -errno;
+	for (long waited = 0; waited < INPLACE_RESTART_MS; waited += 50) {
+		if (status_read(status_path, &st) == 0 && st.pid != old) {
+			char pid[16];
+
+			snprintf(pid, sizeof(pid), "%ld", (long)st.pid);
+			inplace_marker("app-restart", (struct marker_field[]){ { "pid", pid },
+									       { "version", st.version } }, 2);
+			return 0;
+		}
+		inplace_sleep_ms(50);
+	}
+	return -ETIMEDOUT;
+}
+
+/* The health check, then "settled result=healthy|unhealthy version=...". */
+static int inplace_settle(void)
+{
+	char *health[] = { INPLACE_HEALTH, NULL }, version[64] = "unknown";
+	FILE *f = fopen(INPLACE_VERSION, "re");
+	bool healthy;
+
+	if (f) {
+		if (fgets(version, sizeof(version), f))
+			version[strcspn(version, "\n")] = '\0';
+		fclose(f);
+		if (!marker_value_ok(version))
+			snprintf(version, sizeof(version), "unknown");
+	}
+	healthy = inplace_run(health, NULL, 0) == 0;
+	inplace_marker("settled", (struct marker_field[]){ { "result", healthy ? "healthy" : "unhealthy" },
+							   { "slot", "root" },
+							   { "version", version } }, 3);
+	return healthy ? INPLACE_OK : INPLACE_ERROR;
+}
+
+static int inplace_install(const char *url, const char *status_path)
+{
+	static const char *const update[] = { "update" };
+	static const char *const download[] = { "--download-only", "dist-upgrade" };
+	static const char *const upgrade[] = { "dist-upgrade" };
+	int rc;
+
+	if (!marker_value_ok(url))
+		return inplace_fail("request", "url", "the repository URL");
+	rc = inplace_sources(url);
+	if (rc < 0) {
+		fprintf(stderr, "brownout-inplace: %s: %s\n", INPLACE_SOURCES, strerror(-rc));
+		return inplace_fail("sources", "write", "writing the source list");
+	}
+	if (inplace_repair() != INPLACE_OK)
+		return INPLACE_ERROR;
+
+	inplace_phase("pull", "start");
+	inplace_forget_lists();
+	/* apt checks InRelease against /etc/apt/trusted.gpg.d and every index against it. */
+	if (inplace_apt(update, 1) != 0)
+		return inplace_fail("repository", "apt-update", "apt-get update");
+	/* Every .deb is fetched and its hash checked before dpkg touches the root. */
+	if (inplace_apt(download, 2) != 0)
+		return inplace_fail("download", "apt-download", "apt-get --download-only dist-upgrade");
+	inplace_phase("pull", "end");
+
+	inplace_phase("deploy", "start");
+	/* dpkg unpacks (file.dpkg-new, fsync, rename) and configures, package by package. */
+	if (inplace_apt(upgrade, 1) != 0)
+		return inplace_fail("dpkg", "apt-upgrade", "apt-get dist-upgrade");
+	/* dpkg fsyncs what it writes; sync() covers what the maintainer scripts wrote. */
+	sync();
+	inplace_phase("deploy", "end");
+
+	rc = inplace_restart(status_path);
+	if (rc < 0)
+		fprintf(stderr, "brownout-inplace: restarting the application: %s\n", strerror(-rc));
+	return inplace_settle();
+}
+
+static void inplace_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: brownout-inplace [--status PATH] install URL | check\n"
+		"  install URL     upgrade the running root from the signed repository at URL\n"
+		"                  (apt-get/dpkg), restart the application, check its health\n"
+		"  check           check the application's health\n"
+		"  --status PATH   the application's status file (default " STATUS_DEFAULT_PATH ")\n"
+		"exit status: 0 healthy, 1 update error or unhealthy, 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "status", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *status_path = STATUS_DEFAULT_PATH, *cmd;
+	int c, nargs;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			status_path = optarg;
+			break;
+		case 'h':
+			inplace_usage(stdout);
+			return INPLACE_OK;
+		default:
+			return INPLACE_USAGE;
+		}
+	}
+	cmd = optind < argc ? argv[optind] : NULL;
+	nargs = argc - optind - 1;
+	if (cmd && strcmp(cmd, "install") == 0 && nargs == 1) {
+		/* apt and dpkg ask nothing; maintainer scripts see no terminal. */
+		setenv("DEBIAN_FRONTEND", "noninteractive", 1);
+		setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+		return inplace_install(argv[optind + 1], status_path);
+	}
+	if (cmd && strcmp(cmd, "check") == 0 && nargs == 0)
+		return inplace_settle();
+	fprintf(stderr, "brownout-inplace: expected 'install URL' or 'check'; see --help\n");
+	return INPLACE_USAGE;
+}

@@ -1,0 +1,179 @@
+/*
+ * Tests for asymenv against the real libubootenv, on a file laid out like the
+ * env partition (two 16 KiB copies), checked with bootenv as U-Boot reads it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "asymenv.h"
+#include "bootenv.h"
+
+struct envfile {
+	char dir[64], env[96], config[96];
+	uint8_t c1[BOOTENV_COPY_SIZE], c2[BOOTENV_COPY_SIZE];
+};
+
+static const char *const kv_factory[] = {
+	"ASYM_RECOVERY", "0", "ASYM_ROOT_LEFT", "3",
+	"ASYM_GOOD_URL", "http://10.0.2.100/asymmetric/v1/manifest",
+};
+
+static void put(struct envfile *f)
+{
+	int fd = open(f->env, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
+	assert_int_equal(write(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
+	close(fd);
+}
+
+static void get(struct envfile *f)
+{
+	int fd = open(f->env, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
+	assert_int_equal(read(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
+	close(fd);
+}
+
+static int setup(void **state)
+{
+	struct envfile *f = calloc(1, sizeof(*f));
+	FILE *cfg;
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/var/tmp/test_asymenv.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->env, sizeof(f->env), "%s/env", f->dir);
+	snprintf(f->config, sizeof(f->config), "%s/fw_env.config", f->dir);
+	cfg = fopen(f->config, "w");
+	if (!cfg)
+		return -1;
+	fprintf(cfg, "%s 0x0000 0x4000\n%s 0x4000 0x4000\n", f->env, f->env);
+	fclose(cfg);
+	assert_int_equal(bootenv_format(f->c1, 1, kv_factory, 3), 0);
+	assert_int_equal(bootenv_format(f->c2, 0, kv_factory, 3), 0);
+	put(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct envfile *f = *state;
+
+	unlink(f->env);
+	unlink(f->config);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_read_factory(void **state)
+{
+	struct envfile *f = *state;
+	struct asymenv st;
+
+	assert_int_equal(asymenv_read(f->config, &st), 0);
+	assert_false(st.recovery);
+	assert_int_equal(st.root_left, 3);
+	assert_string_equal(st.url, "");
+	assert_string_equal(st.good_url, "http://10.0.2.100/asymmetric/v1/manifest");
+}
+
+static void test_store_writes_the_older_copy_with_every_variable(void **state)
+{
+	struct envfile *f = *state;
+	uint8_t before[BOOTENV_COPY_SIZE];
+	struct asymenv st;
+	char v[64];
+
+	get(f);
+	memcpy(before, f->c1, sizeof(before));
+	assert_int_equal(asymenv_read(f->config, &st), 0);
+	st.recovery = true;
+	strcpy(st.url, "http://10.0.2.100/asymmetric/v2/manifest");
+	assert_int_equal(asymenv_store(f->config, &st), 0);
+	get(f);
+	/* The current copy stays as it was: a cut during the store leaves it. */
+	assert_memory_equal(f->c1, before, sizeof(before));
+	assert_true(bootenv_copy_valid(f->c2));
+	assert_int_equal(bootenv_current(f->c1, f->c2), 2);
+	assert_int_equal(bootenv_get(f->c2, "ASYM_RECOVERY", v, sizeof(v)), 0);
+	assert_string_equal(v, "1");
+	assert_int_equal(bootenv_get(f->c2, "ASYM_URL", v, sizeof(v)), 0);
+	assert_string_equal(v, "http://10.0.2.100/asymmetric/v2/manifest");
+}
+
+static void test_an_empty_url_is_dropped(void **state)
+{
+	struct envfile *f = *state;
+	struct asymenv st;
+	char v[64];
+
+	assert_int_equal(asymenv_read(f->config, &st), 0);
+	st.good_url[0] = '\0';
+	assert_int_equal(asymenv_store(f->config, &st), 0);
+	get(f);
+	assert_int_not_equal(bootenv_get(f->c2, "ASYM_GOOD_URL", v, sizeof(v)), 0);
+	assert_int_equal(asymenv_read(f->config, &st), 0);
+	assert_string_equal(st.good_url, "");
+}
+
+static void test_no_valid_copy_is_enodata(void **state)
+{
+	struct envfile *f = *state;
+	struct asymenv st;
+
+	memset(f->c1, 0x5a, sizeof(f->c1));
+	memset(f->c2, 0x5a, sizeof(f->c2));
+	put(f);
+	assert_int_equal(asymenv_read(f->config, &st), -ENODATA);
+}
+
+static void test_parse_edges(void **state)
+{
+	char long_url[ASYMENV_URL_MAX + 1];
+	struct asymenv st;
+
+	(void)state;
+	assert_int_equal(asymenv_parse("1", "0", NULL, NULL, &st), 0);
+	assert_true(st.recovery);
+	assert_int_equal(st.root_left, 0);
+	assert_int_equal(asymenv_parse("2", "3", NULL, NULL, &st), -EINVAL);
+	assert_int_equal(asymenv_parse(NULL, "3", NULL, NULL, &st), -EINVAL);
+	assert_int_equal(asymenv_parse("0", "4", NULL, NULL, &st), -EINVAL);
+	assert_int_equal(asymenv_parse("0", "", NULL, NULL, &st), -EINVAL);
+	memset(long_url, 'x', ASYMENV_URL_MAX);
+	long_url[ASYMENV_URL_MAX] = '\0';
+	assert_int_equal(asymenv_parse("0", "3", long_url, NULL, &st), -EINVAL);
+	st.root_left = 4;
+	assert_int_equal(asymenv_store("/nonexistent", &st), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_factory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_writes_the_older_copy_with_every_variable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_empty_url_is_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_valid_copy_is_enodata, setup, teardown),
+		cmocka_unit_test(test_parse_edges),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
