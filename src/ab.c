@@ -185,7 +185,7 @@ static int ab_install(const struct ab *ab, const char *url)
 	}
 	rc = ab_reuse(ab, &m);
 	if (rc == 0) {
-		rc = update_pull(&ab->up, url, &m, &slot, &res);
+		rc = update_pull_payload(&ab->up, url, &m, &slot, &res);
 		if (rc == AB_OK)
 			rc = ab_deploy(ab, &m, &slot, &res);
 	} else {

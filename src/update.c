@@ -129,16 +129,23 @@ static int update_payload(const struct update *u, const char *url, const struct 
 int update_pull(const struct update *u, const char *url, struct manifest *m, struct slot *slot,
 		struct download_result *res)
 {
-	char target = update_target(u), tslot[2] = { target, '\0' }, word[UPDATE_WORD_MAX];
+	char tslot[2] = { update_target(u), '\0' };
+	int rc;
+
+	update_phase(u, "pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
+	rc = update_manifest(u, url, m);
+	if (rc != UPDATE_OK)
+		return rc;
+	return update_pull_payload(u, url, m, slot, res);
+}
+
+int update_pull_payload(const struct update *u, const char *url, const struct manifest *m,
+			struct slot *slot, struct download_result *res)
+{
+	char target = update_target(u), word[UPDATE_WORD_MAX];
 	const char *dev = u->device[target - 'A'];
 	int rc;
 
-	if (!m->size) {
-		update_phase(u, "pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
-		rc = update_manifest(u, url, m);
-		if (rc != UPDATE_OK)
-			return rc;
-	}
 	rc = slot_open(slot, dev, u->device[u->running - 'A']);
 	if (rc < 0)
 		return update_fail(u, "slot", update_errno_word(rc, word, sizeof(word)),

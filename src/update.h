@@ -64,14 +64,20 @@ int update_fail(const struct update *u, const char *reason, const char *detail,
 int update_manifest(const struct update *u, const char *url, struct manifest *m);
 
 /*
- * Pull: "phase pull start" and update_manifest, unless the caller did both
- * already (m->size is then non-zero); open the target slot, stream the payload
- * next to the manifest into it, hashed on the way ("phase pull end"). Nothing
- * is made durable or compared with the manifest yet. *slot is open on return
- * unless opening it failed; the caller closes it. Returns UPDATE_OK or UPDATE_ERROR.
+ * Pull: "phase pull start", update_manifest, then update_pull_payload.
+ * Returns UPDATE_OK or UPDATE_ERROR.
  */
 int update_pull(const struct update *u, const char *url, struct manifest *m, struct slot *slot,
 		struct download_result *res);
+
+/*
+ * The pull after a verified manifest m: open the target slot, stream the
+ * payload next to the manifest into it, hashed on the way ("phase pull end").
+ * Nothing is made durable or compared with the manifest yet. *slot is open on
+ * return unless opening it failed; the caller closes it. UPDATE_OK or UPDATE_ERROR.
+ */
+int update_pull_payload(const struct update *u, const char *url, const struct manifest *m,
+			struct slot *slot, struct download_result *res);
 
 /*
  * Deploy's first checks: "phase deploy start", fsync the slot, compare the
