@@ -66,6 +66,10 @@ STEPS: tuple[Step, ...] = (
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),
     Step("disk-ab", "disk-ab.sh", inputs=("images/boot/ab.cmd", "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs")),
+    Step("ostree", "ostree.sh", inputs=("images/userns.py", "harness/digest.py"),
+         deps=("kernel", "initramfs", "rootfs")),
+    Step("disk-ostree", "disk-ostree.sh", inputs=("images/boot/ostree.cmd", "images/disk.sh"),
+         deps=("ostree",)),
 )
 STEP_BY_NAME = {s.name: s for s in STEPS}
 

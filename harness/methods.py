@@ -13,6 +13,7 @@ Adding a method is one entry in METHODS plus its disk build step and boot hook.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,6 +36,18 @@ def _ab_root(init: dict[str, str]) -> RootLocation | None:
     return RootLocation(partition) if partition else None
 
 
+OSTREE_OS = "brownout"
+_DEPLOYMENT = re.compile(r"[0-9a-f]{64}\.[0-9]+")
+
+
+def _ostree_root(init: dict[str, str]) -> RootLocation | None:
+    """The deployment the initramfs bind-mounted as the root (`<commit>.<serial>`)."""
+    slot = init.get("slot", "")
+    if not _DEPLOYMENT.fullmatch(slot):
+        return None
+    return RootLocation("ostree", f"/ostree/deploy/{OSTREE_OS}/deploy/{slot}")
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -45,6 +58,8 @@ class Method:
     extra_boots: int = 3             # the update's own boots, the fallback, one spare
     clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
     payload_steps: tuple[str, ...] = ("payloads",)
+    digests_step: str = "rootfs"     # whose digests.jsonl names the versions' root trees
+    request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
 
     @property
     def max_boots(self) -> int:
@@ -52,7 +67,7 @@ class Method:
 
     def request(self, payload: str) -> str:
         """What opt/brownout/update holds: the URL the device's client starts from."""
-        return f"http://{GUEST_ADDR}/{self.name}/{payload}/manifest"
+        return f"http://{GUEST_ADDR}/{self.name}/" + self.request_path.format(payload=payload)
 
     @property
     def record_steps(self) -> tuple[str, ...]:
@@ -63,6 +78,10 @@ class Method:
 METHODS: dict[str, Method] = {
     "ab": Method("ab", "disk-ab", "ab.img", _ab_root,
                  clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}),
+    # The request is the URL of an archive repo whose ref brownout/update is the payload.
+    "ostree": Method("ostree", "disk-ostree", "ostree.img", _ostree_root,
+                     payload_steps=("ostree",), digests_step="disk-ostree",
+                     request_path="{payload}"),
 }
 
 

@@ -305,7 +305,7 @@ class _Trial:
         if not last.markers("heartbeat") or location is None:
             return "bricked", slot, verdicts
         root = check_root(self.device.disk, parts[location.partition], location.path)
-        known = load_known(require("rootfs") / "digests.jsonl")
+        known = load_known(require(self.method.digests_step) / "digests.jsonl")
         final = classify(root.digest, known) if root.digest else "mixed"
         data = check_fs(self.device.disk, parts["data"])
         if final in ("v1", "v2") and root.fs.clean and data.clean:
