@@ -54,7 +54,8 @@ ostree --repo="$repo" init --mode=archive
 for version in v1 v2 v2-bad; do
 	shape "$version"
 	ostree --repo="$repo" commit --branch="$OS/$version" --tree=dir="$OUT/.trees/$version" \
-		--subject="brownout $version" --timestamp=2023-11-14T22:13:20Z --no-xattrs >/dev/null
+		--bind-ref="$REF" --subject="brownout $version" \
+		--timestamp=2023-11-14T22:13:20Z --no-xattrs >/dev/null
 done
 rev() { ostree --repo="$repo" rev-parse "$OS/$1"; }
 
