@@ -36,6 +36,8 @@ from .server import Fault, UpdateServer
 log = logging.getLogger(__name__)
 
 PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
+# A payload that installs v2 by another route: OSTree's static delta v1->v2.
+V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|cut|cut-missed|record-done)\b")
 
@@ -47,6 +49,8 @@ class Measures:
     bytes_downloaded: int        # served by the update server
     bytes_written: int           # QMP blockstats, all boots, the device's disk
     duration_s: float | None     # first phase marker to the update's reboot or cut
+    repo_kib_before: int | None = None   # OSTree: the device repo's disk usage before the pull
+    repo_kib_after: int | None = None    # ... and once the new deployment is the default
 
 
 @dataclass
@@ -82,6 +86,8 @@ class TrialResult:
                  f"verdicts: {', '.join(self.verdicts) or 'none'}",
                  f"  downtime {downtime}, reboots {m.reboots}, downloaded {m.bytes_downloaded:,} B, "
                  f"written {m.bytes_written:,} B, update {duration}"]
+        if m.repo_kib_before is not None:
+            lines.append(f"  repo usage {m.repo_kib_before:,} KiB before, {m.repo_kib_after:,} KiB after")
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  reproduce: {self.reproduce}")
         return "\n".join(lines)
@@ -98,7 +104,9 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         method = methods.get(self.method)
-        if self.payload not in PAYLOADS:
+        if V2_ROUTES.get(self.payload) not in (None, self.method):
+            raise HarnessError(f"payload '{self.payload}' is for method {V2_ROUTES[self.payload]} only")
+        if self.payload not in PAYLOADS and self.payload not in V2_ROUTES:
             raise HarnessError(f"unknown payload '{self.payload}'; known: {', '.join(PAYLOADS)}")
         if self.client not in method.clients:
             raise HarnessError(f"unknown client '{self.client}' for {self.method}; "
@@ -313,7 +321,7 @@ class _Trial:
         for fs in (root.fs, data):
             if not fs.clean:
                 self.notes.append(f"fsck -n of {fs.partition} is not clean")
-        if spec.payload == "v2" and final == "v2" and root.has_package("bc") and not spec.cut:
+        if spec.payload in ("v2", *V2_ROUTES) and final == "v2" and root.has_package("bc") and not spec.cut:
             verdicts.append("completes")
         if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
             verdicts.append("rolled-back")
@@ -335,7 +343,19 @@ class _Trial:
             bytes_downloaded=self.server.bytes_served,
             bytes_written=sum(b.wr_bytes for b in boots),
             duration_s=round(ends[0] - start, 3) if start is not None and ends else None,
+            **_repo_usage(boots),
         )
+
+
+def _repo_usage(boots: list[_Boot]) -> dict[str, int]:
+    """The OSTree client's `repo-usage` marker, if a boot printed one."""
+    for b in boots:
+        for m in b.machine.console.markers("repo-usage"):
+            try:
+                return {"repo_kib_before": int(m.get("before_kib")), "repo_kib_after": int(m.get("after_kib"))}
+            except (TypeError, ValueError):
+                pass
+    return {}
 
 
 def _written(machine: Machine) -> int:

@@ -40,6 +40,7 @@ struct ot {
 	const char *health;
 	const char *version_file;
 	gboolean no_deltas;
+	unsigned retries;
 };
 
 extern char **environ;
@@ -55,6 +56,7 @@ static void ot_usage(FILE *f)
 		"  --fw-config PATH       libubootenv config (default " OTENV_CONFIG_DEFAULT ")\n"
 		"  --no-deltas            never use static deltas, pull objects one by one\n"
 		"  --no-reboot            do everything but reboot\n"
+		"  --retries N            pulls run again after a broken transfer, 0..100 (default 5)\n"
 		"  --health PATH          health check (default " OT_HEALTH_DEFAULT ")\n"
 		"  --version-file PATH    version of the booted root (default " OT_VERSION_DEFAULT ")\n"
 		"  --help                 show this help\n");
@@ -93,16 +95,16 @@ static int ot_fail(const struct ot *ot, const char *reason, const char *detail, 
 	return update_fail(&ot->up, reason, detail, "%s: %s", what, error ? error->message : "failed");
 }
 
-/* A pull error as a marker reason and detail: refusals are told apart from transfers. */
-static int ot_pull_fail(const struct ot *ot, const GError *error)
+/* A pull error's marker detail: refusals (signature, checksum) apart from transfers. */
+static const char *ot_pull_error_kind(const GError *error)
 {
 	const char *m = error ? error->message : "";
 
 	if (strstr(m, "GPG") || strstr(m, "signature") || strstr(m, "Signature"))
-		return ot_fail(ot, "verify", "signature", "pull", error);
+		return "signature";
 	if (strstr(m, "Corrupted") || strstr(m, "checksum"))
-		return ot_fail(ot, "verify", "checksum", "pull", error);
-	return ot_fail(ot, "download", "pull", "pull", error);
+		return "checksum";
+	return "pull";
 }
 
 static int ot_open(const struct ot *ot, OstreeSysroot **out, OstreeDeployment **booted, gboolean lock,
@@ -140,9 +142,27 @@ static int ot_pull(const struct ot *ot, OstreeRepo *repo, const char *url, char 
 
 	update_phase(&ot->up, "pull", "start", (struct marker_field[]){ { "ref", OT_REF } }, 1);
 	/* Objects are checksummed as they land; the commit's GPG signature is
-	 * checked against the remote's keyring (gpg-verify=true) before the ref moves. */
-	if (!ostree_repo_pull_with_options(repo, OT_REMOTE, options, progress, NULL, &error))
-		return ot_pull_fail(ot, error);
+	 * checked against the remote's keyring (gpg-verify=true) before the ref
+	 * moves. libostree 2022.7 does not retry a transfer the server breaks
+	 * off, so a broken pull is run again: what it fetched stays staged in the
+	 * repo and is not fetched twice. A refusal is never retried. */
+	for (unsigned attempt = 0;; attempt++) {
+		const char *kind;
+		char n[12];
+
+		if (ostree_repo_pull_with_options(repo, OT_REMOTE, options, progress, NULL, &error))
+			break;
+		kind = ot_pull_error_kind(error);
+		if (strcmp(kind, "pull") != 0)
+			return ot_fail(ot, "verify", kind, "pull", error);
+		if (attempt >= ot->retries)
+			return ot_fail(ot, "download", "pull", "pull", error);
+		fprintf(stderr, "brownout-ostree: pull: %s; again\n", error->message);
+		snprintf(n, sizeof(n), "%u", attempt + 1);
+		update_marker(&ot->up, "pull-retry", (struct marker_field[]){ { "what", "objects" },
+									      { "attempt", n } }, 2);
+		g_clear_error(&error);
+	}
 	ostree_async_progress_finish(progress);
 	if (!ostree_repo_resolve_rev(repo, OT_REMOTE ":" OT_REF, FALSE, rev, &error))
 		return ot_fail(ot, "pull", "ref", "resolving " OT_REF, error);
@@ -330,6 +350,7 @@ static int ot_parse_args(struct ot *ot, int argc, char **argv)
 		{ "fw-config", required_argument, NULL, 'c' },
 		{ "no-deltas", no_argument, NULL, 'd' },
 		{ "no-reboot", no_argument, NULL, 'n' },
+		{ "retries", required_argument, NULL, 'r' },
 		{ "health", required_argument, NULL, 'H' },
 		{ "version-file", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -342,6 +363,17 @@ static int ot_parse_args(struct ot *ot, int argc, char **argv)
 		case 'c': ot->fw_config = optarg; break;
 		case 'd': ot->no_deltas = TRUE; break;
 		case 'n': ot->up.no_reboot = true; break;
+		case 'r': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || v > 100) {
+				fprintf(stderr, "brownout-ostree: --retries: '%s' is not 0..100\n", optarg);
+				return -EINVAL;
+			}
+			ot->retries = (unsigned)v;
+			break;
+		}
 		case 'H': ot->health = optarg; break;
 		case 'v': ot->version_file = optarg; break;
 		case 'h':
@@ -361,6 +393,7 @@ int main(int argc, char **argv)
 		.fw_config = OTENV_CONFIG_DEFAULT,
 		.health = OT_HEALTH_DEFAULT,
 		.version_file = OT_VERSION_DEFAULT,
+		.retries = 5,
 	};
 	const char *cmd;
 	int rc;
