@@ -60,6 +60,7 @@ class Method:
     payload_steps: tuple[str, ...] = ("payloads",)
     digests_step: str = "rootfs"     # whose digests.jsonl names the versions' root trees
     request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
+    record_timeout: float = 240.0    # a record run: the update under the agent, then its points listed
 
     @property
     def max_boots(self) -> int:
@@ -81,7 +82,9 @@ METHODS: dict[str, Method] = {
     # The request is the URL of an archive repo whose ref brownout/update is the payload.
     "ostree": Method("ostree", "disk-ostree", "ostree.img", _ostree_root,
                      payload_steps=("ostree",), digests_step="disk-ostree",
-                     request_path="{payload}"),
+                     request_path="{payload}",
+                     # A deployment is ~6000 hard links, each a cut point listed on the console.
+                     record_timeout=1200.0),
 }
 
 

@@ -240,7 +240,7 @@ class _Trial:
             self.device.config.extra_args += self._request("record")
             machine = power.on()
             try:
-                done = machine.console.wait_for_marker("record-done", timeout=STEP_TIMEOUT)
+                done = machine.console.wait_for_marker("record-done", timeout=self.method.record_timeout)
             finally:
                 power.cut()
         if done.get("status") != "0":
