@@ -11,6 +11,8 @@ packages=(
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
 	python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
+	# The OSTree step: the host's ostree commits and deploys on directories; gpg signs.
+	ostree gpg
 )
 
 say() { printf 'brownout deps: %s\n' "$*" >&2; }
