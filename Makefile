@@ -10,6 +10,7 @@ export BROWNOUT_REQUIRE_IMAGES := 1
 all: images
 
 include src/build.mk
+include src/ostree.mk
 # After src/build.mk: it adds the agent and its tests to the c-* targets.
 include faultinject/build.mk
 include tests/fixtures/build.mk

@@ -21,7 +21,7 @@ from .device import Device
 from .methods import METHODS
 from .qemu import Machine
 from .server import Fault
-from .trial import PAYLOADS, TrialSpec, run_trial
+from .trial import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
 
 log = logging.getLogger("brownout")
 
@@ -343,7 +343,8 @@ def parser() -> argparse.ArgumentParser:
                                    "unattended up to its boot limit, then print the final version, "
                                    "verdicts and measures.")
     t.add_argument("--method", default="ab", choices=methods)
-    t.add_argument("--payload", default="v2", choices=PAYLOADS)
+    t.add_argument("--payload", default="v2", choices=PAYLOADS + tuple(V2_ROUTES),
+                   help="v2-delta: v2 through OSTree's static delta (ostree only)")
     t.add_argument("--fault", type=parse_fault, metavar="KIND:AFTER[:COUNT]",
                    help="server fault on the payload download, e.g. close:50000000:6")
     t.add_argument("--corrupt-env", action="store_true", help="destroy both env copies first")

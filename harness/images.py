@@ -75,6 +75,10 @@ STEPS: tuple[Step, ...] = (
     Step("repo-inplace", "repo-inplace.sh", deps=("rootfs", "apt-key")),
     Step("disk-inplace", "disk-inplace.sh", inputs=("images/boot/inplace.cmd", "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs")),
+    Step("ostree", "ostree.sh", inputs=("images/userns.py", "harness/digest.py"),
+         deps=("kernel", "initramfs", "rootfs")),
+    Step("disk-ostree", "disk-ostree.sh", inputs=("images/boot/ostree.cmd", "images/disk.sh"),
+         deps=("ostree",)),
 )
 STEP_BY_NAME = {s.name: s for s in STEPS}
 

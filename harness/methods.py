@@ -13,6 +13,7 @@ Adding a method is one entry in METHODS plus its disk build step and boot hook.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -41,6 +42,18 @@ def _single_root(init: dict[str, str]) -> RootLocation | None:
     return RootLocation("root") if init.get("slot") == "root" else None
 
 
+OSTREE_OS = "brownout"
+_DEPLOYMENT = re.compile(r"[0-9a-f]{64}\.[0-9]+")
+
+
+def _ostree_root(init: dict[str, str]) -> RootLocation | None:
+    """The deployment the initramfs bind-mounted as the root (`<commit>.<serial>`)."""
+    slot = init.get("slot", "")
+    if not _DEPLOYMENT.fullmatch(slot):
+        return None
+    return RootLocation("ostree", f"/ostree/deploy/{OSTREE_OS}/deploy/{slot}")
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -59,11 +72,11 @@ class Method:
     request_boots: int = 1
     # Reboots the update itself takes to switch over: 0 when it switches in place.
     switch_reboots: int = 1
-    # What the request names under /<method>/<payload>/: a signed manifest, or
-    # nothing when the payload directory is itself the source (a package repository).
-    request_file: str = "manifest"
     # The root is upgraded package by package: judge what dpkg left behind too.
     dpkg_audit: bool = False
+    digests_step: str = "rootfs"     # whose digests.jsonl names the versions' root trees
+    request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
+    record_timeout: float = 240.0    # a record run: the update under the agent, then its points listed
 
     @property
     def max_boots(self) -> int:
@@ -71,8 +84,7 @@ class Method:
 
     def request(self, payload: str) -> str:
         """What opt/brownout/update holds: the URL the device's client starts from."""
-        base = f"http://{GUEST_ADDR}/{self.name}/{payload}"
-        return f"{base}/{self.request_file}" if self.request_file else base
+        return f"http://{GUEST_ADDR}/{self.name}/" + self.request_path.format(payload=payload)
 
     @property
     def record_steps(self) -> tuple[str, ...]:
@@ -91,8 +103,14 @@ METHODS: dict[str, Method] = {
     # apt/dpkg on the running root, then an application restart: no reboot, no
     # boot counter; after a cut, one boot to see what dpkg left.
     "inplace": Method("inplace", "disk-inplace", "inplace.img", _single_root,
-                      boot_limit=0, extra_boots=2, switch_reboots=0, request_file="",
+                      boot_limit=0, extra_boots=2, switch_reboots=0, request_path="{payload}",
                       payload_steps=("repo-inplace",), dpkg_audit=True),
+    # The request is the URL of an archive repo whose ref brownout/update is the payload.
+    "ostree": Method("ostree", "disk-ostree", "ostree.img", _ostree_root,
+                     payload_steps=("ostree",), digests_step="disk-ostree",
+                     request_path="{payload}",
+                     # A deployment is ~6000 hard links, each a cut point listed on the console.
+                     record_timeout=1200.0),
 }
 
 

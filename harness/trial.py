@@ -39,6 +39,8 @@ from .snapshot import restore as restore_snapshot
 log = logging.getLogger(__name__)
 
 PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
+# A payload that installs v2 by another route: OSTree's static delta v1->v2.
+V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
 # settled: a boot that updated (or checked) in place and stays up.
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done"
@@ -52,6 +54,8 @@ class Measures:
     bytes_downloaded: int        # served by the update server
     bytes_written: int           # QMP blockstats, all boots, the device's disk
     duration_s: float | None     # first phase marker to the update's reboot or cut
+    repo_kib_before: int | None = None   # OSTree: the device repo's disk usage before the pull
+    repo_kib_after: int | None = None    # ... and once the new deployment is the default
 
 
 @dataclass
@@ -96,6 +100,8 @@ class TrialResult:
             if audit:
                 lines.append(f"  {label}: brownout-app {audit['brownout-app']}, bc {audit['bc']}, "
                              f"unsettled: {', '.join(audit['unsettled']) or 'none'}")
+        if m.repo_kib_before is not None:
+            lines.append(f"  repo usage {m.repo_kib_before:,} KiB before, {m.repo_kib_after:,} KiB after")
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  reproduce: {self.reproduce}")
         return "\n".join(lines)
@@ -112,7 +118,9 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         method = methods.get(self.method)
-        if self.payload not in PAYLOADS:
+        if V2_ROUTES.get(self.payload) not in (None, self.method):
+            raise HarnessError(f"payload '{self.payload}' is for method {V2_ROUTES[self.payload]} only")
+        if self.payload not in PAYLOADS and self.payload not in V2_ROUTES:
             raise HarnessError(f"unknown payload '{self.payload}'; known: {', '.join(PAYLOADS)}")
         if self.client not in method.clients:
             raise HarnessError(f"unknown client '{self.client}' for {self.method}; "
@@ -353,7 +361,8 @@ class _Trial:
                         machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
                         qmp.wait_event("SHUTDOWN", timeout=30.0)
                         continue
-                    done = machine.console.wait_for_marker("record-done", timeout=STEP_TIMEOUT)
+                    done = machine.console.wait_for_marker("record-done",
+                                                           timeout=self.method.record_timeout)
                 finally:
                     power.cut()
         if done.get("status") != "0":
@@ -454,7 +463,7 @@ class _Trial:
         if not last.markers("heartbeat") or location is None:
             return "bricked", slot, verdicts
         root = check_root(self.device.disk, parts[location.partition], location.path)
-        known = load_known(require("rootfs") / "digests.jsonl")
+        known = load_known(require(self.method.digests_step) / "digests.jsonl")
         final = classify(root.digest, known) if root.digest else "mixed"
         data = check_fs(self.device.disk, parts["data"])
         if final in ("v1", "v2") and root.fs.clean and data.clean:
@@ -464,7 +473,7 @@ class _Trial:
                 self.notes.append(f"fsck -n of {fs.partition} is not clean")
         if self.method.dpkg_audit:
             self._audit(root)
-        if spec.payload == "v2" and final == "v2" and root.has_package("bc") and not spec.cut:
+        if spec.payload in ("v2", *V2_ROUTES) and final == "v2" and root.has_package("bc") and not spec.cut:
             verdicts.append("completes")
         if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
             verdicts.append("rolled-back")
@@ -501,7 +510,19 @@ class _Trial:
             bytes_written=sum(b.wr_bytes for b in boots) + (snap.bytes_written if snap else 0),
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
             if start is not None and ends else None,
+            **_repo_usage(boots),
         )
+
+
+def _repo_usage(boots: list[_Boot]) -> dict[str, int]:
+    """The OSTree client's `repo-usage` marker, if a boot printed one."""
+    for b in boots:
+        for m in b.machine.console.markers("repo-usage"):
+            try:
+                return {"repo_kib_before": int(m.get("before_kib")), "repo_kib_after": int(m.get("after_kib"))}
+            except (TypeError, ValueError):
+                pass
+    return {}
 
 
 def _written(machine: Machine) -> int:

@@ -13,6 +13,8 @@ packages=(
 	python3-matplotlib chromium
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
 	gnupg dpkg-dev gzip
+	# The OSTree step: the host's ostree commits and deploys on directories; gpg signs.
+	ostree gpg
 )
 
 say() { printf 'brownout deps: %s\n' "$*" >&2; }

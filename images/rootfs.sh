@@ -77,6 +77,8 @@ make_tree() { # version
 		"$APPS_DIR/brownout-inplace" "$tree/usr/bin/"
 	install -d "$tree/etc/brownout/boot.d" "$tree/data"
 	install -m 0755 "$REPO"/images/rootfs/boot.d/* "$tree/etc/brownout/boot.d/"
+	install -D -m 0644 "$REPO/images/rootfs/rig.sh" "$tree/usr/lib/brownout/rig.sh"
+	install -m 0755 "$APPS_DIR/brownout-ostree" "$tree/usr/bin/"
 	install -m 0644 "$KEYS_DIR/update.pub" "$tree/etc/brownout/update.pub"
 	echo brownout > "$tree/etc/hostname"
 	install -m 0644 "$REPO/images/rootfs/fw_env.config" "$tree/etc/fw_env.config"

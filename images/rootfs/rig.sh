@@ -1,0 +1,37 @@
+# The test rig's request, shared by the boot hooks (boot.d/50-*): sourced, not
+# run. The rig speaks through QEMU's fw_cfg, a channel outside the disks under
+# test: opt/brownout/update (what to install: the client's URL), and for fault
+# injection opt/brownout/agent (the agent binary), opt/brownout/cut (a cut
+# spec) or opt/brownout/record (record every cut point instead);
+# opt/brownout/client replaces the client with a test fixture.
+
+# rig_install CLIENT — run "CLIENT install URL" as the rig asks, if it asks.
+rig_install() {
+	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
+	[ -r "$rig/update/raw" ] || return 0
+	url=$(cat "$rig/update/raw")
+	client=$1
+	if [ -r "$rig/client/raw" ]; then
+		# A test fixture standing in for the real client (tests/fixtures).
+		cp "$rig/client/raw" /run/brownout-client && chmod 0755 /run/brownout-client
+		client=/run/brownout-client
+	fi
+	[ -r "$rig/agent/raw" ] || { "$client" install "$url"; return; }
+
+	cp "$rig/agent/raw" /run/brownout-fi && chmod 0755 /run/brownout-fi
+	if [ -r "$rig/record/raw" ]; then
+		/run/brownout-fi --record /run/points.jsonl -- "$client" install --no-reboot "$url"
+		status=$?
+		while read -r point; do echo "BROWNOUT-POINT $point"; done < /run/points.jsonl
+		echo "BROWNOUT record-done status=$status"
+		return 0
+	fi
+	# Under a cut the client must not reboot by itself: if the cut never fires,
+	# the agent has to live long enough to say so. The client has synced. The
+	# cut is read from its file, not passed in, so a hold (a snapshot taken where
+	# a phase starts, see faultinject/hold.h) can learn its cut after a restore.
+	/run/brownout-fi --cut-file "$rig/cut/raw" -- "$client" install --no-reboot "$url"
+	status=$?
+	echo "BROWNOUT agent-done status=$status"
+	[ "$status" -eq 0 ] && echo b > /proc/sysrq-trigger
+}
