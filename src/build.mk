@@ -55,6 +55,8 @@ c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 # only when a recipe needs it (c_once), so a sysroot made earlier in the same
 # make run is found, and host-only targets never look for one.
 c_ab_lib := bootenv verify manifest download slot slotstate abenv update asymenv
+# Everything a program on the A/B client's modules links besides its main.
+c_ab_objs = $(c_ab_lib) marker num fileio deadline
 c_ab_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))
@@ -83,14 +85,14 @@ $(patsubst %,build/$(1)/obj/%.o,ab asym $(c_ab_lib)): build/$(1)/obj/%.o: src/%.
 	@mkdir -p $$(@D)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_pkg_cflags_$(1)) -MMD -MP -c $$< -o $$@
 
-build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_lib) marker num fileio deadline)
+build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_objs))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 
 build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace marker status fileio num)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
 # The asymmetric client: the same modules; it runs in the root and in recovery.
-build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asym $(c_ab_lib) marker num fileio deadline)
+build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asym $(c_ab_objs))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
 
@@ -130,7 +132,7 @@ $(addprefix build/host/tests/,$(c_tests)): build/host/tests/%: build/host/tests/
 
 # The A/B client's tests link all of its modules: few enough, and no list per test to keep.
 $(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,$(c_ab_lib) marker num fileio deadline)
+		$(patsubst %,build/host/obj/%.o,$(c_ab_objs))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \

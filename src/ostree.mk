@@ -20,7 +20,7 @@ build/host/obj/otenv.o build/aarch64/obj/otenv.o: build/%/obj/otenv.o: src/otenv
 	@mkdir -p $(@D)
 	$(c_cc_$*) $(CFLAGS_COMMON) $(c_flags_$*) $(c_pkg_cflags_$*) -MMD -MP -c $< -o $@
 
-build/aarch64/brownout-ostree: $(patsubst %,build/aarch64/obj/%.o,ot $(c_ot_lib) $(c_ab_lib) marker num deadline)
+build/aarch64/brownout-ostree: $(patsubst %,build/aarch64/obj/%.o,ot $(c_ot_lib) $(c_ab_objs))
 	$(CROSS_CC) $(CFLAGS_COMMON) $(c_flags_aarch64) $^ $(c_ot_libs_aarch64) -o $@
 
 build/host/tests/obj/test_otenv.o: tests/c/test_otenv.c src/ostree.mk
