@@ -103,14 +103,16 @@ def load_record(method: str, path: Path | None = None) -> tuple[dict, list[dict]
 
 
 def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
-         client: str = "safe") -> list[PlannedCut]:
-    """Every bootloader point; for pull and deploy all points (`cuts` == 'all') or
-    a sample of `cuts` (point, edge) pairs per phase, drawn with `seed`."""
+         client: str = "safe", every_bootloader_point: bool = True) -> list[PlannedCut]:
+    """Every bootloader point (unless told otherwise); for pull and deploy all
+    points (`cuts` == 'all') or a sample of `cuts` (point, edge) pairs per phase,
+    drawn with `seed`."""
     rng = random.Random(seed)
     planned: list[PlannedCut] = []
     for phase in PHASES:
         pairs = [(p["index"], edge) for p in points if p["phase"] == phase for edge in EDGES]
-        if phase != "bootloader" and cuts != "all":
+        sampled = phase != "bootloader" or not every_bootloader_point
+        if sampled and cuts != "all":
             pairs = sorted(rng.sample(pairs, min(int(cuts), len(pairs))))
         planned += [PlannedCut(f"{method}-{phase}-cut{index:03d}-{edge}" + ("" if client == "safe" else f"-{client}"),
                                method, payload, phase, index, edge, client)

@@ -118,3 +118,8 @@ def test_journal_entries_carry_their_kind(tmp_path: Path) -> None:
     happy = campaign.plan_scenarios("ab", 1)[0]
     journal.append(happy, result("v2", ["atomic", "completes"]))
     assert journal.entries()[0]["kind"] == "happy"
+
+
+def test_the_bootloader_phase_can_be_sampled_too() -> None:
+    cuts = plan("ab", "v2", POINTS, "1", seed=7, every_bootloader_point=False)
+    assert [c.phase for c in cuts] == ["pull", "deploy", "bootloader"]
