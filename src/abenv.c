@@ -9,7 +9,7 @@
 
 static const char *const abenv_left_vars[BOOTENV_SLOTS] = { "BOOT_A_LEFT", "BOOT_B_LEFT" };
 
-static void abenv_close(struct uboot_ctx *ctx)
+void abenv_close(struct uboot_ctx *ctx)
 {
 	if (!ctx)
 		return;
@@ -17,8 +17,7 @@ static void abenv_close(struct uboot_ctx *ctx)
 	libuboot_exit(ctx);
 }
 
-/* A context with the environment loaded from the devices named in config. */
-static int abenv_open(const char *config, struct uboot_ctx **out)
+int abenv_open(const char *config, struct uboot_ctx **out)
 {
 	struct uboot_ctx *ctx = NULL;
 	int rc;

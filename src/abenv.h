@@ -11,6 +11,19 @@
 
 #define ABENV_CONFIG_DEFAULT "/etc/fw_env.config"
 
+struct uboot_ctx;
+
+/*
+ * A libubootenv context with the environment loaded from the devices config
+ * names, the copy chosen as U-Boot chooses it (valid CRC, newer flag, copy 1
+ * on a tie). 0, or a negative errno: -ENODATA when neither copy is valid.
+ * Every method's env module opens the environment this way.
+ */
+int abenv_open(const char *config, struct uboot_ctx **out);
+
+/* Close and free a context from abenv_open; NULL is a no-op. */
+void abenv_close(struct uboot_ctx *ctx);
+
 /*
  * Read BOOT_ORDER, BOOT_A_LEFT and BOOT_B_LEFT. Returns 0, -ENODATA if the
  * environment cannot be read (no copy with a valid CRC), -EINVAL if a

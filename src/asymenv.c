@@ -1,6 +1,8 @@
 /* asymenv: the asymmetric method's variables in the U-Boot environment (libubootenv). */
 #include "asymenv.h"
 
+#include "abenv.h"
+
 #include "num.h"
 
 #include <errno.h>
@@ -9,38 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void asymenv_close(struct uboot_ctx *ctx)
-{
-	if (!ctx)
-		return;
-	libuboot_close(ctx);
-	libuboot_exit(ctx);
-}
-
-static int asymenv_open(const char *config, struct uboot_ctx **out)
-{
-	struct uboot_ctx *ctx = NULL;
-	int rc;
-
-	*out = NULL;
-	rc = libuboot_initialize(&ctx, NULL);
-	if (rc < 0)
-		return rc;
-	rc = libuboot_read_config(ctx, config);
-	if (rc < 0) {
-		libuboot_exit(ctx);
-		return rc;
-	}
-	/* The valid copy with the newer flag, as the boot script picks it; -ENODATA if none. */
-	rc = libuboot_open(ctx);
-	if (rc < 0) {
-		asymenv_close(ctx);
-		return rc;
-	}
-	*out = ctx;
-	return 0;
-}
 
 static int asymenv_copy_url(const char *s, char *out)
 {
@@ -90,11 +60,11 @@ int asymenv_read(const char *config, struct asymenv *st)
 	struct uboot_ctx *ctx;
 	int rc;
 
-	rc = asymenv_open(config, &ctx);
+	rc = abenv_open(config, &ctx);
 	if (rc < 0)
 		return rc;
 	rc = asymenv_get(ctx, st);
-	asymenv_close(ctx);
+	abenv_close(ctx);
 	return rc;
 }
 
@@ -107,7 +77,7 @@ int asymenv_store(const char *config, const struct asymenv *st)
 
 	if (st->root_left > ASYMENV_TRIES)
 		return -EINVAL;
-	rc = asymenv_open(config, &ctx);
+	rc = abenv_open(config, &ctx);
 	if (rc < 0)
 		return rc;
 	snprintf(left, sizeof(left), "%u", st->root_left);
@@ -122,7 +92,7 @@ int asymenv_store(const char *config, const struct asymenv *st)
 	/* One store: all four change in the same write of the older copy, then fsync. */
 	if (rc == 0)
 		rc = libuboot_env_store(ctx);
-	asymenv_close(ctx);
+	abenv_close(ctx);
 	if (rc < 0)
 		return rc;
 	/* Read back through a fresh context, from storage. */

@@ -1,6 +1,8 @@
 /* otenv: the OSTree boot counter in the U-Boot environment, with libubootenv. */
 #include "otenv.h"
 
+#include "abenv.h"
+
 #include <errno.h>
 #include <stddef.h>	/* libuboot.h uses size_t without including it */
 #include <libuboot.h>
@@ -33,38 +35,6 @@ void otenv_decide(const struct otenv_state *st, struct otenv_decision *d)
 	d->entry = 2;
 }
 
-static void otenv_close(struct uboot_ctx *ctx)
-{
-	if (!ctx)
-		return;
-	libuboot_close(ctx);
-	libuboot_exit(ctx);
-}
-
-static int otenv_open(const char *config, struct uboot_ctx **out)
-{
-	struct uboot_ctx *ctx = NULL;
-	int rc;
-
-	*out = NULL;
-	rc = libuboot_initialize(&ctx, NULL);
-	if (rc < 0)
-		return rc;
-	rc = libuboot_read_config(ctx, config);
-	if (rc < 0) {
-		libuboot_exit(ctx);
-		return rc;
-	}
-	/* The copy U-Boot would use: valid CRC, newer flag, copy 1 on a tie. */
-	rc = libuboot_open(ctx);
-	if (rc < 0) {
-		otenv_close(ctx);
-		return rc;
-	}
-	*out = ctx;
-	return 0;
-}
-
 static int otenv_get(struct uboot_ctx *ctx, struct otenv_state *st)
 {
 	char *pending = libuboot_get_env(ctx, "OSTREE_PENDING");
@@ -81,11 +51,11 @@ int otenv_read(const char *config, struct otenv_state *st)
 	struct uboot_ctx *ctx;
 	int rc;
 
-	rc = otenv_open(config, &ctx);
+	rc = abenv_open(config, &ctx);
 	if (rc < 0)
 		return rc;
 	rc = otenv_get(ctx, st);
-	otenv_close(ctx);
+	abenv_close(ctx);
 	return rc;
 }
 
@@ -118,11 +88,11 @@ int otenv_arm(const char *config)
 	struct uboot_ctx *ctx;
 	int rc;
 
-	rc = otenv_open(config, &ctx);
+	rc = abenv_open(config, &ctx);
 	if (rc < 0)
 		return rc;
 	rc = otenv_store(ctx, &want);
-	otenv_close(ctx);
+	abenv_close(ctx);
 	return rc < 0 ? rc : otenv_check(config, &want);
 }
 
@@ -134,7 +104,7 @@ int otenv_mark_good(const char *config, int *stored)
 	int rc;
 
 	*stored = 0;
-	rc = otenv_open(config, &ctx);
+	rc = abenv_open(config, &ctx);
 	if (rc < 0)
 		return rc;
 	rc = otenv_get(ctx, &st);
@@ -143,6 +113,6 @@ int otenv_mark_good(const char *config, int *stored)
 		rc = otenv_store(ctx, &want);
 		*stored = rc == 0;
 	}
-	otenv_close(ctx);
+	abenv_close(ctx);
 	return rc < 0 || !*stored ? rc : otenv_check(config, &want);
 }
