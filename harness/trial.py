@@ -128,6 +128,12 @@ class TrialSpec:
         if self.cut is not None and not re.fullmatch(r"[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+(,[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+)*", self.cut):
             raise HarnessError(f"malformed cut spec '{self.cut}': comma-separated key=value, e.g. n=17,edge=after")
 
+    @property
+    def installs(self) -> str | None:
+        """The version the device reports once this payload is installed (v2-bad
+        never confirms good; a refused payload never installs)."""
+        return "2" if self.payload in ("v2", "v2-delta") else None
+
     def reproduce(self) -> str:
         argv = ["./brownout", "trial", "--method", self.method, "--payload", self.payload]
         if self.fault:
@@ -415,9 +421,11 @@ class _Trial:
                 boot.since = machine.console.lines.index(line) + 1
                 if marker is None:
                     continue
-                # On the update boot, confirming v1 comes before the install;
+                # On the update boot, confirming v1 comes before the install
+                # (confirming the version it installs ends it: nothing is left to do);
                 # under the agent, the client's reboot is the agent's to make.
-                if updating and marker.event == "confirm" and marker.get("result") == "good":
+                if updating and marker.event == "confirm" and marker.get("result") == "good" \
+                        and marker.get("version") != self.spec.installs:
                     continue
                 if agent and marker.event in ("reboot", "settled"):
                     continue

@@ -121,7 +121,7 @@ else
 fi
 
 echo "BROWNOUT uboot-boot entry=${entry}"
-setenv bootargs "console=ttyAMA0 root=/dev/vda3 rw rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.data=/dev/vda4 brownout.entry=${entry} ${oargs}"
+setenv bootargs "console=ttyAMA0 root=/dev/vda3 rw rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=ostree brownout.data=/dev/vda4 brownout.entry=${entry} ${oargs}"
 if load virtio 0:3 ${kernel_addr_r} ${kimage} && load virtio 0:3 ${ramdisk_addr_r} ${rimage}; then
 	booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}
 fi

@@ -9,7 +9,8 @@
 rig_install() {
 	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
 	[ -r "$rig/update/raw" ] || return 0
-	url=$(cat "$rig/update/raw")
+	# fw_cfg files end without a newline: read fails at their end, yet sets url.
+	read -r url < "$rig/update/raw"
 	client=$1
 	if [ -r "$rig/client/raw" ]; then
 		# A test fixture standing in for the real client (tests/fixtures).
