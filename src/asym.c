@@ -7,7 +7,7 @@
  *                ASYM_GOOD_URL); an unhealthy one reboots and spends a try
  *   recover      (recovery system) install what the env asks for over the
  *                root slot, verify it, clear the flag, reboot into the root
- * The recovery policy (README, "The asymmetric update"):
+ * The recovery policy (README, "The asymmetric update"; decided in asympolicy.c):
  *   - ASYM_RECOVERY=1: install ASYM_URL. A failure before the root slot is
  *     opened (no manifest, bad signature) drops the request: the root is
  *     intact, so recovery clears the flag and boots it. A broken download
@@ -20,6 +20,7 @@
  * 3 confirm could not check or mark the root.
  */
 #include "asymenv.h"
+#include "asympolicy.h"
 #include "download.h"
 #include "manifest.h"
 #include "marker.h"
@@ -47,9 +48,6 @@
 #define ASYM_RECOVERY_DEFAULT "/dev/vda4"
 
 enum { ASYM_OK = UPDATE_OK, ASYM_ERROR = UPDATE_ERROR, ASYM_USAGE = 2, ASYM_CONFIRM_ERROR = 3 };
-
-/* How an install ended, for the recovery policy above. */
-enum asym_install { INSTALLED, UNTOUCHED, RETRY, BAD_PAYLOAD };
 
 struct asym {
 	/*
@@ -140,24 +138,24 @@ static int asym_request(const struct asym *a, const char *url)
 }
 
 /* Pull into the root slot, make it durable, verify what storage holds. */
-static enum asym_install asym_install(const struct asym *a, const char *url)
+static enum asympolicy_install asym_install(const struct asym *a, const char *url)
 {
 	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[UPDATE_WORD_MAX];
 	const struct update *up = &a->up;
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
 	const char *method = "none";
-	enum asym_install out;
+	enum asympolicy_install out;
 	struct manifest m;
 	int rc;
 
 	rc = update_pull(up, url, &m, &slot, &res);
 	if (rc != UPDATE_OK) {
 		/* The slot is opened only after the manifest verified; writing starts right after. */
-		out = slot.fd < 0 ? UNTOUCHED : RETRY;
+		out = slot.fd < 0 ? ASYMPOLICY_UNTOUCHED : ASYMPOLICY_BROKEN;
 		goto out;
 	}
-	out = BAD_PAYLOAD;
+	out = ASYMPOLICY_BAD_PAYLOAD;
 	if (update_deploy_start(up, &m, &slot, &res) != UPDATE_OK)
 		goto out;
 	if (memcmp(res.sha256, m.sha256, VERIFY_SHA256_LEN) != 0) {
@@ -175,7 +173,7 @@ static enum asym_install asym_install(const struct asym *a, const char *url)
 		goto out;
 	}
 	update_phase(up, "deploy", "end", (struct marker_field[]){ { "readback", method } }, 1);
-	out = INSTALLED;
+	out = ASYMPOLICY_INSTALLED;
 out:
 	slot_close(&slot);
 	return out;
@@ -184,84 +182,72 @@ out:
 static int asym_recover(const struct asym *a)
 {
 	const struct update *up = &a->up;
-	struct asymenv st;
-	enum asym_install res;
+	struct asymenv st, next;
+	enum asympolicy_after after;
 
 	if (asym_load(a, &st) != ASYM_OK) {
 		/* Without a valid env U-Boot boots the root with fresh tries: nothing to do here. */
 		asym_reboot(a, "no-env", "root");
 		return ASYM_ERROR;
 	}
-	if (!st.recovery && st.root_left == 0) {
+	switch (asympolicy_start(&st, &next)) {
+	case ASYMPOLICY_NO_GOOD:
 		update_marker(up, "recovery", (struct marker_field[]){ { "action", "rollback" } }, 1);
-		if (!st.good_url[0]) {
-			/* Nothing known good to go back to: give the root new tries rather than loop here. */
-			st.root_left = ASYMENV_TRIES;
-			asym_store(a, &st, "new tries for the root");
-			update_fail(up, "rollback", "no-good-image", "no ASYM_GOOD_URL to reinstall");
-			asym_reboot(a, "no-good-image", "root");
-			return ASYM_ERROR;
-		}
-		/* Stored first, so a cut during the reinstall comes back here and reinstalls again. */
+		asym_store(a, &next, "new tries for the root");
+		update_fail(up, "rollback", "no-good-image", "no ASYM_GOOD_URL to reinstall");
+		asym_reboot(a, "no-good-image", "root");
+		return ASYM_ERROR;
+	case ASYMPOLICY_ROLLBACK:
+		update_marker(up, "recovery", (struct marker_field[]){ { "action", "rollback" } }, 1);
 		update_phase(up, "bootloader", "start", (struct marker_field[]){ { "action", "rollback" } }, 1);
-		st.recovery = true;
-		st.root_left = ASYMENV_TRIES;
-		memcpy(st.url, st.good_url, sizeof(st.url));
-		if (asym_store(a, &st, "rolling back") != ASYM_OK) {
+		if (asym_store(a, &next, "rolling back") != ASYM_OK) {
 			asym_reboot(a, "retry", "recovery");
 			return ASYM_ERROR;
 		}
 		update_phase(up, "bootloader", "end", (struct marker_field[]){ { "action", "rollback" } }, 1);
-	}
-	if (!st.recovery || !st.url[0]) {
+		break;
+	case ASYMPOLICY_NOTHING:
 		update_marker(up, "recovery", (struct marker_field[]){ { "action", "none" } }, 1);
-		st.recovery = false;
-		if (asym_store(a, &st, "clearing the recovery flag") != ASYM_OK) {
+		if (asym_store(a, &next, "clearing the recovery flag") != ASYM_OK) {
 			asym_reboot(a, "retry", "recovery");
 			return ASYM_ERROR;
 		}
 		asym_reboot(a, "nothing-to-do", "root");
 		return ASYM_OK;
+	case ASYMPOLICY_INSTALL:
+		break;
 	}
+	st = next;
 
 	update_marker(up, "recovery", (struct marker_field[]){ { "action", "install" } }, 1);
-	res = asym_install(a, st.url);
-	if (res == BAD_PAYLOAD && st.good_url[0] && strcmp(st.url, st.good_url) != 0) {
-		/* The root slot holds a payload that failed verification: put the good one back. */
+	after = asympolicy_after_install(&st, asym_install(a, st.url), &next);
+	if (after == ASYMPOLICY_REINSTALL_GOOD) {
 		update_marker(up, "recovery", (struct marker_field[]){ { "action", "reinstall-good" } }, 1);
-		memcpy(st.url, st.good_url, sizeof(st.url));
-		if (asym_store(a, &st, "falling back to the good image") != ASYM_OK) {
+		if (asym_store(a, &next, "falling back to the good image") != ASYM_OK) {
 			asym_reboot(a, "retry", "recovery");
 			return ASYM_ERROR;
 		}
-		res = asym_install(a, st.url);
+		st = next;
+		after = asympolicy_after_install(&st, asym_install(a, st.url), &next);
 	}
-	switch (res) {
-	case INSTALLED:
+	switch (after) {
+	case ASYMPOLICY_BOOT_ROOT:
 		break;
-	case UNTOUCHED:
-		/* Refused before the root slot was opened: the root is intact, drop the request. */
-		st.recovery = false;
-		st.url[0] = '\0';
-		if (asym_store(a, &st, "dropping the request") == ASYM_OK)
+	case ASYMPOLICY_DROP:
+		if (asym_store(a, &next, "dropping the request") == ASYM_OK)
 			asym_reboot(a, "refused", "root");
 		else
 			asym_reboot(a, "retry", "recovery");
 		return ASYM_ERROR;
-	case RETRY:
-	case BAD_PAYLOAD:
+	case ASYMPOLICY_REINSTALL_GOOD:	/* the good image failed too: never twice in one boot */
+	case ASYMPOLICY_RETRY:
 		/* The request stays: the next boot is recovery again, which retries. */
 		asym_reboot(a, "retry", "recovery");
 		return ASYM_ERROR;
 	}
 
 	update_phase(up, "bootloader", "start", (struct marker_field[]){ { "slot", "root" } }, 1);
-	st.recovery = false;
-	st.root_left = ASYMENV_TRIES;
-	/* A reinstalled good image is not pending; a new one is, until it confirms itself. */
-	if (strcmp(st.url, st.good_url) == 0)
-		st.url[0] = '\0';
-	if (asym_store(a, &st, "booting the new root") != ASYM_OK) {
+	if (asym_store(a, &next, "booting the new root") != ASYM_OK) {
 		asym_reboot(a, "retry", "recovery");
 		return ASYM_ERROR;
 	}
@@ -309,7 +295,7 @@ static int asym_confirm(const struct asym *a)
 {
 	const struct update *up = &a->up;
 	char version[MANIFEST_VERSION_MAX];
-	struct asymenv st;
+	struct asymenv st, next;
 	bool store;
 
 	if (!asym_healthy(a->health)) {
@@ -325,20 +311,12 @@ static int asym_confirm(const struct asym *a)
 								      { "detail", "bootenv" } }, 3);
 		return ASYM_CONFIRM_ERROR;
 	}
-	store = st.root_left != ASYMENV_TRIES || st.url[0];
-	if (store) {
-		st.root_left = ASYMENV_TRIES;
-		/* This root is the good one now: a rollback reinstalls what made it. */
-		if (st.url[0]) {
-			memcpy(st.good_url, st.url, sizeof(st.good_url));
-			st.url[0] = '\0';
-		}
-		if (asymenv_store(a->fw_config, &st) < 0) {
-			update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
-									      { "slot", "root" },
-									      { "detail", "store" } }, 3);
-			return ASYM_CONFIRM_ERROR;
-		}
+	store = asympolicy_confirm(&st, &next);
+	if (store && asymenv_store(a->fw_config, &next) < 0) {
+		update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
+								      { "slot", "root" },
+								      { "detail", "store" } }, 3);
+		return ASYM_CONFIRM_ERROR;
 	}
 	asym_read_version(a->version_file, version, sizeof(version));
 	update_marker(up, "confirm", (struct marker_field[]){ { "result", "good" },

@@ -57,6 +57,8 @@ c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 c_ab_lib := bootenv verify manifest download slot slotstate abenv update asymenv
 # Everything a program on the A/B client's modules links besides its main.
 c_ab_objs = $(c_ab_lib) marker num fileio deadline
+# The asymmetric client's own modules: its decisions, pure functions of its env.
+c_asym_lib := asympolicy
 c_ab_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))
@@ -69,7 +71,8 @@ c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(
 # against the v2-bad self-test, which must fail.
 c_tests := $(addprefix test_,$(c_lib) selftest)
 c_ab_tests := $(addprefix test_,$(c_ab_lib))
-c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken $(c_ab_tests))
+c_asym_tests := $(addprefix test_,$(c_asym_lib))
+c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken $(c_ab_tests) $(c_asym_tests))
 
 # $(1): arch. Shared objects, the health check, the A/B update client.
 define c_arch_rules
@@ -92,7 +95,7 @@ build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace marker stat
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
 # The asymmetric client: the same modules; it runs in the root and in recovery.
-build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asym $(c_ab_objs))
+build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asym $(c_asym_lib) $(c_ab_objs))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
 
@@ -134,6 +137,10 @@ $(addprefix build/host/tests/,$(c_tests)): build/host/tests/%: build/host/tests/
 $(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tests/obj/%.o \
 		$(patsubst %,build/host/obj/%.o,$(c_ab_objs))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
+
+$(addprefix build/host/tests/,$(c_asym_tests)): build/host/tests/%: build/host/tests/obj/%.o \
+		$(patsubst %,build/host/obj/%.o,$(c_asym_lib))
+	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \
 	build/host/brownout-ab build/host/brownout-asym build/host/brownout-inplace

@@ -1,0 +1,202 @@
+/*
+ * Tests for asympolicy: what recovery does with each env it can find, what it
+ * stores after each way an install can end, and what a confirming root stores.
+ * The properties that make the method safe: a cut anywhere comes back to a
+ * state recovery acts on; a bad payload is never retried; a rollback always
+ * has something good to install or gives the root its tries back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "asympolicy.h"
+
+#define V1 "http://10.0.2.100/asymmetric/v1/manifest"
+#define V2 "http://10.0.2.100/asymmetric/v2/manifest"
+
+static struct asymenv env(bool recovery, unsigned left, const char *url, const char *good)
+{
+	struct asymenv st = { .recovery = recovery, .root_left = left };
+
+	strcpy(st.url, url);
+	strcpy(st.good_url, good);
+	return st;
+}
+
+static void assert_env_equal(const struct asymenv *a, const struct asymenv *b)
+{
+	assert_int_equal(a->recovery, b->recovery);
+	assert_int_equal(a->root_left, b->root_left);
+	assert_string_equal(a->url, b->url);
+	assert_string_equal(a->good_url, b->good_url);
+}
+
+static void test_start_installs_a_request(void **state)
+{
+	struct asymenv st = env(true, 3, V2, V1), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_start(&st, &next), ASYMPOLICY_INSTALL);
+	assert_env_equal(&next, &st);
+}
+
+static void test_start_without_request_clears_the_flag(void **state)
+{
+	struct asymenv flag_only = env(true, 3, "", V1), booted_anyway = env(false, 2, V2, V1), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_start(&flag_only, &next), ASYMPOLICY_NOTHING);
+	assert_false(next.recovery);
+	assert_string_equal(next.good_url, V1);
+	/* Recovery booted with tries left and no flag: nothing to install, the pending URL stays. */
+	assert_int_equal(asympolicy_start(&booted_anyway, &next), ASYMPOLICY_NOTHING);
+	assert_false(next.recovery);
+	assert_int_equal(next.root_left, 2);
+	assert_string_equal(next.url, V2);
+}
+
+static void test_start_rolls_back_a_root_out_of_tries(void **state)
+{
+	struct asymenv st = env(false, 0, V2, V1), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_start(&st, &next), ASYMPOLICY_ROLLBACK);
+	/* Stored before the reinstall: a cut during it boots recovery, which installs V1 again. */
+	assert_true(next.recovery);
+	assert_string_equal(next.url, V1);
+	assert_string_equal(next.good_url, V1);
+	assert_int_equal(next.root_left, ASYMENV_TRIES);
+	assert_int_equal(asympolicy_start(&next, &st), ASYMPOLICY_INSTALL);
+}
+
+static void test_start_without_good_image_gives_new_tries(void **state)
+{
+	struct asymenv st = env(false, 0, V2, ""), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_start(&st, &next), ASYMPOLICY_NO_GOOD);
+	assert_false(next.recovery);
+	assert_int_equal(next.root_left, ASYMENV_TRIES);
+}
+
+static void test_installed_boots_the_new_root_pending(void **state)
+{
+	struct asymenv st = env(true, 1, V2, V1), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_after_install(&st, ASYMPOLICY_INSTALLED, &next), ASYMPOLICY_BOOT_ROOT);
+	assert_false(next.recovery);
+	assert_int_equal(next.root_left, ASYMENV_TRIES);
+	/* Pending until it confirms itself: its tries running out means a rollback to V1. */
+	assert_string_equal(next.url, V2);
+	assert_string_equal(next.good_url, V1);
+}
+
+static void test_reinstalled_good_image_is_not_pending(void **state)
+{
+	struct asymenv st = env(true, 3, V1, V1), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_after_install(&st, ASYMPOLICY_INSTALLED, &next), ASYMPOLICY_BOOT_ROOT);
+	assert_string_equal(next.url, "");
+	assert_string_equal(next.good_url, V1);
+}
+
+static void test_refused_before_writing_drops_the_request(void **state)
+{
+	struct asymenv st = env(true, 3, V2, V1), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_after_install(&st, ASYMPOLICY_UNTOUCHED, &next), ASYMPOLICY_DROP);
+	assert_false(next.recovery);
+	assert_string_equal(next.url, "");
+	assert_string_equal(next.good_url, V1);
+}
+
+static void test_broken_download_keeps_the_request(void **state)
+{
+	struct asymenv st = env(true, 3, V2, V1), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_after_install(&st, ASYMPOLICY_BROKEN, &next), ASYMPOLICY_RETRY);
+	assert_env_equal(&next, &st);
+}
+
+static void test_bad_payload_is_never_retried(void **state)
+{
+	struct asymenv st = env(true, 3, V2, V1), next, last;
+
+	(void)state;
+	assert_int_equal(asympolicy_after_install(&st, ASYMPOLICY_BAD_PAYLOAD, &next),
+			 ASYMPOLICY_REINSTALL_GOOD);
+	assert_true(next.recovery);
+	assert_string_equal(next.url, V1);
+	/* The good image failing too leaves it as the request: recovery retries V1, not V2. */
+	assert_int_equal(asympolicy_after_install(&next, ASYMPOLICY_BAD_PAYLOAD, &last), ASYMPOLICY_RETRY);
+	assert_string_equal(last.url, V1);
+}
+
+static void test_bad_payload_without_good_image_retries(void **state)
+{
+	struct asymenv st = env(true, 3, V2, ""), next;
+
+	(void)state;
+	assert_int_equal(asympolicy_after_install(&st, ASYMPOLICY_BAD_PAYLOAD, &next), ASYMPOLICY_RETRY);
+	assert_true(next.recovery);
+}
+
+static void test_confirm_makes_the_pending_url_good(void **state)
+{
+	struct asymenv st = env(false, 2, V2, V1), next;
+
+	(void)state;
+	assert_true(asympolicy_confirm(&st, &next));
+	assert_int_equal(next.root_left, ASYMENV_TRIES);
+	assert_string_equal(next.url, "");
+	assert_string_equal(next.good_url, V2);
+	assert_false(next.recovery);
+}
+
+static void test_confirm_of_a_settled_root_stores_nothing(void **state)
+{
+	struct asymenv st = env(false, ASYMENV_TRIES, "", V1), next;
+
+	(void)state;
+	assert_false(asympolicy_confirm(&st, &next));
+	assert_env_equal(&next, &st);
+}
+
+static void test_confirm_resets_spent_tries(void **state)
+{
+	struct asymenv st = env(false, 1, "", V1), next;
+
+	(void)state;
+	assert_true(asympolicy_confirm(&st, &next));
+	assert_int_equal(next.root_left, ASYMENV_TRIES);
+	assert_string_equal(next.good_url, V1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_start_installs_a_request),
+		cmocka_unit_test(test_start_without_request_clears_the_flag),
+		cmocka_unit_test(test_start_rolls_back_a_root_out_of_tries),
+		cmocka_unit_test(test_start_without_good_image_gives_new_tries),
+		cmocka_unit_test(test_installed_boots_the_new_root_pending),
+		cmocka_unit_test(test_reinstalled_good_image_is_not_pending),
+		cmocka_unit_test(test_refused_before_writing_drops_the_request),
+		cmocka_unit_test(test_broken_download_keeps_the_request),
+		cmocka_unit_test(test_bad_payload_is_never_retried),
+		cmocka_unit_test(test_bad_payload_without_good_image_retries),
+		cmocka_unit_test(test_confirm_makes_the_pending_url_good),
+		cmocka_unit_test(test_confirm_of_a_settled_root_stores_nothing),
+		cmocka_unit_test(test_confirm_resets_spent_tries),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
