@@ -1,0 +1,100 @@
+"""Offline disk checks: a root check is reused only while the partition's bytes
+provably lie in backing files nothing writes (harness/disk.py _layers_key)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import disk
+from harness.device import Partition
+
+MIB = 1 << 20
+PART = Partition(1, "root", 1 * MIB, 2 * MIB)
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def _overlay(base: Path, path: Path) -> Path:
+    fmt = "qcow2" if base.suffix == ".qcow2" else "raw"
+    _run("qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(base), str(path))
+    return path
+
+
+def _write(image: Path, offset: int) -> None:
+    _run("qemu-io", "-f", "qcow2", "-c", f"write -P 0xab {offset} 64k", str(image))
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> tuple[Path, Path]:
+    """A raw disk with an ext4 partition at 1 MiB, and a frozen qcow2 layer on it."""
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "version").write_text("1\n")
+    part = tmp_path / "part.ext4"
+    _run("mke2fs", "-q", "-t", "ext4", "-d", str(tree), str(part), "2M")
+    base = tmp_path / "base.img"
+    with open(base, "wb") as f:
+        f.truncate(4 * MIB)
+        f.seek(PART.offset)
+        f.write(part.read_bytes())
+    return base, _overlay(base, tmp_path / "frozen.qcow2")
+
+
+def test_untouched_partition_is_named_by_its_layers(chain: tuple[Path, Path], tmp_path: Path) -> None:
+    _, frozen = chain
+    one = disk._layers_key(_overlay(frozen, tmp_path / "one.qcow2"), PART, "/")
+    two = disk._layers_key(_overlay(frozen, tmp_path / "two.qcow2"), PART, "/")
+    assert one is not None and one == two
+    assert disk._layers_key(_overlay(frozen, tmp_path / "other-root.qcow2"), PART, "/ostree") != one
+
+
+def test_a_write_into_the_partition_forbids_reuse(chain: tuple[Path, Path], tmp_path: Path) -> None:
+    _, frozen = chain
+    trial = _overlay(frozen, tmp_path / "trial.qcow2")
+    _write(trial, PART.offset + PART.size + MIB // 2)       # after the partition: no matter
+    assert disk._layers_key(trial, PART, "/") is not None
+    _write(trial, PART.offset + 64 * 1024)
+    assert disk._layers_key(trial, PART, "/") is None
+
+
+def test_a_changed_backing_file_changes_the_key(chain: tuple[Path, Path], tmp_path: Path) -> None:
+    _, frozen = chain
+    trial = _overlay(frozen, tmp_path / "trial.qcow2")
+    before = disk._layers_key(trial, PART, "/")
+    _write(frozen, PART.offset)
+    after = disk._layers_key(trial, PART, "/")
+    assert before is not None and after is not None and before != after
+
+
+def test_a_disk_without_backing_is_never_reused(chain: tuple[Path, Path]) -> None:
+    base, _ = chain
+    assert disk._layers_key(base, PART, "/") is None
+
+
+def test_check_root_reads_the_bytes_once_per_layers(chain: tuple[Path, Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _, frozen = chain
+    reads: list[Path] = []
+    real = disk._check_root_bytes
+
+    def counting(image: Path, part: Partition, root: str) -> disk.RootCheck:
+        reads.append(image)
+        return real(image, part, root)
+
+    monkeypatch.setattr(disk, "_check_root_bytes", counting)
+    monkeypatch.setattr(disk, "_CHECKED_LAYERS", {})
+    monkeypatch.setattr(disk, "CHECKS", tmp_path / "checks")
+    first = disk.check_root(_overlay(frozen, tmp_path / "a.qcow2"), PART)
+    second = disk.check_root(_overlay(frozen, tmp_path / "b.qcow2"), PART)
+    assert first == second and first.fs.clean
+    assert len(reads) == 1
+    written = _overlay(frozen, tmp_path / "c.qcow2")
+    _write(written, PART.offset + PART.size - 64 * 1024)
+    disk.check_root(written, PART)
+    assert len(reads) == 2
+    assert os.path.isdir(tmp_path / "checks")
