@@ -228,9 +228,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cuts_arg(text: str) -> str:
-    if text == "all" or (text.isdigit() and int(text) > 0):
+    if text == "all":
         return text
-    raise argparse.ArgumentTypeError("must be 'all' or a positive number of points per phase")
+    if text.isdigit():
+        return str(int(text))
+    raise argparse.ArgumentTypeError("must be 'all' or a number of points per phase "
+                                     "(0: the bootloader points alone)")
 
 
 @dataclass(frozen=True)
@@ -382,7 +385,8 @@ def parser() -> argparse.ArgumentParser:
                    help="plain updates per method in a comparative campaign (default 5)")
     c.add_argument("--evidence", action="store_true",
                    help="with --methods: also write the evidence bundle next to the report")
-    c.add_argument("--cuts", type=cuts_arg, default="all", help="'all' or points per phase to sample")
+    c.add_argument("--cuts", type=cuts_arg, default="all", help="'all' or points per phase to sample from pull and deploy "
+                   "(0: the bootloader points alone)")
     c.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
     c.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
