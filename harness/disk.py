@@ -103,16 +103,23 @@ def _layers_key(disk: Path, part: Partition, root: str) -> str | None:
     and offsets are the same bytes."""
     info = subprocess.run(["qemu-img", "info", "--backing-chain", "--output=json", "-U", str(disk)],
                           capture_output=True, text=True)
-    extents = subprocess.run(["qemu-img", "map", "--output=json", "-U", f"--start-offset={part.offset}",
-                              f"--max-length={part.size}", str(disk)], capture_output=True, text=True)
-    if info.returncode != 0 or extents.returncode != 0:
+    if info.returncode != 0:
         return None
     try:
         chain = [Path(layer["filename"]).resolve() for layer in json.loads(info.stdout)]
-        mapped = json.loads(extents.stdout)
     except (ValueError, KeyError, TypeError):
         return None
-    if len(chain) < 2 or any(e.get("depth", 0) == 0 for e in mapped):
+    if len(chain) < 2:
+        return None
+    extents = subprocess.run(["qemu-img", "map", "--output=json", "-U", f"--start-offset={part.offset}",
+                              f"--max-length={part.size}", str(disk)], capture_output=True, text=True)
+    if extents.returncode != 0:
+        return None
+    try:
+        mapped = json.loads(extents.stdout)
+    except ValueError:
+        return None
+    if any(e.get("depth", 0) == 0 for e in mapped):
         return None
     h = hashlib.sha256(f"{_CODE}\n{root}\n{part.offset} {part.size}\n".encode())
     for e in mapped:

@@ -239,7 +239,7 @@ static int asym_recover(const struct asym *a)
 		else
 			asym_reboot(a, "retry", "recovery");
 		return ASYM_ERROR;
-	case ASYMPOLICY_REINSTALL_GOOD:	/* the good image failed too: never twice in one boot */
+	case ASYMPOLICY_REINSTALL_GOOD:	/* not after a reinstall: its URL is the good one */
 	case ASYMPOLICY_RETRY:
 		/* The request stays: the next boot is recovery again, which retries. */
 		asym_reboot(a, "retry", "recovery");
