@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -337,6 +338,25 @@ def watch(proc: subprocess.Popen, journal: Journal, ids: set[str], progress: Pro
     return status
 
 
+def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
+    """Interrupt the process group `proc` leads, as Ctrl-C would: the trials
+    being run reap their machines and the journal keeps what finished. What is
+    still there after `grace` seconds is killed."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=grace)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        log.warning("pytest did not stop within %.0f s of the interrupt: killing it and its workers", grace)
+    try:
+        # The workers may outlive pytest's main process; nothing of the group stays.
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool,
         *, snapshots: bool = True, stream: TextIO | None = None) -> int:
     """Run the planned trials under pytest(-xdist); returns pytest's exit status.
@@ -360,17 +380,14 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     output = journal.path.with_suffix(".pytest.log")
     progress = Progress(len(todo), stream or sys.stderr)
     with open(output, "w") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # Its own process group: pytest, its xdist workers and their QEMUs stop together.
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
             status = watch(proc, journal, {c.id for c in todo}, progress)
         finally:
             if proc.poll() is None:
-                # Interrupted: pytest got the same SIGINT and is reaping its machines.
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_group(proc)
     last = [line for line in output.read_text(errors="replace").splitlines() if line.strip()]
     print(f"brownout: pytest: {last[-1].strip('= ') if last else 'no output'} (output in {output})")
     return status

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import statistics
+import signal
 import sys
 import tempfile
 import time
@@ -446,8 +447,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # A TERM (kill, a CI job's timeout) stops a run the way Ctrl-C does: machines reaped.
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="brownout: %(message)s", stream=sys.stderr)
     try:

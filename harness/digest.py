@@ -4,7 +4,9 @@ The image build records one digest per version (v1, v2, v2-bad); a check after
 a trial computes the same digest from the device's root file system and so
 tells "exactly v1", "exactly v2" and "neither" apart. What a running system
 changes by itself (logs, caches, mount points) is left out; everything a
-package or an update writes is in.
+package or an update writes is in. Next to each digest the build keeps a
+manifest, the same content path by path, so that for a root that is neither
+version the check can name the paths that differ from the nearest one.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -124,11 +128,10 @@ def unsettled_packages(root: Path) -> list[str]:
     return sorted(out)
 
 
-def tree_digest(root: Path, label: str = "") -> TreeDigest:
+def _entries(root: Path) -> Iterator[tuple[str, bytes]]:
+    """(path, entry) for every path of a version, in a fixed order."""
     if not root.is_dir():
         raise HarnessError(f"{root} is not a directory")
-    h = hashlib.sha256()
-    count = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         base = Path(dirpath)
@@ -137,20 +140,54 @@ def tree_digest(root: Path, label: str = "") -> TreeDigest:
             rel = str(path.relative_to(root))
             if rel in NOT_IN_TREE or rel in VOLATILE_FILES or any(rel.startswith(v + "/") for v in VOLATILE):
                 continue
-            h.update(_entry(path, rel))
-            count += 1
+            yield rel, _entry(path, rel)
         # Symlinked directories are entries, not places to walk into.
         dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
+
+
+def tree_digest(root: Path, label: str = "") -> TreeDigest:
+    h = hashlib.sha256()
+    count = 0
+    for _, entry in _entries(root):
+        h.update(entry)
+        count += 1
     tree = h.hexdigest()
     packages = hashlib.sha256("\n".join(installed_packages(root)).encode()).hexdigest()
     digest = hashlib.sha256(f"{tree}\n{packages}\n".encode()).hexdigest()
     return TreeDigest(label, tree, packages, digest, count)
 
 
-def ext4_digest(image: Path, label: str = "", offset: int = 0, size: int | None = None,
-                root: str = "/") -> TreeDigest:
-    """Digest of the root tree at `root` inside an ext4 image (or a partition of a
-    disk image), read with debugfs: no mount, nothing written to the image."""
+def tree_manifest(root: Path) -> dict[str, str]:
+    """What the digest covers, path by path: each path's entry hash, and each
+    installed package as "package NAME ARCH" with its version. Two manifests
+    name the paths where two trees differ; equal manifests mean equal digests."""
+    manifest = {rel: hashlib.sha256(entry).hexdigest()[:16] for rel, entry in _entries(root)}
+    for line in installed_packages(root):
+        name, arch, version = line.split(" ", 2)
+        manifest[f"package {name} {arch}"] = version
+    return manifest
+
+
+def manifest_diff(a: dict[str, str], b: dict[str, str]) -> list[str]:
+    """Where b differs from a, sorted: "+path" only in b, "-path" only in a, "~path" changed."""
+    return sorted([f"+{k}" for k in b.keys() - a.keys()] + [f"-{k}" for k in a.keys() - b.keys()]
+                  + [f"~{k}" for k in a.keys() & b.keys() if a[k] != b[k]], key=lambda d: d[1:])
+
+
+def nearest(manifest: dict[str, str], known: dict[str, dict[str, str]]) -> tuple[str, list[str]]:
+    """The known version with the fewest differing paths, and those paths."""
+    if not known:
+        raise HarnessError("no known manifests to compare a root tree with")
+    diffs = {label: manifest_diff(ref, manifest) for label, ref in known.items()}
+    label = min(diffs, key=lambda k: len(diffs[k]))
+    return label, diffs[label]
+
+
+@contextmanager
+def ext4_tree(image: Path, offset: int = 0, size: int | None = None, root: str = "/") -> Iterator[Path]:
+    """The root tree at `root` inside an ext4 image (or a partition of a disk
+    image), copied out with debugfs into a temporary directory for the duration:
+    no mount, nothing written to the image."""
     if not image.exists():
         raise HarnessError(f"{image} is missing")
     with tempfile.TemporaryDirectory(prefix="brownout-digest-") as tmp:
@@ -175,7 +212,14 @@ def ext4_digest(image: Path, label: str = "", offset: int = 0, size: int | None 
                                 capture_output=True, text=True)
         if result.returncode != 0 or not (out / "var/lib/dpkg/status").exists():
             raise HarnessError(f"cannot read a root tree from {image}: {result.stderr.strip()[-200:]}")
-        return tree_digest(out, label)
+        yield out
+
+
+def ext4_digest(image: Path, label: str = "", offset: int = 0, size: int | None = None,
+                root: str = "/") -> TreeDigest:
+    """Digest of the root tree at `root` inside an ext4 image; see ext4_tree."""
+    with ext4_tree(image, offset, size, root) as tree:
+        return tree_digest(tree, label)
 
 
 def classify(digest: TreeDigest, known: list[TreeDigest]) -> str:
@@ -190,15 +234,30 @@ def load_known(path: Path) -> list[TreeDigest]:
     return [TreeDigest(**json.loads(line)) for line in path.read_text().splitlines() if line]
 
 
+def load_manifests(directory: Path) -> dict[str, dict[str, str]]:
+    """The manifests written next to a digests.jsonl, by version label."""
+    try:
+        return {f.stem: json.loads(f.read_text()) for f in sorted(directory.glob("*.json"))}
+    except (OSError, ValueError) as e:
+        raise HarnessError(f"cannot read the version manifests in {directory}: {e}; "
+                           "run './brownout build' again") from e
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m harness.digest",
                                      description="Digest a root tree or an ext4 image.")
     parser.add_argument("kind", choices=("tree", "ext4"))
     parser.add_argument("path", type=Path)
     parser.add_argument("--label", default="")
+    parser.add_argument("--manifest", type=Path, metavar="FILE",
+                        help="also write the tree's path-by-path manifest (JSON) to FILE")
     args = parser.parse_args(argv)
     try:
-        d = tree_digest(args.path, args.label) if args.kind == "tree" else ext4_digest(args.path, args.label)
+        with (ext4_tree(args.path) if args.kind == "ext4" else nullcontext(args.path)) as tree:
+            d = tree_digest(tree, args.label)
+            if args.manifest:
+                args.manifest.parent.mkdir(parents=True, exist_ok=True)
+                args.manifest.write_text(json.dumps(tree_manifest(tree), sort_keys=True, indent=0))
     except HarnessError as e:
         print(f"digest: {e}", file=sys.stderr)
         return 1

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from . import HarnessError
 from .device import Partition
-from .digest import TreeDigest, ext4_digest, installed_packages, unsettled_packages
+from .digest import (TreeDigest, classify, ext4_tree, installed_packages, load_known, load_manifests,
+                     nearest, tree_digest, tree_manifest, unsettled_packages)
 from .images import CACHE
 
 CHECKS = CACHE / "checks"
@@ -31,6 +32,8 @@ _CODE = hashlib.sha256(b"".join(
     (Path(__file__).parent / name).read_bytes() for name in ("disk.py", "digest.py"))).hexdigest()
 
 MIB = 1 << 20
+# How many differing paths a check keeps for a root that is no known version.
+DIFF_LIMIT = 40
 
 
 def extract(disk: Path, part: Partition, out: Path, fmt: str = "qcow2") -> Path:
@@ -74,6 +77,11 @@ class RootCheck:
     packages: tuple[str, ...]
     # Packages dpkg left half-way ("name status"), as `dpkg --audit` would list them.
     unsettled: tuple[str, ...] = ()
+    # For a root that is no known version: the nearest one, how many paths
+    # differ from it and the first DIFF_LIMIT of them ("+new", "-gone", "~changed").
+    nearest: str = ""
+    differ_count: int = 0
+    differs: tuple[str, ...] = ()
 
     def has_package(self, name: str) -> bool:
         return any(p.split()[0] == name for p in self.packages)
@@ -83,18 +91,20 @@ class RootCheck:
 _CHECKED_LAYERS: dict[str, RootCheck] = {}
 
 
-def check_root(disk: Path, part: Partition, root: str = "/") -> RootCheck:
-    """fsck of partition `part` and digest of the root tree at `root` in it."""
-    layers = _layers_key(disk, part, root)
+def check_root(disk: Path, part: Partition, root: str = "/", versions: Path | None = None) -> RootCheck:
+    """fsck of partition `part` and digest of the root tree at `root` in it.
+    With `versions` (a directory holding digests.jsonl and manifests/), a root
+    that is none of those versions is compared path by path with the nearest."""
+    layers = _layers_key(disk, part, root, versions)
     if layers in _CHECKED_LAYERS:
         return _CHECKED_LAYERS[layers]
-    checked = _check_root_bytes(disk, part, root)
+    checked = _check_root_bytes(disk, part, root, versions)
     if layers is not None:
         _CHECKED_LAYERS[layers] = checked
     return checked
 
 
-def _layers_key(disk: Path, part: Partition, root: str) -> str | None:
+def _layers_key(disk: Path, part: Partition, root: str, versions: Path | None = None) -> str | None:
     """Names the partition's bytes by where they lie in the backing chain, or None
     if any of them is in `disk` itself (written by this device) or qemu-img cannot say.
 
@@ -121,7 +131,7 @@ def _layers_key(disk: Path, part: Partition, root: str) -> str | None:
         return None
     if any(e.get("depth", 0) == 0 for e in mapped):
         return None
-    h = hashlib.sha256(f"{_CODE}\n{root}\n{part.offset} {part.size}\n".encode())
+    h = hashlib.sha256(f"{_CODE}\n{root}\n{part.offset} {part.size}\n{_versions_key(versions)}\n".encode())
     for e in mapped:
         depth = e["depth"]
         if depth < len(chain):
@@ -134,26 +144,34 @@ def _layers_key(disk: Path, part: Partition, root: str) -> str | None:
     return h.hexdigest()
 
 
-def _check_root_bytes(disk: Path, part: Partition, root: str) -> RootCheck:
+def _check_root_bytes(disk: Path, part: Partition, root: str, versions: Path | None) -> RootCheck:
     with tempfile.TemporaryDirectory(prefix="brownout-root-") as tmp:
         image = extract(disk, part, Path(tmp) / f"{part.name}.ext4")
-        key = _content_key(image, root)
+        key = _content_key(image, root, versions)
         known = _cached(key, part.name)
         if known is not None:
             return known
         fs = fsck(image, part.name)
         try:
-            digest, tree_packages, unsettled = _digest_and_packages(image, part.name, root)
+            checked = _read_root(image, fs, root, versions)
         except HarnessError:
             checked = RootCheck(fs, None, ())
-        else:
-            checked = RootCheck(fs, digest, tree_packages, unsettled)
         _keep(key, checked)
         return checked
 
 
-def _content_key(image: Path, root: str) -> str:
-    h = hashlib.sha256(f"{_CODE}\n{root}\n".encode())
+def _versions_key(versions: Path | None) -> str:
+    """What a comparison with `versions` depends on: their digests."""
+    if versions is None:
+        return "-"
+    try:
+        return hashlib.sha256((versions / "digests.jsonl").read_bytes()).hexdigest()
+    except OSError as e:
+        raise HarnessError(f"cannot read {versions / 'digests.jsonl'}: {e}; run './brownout build'") from e
+
+
+def _content_key(image: Path, root: str, versions: Path | None) -> str:
+    h = hashlib.sha256(f"{_CODE}\n{root}\n{_versions_key(versions)}\n".encode())
     with open(image, "rb") as f:
         while chunk := f.read(8 * MIB):
             h.update(chunk)
@@ -166,7 +184,8 @@ def _cached(key: str, partition: str) -> RootCheck | None:
         digest = TreeDigest(**data["digest"]) if data["digest"] else None
         return RootCheck(FsCheck(partition, data["fs"]["clean"], data["fs"]["output"]),
                          replace(digest, label=partition) if digest else None,
-                         tuple(data["packages"]), tuple(data["unsettled"]))
+                         tuple(data["packages"]), tuple(data["unsettled"]),
+                         data["nearest"], data["differ_count"], tuple(data["differs"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -178,21 +197,14 @@ def _keep(key: str, checked: RootCheck) -> None:
     tmp.rename(CHECKS / f"{key}.json")
 
 
-def _digest_and_packages(image: Path, label: str,
-                         root: str) -> tuple[TreeDigest, tuple[str, ...], tuple[str, ...]]:
-    with tempfile.TemporaryDirectory(prefix="brownout-status-") as tmp:
-        status = Path(tmp) / "var/lib/dpkg/status"
-        status.parent.mkdir(parents=True)
-        result = subprocess.run(["debugfs", "-R", f"dump {root.rstrip('/')}/var/lib/dpkg/status {status}", str(image)],
-                                capture_output=True, text=True)
-        if result.returncode != 0 or not status.exists():
-            raise HarnessError(f"no dpkg status in {label}")
-        # dpkg's journal: what it recorded since it last rewrote status.
-        subprocess.run(["debugfs", "-R", f"rdump {root.rstrip('/')}/var/lib/dpkg/updates {status.parent}",
-                        str(image)], capture_output=True, text=True)
-        packages = tuple(installed_packages(Path(tmp)))
-        unsettled = tuple(unsettled_packages(Path(tmp)))
-    return ext4_digest(image, label, root=root), packages, unsettled
+def _read_root(image: Path, fs: FsCheck, root: str, versions: Path | None) -> RootCheck:
+    with ext4_tree(image, root=root) as tree:
+        digest = tree_digest(tree, fs.partition)
+        checked = RootCheck(fs, digest, tuple(installed_packages(tree)), tuple(unsettled_packages(tree)))
+        if versions is None or classify(digest, load_known(versions / "digests.jsonl")) != "mixed":
+            return checked
+        label, differs = nearest(tree_manifest(tree), load_manifests(versions / "manifests"))
+    return replace(checked, nearest=label, differ_count=len(differs), differs=tuple(differs[:DIFF_LIMIT]))
 
 
 def check_fs(disk: Path, part: Partition) -> FsCheck:

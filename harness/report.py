@@ -219,9 +219,22 @@ def _failures_html(entries: list[dict]) -> str:
         notes = "".join(f"<li>{escape(n)}</li>" for n in e.get("notes", [])) or "<li>none</li>"
         out.append(f'<div class="failure"><h3>{escape(e["id"] or label(e))}: {escape(why)}</h3>'
                    f"<p>reproduce: <code>{escape(e['reproduce'])}</code></p><p>notes:</p><ul>{notes}</ul>"
+                   f"{_mixed_roots_html(e.get('mixed_roots', []))}"
                    f"<details open><summary>console log (last {LOG_LINES} lines)</summary>"
                    f"<pre>{escape(tail) if tail is not None else 'log not available'}</pre></details></div>")
     out.append("</div>")
+    return "".join(out)
+
+
+def _mixed_roots_html(mixed_roots: list[dict]) -> str:
+    """Where a root that is no known version differs from the nearest one."""
+    out = []
+    for m in mixed_roots:
+        shown = len(m["paths"])
+        more = f" (first {shown} shown)" if m["count"] > shown else ""
+        out.append(f"<p>root {escape(m['when'])}: neither version; nearest {escape(m['nearest'])}, "
+                   f"{m['count']} paths differ{more} (+ only here, - only in {escape(m['nearest'])}, ~ changed):</p>"
+                   f"<pre>{escape(chr(10).join(m['paths']))}</pre>")
     return "".join(out)
 
 

@@ -77,6 +77,9 @@ class TrialResult:
     # after the first cycle and, for a cut, after the re-run.
     dpkg: dict | None = None
     dpkg_rerun: dict | None = None
+    # Every judged root that was no known version: when it was judged, the
+    # nearest version, how many paths differ from it, and the first of them.
+    mixed_roots: list[dict] = field(default_factory=list)
 
     @property
     def phase(self) -> str:
@@ -102,6 +105,9 @@ class TrialResult:
                              f"unsettled: {', '.join(audit['unsettled']) or 'none'}")
         if m.repo_kib_before is not None:
             lines.append(f"  repo usage {m.repo_kib_before:,} KiB before, {m.repo_kib_after:,} KiB after")
+        for mixed in self.mixed_roots:
+            lines.append(f"  root {mixed['when']}: nearest {mixed['nearest']}, {mixed['count']} paths differ: "
+                         + ", ".join(mixed["paths"][:8]) + (" ..." if mixed["count"] > 8 else ""))
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  reproduce: {self.reproduce}")
         return "\n".join(lines)
@@ -229,6 +235,7 @@ class _Trial:
         self.boots: list[_Boot] = []
         self.notes: list[str] = []
         self.dpkg: dict | None = None
+        self.mixed_roots: list[dict] = []
         self.server.reset_counters()
         self.server.disarm()
         if spec.fault:
@@ -265,7 +272,7 @@ class _Trial:
             first = self._cycle(power, self._request("cut" if spec.cut else None), agent=bool(spec.cut),
                                 restore=restore)
             measures = self._measures(first)
-            final, slot, verdicts = self._judge(first)
+            final, slot, verdicts = self._judge(first, "after the cut" if spec.cut else "after the update")
             dpkg_first, dpkg_rerun = self.dpkg, None
             if self._missed(first):
                 final, verdicts = "missed", []
@@ -301,7 +308,7 @@ class _Trial:
             self.notes.append(f"no boot reached its application after the cut ({len(again)} boots)")
             return self._result("bricked", "", [], self._measures(first + again), first)
         measures = self._measures(first + again[:landed + 1])
-        final, slot, verdicts = self._judge(again[:landed + 1])
+        final, slot, verdicts = self._judge(again[:landed + 1], "after the cut")
         if final != "bricked":
             self._completes(again, verdicts)
         return self._result(final, slot, verdicts, measures, first)
@@ -313,7 +320,7 @@ class _Trial:
         return False
 
     def _completes(self, boots: list[_Boot], verdicts: list[str]) -> None:
-        final, _, _ = self._judge(boots)
+        final, _, _ = self._judge(boots, "after the re-run")
         if final == "v2":
             verdicts.append("completes")
         else:
@@ -328,7 +335,7 @@ class _Trial:
                            slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
                            self.notes, str(self.run_dir),
                            started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold",
-                           dpkg=dpkg, dpkg_rerun=dpkg_rerun)
+                           dpkg=dpkg, dpkg_rerun=dpkg_rerun, mixed_roots=self.mixed_roots)
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -459,7 +466,7 @@ class _Trial:
         inits = machine.console.markers("init")
         return not inits or self.method.root_of(dict(inits[-1].fields)) is not None
 
-    def _judge(self, boots: list[_Boot]) -> tuple[str, str, list[str]]:
+    def _judge(self, boots: list[_Boot], when: str) -> tuple[str, str, list[str]]:
         """What the device runs after `boots`, checked offline: final, slot, verdicts."""
         spec = self.spec
         parts = {p.name: p for p in partitions(spec.method)}
@@ -470,9 +477,12 @@ class _Trial:
         verdicts: list[str] = []
         if not last.markers("heartbeat") or location is None:
             return "bricked", slot, verdicts
-        root = check_root(self.device.disk, parts[location.partition], location.path)
-        known = load_known(require(self.method.digests_step) / "digests.jsonl")
-        final = classify(root.digest, known) if root.digest else "mixed"
+        versions = require(self.method.digests_step)
+        root = check_root(self.device.disk, parts[location.partition], location.path, versions)
+        final = classify(root.digest, load_known(versions / "digests.jsonl")) if root.digest else "mixed"
+        if root.nearest:
+            self.mixed_roots.append({"when": when, "nearest": root.nearest, "count": root.differ_count,
+                                     "paths": list(root.differs)})
         data = check_fs(self.device.disk, parts["data"])
         if final in ("v1", "v2") and root.fs.clean and data.clean:
             verdicts.append("atomic")

@@ -8,7 +8,9 @@
 # 2-bad; 2 and 2-bad depend on bc), installed with dpkg, so a tree here is
 # what apt makes of v1 on the device with the in-place method's repository.
 # The packages are kept in debs/ for that repository (images/repo-inplace.sh).
-# Each tree becomes an ext4 image and gets a digest (file tree + package list).
+# Each tree becomes an ext4 image and gets a digest (file tree + package list)
+# and a manifest (the same, path by path: manifests/<version>.json), which names
+# the paths where a device's root that is neither version differs.
 . "$(dirname "$0")/lib.sh"
 
 # The base is keyed by what makes it, not by this whole script, so editing the
@@ -111,5 +113,6 @@ done
 
 step "rootfs: digests"
 for version in v1 v2 v2-bad; do
-	(cd "$REPO" && /usr/bin/python3 -m harness.digest tree "$OUT/$version" --label "$version") 
+	(cd "$REPO" && /usr/bin/python3 -m harness.digest tree "$OUT/$version" --label "$version" \
+		--manifest "$OUT/manifests/$version.json")
 done > "$OUT/digests.jsonl"

@@ -67,3 +67,17 @@ def test_a_cut_inside_dpkg_leaves_a_mixed_root_that_a_rerun_repairs(trial) -> No
     # it from the repository on the re-run, which ends on v2.
     assert "completes" in result.verdicts
     assert result.dpkg_rerun == {"unsettled": [], "brownout-app": "2", "bc": "installed"}
+
+
+def test_a_package_dpkg_refuses_to_configure_is_reinstalled_by_the_rerun(trial) -> None:
+    # Power fails once bc's files are in place, before dpkg marks it unpacked:
+    # bc stays flagged reinst-required, which `dpkg --configure -a` refuses to
+    # touch. The client goes on and apt unpacks bc again from the repository.
+    result = trial(method="inplace", payload="v2",
+                   cut="phase=deploy,syscall=unlinkat,path=/usr/share/doc/bc/AUTHORS.dpkg-tmp,n=1,edge=before")
+    assert result.cut is not None and result.cut["phase"] == "deploy"
+    assert result.final == "mixed" and "atomic" not in result.verdicts
+    assert result.dpkg is not None and result.dpkg["unsettled"] == ["bc install-reinstreq-unpacked"]
+    assert result.mixed_roots and result.mixed_roots[0]["when"] == "after the cut"
+    assert "completes" in result.verdicts
+    assert result.dpkg_rerun == {"unsettled": [], "brownout-app": "2", "bc": "installed"}

@@ -4,8 +4,10 @@
  * serves, then restarts the application and checks its health.
  *   install URL  repair what an earlier run left (dpkg --audit, then
  *                dpkg --configure -a), apt-get update + download (pull),
- *                apt-get dist-upgrade (deploy), restart the application,
- *                health check; ends with "BROWNOUT settled"
+ *                apt-get install --reinstall of what dpkg could not
+ *                configure, apt-get dist-upgrade (deploy), dpkg --audit,
+ *                restart the application, health check; ends with
+ *                "BROWNOUT settled"
  *   check        the health check alone, at boot: "BROWNOUT settled"
  * There is no rollback: a new version that fails its health check stays
  * installed and the settled marker says it is unhealthy.
@@ -36,6 +38,9 @@
 /* How long the restarted application may take to write its first status. */
 #define INPLACE_RESTART_MS 10000
 #define INPLACE_AUDIT_MAX 4096
+/* dpkg-query's line per package: about 30 bytes, a few hundred packages. */
+#define INPLACE_QUERY_MAX 32768
+#define INPLACE_REINSTALL_MAX 8
 
 enum { INPLACE_OK = 0, INPLACE_ERROR = 1, INPLACE_USAGE = 2 };
 
@@ -181,30 +186,69 @@ static int inplace_sources(const char *url)
 	return rc;
 }
 
-/* What an interrupted earlier run left: dpkg --audit, then dpkg --configure -a if needed. */
+/* dpkg --audit: 1 if it lists nothing, 0 if it does (printed), -1 if it could not run. */
+static int inplace_audit(void)
+{
+	char *audit[] = { "dpkg", "--audit", NULL };
+	char out[INPLACE_AUDIT_MAX];
+	int rc = inplace_run(audit, out, sizeof(out));
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && out[strspn(out, " \n")] == '\0')
+		return 1;
+	fprintf(stderr, "brownout-inplace: dpkg --audit:\n%s", out);
+	return 0;
+}
+
+/*
+ * What an interrupted earlier run left: dpkg --audit, then dpkg --configure -a
+ * if needed. dpkg refuses to configure a package flagged reinst-required (cut
+ * while dpkg unpacked it: its files may be of two versions) and fails; that is
+ * not the end of the update: the deploy reinstalls such packages from the
+ * repository (inplace_reinstreq), and the audit after it decides.
+ */
 static int inplace_repair(void)
 {
-	char *audit[] = { "dpkg", "--audit", NULL }, *configure[] = { "dpkg", "--configure", "-a", NULL };
-	char out[INPLACE_AUDIT_MAX];
-	int rc;
+	char *configure[] = { "dpkg", "--configure", "-a", NULL };
+	int clean = inplace_audit();
 
-	rc = inplace_run(audit, out, sizeof(out));
-	if (rc == 0 && out[strspn(out, " \n")] == '\0') {
+	if (clean < 0)
+		return inplace_fail("dpkg", "audit", "dpkg --audit");
+	if (clean) {
 		inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "clean" } }, 1);
 		return INPLACE_OK;
 	}
-	fprintf(stderr, "brownout-inplace: dpkg --audit:\n%s", out);
 	inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "broken" } }, 1);
 	if (inplace_run(configure, NULL, 0) != 0)
-		return inplace_fail("dpkg", "configure-a", "dpkg --configure -a");
-	/*
-	 * --configure -a configures what was unpacked; a package left half-installed
-	 * (reinstreq) needs its archive again. Say which it is; apt decides next.
-	 */
-	rc = inplace_run(audit, out, sizeof(out));
+		fprintf(stderr, "brownout-inplace: dpkg --configure -a failed; the deploy reinstalls what it left\n");
 	inplace_marker("inplace-audit", (struct marker_field[]){
-		{ "result", rc == 0 && out[strspn(out, " \n")] == '\0' ? "repaired" : "unrepaired" } }, 1);
+		{ "result", inplace_audit() == 1 ? "repaired" : "unrepaired" } }, 1);
 	return INPLACE_OK;
+}
+
+/*
+ * The packages dpkg flags reinst-required ("R", the third letter of
+ * db:Status-Abbrev), into names (pointing into buf). apt-get keeps such a
+ * package when its version is the one installed and only tries to configure
+ * it again, which dpkg refuses: it has to be asked to reinstall it.
+ */
+static size_t inplace_reinstreq(char *buf, size_t size, const char *names[], size_t max)
+{
+	char *query[] = { "dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${binary:Package}\n", NULL };
+	char *line, *save = NULL;
+	size_t n = 0;
+
+	if (inplace_run(query, buf, size) != 0)
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+		if (strlen(line) > 4 && line[2] == 'R' && marker_value_ok(line + 4)) {
+			names[n] = line + 4;
+			inplace_marker("inplace-reinstall", (struct marker_field[]){ { "package", names[n] } }, 1);
+			n++;
+		}
+	}
+	return n;
 }
 
 static void inplace_sleep_ms(long ms)
@@ -271,6 +315,9 @@ static int inplace_install(const char *url, const char *status_path)
 	static const char *const update[] = { "update" };
 	static const char *const download[] = { "--download-only", "dist-upgrade" };
 	static const char *const upgrade[] = { "dist-upgrade" };
+	const char *reinstall[3 + INPLACE_REINSTALL_MAX] = { "--download-only", "install", "--reinstall" };
+	char query[INPLACE_QUERY_MAX];
+	size_t broken;
 	int rc;
 
 	if (!marker_value_ok(url))
@@ -291,14 +338,22 @@ static int inplace_install(const char *url, const char *status_path)
 	/* Every .deb is fetched and its hash checked before dpkg touches the root. */
 	if (inplace_apt(download, 2) != 0)
 		return inplace_fail("download", "apt-download", "apt-get --download-only dist-upgrade");
+	broken = inplace_reinstreq(query, sizeof(query), reinstall + 3, INPLACE_REINSTALL_MAX);
+	if (broken && inplace_apt(reinstall, 3 + broken) != 0)
+		return inplace_fail("download", "apt-download", "apt-get --download-only install --reinstall");
 	inplace_phase("pull", "end");
 
 	inplace_phase("deploy", "start");
+	if (broken && inplace_apt(reinstall + 1, 2 + broken) != 0)
+		return inplace_fail("dpkg", "apt-reinstall", "apt-get install --reinstall");
 	/* dpkg unpacks (file.dpkg-new, fsync, rename) and configures, package by package. */
 	if (inplace_apt(upgrade, 1) != 0)
 		return inplace_fail("dpkg", "apt-upgrade", "apt-get dist-upgrade");
 	/* dpkg fsyncs what it writes; sync() covers what the maintainer scripts wrote. */
 	sync();
+	/* apt succeeds without touching a broken package it does not know how to mend. */
+	if (inplace_audit() != 1)
+		return inplace_fail("dpkg", "audit", "dpkg --audit after the upgrade");
 	inplace_phase("deploy", "end");
 
 	rc = inplace_restart(status_path);

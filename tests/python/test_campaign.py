@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,26 @@ def test_journal_entries_carry_their_kind(tmp_path: Path) -> None:
 def test_the_bootloader_phase_can_be_sampled_too() -> None:
     cuts = plan("ab", "v2", POINTS, "1", seed=7, every_bootloader_point=False)
     assert [c.phase for c in cuts] == ["pull", "deploy", "bootloader"]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_an_interrupt_takes_down_pytest_and_its_workers(tmp_path: Path) -> None:
+    # A leader that exits on SIGINT, and a "worker" that ignores it, as a
+    # worker busy reaping its machine might: neither is left running.
+    script = "trap 'exit 130' INT; (trap '' INT; exec sleep 300) & while :; do sleep 0.1; done"
+    proc = subprocess.Popen(["sh", "-c", script], start_new_session=True)
+    time.sleep(0.5)
+    assert _group_alive(proc.pid)
+    campaign.stop_group(proc, grace=5)
+    assert proc.returncode == 130
+    deadline = time.monotonic() + 5
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _group_alive(proc.pid)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError
-from harness.digest import TreeDigest, classify, installed_packages, tree_digest, unsettled_packages
+from harness.digest import (TreeDigest, classify, installed_packages, manifest_diff, nearest, tree_digest,
+                            tree_manifest, unsettled_packages)
 
 STATUS = """Package: bash
 Status: install ok installed
@@ -129,6 +130,57 @@ def test_root_check_is_reused_for_the_same_bytes_only(tree: Path, tmp_path: Path
     changed = disk_mod.check_root(other, part)
     assert changed.digest is not None and changed.digest.digest != first.digest.digest
     assert len(list((tmp_path / "checks").glob("*.json"))) == 2
+
+
+def test_manifest_names_each_path_and_package(tree: Path) -> None:
+    manifest = tree_manifest(tree)
+    assert set(manifest) == {"bin", "tmp", "usr", "var", "usr/bin", "usr/bin/app", "var/lib", "var/lib/dpkg",
+                             "var/lib/dpkg/status", "var/log", "package apt arm64", "package bash arm64"}
+    assert manifest["package bash arm64"] == "5.2.15-2+b2"
+
+
+def test_nearest_version_and_the_paths_that_differ(tree: Path) -> None:
+    v1 = tree_manifest(tree)
+    (tree / "usr/bin/app").write_bytes(b"version 2")
+    (tree / "usr/bin/bc").write_bytes(b"bc")
+    v2 = tree_manifest(tree)
+    # Torn: v2's files and a stray temp file.
+    (tree / "usr/bin/app.dpkg-new").write_bytes(b"version 2")
+    torn = tree_manifest(tree)
+    assert manifest_diff(v1, v1) == []
+    assert nearest(torn, {"v1": v1, "v2": v2}) == ("v2", ["+usr/bin/app.dpkg-new"])
+    (tree / "usr/bin/bc").unlink()
+    assert nearest(tree_manifest(tree), {"v1": v1}) == ("v1", ["~usr/bin/app", "+usr/bin/app.dpkg-new"])
+    assert nearest(tree_manifest(tree), {"v2": v2}) == ("v2", ["+usr/bin/app.dpkg-new", "-usr/bin/bc"])
+    with pytest.raises(HarnessError, match="no known manifests"):
+        nearest(torn, {})
+
+
+def test_check_root_names_what_differs_from_the_nearest_version(tree: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import disk as disk_mod
+    from harness.digest import main as digest_main
+    monkeypatch.setattr(disk_mod, "CHECKS", tmp_path / "checks")
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    with open(versions / "digests.jsonl", "w") as out:
+        for label in ("v1", "v2"):
+            if label == "v2":
+                (tree / "usr/bin/app").write_bytes(b"version 2")
+            monkeypatch.setattr("sys.stdout", out)
+            assert digest_main(["tree", str(tree), "--label", label,
+                                "--manifest", str(versions / "manifests" / f"{label}.json")]) == 0
+    monkeypatch.undo()
+    monkeypatch.setattr(disk_mod, "CHECKS", tmp_path / "checks")
+    exact, part = _disk_with_root(tree, tmp_path, "exact")
+    assert disk_mod.check_root(exact, part, versions=versions).nearest == ""
+    (tree / "var/lib/dpkg/status-new").write_text(STATUS)
+    torn, part = _disk_with_root(tree, tmp_path, "torn")
+    checked = disk_mod.check_root(torn, part, versions=versions)
+    assert (checked.nearest, checked.differ_count, checked.differs) == ("v2", 1, ("+var/lib/dpkg/status-new",))
+    # Served from the cache, the comparison is the same.
+    monkeypatch.setattr(disk_mod, "_CHECKED_LAYERS", {})
+    assert disk_mod.check_root(torn, part, versions=versions) == checked
 
 
 def test_apt_and_dpkg_bookkeeping_is_not_part_of_a_version(tree: Path) -> None:

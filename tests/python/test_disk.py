@@ -82,9 +82,9 @@ def test_check_root_reads_the_bytes_once_per_layers(chain: tuple[Path, Path], tm
     reads: list[Path] = []
     real = disk._check_root_bytes
 
-    def counting(image: Path, part: Partition, root: str) -> disk.RootCheck:
+    def counting(image: Path, part: Partition, root: str, versions: Path | None) -> disk.RootCheck:
         reads.append(image)
-        return real(image, part, root)
+        return real(image, part, root, versions)
 
     monkeypatch.setattr(disk, "_check_root_bytes", counting)
     monkeypatch.setattr(disk, "_CHECKED_LAYERS", {})

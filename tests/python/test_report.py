@@ -74,7 +74,9 @@ def journal(tmp_path: Path, bricked_log: Path) -> Path:
         entry("ostree-pull-cut002-after", index=2),
         entry("ostree-pull-cut003-after", final="bricked", verdicts=(), index=3, log_dir=str(bricked_log)),
         entry("ostree-deploy-cut010-after", final="mixed", verdicts=(), phase="deploy", index=10,
-              log_dir=str(Path(bricked_log).parent / "gone")),
+              log_dir=str(Path(bricked_log).parent / "gone"),
+              mixed_roots=[{"when": "after the cut", "nearest": "v2", "count": 41,
+                            "paths": [f"+var/lib/dpkg/tmp-{i}" for i in range(40)]}]),
         entry("ostree-deploy-cut011-after", final="missed", verdicts=(), phase="deploy", index=11, fired=False),
         entry("ostree-bootloader-cut012-after", final="v2", verdicts=("atomic",), phase="bootloader", index=12),
         entry("ab-happy-1", method="ab", final="v2", cut=False, time=5.0),
@@ -169,6 +171,8 @@ def test_scenarios_and_failing_trials_show_how_to_reproduce(journal: Path) -> No
     assert f"boot 2 line {LOG_LINES}" in failing and "boot 2 line 50\n" not in failing
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in failing and "<script>" not in page
     assert "log not available" in failing
+    # A mixed root names the paths that differ from the nearest version.
+    assert "nearest v2, 41 paths differ (first 40 shown)" in failing and "+var/lib/dpkg/tmp-39" in failing
 
 
 def test_every_plot_is_embedded(journal: Path) -> None:
