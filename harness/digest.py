@@ -237,10 +237,15 @@ def load_known(path: Path) -> list[TreeDigest]:
 def load_manifests(directory: Path) -> dict[str, dict[str, str]]:
     """The manifests written next to a digests.jsonl, by version label."""
     try:
-        return {f.stem: json.loads(f.read_text()) for f in sorted(directory.glob("*.json"))}
+        manifests = {f.stem: json.loads(f.read_text()) for f in sorted(directory.glob("*.json"))}
     except (OSError, ValueError) as e:
-        raise HarnessError(f"cannot read the version manifests in {directory}: {e}; "
-                           "run './brownout build' again") from e
+        manifests, why = {}, str(e)
+    else:
+        why = "none there"
+    if not manifests:
+        raise HarnessError(f"cannot read the version manifests in {directory} ({why}); "
+                           "run './brownout build --force' to make them again")
+    return manifests
 
 
 def main(argv: list[str] | None = None) -> int:

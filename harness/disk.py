@@ -152,10 +152,7 @@ def _check_root_bytes(disk: Path, part: Partition, root: str, versions: Path | N
         if known is not None:
             return known
         fs = fsck(image, part.name)
-        try:
-            checked = _read_root(image, fs, root, versions)
-        except HarnessError:
-            checked = RootCheck(fs, None, ())
+        checked = _read_root(image, fs, root, versions)
         _keep(key, checked)
         return checked
 
@@ -198,12 +195,19 @@ def _keep(key: str, checked: RootCheck) -> None:
 
 
 def _read_root(image: Path, fs: FsCheck, root: str, versions: Path | None) -> RootCheck:
-    with ext4_tree(image, root=root) as tree:
-        digest = tree_digest(tree, fs.partition)
-        checked = RootCheck(fs, digest, tuple(installed_packages(tree)), tuple(unsettled_packages(tree)))
-        if versions is None or classify(digest, load_known(versions / "digests.jsonl")) != "mixed":
-            return checked
-        label, differs = nearest(tree_manifest(tree), load_manifests(versions / "manifests"))
+    """Digest and dpkg's view of the root; for no known version, where it differs.
+    A root debugfs cannot read out has no digest (the device is judged mixed)."""
+    known = load_known(versions / "digests.jsonl") if versions else []
+    manifests = load_manifests(versions / "manifests") if versions else {}
+    try:
+        with ext4_tree(image, root=root) as tree:
+            digest = tree_digest(tree, fs.partition)
+            checked = RootCheck(fs, digest, tuple(installed_packages(tree)), tuple(unsettled_packages(tree)))
+            if versions is None or classify(digest, known) != "mixed":
+                return checked
+            label, differs = nearest(tree_manifest(tree), manifests)
+    except HarnessError:
+        return RootCheck(fs, None, ())
     return replace(checked, nearest=label, differ_count=len(differs), differs=tuple(differs[:DIFF_LIMIT]))
 
 

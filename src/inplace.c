@@ -351,7 +351,7 @@ static int inplace_install(const char *url, const char *status_path)
 		return inplace_fail("dpkg", "apt-upgrade", "apt-get dist-upgrade");
 	/* dpkg fsyncs what it writes; sync() covers what the maintainer scripts wrote. */
 	sync();
-	/* apt succeeds without touching a broken package it does not know how to mend. */
+	/* The deploy is over only when dpkg has nothing left half-way. */
 	if (inplace_audit() != 1)
 		return inplace_fail("dpkg", "audit", "dpkg --audit after the upgrade");
 	inplace_phase("deploy", "end");

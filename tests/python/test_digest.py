@@ -181,6 +181,13 @@ def test_check_root_names_what_differs_from_the_nearest_version(tree: Path, tmp_
     # Served from the cache, the comparison is the same.
     monkeypatch.setattr(disk_mod, "_CHECKED_LAYERS", {})
     assert disk_mod.check_root(torn, part, versions=versions) == checked
+    # Without the manifests the check says so, rather than judge without them.
+    for manifest in (versions / "manifests").iterdir():
+        manifest.unlink()
+    (tree / "var/lib/dpkg/status-new").write_text(STATUS + "\n")
+    other, part = _disk_with_root(tree, tmp_path, "other")
+    with pytest.raises(HarnessError, match="version manifests .* build --force"):
+        disk_mod.check_root(other, part, versions=versions)
 
 
 def test_apt_and_dpkg_bookkeeping_is_not_part_of_a_version(tree: Path) -> None:
