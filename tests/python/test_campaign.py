@@ -138,12 +138,14 @@ def _group_alive(pgid: int) -> bool:
 
 def test_an_interrupt_takes_down_pytest_and_its_workers(tmp_path: Path) -> None:
     # A leader that exits on SIGINT, and a "worker" that ignores it, as a
-    # worker busy reaping its machine might: neither is left running.
-    script = "trap 'exit 130' INT; (trap '' INT; exec sleep 300) & while :; do sleep 0.1; done"
-    proc = subprocess.Popen(["sh", "-c", script], start_new_session=True)
-    time.sleep(0.5)
+    # worker busy reaping its machine might: neither is left running. The
+    # leader waits with `wait`, which a trapped signal ends at once.
+    script = "trap 'exit 130' INT; (trap '' INT; exec sleep 300) & echo ready; sleep 300 & wait $!"
+    proc = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     assert _group_alive(proc.pid)
-    campaign.stop_group(proc, grace=5)
+    campaign.stop_group(proc, grace=30)
+    proc.stdout.close()
     assert proc.returncode == 130
     deadline = time.monotonic() + 5
     while _group_alive(proc.pid) and time.monotonic() < deadline:
