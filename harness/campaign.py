@@ -338,6 +338,17 @@ def watch(proc: subprocess.Popen, journal: Journal, ids: set[str], progress: Pro
     return status
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_group(argv: list[str], **popen: object) -> subprocess.Popen:
+    """Start argv leading a process group of its own, with SIGINT at its default:
+    a process started in the background (or by an xdist worker) inherits SIGINT
+    ignored, and then neither pytest nor a shell could be interrupted."""
+    return subprocess.Popen(argv, start_new_session=True, preexec_fn=_default_sigint, **popen)  # type: ignore[call-overload]
+
+
 def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
     """Interrupt the process group `proc` leads, as Ctrl-C would: the trials
     being run reap their machines and the journal keeps what finished. What is
@@ -381,8 +392,7 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     progress = Progress(len(todo), stream or sys.stderr)
     with open(output, "w") as out:
         # Its own process group: pytest, its xdist workers and their QEMUs stop together.
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = start_group(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             status = watch(proc, journal, {c.id for c in todo}, progress)
         finally:

@@ -141,7 +141,7 @@ def test_an_interrupt_takes_down_pytest_and_its_workers(tmp_path: Path) -> None:
     # worker busy reaping its machine might: neither is left running. The
     # leader waits with `wait`, which a trapped signal ends at once.
     script = "trap 'exit 130' INT; (trap '' INT; exec sleep 300) & echo ready; sleep 300 & wait $!"
-    proc = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdout=subprocess.PIPE)
+    proc = campaign.start_group(["sh", "-c", script], stdout=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     assert _group_alive(proc.pid)
     campaign.stop_group(proc, grace=30)
