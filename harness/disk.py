@@ -198,16 +198,17 @@ def _read_root(image: Path, fs: FsCheck, root: str, versions: Path | None) -> Ro
     """Digest and dpkg's view of the root; for no known version, where it differs.
     A root debugfs cannot read out has no digest (the device is judged mixed)."""
     known = load_known(versions / "digests.jsonl") if versions else []
-    manifests = load_manifests(versions / "manifests") if versions else {}
     try:
         with ext4_tree(image, root=root) as tree:
             digest = tree_digest(tree, fs.partition)
             checked = RootCheck(fs, digest, tuple(installed_packages(tree)), tuple(unsettled_packages(tree)))
             if versions is None or classify(digest, known) != "mixed":
                 return checked
-            label, differs = nearest(tree_manifest(tree), manifests)
+            manifest = tree_manifest(tree)
     except HarnessError:
         return RootCheck(fs, None, ())
+    # Read only for a mixed root, and outside the try: missing manifests are an error.
+    label, differs = nearest(manifest, load_manifests(versions / "manifests"))
     return replace(checked, nearest=label, differ_count=len(differs), differs=tuple(differs[:DIFF_LIMIT]))
 
 
