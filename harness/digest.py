@@ -47,6 +47,15 @@ VOLATILE_FILES = (
     # Empty lock files, created by whichever tool ran first.
     "var/lib/dpkg/lock", "var/lib/dpkg/lock-frontend", "var/lib/dpkg/triggers/Lock",
 )
+# Scratch space of dpkg and apt, with everything under it. A cut can leave it
+# behind and a later run need not remove it, but nothing reads it back: dpkg
+# empties tmp.ci before it unpacks a package's control files there, truncates
+# tmp.i when it opens its database for writing, and reads a journal entry only
+# once renamed to a numbered file in updates/; apt writes extended_states
+# through a temporary file with a random suffix and renames it. What they hold
+# is no version's.
+SCRATCH = ("var/lib/dpkg/tmp.ci", "var/lib/dpkg/updates/tmp.i")
+SCRATCH_PREFIXES = ("var/lib/apt/extended_states.",)
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,9 @@ def _entries(root: Path) -> Iterator[tuple[str, bytes]]:
         for name in dirnames + sorted(filenames):
             path = base / name
             rel = str(path.relative_to(root))
-            if rel in NOT_IN_TREE or rel in VOLATILE_FILES or any(rel.startswith(v + "/") for v in VOLATILE):
+            if (rel in NOT_IN_TREE or rel in VOLATILE_FILES or rel in SCRATCH
+                    or rel.startswith(SCRATCH_PREFIXES)
+                    or any(rel.startswith(v + "/") for v in VOLATILE + SCRATCH)):
                 continue
             yield rel, _entry(path, rel)
         # Symlinked directories are entries, not places to walk into.

@@ -203,6 +203,20 @@ def test_apt_and_dpkg_bookkeeping_is_not_part_of_a_version(tree: Path) -> None:
     assert tree_digest(tree).digest != before.digest
 
 
+def test_scratch_left_by_a_cut_is_not_part_of_a_version(tree: Path) -> None:
+    (tree / "var/lib/dpkg/updates").mkdir()
+    (tree / "var/lib/apt").mkdir(parents=True)
+    before = tree_digest(tree)
+    (tree / "var/lib/apt/extended_states.bsqUTX").write_text("Package: bc\n")
+    (tree / "var/lib/dpkg/updates/tmp.i").write_text("#padding\n" * 512)
+    (tree / "var/lib/dpkg/tmp.ci").mkdir()
+    (tree / "var/lib/dpkg/tmp.ci/control").write_text("Package: brownout-app\nVersion: 2\n")
+    assert tree_digest(tree).digest == before.digest
+    # A name that only starts like the scratch directory is a file of its own.
+    (tree / "var/lib/dpkg/tmp.cif").write_text("x")
+    assert tree_digest(tree).digest != before.digest
+
+
 def test_unsettled_packages_are_what_dpkg_audit_lists(tree: Path) -> None:
     assert unsettled_packages(tree) == []
     status = STATUS + "\nPackage: brownout-app\nStatus: install reinstreq half-installed\nVersion: 2\n" \
