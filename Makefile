@@ -26,8 +26,10 @@ demo: images
 
 # C unit tests (cmocka, also under valgrind), then the harness's own tests,
 # the end-to-end tests and scenarios that boot real QEMU guests (one per core).
+# Their devices' overlays and snapshots (about 6 GB in all) go to build/pytest,
+# which each run empties first: pytest's default keeps three runs in /tmp.
 test: deps c-test c-valgrind images
-	$(PYTEST) -n 2 tests/python scenarios
+	$(PYTEST) -n 2 --basetemp=build/pytest tests/python scenarios
 
 bench: images
 	./brownout bench boot --runs 10

@@ -1,7 +1,7 @@
 """brownout host-side harness: QEMU machines, QMP, serial console, power switch."""
 
 from harness.errors import (BootFailure, ConsoleTimeout, HarnessError, HarnessTimeout,
-                            MachineExited, QMPError, QMPTimeout)
+                            MachineExited, NoSpace, QMPError, QMPTimeout)
 
 __all__ = [
     "BootFailure",
@@ -9,6 +9,7 @@ __all__ = [
     "HarnessError",
     "HarnessTimeout",
     "MachineExited",
+    "NoSpace",
     "QMPError",
     "QMPTimeout",
 ]

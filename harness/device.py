@@ -8,12 +8,13 @@ an entry in methods.METHODS plus its image build step.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import HarnessError, methods
+from . import HarnessError, NoSpace, methods
 from .images import require
 from .qemu import Disk, MachineConfig, UserNet
 
@@ -40,10 +41,23 @@ def partitions(method: str) -> list[Partition]:
     return [Partition(**p) for p in data["partitions"]]
 
 
+# What one device may write next to its overlay: a whole A/B or asymmetric
+# image (315 MB) into the overlay, a snapshot's RAM state (up to 512 MB) and
+# disk, console logs; with room to spare, as two devices run at once.
+DEVICE_ROOM = 2 << 30
+
+
 def make_overlay(base: Path, directory: Path) -> Path:
     """A qcow2 overlay on the raw pristine disk (or on a snapshot's frozen qcow2):
     writes land in the overlay only."""
     directory.mkdir(parents=True, exist_ok=True)
+    # A full file system fails a device half-way, as a disk error inside the
+    # guest or a QEMU that stops: say so before it starts.
+    free = shutil.disk_usage(directory).free
+    if free < DEVICE_ROOM:
+        raise NoSpace(f"only {free / (1 << 30):.1f} GiB free for a device in {directory}, "
+                      f"{DEVICE_ROOM >> 30} GiB needed: free some space there (old pytest runs "
+                      f"under {tempfile.gettempdir()}/pytest-of-*, build/journals/*.logs)")
     overlay = directory / (base.stem + ".qcow2")
     if overlay.resolve() == base.resolve():
         overlay = directory / (base.stem + "-trial.qcow2")

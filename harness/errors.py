@@ -13,6 +13,10 @@ class HarnessError(Exception):
     """Base class of all harness errors."""
 
 
+class NoSpace(HarnessError):
+    """A file system has too little room left for what the harness is about to write."""
+
+
 class HarnessTimeout(HarnessError, TimeoutError):
     """A bounded wait expired.  The message says what was awaited and for how long."""
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from . import HarnessError, methods
+from . import HarnessError, NoSpace, methods
 from .device import Device
 from .power import PowerSwitch
 from .server import UpdateServer
@@ -27,6 +27,8 @@ from .trial import TrialResult, TrialSpec, run_trial, take_snapshot
 def _images_or_skip(method: str, run_dir: Path) -> Device:
     try:
         return Device.create(method, run_dir)
+    except NoSpace:
+        raise
     except HarnessError as e:
         if os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1":
             raise

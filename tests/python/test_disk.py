@@ -3,13 +3,14 @@ provably lie in backing files nothing writes (harness/disk.py _layers_key)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import disk
-from harness.device import Partition
+from harness import NoSpace, disk
+from harness.device import DEVICE_ROOM, Partition, make_overlay
 
 MIB = 1 << 20
 PART = Partition(1, "root", 1 * MIB, 2 * MIB)
@@ -98,3 +99,16 @@ def test_check_root_reads_the_bytes_once_per_layers(chain: tuple[Path, Path], tm
     disk.check_root(written, PART)
     assert len(reads) == 2
     assert os.path.isdir(tmp_path / "checks")
+
+
+def test_a_device_overlay_on_a_nearly_full_file_system_is_refused_before_it_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path / "pristine.img"
+    base.write_bytes(b"\0" * MIB)
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=512 * MIB))
+    with pytest.raises(NoSpace, match=r"only 0\.5 GiB free for a device in .*: free some space"):
+        make_overlay(base, tmp_path / "device")
+    assert not (tmp_path / "device" / "pristine.qcow2").exists()
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=DEVICE_ROOM))
+    assert make_overlay(base, tmp_path / "device").is_file()
