@@ -449,8 +449,12 @@ def failure(entry: dict) -> str | None:
 
 def outcome(entry: dict) -> str:
     verdicts = set(entry.get("verdicts", ()))
-    if entry["final"] in ("missed", "bricked", "mixed"):
+    if entry["final"] in ("missed", "bricked"):
         return entry["final"]
+    # Whether the device's own re-run gets it out of a mixed root is what
+    # separates a method that heals (in-place under apt) from one that stays broken.
+    if entry["final"] == "mixed":
+        return "mixed, re-run completes" if "completes" in verdicts else "mixed, not completed"
     if {"atomic", "completes"} <= verdicts:
         return "atomic+completes"
     if "atomic" in verdicts:

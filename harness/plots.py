@@ -20,7 +20,8 @@ OUTCOME_COLOURS = {
     "atomic+completes": "#2e7d32",
     "atomic, not completed": "#f9a825",
     "not atomic": "#6a1b9a",
-    "mixed": "#ef6c00",
+    "mixed, re-run completes": "#ff9800",
+    "mixed, not completed": "#e65100",
     "bricked": "#c62828",
     "missed": "#757575",
 }

@@ -62,7 +62,8 @@ def test_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
     ("v1", ["atomic", "completes"], "atomic+completes"),
     ("v2", ["atomic"], "atomic, not completed"),
     ("bricked", [], "bricked"),
-    ("mixed", [], "mixed"),
+    ("mixed", [], "mixed, not completed"),
+    ("mixed", ["completes"], "mixed, re-run completes"),
     ("missed", [], "missed"),
     ("v1", [], "not atomic (v1)"),
 ])
