@@ -65,9 +65,7 @@ class QMPClient:
             sock = self._connect_socket(deadline, timeout)
             self._sock = sock
             try:
-                greeting = self._read_message(deadline, "QMP greeting", timeout)
-                if "QMP" not in greeting:
-                    raise QMPError(f"QMP {self.path}: unexpected greeting {greeting!r}")
+                greeting = self._read_greeting(deadline, timeout)
                 self.greeting = greeting
                 self.execute("qmp_capabilities",
                              timeout=max(deadline - time.monotonic(), 0.1))
@@ -76,6 +74,17 @@ class QMPClient:
                 raise
             log.debug("QMP connected to %s", self.path)
             return greeting
+
+    def _read_greeting(self, deadline: float, timeout: float) -> dict[str, Any]:
+        # QEMU can write an event emitted while it accepts the connection before
+        # its greeting (seen: RESUME from a machine starting without -S).
+        while True:
+            msg = self._read_message(deadline, "QMP greeting", timeout)
+            if "QMP" in msg:
+                return msg
+            if "event" not in msg:
+                raise QMPError(f"QMP {self.path}: unexpected greeting {msg!r}")
+            self._add_event(msg)
 
     def _connect_socket(self, deadline: float, timeout: float) -> socket.socket:
         last_error: OSError | None = None

@@ -62,7 +62,7 @@ class FakeQMP:
         data = _line({"return": {"value": "x" * 100}, "id": msg_id})
         return [data[:30], data[30:]]
 
-    def start(self, delay: float = 0.0) -> FakeQMP:
+    def start(self, delay: float = 0.0, before_greeting: bytes = b"") -> FakeQMP:
         def serve() -> None:
             if delay:
                 time.sleep(delay)
@@ -70,7 +70,7 @@ class FakeQMP:
             self._server.listen(1)
             conn, _ = self._server.accept()
             with conn:
-                conn.sendall(_line(GREETING))
+                conn.sendall(before_greeting + _line(GREETING))
                 buf = b""
                 while True:
                     data = conn.recv(4096)
@@ -187,6 +187,29 @@ def test_connect_retries_until_the_socket_appears(sock_dir: Path) -> None:
     try:
         with QMPClient(fake.path, connect_timeout=10) as qmp:
             assert qmp.execute("query-status")["running"] is True
+    finally:
+        fake.stop()
+
+
+def test_an_event_before_the_greeting_is_kept(sock_dir: Path) -> None:
+    resume = {"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 3}}
+    fake = FakeQMP(sock_dir / "qmp.sock").start(before_greeting=_line(resume))
+    try:
+        with QMPClient(fake.path, connect_timeout=5) as qmp:
+            assert qmp.greeting == GREETING
+            assert qmp.wait_event("RESUME", timeout=1) == resume
+            assert qmp.execute("query-status")["running"] is True
+    finally:
+        fake.stop()
+
+
+def test_a_reply_before_the_greeting_is_refused(sock_dir: Path) -> None:
+    fake = FakeQMP(sock_dir / "qmp.sock").start(before_greeting=_line({"return": {}}))
+    try:
+        qmp = QMPClient(fake.path)
+        with pytest.raises(QMPError, match="unexpected greeting"):
+            qmp.connect(timeout=5)
+        assert not qmp.connected
     finally:
         fake.stop()
 
