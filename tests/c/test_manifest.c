@@ -13,6 +13,11 @@
 #include "manifest.h"
 
 #define SHA "0123456789abcdef0123456789abcdefFEDCBA9876543210fedcba9876543210"
+/* SHA as bytes. */
+static const uint8_t sha_bytes[VERIFY_SHA256_LEN] = {
+	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+	0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+};
 static const char body[] = "version=2\npayload=rootfs.ext4\nsize=104857600\nsha256=" SHA "\n";
 /* 64 bytes 0x00..0x3f in base64: a well-formed signature for parse-only tests. */
 static const char sig_line[] =
@@ -66,22 +71,22 @@ static size_t sign(EVP_PKEY *k, const char *b, char *out, size_t size)
 	return (size_t)n;
 }
 
-/* Parse body + a well-formed signature line; returns the rc, *detail the word. */
-static int parse_body(const char *b, const char **detail)
+/* Parse body + a well-formed signature line into *m; returns the rc, *detail the word. */
+static int parse_body(const char *b, struct manifest *m, const char **detail)
 {
 	char buf[2 * MANIFEST_FILE_MAX];
-	struct manifest m;
 
 	*detail = NULL;
 	snprintf(buf, sizeof(buf), "%s%s", b, sig_line);
-	return manifest_parse(buf, strlen(buf), &m, detail);
+	return manifest_parse(buf, strlen(buf), m, detail);
 }
 
 static void expect_body(const char *b, const char *word)
 {
+	struct manifest m;
 	const char *detail;
 
-	assert_int_equal(parse_body(b, &detail), -EINVAL);
+	assert_int_equal(parse_body(b, &m, &detail), -EINVAL);
 	assert_non_null(detail);
 	assert_string_equal(detail, word);
 }
@@ -101,9 +106,7 @@ static void test_parses_fields(void **state)
 	assert_string_equal(m.version, "2");
 	assert_string_equal(m.payload, "rootfs.ext4");
 	assert_true(m.size == 104857600);
-	assert_int_equal(m.sha256[0], 0x01);
-	assert_int_equal(m.sha256[31], 0x10);
-	assert_int_equal(m.sha256[16], 0xfe);	/* upper-case hex too */
+	assert_memory_equal(m.sha256, sha_bytes, sizeof(sha_bytes));	/* upper-case hex too */
 	assert_int_equal(m.signed_len, strlen(body));
 	for (int i = 0; i < VERIFY_ED25519_SIG_LEN; i++)
 		assert_int_equal(m.signature[i], i);
@@ -111,10 +114,43 @@ static void test_parses_fields(void **state)
 
 static void test_keys_in_any_order(void **state)
 {
+	static const char b[] = "sha256=" SHA "\nsize=1\npayload=p\nversion=2-bad\n";
+	struct manifest m;
 	const char *detail;
 
 	(void)state;
-	assert_int_equal(parse_body("sha256=" SHA "\nsize=1\npayload=p\nversion=2-bad\n", &detail), 0);
+	assert_int_equal(parse_body(b, &m, &detail), 0);
+	assert_string_equal(m.version, "2-bad");
+	assert_string_equal(m.payload, "p");
+	assert_true(m.size == 1);
+	assert_memory_equal(m.sha256, sha_bytes, sizeof(sha_bytes));
+	assert_int_equal(m.signed_len, strlen(b));
+}
+
+/*
+ * The longest value of each field is kept whole; a payload name one longer is
+ * refused (a version one longer: test_bad_values).
+ */
+static void test_longest_values(void **state)
+{
+	char b[1024], version[MANIFEST_VERSION_MAX], payload[MANIFEST_PAYLOAD_MAX];
+	struct manifest m;
+	const char *detail;
+
+	(void)state;
+	memset(version, 'v', sizeof(version) - 1);
+	version[sizeof(version) - 1] = '\0';
+	memset(payload, 'p', sizeof(payload) - 1);
+	payload[sizeof(payload) - 1] = '\0';
+	snprintf(b, sizeof(b), "version=%s\npayload=%s\nsize=18446744073709551615\nsha256=" SHA "\n",
+		 version, payload);
+	assert_int_equal(parse_body(b, &m, &detail), 0);
+	assert_string_equal(m.version, version);
+	assert_string_equal(m.payload, payload);
+	assert_true(m.size == UINT64_MAX);
+	assert_memory_equal(m.sha256, sha_bytes, sizeof(sha_bytes));
+	snprintf(b, sizeof(b), "version=2\npayload=%sp\nsize=1\nsha256=" SHA "\n", payload);
+	expect_body(b, "payload");
 }
 
 static void test_malformed_lines(void **state)
@@ -275,13 +311,19 @@ static void test_signature_line_rules(void **state)
 
 static void test_failure_leaves_output_alone(void **state)
 {
-	struct manifest m = { .version = "old", .size = 7 };
+	struct manifest m = { .version = "old", .payload = "old.ext4", .size = 7, .signed_len = 3 };
+	const struct manifest before = m;
+	char buf[MANIFEST_FILE_MAX];
 	const char *detail;
 
 	(void)state;
 	assert_int_equal(manifest_parse("version=2\nsize=1\n", 17, &m, &detail), -EINVAL);
-	assert_string_equal(m.version, "old");
-	assert_true(m.size == 7);
+	assert_memory_equal(&m, &before, sizeof(m));
+	/* Refused only at the signature, after every body field was read. */
+	snprintf(buf, sizeof(buf), "%ssignature=!!!!\n", body);
+	assert_int_equal(manifest_parse(buf, strlen(buf), &m, &detail), -EINVAL);
+	assert_string_equal(detail, "signature-encoding");
+	assert_memory_equal(&m, &before, sizeof(m));
 }
 
 /* ---- signatures ---- */
@@ -374,6 +416,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parses_fields),
 		cmocka_unit_test(test_keys_in_any_order),
+		cmocka_unit_test(test_longest_values),
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_duplicate_and_missing_keys),
 		cmocka_unit_test(test_bad_values),
