@@ -26,16 +26,38 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than about 30 s")
 
 
+def missing_qemu() -> list[str]:
+    """What tests marked `qemu` need and this machine lacks: QEMU, U-Boot."""
+    return [what for what, ok in ((DEFAULT_QEMU, shutil.which(DEFAULT_QEMU)),
+                                  (str(DEFAULT_BIOS), DEFAULT_BIOS.is_file())) if not ok]
+
+
+def _required() -> bool:
+    return os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    missing = [what for what, ok in ((DEFAULT_QEMU, shutil.which(DEFAULT_QEMU)),
-                                     (str(DEFAULT_BIOS), DEFAULT_BIOS.is_file())) if not ok]
-    if not missing:
+    """Without QEMU or U-Boot, tests marked `qemu` skip; under `make test`
+    (BROWNOUT_REQUIRE_IMAGES=1) they are left to fail in pytest_runtest_setup."""
+    missing = missing_qemu()
+    if not missing or _required():
         return
     skip = pytest.mark.skip(reason=f"needs {', '.join(missing)} "
                                    f"(apt-get install qemu-system-arm u-boot-qemu)")
     for item in items:
-        if "qemu" in item.keywords:
+        if item.get_closest_marker("qemu"):
             item.add_marker(skip)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under `make test` a test marked `qemu` fails, before its fixtures start
+    anything, when QEMU or U-Boot is missing: CI must not pass by skipping."""
+    if item.get_closest_marker("qemu") and _required():
+        missing = missing_qemu()
+        if missing:
+            pytest.fail(f"{', '.join(missing)} missing and BROWNOUT_REQUIRE_IMAGES=1 "
+                        f"(bash images/deps.sh installs it)", pytrace=False)
 
 
 def group_members(pgid: int) -> list[int]:
