@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import HarnessError, campaign, images
+from harness import HarnessError, campaign, images, report
 from harness.campaign import Journal, Progress, load_journal, merge, parse_shard, plan, shard
 from harness.trial import Measures, TrialResult
 
@@ -28,20 +28,12 @@ POINTS = ([{"index": i, "phase": "pull"} for i in range(1, 41)]
 
 
 def need(available: bool, what: str) -> None:
-    """Skip without `what`, unless BROWNOUT_REQUIRE_IMAGES=1 (make test): then fail."""
+    """Skip without the external tool `what`, unless BROWNOUT_REQUIRE_IMAGES=1 (make test): then fail."""
     if available:
         return
     if os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1":
         pytest.fail(f"{what} is missing (bash images/deps.sh installs it)")
     pytest.skip(f"needs {what} (apt-get install it, or run bash images/deps.sh)")
-
-
-def report_module():
-    try:
-        from harness import report
-    except ImportError:
-        need(False, "python3-matplotlib")
-    return report
 
 
 def entry(id: str, method: str = "ostree", payload: str = "v2", final: str = "v1",
@@ -122,7 +114,6 @@ def tables(page: str) -> dict[str, list[list[str]]]:
 
 
 def test_the_matrix_counts_what_the_journal_holds(journal: Path) -> None:
-    report = report_module()
     page = report.write(journal).read_text()
     head, *rows = tables(page)["outcome-matrix"]
     assert head == ["method", "phase", *report.OUTCOMES, "trials"]
@@ -139,7 +130,6 @@ def test_the_matrix_counts_what_the_journal_holds(journal: Path) -> None:
 
 
 def test_the_strategy_table_is_computed_from_the_trials(journal: Path, tmp_path: Path) -> None:
-    report = report_module()
     layout = tmp_path / "layout.json"
     layout.write_text(json.dumps({"partitions": [{"name": "boot", "size": 64 << 20},
                                                  {"name": "rootA", "size": 1 << 30}, {"name": "rootB", "size": 1 << 30},
@@ -154,7 +144,6 @@ def test_the_strategy_table_is_computed_from_the_trials(journal: Path, tmp_path:
 
 
 def test_scenarios_and_failing_trials_show_how_to_reproduce(journal: Path) -> None:
-    report = report_module()
     page = report.write(journal).read_text()
     results = {r[3]: r[-1] for r in tables(page)["scenarios"][1:]}
     assert results == {"ab-happy-1": "as expected", "ab-rollback-1": "as expected", "ab-refusal-1": "as expected",
@@ -176,7 +165,6 @@ def test_scenarios_and_failing_trials_show_how_to_reproduce(journal: Path) -> No
 
 
 def test_every_plot_is_embedded(journal: Path) -> None:
-    report = report_module()
     page = report.write(journal).read_text()
     for plot in ("downtime", "downloaded", "written", "reboots", "timeline"):
         figure = page[page.index(f'id="plot-{plot}"'):]
@@ -194,7 +182,6 @@ def test_the_report_goes_next_to_the_journal_by_default(journal: Path, tmp_path:
 
 
 def test_the_report_renders_in_a_browser(journal: Path, tmp_path: Path) -> None:
-    report = report_module()
     need(CHROMIUM.is_file(), "chromium")
     page = report.write(journal)
     result = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
@@ -309,7 +296,6 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def bundle_of(journal: Path) -> tuple[Path, dict[str, bytes]]:
     from harness import evidence
-    report = report_module()
     page = report.write(journal)
     path = evidence.write_bundle(journal, page)
     with tarfile.open(path) as tar:
