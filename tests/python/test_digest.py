@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from harness import HarnessError
-from harness.digest import (TreeDigest, classify, installed_packages, manifest_diff, nearest, tree_digest,
+from harness.digest import (classify, installed_packages, load_known, manifest_diff, nearest, tree_digest,
                             tree_manifest, unsettled_packages)
+from harness.digest import main as digest_main
 
 STATUS = """Package: bash
 Status: install ok installed
@@ -98,9 +100,20 @@ def test_not_a_debian_tree(tmp_path: Path) -> None:
         tree_digest(tmp_path)
 
 
-def test_digest_record_round_trips(tree: Path) -> None:
-    d = tree_digest(tree, "v1")
-    assert TreeDigest(**d.__dict__) == d
+def test_a_recorded_digest_names_an_identical_tree_elsewhere(tree: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The build records a version's digest as a JSON line (digest's CLI); the
+    check reads it back with load_known and classifies a tree found at another
+    path, as a device's root is."""
+    assert digest_main(["tree", str(tree), "--label", "v1"]) == 0
+    (tmp_path / "digests.jsonl").write_text(capsys.readouterr().out)
+    known = load_known(tmp_path / "digests.jsonl")
+    assert known == [tree_digest(tree, "v1")]
+    copy = tmp_path / "elsewhere" / "root"
+    shutil.copytree(tree, copy, symlinks=True)
+    assert classify(tree_digest(copy), known) == "v1"
+    (copy / "usr/bin/app").write_bytes(b"version 2")
+    assert classify(tree_digest(copy), known) == "mixed"
 
 
 def _disk_with_root(tree: Path, tmp: Path, name: str) -> tuple[Path, "Partition"]:
@@ -159,7 +172,6 @@ def test_nearest_version_and_the_paths_that_differ(tree: Path) -> None:
 def test_check_root_names_what_differs_from_the_nearest_version(tree: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from harness import disk as disk_mod
-    from harness.digest import main as digest_main
     monkeypatch.setattr(disk_mod, "CHECKS", tmp_path / "checks")
     versions = tmp_path / "versions"
     versions.mkdir()
