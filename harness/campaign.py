@@ -23,13 +23,16 @@ from typing import TextIO
 
 from . import HarnessError, methods
 from .images import BUILD, REPO, STEP_BY_NAME, built_key
-from .trial import TrialResult, TrialSpec, record_points
+from .trial import SCHEMA, TrialResult, TrialSpec, record_points
 
 PHASES = ("pull", "deploy", "bootloader")
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
 # Fields every journal entry has: what tells a journal from any other JSON lines.
 ENTRY_FIELDS = ("id", "method", "payload", "final", "verdicts", "measures", "reproduce")
+# Trials that ended without a verdict: the harness could not finish them.
+UNFINISHED = ("error", "timeout")
+DEFAULT_TRIAL_TIMEOUT = 1200.0
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +197,21 @@ class Journal:
         return entries
 
     def done(self) -> set[str]:
-        return {e["id"] for e in self.entries() if e.get("id")}
+        """Trials with a verdict; one that ended in error or timeout is run again on resume."""
+        return {e["id"] for e in latest(self.entries()) if e.get("id") and e["final"] not in UNFINISHED}
+
+
+def latest(entries: list[dict]) -> list[dict]:
+    """One entry per trial id, the last written (a resumed campaign re-runs its
+    errors and timeouts); entries without an id all stay."""
+    last = {e["id"]: i for i, e in enumerate(entries) if e.get("id")}
+    return [e for i, e in enumerate(entries) if not e.get("id") or last[e["id"]] == i]
+
+
+def unaccounted(planned: list[PlannedCut], entries: list[dict]) -> list[PlannedCut]:
+    """Planned trials the journal holds no entry for."""
+    ids = {e.get("id") for e in entries}
+    return [c for c in planned if c.id not in ids]
 
 
 def parse_journal(text: str) -> tuple[list[dict], list[int]]:
@@ -369,10 +386,13 @@ def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
 
 
 def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool,
-        *, snapshots: bool = True, stream: TextIO | None = None) -> int:
+        *, snapshots: bool = True, stream: TextIO | None = None,
+        trial_timeout: float = DEFAULT_TRIAL_TIMEOUT) -> int:
     """Run the planned trials under pytest(-xdist); returns pytest's exit status.
     Trials start from snapshots (harness/snapshot.py) unless `snapshots` is false.
-    Progress goes to `stream` (stderr by default); pytest's output to <journal>.pytest.log."""
+    Progress goes to `stream` (stderr by default); pytest's output to <journal>.pytest.log.
+    A planned trial that left no entry (its worker died, its fixtures failed) is
+    written to the journal as an error once pytest has ended on its own."""
     todo = [c for c in planned if not (resume and c.id in journal.done())]
     if resume:
         print(f"brownout: resuming: {len(planned) - len(todo)} of {len(planned)} trials already in {journal.path}")
@@ -383,7 +403,7 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     save_plan(group_cuts(todo, jobs), work)
     env = dict(os.environ, BROWNOUT_PLAN=str(work), BROWNOUT_JOURNAL=str(journal.path),
                BROWNOUT_SEED=str(seed), BROWNOUT_REQUIRE_IMAGES="1",
-               BROWNOUT_SNAPSHOTS="1" if snapshots else "0")
+               BROWNOUT_SNAPSHOTS="1" if snapshots else "0", BROWNOUT_TRIAL_TIMEOUT=str(trial_timeout))
     argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
             "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}"]
     if jobs > 1:
@@ -400,6 +420,10 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
                 stop_group(proc)
     last = [line for line in output.read_text(errors="replace").splitlines() if line.strip()]
     print(f"brownout: pytest: {last[-1].strip('= ') if last else 'no output'} (output in {output})")
+    for cut in unaccounted(todo, journal.entries()):
+        reason = (f"no result was written: the trial's pytest run (exit status {status}) ended "
+                  f"without one; see {output}")
+        journal.append(cut, TrialResult.unfinished(cut.trial(), "error", reason), seed)
     return status
 
 
@@ -434,29 +458,47 @@ def kind(entry: dict) -> str:
     return "happy"
 
 
+def legacy(entry: dict) -> bool:
+    """An entry of an older journal shape: its verdicts stand as recorded, without
+    the boot-by-boot evidence that grades a newer one."""
+    return "schema" not in entry
+
+
 def failure(entry: dict) -> str | None:
     """Why a trial failed its expectation, or None when it met it."""
     k, final, verdicts = kind(entry), entry["final"], set(entry["verdicts"])
+    if final in UNFINISHED:
+        return f"{final}: {entry.get('error') or 'no reason recorded'}"
     if k == "cut":
         result = outcome(entry)
-        return None if result == "atomic+completes" else result
+        return None if result == CLEAN else result
     if k == "rollback":
         return None if "rolled-back" in verdicts else f"did not roll back (final {final})"
     if k == "refusal":
         return None if "refused" in verdicts else f"not refused (final {final})"
-    return None if final == HAPPY_FINAL else f"ended on {final}, not {HAPPY_FINAL}"
+    if final != HAPPY_FINAL:
+        return f"ended on {final}, not {HAPPY_FINAL}"
+    if entry.get("anomalies"):
+        return f"ended on {final} {AFTER_BROKEN}"
+    return None
+
+
+AFTER_BROKEN = "after a broken boot"
+CLEAN = "atomic+completes"
 
 
 def outcome(entry: dict) -> str:
     verdicts = set(entry.get("verdicts", ()))
-    if entry["final"] in ("missed", "bricked"):
+    if entry["final"] in ("missed", "bricked", *UNFINISHED):
         return entry["final"]
     # Whether the device's own re-run gets it out of a mixed root is what
     # separates a method that heals (in-place under apt) from one that stays broken.
     if entry["final"] == "mixed":
         return "mixed, re-run completes" if "completes" in verdicts else "mixed, not completed"
     if {"atomic", "completes"} <= verdicts:
-        return "atomic+completes"
+        # Reaching the old or new version is not enough when the device booted
+        # something broken on the way (an older entry has no boots to tell).
+        return f"{CLEAN} {AFTER_BROKEN}" if entry.get("anomalies") else CLEAN
     if "atomic" in verdicts:
         return "atomic, not completed"
     return f"not atomic ({entry['final']})"

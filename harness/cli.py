@@ -72,11 +72,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.seed, args.resume, args.cold = 1, False, False
     planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS,
                                every_bootloader_point=False)
+    args.trial_timeout = campaign.DEFAULT_TRIAL_TIMEOUT
     started = time.monotonic()
     failing = run_campaign(planned, journal, args)
     log.info("demo: %d trials in %.0f s, %d missed their expectation (see the report)",
              len(planned), time.monotonic() - started, len(failing))
     write_report(journal.path, with_evidence=True)
+    # Findings (a method that does not roll back, say) are the demo's output; a
+    # trial the harness could not finish is not, and fails the run.
+    unfinished = [e for e in failing if e["final"] in campaign.UNFINISHED]
+    if unfinished:
+        print(f"brownout: {len(unfinished)} trial(s) ended in error or timeout: the demo's "
+              f"comparison is incomplete (see the report)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -184,14 +192,19 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
     by_kind = Counter(c.phase if c.kind == "cut" else c.kind for c in planned)
     log.info("campaign: %d trials (%s), seed %d, %d jobs, journal %s", len(planned),
              ", ".join(f"{k} {v}" for k, v in by_kind.items()), args.seed, args.jobs, journal.path)
-    status = campaign.run(planned, journal, args.seed, args.jobs, args.resume, snapshots=not args.cold)
+    status = campaign.run(planned, journal, args.seed, args.jobs, args.resume, snapshots=not args.cold,
+                          trial_timeout=args.trial_timeout)
     ids = {c.id for c in planned}
-    entries = [e for e in journal.entries() if e["id"] in ids]
+    entries = [e for e in campaign.latest(journal.entries()) if e["id"] in ids]
     print(f"campaign: {len(entries)} of {len(planned)} trials in {journal.path}:")
     print(campaign.summarize(entries))
     failing = [e for e in entries if campaign.failure(e) is not None]
     for e in failing:
         print(f"  {e['id']}: {campaign.failure(e)}: {e['reproduce']}")
+    missing = campaign.unaccounted(planned, entries)
+    if missing:
+        raise HarnessError(f"{len(missing)} of {len(planned)} planned trials have no entry in {journal.path} "
+                           f"(first: {missing[0].id}); the plan is not accounted for")
     if status not in (0, 1):
         raise HarnessError(f"the campaign's pytest run ended with status {status}; "
                            f"see {journal.path.with_suffix('.pytest.log')}")
@@ -309,6 +322,16 @@ def cmd_bench_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -394,6 +417,9 @@ def parser() -> argparse.ArgumentParser:
                    help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
     c.add_argument("--journal", type=Path, help="journal file (default under build/journals/)")
     c.add_argument("--resume", action="store_true", help="skip trials already in the journal")
+    c.add_argument("--trial-timeout", type=positive_float, default=campaign.DEFAULT_TRIAL_TIMEOUT,
+                   metavar="SECONDS", help="a trial still running after this long is ended and journaled "
+                                           f"as a timeout (default {campaign.DEFAULT_TRIAL_TIMEOUT:.0f})")
     c.add_argument("--cold", action="store_true",
                    help="cold-boot every trial instead of starting from a snapshot of its phase")
     c.add_argument("--shard", type=shard_arg, metavar="I/N",

@@ -22,7 +22,8 @@ from pathlib import Path
 from . import HarnessError
 from . import images
 from .campaign import load_journal
-from .report import console_logs, failure, kind, label
+from .report import failure, kind, label
+from .runlogs import console_logs
 
 log = logging.getLogger(__name__)
 

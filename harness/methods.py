@@ -64,9 +64,6 @@ class Method:
     extra_boots: int = 3             # the update's own boots, the fallback, one spare
     clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
     payload_steps: tuple[str, ...] = ("payloads",)
-    # False if the update never writes the file system of the running root (A/B):
-    # a cut trial may then retry the update in the first boot after power returns.
-    update_writes_running_root: bool = True
     # Boots that get the rig's request (update URL, agent, cut): the update's
     # boot, and for asymmetric also recovery's, where the install and its cuts happen.
     request_boots: int = 1
@@ -94,8 +91,7 @@ class Method:
 
 METHODS: dict[str, Method] = {
     "ab": Method("ab", "disk-ab", "ab.img", _ab_root,
-                 clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"},
-                 update_writes_running_root=False),
+                 clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"}),
     # Root asks, recovery installs: boots are the update's, recovery's, the
     # new root's; for v2-bad, its tries, recovery's reinstall of v1, and v1's.
     "asymmetric": Method("asymmetric", "disk-asymmetric", "asymmetric.img", _single_root,

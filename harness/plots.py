@@ -18,12 +18,15 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 # One colour per outcome, the same in every plot; the good one is green.
 OUTCOME_COLOURS = {
     "atomic+completes": "#2e7d32",
+    "atomic+completes after a broken boot": "#9e9d24",
     "atomic, not completed": "#f9a825",
     "not atomic": "#6a1b9a",
     "mixed, re-run completes": "#ff9800",
     "mixed, not completed": "#e65100",
     "bricked": "#c62828",
     "missed": "#757575",
+    "error": "#37474f",
+    "timeout": "#000000",
 }
 RC = {"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "brownout", "font.size": 9}
 

@@ -18,12 +18,12 @@ from html import escape
 from pathlib import Path
 
 from . import plots
-from .campaign import PHASES, failure, kind, load_journal, outcome
+from .runlogs import LOG_LINES, console_tail
+from .campaign import PHASES, UNFINISHED, failure, kind, latest, legacy, load_journal, outcome
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = tuple(plots.OUTCOME_COLOURS)
-LOG_LINES = 300
 # Plain v1 -> v2 updates without a fault: where an update's cost is measured.
 HAPPY_KINDS = ("happy", "downtime")
 
@@ -62,24 +62,6 @@ def edge(entry: dict) -> str:
     return (entry.get("cut") or {}).get("edge") or ("after" if "edge=after" in entry.get("cut_spec", "") else "before")
 
 
-def console_logs(log_dir: str) -> list[Path]:
-    """A trial's console logs (one per boot), in boot order; [] when they are gone."""
-    root = Path(log_dir) if log_dir else None
-    if root is None or not root.is_dir():
-        return []
-    return sorted(root.rglob("console.log"),
-                  key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p))])
-
-
-def console_tail(log_dir: str, lines: int = LOG_LINES) -> str | None:
-    """The last `lines` lines of a trial's console logs, every boot in order, or None."""
-    text: list[str] = []
-    for f in console_logs(log_dir):
-        text.append(f"==> {f.relative_to(log_dir)} <==")
-        text += f.read_text(errors="replace").splitlines()
-    return "\n".join(text[-lines:]) if text else None
-
-
 @dataclass(frozen=True)
 class Spread:
     median: float
@@ -99,24 +81,46 @@ class Strategy:
     cuts: int
     rolled_back: int
     rollbacks: int
-    downtime_s: Spread | None         # happy-path runs
-    downloaded: Spread | None         # bytes, happy-path runs
-    written: Spread | None            # bytes, happy-path runs
-    overhead: int | None              # bytes of root slots beyond the running one
+    downtime_s: Spread | None         # happy-path runs that met their expectation
+    downloaded: Spread | None         # bytes, the same runs
+    written: Spread | None            # bytes, the same runs
+    overhead: int | None              # bytes of partitions the method adds, plus repository growth
+    happy_failed: int = 0             # happy-path runs that did not end cleanly on v2: kept out of the medians
+    open_outages: int = 0             # runs whose application never beat again after the update began
 
 
 def measure(entries: list[dict], key: str) -> list[float]:
     return [e["measures"][key] for e in entries if e["measures"].get(key) is not None]
 
 
-def overhead(layout: Path | None) -> int | None:
-    """Space reserved for root slots beyond the largest one, from a disk's layout.json."""
+# Every device has these: firmware files, its data and one root (the largest
+# partition of the rest). What a method adds beyond them is its overhead.
+BASE_PARTITIONS = ("boot", "data")
+
+
+def overhead(layout: Path | None, growth: Spread | None = None) -> int | None:
+    """Bytes a method needs beyond a plain device, from a disk's layout.json: every
+    partition but boot, data and the one root (a second slot, recovery, the boot
+    env), plus what an update leaves in the root besides the new tree (OSTree's
+    repository growth, median of the happy runs)."""
     try:
         parts = json.loads(Path(layout).read_text())["partitions"] if layout else None
     except (OSError, ValueError, KeyError):
         return None
-    roots = [p["size"] for p in parts or () if p.get("name", "").startswith("root")]
-    return sum(roots) - max(roots) if roots else None
+    rest = [p["size"] for p in parts or () if p.get("name", "") not in BASE_PARTITIONS]
+    if not rest:
+        return None
+    return sum(rest) - max(rest) + (int(growth.median) if growth else 0)
+
+
+def repo_growth(entries: list[dict]) -> list[float]:
+    """Bytes the device's repository grew by in each run that measured it."""
+    out = []
+    for e in entries:
+        m = e["measures"]
+        if m.get("repo_kib_before") is not None and m.get("repo_kib_after") is not None:
+            out.append(1024.0 * (m["repo_kib_after"] - m["repo_kib_before"]))
+    return out
 
 
 def strategies(entries: list[dict], layouts: dict[str, Path] | None = None) -> list[Strategy]:
@@ -125,12 +129,17 @@ def strategies(entries: list[dict], layouts: dict[str, Path] | None = None) -> l
         mine = [e for e in entries if label(e) == name]
         cuts = [e for e in mine if kind(e) == "cut"]
         rollbacks = [e for e in mine if kind(e) == "rollback"]
-        happy = [e for e in mine if kind(e) in HAPPY_KINDS]
+        # A failed happy run measures a failure, not the method's cost.
+        tried = [e for e in mine if kind(e) in HAPPY_KINDS]
+        happy = [e for e in tried if failure(e) is None]
         rows.append(Strategy(
             name, sum(outcome(e) == "atomic+completes" for e in cuts), len(cuts),
-            sum("rolled-back" in e["verdicts"] for e in rollbacks), len(rollbacks),
+            sum(failure(e) is None for e in rollbacks), len(rollbacks),
             spread(measure(happy, "downtime_s")), spread(measure(happy, "bytes_downloaded")),
-            spread(measure(happy, "bytes_written")), overhead((layouts or {}).get(mine[0]["method"]))))
+            spread(measure(happy, "bytes_written")),
+            overhead((layouts or {}).get(mine[0]["method"]), spread(repo_growth(happy))),
+            happy_failed=len(tried) - len(happy),
+            open_outages=sum(bool(e["measures"].get("downtime_open")) for e in mine)))
     return rows
 
 
@@ -179,12 +188,33 @@ def _scenarios_html(entries: list[dict]) -> str:
     for e in runs:
         m, why = e["measures"], failure(e)
         rows.append([escape(label(e)), escape(kind(e)), escape(e["payload"]), escape(e["id"] or "-"),
-                     escape(e["final"]), escape(", ".join(e["verdicts"]) or "none"),
-                     "-" if m.get("downtime_s") is None else f"{m['downtime_s']:.2f} s", str(m.get("reboots", "-")),
+                     escape(e["final"]), escape(", ".join(e["verdicts"]) or "none"), _evidence_html(e),
+                     _downtime(m), str(m.get("reboots", "-")),
                      '<span class="ok">as expected</span>' if why is None
                      else f'<span class="bad">{escape(why)}</span>'])
-    return _table("scenarios", ["method", "scenario", "payload", "id", "final", "verdicts", "downtime", "reboots",
-                                "result"], rows)
+    return _table("scenarios", ["method", "scenario", "payload", "id", "final", "verdicts", "evidence", "downtime",
+                                "reboots", "result"], rows)
+
+
+def _downtime(m: dict) -> str:
+    if m.get("downtime_s") is None:
+        return "-"
+    return f"{m['downtime_s']:.2f} s" + (" (never came back up)" if m.get("downtime_open") else "")
+
+
+def _evidence_html(e: dict) -> str:
+    """What the verdicts rest on: the rollback and refusal seen, the update error, the anomalies."""
+    if legacy(e):
+        return '<span class="legacy">older entry: verdicts as recorded, no boot evidence</span>'
+    parts = [f"{what}: {escape(text)}" for what, text in (("rollback", e.get("rollback")),
+                                                          ("refusal", e.get("refusal"))) if text]
+    if e.get("update_error") and not e.get("refusal"):
+        err = e["update_error"]
+        parts.append(f"update error: {escape(err.get('reason', ''))} ({escape(err.get('detail', ''))})")
+    parts += [f'<span class="bad">{escape(a)}</span>' for a in e.get("anomalies", ())]
+    if e["final"] in UNFINISHED:
+        parts.append(f'<span class="bad">{escape(e.get("error") or "")}</span>')
+    return "<br>".join(parts) or "-"
 
 
 def _strategy_html(rows: list[Strategy]) -> str:
@@ -196,17 +226,24 @@ def _strategy_html(rows: list[Strategy]) -> str:
             return "not tested"
         return f"{'yes' if s.rolled_back == s.rollbacks else 'no'} ({s.rolled_back}/{s.rollbacks} rolled back)"
 
-    def down(d: Spread | None) -> str:
-        return "n/a" if d is None else f"{d.median:.2f} s ({d.low:.2f}–{d.high:.2f})"
+    def down(s: Strategy) -> str:
+        d = s.downtime_s
+        text = "n/a" if d is None else f"{d.median:.2f} s ({d.low:.2f}–{d.high:.2f})"
+        if s.happy_failed:
+            text += f'; <span class="bad">{s.happy_failed} failed run(s) left out</span>'
+        if s.open_outages:
+            text += f'; <span class="bad">{s.open_outages} run(s) never came back up</span>'
+        return text
 
     def median(d: Spread | None) -> str:
         return "n/a" if d is None else size(d.median)
 
-    body = [[escape(s.method), ratio(s.cuts_ok, s.cuts), rolled(s), down(s.downtime_s), median(s.downloaded),
+    body = [[escape(s.method), ratio(s.cuts_ok, s.cuts), rolled(s), down(s), median(s.downloaded),
              median(s.written), "n/a" if s.overhead is None else size(s.overhead)] for s in rows]
     return _table("strategy", ["method", "power-loss safety (cut trials atomic+completes)", "rollback (v2-bad)",
                                "downtime, happy path (median, range)", "bandwidth (bytes downloaded, median)",
-                               "flash writes (bytes written, median)", "storage overhead (extra root slots)"], body)
+                               "flash writes (bytes written, median)",
+                               "storage overhead (partitions added, repository growth)"], body)
 
 
 def _failures_html(entries: list[dict]) -> str:
@@ -215,15 +252,22 @@ def _failures_html(entries: list[dict]) -> str:
         return '<p id="failures">Every trial met its expectation.</p>'
     out = ['<div id="failures">']
     for e, why in failing:
-        tail = console_tail(e.get("log_dir", ""))
+        tail = console_tail(e.get("log_dir", "")) or e.get("console_tail") or None
         notes = "".join(f"<li>{escape(n)}</li>" for n in e.get("notes", [])) or "<li>none</li>"
+        boots = "".join(f"<li>{escape(_boot_line(b))}</li>" for b in e.get("boots", ()))
         out.append(f'<div class="failure"><h3>{escape(e["id"] or label(e))}: {escape(why)}</h3>'
-                   f"<p>reproduce: <code>{escape(e['reproduce'])}</code></p><p>notes:</p><ul>{notes}</ul>"
+                   f"<p>reproduce: <code>{escape(e['reproduce'])}</code></p><p>evidence: {_evidence_html(e)}</p>"
+                   f"<p>notes:</p><ul>{notes}</ul>" + (f"<p>boots:</p><ol>{boots}</ol>" if boots else "") +
                    f"{_mixed_roots_html(e.get('mixed_roots', []))}"
                    f"<details open><summary>console log (last {LOG_LINES} lines)</summary>"
                    f"<pre>{escape(tail) if tail is not None else 'log not available'}</pre></details></div>")
     out.append("</div>")
     return "".join(out)
+
+
+def _boot_line(b: dict) -> str:
+    said = [f"{k} {b[k]}" for k in ("version", "slot", "confirm", "settled", "ended_by", "failure") if b.get(k)]
+    return ", ".join(said + ([] if b.get("heartbeat") else ["no heartbeat"])) or "nothing on the console"
 
 
 def _mixed_roots_html(mixed_roots: list[dict]) -> str:
@@ -277,18 +321,31 @@ pre { background: #f7f7f7; padding: 0.5em; max-height: 30em; overflow: auto; fon
 figure { display: inline-block; vertical-align: top; margin: 0 1em 1em 0; }
 figcaption { font-weight: bold; margin-bottom: 0.3em; }
 .failure { border-left: 4px solid #c62828; padding-left: 0.8em; margin-bottom: 1.5em; }
+.legacy { color: #757575; font-style: italic; }
 """
 
 
-def render(entries: list[dict], journal: Path, layouts: dict[str, Path] | None = None) -> str:
+def render(entries: list[dict], journal: Path, layouts: dict[str, Path] | None = None,
+           superseded: int = 0) -> str:
     seeds = sorted({e["seed"] for e in entries if e.get("seed") is not None})
     keys = sorted({json.dumps(e["images"], sort_keys=True) for e in entries if e.get("images")})
     times = [e["time"] for e in entries if e.get("time")]
     span = " to ".join(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
                        for t in (min(times), max(times))) if times else "-"
+    unfinished = sum(e["final"] in UNFINISHED for e in entries)
+    older = sum(legacy(e) for e in entries)
     header = [("journal", escape(str(journal))), ("trials", str(len(entries))),
-              ("report made", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
-              ("trials ran", span), ("seeds", escape(", ".join(map(str, seeds)) or "-"))]
+              ("without a verdict", f'<span class="{"bad" if unfinished else "ok"}">{unfinished} '
+                                    f"(error or timeout: the harness could not finish them)</span>")]
+    if superseded:
+        header.append(("re-run", f"{superseded} journal line(s) of trials that ended in error or timeout "
+                                 f"and were run again; the last run of each is shown"))
+    if older:
+        header.append(("older entries", f'<span class="legacy">{older} entries of an older journal shape: '
+                                        f"their verdicts are shown as recorded, without the boot-by-boot "
+                                        f"evidence newer entries carry</span>"))
+    header += [("report made", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+               ("trials ran", span), ("seeds", escape(", ".join(map(str, seeds)) or "-"))]
     header += [("images", f"<code>{escape(k)}</code>") for k in keys]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in header)
     return f"""<!DOCTYPE html>
@@ -297,8 +354,11 @@ def render(entries: list[dict], journal: Path, layouts: dict[str, Path] | None =
 <h1>brownout report</h1><dl id="header">{dl}</dl>
 <h2>Outcome matrix (cut trials)</h2>{_matrix_html(entries)}
 <h2>Choosing a strategy</h2>{_strategy_html(strategies(entries, layouts))}
-<p>Power-loss safety counts cut trials; downtime, bandwidth and flash writes are over happy-path runs
-(v1 to v2, no fault); storage overhead is the disk space of root slots beyond the running one.</p>
+<p>Power-loss safety counts cut trials that ended atomic+completes with nothing broken booted on the way;
+a rollback counts only where v2-bad is seen booting, failing its confirmation and v1 coming back.
+Downtime, bandwidth and flash writes are over happy-path runs (v1 to v2, no fault) that ended cleanly on v2;
+failed ones are counted apart. Storage overhead is every partition a method adds beyond boot, data and one
+root (a second slot, recovery, the boot environment), plus the repository growth of an update (OSTree).</p>
 <h2>Scenarios</h2>{_scenarios_html(entries)}
 <h2>Plots</h2>{_plots_html(entries)}
 <h2>Failing trials</h2>{_failures_html(entries)}
@@ -309,8 +369,9 @@ def render(entries: list[dict], journal: Path, layouts: dict[str, Path] | None =
 def write(journal: Path, out: Path | None = None, layouts: dict[str, Path] | None = None) -> Path:
     """Render the report of `journal` to `out` (default: next to it, .html)."""
     journal = Path(journal)
-    entries = load_journal(journal)
+    every = load_journal(journal)
+    entries = latest(every)
     out = Path(out) if out else journal.with_suffix(".html")
-    out.write_text(render(entries, journal, layouts))
+    out.write_text(render(entries, journal, layouts, superseded=len(every) - len(entries)))
     log.info("report of %d trials written to %s", len(entries), out)
     return out

@@ -21,6 +21,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,9 +33,11 @@ from .disk import RootCheck, check_fs, check_root
 from .images import require
 from .power import PowerSwitch
 from .qemu import Machine, UserNet
+from .runlogs import console_tail
 from .server import Fault, UpdateServer
 from .snapshot import Snapshot, hold_spec, save, write_spec_file
 from .snapshot import restore as restore_snapshot
+from .verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence, update_errors
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +50,23 @@ OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cu
                      r"|settled)\b")
 
 
+# The shape of a journal entry written by this code; entries without one are
+# older and keep the verdicts they were given (no evidence to re-grade them).
+SCHEMA = 2
+ERROR_TAIL_LINES = 40
+
+
 @dataclass(frozen=True)
 class Measures:
     downtime_s: float | None     # longest heartbeat gap once the update began
     reboots: int                 # power-ons after the first
     bytes_downloaded: int        # served by the update server
-    bytes_written: int           # QMP blockstats, all boots, the device's disk
+    bytes_written: int | None    # QMP blockstats, all boots, the device's disk; None if a query failed
     duration_s: float | None     # first phase marker to the update's reboot or cut
     repo_kib_before: int | None = None   # OSTree: the device repo's disk usage before the pull
     repo_kib_after: int | None = None    # ... and once the new deployment is the default
+    # No heartbeat came back once the update began: downtime runs to the end of the trial.
+    downtime_open: bool = False
 
 
 @dataclass
@@ -80,6 +91,26 @@ class TrialResult:
     # Every judged root that was no known version: when it was judged, the
     # nearest version, how many paths differ from it, and the first of them.
     mixed_roots: list[dict] = field(default_factory=list)
+    # What the verdicts rest on: every boot as its console told it, the broken
+    # things the device booted on the way, the rollback and the refusal seen.
+    boots: list[dict] = field(default_factory=list)
+    anomalies: list[str] = field(default_factory=list)
+    rollback: str | None = None
+    refusal: str | None = None
+    update_error: dict[str, str] | None = None    # the first update-error's reason and detail
+    # A trial that ended without a verdict (final "error" or "timeout"): why, and the console's last lines.
+    error: str = ""
+    console_tail: str = ""
+    schema: int = SCHEMA
+
+    @classmethod
+    def unfinished(cls, spec: TrialSpec, final: str, reason: str, log_dir: Path | str = "",
+                   started: str = "cold") -> TrialResult:
+        """A trial the harness could not finish: `final` is "error" or "timeout"."""
+        tail = console_tail(log_dir, ERROR_TAIL_LINES) if log_dir else None
+        return cls(spec.method, spec.payload, final, [], Measures(None, 0, 0, None, None), spec.reproduce(),
+                   cut_spec=spec.cut or "", client=spec.client, notes=[f"{final}: {reason}"],
+                   log_dir=str(log_dir), started=started, error=reason, console_tail=tail or "")
 
     @property
     def phase(self) -> str:
@@ -91,14 +122,23 @@ class TrialResult:
     def summary(self) -> str:
         m = self.measures
         downtime = f"{m.downtime_s:.2f} s" if m.downtime_s is not None else "-"
+        if m.downtime_open:
+            downtime += " (no heartbeat came back)"
         duration = f"{m.duration_s:.1f} s" if m.duration_s is not None else "-"
+        written = f"{m.bytes_written:,} B" if m.bytes_written is not None else "unknown"
         head = f"{self.method} {self.payload}"
         if self.cut_spec:
             head += f" cut {self.cut_spec} ({self.phase or 'not fired'})"
         lines = [f"{head}: final {self.final} (slot {self.slot or '-'}), "
                  f"verdicts: {', '.join(self.verdicts) or 'none'}",
                  f"  downtime {downtime}, reboots {m.reboots}, downloaded {m.bytes_downloaded:,} B, "
-                 f"written {m.bytes_written:,} B, update {duration}"]
+                 f"written {written}, update {duration}"]
+        for label, text in (("rollback", self.rollback), ("refusal", self.refusal)):
+            if text:
+                lines.append(f"  {label}: {text}")
+        lines += [f"  anomaly: {a}" for a in self.anomalies]
+        if self.console_tail:
+            lines.append("  console tail:\n" + "\n".join("    " + t for t in self.console_tail.splitlines()))
         for label, audit in (("dpkg", self.dpkg), ("dpkg after the re-run", self.dpkg_rerun)):
             if audit:
                 lines.append(f"  {label}: brownout-app {audit['brownout-app']}, bc {audit['bc']}, "
@@ -157,10 +197,16 @@ class TrialSpec:
 @dataclass
 class _Boot:
     machine: Machine
+    number: int
     outcome: Marker | None = None
     failure: str = ""
-    wr_bytes: int = 0
+    wr_bytes: int | None = 0     # None: the block statistics could not be read
     since: int = 0               # console index after the last outcome seen
+    ended: float = 0.0           # host time.monotonic() at power-off
+
+    @property
+    def record(self) -> BootRecord:
+        return boot_record(self.number, self.machine.console.markers(), self.outcome, self.failure)
 
     @property
     def rebooted(self) -> bool:
@@ -236,6 +282,9 @@ class _Trial:
         self.notes: list[str] = []
         self.dpkg: dict | None = None
         self.mixed_roots: list[dict] = []
+        self.unsettled: list[str] = []       # cycles that ran out of boots
+        self.rollback: str | None = None
+        self.refusal: str | None = None
         self.server.reset_counters()
         self.server.disarm()
         if spec.fault:
@@ -267,8 +316,9 @@ class _Trial:
         spec = self.spec
         restore = self.from_snapshot.state if self.from_snapshot else None
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
-            if spec.cut and not self.method.update_writes_running_root:
-                return self._run_cut_with_retry(power, restore)
+            # After a cut the device boots unattended until it settles; then it is
+            # judged offline (root and data as the cut left them), and only then
+            # is the update run again.
             first = self._cycle(power, self._request("cut" if spec.cut else None), agent=bool(spec.cut),
                                 restore=restore)
             measures = self._measures(first)
@@ -289,30 +339,6 @@ class _Trial:
                 dpkg_rerun = self.dpkg if self.method.dpkg_audit else None
         return self._result(final, slot, verdicts, measures, first, dpkg_first, dpkg_rerun)
 
-    def _run_cut_with_retry(self, power: PowerSwitch, restore: Path | None) -> TrialResult:
-        """A cut trial for a method whose update never writes the running root's file
-        system (A/B): when power returns, the device boots with the update still
-        pending, as a device whose update agent retries would. The first boot that
-        reaches its application shows what survived the cut; its root is judged
-        offline at the end, which is the same as judging it then, since nothing
-        writes that file system afterwards. Then the update runs again in that
-        same boot, and the last boot shows whether it completes."""
-        spec = self.spec
-        first = self._cycle(power, self._request("cut"), agent=True, restore=restore, max_boots=1)
-        if self._missed(first):
-            return self._result("missed", "", [], self._measures(first), first)
-        self.server.disarm()
-        again = self._cycle(power, self._request(), agent=False, pending=True)
-        landed = next((i for i, b in enumerate(again) if b.machine.console.markers("heartbeat")), None)
-        if landed is None:
-            self.notes.append(f"no boot reached its application after the cut ({len(again)} boots)")
-            return self._result("bricked", "", [], self._measures(first + again), first)
-        measures = self._measures(first + again[:landed + 1])
-        final, slot, verdicts = self._judge(again[:landed + 1], "after the cut")
-        if final != "bricked":
-            self._completes(again, verdicts)
-        return self._result(final, slot, verdicts, measures, first)
-
     def _missed(self, boots: list[_Boot]) -> bool:
         if any(b.outcome and b.outcome.event == "cut-missed" for b in boots):
             self.notes.append("the cut point never fired: the update ended first")
@@ -331,11 +357,17 @@ class _Trial:
                 dpkg_rerun: dict | None = None) -> TrialResult:
         spec = self.spec
         cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
+        records = [b.record for b in self.boots]
+        errors = update_errors(records)
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
                            slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
                            self.notes, str(self.run_dir),
                            started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold",
-                           dpkg=dpkg, dpkg_rerun=dpkg_rerun, mixed_roots=self.mixed_roots)
+                           dpkg=dpkg, dpkg_rerun=dpkg_rerun, mixed_roots=self.mixed_roots,
+                           boots=[r.as_dict() for r in records],
+                           anomalies=anomalies(records, spec.payload) + self.unsettled,
+                           rollback=self.rollback, refusal=self.refusal,
+                           update_error={"reason": errors[0][0], "detail": errors[0][1]} if errors else None)
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -355,7 +387,7 @@ class _Trial:
                 phases = machine.console.markers("phase")
                 elapsed = held.t - phases[0].t if phases else 0.0
                 save(machine, state)
-                written = _written(machine)
+                written = written_bytes(machine)
             finally:
                 power.cut()
         log.info("snapshot at %s start: %s points before it, %s", phase, marker.get("points"), state)
@@ -385,36 +417,34 @@ class _Trial:
                 if line.text.startswith("BROWNOUT-POINT ")]
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
-               restore: Path | None = None, pending: bool = False,
-               max_boots: int | None = None) -> list[_Boot]:
+               restore: Path | None = None) -> list[_Boot]:
         """Power on with `request` (the first boot restored from `restore`, if
-        given), then without (with it on every boot if `pending`), until the
-        device settles or `max_boots` have run."""
+        given), then without, until the device settles or its boots run out."""
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
-        limit = max_boots or self.method.max_boots
+        limit = self.method.max_boots
         last_request = self.method.request_boots
         for boot_no in range(1, limit + 1):
-            config.extra_args = base + (request if boot_no <= last_request or pending else [])
+            config.extra_args = base + (request if boot_no <= last_request else [])
             if restore and boot_no == 1:
                 config.extra_args += ["-incoming", "defer"]
-            boot = self._boot(power, updating=boot_no == 1 or pending,
+            boot = self._boot(power, updating=boot_no == 1,
                               agent=agent and boot_no == last_request,
                               restore=restore if boot_no == 1 else None)
             boots.append(boot)
             if not boot.rebooted:
                 break
         else:
-            if max_boots is None:
-                self.notes.append(f"no boot settled within {limit} boots")
+            self.unsettled.append(f"no boot settled within {limit} boots")
+            self.notes.append(self.unsettled[-1])
         config.extra_args = base
         return boots
 
     def _boot(self, power: PowerSwitch, updating: bool, agent: bool,
               restore: Path | None = None) -> _Boot:
         machine = power.on()
-        boot = _Boot(machine)
+        boot = _Boot(machine, len(self.boots) + 1)
         self.boots.append(boot)
         qmp = machine.qmp()
         if restore:
@@ -458,8 +488,9 @@ class _Trial:
                 qmp.wait_event("SHUTDOWN", timeout=30.0)
             except HarnessError:
                 self.notes.append(f"boot {len(self.boots)}: no guest reboot seen, power cut")
-        boot.wr_bytes = _written(machine)
+        boot.wr_bytes = self._written(machine, boot.number)
         power.cut()
+        boot.ended = time.monotonic()
         return boot
 
     def _finished_device(self, machine: Machine) -> bool:
@@ -493,12 +524,22 @@ class _Trial:
             self._audit(root)
         if spec.payload in ("v2", *V2_ROUTES) and final == "v2" and root.has_package("bc") and not spec.cut:
             verdicts.append("completes")
+        records = [b.record for b in boots]
         if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):
-            verdicts.append("rolled-back")
-        refusals = [m for b in boots for m in b.machine.console.markers("update-error")]
-        if refusals and final == "v1":
-            verdicts.append("refused")
-            self.notes.append(f"update refused: {refusals[0].get('reason')} ({refusals[0].get('detail', '')})")
+            # Final v1 alone is no rollback: v2-bad must have booted and been undone.
+            self.rollback = rollback_evidence(records)
+            if self.rollback:
+                verdicts.append("rolled-back")
+            else:
+                self.notes.append("final v1 without bc, but the boots show no v2-bad undone: not a rollback")
+        errors = update_errors(records)
+        if errors and final == "v1":
+            # Only the verification the payload was made to fail is its refusal.
+            self.refusal = refusal_evidence(spec.payload, records)
+            if self.refusal:
+                verdicts.append("refused")
+            reason, detail = errors[0]
+            self.notes.append(f"update {'refused' if self.refusal else 'failed'}: {reason} ({detail})")
         return final, slot, verdicts
 
     def _audit(self, root: RootCheck) -> None:
@@ -521,15 +562,34 @@ class _Trial:
         gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
         snap = self.from_snapshot
         switched = len(boots) > 1 or self.method.switch_reboots == 0
+        # An outage that never ends: the update began, the device went down, and
+        # its application never beat again. It lasts to the end of the trial.
+        last_up = boots[-1].machine.console.markers("heartbeat")
+        still_down = start is not None and switched and not (last_up and last_up[-1].t > start)
+        if still_down:
+            down_since = max([t for t in beats if t <= start] or [start])
+            gaps.append(boots[-1].ended - down_since)
+            self.notes.append("no heartbeat came back after the update began: downtime runs to the end of the trial")
+        written = [b.wr_bytes for b in boots]
         return Measures(
             downtime_s=round(max(gaps), 3) if gaps and switched else None,
             reboots=len(boots) - 1,
             bytes_downloaded=self.server.bytes_served + (snap.bytes_downloaded if snap else 0),
-            bytes_written=sum(b.wr_bytes for b in boots) + (snap.bytes_written if snap else 0),
+            bytes_written=None if None in written else sum(written) + (snap.bytes_written if snap else 0),  # type: ignore[arg-type]
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
             if start is not None and ends else None,
             **_repo_usage(boots),
+            downtime_open=still_down,
         )
+
+    def _written(self, machine: Machine, boot_number: int) -> int | None:
+        """The disk's written bytes this boot, or None (noted) when QMP cannot say."""
+        try:
+            return written_bytes(machine)
+        except HarnessError as e:
+            self.notes.append(f"boot {boot_number}: block statistics unavailable, bytes written unknown: "
+                              f"{str(e).splitlines()[0]}")
+            return None
 
 
 def _repo_usage(boots: list[_Boot]) -> dict[str, int]:
@@ -543,11 +603,11 @@ def _repo_usage(boots: list[_Boot]) -> dict[str, int]:
     return {}
 
 
-def _written(machine: Machine) -> int:
-    try:
-        stats = machine.qmp().execute("query-blockstats", timeout=5.0)
-    except HarnessError:
-        return 0
+def written_bytes(machine: Machine) -> int:
+    """Bytes the guest wrote to its disk, from QMP; raises HarnessError when QMP cannot say."""
+    stats = machine.qmp().execute("query-blockstats", timeout=5.0)
+    if not any(s.get("device") == "disk" for s in stats):
+        raise HarnessError("query-blockstats lists no device 'disk'")
     return sum(s["stats"]["wr_bytes"] for s in stats if s.get("device") == "disk")
 
 

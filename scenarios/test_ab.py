@@ -21,22 +21,27 @@ def test_v2_bad_rolls_back_to_v1_within_the_boot_limit(trial) -> None:
     result = trial(payload="v2-bad")
     assert result.final == "v1" and result.slot == "A"
     assert set(result.verdicts) >= {"atomic", "rolled-back"}
+    assert result.rollback and "boot counter" in result.rollback, result.summary()
     # The update's reboot, three tries of v2-bad, then the fallback to A.
     assert result.measures.reboots == 4
 
 
-@pytest.mark.parametrize("payload", ["v2-tampered", "v2-badsig"])
-def test_a_bad_payload_is_refused_and_v1_keeps_running(trial, payload: str) -> None:
+@pytest.mark.parametrize("payload, error", [("v2-tampered", {"reason": "verify", "detail": "sha256"}),
+                                            ("v2-badsig", {"reason": "manifest", "detail": "bad-signature"})])
+def test_a_bad_payload_is_refused_and_v1_keeps_running(trial, payload: str, error: dict) -> None:
     result = trial(payload=payload)
     assert result.final == "v1" and result.slot == "A"
     assert set(result.verdicts) >= {"atomic", "refused"}
+    assert result.update_error == error, result.summary()
     assert result.measures.reboots == 0
 
 
 def test_a_download_cut_by_the_server_never_switches_and_a_retry_completes(trial) -> None:
     # More cuts than the client retries: the update fails, the device stays on v1.
     cut = trial(payload="v2", fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=20_000_000, count=20))
-    assert cut.final == "v1" and cut.slot == "A" and "refused" in cut.verdicts
+    # A transfer that breaks is no refusal: nothing was verified and found wrong.
+    assert cut.final == "v1" and cut.slot == "A" and "refused" not in cut.verdicts
+    assert cut.update_error is not None and cut.update_error["reason"] == "download", cut.summary()
     assert cut.measures.reboots == 0
     # One cut only: the client resumes with a Range request and completes.
     resumed = trial(payload="v2", fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=20_000_000, count=1))

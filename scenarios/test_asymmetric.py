@@ -24,6 +24,7 @@ def test_v2_bad_spends_its_tries_then_recovery_reinstalls_v1(trial) -> None:
     result = trial(method="asymmetric", payload="v2-bad")
     assert result.final == "v1" and result.slot == "root"
     assert set(result.verdicts) >= {"atomic", "rolled-back"}
+    assert result.rollback and "recovery" in result.rollback, result.summary()
     # Boots: the update's, recovery, v2-bad three times, recovery again, v1.
     assert result.measures.reboots == 6
     # The rollback downloads v1 as well: two images.
@@ -33,6 +34,7 @@ def test_v2_bad_spends_its_tries_then_recovery_reinstalls_v1(trial) -> None:
 def test_a_wrongly_signed_manifest_is_refused_before_the_root_is_touched(trial) -> None:
     result = trial(method="asymmetric", payload="v2-badsig")
     assert result.final == "v1" and set(result.verdicts) >= {"atomic", "refused"}
+    assert result.update_error == {"reason": "manifest", "detail": "bad-signature"}, result.summary()
     # Into recovery, which drops the request, and back: nothing written to the root.
     assert result.measures.reboots == 2
     assert result.measures.bytes_downloaded < 10_000
@@ -42,6 +44,7 @@ def test_a_tampered_payload_is_refused_and_recovery_puts_v1_back(trial) -> None:
     result = trial(method="asymmetric", payload="v2-tampered")
     # The hash fails only after the root slot was overwritten: the last good image goes back.
     assert result.final == "v1" and set(result.verdicts) >= {"atomic", "refused"}
+    assert result.update_error == {"reason": "verify", "detail": "sha256"}, result.summary()
     assert result.measures.reboots == 2
     assert result.measures.bytes_downloaded > 2 * 300_000_000
 

@@ -28,14 +28,17 @@ def test_v2_bad_stays_installed_and_unhealthy_there_is_no_rollback(trial) -> Non
     result = trial(method="inplace", payload="v2-bad")
     assert result.final == "v2-bad"
     assert "rolled-back" not in result.verdicts and "atomic" not in result.verdicts
+    assert result.rollback is None
     assert result.dpkg == {"unsettled": [], "brownout-app": "2-bad", "bc": "installed"}
     assert result.measures.reboots == 0
 
 
-@pytest.mark.parametrize("payload", ["v2-tampered", "v2-badsig"])
-def test_a_bad_repository_is_refused_before_dpkg_runs(trial, payload: str) -> None:
+@pytest.mark.parametrize("payload, error", [("v2-tampered", {"reason": "verify", "detail": "hash"}),
+                                            ("v2-badsig", {"reason": "verify", "detail": "repository-signature"})])
+def test_a_bad_repository_is_refused_before_dpkg_runs(trial, payload: str, error: dict) -> None:
     result = trial(method="inplace", payload=payload)
     assert result.final == "v1" and set(result.verdicts) >= {"atomic", "refused"}
+    assert result.update_error == error, result.summary()
     assert result.dpkg == {"unsettled": [], "brownout-app": "1", "bc": "absent"}
     assert result.measures.reboots == 0
 
@@ -45,7 +48,8 @@ def test_a_download_cut_by_the_server_leaves_v1_and_a_retry_completes(trial) -> 
     # up after its retries (Acquire::Retries), before dpkg starts.
     cut = trial(method="inplace", payload="v2",
                 fault=Fault("close", pattern="*/brownout-app_*.deb", after_bytes=0, count=20))
-    assert cut.final == "v1" and "refused" in cut.verdicts
+    assert cut.final == "v1" and "refused" not in cut.verdicts, cut.summary()
+    assert cut.update_error is not None and cut.update_error["reason"] == "download", cut.summary()
     assert cut.dpkg is not None and cut.dpkg["unsettled"] == []
     # A break mid-file: apt resumes it with a Range request and the upgrade completes.
     resumed = trial(method="inplace", payload="v2",
