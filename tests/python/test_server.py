@@ -101,9 +101,18 @@ def test_fault_pattern_only_hits_matching_paths(server: UpdateServer) -> None:
 
 
 def test_stall_holds_then_drops(server: UpdateServer) -> None:
-    server.arm(Fault("stall", after_bytes=1000, stall_s=0.5))
+    stall_s = 1.0
+    server.arm(Fault("stall", after_bytes=1000, stall_s=stall_s))
+    began = time.monotonic()
+    # Returns at the drop; a connection held for good would end in get()'s 10 s timeout.
     _, body = get(server, "/ab/payload")
+    held = time.monotonic() - began
     assert body == PAYLOAD[:1000]
+    # The server gets the request after `began` and sleeps stall_s after its
+    # last byte before it closes: no drop can come sooner.
+    assert held >= stall_s
+    assert served_faults(server, 1) == ["stall"]
+    assert server.served[0].bytes == 1000
 
 
 def test_throttle_still_delivers_everything(server: UpdateServer) -> None:
