@@ -59,6 +59,8 @@ c_ab_lib := bootenv verify manifest download slot slotstate abenv update asymenv
 c_ab_objs = $(c_ab_lib) marker num fileio deadline
 # The asymmetric client's own modules: its decisions, pure functions of its env.
 c_asym_lib := asympolicy
+# The in-place client's own modules: what apt's messages say went wrong.
+c_inplace_lib := aptlog
 c_ab_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))
@@ -72,7 +74,9 @@ c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(
 c_tests := $(addprefix test_,$(c_lib) selftest)
 c_ab_tests := $(addprefix test_,$(c_ab_lib))
 c_asym_tests := $(addprefix test_,$(c_asym_lib))
-c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken $(c_ab_tests) $(c_asym_tests))
+c_inplace_tests := $(addprefix test_,$(c_inplace_lib))
+c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken $(c_ab_tests) $(c_asym_tests) \
+	$(c_inplace_tests))
 
 # $(1): arch. Shared objects, the health check, the A/B update client.
 define c_arch_rules
@@ -91,7 +95,7 @@ $(patsubst %,build/$(1)/obj/%.o,ab asym $(c_ab_lib)): build/$(1)/obj/%.o: src/%.
 build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_objs))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 
-build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace marker status fileio num)
+build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace $(c_inplace_lib) marker status fileio num)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
 # The asymmetric client: the same modules; it runs in the root and in recovery.
@@ -140,6 +144,10 @@ $(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tes
 
 $(addprefix build/host/tests/,$(c_asym_tests)): build/host/tests/%: build/host/tests/obj/%.o \
 		$(patsubst %,build/host/obj/%.o,$(c_asym_lib))
+	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
+
+$(addprefix build/host/tests/,$(c_inplace_tests)): build/host/tests/%: build/host/tests/obj/%.o \
+		$(patsubst %,build/host/obj/%.o,$(c_inplace_lib))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \

@@ -11,8 +11,16 @@
  *   check        the health check alone, at boot: "BROWNOUT settled"
  * There is no rollback: a new version that fails its health check stays
  * installed and the settled marker says it is unhealthy.
+ * A failed step ends with "BROWNOUT update-error reason=R detail=D". apt's
+ * messages (copied to the console as they come) tell a refusal from a broken
+ * transfer: a repository whose signature does not verify is
+ * reason=verify detail=repository-signature, a package or index that differs
+ * from the signed hashes reason=verify detail=hash (aptlog.h); any other
+ * failure of apt-get update is reason=repository detail=apt-update, of a
+ * download reason=download detail=apt-download.
  * Exit status: 0 healthy, 1 update error or unhealthy, 2 usage error.
  */
+#include "aptlog.h"
 #include "marker.h"
 #include "status.h"
 
@@ -20,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -67,51 +76,136 @@ static int inplace_fail(const char *reason, const char *detail, const char *what
 	return INPLACE_ERROR;
 }
 
+/* One of a child's output streams on its way through us. */
+struct inplace_pipe {
+	int fd;			/* our read end; -1 once the stream has ended */
+	int echo;		/* our fd it is copied to, or -1 */
+	struct aptlog *log;	/* fed with it, or NULL */
+	char *out;		/* collected here (cut at size - 1), or NULL */
+	size_t size, got;
+};
+
+static void inplace_echo(struct inplace_pipe *p, const char *data, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(p->echo, data, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* Copy no more, but read on, so the child never blocks on the pipe. */
+			p->echo = -1;
+			return;
+		}
+		data += w;
+		n -= (size_t)w;
+	}
+}
+
+static void inplace_pipe_read(struct inplace_pipe *p)
+{
+	char chunk[4096];
+	ssize_t r = read(p->fd, chunk, sizeof(chunk));
+
+	if (r < 0 && errno == EINTR)
+		return;
+	if (r <= 0) {
+		close(p->fd);
+		p->fd = -1;
+		return;
+	}
+	/* What does not fit in out is read all the same, so the child never blocks on the pipe. */
+	if (p->out && p->got + 1 < p->size) {
+		size_t take = (size_t)r < p->size - 1 - p->got ? (size_t)r : p->size - 1 - p->got;
+
+		memcpy(p->out + p->got, chunk, take);
+		p->got += take;
+	}
+	if (p->log)
+		aptlog_feed(p->log, chunk, (size_t)r);
+	if (p->echo >= 0)
+		inplace_echo(p, chunk, (size_t)r);
+}
+
+/* Read both streams as they come until both end (the child and its helpers are gone). */
+static void inplace_drain(struct inplace_pipe p[2])
+{
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		/* poll() skips a negative fd: an ended stream. */
+		struct pollfd pfd[2] = { { p[0].fd, POLLIN, 0 }, { p[1].fd, POLLIN, 0 } };
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "brownout-inplace: poll: %s\n", strerror(errno));
+			for (int i = 0; i < 2; i++)
+				if (p[i].fd >= 0) {
+					close(p[i].fd);
+					p[i].fd = -1;
+				}
+			return;
+		}
+		for (int i = 0; i < 2; i++)
+			if (p[i].fd >= 0 && pfd[i].revents)
+				inplace_pipe_read(&p[i]);
+	}
+}
+
 /*
  * Run argv (PATH lookup), wait for it. With out, its stdout is collected there
- * (NUL-terminated, cut at size - 1). Returns its exit status, or -1 if it
- * could not run or was killed (reported).
+ * (NUL-terminated, cut at size - 1) instead of going to ours. With logs, its
+ * stdout and stderr still go to ours and are fed to logs[0] and logs[1] on
+ * the way (two logs: a line of one stream must not be read into the other's).
+ * Returns its exit status, or -1 if it could not run or was killed (reported).
  */
-static int inplace_run(char *const argv[], char *out, size_t size)
+static int inplace_run(char *const argv[], char *out, size_t size, struct aptlog logs[2])
 {
+	static const int child_fd[2] = { STDOUT_FILENO, STDERR_FILENO };
+	struct inplace_pipe p[2] = { { .fd = -1, .echo = -1 }, { .fd = -1, .echo = -1 } };
+	int wr[2] = { -1, -1 }, status, rc = 0;
 	posix_spawn_file_actions_t fa;
-	int pipefd[2] = { -1, -1 }, status, rc;
-	size_t got = 0;
 	pid_t pid;
 
 	posix_spawn_file_actions_init(&fa);
-	if (out) {
-		if (pipe2(pipefd, O_CLOEXEC) < 0) {
-			fprintf(stderr, "brownout-inplace: pipe: %s\n", strerror(errno));
-			posix_spawn_file_actions_destroy(&fa);
-			return -1;
-		}
-		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	}
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (out) {
-		close(pipefd[1]);
-		while (rc == 0) {
-			/* Once out is full, read on into a sink so the child never blocks on the pipe. */
-			char sink[256], *dst = got + 1 < size ? out + got : sink;
-			size_t room = dst == sink ? sizeof(sink) : size - 1 - got;
-			ssize_t r = read(pipefd[0], dst, room);
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		int fds[2];
 
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			if (dst != sink)
-				got += (size_t)r;
+		if (!logs && !(i == 0 && out))
+			continue;
+		if (pipe2(fds, O_CLOEXEC) < 0) {
+			rc = errno;
+			fprintf(stderr, "brownout-inplace: pipe: %s\n", strerror(rc));
+			break;
 		}
-		out[got] = '\0';
-		close(pipefd[0]);
+		p[i].fd = fds[0];
+		wr[i] = fds[1];
+		p[i].echo = logs ? child_fd[i] : -1;
+		p[i].log = logs ? &logs[i] : NULL;
+		if (i == 0) {
+			p[i].out = out;
+			p[i].size = size;
+		}
+		/* dup2 leaves the child's copy without O_CLOEXEC; exec closes the originals. */
+		posix_spawn_file_actions_adddup2(&fa, fds[1], child_fd[i]);
 	}
-	if (rc != 0) {
-		fprintf(stderr, "brownout-inplace: %s: %s\n", argv[0], strerror(rc));
+	if (rc == 0) {
+		rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+		if (rc != 0)
+			fprintf(stderr, "brownout-inplace: %s: %s\n", argv[0], strerror(rc));
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++)
+		if (wr[i] >= 0)
+			close(wr[i]);
+	if (rc == 0)
+		inplace_drain(p);
+	for (int i = 0; i < 2; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	if (out)
+		out[p[0].got] = '\0';
+	if (rc != 0)
 		return -1;
-	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			fprintf(stderr, "brownout-inplace: %s: waitpid: %s\n", argv[0], strerror(errno));
@@ -125,20 +219,53 @@ static int inplace_run(char *const argv[], char *out, size_t size)
 	return WEXITSTATUS(status);
 }
 
-/* apt-get with the repository at url as its only source, quiet and non-interactive. */
-static int inplace_apt(const char *const *args, size_t n)
+/*
+ * apt-get with the repository at url as its only source, quiet and
+ * non-interactive. With kind, what its messages (stdout and stderr: -q puts
+ * the reason a file failed in stdout's "Err:" lines, the summary in stderr's
+ * "E:" lines) say went wrong, see aptlog.h.
+ */
+static int inplace_apt(const char *const *args, size_t n, enum aptlog_kind *kind)
 {
 	char *argv[24] = { "apt-get", "-q", "-y",
 		"-o", "Dir::Etc::SourceList=" INPLACE_SOURCES,
 		"-o", "Dir::Etc::SourceParts=/nonexistent",
 		"-o", "APT::Update::Error-Mode=any",
 		"-o", "Dpkg::Use-Pty=0" };
+	struct aptlog logs[2];
+	enum aptlog_kind err;
 	size_t i = 11;
+	int rc;
 
 	for (size_t k = 0; k < n && i + 1 < sizeof(argv) / sizeof(argv[0]); k++)
 		argv[i++] = (char *)args[k];
 	argv[i] = NULL;
-	return inplace_run(argv, NULL, 0);
+	if (!kind)
+		return inplace_run(argv, NULL, 0, NULL);
+	/* Classified line by line as it passes, not kept: apt's errors come last, after a line per file. */
+	aptlog_init(&logs[0]);
+	aptlog_init(&logs[1]);
+	rc = inplace_run(argv, NULL, 0, logs);
+	*kind = aptlog_finish(&logs[0]);
+	err = aptlog_finish(&logs[1]);
+	if (err > *kind)
+		*kind = err;
+	return rc;
+}
+
+/* An apt-get run that fetches from the repository failed: a refusal, or reason/detail. */
+static int inplace_fetch_fail(enum aptlog_kind kind, const char *reason, const char *detail,
+			      const char *what)
+{
+	switch (kind) {
+	case APTLOG_SIGNATURE:
+		return inplace_fail("verify", "repository-signature", what);
+	case APTLOG_HASH:
+		return inplace_fail("verify", "hash", what);
+	case APTLOG_OTHER:
+		break;
+	}
+	return inplace_fail(reason, detail, what);
 }
 
 /*
@@ -191,7 +318,7 @@ static int inplace_audit(void)
 {
 	char *audit[] = { "dpkg", "--audit", NULL };
 	char out[INPLACE_AUDIT_MAX];
-	int rc = inplace_run(audit, out, sizeof(out));
+	int rc = inplace_run(audit, out, sizeof(out), NULL);
 
 	if (rc < 0)
 		return -1;
@@ -220,7 +347,7 @@ static int inplace_repair(void)
 		return INPLACE_OK;
 	}
 	inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "broken" } }, 1);
-	if (inplace_run(configure, NULL, 0) != 0)
+	if (inplace_run(configure, NULL, 0, NULL) != 0)
 		fprintf(stderr, "brownout-inplace: dpkg --configure -a failed; the deploy reinstalls what it left\n");
 	inplace_marker("inplace-audit", (struct marker_field[]){
 		{ "result", inplace_audit() == 1 ? "repaired" : "unrepaired" } }, 1);
@@ -239,7 +366,7 @@ static size_t inplace_reinstreq(char *buf, size_t size, const char *names[], siz
 	char *line, *save = NULL;
 	size_t n = 0;
 
-	if (inplace_run(query, buf, size) != 0)
+	if (inplace_run(query, buf, size, NULL) != 0)
 		return 0;
 	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
 		if (strlen(line) > 4 && line[2] == 'R' && marker_value_ok(line + 4)) {
@@ -303,7 +430,7 @@ static int inplace_settle(void)
 		if (!marker_value_ok(version))
 			snprintf(version, sizeof(version), "unknown");
 	}
-	healthy = inplace_run(health, NULL, 0) == 0;
+	healthy = inplace_run(health, NULL, 0, NULL) == 0;
 	inplace_marker("settled", (struct marker_field[]){ { "result", healthy ? "healthy" : "unhealthy" },
 							   { "slot", "root" },
 							   { "version", version } }, 3);
@@ -317,6 +444,7 @@ static int inplace_install(const char *url, const char *status_path)
 	static const char *const upgrade[] = { "dist-upgrade" };
 	const char *reinstall[3 + INPLACE_REINSTALL_MAX] = { "--download-only", "install", "--reinstall" };
 	char query[INPLACE_QUERY_MAX];
+	enum aptlog_kind kind;
 	size_t broken;
 	int rc;
 
@@ -333,21 +461,23 @@ static int inplace_install(const char *url, const char *status_path)
 	inplace_phase("pull", "start");
 	inplace_forget_lists();
 	/* apt checks InRelease against /etc/apt/trusted.gpg.d and every index against it. */
-	if (inplace_apt(update, 1) != 0)
-		return inplace_fail("repository", "apt-update", "apt-get update");
+	if (inplace_apt(update, 1, &kind) != 0)
+		return inplace_fetch_fail(kind, "repository", "apt-update", "apt-get update");
 	/* Every .deb is fetched and its hash checked before dpkg touches the root. */
-	if (inplace_apt(download, 2) != 0)
-		return inplace_fail("download", "apt-download", "apt-get --download-only dist-upgrade");
+	if (inplace_apt(download, 2, &kind) != 0)
+		return inplace_fetch_fail(kind, "download", "apt-download",
+					  "apt-get --download-only dist-upgrade");
 	broken = inplace_reinstreq(query, sizeof(query), reinstall + 3, INPLACE_REINSTALL_MAX);
-	if (broken && inplace_apt(reinstall, 3 + broken) != 0)
-		return inplace_fail("download", "apt-download", "apt-get --download-only install --reinstall");
+	if (broken && inplace_apt(reinstall, 3 + broken, &kind) != 0)
+		return inplace_fetch_fail(kind, "download", "apt-download",
+					  "apt-get --download-only install --reinstall");
 	inplace_phase("pull", "end");
 
 	inplace_phase("deploy", "start");
-	if (broken && inplace_apt(reinstall + 1, 2 + broken) != 0)
+	if (broken && inplace_apt(reinstall + 1, 2 + broken, NULL) != 0)
 		return inplace_fail("dpkg", "apt-reinstall", "apt-get install --reinstall");
 	/* dpkg unpacks (file.dpkg-new, fsync, rename) and configures, package by package. */
-	if (inplace_apt(upgrade, 1) != 0)
+	if (inplace_apt(upgrade, 1, NULL) != 0)
 		return inplace_fail("dpkg", "apt-upgrade", "apt-get dist-upgrade");
 	/* dpkg fsyncs what it writes; sync() covers what the maintainer scripts wrote. */
 	sync();
