@@ -145,7 +145,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
         name = f"compare-{'-'.join(names)}-seed{args.seed}"
     else:
-        _, points = campaign.load_record(args.method)
+        _, points = campaign.load_record(args.method, args.record)
         planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
         name = f"{args.method}-{args.client}-seed{args.seed}"
     if args.shard:
@@ -415,6 +415,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
     c.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
                    help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
+    c.add_argument("--record", type=Path, metavar="FILE",
+                   help="the cut points to plan from (default build/records/METHOD.jsonl); "
+                        "it must have been recorded on the images built now")
     c.add_argument("--journal", type=Path, help="journal file (default under build/journals/)")
     c.add_argument("--resume", action="store_true", help="skip trials already in the journal")
     c.add_argument("--trial-timeout", type=positive_float, default=campaign.DEFAULT_TRIAL_TIMEOUT,
