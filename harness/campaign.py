@@ -434,7 +434,7 @@ def summarize(entries: list[dict]) -> str:
         if kind(e) == "cut":
             what, result = (e.get("cut") or {}).get("phase") or e.get("planned_phase") or "-", outcome(e)
         else:
-            what, result = kind(e), failure(e) or "as expected"
+            what, result = kind(e), e["final"] if e["final"] in UNFINISHED else failure(e) or "as expected"
         rows[(e["method"], e.get("client", "safe"), what, result)] += 1
     lines = [f"  {'method':<10} {'client':<7} {'phase/kind':<10} {'outcome':<24} trials"]
     for (method, client, what, result), n in sorted(rows.items()):

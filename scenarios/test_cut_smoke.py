@@ -26,6 +26,9 @@ def test_the_unsafe_client_is_flagged(trial) -> None:
     result = trial(payload="v2", cut="phase=pull,n=40,edge=after", client="unsafe")
     assert result.final == "bricked", result.summary()
     assert "atomic" not in result.verdicts
+    # Its application never beats again: the outage lasts to the end of the trial, and says so.
+    assert result.measures.downtime_open and result.measures.downtime_s is not None, result.summary()
+    assert result.anomalies, result.summary()
 
 
 def test_a_cut_point_that_never_fires_is_its_own_result(trial) -> None:

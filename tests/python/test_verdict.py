@@ -172,3 +172,23 @@ def test_storage_overhead_counts_every_partition_a_method_adds(tmp_path: Path) -
     assert overhead(asym) == 65 * mib
     assert overhead(inplace) == 0
     assert overhead(ostree, spread([10.0 * mib, 12.0 * mib, 14.0 * mib])) == 13 * mib
+
+
+def test_bytes_written_is_unknown_not_zero_when_qmp_cannot_say() -> None:
+    from types import SimpleNamespace
+
+    from harness import QMPError
+    from harness.trial import _Trial
+
+    class Broken:
+        def execute(self, *args: object, **kwargs: object) -> object:
+            raise QMPError("QMP connection closed")
+
+    class Listing:
+        def execute(self, *args: object, **kwargs: object) -> object:
+            return [{"device": "disk", "stats": {"wr_bytes": 4096}}, {"device": "other", "stats": {"wr_bytes": 7}}]
+
+    trial = SimpleNamespace(notes=[])
+    assert _Trial._written(trial, SimpleNamespace(qmp=lambda: Broken()), 2) is None  # type: ignore[arg-type]
+    assert trial.notes and "boot 2: block statistics unavailable" in trial.notes[0]
+    assert _Trial._written(trial, SimpleNamespace(qmp=lambda: Listing()), 3) == 4096  # type: ignore[arg-type]
