@@ -19,6 +19,11 @@ def test_the_safe_client_survives_the_cut(trial, cut: str) -> None:
     result = trial(payload="v2", cut=cut)
     assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1]
     assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
+    # The device is judged as the cut left it: a boot of its own, without the
+    # update's request, comes between the cut and the re-run.
+    assert [b["ended_by"] for b in result.boots[:2]] == ["cut", "confirm"], result.boots
+    assert result.boots[1]["confirm"] == "good" and not result.boots[1]["errors"], result.boots
+    assert result.anomalies == [], result.summary()
 
 
 def test_the_unsafe_client_is_flagged(trial) -> None:
