@@ -567,7 +567,7 @@ class _Trial:
         last_up = boots[-1].machine.console.markers("heartbeat")
         still_down = start is not None and switched and not (last_up and last_up[-1].t > start)
         if still_down:
-            down_since = max([t for t in beats if t <= start] or [start])
+            down_since = max(beats) if beats else start
             gaps.append(boots[-1].ended - down_since)
             self.notes.append("no heartbeat came back after the update began: downtime runs to the end of the trial")
         written = [b.wr_bytes for b in boots]
