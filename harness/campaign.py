@@ -25,7 +25,6 @@ from . import HarnessError, methods
 from .images import BUILD, REPO, STEP_BY_NAME, built_key
 from .trial import SCHEMA, TrialResult, TrialSpec, record_points
 
-PHASES = ("pull", "deploy", "bootloader")
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
 # Fields every journal entry has: what tells a journal from any other JSON lines.
@@ -113,7 +112,7 @@ def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
     drawn with `seed`."""
     rng = random.Random(seed)
     planned: list[PlannedCut] = []
-    for phase in PHASES:
+    for phase in methods.get(method).phases:
         pairs = [(p["index"], edge) for p in points if p["phase"] == phase for edge in EDGES]
         sampled = phase != "bootloader" or not every_bootloader_point
         if sampled and cuts != "all":

@@ -134,7 +134,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     _, points = campaign.load_record(args.method, path)
     by_phase = Counter(p["phase"] for p in points)
     print(f"{len(points)} cut points recorded in {path}: "
-          + ", ".join(f"{phase} {by_phase[phase]}" for phase in (*campaign.PHASES, "none")))
+          + ", ".join(f"{phase} {by_phase[phase]}" for phase in (*METHODS[args.method].phases, "none")))
     return 0
 
 

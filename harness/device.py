@@ -3,7 +3,7 @@
 Each method has a disk layout made by one step of the image build; a device
 runs on a private copy-on-write overlay of that pristine disk, so trials never
 change the built image and a new device costs no copying. Adding a method is
-an entry in methods.METHODS plus its image build step.
+a module in harness/methods/ plus its image build step.
 """
 from __future__ import annotations
 

@@ -18,8 +18,9 @@ from html import escape
 from pathlib import Path
 
 from . import plots
+from .methods import METHODS
 from .runlogs import LOG_LINES, console_tail
-from .campaign import PHASES, UNFINISHED, failure, kind, latest, legacy, load_journal, outcome
+from .campaign import UNFINISHED, failure, kind, latest, legacy, load_journal, outcome
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def matrix(entries: list[dict]) -> dict[tuple[str, str], Counter]:
     for e in entries:
         if kind(e) == "cut":
             cells.setdefault((label(e), phase(e)), Counter())[column(e)] += 1
-    order = {p: i for i, p in enumerate(PHASES)}
+    order = {p: i for i, p in enumerate(dict.fromkeys(p for m in METHODS.values() for p in m.phases))}
     return dict(sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1])))
 
 

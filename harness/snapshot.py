@@ -25,7 +25,6 @@ from .qemu import Machine
 log = logging.getLogger(__name__)
 
 SPEC_FILE_SIZE = 128                 # every cut spec file handed to the agent has this size
-PHASES = ("pull", "deploy", "bootloader")
 MIGRATION_TIMEOUT = 120.0
 
 
@@ -38,9 +37,10 @@ def write_spec_file(path: Path, spec: str) -> Path:
     return path
 
 
-def hold_spec(phase: str) -> str:
-    if phase not in PHASES:
-        raise HarnessError(f"cannot hold at phase '{phase}'; phases: {', '.join(PHASES)}")
+def hold_spec(phase: str, phases: tuple[str, ...]) -> str:
+    """The agent's spec to hold the update where `phase`, one of the method's `phases`, starts."""
+    if phase not in phases:
+        raise HarnessError(f"cannot hold at phase '{phase}'; phases: {', '.join(phases)}")
     return f"hold={phase}"
 
 

@@ -29,7 +29,7 @@ from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
 from .console import Marker, parse_marker
 from .device import Device, partitions
 from .digest import classify, load_known
-from .disk import RootCheck, check_fs, check_root
+from .disk import check_fs, check_root
 from .images import require
 from .power import PowerSwitch
 from .qemu import Machine, UserNet
@@ -84,8 +84,8 @@ class TrialResult:
     notes: list[str] = field(default_factory=list)
     log_dir: str = ""
     started: str = "cold"        # or "snapshot:<phase>": held where that phase starts
-    # In-place: what dpkg left (unsettled packages, the app's version, bc),
-    # after the first cycle and, for a cut, after the re-run.
+    # The method's own findings about the root (methods/<name>.py's judge; in-place:
+    # what dpkg left), after the first cycle and, for a cut, after the re-run.
     dpkg: dict | None = None
     dpkg_rerun: dict | None = None
     # Every judged root that was no known version: when it was judged, the
@@ -237,7 +237,8 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
     if methods.get(spec.method).request_boots != 1:
         raise HarnessError(f"{spec.method}'s update runs over several boots: its trials start cold")
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase)), path, srv).snapshot(phase)
+        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).phases)),
+                      path, srv).snapshot(phase)
 
 
 def record_points(spec: TrialSpec, run_dir: Path | None = None,
@@ -280,7 +281,7 @@ class _Trial:
         self.server = server
         self.boots: list[_Boot] = []
         self.notes: list[str] = []
-        self.dpkg: dict | None = None
+        self.findings: dict | None = None    # the method's own judge, on the last root judged
         self.mixed_roots: list[dict] = []
         self.unsettled: list[str] = []       # cycles that ran out of boots
         self.rollback: str | None = None
@@ -323,7 +324,7 @@ class _Trial:
                                 restore=restore)
             measures = self._measures(first)
             final, slot, verdicts = self._judge(first, "after the cut" if spec.cut else "after the update")
-            dpkg_first, dpkg_rerun = self.dpkg, None
+            findings, findings_rerun = self.findings, None
             if self._missed(first):
                 final, verdicts = "missed", []
             elif spec.cut and final == "bricked":
@@ -336,8 +337,8 @@ class _Trial:
                 self.server.disarm()
                 again = self._cycle(power, self._request(), agent=False)
                 self._completes(again, verdicts)
-                dpkg_rerun = self.dpkg if self.method.dpkg_audit else None
-        return self._result(final, slot, verdicts, measures, first, dpkg_first, dpkg_rerun)
+                findings_rerun = self.findings
+        return self._result(final, slot, verdicts, measures, first, findings, findings_rerun)
 
     def _missed(self, boots: list[_Boot]) -> bool:
         if any(b.outcome and b.outcome.event == "cut-missed" for b in boots):
@@ -353,8 +354,8 @@ class _Trial:
             self.notes.append(f"re-running the update after the cut ended in {final}")
 
     def _result(self, final: str, slot: str, verdicts: list[str], measures: Measures,
-                first: list[_Boot], dpkg: dict | None = None,
-                dpkg_rerun: dict | None = None) -> TrialResult:
+                first: list[_Boot], findings: dict | None = None,
+                findings_rerun: dict | None = None) -> TrialResult:
         spec = self.spec
         cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
         records = [b.record for b in self.boots]
@@ -363,7 +364,7 @@ class _Trial:
                            slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
                            self.notes, str(self.run_dir),
                            started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold",
-                           dpkg=dpkg, dpkg_rerun=dpkg_rerun, mixed_roots=self.mixed_roots,
+                           dpkg=findings, dpkg_rerun=findings_rerun, mixed_roots=self.mixed_roots,
                            boots=[r.as_dict() for r in records],
                            anomalies=anomalies(records, spec.payload) + self.unsettled,
                            rollback=self.rollback, refusal=self.refusal,
@@ -520,8 +521,10 @@ class _Trial:
         for fs in (root.fs, data):
             if not fs.clean:
                 self.notes.append(f"fsck -n of {fs.partition} is not clean")
-        if self.method.dpkg_audit:
-            self._audit(root)
+        if self.method.judge.root:
+            judgement = self.method.judge.root(root)
+            self.findings = judgement.facts
+            self.notes += judgement.notes
         if spec.payload in ("v2", *V2_ROUTES) and final == "v2" and root.has_package("bc") and not spec.cut:
             verdicts.append("completes")
         records = [b.record for b in boots]
@@ -541,15 +544,6 @@ class _Trial:
             reason, detail = errors[0]
             self.notes.append(f"update {'refused' if self.refusal else 'failed'}: {reason} ({detail})")
         return final, slot, verdicts
-
-    def _audit(self, root: RootCheck) -> None:
-        """What dpkg left in the root (its status file, as `dpkg --audit` reads it)."""
-        self.dpkg = {"unsettled": list(root.unsettled),
-                     "brownout-app": next((p.split()[2] for p in root.packages
-                                           if p.split()[0] == "brownout-app"), "none"),
-                     "bc": "installed" if root.has_package("bc") else "absent"}
-        for line in root.unsettled:
-            self.notes.append(f"dpkg: {line}")
 
     def _measures(self, boots: list[_Boot]) -> Measures:
         beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
@@ -578,7 +572,8 @@ class _Trial:
             bytes_written=None if None in written else sum(written) + (snap.bytes_written if snap else 0),  # type: ignore[arg-type]
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
             if start is not None and ends else None,
-            **_repo_usage(boots),
+            **(self.method.judge.measures([m for b in boots for m in b.machine.console.markers()])
+               if self.method.judge.measures else {}),
             downtime_open=still_down,
         )
 
@@ -590,17 +585,6 @@ class _Trial:
             self.notes.append(f"boot {boot_number}: block statistics unavailable, bytes written unknown: "
                               f"{str(e).splitlines()[0]}")
             return None
-
-
-def _repo_usage(boots: list[_Boot]) -> dict[str, int]:
-    """The OSTree client's `repo-usage` marker, if a boot printed one."""
-    for b in boots:
-        for m in b.machine.console.markers("repo-usage"):
-            try:
-                return {"repo_kib_before": int(m.get("before_kib")), "repo_kib_after": int(m.get("after_kib"))}
-            except (TypeError, ValueError):
-                pass
-    return {}
 
 
 def written_bytes(machine: Machine) -> int:

@@ -1,0 +1,58 @@
+"""The update methods a device can be built for: one module each in this
+package, defining METHOD (base.Method, the host side of the method contract).
+
+Registering a method is its name in REGISTERED. Each is checked against the
+contract when the package loads; one that breaks it is refused with one line
+naming the method and what is wrong.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..errors import HarnessError
+from ..images import STEP_BY_NAME, built_key
+from .base import GUEST_ADDR, Judge, Judgement, Method, RootLocation
+
+REGISTERED = ("ab", "asymmetric", "inplace", "ostree")
+
+__all__ = ["GUEST_ADDR", "METHODS", "Judge", "Judgement", "Method", "RootLocation", "get", "load",
+           "served_roots"]
+
+
+def load(names: tuple[str, ...] = REGISTERED) -> dict[str, Method]:
+    methods: dict[str, Method] = {}
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
+        method = getattr(module, "METHOD", None)
+        if not isinstance(method, Method):
+            raise HarnessError(f"method '{name}': harness/methods/{name}.py defines no METHOD = Method(...)")
+        problems = ([f"its METHOD is named '{method.name}'"] if method.name != name else []) \
+            + method.problems(STEP_BY_NAME)
+        if problems:
+            raise HarnessError(f"method '{name}' breaks the method contract: {'; '.join(problems)}")
+        methods[name] = method
+    return methods
+
+
+METHODS: dict[str, Method] = load()
+
+
+def served_roots() -> dict[str, Path]:
+    """What the update server serves: /<method>/ from that method's payload step,
+    for every method whose payloads are built."""
+    roots = {}
+    for m in METHODS.values():
+        step = STEP_BY_NAME[m.payload_steps[0]]
+        if built_key(step) is not None:
+            roots[m.name] = step.out / m.name
+    if not roots:
+        raise HarnessError("no payloads are built: run './brownout build'")
+    return roots
+
+
+def get(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise HarnessError(f"unknown method '{name}'; known: {', '.join(METHODS)}") from None

@@ -1,0 +1,117 @@
+"""The host side of the method contract (docs/method-contract.md).
+
+A method is one module in this package that defines `METHOD`, a `Method`:
+which image step makes its disk, how the device is asked to update, where
+its running root tree lives on disk, the phases its update goes through, how
+the agent names a cut point's phase when the client prints no markers, and
+what the trial judges beyond the common checks (a `Judge`). Everything else
+is the guest side of the contract, spoken on the console by every method's
+boot hook: `BROWNOUT init version= slot=`, `confirm result=`, `phase name=`,
+`reboot`, `update-error reason= detail=`, `settled result=`, and, under the
+fault agent, `cut`, `cut-missed`, `agent-done`, `record-done`. The rig's
+requests arrive through fw_cfg: opt/brownout/update (what to install),
+opt/brownout/client, opt/brownout/agent, opt/brownout/cut,
+opt/brownout/record, opt/brownout/phase-rules.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Protocol
+
+from ..console import Marker
+
+GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
+# The phases a cut point can be labelled with; a method declares the ones it has.
+PHASE_NAME = re.compile(r"[a-z][a-z0-9-]*")
+RULE = re.compile(r"(?P<phase>\S+)\s+path=(?P<path>\S+)")
+
+
+@dataclass(frozen=True)
+class RootLocation:
+    """Where the running root tree is: a partition and a directory inside it."""
+    partition: str
+    path: str = "/"
+
+
+class RootFacts(Protocol):
+    """What the offline check of a root tells a method's judge (disk.RootCheck)."""
+    packages: tuple[str, ...]
+    unsettled: tuple[str, ...]
+
+    def has_package(self, name: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A method's own findings about a judged root: kept on the trial, with notes."""
+    facts: dict | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What a method checks beyond the common verdicts. Both hooks are optional."""
+    # From the offline check of the root a trial landed on.
+    root: Callable[[RootFacts], Judgement] | None = None
+    # Extra measures from the console markers of the trial's boots.
+    measures: Callable[[Iterable[Marker]], dict[str, int]] | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    disk_step: str                   # image build step that makes the disk
+    disk_image: str                  # file name in that step's output
+    root_of: Callable[[dict[str, str]], RootLocation | None]   # from the `init` marker's fields
+    # The phases of the update, in the order they happen.
+    phases: tuple[str, ...] = ("pull", "deploy", "bootloader")
+    # Phase by what a syscall targets, for clients that print no phase markers:
+    # "<phase> path=<glob>" lines, first match wins (the agent's --phase-rules).
+    phase_rules: tuple[str, ...] = ()
+    boot_limit: int = 3              # boots a new version gets before falling back
+    extra_boots: int = 3             # the update's own boots, the fallback, one spare
+    clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
+    payload_steps: tuple[str, ...] = ("payloads",)
+    # Boots that get the rig's request (update URL, agent, cut): the update's
+    # boot, and for asymmetric also recovery's, where the install and its cuts happen.
+    request_boots: int = 1
+    # Reboots the update itself takes to switch over: 0 when it switches in place.
+    switch_reboots: int = 1
+    judge: Judge = field(default_factory=Judge)
+    digests_step: str = "rootfs"     # whose digests.jsonl names the versions' root trees
+    request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
+    record_timeout: float = 240.0    # a record run: the update under the agent, then its points listed
+
+    @property
+    def max_boots(self) -> int:
+        return self.boot_limit + self.extra_boots
+
+    def request(self, payload: str) -> str:
+        """What opt/brownout/update holds: the URL the device's client starts from."""
+        return f"http://{GUEST_ADDR}/{self.name}/" + self.request_path.format(payload=payload)
+
+    @property
+    def record_steps(self) -> tuple[str, ...]:
+        """The steps whose output decides what the update does, syscall by syscall."""
+        return ("apps", "rootfs", *self.payload_steps, self.disk_step)
+
+    def problems(self, steps: Iterable[str]) -> list[str]:
+        """How this method breaks the contract, given the image steps that exist."""
+        known = set(steps)
+        out = [f"{what} step '{step}' is not an image step"
+               for what, step in (("disk", self.disk_step), ("digests", self.digests_step),
+                                  *(("payload", s) for s in self.payload_steps)) if step not in known]
+        if not self.phases:
+            out.append("it declares no phases")
+        out += [f"phase '{p}' is not a lowercase word" for p in self.phases if not PHASE_NAME.fullmatch(p)]
+        for n, rule in enumerate(self.phase_rules, 1):
+            found = RULE.fullmatch(rule.strip())
+            if found is None:
+                out.append(f"phase rule {n} '{rule}' is not '<phase> path=<glob>'")
+            elif found["phase"] not in self.phases:
+                out.append(f"phase rule {n} names phase '{found['phase']}', not one of its phases "
+                           f"({', '.join(self.phases)})")
+        if "safe" not in self.clients:
+            out.append("it has no 'safe' client")
+        return out

@@ -1,0 +1,41 @@
+"""OSTree: libostree pulls the new commit into the device's repository and
+deploys it as a hard-linked tree; the loader switch and U-Boot's boot counter
+choose the deployment."""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ..console import Marker
+from .base import Judge, Method, RootLocation
+
+OS_NAME = "brownout"
+_DEPLOYMENT = re.compile(r"[0-9a-f]{64}\.[0-9]+")
+
+
+def root_of(init: dict[str, str]) -> RootLocation | None:
+    """The deployment the initramfs bind-mounted as the root (`<commit>.<serial>`)."""
+    slot = init.get("slot", "")
+    if not _DEPLOYMENT.fullmatch(slot):
+        return None
+    return RootLocation("ostree", f"/ostree/deploy/{OS_NAME}/deploy/{slot}")
+
+
+def repo_usage(markers: Iterable[Marker]) -> dict[str, int]:
+    """The client's `repo-usage` marker: the repository's size before the pull and after."""
+    for m in markers:
+        if m.event != "repo-usage":
+            continue
+        try:
+            return {"repo_kib_before": int(m.get("before_kib") or ""), "repo_kib_after": int(m.get("after_kib") or "")}
+        except ValueError:
+            pass
+    return {}
+
+
+# The request is the URL of an archive repo whose ref brownout/update is the payload.
+METHOD = Method("ostree", "disk-ostree", "ostree.img", root_of,
+                payload_steps=("ostree",), digests_step="disk-ostree", request_path="{payload}",
+                judge=Judge(measures=repo_usage),
+                # A deployment is ~6000 hard links, each a cut point listed on the console.
+                record_timeout=1200.0)

@@ -1,0 +1,72 @@
+"""The host side of the method contract: each method module is checked when the
+package loads, and one that breaks the contract is refused with one line."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+
+import pytest
+
+from harness import HarnessError
+from harness.methods import METHODS, REGISTERED, Method, load
+from harness.methods.ab import root_of
+
+
+@pytest.fixture
+def method_module(monkeypatch: pytest.MonkeyPatch):
+    def install(name: str, method: object) -> str:
+        module = types.ModuleType(f"harness.methods.{name}")
+        if method is not None:
+            module.METHOD = method  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        return name
+    return install
+
+
+def test_every_registered_method_is_loaded_with_its_phases() -> None:
+    assert tuple(METHODS) == REGISTERED
+    assert METHODS["inplace"].phases == ("pull", "deploy")
+    assert METHODS["ab"].phases == ("pull", "deploy", "bootloader")
+
+
+def test_a_method_with_a_missing_disk_step_is_refused(method_module) -> None:
+    name = method_module("nodisk", Method("nodisk", "disk-nodisk", "x.img", root_of))
+    with pytest.raises(HarnessError, match=r"^method 'nodisk' breaks the method contract: "
+                                           r"disk step 'disk-nodisk' is not an image step$"):
+        load((name,))
+
+
+def test_a_phase_rule_for_a_phase_the_method_lacks_is_refused(method_module) -> None:
+    broken = dataclasses.replace(METHODS["inplace"], name="rules",
+                                 phase_rules=("deploy path=/dev/vda2", "bootloader path=/dev/vda1", "pull"))
+    name = method_module("rules", broken)
+    with pytest.raises(HarnessError) as e:
+        load((name,))
+    text = str(e.value)
+    assert "phase rule 2 names phase 'bootloader', not one of its phases (pull, deploy)" in text
+    assert "phase rule 3 'pull' is not '<phase> path=<glob>'" in text
+    assert "\n" not in text
+
+
+def test_a_module_without_a_method_is_refused(method_module) -> None:
+    name = method_module("empty", None)
+    with pytest.raises(HarnessError, match="method 'empty': harness/methods/empty.py defines no METHOD"):
+        load((name,))
+
+
+def test_a_method_named_unlike_its_module_is_refused(method_module) -> None:
+    name = method_module("other", METHODS["ab"])
+    with pytest.raises(HarnessError, match="its METHOD is named 'ab'"):
+        load((name,))
+
+
+def test_the_in_place_judge_reads_what_dpkg_left() -> None:
+    root = types.SimpleNamespace(packages=("bc 1.07 1.07.1-3", "brownout-app arm64 2"),
+                                 unsettled=("bc half-installed",),
+                                 has_package=lambda n: n == "bc")
+    judge = METHODS["inplace"].judge.root
+    assert judge is not None
+    found = judge(root)  # type: ignore[arg-type]
+    assert found.facts == {"unsettled": ["bc half-installed"], "brownout-app": "2", "bc": "installed"}
+    assert found.notes == ("dpkg: bc half-installed",)
