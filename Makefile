@@ -6,7 +6,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # A test that needs built images fails, not skips, when they are missing.
 export BROWNOUT_REQUIRE_IMAGES := 1
 
-.PHONY: all deps images demo test test-python test-e2e bench clean
+.PHONY: all deps images demo test lint bench clean
 all: images
 
 include src/build.mk
@@ -28,7 +28,17 @@ demo: images
 # the end-to-end tests and scenarios that boot real QEMU guests (one per core).
 # Their devices' overlays and snapshots (about 6 GB in all) go to build/pytest,
 # which each run empties first: pytest's default keeps three runs in /tmp.
-test: deps c-test c-valgrind images
+# Lint first: a finding fails the run before any guest boots.
+LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/boot.d/* images/rootfs/brownout-init \
+	images/initramfs/init images/recovery/init .ci/run brownout
+lint: deps
+	$(PYTHON) -m flake8 harness scenarios tests/python
+	$(PYTHON) -m mypy --ignore-missing-imports harness
+	shellcheck -S warning $(LINT_SHELL)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 --inline-suppr \
+		-I src -I faultinject src faultinject tests/fixtures
+
+test: deps lint c-test c-valgrind images
 	$(PYTEST) -n 2 --basetemp=build/pytest tests/python scenarios
 
 bench: images

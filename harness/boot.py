@@ -41,6 +41,7 @@ def wait_boot(machine: Machine, timeout: float = 30.0) -> BootTimeline:
     ConsoleTimeout if the boot does not finish within `timeout` seconds."""
     console = machine.console
     t0 = machine.t_power_on
+    assert t0 is not None, "a started machine has its power-on time"
     kernel = console.wait_for_line(KERNEL_START, timeout=timeout)
     initramfs = console.wait_for_marker("initramfs", timeout=timeout)
     init = console.wait_for_marker("init", timeout=timeout)

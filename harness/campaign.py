@@ -23,7 +23,7 @@ from typing import TextIO
 
 from . import HarnessError, methods
 from .images import BUILD, REPO, STEP_BY_NAME, built_key
-from .trial import SCHEMA, TrialResult, TrialSpec, record_points
+from .trial import TrialResult, TrialSpec, record_points
 
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
@@ -362,7 +362,8 @@ def start_group(argv: list[str], **popen: object) -> subprocess.Popen:
     """Start argv leading a process group of its own, with SIGINT at its default:
     a process started in the background (or by an xdist worker) inherits SIGINT
     ignored, and then neither pytest nor a shell could be interrupted."""
-    return subprocess.Popen(argv, start_new_session=True, preexec_fn=_default_sigint, **popen)  # type: ignore[call-overload]
+    return subprocess.Popen(argv, start_new_session=True, preexec_fn=_default_sigint,  # type: ignore[call-overload]
+                            **popen)
 
 
 def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
@@ -428,7 +429,7 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
 
 def summarize(entries: list[dict]) -> str:
     """Counts per method, client, phase (or scenario kind) and outcome."""
-    rows = Counter()
+    rows: Counter[tuple[str, str, str, str]] = Counter()
     for e in entries:
         if kind(e) == "cut":
             what, result = (e.get("cut") or {}).get("phase") or e.get("planned_phase") or "-", outcome(e)

@@ -409,7 +409,8 @@ def parser() -> argparse.ArgumentParser:
                    help="plain updates per method in a comparative campaign (default 5)")
     c.add_argument("--evidence", action="store_true",
                    help="with --methods: also write the evidence bundle next to the report")
-    c.add_argument("--cuts", type=cuts_arg, default="all", help="'all' or points per phase to sample from pull and deploy "
+    c.add_argument("--cuts", type=cuts_arg, default="all",
+                   help="'all' or points per phase to sample from pull and deploy "
                    "(0: the bootloader points alone)")
     c.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")

@@ -52,8 +52,8 @@ class Fields(dict[str, str]):
     def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
         raise TypeError("marker fields are read-only")
 
-    __setitem__ = __delitem__ = __ior__ = _read_only
-    clear = pop = popitem = setdefault = update = _read_only
+    __setitem__ = __delitem__ = __ior__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
@@ -75,6 +75,12 @@ class Marker:
         # A read-only private copy: the marker stays immutable and hashable.
         if not isinstance(self.fields, Fields):
             object.__setattr__(self, "fields", Fields(self.fields))
+
+    @overload
+    def get(self, key: str) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str) -> str: ...
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.fields.get(key, default)

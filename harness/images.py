@@ -47,7 +47,7 @@ class Step:
     inputs: tuple[str, ...] = ()     # repo-relative files or directories
     deps: tuple[str, ...] = ()       # other steps, exposed as <NAME>_DIR
     params: dict[str, str] = field(default_factory=dict)
-    outputs_of: tuple[str, ...] = () # build-relative files hashed into the key
+    outputs_of: tuple[str, ...] = ()  # build-relative files hashed into the key
 
     @property
     def out(self) -> Path:
@@ -62,7 +62,8 @@ STEPS: tuple[Step, ...] = (
                                     "Makefile"), deps=("sysroot",)),
     Step("keys", "keys.sh"),
     Step("apt-key", "apt-key.sh"),
-    Step("rootfs", "rootfs.sh", inputs=("images/rootfs", "harness/digest.py"), deps=("kernel", "apps", "keys", "apt-key"),
+    Step("rootfs", "rootfs.sh", inputs=("images/rootfs", "harness/digest.py"),
+         deps=("kernel", "apps", "keys", "apt-key"),
          params={"ROOTFS_PACKAGES": ROOTFS_PACKAGES}),
     Step("payloads", "payloads.sh", deps=("rootfs", "keys")),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),

@@ -58,7 +58,8 @@ def strip(groups: dict[str, list[float]], ylabel: str, title: str, integer: bool
         ax.set_title(title)
         if integer:
             ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-            ax.set_ylim(min(map(min, values)) - 0.5, max(map(max, values)) + 0.5)
+            flat = [v for vs in values for v in vs]
+            ax.set_ylim(min(flat) - 0.5, max(flat) + 0.5)
         ax.grid(axis="y", alpha=0.3)
         return svg(fig)
 

@@ -63,7 +63,7 @@ class PowerSwitch:
         a machine that exited by itself is recorded (``exit``) and closed first."""
         machine = self.machine
         if machine is not None and machine.alive:
-            if machine.console is None or not machine.console.eof:
+            if not machine.started or not machine.console.eof:
                 raise HarnessError(f"power is already on (QEMU pid {machine.pid})")
             machine.wait_exit(EXITING_TIMEOUT)  # its console ended: QEMU is exiting
         self._retire()
@@ -111,7 +111,7 @@ class PowerSwitch:
         if machine.alive:
             raise HarnessError(f"internal: retiring a running machine (pid {machine.pid})")
         if not any(e.boot == self.boots and e.kind == "cut" for e in self.events):
-            assert machine.pid is not None and machine.console is not None
+            assert machine.pid is not None and machine.started
             machine.console.wait_eof(timeout=2.0)
             t = machine.console.t_eof or time.monotonic()
             self._record("exit", t, machine.pid, machine.returncode)

@@ -208,7 +208,7 @@ class Machine:
             if run_dir is None else None
         self._sock_dir: Path | None = None
         self.t_power_on: float | None = None
-        self.console: Console | None = None
+        self._console: Console | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._qmp: QMPClient | None = None
         self._finalizer: weakref.finalize | None = None
@@ -218,6 +218,17 @@ class Machine:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def started(self) -> bool:
+        return self._console is not None
+
+    @property
+    def console(self) -> Console:
+        """The machine's serial console; only once it has been started."""
+        if self._console is None:
+            raise HarnessError(f"{self.name}: not started, it has no console yet")
+        return self._console
 
     @property
     def alive(self) -> bool:
@@ -260,11 +271,11 @@ class Machine:
         try:
             # The console's reader thread must not keep the Machine alive (the
             # finalizer would never run), so its exit callback does not refer to self.
-            self.console = Console(self._proc.stdout, writer=self._proc.stdin,
-                                   log_path=self.run_dir / "console.log", t0=self.t_power_on,
-                                   exit_detail=functools.partial(
-                                       _describe_exit, self._proc, self.run_dir / "qemu.stderr"),
-                                   name=self.name)
+            self._console = Console(self._proc.stdout, writer=self._proc.stdin,
+                                    log_path=self.run_dir / "console.log", t0=self.t_power_on,
+                                    exit_detail=functools.partial(
+                                        _describe_exit, self._proc, self.run_dir / "qemu.stderr"),
+                                    name=self.name)
         except BaseException:
             self.kill()
             raise
@@ -294,12 +305,12 @@ class Machine:
         try:
             code = self._proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            tail = self.console.tail() if self.console is not None else ""
+            tail = self._console.tail() if self._console is not None else ""
             raise HarnessTimeout(f"timed out after {timeout:.1f} s waiting for QEMU "
                                  f"(pid {self._proc.pid}) to exit; last console lines:\n"
                                  f"{tail or '(no console output)'}") from None
-        if self.console is not None:
-            self.console.wait_eof(timeout=5.0)  # let the reader collect the last lines
+        if self._console is not None:
+            self._console.wait_eof(timeout=5.0)  # let the reader collect the last lines
         return code
 
     def kill(self) -> None:
@@ -319,12 +330,12 @@ class Machine:
         """kill(), stop the console reader and remove a temporary run directory
         (the console's lines stay readable in memory)."""
         self.kill()
-        if self.console is not None:
+        if self._console is not None:
             try:
-                self.console.wait_eof(timeout=2.0)  # QEMU is dead: drain its last output
+                self._console.wait_eof(timeout=2.0)  # QEMU is dead: drain its last output
             except HarnessTimeout:
                 log.warning("%s: console did not reach EOF after QEMU was killed", self.name)
-            self.console.close()
+            self._console.close()
         if self._proc is not None and self._proc.stdout is not None:
             self._proc.stdout.close()
         if self._sock_dir is not None:

@@ -178,7 +178,7 @@ def _matrix_html(entries: list[dict]) -> str:
     rows = [[escape(m), escape(p), *(f'<span class="{"ok" if o == OUTCOMES[0] else "bad"}">{c[o]}</span>'
                                      if c[o] else "0" for o in OUTCOMES), str(sum(c.values()))]
             for (m, p), c in cells.items()]
-    return _table("outcome-matrix", ["method", "phase", *map(escape, OUTCOMES), "trials"], rows)
+    return _table("outcome-matrix", ["method", "phase", *(escape(o) for o in OUTCOMES), "trials"], rows)
 
 
 def _scenarios_html(entries: list[dict]) -> str:

@@ -46,6 +46,8 @@ PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
 V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
 # settled: a boot that updated (or checked) in place and stays up.
+_CUT_PAIR = r"[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+"
+CUT_SPEC = re.compile(rf"{_CUT_PAIR}(,{_CUT_PAIR})*")     # the agent's key=value,... cut spec
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done"
                      r"|settled)\b")
 
@@ -171,7 +173,7 @@ class TrialSpec:
         if self.client not in method.clients:
             raise HarnessError(f"unknown client '{self.client}' for {self.method}; "
                                f"known: {', '.join(method.clients)}")
-        if self.cut is not None and not re.fullmatch(r"[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+(,[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+)*", self.cut):
+        if self.cut is not None and not CUT_SPEC.fullmatch(self.cut):
             raise HarnessError(f"malformed cut spec '{self.cut}': comma-separated key=value, e.g. n=17,edge=after")
 
     @property
@@ -560,16 +562,17 @@ class _Trial:
         # its application never beat again. It lasts to the end of the trial.
         last_up = boots[-1].machine.console.markers("heartbeat")
         still_down = start is not None and switched and not (last_up and last_up[-1].t > start)
-        if still_down:
+        if start is not None and still_down:
             down_since = max(beats) if beats else start
             gaps.append(boots[-1].ended - down_since)
             self.notes.append("no heartbeat came back after the update began: downtime runs to the end of the trial")
         written = [b.wr_bytes for b in boots]
+        total_written = None if None in written else sum(written) + (snap.bytes_written if snap else 0)  # type: ignore
         return Measures(
             downtime_s=round(max(gaps), 3) if gaps and switched else None,
             reboots=len(boots) - 1,
             bytes_downloaded=self.server.bytes_served + (snap.bytes_downloaded if snap else 0),
-            bytes_written=None if None in written else sum(written) + (snap.bytes_written if snap else 0),  # type: ignore[arg-type]
+            bytes_written=total_written,
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
             if start is not None and ends else None,
             **(self.method.judge.measures([m for b in boots for m in b.machine.console.markers()])

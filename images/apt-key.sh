@@ -7,7 +7,7 @@
 for name in archive rogue; do
 	step "apt-key: $name key (Ed25519)"
 	home="$OUT/$name"
-	mkdir -p -m 0700 "$home"
+	mkdir -p "$home" && chmod 0700 "$home"
 	gpg --batch --quiet --homedir "$home" --passphrase '' \
 		--quick-gen-key "brownout $name <$name@brownout.invalid>" ed25519 sign never
 	gpg --batch --quiet --homedir "$home" --export > "$OUT/$name.gpg"

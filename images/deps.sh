@@ -11,6 +11,8 @@ packages=(
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
 	python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
 	python3-matplotlib chromium
+	# make test's lint step
+	flake8 mypy shellcheck cppcheck
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
 	gnupg dpkg-dev gzip
 	# The OSTree step: the host's ostree commits and deploys on directories; gpg signs.

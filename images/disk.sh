@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Disk helpers shared by the per-method layouts. Sourced, not run.
 # A layout script lists its partitions and fills them; these helpers do the
 # GPT, the file systems and the env region on image files, no loop mounts.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the image build steps. Sourced, not run.
 # Every step runs with: OUT (its empty output dir), BUILD (build/images),
 # CACHE (download cache), REPO (repository root), and its inputs in env.

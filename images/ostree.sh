@@ -27,7 +27,7 @@ step "ostree: GPG keys (update, rogue)"
 mkdir -p "$OUT/gpg"
 for name in update rogue; do
 	home="$OUT/.gnupg-$name"
-	mkdir -p -m 0700 "$home"
+	mkdir -p "$home" && chmod 0700 "$home"
 	gpg --homedir "$home" --batch --quiet --passphrase '' \
 		--quick-gen-key "brownout $name <$name@brownout.invalid>" ed25519 sign never 2>/dev/null
 	gpg --homedir "$home" --batch --export > "$OUT/gpg/$name.gpg"
@@ -138,7 +138,7 @@ for version in v2 v2-bad; do
 	cp -a "$sysroot" "$scratch"
 	ostree --repo="$scratch/ostree/repo" pull-local --remote=brownout "$repo" "$OS/$version" >/dev/null
 	{ userns ostree admin --sysroot="$scratch" deploy --os="$OS" "brownout:$OS/$version" 2>&1 >/dev/null; } | { grep -v '^note: Deploying commit' || true; } >&2
-	dep=$(ls -d "$scratch"/ostree/deploy/$OS/deploy/$(rev "$version").0)
+	dep=$(ls -d "$scratch/ostree/deploy/$OS/deploy/$(rev "$version").0")
 	(cd "$REPO" && /usr/bin/python3 -m harness.digest tree "$dep" --label "$version" \
 		--manifest "$OUT/manifests/$version.json") >> "$OUT/digests.jsonl"
 	rm -rf "$scratch"

@@ -36,8 +36,11 @@ class RootLocation:
 
 class RootFacts(Protocol):
     """What the offline check of a root tells a method's judge (disk.RootCheck)."""
-    packages: tuple[str, ...]
-    unsettled: tuple[str, ...]
+    @property
+    def packages(self) -> tuple[str, ...]: ...
+
+    @property
+    def unsettled(self) -> tuple[str, ...]: ...
 
     def has_package(self, name: str) -> bool: ...
 

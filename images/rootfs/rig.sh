@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The test rig's request, shared by the boot hooks (boot.d/50-*): sourced, not
 # run. The rig speaks through QEMU's fw_cfg, a channel outside the disks under
 # test: opt/brownout/update (what to install: the client's URL), and for fault

@@ -27,7 +27,8 @@ def test_a_trial_whose_worker_left_no_line_is_journaled_as_an_error(tmp_path: Pa
     # pytest that dies before any trial writes its line (a crashed worker, a
     # fixture that failed): the plan must still be accounted for.
     def dying(argv: list[str], **popen: object) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"], **popen)  # type: ignore[call-overload]
+        dies = [sys.executable, "-c", "import sys; sys.exit(3)"]
+        return subprocess.Popen(dies, **popen)  # type: ignore[call-overload]
     monkeypatch.setattr(campaign, "start_group", dying)
     journal = Journal(tmp_path / "j.jsonl")
     plan = planned(3)

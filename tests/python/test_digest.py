@@ -12,6 +12,7 @@ from harness import HarnessError
 from harness.digest import (classify, installed_packages, load_known, manifest_diff, nearest, tree_digest,
                             tree_manifest, unsettled_packages)
 from harness.digest import main as digest_main
+from harness.device import Partition
 
 STATUS = """Package: bash
 Status: install ok installed
@@ -101,7 +102,7 @@ def test_not_a_debian_tree(tmp_path: Path) -> None:
 
 
 def test_a_recorded_digest_names_an_identical_tree_elsewhere(tree: Path, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """The build records a version's digest as a JSON line (digest's CLI); the
     check reads it back with load_known and classifies a tree found at another
     path, as a device's root is."""
@@ -116,9 +117,8 @@ def test_a_recorded_digest_names_an_identical_tree_elsewhere(tree: Path, tmp_pat
     assert classify(tree_digest(copy), known) == "mixed"
 
 
-def _disk_with_root(tree: Path, tmp: Path, name: str) -> tuple[Path, "Partition"]:
+def _disk_with_root(tree: Path, tmp: Path, name: str) -> tuple[Path, Partition]:
     """A qcow2 disk holding one MiB-aligned ext4 partition made from `tree` (no mount)."""
-    from harness.device import Partition
     fs = tmp / f"{name}.ext4"
     subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(tree), str(fs), "8M"], check=True)
     disk = tmp / f"{name}.qcow2"
@@ -126,8 +126,8 @@ def _disk_with_root(tree: Path, tmp: Path, name: str) -> tuple[Path, "Partition"
     return disk, Partition(1, "root", 0, 8 << 20)
 
 
-def test_root_check_is_reused_for_the_same_bytes_only(tree: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_check_is_reused_for_the_same_bytes_only(
+        tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness import disk as disk_mod
     monkeypatch.setattr(disk_mod, "CHECKS", tmp_path / "checks")
     disk, part = _disk_with_root(tree, tmp_path, "a")

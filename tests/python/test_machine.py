@@ -22,7 +22,7 @@ ENV_MARKER_THEN_RESET = "bootdelay=0\nbootcmd=echo BROWNOUT test-boot n=1; reset
 
 
 def _console(machine: Machine):  # the console of a started machine
-    assert machine.console is not None
+    assert machine.started
     return machine.console
 
 
@@ -75,7 +75,7 @@ def test_missing_file_is_one_clear_line_before_any_process(
         machine.start()
     assert str(info.value).startswith(message)
     assert "\n" not in str(info.value)
-    assert machine.pid is None and machine.console is None
+    assert machine.pid is None and not machine.started
     assert not (tmp_path / "run" / "qemu.stderr").exists()
 
 

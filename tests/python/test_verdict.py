@@ -72,8 +72,8 @@ def test_recovery_bringing_v1_back_is_named() -> None:
     ("v2-badsig", "reason=verify detail=sha256", False),
     ("v2", "reason=manifest detail=bad-signature", False),
 ])
-def test_a_refusal_is_the_verification_the_payload_was_made_to_fail(payload: str, error: str,
-                                                                      refused: bool) -> None:
+def test_a_refusal_is_the_verification_the_payload_was_made_to_fail(
+        payload: str, error: str, refused: bool) -> None:
     boots = [boot(1, "init version=1 slot=A", "heartbeat seq=1", f"update-error {error}")]
     assert (refusal_evidence(payload, boots) is not None) == refused
 
