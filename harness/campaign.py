@@ -401,11 +401,13 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     work = journal.path.with_suffix(".plan.json")
     work.parent.mkdir(parents=True, exist_ok=True)
     save_plan(group_cuts(todo, jobs), work)
-    env = dict(os.environ, BROWNOUT_PLAN=str(work), BROWNOUT_JOURNAL=str(journal.path),
-               BROWNOUT_SEED=str(seed), BROWNOUT_REQUIRE_IMAGES="1",
-               BROWNOUT_SNAPSHOTS="1" if snapshots else "0", BROWNOUT_TRIAL_TIMEOUT=str(trial_timeout))
+    env = dict(os.environ, BROWNOUT_REQUIRE_IMAGES="1")
     argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
-            "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}"]
+            "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}",
+            f"--brownout-plan={work}", f"--brownout-journal={journal.path}", f"--brownout-seed={seed}",
+            f"--brownout-trial-timeout={trial_timeout}"]
+    if not snapshots:
+        argv.append("--brownout-cold")
     if jobs > 1:
         argv += ["-n", str(jobs), "--dist", "loadgroup"]
     output = journal.path.with_suffix(".pytest.log")

@@ -1,0 +1,94 @@
+"""The campaign's pytest plugin: `brownout campaign` runs pytest with this plugin
+and a plan file; the plugin makes one test per planned trial and runs each
+through the harness, which journals it. Control goes one way: CLI → pytest
+(options) → plugin → harness.
+
+Options: --brownout-plan FILE (the planned trials, campaign.save_plan),
+--brownout-journal FILE, --brownout-seed N, --brownout-trial-timeout SECONDS,
+--brownout-cold. Without a plan the campaign test is collected empty.
+
+Every trial ends in the journal: one the harness cannot finish (a QEMU or QMP
+failure, a snapshot that cannot be taken or restored) is written as `error`,
+one that outlives the trial timeout as `timeout`, each with its reason and the
+console's last lines. Test ids are the planned ids (`-k ab-pull-cut017`), and
+trials of one group run on one xdist worker, where they share its snapshot.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from .campaign import DEFAULT_TRIAL_TIMEOUT, Journal, PlannedCut, load_plan
+from .server import UpdateServer
+from .snapshot import Snapshot
+from .trial import TrialResult, TrialSpec, run_trial
+
+# pytest-timeout's signal method ends a test with pytest.fail("Timeout >Ns").
+TIMEOUT_MESSAGE = "Timeout >"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("brownout campaign")
+    group.addoption("--brownout-plan", type=Path, metavar="FILE", help="planned trials (JSON) to run")
+    group.addoption("--brownout-journal", type=Path, metavar="FILE", help="journal the trials are appended to")
+    group.addoption("--brownout-seed", type=int, default=0, help="the campaign's seed, kept in the journal")
+    group.addoption("--brownout-trial-timeout", type=float, default=DEFAULT_TRIAL_TIMEOUT, metavar="SECONDS",
+                    help="a trial still running after this long is ended and journaled as a timeout")
+    group.addoption("--brownout-cold", action="store_true", help="cold-boot every trial (no snapshots)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "planned_cut" not in metafunc.fixturenames:
+        return
+    path = metafunc.config.getoption("brownout_plan")
+    plan = load_plan(path) if path else []
+    timeout = pytest.mark.timeout(metafunc.config.getoption("brownout_trial_timeout"))
+    metafunc.parametrize("planned_cut", [
+        pytest.param(c, marks=[timeout, *([pytest.mark.xdist_group(c.group)] if c.group else [])]) for c in plan],
+        ids=[c.id for c in plan])
+
+
+@pytest.fixture
+def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
+                snapshots: Callable[[TrialSpec, str], Snapshot]) -> Callable[[PlannedCut], TrialResult]:
+    """Run one planned trial and journal it, whatever becomes of it."""
+    config = request.config
+    journal = Journal(config.getoption("brownout_journal"))
+    timeout = config.getoption("brownout_trial_timeout")
+
+    def run(cut: PlannedCut) -> TrialResult:
+        run_dir = journal.path.with_suffix(".logs") / cut.id
+        shutil.rmtree(run_dir, ignore_errors=True)
+        started = "cold"
+        try:
+            spec = cut.trial()
+            snapshot = snapshots(spec, cut.phase) if cut.snapshot and not config.getoption("brownout_cold") else None
+            if snapshot and cut.index <= snapshot.points:
+                snapshot = None          # the point comes before the hold: start cold
+            started = f"snapshot:{snapshot.phase}" if snapshot else "cold"
+            result = run_trial(spec, run_dir, update_server, snapshot=snapshot)
+        except KeyboardInterrupt:
+            raise                        # a stopped campaign: the trial is run again on --resume
+        except BaseException as e:       # noqa: B036 — pytest-timeout's failure is a BaseException
+            result = unfinished(cut, e, run_dir, started, timeout)
+        finally:
+            for disk in run_dir.glob("*.qcow2"):
+                disk.unlink()            # keep the logs, not the disk
+        journal.append(cut, result, config.getoption("brownout_seed"))
+        request.node.user_properties.append(("brownout-trial", result.summary()))
+        return result
+
+    return run
+
+
+def unfinished(cut: PlannedCut, error: BaseException, run_dir: Path, started: str, timeout: float) -> TrialResult:
+    """The journal entry of a trial the harness could not finish."""
+    text = str(error).strip()
+    if isinstance(error, pytest.fail.Exception) and text.startswith(TIMEOUT_MESSAGE):
+        return TrialResult.unfinished(cut.trial(), "timeout", f"the trial outlived its {timeout:.0f} s",
+                                      run_dir, started)
+    first = text.splitlines()[0] if text else "no message"
+    return TrialResult.unfinished(cut.trial(), "error", f"{type(error).__name__}: {first}", run_dir, started)
