@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from . import HarnessError, methods
+from . import HarnessError, cutspec, methods
 from .images import BUILD, REPO, STEP_BY_NAME, built_key
 from .trial import TrialResult, TrialSpec, record_points
 
@@ -57,7 +57,7 @@ class PlannedCut:
 
     @property
     def spec(self) -> str | None:
-        return f"n={self.index},edge={self.edge}" if self.kind == "cut" else None
+        return cutspec.point(self.index, self.edge) if self.kind == "cut" else None
 
     def trial(self) -> TrialSpec:
         return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client)

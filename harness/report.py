@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from . import plots
+from . import cutspec, plots
 from .methods import METHODS
 from .runlogs import LOG_LINES, console_tail
 from .campaign import UNFINISHED, failure, kind, latest, legacy, load_journal, outcome
@@ -50,17 +49,18 @@ def cut_index(entry: dict) -> int | None:
     """Where the cut was aimed: the agent's index, else n= of the spec (a missed cut)."""
     raw = (entry.get("cut") or {}).get("index")
     if raw is None:
-        found = re.search(r"(?:^|,)n=(\d+)", entry.get("cut_spec", ""))
-        raw = found.group(1) if found else None
+        spec = cutspec.try_parse(entry.get("cut_spec", ""))
+        return spec.index if spec else None
     try:
-        return int(raw) if raw is not None else None
+        return int(raw)
     except ValueError:
         return None
 
 
 def edge(entry: dict) -> str:
     """before | after: from the agent, else from the spec (a missed cut)."""
-    return (entry.get("cut") or {}).get("edge") or ("after" if "edge=after" in entry.get("cut_spec", "") else "before")
+    spec = cutspec.try_parse(entry.get("cut_spec", ""))
+    return (entry.get("cut") or {}).get("edge") or (spec.edge if spec else "before")
 
 
 @dataclass(frozen=True)

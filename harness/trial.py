@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
+from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, cutspec, methods
 from .console import Marker, parse_marker
 from .device import Device, partitions
 from .digest import classify, load_known
@@ -46,8 +46,6 @@ PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
 V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
 # settled: a boot that updated (or checked) in place and stays up.
-_CUT_PAIR = r"[a-z0-9]+=[A-Za-z0-9_./*?\[\]-]+"
-CUT_SPEC = re.compile(rf"{_CUT_PAIR}(,{_CUT_PAIR})*")     # the agent's key=value,... cut spec
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done"
                      r"|settled)\b")
 
@@ -173,8 +171,8 @@ class TrialSpec:
         if self.client not in method.clients:
             raise HarnessError(f"unknown client '{self.client}' for {self.method}; "
                                f"known: {', '.join(method.clients)}")
-        if self.cut is not None and not CUT_SPEC.fullmatch(self.cut):
-            raise HarnessError(f"malformed cut spec '{self.cut}': comma-separated key=value, e.g. n=17,edge=after")
+        if self.cut is not None:
+            cutspec.parse(self.cut)
 
     @property
     def installs(self) -> str | None:
@@ -272,8 +270,8 @@ class _Trial:
                  snapshot: Snapshot | None = None) -> None:
         if snapshot and (spec.fault or spec.corrupt_env or not spec.cut):
             raise HarnessError("a trial from a snapshot takes a cut, and no fault or corrupted env")
-        point = re.fullmatch(r"n=(\d+)(,edge=(before|after))?", spec.cut or "")
-        if snapshot and point and int(point.group(1)) <= snapshot.points:
+        point = cutspec.try_parse(spec.cut or "")
+        if snapshot and point and point.plain_point and (point.index or 0) <= snapshot.points:
             raise HarnessError(f"cut {spec.cut} comes before the snapshot's hold at {snapshot.phase} "
                                f"(point {snapshot.points + 1}): start it cold")
         self.spec = spec
