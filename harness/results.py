@@ -325,9 +325,13 @@ def render(journals: list[Path], benches: list[Path], s: Stamp,
            "[README, Concepts](../README.md#concepts).", ""]
     out += [f"- generated: {s.generated}", f"- commit: {_commit_text(s)}", f"- host: {_host_text(s)}",
             f"- QEMU: {s.qemu}", ""]
-    out += ["Image keys when the page was generated (the hash of each build step's inputs; a journal's "
-            "trials ran on the images built when they ran, which need not be these):", ""]
-    out += _table(["step", "key"], [[name, f"`{key}`" if key else "not built"] for name, key in s.images.items()])
+    if any(s.images.values()):
+        out += ["Image keys when the page was generated (the hash of each build step's inputs; a journal's "
+                "trials ran on the images built when they ran, which need not be these):", ""]
+        out += _table(["step", "key"], [[name, f"`{key}`" if key else "not built"]
+                                        for name, key in s.images.items()])
+    else:
+        out += ["Image keys: no image step was built when the page was generated.", ""]
     out += ["## Campaigns", ""]
     if journals:
         for path in journals:

@@ -146,7 +146,9 @@ def test_the_page_is_stamped(journal: Path) -> None:
 
 
 def test_without_journals_the_page_says_so(tmp_path: Path) -> None:
-    page = results.render([], [], STAMP, searched="none of build/journals/*.jsonl exists")
+    unbuilt = Stamp(**{**STAMP.__dict__, "images": {"kernel": None, "rootfs": None}})
+    page = results.render([], [], unbuilt, searched="none of build/journals/*.jsonl exists")
+    assert "Image keys: no image step was built when the page was generated." in page
     assert "No journals: none of build/journals/*.jsonl exists. This page holds no trial results." in page
     assert "- generated: 2031-01-02 03:04 UTC" in page
     assert "#### Cut trials" not in page
