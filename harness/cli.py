@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import HarnessError
-from . import campaign, evidence, images, report
+from . import campaign, evidence, images, report, results
 from .boot import format_timeline, spread, wait_boot
 from .device import Device
 from .methods import METHODS
@@ -96,8 +96,12 @@ def cmd_bench_boot(args: argparse.Namespace) -> int:
         log.info("run %d/%d: %.3f s to first heartbeat", run, args.runs, timeline.total_s)
     print(f"cold power-on to first heartbeat, {args.method}, {args.runs} runs (seconds):")
     print(f"  {'stage':<12} {'min':>7} {'median':>7} {'max':>7}")
-    for row in spread(timelines):
+    rows = spread(timelines)
+    for row in rows:
         print(f"  {row.name:<12} {row.min:7.3f} {row.median:7.3f} {row.max:7.3f}")
+    if args.json:
+        results.write_bench(args.json, "boot", {"method": args.method, "runs": args.runs,
+                                                "stages": [dataclasses.asdict(r) for r in rows]})
     return 0
 
 
@@ -301,7 +305,14 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
         print(f"  after the first trial of each worker (snapshot taken): "
               f"{rate.steady_per_hour:.0f} trials/hour")
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
+    if args.json:
+        results.write_bench(args.json, "trials", {"method": args.method, **rate_figures(rate, args.jobs, args.cold)})
     return 0
+
+
+def rate_figures(rate: TrialRate, jobs: int, cold: bool) -> dict:
+    return {"trials": rate.trials, "jobs": jobs, "cold": cold, "wall_s": rate.wall_s, "per_hour": rate.per_hour,
+            "steady_per_hour": rate.steady_per_hour, "outcomes": dict(rate.outcomes)}
 
 
 def cmd_bench_all(args: argparse.Namespace) -> int:
@@ -319,6 +330,17 @@ def cmd_bench_all(args: argparse.Namespace) -> int:
     for method, boot, rate in rows:
         steady = f"{rate.steady_per_hour:9.0f}" if rate.steady_per_hour is not None else f"{'-':>9}"
         print(f"  {method:<11} {boot:7.2f} {rate.per_hour:9.0f} {steady}")
+    if args.json:
+        results.write_bench(args.json, "all", {
+            "jobs": args.jobs, "boots": args.boots, "trials": args.trials,
+            "methods": [{"method": m, "boot_median_s": boot, "rate": rate_figures(rate, args.jobs, False)}
+                        for m, boot, rate in rows]})
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    out = results.write(args.output, args.journals, args.bench)
+    print(out)
     return 0
 
 
@@ -457,6 +479,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--boots", type=positive_int, default=3, help="cold boots per method (default 3)")
     bench.add_argument("--trials", type=positive_int, default=8, help="cut trials per method (default 8)")
     bench.add_argument("-j", "--jobs", type=positive_int, default=2)
+    bench.add_argument("--json", type=Path, metavar="FILE",
+                       help="also write the figures as JSON to FILE (for 'brownout results --bench')")
     bench.set_defaults(func=cmd_bench_all)
     bench_sub = bench.add_subparsers(dest="bench", metavar="BENCHMARK")
     bb = bench_sub.add_parser("boot", help="cold power-on to first heartbeat, by stage",
@@ -465,6 +489,8 @@ def parser() -> argparse.ArgumentParser:
     bb.add_argument("--runs", type=positive_int, default=10)
     bb.add_argument("--method", default="ab", choices=methods)
     bb.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each boot")
+    bb.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
+                    help="also write the figures as JSON to FILE")
     bb.set_defaults(func=cmd_bench_boot)
     bt = bench_sub.add_parser("trials", help="power-cut trials per hour (bootloader points)",
                               description="Run TRIALS cut trials at the recorded bootloader points, "
@@ -473,7 +499,22 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--trials", type=positive_int, default=8)
     bt.add_argument("-j", "--jobs", type=positive_int, default=2)
     bt.add_argument("--cold", action="store_true", help="cold-boot every trial (no snapshots)")
+    bt.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
+                    help="also write the figures as JSON to FILE")
     bt.set_defaults(func=cmd_bench_trials)
+
+    res = sub.add_parser("results", help="write docs/results.md from journals and bench figures",
+                         description="Write a Markdown page of results: per journal, the outcome counts per "
+                                     "method and phase, the trials without a cut, each method's strategy "
+                                     "figures, errors and timeouts; per bench file, its figures. The page is "
+                                     "stamped with the date, host, commit and image keys. Without JOURNALs: "
+                                     "every build/journals/*.jsonl and build/demo/demo.jsonl that exists.")
+    res.add_argument("journals", type=Path, nargs="*", metavar="JOURNAL")
+    res.add_argument("--bench", type=Path, action="append", default=[], metavar="FILE",
+                     help="output of 'brownout bench --json FILE' to include (repeatable)")
+    res.add_argument("-o", "--output", type=Path, metavar="OUT.md",
+                     help=f"page to write (default {results.DEFAULT_OUTPUT.relative_to(images.REPO)})")
+    res.set_defaults(func=cmd_results)
     return p
 
 

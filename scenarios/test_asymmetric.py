@@ -1,6 +1,6 @@
 """Asymmetric update scenarios on real QEMU devices, no power cut: the method's own
 behaviour. The root asks, recovery installs over the only root slot, so even a
-refused payload may cost a reinstall: recovery's policy is in the README."""
+refused payload may cost a reinstall: recovery's policy is in docs/methods/asymmetric.md."""
 from __future__ import annotations
 
 import pytest

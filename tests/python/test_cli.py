@@ -16,7 +16,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("command", [[], ["build"], ["boot"], ["demo"], ["trial"], ["record"], ["campaign"],
-                                     ["report"], ["merge"], ["bench"], ["bench", "boot"], ["bench", "trials"]])
+                                     ["report"], ["merge"], ["results"], ["bench"], ["bench", "boot"],
+                                     ["bench", "trials"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0 and "usage: brownout" in result.stdout

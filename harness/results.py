@@ -1,0 +1,365 @@
+"""The results page: docs/results.md, generated from journals and bench figures.
+
+Every figure on the page is computed from the journals' entries (through the
+same functions as the campaign summary and the HTML report) or read from a
+bench's JSON output; nothing is written in advance. The page is stamped with
+what it was made from: the date, the host, the commit and the image keys.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import HarnessError
+from .campaign import UNFINISHED, failure, kind, latest, legacy, load_journal, outcome
+from .images import BUILD, REPO, STEP_BY_NAME, STEPS, built_key
+from .methods import METHODS
+from .report import OUTCOMES, Spread, label, phase, size, strategies
+
+DEFAULT_OUTPUT = REPO / "docs" / "results.md"
+BENCH_FORMAT = 1
+QEMU = "qemu-system-aarch64"
+
+
+def default_journals() -> list[Path]:
+    """Every campaign journal under build/journals, and the demo's, that exists."""
+    found = sorted((BUILD / "journals").glob("*.jsonl"))
+    demo = BUILD / "demo" / "demo.jsonl"
+    return found + ([demo] if demo.is_file() else [])
+
+
+# -- the stamp: what a page (or a bench's figures) was made on and from
+
+@dataclass(frozen=True)
+class Stamp:
+    generated: str                   # UTC, "YYYY-MM-DD HH:MM UTC"
+    nproc: int | None
+    memory: str                      # MemTotal from /proc/meminfo
+    cpu: str
+    kernel: str
+    qemu: str                        # first line of `qemu-system-aarch64 --version`
+    commit: str                      # short hash, or "unknown"
+    dirty: bool | None               # uncommitted changes in the tree; None: unknown
+    images: dict[str, str | None]    # build step -> key of what is built (None: not built)
+
+
+def _first_line(argv: list[str], cwd: Path | None = None) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=cwd)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[0].strip() if done.returncode == 0 and lines else None
+
+
+def memory(meminfo: Path = Path("/proc/meminfo")) -> str:
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                kib = int(line.split()[1])
+                return f"{kib / 2 ** 20:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return "unknown"
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's name as /proc/cpuinfo gives it (x86: model name; Arm: the implementer and part)."""
+    try:
+        fields = dict(line.split(":", 1) for line in cpuinfo.read_text().splitlines() if ":" in line)
+    except OSError:
+        fields = {}
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    for key in ("model name", "Model", "Hardware", "cpu model"):
+        if fields.get(key):
+            return fields[key]
+    if fields.get("CPU implementer"):
+        return f"implementer {fields['CPU implementer']}, part {fields.get('CPU part', '?')}"
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def nproc() -> int | None:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
+
+
+def git_commit(repo: Path = REPO) -> tuple[str, bool | None]:
+    """The short commit of `repo` and whether its tree has uncommitted changes."""
+    commit = _first_line(["git", "rev-parse", "--short", "HEAD"], cwd=repo)
+    if commit is None:
+        return "unknown", None
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return commit, None
+    return commit, bool(status.stdout.strip()) if status.returncode == 0 else None
+
+
+def stamp(now: datetime.datetime | None = None) -> Stamp:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    commit, dirty = git_commit()
+    return Stamp(now.strftime("%Y-%m-%d %H:%M UTC"), nproc(), memory(), cpu_model(), os.uname().release,
+                 _first_line([QEMU, "--version"]) or f"{QEMU} not found",
+                 commit, dirty, {s.name: built_key(s) for s in STEPS})
+
+
+def _commit_text(s: Stamp) -> str:
+    state = {True: "with uncommitted changes", False: "clean tree", None: "tree state unknown"}[s.dirty]
+    return f"`{s.commit}` ({state})"
+
+
+def _host_text(s: Stamp) -> str:
+    cpus = f"{s.nproc} CPUs" if s.nproc else "CPUs unknown"
+    return f"{cpus}, {s.memory} memory, {s.cpu}, Linux {s.kernel}"
+
+
+# -- bench figures: written by `brownout bench --json FILE`, read back here
+
+def write_bench(path: Path, benchmark: str, figures: dict) -> Path:
+    """One bench run's figures as JSON, with the stamp of the machine it ran on."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"brownout_bench": BENCH_FORMAT, "benchmark": benchmark, "stamp": asdict(stamp()), **figures}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def load_bench(path: Path) -> dict:
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except OSError:
+        raise HarnessError(f"no bench output at {path}") from None
+    except ValueError:
+        raise HarnessError(f"{path} is not bench output of 'brownout bench --json' (not JSON)") from None
+    if not isinstance(record, dict) or record.get("brownout_bench") != BENCH_FORMAT or "benchmark" not in record:
+        raise HarnessError(f"{path} is not bench output of 'brownout bench --json'")
+    return record
+
+
+# -- the page
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+    return ["| " + " | ".join(map(cell, head)) + " |", "|" + " --- |" * len(head),
+            *("| " + " | ".join(map(cell, r)) + " |" for r in rows), ""]
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _span(entries: list[dict]) -> str:
+    times = [e["time"] for e in entries if e.get("time")]
+    if not times:
+        return "-"
+    return " to ".join(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                       for t in (min(times), max(times)))
+
+
+def _spread(d: Spread | None, unit: str = "s") -> str:
+    return "n/a" if d is None else f"{d.median:.2f} {unit} ({d.low:.2f}–{d.high:.2f})"
+
+
+def _median(d: Spread | None) -> str:
+    return "n/a" if d is None else size(d.median)
+
+
+def outcome_rows(entries: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Cut trials: per method and phase, how many ended in each outcome."""
+    cells: dict[tuple[str, str], Counter] = {}
+    for e in entries:
+        if kind(e) == "cut":
+            cells.setdefault((label(e), phase(e)), Counter())[outcome(e)] += 1
+    seen = {o for c in cells.values() for o in c}
+    known = [o for o in OUTCOMES if o in seen]
+    columns = known + sorted(seen - set(known))
+    order = {p: i for i, p in enumerate(("pull", "deploy", "bootloader"))}
+    rows = [[m, p, *(str(c[o]) for o in columns), str(sum(c.values()))]
+            for (m, p), c in sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9), kv[0][1]))]
+    return ["method", "phase", *columns, "trials"], rows
+
+
+def scenario_rows(entries: list[dict]) -> list[list[str]]:
+    """Trials without a cut: per method and kind, how many met their expectation, and why the others did not."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for e in entries:
+        if kind(e) != "cut":
+            groups.setdefault((label(e), kind(e)), []).append(e)
+    rows = []
+    for (m, k), runs in sorted(groups.items()):
+        why = Counter(failure(e) for e in runs if failure(e) is not None)
+        rows.append([m, k, str(len(runs)), str(len(runs) - sum(why.values())),
+                     "; ".join(f"{n} × {reason}" for reason, n in sorted(why.items())) or "-"])
+    return rows
+
+
+def refusals(entries: list[dict], method: str) -> str:
+    runs = [e for e in entries if label(e) == method and kind(e) == "refusal"]
+    if not runs:
+        return "not tested"
+    return f"{sum(failure(e) is None for e in runs)}/{len(runs)} refused"
+
+
+def strategy_rows(entries: list[dict], layouts: dict[str, Path] | None = None) -> list[list[str]]:
+    rows = []
+    for s in strategies(entries, layouts):
+        rows.append([
+            s.method,
+            f"{s.cuts_ok}/{s.cuts}" if s.cuts else "not tested",
+            f"{s.rolled_back}/{s.rollbacks} rolled back" if s.rollbacks else "not tested",
+            refusals(entries, s.method),
+            _spread(s.downtime_s), _median(s.downloaded), _median(s.written),
+            "n/a" if s.overhead is None else size(s.overhead),
+            f"{s.happy_failed} left out" if s.happy_failed else "0",
+            str(s.open_outages)])
+    return rows
+
+
+STRATEGY_HEAD = ["method", "cut trials atomic+completes", "rollback (v2-bad)", "refusals",
+                 "downtime, median (range)", "downloaded, median", "written, median", "storage overhead",
+                 "failed plain updates", "outages that never ended"]
+
+
+def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[str]:
+    every = load_journal(path)
+    entries = latest(every)
+    finals = Counter(e["final"] for e in entries)
+    cuts = [e for e in entries if kind(e) == "cut"]
+    seeds = sorted({e["seed"] for e in entries if e.get("seed") is not None})
+    out = [f"### `{_shown(path)}`", ""]
+    facts = [("trials", f"{len(entries)} ({len(cuts)} cut trials, {len(entries) - len(cuts)} without a cut)"),
+             ("without a verdict", f"{finals['error']} error, {finals['timeout']} timeout"),
+             ("failing their expectation", str(sum(failure(e) is not None for e in entries))),
+             ("trials ran", _span(entries)),
+             ("seeds", ", ".join(map(str, seeds)) or "-")]
+    if len(every) > len(entries):
+        facts.append(("re-run", f"{len(every) - len(entries)} earlier line(s) of trials run again; "
+                                f"the last run of each is counted"))
+    older = sum(legacy(e) for e in entries)
+    if older:
+        facts.append(("older entries", f"{older} of an older journal shape, counted with the verdicts "
+                                       f"they were recorded with (no boot-by-boot evidence)"))
+    out += [f"- {k}: {v}" for k, v in facts] + [""]
+    head, rows = outcome_rows(entries)
+    out += ["#### Cut trials: outcome per method and phase", ""]
+    out += _table(head, rows) if rows else ["No cut trials in this journal.", ""]
+    scenarios = scenario_rows(entries)
+    out += ["#### Trials without a cut: per method and kind", ""]
+    out += (_table(["method", "kind", "trials", "as expected", "not as expected"], scenarios) if scenarios
+            else ["No trials without a cut in this journal.", ""])
+    out += ["#### Per method: what a strategy costs", "",
+            "Cut trials count atomic+completes with nothing broken booted on the way. Downtime, bytes "
+            "downloaded and bytes written are over the plain v1 to v2 updates (happy and downtime runs) that "
+            "ended cleanly on v2; failed ones are counted apart. Storage overhead is every partition a method "
+            "adds beyond boot, data and one root, from the disk layouts built when the page was generated, "
+            "plus repository growth (OSTree).", ""]
+    out += _table(STRATEGY_HEAD, strategy_rows(entries, layouts))
+    unfinished = [e for e in entries if e["final"] in UNFINISHED]
+    if unfinished:
+        out += ["#### Trials that ended in error or timeout", ""]
+        out += _table(["id", "final", "reason", "reproduce"],
+                      [[e["id"] or label(e), e["final"], (e.get("error") or "no reason recorded").splitlines()[0],
+                        f"`{e['reproduce']}`"] for e in unfinished])
+    return out
+
+
+def bench_section(path: Path) -> list[str]:
+    b = load_bench(path)
+    s = b.get("stamp", {})
+    host = f"{s.get('nproc') or '?'} CPUs, {s.get('memory', '?')} memory, {s.get('cpu', '?')}, " \
+           f"Linux {s.get('kernel', '?')}; {s.get('qemu', '?')}"
+    commit = f"`{s.get('commit', '?')}`" + (" (with uncommitted changes)" if s.get("dirty") else "")
+    out = [f"### `{_shown(path)}`: {b['benchmark']}", "",
+           f"- run: {s.get('generated', '?')}, commit {commit}", f"- host: {host}", ""]
+    if b["benchmark"] == "boot":
+        out += [f"Cold power-on to first heartbeat, {b.get('method')}, {b.get('runs')} runs (seconds):", ""]
+        out += _table(["stage", "min", "median", "max"],
+                      [[r["name"], f"{r['min']:.3f}", f"{r['median']:.3f}", f"{r['max']:.3f}"]
+                       for r in b.get("stages", [])])
+    elif b["benchmark"] == "trials":
+        out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
+                       "outcomes"], [_rate_row(b["method"], b)])
+    elif b["benchmark"] == "all":
+        out += [f"Per method, -j {b.get('jobs')}: median cold boot to first heartbeat ({b.get('boots')} boots), "
+                f"bootloader-point cut trials per hour ({b.get('trials')} trials):", ""]
+        out += _table(["method", "boot, median", "trials", "jobs", "start", "wall", "trials/hour",
+                       "after the first (snapshot)", "outcomes"],
+                      [[r["method"], f"{r['boot_median_s']:.2f} s", *_rate_row(r["method"], r["rate"])[1:]]
+                       for r in b.get("methods", [])])
+    else:
+        out += [f"Unknown benchmark '{b['benchmark']}': not shown.", ""]
+    return out
+
+
+def _rate_row(method: str, r: dict) -> list[str]:
+    steady = r.get("steady_per_hour")
+    return [method, str(r["trials"]), str(r["jobs"]), "cold" if r.get("cold") else "snapshots",
+            f"{r['wall_s']:.0f} s", f"{r['per_hour']:.0f}", "-" if steady is None else f"{steady:.0f}",
+            ", ".join(f"{k} {v}" for k, v in sorted(r.get("outcomes", {}).items())) or "-"]
+
+
+def layouts() -> dict[str, Path]:
+    """Each method's disk layout, where storage overhead is computed from (as the report does)."""
+    return {name: STEP_BY_NAME[m.disk_step].out / "layout.json" for name, m in METHODS.items()}
+
+
+def render(journals: list[Path], benches: list[Path], s: Stamp,
+           layouts: dict[str, Path] | None = None, searched: str = "") -> str:
+    out = ["# brownout results", "",
+           "Generated by `./brownout results`; do not edit by hand. Every figure below is computed from the "
+           "journals and bench outputs it names. What the outcomes and verdicts mean: "
+           "[README, Concepts](../README.md#concepts).", ""]
+    out += [f"- generated: {s.generated}", f"- commit: {_commit_text(s)}", f"- host: {_host_text(s)}",
+            f"- QEMU: {s.qemu}", ""]
+    if any(s.images.values()):
+        out += ["Image keys when the page was generated (the hash of each build step's inputs; a journal's "
+                "trials ran on the images built when they ran, which need not be these):", ""]
+        out += _table(["step", "key"], [[name, f"`{key}`" if key else "not built"]
+                                        for name, key in s.images.items()])
+    else:
+        out += ["Image keys: no image step was built when the page was generated.", ""]
+    out += ["## Campaigns", ""]
+    if journals:
+        for path in journals:
+            out += journal_section(path, layouts)
+    else:
+        out += [f"No journals: {searched or 'none were given'}. This page holds no trial results. "
+                "Run `make demo` or `./brownout campaign ...`, then `./brownout results`.", ""]
+    out += ["## Benchmarks", ""]
+    if benches:
+        for path in benches:
+            out += bench_section(path)
+    else:
+        out += ["No bench output given (`./brownout bench --json FILE`, then "
+                "`./brownout results --bench FILE`).", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def write(out: Path | None = None, journals: list[Path] | None = None, benches: list[Path] = ()) -> Path:
+    """Write the page for `journals` (default: every one under build/ that exists) to `out`."""
+    searched = ""
+    if not journals:
+        searched = (f"none of {_shown(BUILD / 'journals')}/*.jsonl and "
+                    f"{_shown(BUILD / 'demo' / 'demo.jsonl')} exists")
+        journals = default_journals()
+    for path in benches:
+        load_bench(path)               # a bad file is one clear error before anything is written
+    text = render(list(journals), list(benches), stamp(), layouts(), searched)
+    out = Path(out) if out else DEFAULT_OUTPUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return out

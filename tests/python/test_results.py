@@ -1,0 +1,265 @@
+"""The results page (`brownout results`) and bench figures as JSON (no QEMU)."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import results
+from harness.cli import parser
+from harness.results import Stamp
+from harness.trial import SCHEMA, Measures, TrialResult
+
+REPO = Path(__file__).resolve().parents[2]
+BROWNOUT = str(REPO / "brownout")
+STAMP = Stamp("2031-01-02 03:04 UTC", 8, "15.6 GiB", "Example CPU", "6.1.0-test", "QEMU emulator version 7.2.0",
+              "abc1234", False, {"kernel": "ab" * 32, "rootfs": None})
+GOOD = {"number": 2, "version": "1", "slot": "A", "confirm": "good", "heartbeat": True}
+
+
+def entry(id: str, method: str = "ab", payload: str = "v2", final: str = "v1",
+          verdicts: tuple[str, ...] = ("atomic", "completes"), phase: str = "", kind: str = "cut",
+          downtime: float | None = 2.0, written: int | None = 3 << 20, time: float = 1_900_000_000.0,
+          **extra: object) -> dict:
+    """A journal line of the current shape, as Journal.append writes it."""
+    cut = kind == "cut"
+    spec = "n=5,edge=after" if cut else ""
+    result = TrialResult(method, payload, final, list(verdicts),
+                         Measures(downtime, 1, 1 << 20, written, 4.0),
+                         f"./brownout trial --method {method} --payload {payload}" + (f" --cut {spec}" if cut else ""),
+                         "A", spec, {"index": "5", "edge": "after", "phase": phase} if cut else None,
+                         boots=[{"number": 1, "version": "1", "slot": "A", "ended_by": "cut"}, GOOD])
+    fields = {**result.as_dict(), **extra}
+    return {"id": id, "seed": 7, "planned_phase": phase, "kind": kind, "time": time, **fields}
+
+
+def journal_lines(entries: list[dict]) -> str:
+    return "".join(json.dumps(e) + "\n" for e in entries)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Path:
+    entries = [
+        entry("ab-pull-cut001-after", phase="pull"),
+        entry("ab-pull-cut002-after", phase="pull"),
+        entry("ab-pull-cut003-after", phase="pull",
+              anomalies=["boot 2: version 1 (slot A): confirm result=bad, the device fell back or rebooted"]),
+        entry("ab-deploy-cut004-after", phase="deploy", final="mixed", verdicts=("completes",)),
+        # An error, then the same trial run again on --resume: only the last counts.
+        entry("ab-bootloader-cut005-after", phase="bootloader", final="error", verdicts=(),
+              error="QEMU exited before its QMP greeting"),
+        entry("ab-bootloader-cut005-after", phase="bootloader", final="v2", time=1_900_000_100.0),
+        entry("ab-bootloader-cut006-after", phase="bootloader", final="timeout", verdicts=(),
+              error="the trial ran longer than 1200 s"),
+        entry("ab-happy", kind="happy", final="v2", verdicts=("atomic", "completes"), downtime=2.0),
+        entry("ab-downtime2", kind="downtime", final="v2", verdicts=("atomic", "completes"), downtime=4.0),
+        entry("ab-rollback", kind="rollback", payload="v2-bad", verdicts=("atomic", "rolled-back")),
+        entry("ab-refusal-v2-tampered", kind="refusal", payload="v2-tampered", verdicts=("atomic", "refused")),
+        entry("ab-refusal-v2-badsig", kind="refusal", payload="v2-badsig", verdicts=("atomic",)),
+        entry("inplace-deploy-cut009-before", method="inplace", phase="deploy", final="mixed", verdicts=()),
+        entry("inplace-rollback", method="inplace", kind="rollback", payload="v2-bad", final="v2-bad",
+              verdicts=()),
+    ]
+    path = tmp_path / "journals" / "compare-seed7.jsonl"
+    path.parent.mkdir()
+    path.write_text(journal_lines(entries))
+    return path
+
+
+def tables(page: str) -> list[list[list[str]]]:
+    """Every Markdown table of the page, as rows of cells (the head row first)."""
+    found, current = [], None
+    for line in page.splitlines():
+        if line.startswith("|"):
+            row = [c.strip() for c in line.strip("|").split(" | ")]
+            if set(line) <= set("|- "):
+                continue
+            if current is None:
+                current = []
+                found.append(current)
+            current.append([c.strip(" |") for c in row])
+        else:
+            current = None
+    return found
+
+
+def table_after(page: str, heading: str) -> list[list[str]]:
+    return tables(page[page.index(heading):])[0]
+
+
+def test_the_page_counts_outcomes_per_method_and_phase(journal: Path) -> None:
+    page = results.render([journal], [], STAMP)
+    head, *rows = table_after(page, "#### Cut trials")
+    assert head == ["method", "phase", "atomic+completes", "atomic+completes after a broken boot",
+                    "mixed, re-run completes", "mixed, not completed", "timeout", "trials"]
+    counts = {(r[0], r[1]): dict(zip(head[2:], map(int, r[2:]))) for r in rows}
+    assert counts == {
+        ("ab", "pull"): {"atomic+completes": 2, "atomic+completes after a broken boot": 1,
+                         "mixed, re-run completes": 0, "mixed, not completed": 0, "timeout": 0, "trials": 3},
+        ("ab", "deploy"): {"atomic+completes": 0, "atomic+completes after a broken boot": 0,
+                           "mixed, re-run completes": 1, "mixed, not completed": 0, "timeout": 0, "trials": 1},
+        ("ab", "bootloader"): {"atomic+completes": 1, "atomic+completes after a broken boot": 0,
+                               "mixed, re-run completes": 0, "mixed, not completed": 0, "timeout": 1, "trials": 2},
+        ("inplace", "deploy"): {"atomic+completes": 0, "atomic+completes after a broken boot": 0,
+                                "mixed, re-run completes": 0, "mixed, not completed": 1, "timeout": 0, "trials": 1},
+    }
+    # The journal's facts: the error that was run again is not counted, its re-run is.
+    assert "- trials: 13 (7 cut trials, 6 without a cut)" in page
+    assert "- without a verdict: 0 error, 1 timeout" in page
+    assert "- re-run: 1 earlier line(s) of trials run again" in page
+    assert "- trials ran: 2030-03-17 17:46 UTC to 2030-03-17 17:48 UTC" in page
+    assert "- seeds: 7" in page
+
+
+def test_scenarios_strategy_and_unfinished_trials(journal: Path) -> None:
+    page = results.render([journal], [], STAMP)
+    scenarios = {(r[0], r[1]): r[2:] for r in table_after(page, "#### Trials without a cut")[1:]}
+    assert scenarios == {
+        ("ab", "downtime"): ["1", "1", "-"], ("ab", "happy"): ["1", "1", "-"],
+        ("ab", "refusal"): ["2", "1", "1 × not refused (final v1)"], ("ab", "rollback"): ["1", "1", "-"],
+        ("inplace", "rollback"): ["1", "0", "1 × did not roll back (final v2-bad)"],
+    }
+    head, *rows = table_after(page, "#### Per method")
+    assert head == results.STRATEGY_HEAD
+    strategy = {r[0]: r[1:] for r in rows}
+    assert strategy["ab"] == ["3/6", "1/1 rolled back", "1/2 refused", "3.00 s (2.00–4.00)", "1.0 MiB",
+                              "3.0 MiB", "n/a", "0", "0"]
+    assert strategy["inplace"][:3] == ["0/1", "0/1 rolled back", "not tested"]
+    unfinished = table_after(page, "#### Trials that ended in error or timeout")
+    assert unfinished[1][:3] == ["ab-bootloader-cut006-after", "timeout", "the trial ran longer than 1200 s"]
+    assert len(unfinished) == 2
+
+
+def test_the_page_is_stamped(journal: Path) -> None:
+    page = results.render([journal], [], STAMP)
+    assert page.startswith("# brownout results\n")
+    for line in ("- generated: 2031-01-02 03:04 UTC", "- commit: `abc1234` (clean tree)",
+                 "- host: 8 CPUs, 15.6 GiB memory, Example CPU, Linux 6.1.0-test",
+                 "- QEMU: QEMU emulator version 7.2.0"):
+        assert line in page.splitlines()
+    keys = {r[0]: r[1] for r in table_after(page, "Image keys")[1:]}
+    assert keys == {"kernel": f"`{'ab' * 32}`", "rootfs": "not built"}
+
+
+def test_without_journals_the_page_says_so(tmp_path: Path) -> None:
+    unbuilt = Stamp(**{**STAMP.__dict__, "images": {"kernel": None, "rootfs": None}})
+    page = results.render([], [], unbuilt, searched="none of build/journals/*.jsonl exists")
+    assert "Image keys: no image step was built when the page was generated." in page
+    assert "No journals: none of build/journals/*.jsonl exists. This page holds no trial results." in page
+    assert "- generated: 2031-01-02 03:04 UTC" in page
+    assert "#### Cut trials" not in page
+
+
+def test_an_older_entry_is_counted_with_its_recorded_verdicts(tmp_path: Path) -> None:
+    fixture = REPO / "tests" / "fixtures" / "journal-ab.jsonl"
+    page = results.render([fixture], [], STAMP)
+    counts = {(r[0], r[1]): r[2:] for r in table_after(page, "#### Cut trials")[1:]}
+    assert counts == {("ab", "pull"): ["14", "14"], ("ab", "deploy"): ["2", "2"], ("ab", "bootloader"): ["4", "4"]}
+    assert "- older entries: 20 of an older journal shape" in page
+    assert SCHEMA == 2
+
+
+def run(*args: str, build: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, BROWNOUT_BUILD=str(build))
+    return subprocess.run([BROWNOUT, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def first_line(*argv: str) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=REPO)
+    except OSError:
+        return None
+    return done.stdout.splitlines()[0].strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def test_the_command_stamps_the_page_with_date_host_commit_and_images(journal: Path, tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    kernel = build / "images" / "kernel"
+    kernel.mkdir(parents=True)
+    (kernel / ".key").write_text("f" * 64 + "\n")
+    out = tmp_path / "results.md"
+    before = datetime.datetime.now(datetime.timezone.utc)
+    result = run("results", str(journal), "-o", str(out), build=build)
+    after = datetime.datetime.now(datetime.timezone.utc)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    page = out.read_text()
+    lines = page.splitlines()
+    assert any(line in lines for line in {f"- generated: {t.strftime('%Y-%m-%d %H:%M UTC')}" for t in (before, after)})
+    commit = first_line("git", "rev-parse", "--short", "HEAD")
+    assert commit and any(line.startswith(f"- commit: `{commit}` (") for line in lines)
+    host = next(line for line in lines if line.startswith("- host: "))
+    assert host.startswith(f"- host: {len(os.sched_getaffinity(0))} CPUs, ") and f"Linux {os.uname().release}" in host
+    qemu = first_line("qemu-system-aarch64", "--version") or "qemu-system-aarch64 not found"
+    assert f"- QEMU: {qemu}" in lines
+    keys = {r[0]: r[1] for r in table_after(page, "Image keys")[1:]}
+    assert keys["kernel"] == f"`{'f' * 64}`" and keys["rootfs"] == "not built"
+    assert set(keys) == {s.name for s in results.STEPS}
+    assert f"### `{journal}`" in page and "#### Cut trials" in page
+
+
+def test_the_command_reads_every_journal_under_build_by_default(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    (build / "journals").mkdir(parents=True)
+    (build / "demo").mkdir()
+    (build / "journals" / "ab-safe-seed1.jsonl").write_text(journal_lines([entry("ab-pull-cut001-after",
+                                                                                phase="pull")]))
+    (build / "journals" / "ab-safe-seed1.plan.json").write_text("[]")
+    (build / "demo" / "demo.jsonl").write_text(journal_lines([entry("ostree-happy", method="ostree", kind="happy",
+                                                                     final="v2")]))
+    out = tmp_path / "page.md"
+    result = run("results", "-o", str(out), build=build)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    sections = [line for line in page.splitlines() if line.startswith("### ")]
+    assert sections == [f"### `{build / 'journals' / 'ab-safe-seed1.jsonl'}`", f"### `{build / 'demo' / 'demo.jsonl'}`"]
+
+
+def test_the_command_without_any_journal_writes_a_page_that_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "page.md"
+    result = run("results", "-o", str(out), build=tmp_path / "empty")
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert "No journals: none of " in page and "This page holds no trial results." in page
+    assert "- generated: " in page
+
+
+def test_bench_figures_are_written_as_json_and_shown(tmp_path: Path) -> None:
+    boot = results.write_bench(tmp_path / "boot.json", "boot", {
+        "method": "ab", "runs": 3,
+        "stages": [{"name": "kernel", "min": 1.2, "median": 1.25, "max": 1.4},
+                   {"name": "total", "min": 2.1, "median": 2.2, "max": 2.6}]})
+    rate = {"trials": 8, "jobs": 2, "cold": False, "wall_s": 60.0, "per_hour": 480.0, "steady_per_hour": None,
+            "outcomes": {"atomic+completes": 8}}
+    every = results.write_bench(tmp_path / "all.json", "all", {
+        "jobs": 2, "boots": 3, "trials": 8,
+        "methods": [{"method": "ab", "boot_median_s": 2.25, "rate": rate}]})
+    record = json.loads(boot.read_text())
+    assert record["benchmark"] == "boot" and record["stamp"]["commit"]
+    page = results.render([], [boot, every], STAMP)
+    assert table_after(page, "Cold power-on")[1:] == [["kernel", "1.200", "1.250", "1.400"],
+                                                      ["total", "2.100", "2.200", "2.600"]]
+    assert table_after(page, "Per method, -j 2")[1] == ["ab", "2.25 s", "8", "2", "snapshots", "60 s", "480", "-",
+                                                        "atomic+completes 8"]
+
+
+def test_a_file_that_is_no_bench_output_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"figures": 1}')
+    out = tmp_path / "page.md"
+    result = run("results", "--bench", str(bad), "-o", str(out), build=tmp_path / "empty")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"brownout: error: {bad} is not bench output of " \
+                                                     f"'brownout bench --json'"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [["bench", "--json", "F"], ["bench", "--json", "F", "boot"],
+                                  ["bench", "boot", "--json", "F"], ["bench", "trials", "--json", "F"]])
+def test_bench_takes_json_before_or_after_the_benchmark(argv: list[str]) -> None:
+    assert parser().parse_args(argv).json == Path("F")
+    assert parser().parse_args([a for a in argv if a not in ("--json", "F")]).json is None
