@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import subprocess
+from typing import Sequence
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -349,7 +350,7 @@ def render(journals: list[Path], benches: list[Path], s: Stamp,
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def write(out: Path | None = None, journals: list[Path] | None = None, benches: list[Path] = ()) -> Path:
+def write(out: Path | None = None, journals: list[Path] | None = None, benches: Sequence[Path] = ()) -> Path:
     """Write the page for `journals` (default: every one under build/ that exists) to `out`."""
     searched = ""
     if not journals:

@@ -206,11 +206,11 @@ def test_the_command_reads_every_journal_under_build_by_default(tmp_path: Path) 
     build = tmp_path / "build"
     (build / "journals").mkdir(parents=True)
     (build / "demo").mkdir()
-    (build / "journals" / "ab-safe-seed1.jsonl").write_text(journal_lines([entry("ab-pull-cut001-after",
-                                                                                phase="pull")]))
+    cut = entry("ab-pull-cut001-after", phase="pull")
+    (build / "journals" / "ab-safe-seed1.jsonl").write_text(journal_lines([cut]))
     (build / "journals" / "ab-safe-seed1.plan.json").write_text("[]")
-    (build / "demo" / "demo.jsonl").write_text(journal_lines([entry("ostree-happy", method="ostree", kind="happy",
-                                                                     final="v2")]))
+    happy = entry("ostree-happy", method="ostree", kind="happy", final="v2")
+    (build / "demo" / "demo.jsonl").write_text(journal_lines([happy]))
     out = tmp_path / "page.md"
     result = run("results", "-o", str(out), build=build)
     assert result.returncode == 0, result.stderr
