@@ -2,9 +2,9 @@
 point (pytest-xdist underneath), keep every result in a journal.
 
 The record is tied to the images it was made from: a record from other images
-is refused, since its point indices would address other syscalls. The journal
-is JSON lines, appended and fsync'd per trial, so an interrupted campaign
-resumes where it stopped.
+is refused, since its point indices would address other syscalls. The
+journal (harness/journal.py) keeps one typed entry per trial, so an
+interrupted campaign resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -23,14 +23,11 @@ from typing import TextIO
 
 from . import HarnessError, cutspec, methods
 from .images import BUILD, REPO, STEP_BY_NAME, built_key
+from .journal import UNFINISHED, Entry, Journal
 from .trial import TrialResult, TrialSpec, record_points
 
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
-# Fields every journal entry has: what tells a journal from any other JSON lines.
-ENTRY_FIELDS = ("id", "method", "payload", "final", "verdicts", "measures", "reproduce")
-# Trials that ended without a verdict: the harness could not finish them.
-UNFINISHED = ("error", "timeout")
 DEFAULT_TRIAL_TIMEOUT = 1200.0
 
 log = logging.getLogger(__name__)
@@ -164,122 +161,6 @@ def load_plan(path: Path) -> list[PlannedCut]:
     return [PlannedCut(**c) for c in json.loads(path.read_text())]
 
 
-class Journal:
-    """JSON lines, one per trial, appended and fsync'd (file, then directory on creation)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path).resolve()
-
-    def append(self, cut: PlannedCut | None, result: TrialResult, seed: int | None = None) -> None:
-        entry = {"id": cut.id if cut else "", "seed": seed, "planned_phase": cut.phase if cut else "",
-                 "kind": cut.kind if cut else "", "time": time.time(), **result.as_dict()}
-        new = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as f:
-            f.write(json.dumps(entry) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        if new:
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def entries(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        entries, torn = parse_journal(self.path.read_text())
-        for n in torn:
-            # A line torn by an interruption: the trial is simply run again.
-            print(f"brownout: journal {self.path} line {n} is incomplete; ignored", file=sys.stderr)
-        return entries
-
-    def done(self) -> set[str]:
-        """Trials with a verdict; one that ended in error or timeout is run again on resume."""
-        return {e["id"] for e in latest(self.entries()) if e.get("id") and e["final"] not in UNFINISHED}
-
-
-def latest(entries: list[dict]) -> list[dict]:
-    """One entry per trial id, the last written (a resumed campaign re-runs its
-    errors and timeouts); entries without an id all stay."""
-    last = {e["id"]: i for i, e in enumerate(entries) if e.get("id")}
-    return [e for i, e in enumerate(entries) if not e.get("id") or last[e["id"]] == i]
-
-
-def unaccounted(planned: list[PlannedCut], entries: list[dict]) -> list[PlannedCut]:
-    """Planned trials the journal holds no entry for."""
-    ids = {e.get("id") for e in entries}
-    return [c for c in planned if c.id not in ids]
-
-
-def parse_journal(text: str) -> tuple[list[dict], list[int]]:
-    """The entries of a journal's text, and the numbers of lines that are not JSON."""
-    entries, torn = [], []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            torn.append(n)
-    return entries, torn
-
-
-def load_journal(path: Path) -> list[dict]:
-    """A journal's entries, or a clear error when `path` is missing or not a journal.
-    Only the last line may be torn (an interrupted append); it is left out."""
-    path = Path(path)
-    if not path.is_file():
-        raise HarnessError(f"no journal at {path}")
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise HarnessError(f"{path} is not a brownout journal (not text)") from None
-    entries, torn = parse_journal(text)
-    last = len(text.rstrip("\n").splitlines())
-    if torn and (torn != [last] or not entries):
-        raise HarnessError(f"{path} is not a brownout journal: line {torn[0]} is not JSON")
-    if torn:
-        log.warning("journal %s: last line %d is incomplete; ignored", path, last)
-    for n, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict) or any(k not in entry for k in ENTRY_FIELDS):
-            raise HarnessError(f"{path} is not a brownout journal: entry {n} lacks "
-                               f"{', '.join(ENTRY_FIELDS)}")
-    return entries
-
-
-def merge(out: Path, sources: list[Path]) -> list[dict]:
-    """Join journals (shards) into `out`: one entry per id, the later source winning,
-    ordered by time; written to a temporary file, fsync'd, renamed, directory fsync'd."""
-    by_id: dict[str, dict] = {}
-    unnamed: list[dict] = []      # trials without a planned cut have no id to merge on
-    for source in sources:
-        for entry in load_journal(source):
-            if not entry["id"]:
-                unnamed.append(entry)
-                continue
-            if entry["id"] in by_id:
-                log.warning("trial %s appears twice; keeping the one from %s", entry["id"], source)
-            by_id[entry["id"]] = entry
-    merged = sorted([*by_id.values(), *unnamed], key=lambda e: e.get("time") or 0)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.writelines(json.dumps(e) + "\n" for e in merged)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.rename(out)
-    # The rename is durable only once the directory is.
-    fd = os.open(out.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return merged
-
-
 def parse_shard(text: str) -> tuple[int, int]:
     """'I/N' -> (I, N), 1 <= I <= N."""
     try:
@@ -316,13 +197,13 @@ class Progress:
         return (f"brownout: {done}/{self.total} trials, {failed} failing, "
                 f"{_duration(elapsed)} elapsed, ETA {eta}")
 
-    def update(self, entries: list[dict], final: bool = False) -> None:
+    def update(self, entries: list[Entry], final: bool = False) -> None:
         now = time.monotonic()
         tty = self.stream.isatty()
         if not (final or tty or now - self.last >= self.interval):
             return
         self.last = now
-        text = self.line(len(entries), sum(failure(e) is not None for e in entries), now)
+        text = self.line(len(entries), sum(e.failure is not None for e in entries), now)
         if tty:
             # The line rewrites itself in place (and clears what a longer one left).
             self.stream.write(f"\r{text}\x1b[K" + ("\n" if final else ""))
@@ -339,11 +220,9 @@ def _duration(seconds: float) -> str:
 def watch(proc: subprocess.Popen, journal: Journal, ids: set[str], progress: Progress,
           poll: float = 1.0) -> int:
     """Report progress from the journal until `proc` ends; returns its exit status."""
-    def ours() -> list[dict]:
-        if not journal.path.exists():
-            return []
+    def ours() -> list[Entry]:
         # Quietly: a line being appended right now looks torn.
-        return [e for e in parse_journal(journal.path.read_text())[0] if e.get("id") in ids]
+        return [e for e in journal.entries(quiet=True) if e.id in ids]
     while True:
         try:
             status = proc.wait(timeout=poll)
@@ -425,82 +304,26 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     for cut in unaccounted(todo, journal.entries()):
         reason = (f"no result was written: the trial's pytest run (exit status {status}) ended "
                   f"without one; see {output}")
-        journal.append(cut, TrialResult.unfinished(cut.trial(), "error", reason), seed)
+        journal.record(cut.id, cut.kind, cut.phase, TrialResult.unfinished(cut.trial(), "error", reason), seed)
     return status
 
 
-def summarize(entries: list[dict]) -> str:
+def unaccounted(planned: list[PlannedCut], entries: list[Entry]) -> list[PlannedCut]:
+    """Planned trials the journal holds no entry for."""
+    ids = {e.id for e in entries}
+    return [c for c in planned if c.id not in ids]
+
+
+def summarize(entries: list[Entry]) -> str:
     """Counts per method, client, phase (or scenario kind) and outcome."""
     rows: Counter[tuple[str, str, str, str]] = Counter()
     for e in entries:
-        if kind(e) == "cut":
-            what, result = (e.get("cut") or {}).get("phase") or e.get("planned_phase") or "-", outcome(e)
+        if e.kind == "cut":
+            what, result = e.phase, e.outcome
         else:
-            what, result = kind(e), e["final"] if e["final"] in UNFINISHED else failure(e) or "as expected"
-        rows[(e["method"], e.get("client", "safe"), what, result)] += 1
+            what, result = e.kind, e.final if e.final in UNFINISHED else e.failure or "as expected"
+        rows[(e.method, e.client, what, result)] += 1
     lines = [f"  {'method':<10} {'client':<7} {'phase/kind':<10} {'outcome':<24} trials"]
     for (method, client, what, result), n in sorted(rows.items()):
         lines.append(f"  {method:<10} {client:<7} {what:<10} {result:<24} {n}")
     return "\n".join(lines)
-
-
-HAPPY_FINAL = "v2"
-
-
-def kind(entry: dict) -> str:
-    """happy | rollback | refusal | downtime | cut: as recorded, else from the trial."""
-    if entry.get("kind"):
-        return entry["kind"]
-    if entry.get("cut_spec"):
-        return "cut"
-    if entry.get("payload") == "v2-bad":
-        return "rollback"
-    if entry.get("payload") in ("v2-tampered", "v2-badsig"):
-        return "refusal"
-    return "happy"
-
-
-def legacy(entry: dict) -> bool:
-    """An entry of an older journal shape: its verdicts stand as recorded, without
-    the boot-by-boot evidence that grades a newer one."""
-    return "schema" not in entry
-
-
-def failure(entry: dict) -> str | None:
-    """Why a trial failed its expectation, or None when it met it."""
-    k, final, verdicts = kind(entry), entry["final"], set(entry["verdicts"])
-    if final in UNFINISHED:
-        return f"{final}: {entry.get('error') or 'no reason recorded'}"
-    if k == "cut":
-        result = outcome(entry)
-        return None if result == CLEAN else result
-    if k == "rollback":
-        return None if "rolled-back" in verdicts else f"did not roll back (final {final})"
-    if k == "refusal":
-        return None if "refused" in verdicts else f"not refused (final {final})"
-    if final != HAPPY_FINAL:
-        return f"ended on {final}, not {HAPPY_FINAL}"
-    if entry.get("anomalies"):
-        return f"ended on {final} {AFTER_BROKEN}"
-    return None
-
-
-AFTER_BROKEN = "after a broken boot"
-CLEAN = "atomic+completes"
-
-
-def outcome(entry: dict) -> str:
-    verdicts = set(entry.get("verdicts", ()))
-    if entry["final"] in ("missed", "bricked", *UNFINISHED):
-        return entry["final"]
-    # Whether the device's own re-run gets it out of a mixed root is what
-    # separates a method that heals (in-place under apt) from one that stays broken.
-    if entry["final"] == "mixed":
-        return "mixed, re-run completes" if "completes" in verdicts else "mixed, not completed"
-    if {"atomic", "completes"} <= verdicts:
-        # Reaching the old or new version is not enough when the device booted
-        # something broken on the way (an older entry has no boots to tell).
-        return f"{CLEAN} {AFTER_BROKEN}" if entry.get("anomalies") else CLEAN
-    if "atomic" in verdicts:
-        return "atomic, not completed"
-    return f"not atomic ({entry['final']})"

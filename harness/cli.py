@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import HarnessError
-from . import campaign, evidence, images, report, results
+from . import campaign, evidence, images, report
+from . import journal as journal_mod
+from . import results
 from .boot import format_timeline, spread, wait_boot
 from .device import Device
 from .methods import METHODS
@@ -68,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     names = sorted(METHODS)
     out = images.BUILD / "demo"
     shutil.rmtree(out, ignore_errors=True)
-    journal = campaign.Journal(out / "demo.jsonl")
+    journal = journal_mod.Journal(out / "demo.jsonl")
     args.seed, args.resume, args.cold = 1, False, False
     planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS,
                                every_bootloader_point=False)
@@ -80,7 +82,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     write_report(journal.path, with_evidence=True)
     # Findings (a method that does not roll back, say) are the demo's output; a
     # trial the harness could not finish is not, and fails the run.
-    unfinished = [e for e in failing if e["final"] in campaign.UNFINISHED]
+    unfinished = [e for e in failing if e.final in journal_mod.UNFINISHED]
     if unfinished:
         print(f"brownout: {len(unfinished)} trial(s) ended in error or timeout: the demo's "
               f"comparison is incomplete (see the report)", file=sys.stderr)
@@ -155,7 +157,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if args.shard:
         planned = campaign.shard(planned, *args.shard)
         name += "-shard{}of{}".format(*args.shard)
-    journal = campaign.Journal(args.journal or images.BUILD / "journals" / f"{name}.jsonl")
+    journal = journal_mod.Journal(args.journal or images.BUILD / "journals" / f"{name}.jsonl")
     if journal.path.exists() and not args.resume:
         raise HarnessError(f"journal {journal.path} exists: add --resume to continue it, or --journal NEW")
     failing = run_campaign(planned, journal, args)
@@ -191,7 +193,7 @@ def comparative_plan(names: list[str], cuts: str, seed: int, downtime_runs: int,
 
 
 def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
-                 args: argparse.Namespace) -> list[dict]:
+                 args: argparse.Namespace) -> list[journal_mod.Entry]:
     """Run, print the summary and every trial that missed its expectation; returns those."""
     by_kind = Counter(c.phase if c.kind == "cut" else c.kind for c in planned)
     log.info("campaign: %d trials (%s), seed %d, %d jobs, journal %s", len(planned),
@@ -199,12 +201,12 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
     status = campaign.run(planned, journal, args.seed, args.jobs, args.resume, snapshots=not args.cold,
                           trial_timeout=args.trial_timeout)
     ids = {c.id for c in planned}
-    entries = [e for e in campaign.latest(journal.entries()) if e["id"] in ids]
+    entries = [e for e in journal_mod.latest(journal.entries()) if e.id in ids]
     print(f"campaign: {len(entries)} of {len(planned)} trials in {journal.path}:")
     print(campaign.summarize(entries))
-    failing = [e for e in entries if campaign.failure(e) is not None]
+    failing = [e for e in entries if e.failure is not None]
     for e in failing:
-        print(f"  {e['id']}: {campaign.failure(e)}: {e['reproduce']}")
+        print(f"  {e.id}: {e.failure}: {e.reproduce}")
     missing = campaign.unaccounted(planned, entries)
     if missing:
         raise HarnessError(f"{len(missing)} of {len(planned)} planned trials have no entry in {journal.path} "
@@ -240,7 +242,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    merged = campaign.merge(args.output, args.journals)
+    merged = journal_mod.merge(args.output, args.journals)
     print(f"{len(merged)} trials from {len(args.journals)} journals in {args.output}")
     return 0
 
@@ -279,18 +281,18 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool) -> TrialRate:
     planned = (planned * (trials // len(planned) + 1))[:trials]
     planned = [dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)]
     with tempfile.TemporaryDirectory(prefix="brownout-bench-") as tmp:
-        journal = campaign.Journal(Path(tmp) / "bench.jsonl")
+        journal = journal_mod.Journal(Path(tmp) / "bench.jsonl")
         started = time.monotonic()
         campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold)
         wall = time.monotonic() - started
         entries = journal.entries()
     if not entries:
         raise HarnessError(f"no {method} trial finished")
-    times = sorted(e["time"] for e in entries)
+    times = sorted(e.time or 0.0 for e in entries)
     steady = None
     if len(times) > jobs + 1 and times[-1] > times[jobs]:
         steady = 3600 * (len(times) - jobs - 1) / (times[-1] - times[jobs])
-    return TrialRate(len(entries), wall, steady, Counter(campaign.outcome(e) for e in entries))
+    return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries))
 
 
 def cmd_bench_trials(args: argparse.Namespace) -> int:

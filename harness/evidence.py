@@ -21,8 +21,8 @@ from pathlib import Path
 
 from . import HarnessError
 from . import images
-from .campaign import load_journal
-from .report import failure, kind, label
+from .journal import load_journal
+from .report import label
 from .runlogs import console_logs
 
 log = logging.getLogger(__name__)
@@ -118,21 +118,21 @@ def write_bundle(journal: Path, report: Path, out: Path | None = None) -> Path:
                                         for name, sha in d["files"].items()).encode())
     failing = []
     for e in entries:
-        why = failure(e)
+        why = e.failure
         if why is None:
             continue
-        name = e["id"] or f"{label(e)}-{kind(e)}-{e.get('time')}"
+        name = e.id or f"{label(e)}-{e.kind}-{e.time}"
         logs = []
-        for path in console_logs(e.get("log_dir", "")):
-            logs.append(f"logs/{name}/{path.relative_to(e['log_dir'])}")
+        for path in console_logs(e.log_dir):
+            logs.append(f"logs/{name}/{path.relative_to(e.log_dir)}")
             bundle.add(logs[-1], path)
-        failing.append({"id": e["id"], "why": why, "reproduce": e["reproduce"],
+        failing.append({"id": e.id, "why": why, "reproduce": e.reproduce,
                         "logs": logs or "log not available"})
     manifest = {
         "journal": str(journal.resolve()),
         "made": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "trials": len(entries),
-        "seeds": sorted({e["seed"] for e in entries if e.get("seed") is not None}),
+        "seeds": sorted({e.seed for e in entries if e.seed is not None}),
         "configuration": plan.name if plan.is_file() else "no plan file next to the journal",
         "images": {step: d["key"] for step, d in digests.items()} or f"no image step is built in {images.IMAGES}",
         "boot files": {what: _digest_of(digests, path) for what, path in BOOT_FILES.items()},

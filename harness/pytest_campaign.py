@@ -21,7 +21,8 @@ from typing import Callable
 
 import pytest
 
-from .campaign import DEFAULT_TRIAL_TIMEOUT, Journal, PlannedCut, load_plan
+from .campaign import DEFAULT_TRIAL_TIMEOUT, PlannedCut, load_plan
+from .journal import Journal
 from .server import UpdateServer
 from .snapshot import Snapshot
 from .trial import TrialResult, TrialSpec, run_trial
@@ -77,7 +78,7 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         finally:
             for disk in run_dir.glob("*.qcow2"):
                 disk.unlink()            # keep the logs, not the disk
-        journal.append(cut, result, config.getoption("brownout_seed"))
+        journal.record(cut.id, cut.kind, cut.phase, result, config.getoption("brownout_seed"))
         request.node.user_properties.append(("brownout-trial", result.summary()))
         return result
 

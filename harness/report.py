@@ -19,7 +19,8 @@ from pathlib import Path
 from . import cutspec, plots
 from .methods import METHODS
 from .runlogs import LOG_LINES, console_tail
-from .campaign import UNFINISHED, failure, kind, latest, legacy, load_journal, outcome
+from .journal import UNFINISHED, Entry, latest, load_journal
+from .trial import Measures
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +29,27 @@ OUTCOMES = tuple(plots.OUTCOME_COLOURS)
 HAPPY_KINDS = ("happy", "downtime")
 
 
-def label(entry: dict) -> str:
+def label(entry: Entry) -> str:
     """The method, and the client when it is not the real one: an unsafe fixture's
     results must never be read as the method's."""
-    client = entry.get("client", "safe")
-    return entry["method"] if client == "safe" else f"{entry['method']} ({client} client)"
+    return entry.method if entry.client == "safe" else f"{entry.method} ({entry.client} client)"
 
 
-def phase(entry: dict) -> str:
-    return (entry.get("cut") or {}).get("phase") or entry.get("planned_phase") or "-"
+def phase(entry: Entry) -> str:
+    return entry.phase
 
 
-def column(entry: dict) -> str:
+def column(entry: Entry) -> str:
     """The outcome, with every 'not atomic (FINAL)' in one column."""
-    result = outcome(entry)
+    result = entry.outcome
     return "not atomic" if result.startswith("not atomic") else result
 
 
-def cut_index(entry: dict) -> int | None:
+def cut_index(entry: Entry) -> int | None:
     """Where the cut was aimed: the agent's index, else n= of the spec (a missed cut)."""
-    raw = (entry.get("cut") or {}).get("index")
+    raw = (entry.cut or {}).get("index")
     if raw is None:
-        spec = cutspec.try_parse(entry.get("cut_spec", ""))
+        spec = cutspec.try_parse(entry.cut_spec)
         return spec.index if spec else None
     try:
         return int(raw)
@@ -57,10 +57,10 @@ def cut_index(entry: dict) -> int | None:
         return None
 
 
-def edge(entry: dict) -> str:
+def edge(entry: Entry) -> str:
     """before | after: from the agent, else from the spec (a missed cut)."""
-    spec = cutspec.try_parse(entry.get("cut_spec", ""))
-    return (entry.get("cut") or {}).get("edge") or (spec.edge if spec else "before")
+    spec = cutspec.try_parse(entry.cut_spec)
+    return (entry.cut or {}).get("edge") or (spec.edge if spec else "before")
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,8 @@ class Strategy:
     open_outages: int = 0             # runs whose application never beat again after the update began
 
 
-def measure(entries: list[dict], key: str) -> list[float]:
-    return [e["measures"][key] for e in entries if e["measures"].get(key) is not None]
+def measure(entries: list[Entry], key: str) -> list[float]:
+    return [getattr(e.measures, key) for e in entries if getattr(e.measures, key) is not None]
 
 
 # Every device has these: firmware files, its data and one root (the largest
@@ -114,42 +114,42 @@ def overhead(layout: Path | None, growth: Spread | None = None) -> int | None:
     return sum(rest) - max(rest) + (int(growth.median) if growth else 0)
 
 
-def repo_growth(entries: list[dict]) -> list[float]:
+def repo_growth(entries: list[Entry]) -> list[float]:
     """Bytes the device's repository grew by in each run that measured it."""
     out = []
     for e in entries:
-        m = e["measures"]
-        if m.get("repo_kib_before") is not None and m.get("repo_kib_after") is not None:
-            out.append(1024.0 * (m["repo_kib_after"] - m["repo_kib_before"]))
+        m = e.measures
+        if m.repo_kib_before is not None and m.repo_kib_after is not None:
+            out.append(1024.0 * (m.repo_kib_after - m.repo_kib_before))
     return out
 
 
-def strategies(entries: list[dict], layouts: dict[str, Path] | None = None) -> list[Strategy]:
+def strategies(entries: list[Entry], layouts: dict[str, Path] | None = None) -> list[Strategy]:
     rows = []
     for name in sorted({label(e) for e in entries}):
         mine = [e for e in entries if label(e) == name]
-        cuts = [e for e in mine if kind(e) == "cut"]
-        rollbacks = [e for e in mine if kind(e) == "rollback"]
+        cuts = [e for e in mine if e.kind == "cut"]
+        rollbacks = [e for e in mine if e.kind == "rollback"]
         # A failed happy run measures a failure, not the method's cost.
-        tried = [e for e in mine if kind(e) in HAPPY_KINDS]
-        happy = [e for e in tried if failure(e) is None]
+        tried = [e for e in mine if e.kind in HAPPY_KINDS]
+        happy = [e for e in tried if e.failure is None]
         rows.append(Strategy(
-            name, sum(outcome(e) == "atomic+completes" for e in cuts), len(cuts),
-            sum(failure(e) is None for e in rollbacks), len(rollbacks),
+            name, sum(e.outcome == "atomic+completes" for e in cuts), len(cuts),
+            sum(e.failure is None for e in rollbacks), len(rollbacks),
             spread(measure(happy, "downtime_s")), spread(measure(happy, "bytes_downloaded")),
             spread(measure(happy, "bytes_written")),
-            overhead((layouts or {}).get(mine[0]["method"]), spread(repo_growth(happy))),
+            overhead((layouts or {}).get(mine[0].method), spread(repo_growth(happy))),
             happy_failed=len(tried) - len(happy),
-            open_outages=sum(bool(e["measures"].get("downtime_open")) for e in mine)))
+            open_outages=sum(e.measures.downtime_open for e in mine)))
     return rows
 
 
-def matrix(entries: list[dict]) -> dict[tuple[str, str], Counter]:
+def matrix(entries: list[Entry]) -> dict[tuple[str, str], Counter]:
     """(method, phase) -> outcome counts, cut trials only."""
     cells: dict[tuple[str, str], Counter] = {}
     for e in entries:
-        if kind(e) == "cut":
-            cells.setdefault((label(e), phase(e)), Counter())[column(e)] += 1
+        if e.kind == "cut":
+            cells.setdefault((label(e), e.phase), Counter())[column(e)] += 1
     order = {p: i for i, p in enumerate(dict.fromkeys(p for m in METHODS.values() for p in m.phases))}
     return dict(sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1])))
 
@@ -171,7 +171,7 @@ def _table(table_id: str, head: list[str], rows: list[list[str]]) -> str:
     return f'<table id="{table_id}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _matrix_html(entries: list[dict]) -> str:
+def _matrix_html(entries: list[Entry]) -> str:
     cells = matrix(entries)
     if not cells:
         return '<p id="outcome-matrix">No cut trials in this journal.</p>'
@@ -181,40 +181,40 @@ def _matrix_html(entries: list[dict]) -> str:
     return _table("outcome-matrix", ["method", "phase", *(escape(o) for o in OUTCOMES), "trials"], rows)
 
 
-def _scenarios_html(entries: list[dict]) -> str:
-    runs = sorted((e for e in entries if kind(e) != "cut"), key=lambda e: (label(e), kind(e), e.get("time") or 0))
+def _scenarios_html(entries: list[Entry]) -> str:
+    runs = sorted((e for e in entries if e.kind != "cut"), key=lambda e: (label(e), e.kind, e.time or 0))
     if not runs:
         return '<p id="scenarios">No scenario trials (happy path, rollback, refusal) in this journal.</p>'
     rows = []
     for e in runs:
-        m, why = e["measures"], failure(e)
-        rows.append([escape(label(e)), escape(kind(e)), escape(e["payload"]), escape(e["id"] or "-"),
-                     escape(e["final"]), escape(", ".join(e["verdicts"]) or "none"), _evidence_html(e),
-                     _downtime(m), str(m.get("reboots", "-")),
+        m, why = e.measures, e.failure
+        rows.append([escape(label(e)), escape(e.kind), escape(e.payload), escape(e.id or "-"),
+                     escape(e.final), escape(", ".join(e.verdicts) or "none"), _evidence_html(e),
+                     _downtime(m), str(m.reboots),
                      '<span class="ok">as expected</span>' if why is None
                      else f'<span class="bad">{escape(why)}</span>'])
     return _table("scenarios", ["method", "scenario", "payload", "id", "final", "verdicts", "evidence", "downtime",
                                 "reboots", "result"], rows)
 
 
-def _downtime(m: dict) -> str:
-    if m.get("downtime_s") is None:
+def _downtime(m: Measures) -> str:
+    if m.downtime_s is None:
         return "-"
-    return f"{m['downtime_s']:.2f} s" + (" (never came back up)" if m.get("downtime_open") else "")
+    return f"{m.downtime_s:.2f} s" + (" (never came back up)" if m.downtime_open else "")
 
 
-def _evidence_html(e: dict) -> str:
+def _evidence_html(e: Entry) -> str:
     """What the verdicts rest on: the rollback and refusal seen, the update error, the anomalies."""
-    if legacy(e):
+    if e.legacy:
         return '<span class="legacy">older entry: verdicts as recorded, no boot evidence</span>'
-    parts = [f"{what}: {escape(text)}" for what, text in (("rollback", e.get("rollback")),
-                                                          ("refusal", e.get("refusal"))) if text]
-    if e.get("update_error") and not e.get("refusal"):
-        err = e["update_error"]
+    parts = [f"{what}: {escape(text)}" for what, text in (("rollback", e.rollback),
+                                                          ("refusal", e.refusal)) if text]
+    if e.update_error and not e.refusal:
+        err = e.update_error
         parts.append(f"update error: {escape(err.get('reason', ''))} ({escape(err.get('detail', ''))})")
-    parts += [f'<span class="bad">{escape(a)}</span>' for a in e.get("anomalies", ())]
-    if e["final"] in UNFINISHED:
-        parts.append(f'<span class="bad">{escape(e.get("error") or "")}</span>')
+    parts += [f'<span class="bad">{escape(a)}</span>' for a in e.anomalies]
+    if e.final in UNFINISHED:
+        parts.append(f'<span class="bad">{escape(e.error)}</span>')
     return "<br>".join(parts) or "-"
 
 
@@ -247,19 +247,19 @@ def _strategy_html(rows: list[Strategy]) -> str:
                                "storage overhead (partitions added, repository growth)"], body)
 
 
-def _failures_html(entries: list[dict]) -> str:
-    failing = [(e, why) for e in entries if (why := failure(e)) is not None]
+def _failures_html(entries: list[Entry]) -> str:
+    failing = [(e, why) for e in entries if (why := e.failure) is not None]
     if not failing:
         return '<p id="failures">Every trial met its expectation.</p>'
     out = ['<div id="failures">']
     for e, why in failing:
-        tail = console_tail(e.get("log_dir", "")) or e.get("console_tail") or None
-        notes = "".join(f"<li>{escape(n)}</li>" for n in e.get("notes", [])) or "<li>none</li>"
-        boots = "".join(f"<li>{escape(_boot_line(b))}</li>" for b in e.get("boots", ()))
-        out.append(f'<div class="failure"><h3>{escape(e["id"] or label(e))}: {escape(why)}</h3>'
-                   f"<p>reproduce: <code>{escape(e['reproduce'])}</code></p><p>evidence: {_evidence_html(e)}</p>"
+        tail = console_tail(e.log_dir) or e.console_tail or None
+        notes = "".join(f"<li>{escape(n)}</li>" for n in e.notes) or "<li>none</li>"
+        boots = "".join(f"<li>{escape(_boot_line(b))}</li>" for b in e.boots)
+        out.append(f'<div class="failure"><h3>{escape(e.id or label(e))}: {escape(why)}</h3>'
+                   f"<p>reproduce: <code>{escape(e.reproduce)}</code></p><p>evidence: {_evidence_html(e)}</p>"
                    f"<p>notes:</p><ul>{notes}</ul>" + (f"<p>boots:</p><ol>{boots}</ol>" if boots else "") +
-                   f"{_mixed_roots_html(e.get('mixed_roots', []))}"
+                   f"{_mixed_roots_html(list(e.mixed_roots))}"
                    f"<details open><summary>console log (last {LOG_LINES} lines)</summary>"
                    f"<pre>{escape(tail) if tail is not None else 'log not available'}</pre></details></div>")
     out.append("</div>")
@@ -283,17 +283,17 @@ def _mixed_roots_html(mixed_roots: list[dict]) -> str:
     return "".join(out)
 
 
-def _plots_html(entries: list[dict]) -> str:
+def _plots_html(entries: list[Entry]) -> str:
     names = sorted({label(e) for e in entries})
 
-    def by_method(subset: list[dict], key: str, scale: float = 1.0) -> dict[str, list[float]]:
+    def by_method(subset: list[Entry], key: str, scale: float = 1.0) -> dict[str, list[float]]:
         return {n: [v / scale for v in measure([e for e in subset if label(e) == n], key)] for n in names}
 
-    happy = [e for e in entries if kind(e) in HAPPY_KINDS]
+    happy = [e for e in entries if e.kind in HAPPY_KINDS]
     cuts: dict[str, list[tuple[int, str, str]]] = {}
     for e in entries:
-        if kind(e) == "cut" and (i := cut_index(e)) is not None:
-            cuts.setdefault(f"{label(e)} {phase(e)}", []).append((i, edge(e), column(e)))
+        if e.kind == "cut" and (i := cut_index(e)) is not None:
+            cuts.setdefault(f"{label(e)} {e.phase}", []).append((i, edge(e), column(e)))
     cuts = {f"{m} {p}": cuts[f"{m} {p}"] for m, p in matrix(entries) if f"{m} {p}" in cuts}
     figures = [
         ("downtime", "Downtime per method, every run that measured one",
@@ -326,15 +326,15 @@ figcaption { font-weight: bold; margin-bottom: 0.3em; }
 """
 
 
-def render(entries: list[dict], journal: Path, layouts: dict[str, Path] | None = None,
+def render(entries: list[Entry], journal: Path, layouts: dict[str, Path] | None = None,
            superseded: int = 0) -> str:
-    seeds = sorted({e["seed"] for e in entries if e.get("seed") is not None})
-    keys = sorted({json.dumps(e["images"], sort_keys=True) for e in entries if e.get("images")})
-    times = [e["time"] for e in entries if e.get("time")]
+    seeds = sorted({e.seed for e in entries if e.seed is not None})
+    keys = sorted({json.dumps(e.images, sort_keys=True) for e in entries if e.images})
+    times = [e.time for e in entries if e.time]
     span = " to ".join(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
                        for t in (min(times), max(times))) if times else "-"
-    unfinished = sum(e["final"] in UNFINISHED for e in entries)
-    older = sum(legacy(e) for e in entries)
+    unfinished = sum(e.final in UNFINISHED for e in entries)
+    older = sum(e.legacy for e in entries)
     header = [("journal", escape(str(journal))), ("trials", str(len(entries))),
               ("without a verdict", f'<span class="{"bad" if unfinished else "ok"}">{unfinished} '
                                     f"(error or timeout: the harness could not finish them)</span>")]

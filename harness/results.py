@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import HarnessError
-from .campaign import UNFINISHED, failure, kind, latest, legacy, load_journal, outcome
+from .journal import UNFINISHED, Entry, latest, load_journal
 from .images import BUILD, REPO, STEP_BY_NAME, STEPS, built_key
 from .methods import METHODS
-from .report import OUTCOMES, Spread, label, phase, size, strategies
+from .report import OUTCOMES, Spread, label, size, strategies
 
 DEFAULT_OUTPUT = REPO / "docs" / "results.md"
 BENCH_FORMAT = 1
@@ -163,8 +163,8 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _span(entries: list[dict]) -> str:
-    times = [e["time"] for e in entries if e.get("time")]
+def _span(entries: list[Entry]) -> str:
+    times = [e.time for e in entries if e.time]
     if not times:
         return "-"
     return " to ".join(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -179,12 +179,12 @@ def _median(d: Spread | None) -> str:
     return "n/a" if d is None else size(d.median)
 
 
-def outcome_rows(entries: list[dict]) -> tuple[list[str], list[list[str]]]:
+def outcome_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     """Cut trials: per method and phase, how many ended in each outcome."""
     cells: dict[tuple[str, str], Counter] = {}
     for e in entries:
-        if kind(e) == "cut":
-            cells.setdefault((label(e), phase(e)), Counter())[outcome(e)] += 1
+        if e.kind == "cut":
+            cells.setdefault((label(e), e.phase), Counter())[e.outcome] += 1
     seen = {o for c in cells.values() for o in c}
     known = [o for o in OUTCOMES if o in seen]
     columns = known + sorted(seen - set(known))
@@ -194,28 +194,28 @@ def outcome_rows(entries: list[dict]) -> tuple[list[str], list[list[str]]]:
     return ["method", "phase", *columns, "trials"], rows
 
 
-def scenario_rows(entries: list[dict]) -> list[list[str]]:
+def scenario_rows(entries: list[Entry]) -> list[list[str]]:
     """Trials without a cut: per method and kind, how many met their expectation, and why the others did not."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str], list[Entry]] = {}
     for e in entries:
-        if kind(e) != "cut":
-            groups.setdefault((label(e), kind(e)), []).append(e)
+        if e.kind != "cut":
+            groups.setdefault((label(e), e.kind), []).append(e)
     rows = []
     for (m, k), runs in sorted(groups.items()):
-        why = Counter(failure(e) for e in runs if failure(e) is not None)
+        why = Counter(e.failure for e in runs if e.failure is not None)
         rows.append([m, k, str(len(runs)), str(len(runs) - sum(why.values())),
                      "; ".join(f"{n} × {reason}" for reason, n in sorted(why.items())) or "-"])
     return rows
 
 
-def refusals(entries: list[dict], method: str) -> str:
-    runs = [e for e in entries if label(e) == method and kind(e) == "refusal"]
+def refusals(entries: list[Entry], method: str) -> str:
+    runs = [e for e in entries if label(e) == method and e.kind == "refusal"]
     if not runs:
         return "not tested"
-    return f"{sum(failure(e) is None for e in runs)}/{len(runs)} refused"
+    return f"{sum(e.failure is None for e in runs)}/{len(runs)} refused"
 
 
-def strategy_rows(entries: list[dict], layouts: dict[str, Path] | None = None) -> list[list[str]]:
+def strategy_rows(entries: list[Entry], layouts: dict[str, Path] | None = None) -> list[list[str]]:
     rows = []
     for s in strategies(entries, layouts):
         rows.append([
@@ -238,19 +238,19 @@ STRATEGY_HEAD = ["method", "cut trials atomic+completes", "rollback (v2-bad)", "
 def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[str]:
     every = load_journal(path)
     entries = latest(every)
-    finals = Counter(e["final"] for e in entries)
-    cuts = [e for e in entries if kind(e) == "cut"]
-    seeds = sorted({e["seed"] for e in entries if e.get("seed") is not None})
+    finals = Counter(e.final for e in entries)
+    cuts = [e for e in entries if e.kind == "cut"]
+    seeds = sorted({e.seed for e in entries if e.seed is not None})
     out = [f"### `{_shown(path)}`", ""]
     facts = [("trials", f"{len(entries)} ({len(cuts)} cut trials, {len(entries) - len(cuts)} without a cut)"),
              ("without a verdict", f"{finals['error']} error, {finals['timeout']} timeout"),
-             ("failing their expectation", str(sum(failure(e) is not None for e in entries))),
+             ("failing their expectation", str(sum(e.failure is not None for e in entries))),
              ("trials ran", _span(entries)),
              ("seeds", ", ".join(map(str, seeds)) or "-")]
     if len(every) > len(entries):
         facts.append(("re-run", f"{len(every) - len(entries)} earlier line(s) of trials run again; "
                                 f"the last run of each is counted"))
-    older = sum(legacy(e) for e in entries)
+    older = sum(e.legacy for e in entries)
     if older:
         facts.append(("older entries", f"{older} of an older journal shape, counted with the verdicts "
                                        f"they were recorded with (no boot-by-boot evidence)"))
@@ -269,12 +269,12 @@ def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[
             "adds beyond boot, data and one root, from the disk layouts built when the page was generated, "
             "plus repository growth (OSTree).", ""]
     out += _table(STRATEGY_HEAD, strategy_rows(entries, layouts))
-    unfinished = [e for e in entries if e["final"] in UNFINISHED]
+    unfinished = [e for e in entries if e.final in UNFINISHED]
     if unfinished:
         out += ["#### Trials that ended in error or timeout", ""]
         out += _table(["id", "final", "reason", "reproduce"],
-                      [[e["id"] or label(e), e["final"], (e.get("error") or "no reason recorded").splitlines()[0],
-                        f"`{e['reproduce']}`"] for e in unfinished])
+                      [[e.id or label(e), e.final, (e.error or "no reason recorded").splitlines()[0],
+                        f"`{e.reproduce}`"] for e in unfinished])
     return out
 
 

@@ -8,7 +8,8 @@ from typing import Callable
 
 import pytest
 
-from harness.campaign import PlannedCut, failure
+from harness.campaign import PlannedCut
+from harness.journal import Entry
 from harness.trial import TrialResult
 
 pytestmark = [pytest.mark.campaign, pytest.mark.e2e, pytest.mark.qemu]
@@ -18,4 +19,5 @@ def test_power_cut(planned_cut: PlannedCut, run_planned: Callable[[PlannedCut], 
     result = run_planned(planned_cut)
     assert result.final not in ("error", "timeout"), result.summary()
     assert result.final != "missed", f"the cut point never fired: {result.reproduce}"
-    assert failure({**result.as_dict(), "kind": planned_cut.kind}) is None, result.summary()
+    entry = Entry.of_trial(planned_cut.id, planned_cut.kind, planned_cut.phase, result)
+    assert entry.failure is None, result.summary()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError, campaign
-from harness.campaign import Journal, outcome, plan
+from harness.campaign import plan
+from harness.journal import Entry, Journal
 from harness.trial import Measures, TrialResult, TrialSpec
 
 POINTS = ([{"index": i, "phase": "pull"} for i in range(1, 301)]
@@ -51,11 +52,11 @@ def test_a_planned_cut_is_a_valid_trial() -> None:
 def test_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.jsonl")
     cut = plan("ab", "v2", POINTS, "1", 1)[0]
-    journal.append(cut, result("v1", ["atomic", "completes"]), seed=1)
+    journal.record(cut.id, cut.kind, cut.phase, result("v1", ["atomic", "completes"]), seed=1)
     with open(journal.path, "a") as f:
         f.write('{"id": "ab-pull-cut')            # an interrupted write
     assert journal.done() == {cut.id}
-    assert journal.entries()[0]["final"] == "v1"
+    assert journal.entries()[0].final == "v1"
 
 
 @pytest.mark.parametrize("final, verdicts, expected", [
@@ -68,7 +69,8 @@ def test_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
     ("v1", [], "not atomic (v1)"),
 ])
 def test_outcome(final: str, verdicts: list[str], expected: str) -> None:
-    assert outcome(json.loads(json.dumps(result(final, verdicts).as_dict()))) == expected
+    written = Entry.of_trial("ab-pull-cut001-after", "cut", "pull", result(final, verdicts)).to_dict()
+    assert Entry.from_dict(json.loads(json.dumps(written))).outcome == expected
 
 
 def test_a_record_from_other_images_is_refused(tmp_path: Path) -> None:
@@ -120,8 +122,8 @@ def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
 def test_journal_entries_carry_their_kind(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.jsonl")
     happy = campaign.plan_scenarios("ab", 1)[0]
-    journal.append(happy, result("v2", ["atomic", "completes"]))
-    assert journal.entries()[0]["kind"] == "happy"
+    journal.record(happy.id, happy.kind, happy.phase, result("v2", ["atomic", "completes"]))
+    assert journal.entries()[0].kind == "happy"
 
 
 def test_the_bootloader_phase_can_be_sampled_too() -> None:

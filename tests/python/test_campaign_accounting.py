@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness import campaign
-from harness.campaign import Journal, PlannedCut, latest, unaccounted
+from harness.campaign import PlannedCut, unaccounted
+from harness.journal import Journal, latest, load_journal
 from harness.trial import TrialResult, TrialSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,10 +36,10 @@ def test_a_trial_whose_worker_left_no_line_is_journaled_as_an_error(tmp_path: Pa
     status = campaign.run(plan, journal, seed=1, jobs=1, resume=False, stream=open(os.devnull, "w"))
     assert status == 3
     entries = journal.entries()
-    assert [e["id"] for e in entries] == [c.id for c in plan]
-    assert all(e["final"] == "error" and "no result was written" in e["error"] for e in entries)
+    assert [e.id for e in entries] == [c.id for c in plan]
+    assert all(e.final == "error" and "no result was written" in e.error for e in entries)
     assert unaccounted(plan, entries) == []
-    assert all(campaign.failure(e) is not None for e in entries)
+    assert all(e.failure is not None for e in entries)
     # A resumed campaign runs them again: an error is no verdict.
     assert journal.done() == set()
 
@@ -46,13 +47,13 @@ def test_a_trial_whose_worker_left_no_line_is_journaled_as_an_error(tmp_path: Pa
 def test_the_last_line_of_a_trial_run_again_is_the_one_that_counts(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.jsonl")
     cut = planned(1)[0]
-    journal.append(cut, TrialResult.unfinished(cut.trial(), "timeout", "the trial outlived its 5 s"))
+    journal.record(cut.id, cut.kind, cut.phase, TrialResult.unfinished(cut.trial(), "timeout", "outlived its 5 s"))
     assert journal.done() == set()
     ok = TrialResult.unfinished(cut.trial(), "error", "x")
     ok.final, ok.verdicts = "v1", ["atomic", "completes"]
-    journal.append(cut, ok)
+    journal.record(cut.id, cut.kind, cut.phase, ok)
     (last,) = latest(journal.entries())
-    assert last["final"] == "v1" and journal.done() == {cut.id}
+    assert last.final == "v1" and journal.done() == {cut.id}
 
 
 def test_an_unfinished_result_carries_its_reason_and_console_tail(tmp_path: Path) -> None:
@@ -80,11 +81,11 @@ def test_a_campaign_whose_trials_time_out_reports_them_and_exits_non_zero(tmp_pa
                            str(record), "--journal", str(journal), "--trial-timeout", "3", "-j", "1"],
                           cwd=REPO, capture_output=True, text=True, timeout=540, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    entries = campaign.load_journal(journal)
-    assert sorted(e["id"] for e in entries) == ["ab-bootloader-cut001-after", "ab-bootloader-cut001-before"]
+    entries = load_journal(journal)
+    assert sorted(e.id for e in entries) == ["ab-bootloader-cut001-after", "ab-bootloader-cut001-before"]
     for e in entries:
-        assert e["final"] == "timeout" and "outlived its 3 s" in e["error"], e
-        assert "BROWNOUT" in e["console_tail"] or "U-Boot" in e["console_tail"], e["console_tail"]
+        assert e.final == "timeout" and "outlived its 3 s" in e.error, e
+        assert "BROWNOUT" in e.console_tail or "U-Boot" in e.console_tail, e.console_tail
     assert "timeout" in proc.stdout and "2 of 2 trials" in proc.stdout
 
 
@@ -98,5 +99,5 @@ def test_a_trial_the_harness_cannot_finish_is_journaled_as_an_error(tmp_path: Pa
     status = campaign.run(plan, journal, seed=1, jobs=1, resume=False, stream=open(os.devnull, "w"))
     assert status == 1
     (e,) = journal.entries()
-    assert e["final"] == "error" and "fault agent failed" in e["error"], e
-    assert "edge=sideways" in e["console_tail"], e["console_tail"]
+    assert e.final == "error" and "fault agent failed" in e.error, e
+    assert "edge=sideways" in e.console_tail, e.console_tail

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError, campaign, images, report
-from harness.campaign import Journal, Progress, load_journal, merge, parse_shard, plan, shard
+from harness.campaign import Progress, parse_shard, plan, shard
+from harness.journal import Entry, Journal, load_journal, merge
 from harness.trial import Measures, TrialResult
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "journal-ab.jsonl"
@@ -199,9 +200,9 @@ def test_merge_keeps_the_later_entry_and_orders_by_time(tmp_path: Path, caplog: 
                    + '{"id": "t9", "tor')    # its last append was interrupted
     with caplog.at_level(logging.WARNING):
         merged = merge(tmp_path / "all.jsonl", [one, two])
-    assert [e["id"] for e in merged] == ["t0", "t1", "t2", "t3"]
-    assert [e["id"] for e in load_journal(tmp_path / "all.jsonl")] == ["t0", "t1", "t2", "t3"]
-    assert merged[2]["final"] == "v2"
+    assert [e.id for e in merged] == ["t0", "t1", "t2", "t3"]
+    assert [e.id for e in load_journal(tmp_path / "all.jsonl")] == ["t0", "t1", "t2", "t3"]
+    assert merged[2].final == "v2"
     assert "t2 appears twice" in caplog.text
     assert not (tmp_path / "all.jsonl.tmp").exists()
 
@@ -256,7 +257,7 @@ class Tty(io.StringIO):
 
 
 def test_progress_is_one_line_on_a_tty_and_sparse_in_a_log() -> None:
-    done = [entry("a"), entry("b", final="bricked", verdicts=())]
+    done = [Entry.from_dict(entry("a")), Entry.from_dict(entry("b", final="bricked", verdicts=()))]
     tty = Progress(4, Tty(), started=0.0)
     tty.update(done[:1])
     tty.update(done, final=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import failure, legacy, outcome
+from harness.journal import Entry
 from harness.console import parse_marker
 from harness.report import overhead, render, spread, strategies
 from harness.verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence
@@ -98,39 +98,40 @@ def test_anomalies_name_what_broke_and_spare_what_v2_bad_is_built_to_do() -> Non
                       boot(2, "init version=1 slot=recovery", "reboot reason=update")], "v2") == []
 
 
-def entry(**over: object) -> dict:
+def entry(**over: object) -> Entry:
     base = {"id": "ab-pull-cut001-after", "method": "ab", "payload": "v2", "final": "v1", "kind": "cut",
             "verdicts": ["atomic", "completes"], "measures": {"downtime_s": 1.0, "reboots": 1,
-                                                              "bytes_downloaded": 1, "bytes_written": 1},
+                                                              "bytes_downloaded": 1, "bytes_written": 1,
+                                                              "duration_s": 1.0},
             "reproduce": "./brownout trial", "schema": 2, "anomalies": [], "boots": []}
-    return {**base, **over}
+    return Entry.from_dict({**base, **over})
 
 
 def test_a_cut_trial_that_booted_something_broken_is_not_plain_atomic_completes() -> None:
-    assert outcome(entry()) == "atomic+completes" and failure(entry()) is None
+    assert entry().outcome == "atomic+completes" and entry().failure is None
     troubled = entry(anomalies=["boot 2: version 2 (slot B): confirm result=bad, the device fell back"])
-    assert outcome(troubled) == "atomic+completes after a broken boot"
-    assert failure(troubled) == "atomic+completes after a broken boot"
+    assert troubled.outcome == "atomic+completes after a broken boot"
+    assert troubled.failure == "atomic+completes after a broken boot"
 
 
 def test_a_happy_run_that_booted_something_broken_fails() -> None:
     happy = entry(id="ab-happy", kind="happy", final="v2", anomalies=["boot 2: never reached an outcome (panic)"])
-    assert failure(happy) == "ended on v2 after a broken boot"
+    assert happy.failure == "ended on v2 after a broken boot"
 
 
 @pytest.mark.parametrize("final", ["error", "timeout"])
 def test_errors_and_timeouts_are_outcomes_and_failures_of_every_kind(final: str) -> None:
     for k in ("cut", "happy", "rollback", "refusal"):
         e = entry(kind=k, final=final, verdicts=[], error="QMPError: no greeting")
-        assert failure(e) == f"{final}: QMPError: no greeting"
-    assert outcome(entry(final=final, verdicts=[])) == final
+        assert e.failure == f"{final}: QMPError: no greeting"
+    assert entry(final=final, verdicts=[]).outcome == final
 
 
 def test_an_older_entry_keeps_its_recorded_verdicts_and_is_shown_as_such(tmp_path: Path) -> None:
-    old = json.loads((FIXTURES / "journal-ab.jsonl").read_text().splitlines()[0])
-    assert legacy(old) and not legacy(entry())
+    old = Entry.from_dict(json.loads((FIXTURES / "journal-ab.jsonl").read_text().splitlines()[0]))
+    assert old.legacy and not entry().legacy
     # No grade is invented for it: its verdicts decide, as when it was written.
-    assert outcome(old) == "atomic+completes"
+    assert old.outcome == "atomic+completes"
     html = render([old, entry()], tmp_path / "j.jsonl")
     assert "1 entries of an older journal shape" in html
 
@@ -147,11 +148,12 @@ def test_an_unfinished_trial_is_counted_in_the_report(tmp_path: Path) -> None:
 
 def test_failed_happy_runs_stay_out_of_the_medians_and_are_counted() -> None:
     ok = [entry(id=f"ab-downtime{i}", kind="downtime", final="v2",
-                measures={"downtime_s": 2.0, "reboots": 1, "bytes_downloaded": 100, "bytes_written": 100})
+                measures={"downtime_s": 2.0, "reboots": 1, "bytes_downloaded": 100, "bytes_written": 100,
+                          "duration_s": 9.0})
           for i in range(3)]
     bricked = entry(id="ab-happy", kind="happy", final="bricked", verdicts=[],
                     measures={"downtime_s": 90.0, "downtime_open": True, "reboots": 6,
-                              "bytes_downloaded": 5, "bytes_written": 5})
+                              "bytes_downloaded": 5, "bytes_written": 5, "duration_s": None})
     (row,) = strategies([*ok, bricked])
     assert row.downtime_s == spread([2.0, 2.0, 2.0]) and row.downloaded == spread([100.0] * 3)
     assert row.happy_failed == 1 and row.open_outages == 1
