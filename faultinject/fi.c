@@ -38,6 +38,7 @@
 #include "cutpoint.h"
 #include "hold.h"
 #include "marker.h"
+#include "phase.h"
 #include "record.h"
 #include "trace.h"
 
@@ -101,6 +102,15 @@ static int fi_set(const char *opt, const char **slot, const char *value)
 	}
 	*slot = value;
 	return 0;
+}
+
+/* A phase= the run cannot have is a mistake in the spec, not a cut that never fires. */
+static int fi_phase_check(const struct cut_spec *spec, char *err, size_t errsize)
+{
+	if (!spec->phase[0] || phase_builtin(spec->phase))
+		return 0;
+	snprintf(err, errsize, "phase=%s: must be pull, deploy, bootloader or none", spec->phase);
+	return -EINVAL;
 }
 
 /* Returns 1 to run, 0 to exit 0 (--help), -EINVAL on a usage error (reported). */
@@ -170,7 +180,8 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 		fprintf(stderr, "brownout-fi: --trigger is for --cut and --cut-file\n");
 		return -EINVAL;
 	}
-	if (fi->spec_text && cut_parse(fi->spec_text, &fi->spec, err, sizeof(err)) < 0) {
+	if (fi->spec_text && (cut_parse(fi->spec_text, &fi->spec, err, sizeof(err)) < 0 ||
+			      fi_phase_check(&fi->spec, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "brownout-fi: --cut %s: %s\n", fi->spec_text, err);
 		return -EINVAL;
 	}
@@ -246,6 +257,8 @@ static int fi_respec(void *ctx, struct cut_spec *spec)
 		return rc;
 	}
 	rc = cut_parse(fi->file_text, spec, err, sizeof(err));
+	if (rc == 0)
+		rc = fi_phase_check(spec, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "brownout-fi: --cut-file %s after the hold: %s: %s\n", fi->cut_file,
 			fi->file_text, err);

@@ -522,6 +522,7 @@ static void test_usage_errors(void **state)
 	const char *twice[] = { e->fi, "--cut", "n=1", "--cut", "n=2", "--", "true", NULL };
 	const char *spec[] = { e->fi, "--cut", "n=0", "--", "true", NULL };
 	const char *key[] = { e->fi, "--cut", "n=1,colour=red", "--", "true", NULL };
+	const char *phase[] = { e->fi, "--cut", "n=1,phase=verify", "--", "true", NULL };
 	const char *help[] = { e->fi, "--help", NULL };
 
 	run(e, none);
@@ -543,6 +544,9 @@ static void test_usage_errors(void **state)
 	run(e, key);
 	assert_int_equal(e->code, 2);
 	assert_contains(e->err, "unknown key 'colour'");
+	run(e, phase);
+	assert_int_equal(e->code, 2);
+	assert_contains(e->err, "phase=verify: must be pull, deploy, bootloader or none");
 	run(e, help);
 	assert_int_equal(e->code, 0);
 	assert_contains(e->out, "usage: brownout-fi");
