@@ -61,6 +61,7 @@ struct cut_point {
 	const char *syscall;
 	enum target_kind kind;
 	const char *phase;
+	unsigned rule;			/* the phase rule that gave phase (its line), 0: the markers did */
 	char path[PATH_MAX];		/* "" if none */
 	char path2[PATH_MAX];		/* a rename's or link's new path, else "" */
 	int64_t offset;			/* -1: not applicable */
