@@ -7,7 +7,8 @@ Everything else is a protocol every method's boot hook speaks on the console
 `phase name=`, `reboot`, `update-error reason=`, and, under the fault agent,
 `cut`, `cut-missed`, `agent-done`, `record-done`. The rig's requests arrive
 through fw_cfg: opt/brownout/update (what to install), opt/brownout/client,
-opt/brownout/agent, opt/brownout/cut, opt/brownout/record.
+opt/brownout/agent, opt/brownout/cut, opt/brownout/record,
+opt/brownout/phase-rules.
 
 Adding a method is one entry in METHODS plus its disk build step and boot hook.
 """
@@ -74,6 +75,9 @@ class Method:
     digests_step: str = "rootfs"     # whose digests.jsonl names the versions' root trees
     request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
     record_timeout: float = 240.0    # a record run: the update under the agent, then its points listed
+    # The agent's phase rules (faultinject/rules.h), one per line, e.g. "deploy path=/dev/vda4":
+    # the phases of a client that prints no phase markers. Empty: the markers' phases.
+    phase_rules: tuple[str, ...] = ()
 
     @property
     def max_boots(self) -> int:
