@@ -2,6 +2,7 @@
 #include "cutpoint.h"
 
 #include "num.h"
+#include "phase.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -20,7 +21,9 @@ static const char *const cut_keys[KEY_COUNT] = {
 	[KEY_PATH] = "path", [KEY_TARGET] = "target", [KEY_TORN] = "torn", [KEY_BYTES] = "bytes",
 };
 
-static const char *const cut_phases[] = { "pull", "deploy", "bootloader", "none" };
+/* The keys a spec may give, and those a phase rule may: what a call targets. */
+#define CUT_KEYS_ALL ((1u << KEY_COUNT) - 1)
+#define CUT_KEYS_FILTER (1u << KEY_SYSCALL | 1u << KEY_PATH | 1u << KEY_TARGET)
 
 static int cut_error(char *err, size_t size, const char *fmt, ...)
 {
@@ -72,14 +75,14 @@ static int cut_field(struct cut_spec *s, enum cut_key key, const char *v, char *
 					 " (use the *at variant)", v);
 		return 0;
 	case KEY_PHASE:
-		for (size_t i = 0; i < sizeof(cut_phases) / sizeof(cut_phases[0]); i++) {
-			if (strcmp(v, cut_phases[i]) == 0) {
-				strcpy(s->phase, v);
-				return 0;
-			}
-		}
-		return cut_error(err, errsize, "phase=%s: must be pull, deploy, bootloader or none",
-				 v);
+		/* Whether the run can have the phase (a rule may give it) is the agent's to check. */
+		if (!phase_name_ok(v))
+			return cut_error(err, errsize,
+					 "phase=%s: not a phase name (a lowercase letter, then"
+					 " lowercase letters, digits or '-', at most %d bytes)",
+					 v, CUT_PHASE_MAX - 1);
+		strcpy(s->phase, v);
+		return 0;
 	case KEY_PATH:
 		if (!*v)
 			return cut_error(err, errsize, "path=: empty glob");
@@ -138,24 +141,32 @@ static int cut_check(struct cut_spec *s, const int *seen, char *err, size_t errs
 	return 0;
 }
 
-int cut_parse(const char *text, struct cut_spec *spec, char *err, size_t errsize)
+static int cut_unknown_key(const char *field, unsigned allowed, char *err, size_t errsize)
+{
+	char known[96] = "";
+	size_t len = 0;
+
+	for (int k = 0; k < KEY_COUNT; k++) {
+		if (allowed & 1u << k)
+			len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s",
+						len ? ", " : "", cut_keys[k]);
+	}
+	return cut_error(err, errsize, "unknown key '%s' (known: %s)", field, known);
+}
+
+/*
+ * The key=value fields of text (shorter than CUT_SPEC_MAX), separated by any
+ * of seps, into spec; only the keys in allowed, each at most once (seen[]).
+ */
+static int cut_fields(const char *text, const char *seps, unsigned allowed, struct cut_spec *spec,
+		      int *seen, char *err, size_t errsize)
 {
 	char copy[CUT_SPEC_MAX];
-	int seen[KEY_COUNT] = { 0 };
 	char *field, *save = NULL;
 
-	memset(spec, 0, sizeof(*spec));
-	spec->edge = CUT_BEFORE;
-	if (!text || !*text)
-		return cut_error(err, errsize, "empty spec (at least n=<int>)");
-	if (strlen(text) >= sizeof(copy))
-		return cut_error(err, errsize, "spec longer than %zu bytes", sizeof(copy) - 1);
 	strcpy(spec->text, text);
 	strcpy(copy, text);
-	/* strtok_r would merge ",," into one separator; an empty field is an error here. */
-	if (text[0] == ',' || text[strlen(text) - 1] == ',' || strstr(text, ",,"))
-		return cut_error(err, errsize, "empty field in '%s'", text);
-	for (field = strtok_r(copy, ",", &save); field; field = strtok_r(NULL, ",", &save)) {
+	for (field = strtok_r(copy, seps, &save); field; field = strtok_r(NULL, seps, &save)) {
 		char *eq = strchr(field, '=');
 		int key = -1, rc;
 
@@ -166,10 +177,8 @@ int cut_parse(const char *text, struct cut_spec *spec, char *err, size_t errsize
 			if (strcmp(field, cut_keys[k]) == 0)
 				key = k;
 		}
-		if (key < 0)
-			return cut_error(err, errsize,
-					 "unknown key '%s' (known: n, edge, syscall, phase, path,"
-					 " target, torn, bytes)", field);
+		if (key < 0 || !(allowed & 1u << key))
+			return cut_unknown_key(field, allowed, err, errsize);
 		if (seen[key])
 			return cut_error(err, errsize, "key '%s' given twice", field);
 		seen[key] = 1;
@@ -177,7 +186,45 @@ int cut_parse(const char *text, struct cut_spec *spec, char *err, size_t errsize
 		if (rc < 0)
 			return rc;
 	}
+	return 0;
+}
+
+static void cut_spec_init(struct cut_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->edge = CUT_BEFORE;
+}
+
+int cut_parse(const char *text, struct cut_spec *spec, char *err, size_t errsize)
+{
+	int seen[KEY_COUNT] = { 0 };
+	int rc;
+
+	cut_spec_init(spec);
+	if (!text || !*text)
+		return cut_error(err, errsize, "empty spec (at least n=<int>)");
+	if (strlen(text) >= CUT_SPEC_MAX)
+		return cut_error(err, errsize, "spec longer than %d bytes", CUT_SPEC_MAX - 1);
+	/* strtok_r would merge ",," into one separator; an empty field is an error here. */
+	if (text[0] == ',' || text[strlen(text) - 1] == ',' || strstr(text, ",,"))
+		return cut_error(err, errsize, "empty field in '%s'", text);
+	rc = cut_fields(text, ",", CUT_KEYS_ALL, spec, seen, err, errsize);
+	if (rc < 0)
+		return rc;
 	return cut_check(spec, seen, err, errsize);
+}
+
+int cut_parse_filter(const char *text, struct cut_spec *spec, char *err, size_t errsize)
+{
+	int seen[KEY_COUNT] = { 0 };
+
+	cut_spec_init(spec);
+	if (strlen(text) >= CUT_SPEC_MAX)
+		return cut_error(err, errsize, "filters longer than %d bytes", CUT_SPEC_MAX - 1);
+	/* Written as a cut spec's, "path=/x,syscall=fsync" would be one glob that never matches. */
+	if (strchr(text, ','))
+		return cut_error(err, errsize, "',' in '%s': filters are separated by blanks", text);
+	return cut_fields(text, " \t", CUT_KEYS_FILTER, spec, seen, err, errsize);
 }
 
 int cut_match(const struct cut_spec *spec, const struct cut_point *p)

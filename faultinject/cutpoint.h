@@ -8,7 +8,8 @@
  *   edge=before|after   before: cut at syscall entry, the call not run;
  *                       after: let it run, cut at its exit (default before)
  *   syscall=<name>      write, pwrite64, fsync, renameat2, ... (this arch's)
- *   phase=<name>        pull, deploy, bootloader or none (outside a phase)
+ *   phase=<name>        pull, deploy, bootloader, none (outside a phase), or
+ *                       one a phase rule gives (rules.h): [a-z][a-z0-9-]*
  *   path=<glob>         fnmatch(3) on the point's path, or a rename's or
  *                       link's second path; '*' matches '/' too
  *   target=<kind>       file, dir, block, path (rename, link, unlink,
@@ -60,6 +61,7 @@ struct cut_point {
 	const char *syscall;
 	enum target_kind kind;
 	const char *phase;
+	unsigned rule;			/* the phase rule that gave phase (its line), 0: the markers did */
 	char path[PATH_MAX];		/* "" if none */
 	char path2[PATH_MAX];		/* a rename's or link's new path, else "" */
 	int64_t offset;			/* -1: not applicable */
@@ -72,6 +74,14 @@ struct cut_point {
  * what is wrong into err (no newline).
  */
 int cut_parse(const char *text, struct cut_spec *spec, char *err, size_t errsize);
+
+/*
+ * Parse the filters of a phase rule (rules.h): key=value fields separated by
+ * blanks, keys among syscall, path and target, read as cut_parse reads them;
+ * no ',' (a glob may say '?' for one). Empty text is no filter. n is left 0.
+ * Errors as cut_parse's.
+ */
+int cut_parse_filter(const char *text, struct cut_spec *spec, char *err, size_t errsize);
 
 /* True if point p passes every filter of spec (n and bytes are counted by the caller). */
 int cut_match(const struct cut_spec *spec, const struct cut_point *p);

@@ -25,6 +25,12 @@
  *   BROWNOUT cut-missed spec=<spec> points=<count> status=<command's exit status>
  * --record FILE: one JSON object per point and line, see record.h.
  *
+ * --phase-rules FILE names the phase of points by what they target, for
+ * clients that print no phase markers (rules.h): a point a rule matches
+ * gets that rule's phase, in the record, in cut specs' phase= and in the
+ * cut marker; others keep the markers' phase. A malformed file is refused
+ * before the command starts (exit 2, one line naming the line).
+ *
  * bytes=N cuts at the write of the first (n-th) "BROWNOUT progress ...
  * bytes=<b>" marker with b >= N. brownout-ab prints one each time another
  * 16 MiB of payload has gone to the slot (and one at the end), so the cut
@@ -38,7 +44,9 @@
 #include "cutpoint.h"
 #include "hold.h"
 #include "marker.h"
+#include "phase.h"
 #include "record.h"
+#include "rules.h"
 #include "trace.h"
 
 #include <errno.h>
@@ -62,7 +70,9 @@ struct fi {
 	const char *spec_text;		/* --cut's, or the --cut-file's content */
 	const char *cut_file;
 	const char *trigger_path;	/* NULL: the real sysrq trigger */
+	const char *rules_path;		/* NULL: phases from the markers only */
 	char **argv;
+	struct rules rules;
 	struct cut_spec spec;
 	char file_text[CUT_SPEC_MAX];
 	char hold_phase[CUT_PHASE_MAX];	/* "": no hold */
@@ -72,7 +82,7 @@ static void fi_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: brownout-fi (--record FILE | --cut SPEC | --cut-file FILE) [--trigger PATH]\n"
-		"                   -- COMMAND [ARGS...]\n"
+		"                   [--phase-rules FILE] -- COMMAND [ARGS...]\n"
 		"  --record FILE   list every candidate point of the run as JSON lines in FILE\n"
 		"  --cut SPEC      cut the power at the point SPEC names, e.g. n=3,edge=after\n"
 		"  --cut-file FILE the same, SPEC read from FILE (trailing blanks ignored); a FILE\n"
@@ -81,10 +91,14 @@ static void fi_usage(FILE *f)
 		"                  the cut (for snapshots: see hold.h)\n"
 		"  --trigger PATH  test mode: write \"b\\n\" to PATH and kill the command instead of\n"
 		"                  resetting through " FI_SYSRQ "\n"
+		"  --phase-rules FILE\n"
+		"                  the phase of the points a rule matches, one rule a line:\n"
+		"                  <phase> path=<glob> [target=<kind>] [syscall=<name>]; others\n"
+		"                  keep the phase the command's markers give\n"
 		"  --help          show this help\n"
 		"SPEC: comma-separated key=value: n=<int> (required, >= 1), edge=before|after,\n"
-		"  syscall=<name>, phase=pull|deploy|bootloader|none, path=<glob>,\n"
-		"  target=file|dir|block|path|none, torn=<bytes>, bytes=<N>\n"
+		"  syscall=<name>, phase=pull|deploy|bootloader|none|<a phase the rules give>,\n"
+		"  path=<glob>, target=file|dir|block|path|none, torn=<bytes>, bytes=<N>\n"
 		"exit status: the command's; 2 usage or spec error; 3 the cut never fired;\n"
 		"  125 the agent failed; 126/127 the command could not be run / was not found\n");
 }
@@ -103,6 +117,18 @@ static int fi_set(const char *opt, const char **slot, const char *value)
 	return 0;
 }
 
+/* A phase= the run cannot have is a mistake in the spec, not a cut that never fires. */
+static int fi_phase_check(const struct fi *fi, const struct cut_spec *spec, char *err,
+			  size_t errsize)
+{
+	if (!spec->phase[0] || phase_builtin(spec->phase) ||
+	    rules_give_phase(&fi->rules, spec->phase))
+		return 0;
+	snprintf(err, errsize, "phase=%s: must be pull, deploy, bootloader, none or a phase"
+		 " the --phase-rules give", spec->phase);
+	return -EINVAL;
+}
+
 /* Returns 1 to run, 0 to exit 0 (--help), -EINVAL on a usage error (reported). */
 static int fi_parse_args(struct fi *fi, int argc, char **argv)
 {
@@ -111,10 +137,11 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 		{ "cut", required_argument, NULL, 'c' },
 		{ "cut-file", required_argument, NULL, 'f' },
 		{ "trigger", required_argument, NULL, 't' },
+		{ "phase-rules", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char err[256];
+	char err[512];
 	int c, rc;
 
 	/* "+": stop at the command, whose own options are not ours. */
@@ -132,6 +159,9 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 		case 't':
 			rc = fi_set("--trigger", &fi->trigger_path, optarg);
 			break;
+		case 'p':
+			rc = fi_set("--phase-rules", &fi->rules_path, optarg);
+			break;
 		case 'h':
 			fi_usage(stdout);
 			return 0;
@@ -147,6 +177,11 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 	}
 	if (!!fi->record_path + !!fi->spec_text + !!fi->cut_file != 1) {
 		fprintf(stderr, "brownout-fi: give exactly one of --record, --cut and --cut-file\n");
+		return -EINVAL;
+	}
+	/* Before the cut spec: its phase= may be one the rules give. */
+	if (fi->rules_path && rules_load(&fi->rules, fi->rules_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "brownout-fi: --phase-rules %s: %s\n", fi->rules_path, err);
 		return -EINVAL;
 	}
 	if (fi->cut_file) {
@@ -170,7 +205,8 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 		fprintf(stderr, "brownout-fi: --trigger is for --cut and --cut-file\n");
 		return -EINVAL;
 	}
-	if (fi->spec_text && cut_parse(fi->spec_text, &fi->spec, err, sizeof(err)) < 0) {
+	if (fi->spec_text && (cut_parse(fi->spec_text, &fi->spec, err, sizeof(err)) < 0 ||
+			      fi_phase_check(fi, &fi->spec, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "brownout-fi: --cut %s: %s\n", fi->spec_text, err);
 		return -EINVAL;
 	}
@@ -246,6 +282,8 @@ static int fi_respec(void *ctx, struct cut_spec *spec)
 		return rc;
 	}
 	rc = cut_parse(fi->file_text, spec, err, sizeof(err));
+	if (rc == 0)
+		rc = fi_phase_check(fi, spec, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "brownout-fi: --cut-file %s after the hold: %s: %s\n", fi->cut_file,
 			fi->file_text, err);
@@ -263,15 +301,19 @@ int main(int argc, char **argv)
 	int rc, code;
 
 	rc = fi_parse_args(&fi, argc, argv);
-	if (rc <= 0)
-		return rc < 0 ? FI_EXIT_USAGE : 0;
+	if (rc <= 0) {
+		code = rc < 0 ? FI_EXIT_USAGE : 0;
+		goto out;
+	}
 
 	o.argv = fi.argv;
+	o.rules = &fi.rules;
+	code = FI_EXIT_FAILED;
 	if (fi.record_path) {
 		rc = record_open(&rec, fi.record_path);
 		if (rc < 0) {
 			fprintf(stderr, "brownout-fi: %s: %s\n", fi.record_path, strerror(-rc));
-			return FI_EXIT_FAILED;
+			goto out;
 		}
 		o.rec = &rec;
 	} else {
@@ -285,7 +327,7 @@ int main(int argc, char **argv)
 		o.trigger_test = fi.trigger_path != NULL;
 		o.trigger_fd = fi_open_trigger(&fi);
 		if (o.trigger_fd < 0)
-			return FI_EXIT_FAILED;
+			goto out;
 	}
 
 	rc = trace_run(&o, &res);
@@ -298,7 +340,9 @@ int main(int argc, char **argv)
 			code = FI_EXIT_FAILED;
 		}
 	}
+out:
 	if (o.trigger_fd >= 0)
 		close(o.trigger_fd);
+	rules_free(&fi.rules);
 	return code;
 }

@@ -7,6 +7,8 @@
 
 #define PHASE_PREFIX "BROWNOUT "
 
+static const char *const phase_builtins[] = { "pull", "deploy", "bootloader", "none" };
+
 void phase_init(struct phase *ph)
 {
 	memset(ph, 0, sizeof(*ph));
@@ -110,4 +112,22 @@ void phase_gap(struct phase *ph, int stream)
 		return;
 	ph->line[stream].len = 0;
 	ph->line[stream].skip = 1;
+}
+
+int phase_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= PHASE_NAME_MAX || name[0] < 'a' || name[0] > 'z')
+		return 0;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == len;
+}
+
+int phase_builtin(const char *name)
+{
+	for (size_t i = 0; i < sizeof(phase_builtins) / sizeof(phase_builtins[0]); i++) {
+		if (strcmp(name, phase_builtins[i]) == 0)
+			return 1;
+	}
+	return 0;
 }

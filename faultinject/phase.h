@@ -45,4 +45,13 @@ void phase_feed(struct phase *ph, int stream, const char *data, size_t len,
 /* Part of a write was not read: the line it was in cannot be trusted. */
 void phase_gap(struct phase *ph, int stream);
 
+/*
+ * True if name may name a phase in a cut spec or a phase rule: a lowercase
+ * letter, then lowercase letters, digits or '-', shorter than PHASE_NAME_MAX.
+ */
+int phase_name_ok(const char *name);
+
+/* True for the phases our clients announce, and "none": pull, deploy, bootloader, none. */
+int phase_builtin(const char *name);
+
 #endif

@@ -143,7 +143,11 @@ int record_format(char *buf, size_t size, const struct cut_point *p)
 	if (rc == 0)
 		rc = record_int_field(buf, size, &pos, "len", p->len);
 	if (rc == 0)
-		rc = record_printf(buf, size, &pos, ",\"pid\":%ld}\n", p->pid);
+		rc = record_printf(buf, size, &pos, ",\"pid\":%ld", p->pid);
+	if (rc == 0)
+		rc = record_int_field(buf, size, &pos, "rule", p->rule ? (int64_t)p->rule : -1);
+	if (rc == 0)
+		rc = record_printf(buf, size, &pos, "}\n");
 	if (rc < 0) {
 		buf[0] = '\0';
 		return rc;

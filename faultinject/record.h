@@ -1,8 +1,10 @@
 /*
  * record: record mode's output, one JSON object per candidate point and line:
  *   {"index":1,"syscall":"pwrite64","edge":"-","phase":"deploy","target":"block",
- *    "path":"/dev/vda4","path2":"","offset":1048576,"len":1048576,"pid":123}
- * offset and len are null where they do not apply (fsync, rename, ...).
+ *    "path":"/dev/vda4","path2":"","offset":1048576,"len":1048576,"pid":123,"rule":null}
+ * offset and len are null where they do not apply (fsync, rename, ...); rule
+ * is the line of the phase rule that gave the phase (rules.h), null where the
+ * markers did.
  */
 #ifndef BROWNOUT_FI_RECORD_H
 #define BROWNOUT_FI_RECORD_H

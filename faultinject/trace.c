@@ -456,6 +456,8 @@ static int trace_seccomp(struct tracer *tr, pid_t tid)
 			return rc;
 	}
 	if (cls & POINT_CANDIDATE) {
+		/* p has the markers' phase; a phase rule it matches has the last word. */
+		rules_apply(tr->o->rules, p);
 		p->index = ++tr->res->points;
 		if (tr->o->rec) {
 			rc = record_point(tr->o->rec, p);

@@ -1,7 +1,7 @@
 /*
  * trace: run a command under ptrace with the seccomp filter, follow it and
  * every process and thread it starts, label candidate points with the
- * client's phase, record them or cut at the one a spec names.
+ * client's phase (or a phase rule's), record them or cut at the one a spec names.
  */
 #ifndef BROWNOUT_FI_TRACE_H
 #define BROWNOUT_FI_TRACE_H
@@ -11,11 +11,13 @@
 #include "cutpoint.h"
 #include "hold.h"
 #include "record.h"
+#include "rules.h"
 
 struct trace_opts {
 	char *const *argv;		/* the command; argv[0] is looked up in PATH */
 	const struct cut_spec *cut;	/* NULL: no cut */
 	struct record *rec;		/* NULL: no record */
+	const struct rules *rules;	/* phase rules; NULL or none: the markers' phases */
 	int trigger_fd;			/* the cut writes here */
 	int trigger_test;		/* 1: write "b\n", kill the traced tree, return;
 					   0: write "b" to sysrq-trigger, the kernel resets */

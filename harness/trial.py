@@ -305,6 +305,10 @@ class _Trial:
             args += ["-fw_cfg", f"name=opt/brownout/client,file={self.apps / client}"]
         if agent:
             args += ["-fw_cfg", f"name=opt/brownout/agent,file={self.apps / 'brownout-fi'}"]
+            if self.method.phase_rules:
+                rules = self.run_dir / "phase-rules.txt"
+                rules.write_text("".join(f"{rule}\n" for rule in self.method.phase_rules))
+                args += ["-fw_cfg", f"name=opt/brownout/phase-rules,file={rules}"]
             spec_file = self.run_dir / f"{agent}.txt"
             if agent == "cut":
                 write_spec_file(spec_file, self.spec.cut or "")

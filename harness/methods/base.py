@@ -24,7 +24,8 @@ from ..console import Marker
 GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
 # The phases a cut point can be labelled with; a method declares the ones it has.
 PHASE_NAME = re.compile(r"[a-z][a-z0-9-]*")
-RULE = re.compile(r"(?P<phase>\S+)\s+path=(?P<path>\S+)")
+# The agent's phase rule (faultinject/rules.h): a phase, then key=value filters, path= among them.
+RULE = re.compile(r"(?P<phase>[^\s#]+)(?P<filters>(\s+[a-z]+=\S+)+)")
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ class Method:
         out += [f"phase '{p}' is not a lowercase word" for p in self.phases if not PHASE_NAME.fullmatch(p)]
         for n, rule in enumerate(self.phase_rules, 1):
             found = RULE.fullmatch(rule.strip())
-            if found is None:
-                out.append(f"phase rule {n} '{rule}' is not '<phase> path=<glob>'")
+            if found is None or not any(f.startswith("path=") for f in found["filters"].split()):
+                out.append(f"phase rule {n} '{rule}' is not '<phase> path=<glob> [key=value ...]'")
             elif found["phase"] not in self.phases:
                 out.append(f"phase rule {n} names phase '{found['phase']}', not one of its phases "
                            f"({', '.join(self.phases)})")

@@ -3,8 +3,10 @@
 # run. The rig speaks through QEMU's fw_cfg, a channel outside the disks under
 # test: opt/brownout/update (what to install: the client's URL), and for fault
 # injection opt/brownout/agent (the agent binary), opt/brownout/cut (a cut
-# spec) or opt/brownout/record (record every cut point instead);
-# opt/brownout/client replaces the client with a test fixture.
+# spec) or opt/brownout/record (record every cut point instead), and
+# opt/brownout/phase-rules (the agent's --phase-rules: phases by target, for
+# clients that print no phase markers); opt/brownout/client replaces the
+# client with a test fixture.
 
 # rig_install CLIENT — run "CLIENT install URL" as the rig asks, if it asks.
 rig_install() {
@@ -21,8 +23,11 @@ rig_install() {
 	[ -r "$rig/agent/raw" ] || { "$client" install "$url"; return; }
 
 	cp "$rig/agent/raw" /run/brownout-fi && chmod 0755 /run/brownout-fi
+	rules=
+	[ -r "$rig/phase-rules/raw" ] && rules=$rig/phase-rules/raw
 	if [ -r "$rig/record/raw" ]; then
-		/run/brownout-fi --record /run/points.jsonl -- "$client" install --no-reboot "$url"
+		/run/brownout-fi ${rules:+--phase-rules "$rules"} --record /run/points.jsonl -- \
+			"$client" install --no-reboot "$url"
 		status=$?
 		while read -r point; do echo "BROWNOUT-POINT $point"; done < /run/points.jsonl
 		echo "BROWNOUT record-done status=$status"
@@ -32,7 +37,8 @@ rig_install() {
 	# the agent has to live long enough to say so. The client has synced. The
 	# cut is read from its file, not passed in, so a hold (a snapshot taken where
 	# a phase starts, see faultinject/hold.h) can learn its cut after a restore.
-	/run/brownout-fi --cut-file "$rig/cut/raw" -- "$client" install --no-reboot "$url"
+	/run/brownout-fi ${rules:+--phase-rules "$rules"} --cut-file "$rig/cut/raw" -- \
+		"$client" install --no-reboot "$url"
 	status=$?
 	echo "BROWNOUT agent-done status=$status"
 	[ "$status" -eq 0 ] && echo b > /proc/sysrq-trigger

@@ -87,6 +87,9 @@ static void test_every_key(void **state)
 	assert_int_equal(parse("n=1,target=dir", &s, err), 0);
 	assert_int_equal(s.target, TARGET_DIR);
 	assert_int_equal(parse("n=1,phase=none", &s, err), 0);
+	/* A phase of the host's own (a rule gives it); the agent checks one does. */
+	assert_int_equal(parse("n=1,phase=slot-write", &s, err), 0);
+	assert_string_equal(s.phase, "slot-write");
 }
 
 static void test_malformed(void **state)
@@ -142,7 +145,10 @@ static void test_bad_values(void **state)
 	assert_bad("n=1,edge=Before", "must be before or after");
 	assert_bad("n=1,syscall=read", "syscall=read: not one the agent stops on");
 	assert_bad("n=1,syscall=", "not one the agent stops on");
-	assert_bad("n=1,phase=verify", "phase=verify: must be pull, deploy, bootloader or none");
+	assert_bad("n=1,phase=Pull", "phase=Pull: not a phase name");
+	assert_bad("n=1,phase=", "phase=: not a phase name");
+	assert_bad("n=1,phase=2nd", "not a phase name");
+	assert_bad("n=1,phase=slot_write", "not a phase name");
 	assert_bad("n=1,target=socket", "target=socket: must be");
 	assert_bad("n=1,target=other", "target=other: must be");
 	assert_bad("n=1,path=", "path=: empty glob");
@@ -185,6 +191,62 @@ static void test_too_long(void **state)
 	text[sizeof(text) - 1] = '\0';
 	memcpy(text, "n=1,path=", 9);
 	assert_bad(text, "spec longer than");
+}
+
+static int filter(const char *text, struct cut_spec *s, char *err)
+{
+	err[0] = '\0';
+	return cut_parse_filter(text, s, err, 256);
+}
+
+static void test_filter_keys(void **state)
+{
+	struct cut_spec s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(filter("path=/dev/vda4", &s, err), 0);
+	assert_string_equal(s.path, "/dev/vda4");
+	assert_true(s.n == 0);
+	assert_false(s.has_target);
+	assert_null(s.syscall);
+	/* Blanks separate the fields, any number of them. */
+	assert_int_equal(filter("  syscall=fsync\ttarget=block   path=/dev/vda[24] ", &s, err), 0);
+	assert_string_equal(s.syscall->name, "fsync");
+	assert_int_equal(s.target, TARGET_BLOCK);
+	assert_string_equal(s.path, "/dev/vda[24]");
+	assert_int_equal(filter("", &s, err), 0);
+	assert_string_equal(s.path, "");
+}
+
+static void test_filter_refuses_what_is_no_filter(void **state)
+{
+	struct cut_spec s;
+	char err[256], text[300];
+
+	(void)state;
+	assert_int_equal(filter("path=/a n=1", &s, err), -EINVAL);
+	assert_string_equal(err, "unknown key 'n' (known: syscall, path, target)");
+	assert_int_equal(filter("path=/a phase=pull", &s, err), -EINVAL);
+	assert_string_equal(err, "unknown key 'phase' (known: syscall, path, target)");
+	assert_int_equal(filter("edge=after", &s, err), -EINVAL);
+	assert_int_equal(filter("torn=512", &s, err), -EINVAL);
+	assert_int_equal(filter("bytes=1", &s, err), -EINVAL);
+	assert_int_equal(filter("path=/a path=/b", &s, err), -EINVAL);
+	assert_string_equal(err, "key 'path' given twice");
+	assert_int_equal(filter("path=", &s, err), -EINVAL);
+	assert_string_equal(err, "path=: empty glob");
+	assert_int_equal(filter("/dev/vda4", &s, err), -EINVAL);
+	assert_string_equal(err, "'/dev/vda4' is not key=value");
+	assert_int_equal(filter("path=/a,target=block", &s, err), -EINVAL);
+	assert_string_equal(err, "',' in 'path=/a,target=block': filters are separated by blanks");
+	assert_int_equal(filter("target=socket", &s, err), -EINVAL);
+	assert_int_equal(filter("syscall=read", &s, err), -EINVAL);
+	memset(text, 'a', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	memcpy(text, "path=", 5);
+	assert_int_equal(filter(text, &s, err), -EINVAL);
+	assert_string_equal(err, "filters longer than 255 bytes");
 }
 
 static void test_match_filters_combined(void **state)
@@ -355,6 +417,8 @@ int main(void)
 		cmocka_unit_test(test_rename_exists_only_where_the_kernel_has_it),
 		cmocka_unit_test(test_contradictions),
 		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_filter_keys),
+		cmocka_unit_test(test_filter_refuses_what_is_no_filter),
 		cmocka_unit_test(test_match_filters_combined),
 		cmocka_unit_test(test_match_phase),
 		cmocka_unit_test(test_match_glob),

@@ -522,6 +522,7 @@ static void test_usage_errors(void **state)
 	const char *twice[] = { e->fi, "--cut", "n=1", "--cut", "n=2", "--", "true", NULL };
 	const char *spec[] = { e->fi, "--cut", "n=0", "--", "true", NULL };
 	const char *key[] = { e->fi, "--cut", "n=1,colour=red", "--", "true", NULL };
+	const char *phase[] = { e->fi, "--cut", "n=1,phase=verify", "--", "true", NULL };
 	const char *help[] = { e->fi, "--help", NULL };
 
 	run(e, none);
@@ -543,6 +544,10 @@ static void test_usage_errors(void **state)
 	run(e, key);
 	assert_int_equal(e->code, 2);
 	assert_contains(e->err, "unknown key 'colour'");
+	run(e, phase);
+	assert_int_equal(e->code, 2);
+	assert_contains(e->err, "brownout-fi: --cut n=1,phase=verify: phase=verify: must be pull, deploy,"
+			" bootloader, none or a phase the --phase-rules give\n");
 	run(e, help);
 	assert_int_equal(e->code, 0);
 	assert_contains(e->out, "usage: brownout-fi");
@@ -556,6 +561,104 @@ static void test_command_not_found(void **state)
 	run(e, argv);
 	assert_int_equal(e->code, 127);
 	assert_contains(e->err, "brownout-fi: /no/such/command: No such file or directory");
+}
+
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Rules that give the fsyncs of the data file a phase of their own, the writes none. */
+static void write_rules(const struct env *e, char *path, size_t size)
+{
+	char text[512];
+
+	snprintf(path, size, "%s/rules", e->dir);
+	snprintf(text, sizeof(text), "# fi-writer's fsyncs\n\nsync-data path=%s syscall=fsync\n"
+		 "deploy path=/no/such/*\n", e->data);
+	write_text(path, text);
+}
+
+static void test_phase_rules_relabel_what_they_match(void **state)
+{
+	struct env *e = *state;
+	char rules[112], line[1024];
+	const char *argv[] = { e->fi, "--phase-rules", rules, "--record", e->rec, "--",
+			       e->writer, e->data, NULL };
+
+	write_rules(e, rules, sizeof(rules));
+	run(e, argv);
+	unlink(rules);
+	assert_int_equal(e->code, 0);
+	assert_int_equal(record_lines(e), 4);
+	/* The writes match no rule: the markers' phase, and no rule named. */
+	assert_point(e, 1, "write", "pull", "0", "4096");
+	assert_point(e, 3, "write", "deploy", "4096", "4096");
+	record_line(e, 3, line, sizeof(line));
+	assert_contains(line, ",\"rule\":null}");
+	/* The fsyncs: the rule's phase whatever the markers say, and its line. */
+	assert_point(e, 2, "fsync", "sync-data", "null", "null");
+	assert_point(e, 4, "fsync", "sync-data", "null", "null");
+	record_line(e, 4, line, sizeof(line));
+	assert_contains(line, ",\"rule\":3}");
+	assert_data(e, BLOCK, BLOCK);
+}
+
+static void test_phase_rules_name_the_cut(void **state)
+{
+	struct env *e = *state;
+	char rules[112];
+	const char *argv[] = { e->fi, "--cut", "n=2,phase=sync-data,edge=after", "--trigger", e->trig,
+			       "--phase-rules", rules, "--", e->writer, e->data, NULL };
+
+	write_rules(e, rules, sizeof(rules));
+	run(e, argv);
+	unlink(rules);
+	assert_int_equal(e->code, 0);
+	assert_tripped(e);
+	assert_contains(e->out, "BROWNOUT cut index=4 syscall=fsync edge=after phase=sync-data path=");
+	assert_data(e, BLOCK, BLOCK);
+}
+
+static void test_phase_rules_refused_before_the_command_runs(void **state)
+{
+	struct env *e = *state;
+	char rules[112];
+	const char *argv[] = { e->fi, "--phase-rules", rules, "--record", e->rec, "--",
+			       e->writer, e->data, NULL };
+	const char *twice[] = { e->fi, "--phase-rules", rules, "--phase-rules", rules, "--record",
+				e->rec, "--", e->writer, e->data, NULL };
+	char want[256];
+
+	snprintf(rules, sizeof(rules), "%s/rules", e->dir);
+	write_text(rules, "# slot\npull path=/dev/vda4\n\nDeploy path=/dev/vda4\n");
+	run(e, argv);
+	assert_int_equal(e->code, 2);
+	snprintf(want, sizeof(want), "brownout-fi: --phase-rules %s: line 4: 'Deploy' is not a phase"
+		 " name", rules);
+	assert_contains(e->err, want);
+	assert_null(strchr(strchr(e->err, '\n') + 1, '\n'));	/* one line */
+	assert_int_equal(access(e->data, F_OK), -1);		/* the command never ran */
+
+	write_text(rules, "deploy syscall=fsync\n");
+	run(e, argv);
+	assert_int_equal(e->code, 2);
+	assert_contains(e->err, ": line 1: deploy: no path=<glob>\n");
+
+	run(e, twice);
+	assert_int_equal(e->code, 2);
+	assert_contains(e->err, "--phase-rules given twice");
+
+	unlink(rules);
+	run(e, argv);
+	assert_int_equal(e->code, 2);
+	snprintf(want, sizeof(want), "brownout-fi: --phase-rules %s: No such file or directory\n", rules);
+	assert_contains(e->err, want);
+	assert_int_equal(access(e->data, F_OK), -1);
 }
 
 /*
@@ -707,6 +810,9 @@ int main(void)
 		T(test_missed),
 		T(test_usage_errors),
 		T(test_command_not_found),
+		T(test_phase_rules_relabel_what_they_match),
+		T(test_phase_rules_name_the_cut),
+		T(test_phase_rules_refused_before_the_command_runs),
 		T(test_hold_then_cut_counts_from_the_start),
 		T(test_hold_then_filtered_cut_counts_held_points),
 		T(test_hold_then_a_point_before_it_fails),

@@ -189,6 +189,38 @@ static void test_progress_largest_wins(void **state)
 	assert_true(pr.bytes == 1000);
 }
 
+static void test_phase_names(void **state)
+{
+	(void)state;
+	assert_true(phase_name_ok("pull"));
+	assert_true(phase_name_ok("none"));
+	assert_true(phase_name_ok("slot-write"));
+	assert_true(phase_name_ok("a"));
+	assert_true(phase_name_ok("stage2"));
+	assert_true(phase_name_ok("abcdefghijklmnopqrstuvwxyz01234"));	/* 31 bytes */
+	assert_false(phase_name_ok("abcdefghijklmnopqrstuvwxyz012345"));	/* 32 */
+	assert_false(phase_name_ok(""));
+	assert_false(phase_name_ok("Pull"));
+	assert_false(phase_name_ok("2nd"));
+	assert_false(phase_name_ok("-x"));
+	assert_false(phase_name_ok("slot_write"));
+	assert_false(phase_name_ok("pu ll"));
+	assert_false(phase_name_ok("path=/x"));
+	assert_false(phase_name_ok("caf\xc3\xa9"));
+}
+
+static void test_builtin_phases(void **state)
+{
+	(void)state;
+	assert_true(phase_builtin("pull"));
+	assert_true(phase_builtin("deploy"));
+	assert_true(phase_builtin("bootloader"));
+	assert_true(phase_builtin("none"));
+	assert_false(phase_builtin("verify"));
+	assert_false(phase_builtin("Pull"));
+	assert_false(phase_builtin(""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +234,8 @@ int main(void)
 		cmocka_unit_test(test_long_and_binary_lines_are_dropped),
 		cmocka_unit_test(test_gap_drops_the_broken_line),
 		cmocka_unit_test(test_progress_largest_wins),
+		cmocka_unit_test(test_phase_names),
+		cmocka_unit_test(test_builtin_phases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

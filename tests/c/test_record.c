@@ -93,14 +93,14 @@ static void test_format_line(void **state)
 	assert_string_equal(buf,
 			    "{\"index\":7,\"syscall\":\"pwrite64\",\"edge\":\"-\",\"phase\":\"deploy\","
 			    "\"target\":\"block\",\"path\":\"/dev/vda4\",\"path2\":\"\","
-			    "\"offset\":1048576,\"len\":1048576,\"pid\":123}\n");
+			    "\"offset\":1048576,\"len\":1048576,\"pid\":123,\"rule\":null}\n");
 	assert_int_equal(n, (int)strlen(buf));
 }
 
 static void test_format_nulls_and_second_path(void **state)
 {
 	struct cut_point p = { .index = 1, .syscall = "renameat2", .kind = TARGET_PATH,
-			       .phase = "bootloader", .offset = -1, .len = -1, .pid = 9 };
+			       .phase = "bootloader", .rule = 3, .offset = -1, .len = -1, .pid = 9 };
 	char buf[512];
 
 	(void)state;
@@ -110,7 +110,7 @@ static void test_format_nulls_and_second_path(void **state)
 	assert_string_equal(buf,
 			    "{\"index\":1,\"syscall\":\"renameat2\",\"edge\":\"-\",\"phase\":\"bootloader\","
 			    "\"target\":\"path\",\"path\":\"/boot/env \\\"new\\\"\",\"path2\":\"/boot/env\","
-			    "\"offset\":null,\"len\":null,\"pid\":9}\n");
+			    "\"offset\":null,\"len\":null,\"pid\":9,\"rule\":3}\n");
 	assert_int_equal(record_format(buf, 40, &p), -ENOSPC);
 	assert_string_equal(buf, "");
 }
@@ -156,7 +156,7 @@ static void test_file_round_trip(void **state)
 	fclose(f);
 	assert_non_null(strstr(text, "{\"index\":7,"));
 	assert_non_null(strstr(text, "}\n{\"index\":8,"));
-	assert_non_null(strstr(text, "\"offset\":null,\"len\":1048576,\"pid\":123}\n"));
+	assert_non_null(strstr(text, "\"offset\":null,\"len\":1048576,\"pid\":123,\"rule\":null}\n"));
 	assert_int_equal(text[n - 1], '\n');
 
 	/* Opening truncates: a record run lists only its own points. */

@@ -45,7 +45,7 @@ def test_a_phase_rule_for_a_phase_the_method_lacks_is_refused(method_module) -> 
         load((name,))
     text = str(e.value)
     assert "phase rule 2 names phase 'bootloader', not one of its phases (pull, deploy)" in text
-    assert "phase rule 3 'pull' is not '<phase> path=<glob>'" in text
+    assert "phase rule 3 'pull' is not '<phase> path=<glob> [key=value ...]'" in text
     assert "\n" not in text
 
 
