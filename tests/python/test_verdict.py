@@ -194,3 +194,11 @@ def test_bytes_written_is_unknown_not_zero_when_qmp_cannot_say() -> None:
     assert _Trial._written(trial, SimpleNamespace(qmp=lambda: Broken()), 2) is None  # type: ignore[arg-type]
     assert trial.notes and "boot 2: block statistics unavailable" in trial.notes[0]
     assert _Trial._written(trial, SimpleNamespace(qmp=lambda: Listing()), 3) == 4096  # type: ignore[arg-type]
+
+
+def test_an_in_place_switch_to_v2_bad_is_its_expected_unhealthy_settle() -> None:
+    # In-place boots v1 and settles on what it installed, in the same boot.
+    switched = boot(1, "init version=1 slot=root", "heartbeat seq=1", "settled result=unhealthy version=2-bad")
+    assert switched.settled_version == "2-bad"
+    assert anomalies([switched], "v2-bad") == []
+    assert anomalies([switched], "v2") == ["boot 1: version 1 (slot root): settled unhealthy"]
