@@ -268,7 +268,7 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         *, snapshots: bool = True, stream: TextIO | None = None,
         trial_timeout: float = DEFAULT_TRIAL_TIMEOUT) -> int:
     """Run the planned trials under pytest(-xdist); returns pytest's exit status.
-    Trials start from snapshots (harness/snapshot.py) unless `snapshots` is false.
+    Trials start from snapshots (harness/machine/snapshot.py) unless `snapshots` is false.
     Progress goes to `stream` (stderr by default); pytest's output to <journal>.pytest.log.
     A planned trial that left no entry (its worker died, its fixtures failed) is
     written to the journal as an error once pytest has ended on its own."""

@@ -19,10 +19,10 @@ from . import HarnessError
 from . import campaign, evidence, images, report
 from . import journal as journal_mod
 from . import results
-from .boot import format_timeline, spread, wait_boot
-from .device import Device
+from .machine.boot import format_timeline, spread, wait_boot
+from .checks.device import Device
 from .methods import METHODS
-from .qemu import Machine
+from .machine.qemu import Machine
 from .server import Fault
 from .trial import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
 

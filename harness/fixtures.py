@@ -17,10 +17,10 @@ from typing import Callable, Iterator
 import pytest
 
 from . import HarnessError, NoSpace, methods
-from .device import Device
-from .power import PowerSwitch
+from .checks.device import Device
+from .machine.power import PowerSwitch
 from .server import UpdateServer
-from .snapshot import Snapshot
+from .machine.snapshot import Snapshot
 from .trial import TrialResult, TrialSpec, run_trial, take_snapshot
 
 

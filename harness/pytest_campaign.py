@@ -24,7 +24,7 @@ import pytest
 from .campaign import DEFAULT_TRIAL_TIMEOUT, PlannedCut, load_plan
 from .journal import Journal
 from .server import UpdateServer
-from .snapshot import Snapshot
+from .machine.snapshot import Snapshot
 from .trial import TrialResult, TrialSpec, run_trial
 
 # pytest-timeout's signal method ends a test with pytest.fail("Timeout >Ns").

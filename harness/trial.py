@@ -26,17 +26,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, cutspec, methods
-from .console import Marker, parse_marker
-from .device import Device, partitions
-from .digest import classify, load_known
-from .disk import check_fs, check_root
+from .machine.console import Marker, parse_marker
+from .checks.device import Device, partitions
+from .checks.digest import classify, load_known
+from .checks.disk import check_fs, check_root
 from .images import require
-from .power import PowerSwitch
-from .qemu import Machine, UserNet
+from .machine.power import PowerSwitch
+from .machine.qemu import Machine, UserNet
 from .runlogs import console_tail
 from .server import Fault, UpdateServer
-from .snapshot import Snapshot, hold_spec, save, write_spec_file
-from .snapshot import restore as restore_snapshot
+from .machine.snapshot import Snapshot, hold_spec, save, write_spec_file
+from .machine.snapshot import restore as restore_snapshot
 from .verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence, update_errors
 
 log = logging.getLogger(__name__)

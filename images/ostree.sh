@@ -130,7 +130,7 @@ ln -sfn loader/uEnv.txt "$sysroot/boot/uEnv.txt"
 # digest VERSION — of the deployment libostree makes of VERSION from v1 (a
 # scratch sysroot; v1's own is the factory one).
 : > "$OUT/digests.jsonl"
-(cd "$REPO" && /usr/bin/python3 -m harness.digest tree "$(deployment_of "$sysroot")" --label v1 \
+(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$(deployment_of "$sysroot")" --label v1 \
 	--manifest "$OUT/manifests/v1.json") >> "$OUT/digests.jsonl"
 for version in v2 v2-bad; do
 	step "ostree: digest of the $version deployment"
@@ -139,7 +139,7 @@ for version in v2 v2-bad; do
 	ostree --repo="$scratch/ostree/repo" pull-local --remote=brownout "$repo" "$OS/$version" >/dev/null
 	{ userns ostree admin --sysroot="$scratch" deploy --os="$OS" "brownout:$OS/$version" 2>&1 >/dev/null; } | { grep -v '^note: Deploying commit' || true; } >&2
 	dep=$(ls -d "$scratch/ostree/deploy/$OS/deploy/$(rev "$version").0")
-	(cd "$REPO" && /usr/bin/python3 -m harness.digest tree "$dep" --label "$version" \
+	(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$dep" --label "$version" \
 		--manifest "$OUT/manifests/$version.json") >> "$OUT/digests.jsonl"
 	rm -rf "$scratch"
 done

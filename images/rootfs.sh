@@ -113,6 +113,6 @@ done
 
 step "rootfs: digests"
 for version in v1 v2 v2-bad; do
-	(cd "$REPO" && /usr/bin/python3 -m harness.digest tree "$OUT/$version" --label "$version" \
+	(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$OUT/$version" --label "$version" \
 		--manifest "$OUT/manifests/$version.json")
 done > "$OUT/digests.jsonl"

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from ..console import Marker
+from ..machine.console import Marker
 
 GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
 # The phases a cut point can be labelled with; a method declares the ones it has.

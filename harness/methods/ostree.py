@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from ..console import Marker
+from ..machine.console import Marker
 from .base import Judge, Method, RootLocation
 
 OS_NAME = "brownout"

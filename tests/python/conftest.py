@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from harness.qemu import DEFAULT_BIOS, DEFAULT_QEMU, ENV_FLASH_SIZE  # noqa: E402
+from harness.machine.qemu import DEFAULT_BIOS, DEFAULT_QEMU, ENV_FLASH_SIZE  # noqa: E402
 
 ENV_SIZE = 0x40000  # U-Boot's CONFIG_ENV_SIZE in Debian's qemu_arm64 build
 

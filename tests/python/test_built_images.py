@@ -6,7 +6,7 @@ import os
 import pytest
 
 from harness import HarnessError, images
-from harness.digest import classify, ext4_digest, installed_packages, load_known
+from harness.checks.digest import classify, ext4_digest, installed_packages, load_known
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from harness import BootFailure, ConsoleTimeout, HarnessError, MachineExited
-from harness.console import Console, Line, Marker, parse_marker
+from harness.machine.console import Console, Line, Marker, parse_marker
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError
-from harness.digest import (classify, installed_packages, load_known, manifest_diff, nearest, tree_digest,
-                            tree_manifest, unsettled_packages)
-from harness.digest import main as digest_main
-from harness.device import Partition
+from harness.checks.digest import (classify, installed_packages, load_known, manifest_diff, nearest,
+                                   tree_digest, tree_manifest, unsettled_packages)
+from harness.checks.digest import main as digest_main
+from harness.checks.device import Partition
 
 STATUS = """Package: bash
 Status: install ok installed
@@ -128,7 +128,7 @@ def _disk_with_root(tree: Path, tmp: Path, name: str) -> tuple[Path, Partition]:
 
 def test_root_check_is_reused_for_the_same_bytes_only(
         tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness import disk as disk_mod
+    from harness.checks import disk as disk_mod
     monkeypatch.setattr(disk_mod, "CHECKS", tmp_path / "checks")
     disk, part = _disk_with_root(tree, tmp_path, "a")
     first = disk_mod.check_root(disk, part)
@@ -171,7 +171,7 @@ def test_nearest_version_and_the_paths_that_differ(tree: Path) -> None:
 
 def test_check_root_names_what_differs_from_the_nearest_version(tree: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness import disk as disk_mod
+    from harness.checks import disk as disk_mod
     monkeypatch.setattr(disk_mod, "CHECKS", tmp_path / "checks")
     versions = tmp_path / "versions"
     versions.mkdir()

@@ -1,5 +1,5 @@
 """Offline disk checks: a root check is reused only while the partition's bytes
-provably lie in backing files nothing writes (harness/disk.py _layers_key)."""
+provably lie in backing files nothing writes (harness/checks/disk.py _layers_key)."""
 from __future__ import annotations
 
 import os
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import NoSpace, disk
-from harness.device import DEVICE_ROOM, Partition, make_overlay
+from harness import NoSpace
+from harness.checks import disk
+from harness.checks.device import DEVICE_ROOM, Partition, make_overlay
 
 MIB = 1 << 20
 PART = Partition(1, "root", 1 * MIB, 2 * MIB)

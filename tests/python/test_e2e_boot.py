@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness import BootFailure
-from harness.boot import wait_boot
-from harness.device import Device, partitions, pristine_disk
-from harness.qemu import Disk, Machine, MachineConfig
+from harness.machine.boot import wait_boot
+from harness.checks.device import Device, partitions, pristine_disk
+from harness.machine.qemu import Disk, Machine, MachineConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(300)]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.device import partitions
-from harness.disk import extract
+from harness.checks.device import partitions
+from harness.checks.disk import extract
 from harness.images import require
-from harness.power import PowerSwitch
+from harness.machine.power import PowerSwitch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(300)]
 

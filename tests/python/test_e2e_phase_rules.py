@@ -19,7 +19,7 @@ import pytest
 
 from harness import HarnessError, methods
 from harness.campaign import load_record
-from harness.device import partitions
+from harness.checks.device import partitions
 from harness.server import UpdateServer
 from harness.trial import TrialSpec, record_points
 

@@ -13,8 +13,8 @@ from typing import Callable
 import pytest
 
 from harness import BootFailure, ConsoleTimeout, HarnessError, HarnessTimeout, MachineExited
-from harness.power import PowerSwitch
-from harness.qemu import DEFAULT_BIOS, ENV_FLASH_SIZE, Disk, Machine, MachineConfig, UserNet, RELAY
+from harness.machine.power import PowerSwitch
+from harness.machine.qemu import DEFAULT_BIOS, ENV_FLASH_SIZE, Disk, Machine, MachineConfig, UserNet, RELAY
 
 # U-Boot with this env prints the marker about 0.5 s after power-on.
 ENV_MARKER_THEN_WAIT = "bootdelay=0\nbootcmd=echo BROWNOUT test-boot n=1; sleep 30\n"
@@ -261,7 +261,7 @@ def test_env_flash_fixture_makes_a_64_mib_image(make_env_flash: Callable[[str], 
 SAFETY_NET_CHILD = """
 import gc, os, sys
 sys.path.insert(0, sys.argv[1])
-from harness.qemu import Machine, MachineConfig
+from harness.machine.qemu import Machine, MachineConfig
 dropped = Machine(MachineConfig()).start()
 pid = dropped.pid
 del dropped

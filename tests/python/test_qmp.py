@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from harness import HarnessError, QMPError, QMPTimeout
-from harness.qmp import QMPClient
+from harness.machine.qmp import QMPClient
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.journal import Entry
-from harness.console import parse_marker
+from harness.machine.console import parse_marker
 from harness.report import overhead, render, spread, strategies
 from harness.verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence
 

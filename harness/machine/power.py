@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from harness.errors import HarnessError
-from harness.qemu import Machine, MachineConfig
+from harness.machine.qemu import Machine, MachineConfig
 
 log = logging.getLogger(__name__)
 

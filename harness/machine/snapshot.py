@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import HarnessError
+from .. import HarnessError
 from .qemu import Machine
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import HarnessError, NoSpace, methods
-from .images import require
-from .qemu import Disk, MachineConfig, UserNet
+from .. import HarnessError, NoSpace, methods
+from ..images import require
+from ..machine.qemu import Disk, MachineConfig, UserNet
 
 
 @dataclass(frozen=True)

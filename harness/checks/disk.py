@@ -21,11 +21,11 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import HarnessError
+from .. import HarnessError
 from .device import Partition
 from .digest import (TreeDigest, classify, ext4_tree, installed_packages, load_known, load_manifests,
                      nearest, tree_digest, tree_manifest, unsettled_packages)
-from .images import CACHE
+from ..images import CACHE
 
 CHECKS = CACHE / "checks"
 _CODE = hashlib.sha256(b"".join(

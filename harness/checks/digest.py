@@ -23,7 +23,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import HarnessError
+from .. import HarnessError
 
 # Contents of these directories are runtime state, not part of a version.
 VOLATILE = ("proc", "sys", "dev", "run", "tmp", "data", "var/log",
@@ -260,7 +260,7 @@ def load_manifests(directory: Path) -> dict[str, dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m harness.digest",
+    parser = argparse.ArgumentParser(prog="python3 -m harness.checks.digest",
                                      description="Digest a root tree or an ext4 image.")
     parser.add_argument("kind", choices=("tree", "ext4"))
     parser.add_argument("path", type=Path)
