@@ -39,6 +39,10 @@ LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"
 ROOTFS_PACKAGES = "apt,mount,iproute2,ostree,libubootenv-tool,libcurl4,libostree-1-1,libssl3,e2fsprogs,kmod"
 SYSROOT_PACKAGES = "libc6-dev,libcurl4-openssl-dev,libostree-dev,libubootenv-dev,libssl-dev"
 
+# The boot script fragments that images/disk.sh boot_script puts into the
+# scripts of the methods that keep boot state in the env region.
+ENV_FRAGMENTS = ("images/boot/env-load.cmd", "images/boot/env-save.cmd")
+
 
 @dataclass(frozen=True)
 class Step:
@@ -67,18 +71,19 @@ STEPS: tuple[Step, ...] = (
          params={"ROOTFS_PACKAGES": ROOTFS_PACKAGES}),
     Step("payloads", "payloads.sh", deps=("rootfs", "keys")),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),
-    Step("disk-ab", "disk-ab.sh", inputs=("images/boot/ab.cmd", "images/disk.sh"),
+    Step("disk-ab", "disk-ab.sh", inputs=("images/boot/ab.cmd", *ENV_FRAGMENTS, "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs")),
     Step("recovery", "recovery.sh", inputs=("images/recovery", "images/rootfs/fw_env.config"),
          deps=("kernel", "apps", "keys", "rootfs")),
-    Step("disk-asymmetric", "disk-asymmetric.sh", inputs=("images/boot/asymmetric.cmd", "images/disk.sh"),
+    Step("disk-asymmetric", "disk-asymmetric.sh",
+         inputs=("images/boot/asymmetric.cmd", *ENV_FRAGMENTS, "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs", "recovery")),
     Step("repo-inplace", "repo-inplace.sh", deps=("rootfs", "apt-key")),
     Step("disk-inplace", "disk-inplace.sh", inputs=("images/boot/inplace.cmd", "images/disk.sh"),
          deps=("kernel", "initramfs", "rootfs")),
     Step("ostree", "ostree.sh", inputs=("images/userns.py", "harness/checks/digest.py"),
          deps=("kernel", "initramfs", "rootfs")),
-    Step("disk-ostree", "disk-ostree.sh", inputs=("images/boot/ostree.cmd", "images/disk.sh"),
+    Step("disk-ostree", "disk-ostree.sh", inputs=("images/boot/ostree.cmd", *ENV_FRAGMENTS, "images/disk.sh"),
          deps=("ostree",)),
 )
 STEP_BY_NAME = {s.name: s for s in STEPS}

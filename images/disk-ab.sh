@@ -8,7 +8,7 @@
 
 root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
 step "disk-ab: GPT boot/env/rootA/rootB/data, slots of $root_mib MiB"
-mkimage -A arm64 -T script -C none -n "brownout ab" -d "$REPO/images/boot/ab.cmd" "$OUT/boot.scr" >/dev/null
+boot_script ab
 vfat_image "$OUT/boot.vfat" 64 "$KERNEL_DIR/Image" "$INITRAMFS_DIR/initrd.img" "$OUT/boot.scr"
 printf 'BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=3\n' > "$OUT/env.txt"
 env_region "$OUT/env.bin" "$OUT/env.txt"

@@ -7,7 +7,7 @@
 
 root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
 step "disk-asymmetric: GPT boot/env/root/recovery/data, root of $root_mib MiB"
-mkimage -A arm64 -T script -C none -n "brownout asymmetric" -d "$REPO/images/boot/asymmetric.cmd" "$OUT/boot.scr" >/dev/null
+boot_script asymmetric
 vfat_image "$OUT/boot.vfat" 64 "$KERNEL_DIR/Image" "$INITRAMFS_DIR/initrd.img" "$OUT/boot.scr"
 vfat_image "$OUT/recovery.vfat" 64 "$KERNEL_DIR/Image" "$RECOVERY_DIR/recovery.img"
 # The factory's last good image is v1, at the update server's address as the

@@ -7,7 +7,7 @@
 
 root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
 step "disk-inplace: GPT boot/root/data, root of $root_mib MiB"
-mkimage -A arm64 -T script -C none -n "brownout inplace" -d "$REPO/images/boot/inplace.cmd" "$OUT/boot.scr" >/dev/null
+boot_script inplace
 vfat_image "$OUT/boot.vfat" 64 "$KERNEL_DIR/Image" "$INITRAMFS_DIR/initrd.img" "$OUT/boot.scr"
 truncate -s 64M "$OUT/data.ext4"
 mke2fs -q -t ext4 -L data -F "$OUT/data.ext4"

@@ -7,7 +7,7 @@
 
 sysroot_mib=$(( $(stat -c %s "$OSTREE_DIR/sysroot.ext4") / MIB ))
 step "disk-ostree: GPT boot/env/ostree/data, sysroot of $sysroot_mib MiB"
-mkimage -A arm64 -T script -C none -n "brownout ostree" -d "$REPO/images/boot/ostree.cmd" "$OUT/boot.scr" >/dev/null
+boot_script ostree
 vfat_image "$OUT/boot.vfat" 16 "$OUT/boot.scr"
 printf 'OSTREE_PENDING=0\nOSTREE_LEFT=3\n' > "$OUT/env.txt"
 env_region "$OUT/env.bin" "$OUT/env.txt"

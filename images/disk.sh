@@ -5,6 +5,24 @@
 
 MIB=1048576
 
+# boot_script NAME — $OUT/boot.scr from images/boot/NAME.cmd, with each line
+# "#include FRAGMENT" replaced by images/boot/FRAGMENT: U-Boot runs one
+# script, and the env code is shared by the methods that keep boot state.
+# The spliced script stays beside it as $OUT/boot.cmd.
+boot_script() {
+	local name=$1 line fragment
+	while IFS= read -r line; do
+		if [[ $line =~ ^[[:space:]]*#include[[:space:]]+([^[:space:]]+)[[:space:]]*$ ]]; then
+			fragment=$REPO/images/boot/${BASH_REMATCH[1]}
+			[ -f "$fragment" ] || die "boot script $name.cmd: no fragment $fragment"
+			cat "$fragment"
+		else
+			printf '%s\n' "$line"
+		fi
+	done < "$REPO/images/boot/$name.cmd" > "$OUT/boot.cmd"
+	mkimage -A arm64 -T script -C none -n "brownout $name" -d "$OUT/boot.cmd" "$OUT/boot.scr" >/dev/null
+}
+
 # disk_create IMG "name:size_mib[:bootable]"... — a sparse GPT image with the
 # partitions in order, 1 MiB aligned, and a layout.json describing them.
 disk_create() {

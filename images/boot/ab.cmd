@@ -1,58 +1,21 @@
 # brownout A/B boot script (U-Boot hush, made into boot.scr by mkimage).
 #
-# The A/B state lives in a raw env partition (virtio 0:2) as two copies in
-# libubootenv's redundant layout: CRC32 (4 bytes), flag (1), data. The valid
-# copy with the newer flag is current; every save goes to the other copy with
-# the flag incremented, so a power cut during a save leaves the older copy
-# valid. Slot choice follows RAUC's BOOT_ORDER scheme: the first slot in
-# BOOT_ORDER with tries left is booted, and its try is spent (saved) first.
+# The A/B state lives in the env region: env-load.cmd reads it and
+# env-save.cmd writes it (put in at the "#include" lines by images/disk.sh
+# boot_script), in libubootenv's redundant layout, so a power cut during a
+# save leaves the older copy valid. Slot choice follows RAUC's BOOT_ORDER
+# scheme: the first slot in BOOT_ORDER with tries left is booted, and its try
+# is spent (saved) first.
 echo "BROWNOUT uboot-start script=ab"
 
-setenv env_size 0x4000
-setenv env_blocks 0x20
-setenv copy1 0x48000000
-setenv copy2 0x48010000
-setenv scratch 0x48020000
-part start virtio 0 2 env_blk1
-setexpr env_blk2 ${env_blk1} + ${env_blocks}
-virtio read ${copy1} ${env_blk1} ${env_blocks}
-virtio read ${copy2} ${env_blk2} ${env_blocks}
-
-# Newer flag first; 255 -> 0 is the wrap-around; equal flags favour copy 1,
-# as U-Boot's own redundant env does.
-setexpr flagaddr ${copy1} + 4
-setexpr.b flag1 *${flagaddr}
-setexpr flagaddr ${copy2} + 4
-setexpr.b flag2 *${flagaddr}
-setenv first 1
-if test ${flag1} = ff && test ${flag2} = 0; then setenv first 2; fi
-if itest ${flag2} -gt ${flag1}; then
-	if test ${flag2} != ff || test ${flag1} != 0; then setenv first 2; fi
-fi
-
-# 'env import -c' wants the CRC right before the data: move it over the flag.
-setenv current none
-for n in ${first} 1 2; do
-	if test ${current} = none; then
-		if test ${n} = 1; then setenv buf ${copy1}; setenv flag ${flag1}; else setenv buf ${copy2}; setenv flag ${flag2}; fi
-		cp.b ${buf} ${scratch} 4
-		setexpr bufcrc ${buf} + 1
-		cp.b ${scratch} ${bufcrc} 4
-		setexpr envsz ${env_size} - 1
-		if env import -c ${bufcrc} ${envsz} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT; then
-			setenv current ${n}
-			setenv curflag ${flag}
-		fi
-	fi
-done
-
-if test ${current} = none; then
-	echo "BROWNOUT uboot-env state=default reason=no-valid-copy"
+# The state, as env-load.cmd reads it and env-save.cmd writes it.
+setenv env_vars "BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT"
+#include env-load.cmd
+if test ${env_state} = default; then
+	# No valid copy: both slots, 3 tries each.
 	setenv BOOT_ORDER "A B"
 	setenv BOOT_A_LEFT 3
 	setenv BOOT_B_LEFT 3
-	setenv current 2
-	setenv curflag 0
 else
 	# Marker values carry no spaces: "A B" is shown as "A,B".
 	setexpr order gsub " " "," "${BOOT_ORDER}"
@@ -86,23 +49,10 @@ if test -z "${slot}"; then
 	if test ${slot} = A; then setenv rootpart 3; setenv BOOT_A_LEFT 2; else setenv rootpart 4; setenv BOOT_B_LEFT 2; fi
 fi
 
-# Save to the other copy with the next flag, in the redundant layout.
-if test ${current} = 1; then setenv target ${env_blk2}; else setenv target ${env_blk1}; fi
-setexpr newflag ${curflag} + 1
-setexpr newflag ${newflag} \& ff
-mw.b ${scratch} 0 ${env_size}
-setexpr outcrc ${scratch} + 1
-setexpr envsz ${env_size} - 1
-env export -c -s ${envsz} ${outcrc} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT
-setexpr crcsave ${scratch} + ${env_size}
-cp.b ${outcrc} ${crcsave} 4
-cp.b ${crcsave} ${scratch} 4
-setexpr flagaddr ${scratch} + 4
-mw.b ${flagaddr} ${newflag} 1
-if virtio write ${scratch} ${target} ${env_blocks}; then
+# Save to the other copy with the next flag, before the kernel starts.
+#include env-save.cmd
+if test ${env_saved} = 1; then
 	echo "BROWNOUT uboot-save slot=${slot} flag=${newflag} a_left=${BOOT_A_LEFT} b_left=${BOOT_B_LEFT}"
-else
-	echo "BROWNOUT uboot-error reason=env-write-failed"
 fi
 
 echo "BROWNOUT uboot-boot slot=${slot}"

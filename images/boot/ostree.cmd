@@ -8,59 +8,23 @@
 # script reads either the old pair of deployments or the new one.
 #
 # Boot counting, in the style of Torizon's bootcount/altbootcmd, keeps its
-# state in the raw env partition (virtio 0:2) in the same redundant layout as
-# the A/B script (images/boot/ab.cmd): CRC32, flag, data, the newer valid copy
-# is current and every save goes to the other copy. Variables:
+# state in the env region, read by env-load.cmd and written by env-save.cmd
+# as for A/B (put in at the "#include" lines by images/disk.sh boot_script):
+# the newer valid copy is current and every save goes to the other copy.
+# Variables:
 #   OSTREE_PENDING  1 while a new deployment has not been confirmed good
 #   OSTREE_LEFT     tries the new deployment has left
 # While pending, each boot spends a try first (saved before the kernel
 # starts); with none left, the previous deployment (kernel_image2) boots.
 echo "BROWNOUT uboot-start script=ostree"
 
-setenv env_size 0x4000
-setenv env_blocks 0x20
-setenv copy1 0x48000000
-setenv copy2 0x48010000
-setenv scratch 0x48020000
-setenv uenv_addr 0x48100000
-part start virtio 0 2 env_blk1
-setexpr env_blk2 ${env_blk1} + ${env_blocks}
-virtio read ${copy1} ${env_blk1} ${env_blocks}
-virtio read ${copy2} ${env_blk2} ${env_blocks}
-
-# Newer flag first; 255 -> 0 is the wrap-around; equal flags favour copy 1.
-setexpr flagaddr ${copy1} + 4
-setexpr.b flag1 *${flagaddr}
-setexpr flagaddr ${copy2} + 4
-setexpr.b flag2 *${flagaddr}
-setenv first 1
-if test ${flag1} = ff && test ${flag2} = 0; then setenv first 2; fi
-if itest ${flag2} -gt ${flag1}; then
-	if test ${flag2} != ff || test ${flag1} != 0; then setenv first 2; fi
-fi
-
-# 'env import -c' wants the CRC right before the data: move it over the flag.
-setenv current none
-for n in ${first} 1 2; do
-	if test ${current} = none; then
-		if test ${n} = 1; then setenv buf ${copy1}; setenv flag ${flag1}; else setenv buf ${copy2}; setenv flag ${flag2}; fi
-		cp.b ${buf} ${scratch} 4
-		setexpr bufcrc ${buf} + 1
-		cp.b ${scratch} ${bufcrc} 4
-		setexpr envsz ${env_size} - 1
-		if env import -c ${bufcrc} ${envsz} OSTREE_PENDING OSTREE_LEFT; then
-			setenv current ${n}
-			setenv curflag ${flag}
-		fi
-	fi
-done
-
-if test ${current} = none; then
-	echo "BROWNOUT uboot-env state=default reason=no-valid-copy"
+# The state, as env-load.cmd reads it and env-save.cmd writes it.
+setenv env_vars "OSTREE_PENDING OSTREE_LEFT"
+#include env-load.cmd
+if test ${env_state} = default; then
+	# No valid copy: nothing pending, 3 tries.
 	setenv OSTREE_PENDING 0
 	setenv OSTREE_LEFT 3
-	setenv current 2
-	setenv curflag 0
 else
 	echo "BROWNOUT uboot-env state=ok copy=${current} flag=${curflag} pending=${OSTREE_PENDING} left=${OSTREE_LEFT}"
 fi
@@ -71,22 +35,9 @@ if test "${OSTREE_PENDING}" = 1; then
 	if itest ${OSTREE_LEFT} -gt 0; then
 		setexpr OSTREE_LEFT ${OSTREE_LEFT} - 1
 		# Spend the try before booting: save to the other copy, next flag.
-		if test ${current} = 1; then setenv target ${env_blk2}; else setenv target ${env_blk1}; fi
-		setexpr newflag ${curflag} + 1
-		setexpr newflag ${newflag} \& ff
-		mw.b ${scratch} 0 ${env_size}
-		setexpr outcrc ${scratch} + 1
-		setexpr envsz ${env_size} - 1
-		env export -c -s ${envsz} ${outcrc} OSTREE_PENDING OSTREE_LEFT
-		setexpr crcsave ${scratch} + ${env_size}
-		cp.b ${outcrc} ${crcsave} 4
-		cp.b ${crcsave} ${scratch} 4
-		setexpr flagaddr ${scratch} + 4
-		mw.b ${flagaddr} ${newflag} 1
-		if virtio write ${scratch} ${target} ${env_blocks}; then
+		#include env-save.cmd
+		if test ${env_saved} = 1; then
 			echo "BROWNOUT uboot-save flag=${newflag} pending=${OSTREE_PENDING} left=${OSTREE_LEFT}"
-		else
-			echo "BROWNOUT uboot-error reason=env-write-failed"
 		fi
 	else
 		setenv entry 2
@@ -94,6 +45,7 @@ if test "${OSTREE_PENDING}" = 1; then
 fi
 
 # The deployments, as libostree last wrote them (the symlink is followed).
+setenv uenv_addr 0x48100000
 setenv kernel_image
 setenv ramdisk_image
 setenv bootargs

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -48,3 +49,15 @@ def test_missing_input_is_a_clear_error() -> None:
     step = dataclasses.replace(images.STEP_BY_NAME["firmware"], inputs=("images/no-such-file",))
     with pytest.raises(HarnessError, match="no-such-file is missing"):
         images.step_key(step, {})
+
+
+def test_a_disk_step_is_keyed_by_the_boot_script_fragments_it_includes() -> None:
+    including = set()
+    for step in images.STEPS:
+        for script in (p for p in step.inputs if p.endswith(".cmd")):
+            text = (images.REPO / script).read_text()
+            for fragment in re.findall(r"^\s*#include\s+(\S+)\s*$", text, re.M):
+                including.add(step.name)
+                assert f"images/boot/{fragment}" in step.inputs, \
+                    f"step {step.name}: {script} includes {fragment}, which its key does not cover"
+    assert including == {"disk-ab", "disk-asymmetric", "disk-ostree"}

@@ -1,0 +1,55 @@
+"""The boot script build (images/disk.sh boot_script): fragments spliced in at
+their "#include" lines, the result made into boot.scr by mkimage."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.images import REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("mkimage") is None, reason="needs mkimage (u-boot-tools)")
+
+BOOT = REPO / "images" / "boot"
+INCLUDE = re.compile(r"^\s*#include\s", re.M)
+
+
+def boot_script(name: str, out: Path, repo: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", '. "$REPO/images/lib.sh"; . "$REPO/images/disk.sh"; boot_script "$1"',
+                           "boot_script", name],
+                          env=dict(os.environ, REPO=str(repo), OUT=str(out)), capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("name", ["ab", "asymmetric", "ostree"])
+def test_the_env_fragments_stand_in_for_their_include_lines(name: str, tmp_path: Path) -> None:
+    assert boot_script(name, tmp_path).returncode == 0
+    spliced = (tmp_path / "boot.cmd").read_text()
+    load, save = (BOOT / "env-load.cmd").read_text(), (BOOT / "env-save.cmd").read_text()
+    assert not INCLUDE.search(spliced)
+    assert spliced.count(load) == 1 and spliced.count(save) == 1
+    assert spliced.index(load) < spliced.index(save)
+    assert spliced.startswith(INCLUDE.split((BOOT / f"{name}.cmd").read_text())[0])
+    header = subprocess.run(["mkimage", "-l", str(tmp_path / "boot.scr")], capture_output=True, text=True,
+                            check=True).stdout
+    assert f"brownout {name}" in header and "Script" in header
+
+
+def test_a_script_without_includes_is_made_as_it_is(tmp_path: Path) -> None:
+    assert boot_script("inplace", tmp_path).returncode == 0
+    assert (tmp_path / "boot.cmd").read_text() == (BOOT / "inplace.cmd").read_text()
+
+
+def test_a_missing_fragment_is_a_clear_error(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "images" / "boot").mkdir(parents=True)
+    for helper in ("lib.sh", "disk.sh"):
+        shutil.copy(REPO / "images" / helper, repo / "images" / helper)
+    (repo / "images" / "boot" / "x.cmd").write_text('echo "x"\n\t#include nope.cmd\n')
+    (tmp_path / "out").mkdir()
+    result = boot_script("x", tmp_path / "out", repo)
+    assert result.returncode != 0 and "x.cmd: no fragment" in result.stderr
+    assert not (tmp_path / "out" / "boot.scr").exists()
