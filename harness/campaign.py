@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TextIO
 
 from . import HarnessError, cutspec, methods
-from .images import BUILD, REPO, STEP_BY_NAME, built_key
+from .images import BUILD, REPO
 from .journal import UNFINISHED, Entry, Journal
+from .methods import images_key
 from .trial import TrialResult, TrialSpec, record_points
 
 EDGES = ("before", "after")
@@ -58,10 +59,6 @@ class PlannedCut:
 
     def trial(self) -> TrialSpec:
         return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client)
-
-
-def images_key(method: str) -> dict[str, str | None]:
-    return {step: built_key(STEP_BY_NAME[step]) for step in methods.get(method).record_steps}
 
 
 def record_path(method: str) -> Path:

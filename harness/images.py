@@ -9,6 +9,7 @@ leaves an output that looks complete.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -118,6 +119,21 @@ def built_key(step: Step) -> str | None:
         return (step.out / KEY_FILE).read_text().strip()
     except FileNotFoundError:
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def source_commit() -> str:
+    """The commit of the source tree ("<short>+dirty" with uncommitted changes; "" outside git)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=30)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if head.returncode != 0:
+        return ""
+    return head.stdout.strip() + ("+dirty" if status.returncode == 0 and status.stdout.strip() else "")
 
 
 def _run_step(step: Step, key: str) -> None:

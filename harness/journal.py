@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import HarnessError
+from .images import source_commit
+from .methods import images_key
 from .trial import Measures, TrialResult
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,8 @@ class Entry:
     update_error: dict[str, str] | None = None
     error: str = ""
     console_tail: str = ""
-    images: dict | None = None
+    images: dict | None = None   # the image steps' keys the trial ran on
+    commit: str = ""             # the harness's source commit ("+dirty" with uncommitted changes)
     schema: int | None = None    # None: a line of an older journal shape
 
     # -- reading and writing -------------------------------------------------
@@ -94,9 +97,10 @@ class Entry:
 
     @classmethod
     def of_trial(cls, cut_id: str, kind: str, planned_phase: str, result: TrialResult,
-                 seed: int | None = None, at: float | None = None) -> Entry:
+                 seed: int | None = None, at: float | None = None, images: dict | None = None,
+                 commit: str = "") -> Entry:
         return cls.from_dict({"id": cut_id, "seed": seed, "planned_phase": planned_phase, "kind": kind,
-                              "time": at, **result.as_dict()})
+                              "time": at, "images": images, "commit": commit, **result.as_dict()})
 
     # -- grading ---------------------------------------------------------------
 
@@ -179,8 +183,10 @@ class Journal:
 
     def record(self, cut_id: str, kind: str, planned_phase: str, result: TrialResult,
                seed: int | None = None) -> Entry:
-        """Append the result of one trial, stamped with the time; returns its entry."""
-        entry = Entry.of_trial(cut_id, kind, planned_phase, result, seed, time.time())
+        """Append the result of one trial, stamped with the time, the image keys and the
+        source commit it ran on; returns its entry."""
+        entry = Entry.of_trial(cut_id, kind, planned_phase, result, seed, time.time(),
+                               images_key(result.method), source_commit())
         self.append(entry)
         return entry
 

@@ -241,12 +241,16 @@ def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[
     finals = Counter(e.final for e in entries)
     cuts = [e for e in entries if e.kind == "cut"]
     seeds = sorted({e.seed for e in entries if e.seed is not None})
+    commits = sorted({e.commit for e in entries if e.commit})
+    keys = sorted({json.dumps(e.images, sort_keys=True) for e in entries if e.images})
     out = [f"### `{_shown(path)}`", ""]
     facts = [("trials", f"{len(entries)} ({len(cuts)} cut trials, {len(entries) - len(cuts)} without a cut)"),
              ("without a verdict", f"{finals['error']} error, {finals['timeout']} timeout"),
              ("failing their expectation", str(sum(e.failure is not None for e in entries))),
              ("trials ran", _span(entries)),
-             ("seeds", ", ".join(map(str, seeds)) or "-")]
+             ("seeds", ", ".join(map(str, seeds)) or "-"),
+             ("source commits the trials ran on", ", ".join(f"`{c}`" for c in commits) or "not recorded"),
+             ("image keys the trials ran on", "; ".join(f"`{k}`" for k in keys) or "not recorded")]
     if len(every) > len(entries):
         facts.append(("re-run", f"{len(every) - len(entries)} earlier line(s) of trials run again; "
                                 f"the last run of each is counted"))

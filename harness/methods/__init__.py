@@ -16,7 +16,7 @@ from .base import GUEST_ADDR, Judge, Judgement, Method, RootLocation
 
 REGISTERED = ("ab", "asymmetric", "inplace", "ostree")
 
-__all__ = ["GUEST_ADDR", "METHODS", "Judge", "Judgement", "Method", "RootLocation", "get", "load",
+__all__ = ["GUEST_ADDR", "METHODS", "Judge", "Judgement", "Method", "RootLocation", "get", "images_key", "load",
            "served_roots"]
 
 
@@ -49,6 +49,11 @@ def served_roots() -> dict[str, Path]:
     if not roots:
         raise HarnessError("no payloads are built: run './brownout build'")
     return roots
+
+
+def images_key(name: str) -> dict[str, str | None]:
+    """The keys of the image steps that decide what `name`'s update does, syscall by syscall."""
+    return {step: built_key(STEP_BY_NAME[step]) for step in get(name).record_steps}
 
 
 def get(name: str) -> Method:

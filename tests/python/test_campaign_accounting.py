@@ -15,6 +15,7 @@ import pytest
 from harness import campaign
 from harness.campaign import PlannedCut, unaccounted
 from harness.journal import Journal, latest, load_journal
+from harness.methods import images_key
 from harness.trial import TrialResult, TrialSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,7 +75,7 @@ def test_a_campaign_whose_trials_time_out_reports_them_and_exits_non_zero(tmp_pa
     # A record with one bootloader point: the plan is that point at both edges.
     record = tmp_path / "ab.jsonl"
     record.write_text(json.dumps({"record": {"method": "ab", "payload": "v2",
-                                             "images": campaign.images_key("ab")}}) + "\n"
+                                             "images": images_key("ab")}}) + "\n"
                       + json.dumps({"index": 1, "phase": "bootloader"}) + "\n")
     journal = tmp_path / "j.jsonl"
     proc = subprocess.run([str(REPO / "brownout"), "campaign", "--method", "ab", "--cuts", "0", "--record",

@@ -263,3 +263,14 @@ def test_a_file_that_is_no_bench_output_is_one_clear_error(tmp_path: Path) -> No
 def test_bench_takes_json_before_or_after_the_benchmark(argv: list[str]) -> None:
     assert parser().parse_args(argv).json == Path("F")
     assert parser().parse_args([a for a in argv if a not in ("--json", "F")]).json is None
+
+
+def test_each_journal_says_which_commit_and_images_its_trials_ran_on(tmp_path: Path) -> None:
+    from harness.journal import Entry, Journal
+    from harness.trial import Measures, TrialResult
+    journal = Journal(tmp_path / "j.jsonl")
+    result = TrialResult("ab", "v2", "v2", ["atomic", "completes"], Measures(1.0, 1, 1, 1, 1.0), "./brownout trial")
+    journal.append(Entry.of_trial("ab-happy", "happy", "", result, images={"rootfs": "k1"}, commit="abc1234"))
+    text = "\n".join(results.journal_section(journal.path))
+    assert "source commits the trials ran on: `abc1234`" in text
+    assert 'image keys the trials ran on: `{"rootfs": "k1"}`' in text
