@@ -16,7 +16,7 @@ keeps these records in its journal entry, and the verdicts point at them:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 from .machine.console import Marker
@@ -37,9 +37,6 @@ REFUSALS: dict[str, frozenset[tuple[str, str]]] = {
     "v2-tampered": frozenset({("verify", "sha256"), ("verify", "size"), ("verify", "checksum"),
                               ("verify", "hash")}),
 }
-
-# Boots that end a trial badly without any marker: the harness's own words.
-NO_OUTCOME = "no outcome"
 
 
 @dataclass(frozen=True)
@@ -159,12 +156,3 @@ def refusal_evidence(payload: str, boots: list[BootRecord]) -> str | None:
             if (reason, detail) in wanted:
                 return f"boot {b.number}: update-error reason={reason} detail={detail}"
     return None
-
-
-@dataclass
-class Evidence:
-    """What a trial's verdicts rest on, kept in its journal entry."""
-    boots: list[BootRecord] = field(default_factory=list)
-    anomalies: list[str] = field(default_factory=list)
-    rollback: str | None = None
-    refusal: str | None = None
