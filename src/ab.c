@@ -124,7 +124,7 @@ static int ab_deploy(const struct ab *ab, const struct manifest *m, struct slot 
 				   "%s: reading back %" PRIu64 " bytes (%s): %s", slot->path, m->size,
 				   method, rc == -EBADMSG ? "sha256 differs" : strerror(-rc));
 	ab_record_slot(ab, m);
-	update_phase(up, "deploy", "end", (struct marker_field[]){ { "readback", method } }, 1);
+	update_phase(up, "deploy", "end", MARKER({ "readback", method }));
 	return AB_OK;
 }
 
@@ -146,10 +146,9 @@ static int ab_reuse(const struct ab *ab, const struct manifest *m)
 	if (held == -ENOENT)
 		return 0;
 	if (held == 0 && st.size == m->size && memcmp(st.sha256, m->sha256, sizeof(st.sha256)) == 0) {
-		update_phase(up, "pull", "end", (struct marker_field[]){ { "bytes", "0" },
-									 { "reused", "slot" } }, 2);
-		update_phase(up, "deploy", "start", NULL, 0);
-		update_phase(up, "deploy", "end", (struct marker_field[]){ { "reused", "slot" } }, 1);
+		update_phase(up, "pull", "end", MARKER({ "bytes", "0" }, { "reused", "slot" }));
+		update_phase(up, "deploy", "start", MARKER_NONE);
+		update_phase(up, "deploy", "end", MARKER({ "reused", "slot" }));
 		return 1;
 	}
 	rc = slotstate_clear(ab->state_dir, target);
@@ -172,15 +171,15 @@ static int ab_install(const struct ab *ab, const char *url)
 	char running[MANIFEST_VERSION_MAX];
 	int rc;
 
-	update_phase(&ab->up, "pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
+	update_phase(&ab->up, "pull", "start", MARKER({ "slot", tslot }));
 	rc = update_manifest(&ab->up, url, &m);
 	if (rc != AB_OK)
 		return rc;
 	/* A device that runs this version already has nothing to install (a retry that came true). */
 	ab_read_version(ab->version_file, running, sizeof(running));
 	if (strcmp(running, m.version) == 0) {
-		update_marker(&ab->up, "update-none", (struct marker_field[]){
-				      { "reason", "current" }, { "version", running } }, 2);
+		update_marker(&ab->up, "update-none",
+			      MARKER({ "reason", "current" }, { "version", running }));
 		return AB_OK;
 	}
 	rc = ab_reuse(ab, &m);
@@ -195,14 +194,13 @@ static int ab_install(const struct ab *ab, const char *url)
 	if (rc != AB_OK)
 		return rc;
 
-	update_phase(&ab->up, "bootloader", "start",
-		     (struct marker_field[]){ { "slot", tslot } }, 1);
+	update_phase(&ab->up, "bootloader", "start", MARKER({ "slot", tslot }));
 	rc = abenv_switch(ab->fw_config, target);
 	if (rc < 0)
 		return update_fail(&ab->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
 				   "%s: switching to slot %c: %s", ab->fw_config, target,
 				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
-	update_phase(&ab->up, "bootloader", "end", (struct marker_field[]){ { "slot", tslot } }, 1);
+	update_phase(&ab->up, "bootloader", "end", MARKER({ "slot", tslot }));
 	return update_reboot(&ab->up, tslot);
 }
 
@@ -252,12 +250,10 @@ static int ab_confirm(const struct ab *ab)
 	int stored = 0, rc;
 
 	if (!ab_healthy(ab->health)) {
-		update_marker(up, "confirm", (struct marker_field[]){ { "result", "bad" },
-								      { "slot", slot } }, 2);
+		update_marker(up, "confirm", MARKER({ "result", "bad" }, { "slot", slot }));
 		/* Not marked good: this boot spent a try; U-Boot falls back once they are gone. */
 		sync();
-		update_marker(up, "reboot", (struct marker_field[]){ { "reason", "unhealthy" },
-								     { "slot", slot } }, 2);
+		update_marker(up, "reboot", MARKER({ "reason", "unhealthy" }, { "slot", slot }));
 		if (!up->no_reboot && reboot(RB_AUTOBOOT) < 0)
 			fprintf(stderr, "brownout-ab: reboot: %s\n", strerror(errno));
 		return AB_ERROR;
@@ -266,16 +262,16 @@ static int ab_confirm(const struct ab *ab)
 	if (rc < 0) {
 		fprintf(stderr, "brownout-ab: %s: marking slot %c good: %s\n", ab->fw_config,
 			up->running, rc == -EIO ? "read-back shows other values" : strerror(-rc));
-		update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
-								      { "slot", slot },
-								      { "detail", update_errno_word(rc, word, sizeof(word)) } }, 3);
+		update_marker(up, "confirm", MARKER({ "result", "error" },
+						    { "slot", slot },
+						    { "detail", update_errno_word(rc, word, sizeof(word)) }));
 		return AB_CONFIRM_ERROR;
 	}
 	ab_read_version(ab->version_file, version, sizeof(version));
-	update_marker(up, "confirm", (struct marker_field[]){ { "result", "good" },
-							      { "slot", slot },
-							      { "version", version },
-							      { "env", stored ? "written" : "unchanged" } }, 4);
+	update_marker(up, "confirm", MARKER({ "result", "good" },
+					    { "slot", slot },
+					    { "version", version },
+					    { "env", stored ? "written" : "unchanged" }));
 	return AB_OK;
 }
 
@@ -304,11 +300,11 @@ static int ab_status(const struct ab *ab)
 	snprintf(b, sizeof(b), "%u", st.left[1]);
 	if (bootenv_decide(&st, &d) == 0)
 		next[0] = d.slot, next[1] = '\0';
-	update_marker(&ab->up, "ab-status", (struct marker_field[]){ { "slot", slot },
-								     { "order", order },
-								     { "a_left", a },
-								     { "b_left", b },
-								     { "next", next } }, 5);
+	update_marker(&ab->up, "ab-status", MARKER({ "slot", slot },
+						   { "order", order },
+						   { "a_left", a },
+						   { "b_left", b },
+						   { "next", next }));
 	return AB_OK;
 }
 
@@ -425,13 +421,12 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		if (strcmp(cmd, "install") == 0)
 			update_marker(&ab.up, "update-error",
-				      (struct marker_field[]){ { "reason", "slot" },
-							       { "detail", "cmdline" } }, 2);
+				      MARKER({ "reason", "slot" }, { "detail", "cmdline" }));
 		if (strcmp(cmd, "confirm") == 0) {
 			update_marker(&ab.up, "confirm",
-				      (struct marker_field[]){ { "result", "error" },
-							       { "slot", "none" },
-							       { "detail", "cmdline" } }, 3);
+				      MARKER({ "result", "error" },
+					     { "slot", "none" },
+					     { "detail", "cmdline" }));
 			return AB_CONFIRM_ERROR;
 		}
 		return AB_ERROR;

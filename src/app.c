@@ -128,10 +128,9 @@ static void app_write_status(struct app *app)
 static void app_beat(struct app *app)
 {
 	char seq[24];
-	struct marker_field f[] = { { "version", APP_VERSION }, { "seq", seq } };
 
 	snprintf(seq, sizeof(seq), "%" PRIu64, app->st.seq);
-	app_emit(app, "heartbeat", f, 2);
+	app_emit(app, "heartbeat", MARKER({ "version", APP_VERSION }, { "seq", seq }));
 	app_write_status(app);
 }
 
@@ -188,15 +187,14 @@ int main(int argc, char **argv)
 	app_setup_signals();
 
 	snprintf(pid, sizeof(pid), "%ld", (long)app.st.pid);
-	app_emit(&app, "app-start",
-		 (struct marker_field[]){ { "version", APP_VERSION }, { "pid", pid } }, 2);
+	app_emit(&app, "app-start", MARKER({ "version", APP_VERSION }, { "pid", pid }));
 
 	/* A failed self-test does not stop the app: it runs on and reports healthy=0. */
 	rc = selftest_run(&why);
 	app.st.healthy = rc == 0;
 	app_emit(&app, "selftest",
-		 (struct marker_field[]){ { "result", rc == 0 ? "pass" : "fail" },
-					  { "version", APP_VERSION }, { "reason", why } }, 3);
+		 MARKER({ "result", rc == 0 ? "pass" : "fail" },
+			{ "version", APP_VERSION }, { "reason", why }));
 
 	rc = status_make_parent(app.status_path);
 	if (rc < 0) {
@@ -207,7 +205,7 @@ int main(int argc, char **argv)
 
 	snprintf(beats, sizeof(beats), "%" PRIu64, app_run(&app));
 	app_emit(&app, "app-stop",
-		 (struct marker_field[]){ { "version", APP_VERSION }, { "beats", beats },
-					  { "reason", app_stop_signal ? "signal" : "count" } }, 3);
+		 MARKER({ "version", APP_VERSION }, { "beats", beats },
+			{ "reason", app_stop_signal ? "signal" : "count" }));
 	return 0;
 }

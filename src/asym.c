@@ -88,8 +88,7 @@ static void asym_reboot(const struct asym *a, const char *reason, const char *sl
 {
 	/* Every store fsync'd already; sync() covers the rest. */
 	sync();
-	update_marker(&a->up, "reboot", (struct marker_field[]){ { "reason", reason },
-								 { "slot", slot } }, 2);
+	update_marker(&a->up, "reboot", MARKER({ "reason", reason }, { "slot", slot }));
 	if (!a->up.no_reboot && reboot(RB_AUTOBOOT) < 0)
 		fprintf(stderr, "brownout-asym: reboot: %s\n", strerror(errno));
 }
@@ -124,7 +123,7 @@ static int asym_request(const struct asym *a, const char *url)
 
 	if (strlen(url) >= ASYMENV_URL_MAX || !marker_value_ok(url))
 		return update_fail(&a->up, "request", "url", "'%s' is not a URL recovery can keep", url);
-	update_phase(&a->up, "bootloader", "start", (struct marker_field[]){ { "action", "request" } }, 1);
+	update_phase(&a->up, "bootloader", "start", MARKER({ "action", "request" }));
 	if (asym_load(a, &st) != ASYM_OK)
 		return ASYM_ERROR;
 	st.recovery = true;
@@ -132,7 +131,7 @@ static int asym_request(const struct asym *a, const char *url)
 	snprintf(st.url, sizeof(st.url), "%s", url);
 	if (asym_store(a, &st, "requesting recovery") != ASYM_OK)
 		return ASYM_ERROR;
-	update_phase(&a->up, "bootloader", "end", (struct marker_field[]){ { "action", "request" } }, 1);
+	update_phase(&a->up, "bootloader", "end", MARKER({ "action", "request" }));
 	asym_reboot(a, "recovery", "recovery");
 	return ASYM_OK;
 }
@@ -172,7 +171,7 @@ static enum asympolicy_install asym_install(const struct asym *a, const char *ur
 			    rc == -EBADMSG ? "sha256 differs" : strerror(-rc));
 		goto out;
 	}
-	update_phase(up, "deploy", "end", (struct marker_field[]){ { "readback", method } }, 1);
+	update_phase(up, "deploy", "end", MARKER({ "readback", method }));
 	out = ASYMPOLICY_INSTALLED;
 out:
 	slot_close(&slot);
@@ -192,22 +191,22 @@ static int asym_recover(const struct asym *a)
 	}
 	switch (asympolicy_start(&st, &next)) {
 	case ASYMPOLICY_NO_GOOD:
-		update_marker(up, "recovery", (struct marker_field[]){ { "action", "rollback" } }, 1);
+		update_marker(up, "recovery", MARKER({ "action", "rollback" }));
 		asym_store(a, &next, "new tries for the root");
 		update_fail(up, "rollback", "no-good-image", "no ASYM_GOOD_URL to reinstall");
 		asym_reboot(a, "no-good-image", "root");
 		return ASYM_ERROR;
 	case ASYMPOLICY_ROLLBACK:
-		update_marker(up, "recovery", (struct marker_field[]){ { "action", "rollback" } }, 1);
-		update_phase(up, "bootloader", "start", (struct marker_field[]){ { "action", "rollback" } }, 1);
+		update_marker(up, "recovery", MARKER({ "action", "rollback" }));
+		update_phase(up, "bootloader", "start", MARKER({ "action", "rollback" }));
 		if (asym_store(a, &next, "rolling back") != ASYM_OK) {
 			asym_reboot(a, "retry", "recovery");
 			return ASYM_ERROR;
 		}
-		update_phase(up, "bootloader", "end", (struct marker_field[]){ { "action", "rollback" } }, 1);
+		update_phase(up, "bootloader", "end", MARKER({ "action", "rollback" }));
 		break;
 	case ASYMPOLICY_NOTHING:
-		update_marker(up, "recovery", (struct marker_field[]){ { "action", "none" } }, 1);
+		update_marker(up, "recovery", MARKER({ "action", "none" }));
 		if (asym_store(a, &next, "clearing the recovery flag") != ASYM_OK) {
 			asym_reboot(a, "retry", "recovery");
 			return ASYM_ERROR;
@@ -219,10 +218,10 @@ static int asym_recover(const struct asym *a)
 	}
 	st = next;
 
-	update_marker(up, "recovery", (struct marker_field[]){ { "action", "install" } }, 1);
+	update_marker(up, "recovery", MARKER({ "action", "install" }));
 	after = asympolicy_after_install(&st, asym_install(a, st.url), &next);
 	if (after == ASYMPOLICY_REINSTALL_GOOD) {
-		update_marker(up, "recovery", (struct marker_field[]){ { "action", "reinstall-good" } }, 1);
+		update_marker(up, "recovery", MARKER({ "action", "reinstall-good" }));
 		if (asym_store(a, &next, "falling back to the good image") != ASYM_OK) {
 			asym_reboot(a, "retry", "recovery");
 			return ASYM_ERROR;
@@ -246,12 +245,12 @@ static int asym_recover(const struct asym *a)
 		return ASYM_ERROR;
 	}
 
-	update_phase(up, "bootloader", "start", (struct marker_field[]){ { "slot", "root" } }, 1);
+	update_phase(up, "bootloader", "start", MARKER({ "slot", "root" }));
 	if (asym_store(a, &next, "booting the new root") != ASYM_OK) {
 		asym_reboot(a, "retry", "recovery");
 		return ASYM_ERROR;
 	}
-	update_phase(up, "bootloader", "end", (struct marker_field[]){ { "slot", "root" } }, 1);
+	update_phase(up, "bootloader", "end", MARKER({ "slot", "root" }));
 	return update_reboot(up, "root");
 }
 
@@ -299,30 +298,29 @@ static int asym_confirm(const struct asym *a)
 	bool store;
 
 	if (!asym_healthy(a->health)) {
-		update_marker(up, "confirm", (struct marker_field[]){ { "result", "bad" },
-								      { "slot", "root" } }, 2);
+		update_marker(up, "confirm", MARKER({ "result", "bad" }, { "slot", "root" }));
 		/* Not marked good: this boot spent a try; at none left U-Boot boots recovery. */
 		asym_reboot(a, "unhealthy", "root");
 		return ASYM_ERROR;
 	}
 	if (asymenv_read(a->fw_config, &st) < 0) {
-		update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
-								      { "slot", "root" },
-								      { "detail", "bootenv" } }, 3);
+		update_marker(up, "confirm", MARKER({ "result", "error" },
+						    { "slot", "root" },
+						    { "detail", "bootenv" }));
 		return ASYM_CONFIRM_ERROR;
 	}
 	store = asympolicy_confirm(&st, &next);
 	if (store && asymenv_store(a->fw_config, &next) < 0) {
-		update_marker(up, "confirm", (struct marker_field[]){ { "result", "error" },
-								      { "slot", "root" },
-								      { "detail", "store" } }, 3);
+		update_marker(up, "confirm", MARKER({ "result", "error" },
+						    { "slot", "root" },
+						    { "detail", "store" }));
 		return ASYM_CONFIRM_ERROR;
 	}
 	asym_read_version(a->version_file, version, sizeof(version));
-	update_marker(up, "confirm", (struct marker_field[]){ { "result", "good" },
-							      { "slot", "root" },
-							      { "version", version },
-							      { "env", store ? "written" : "unchanged" } }, 4);
+	update_marker(up, "confirm", MARKER({ "result", "good" },
+					    { "slot", "root" },
+					    { "version", version },
+					    { "env", store ? "written" : "unchanged" }));
 	return ASYM_OK;
 }
 

@@ -144,9 +144,9 @@ int main(int argc, char **argv)
 	probe_init(&p);
 	v = health_check(&h, &p);
 	rc = marker_emit(STDOUT_FILENO, "health",
-			 (struct marker_field[]){ { "result", v == PROBE_PASS ? "pass" : "fail" },
-						  { "version", p.version },
-						  { "reason", p.reason } }, 3);
+			 MARKER({ "result", v == PROBE_PASS ? "pass" : "fail" },
+				{ "version", p.version },
+				{ "reason", p.reason }));
 	if (rc < 0)
 		fprintf(stderr, "brownout-health: stdout: %s\n", strerror(-rc));
 	return v == PROBE_PASS ? 0 : 1;

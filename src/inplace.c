@@ -65,14 +65,13 @@ static void inplace_marker(const char *event, const struct marker_field *f, size
 
 static void inplace_phase(const char *name, const char *state)
 {
-	inplace_marker("phase", (struct marker_field[]){ { "name", name }, { "state", state } }, 2);
+	inplace_marker("phase", MARKER({ "name", name }, { "state", state }));
 }
 
 static int inplace_fail(const char *reason, const char *detail, const char *what)
 {
 	fprintf(stderr, "brownout-inplace: %s failed\n", what);
-	inplace_marker("update-error", (struct marker_field[]){ { "reason", reason },
-								 { "detail", detail } }, 2);
+	inplace_marker("update-error", MARKER({ "reason", reason }, { "detail", detail }));
 	return INPLACE_ERROR;
 }
 
@@ -343,14 +342,14 @@ static int inplace_repair(void)
 	if (clean < 0)
 		return inplace_fail("dpkg", "audit", "dpkg --audit");
 	if (clean) {
-		inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "clean" } }, 1);
+		inplace_marker("inplace-audit", MARKER({ "result", "clean" }));
 		return INPLACE_OK;
 	}
-	inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "broken" } }, 1);
+	inplace_marker("inplace-audit", MARKER({ "result", "broken" }));
 	if (inplace_run(configure, NULL, 0, NULL) != 0)
 		fprintf(stderr, "brownout-inplace: dpkg --configure -a failed; the deploy reinstalls what it left\n");
-	inplace_marker("inplace-audit", (struct marker_field[]){
-		{ "result", inplace_audit() == 1 ? "repaired" : "unrepaired" } }, 1);
+	inplace_marker("inplace-audit",
+		       MARKER({ "result", inplace_audit() == 1 ? "repaired" : "unrepaired" }));
 	return INPLACE_OK;
 }
 
@@ -371,7 +370,7 @@ static size_t inplace_reinstreq(char *buf, size_t size, const char *names[], siz
 	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
 		if (strlen(line) > 4 && line[2] == 'R' && marker_value_ok(line + 4)) {
 			names[n] = line + 4;
-			inplace_marker("inplace-reinstall", (struct marker_field[]){ { "package", names[n] } }, 1);
+			inplace_marker("inplace-reinstall", MARKER({ "package", names[n] }));
 			n++;
 		}
 	}
@@ -407,8 +406,8 @@ static int inplace_restart(const char *status_path)
 			char pid[16];
 
 			snprintf(pid, sizeof(pid), "%ld", (long)st.pid);
-			inplace_marker("app-restart", (struct marker_field[]){ { "pid", pid },
-									       { "version", st.version } }, 2);
+			inplace_marker("app-restart", MARKER({ "pid", pid },
+							     { "version", st.version }));
 			return 0;
 		}
 		inplace_sleep_ms(50);
@@ -431,9 +430,9 @@ static int inplace_settle(void)
 			snprintf(version, sizeof(version), "unknown");
 	}
 	healthy = inplace_run(health, NULL, 0, NULL) == 0;
-	inplace_marker("settled", (struct marker_field[]){ { "result", healthy ? "healthy" : "unhealthy" },
-							   { "slot", "root" },
-							   { "version", version } }, 3);
+	inplace_marker("settled", MARKER({ "result", healthy ? "healthy" : "unhealthy" },
+					 { "slot", "root" },
+					 { "version", version }));
 	return healthy ? INPLACE_OK : INPLACE_ERROR;
 }
 

@@ -140,7 +140,7 @@ static int ot_pull(const struct ot *ot, OstreeRepo *repo, const char *url, char 
 	g_variant_builder_add(&b, "{sv}", "disable-static-deltas", g_variant_new_boolean(ot->no_deltas));
 	options = g_variant_ref_sink(g_variant_builder_end(&b));
 
-	update_phase(&ot->up, "pull", "start", (struct marker_field[]){ { "ref", OT_REF } }, 1);
+	update_phase(&ot->up, "pull", "start", MARKER({ "ref", OT_REF }));
 	/* Objects are checksummed as they land; the commit's GPG signature is
 	 * checked against the remote's keyring (gpg-verify=true) before the ref
 	 * moves. libostree 2022.7 does not retry a transfer the server breaks
@@ -159,8 +159,8 @@ static int ot_pull(const struct ot *ot, OstreeRepo *repo, const char *url, char 
 			return ot_fail(ot, "download", "pull", "pull", error);
 		fprintf(stderr, "brownout-ostree: pull: %s; again\n", error->message);
 		snprintf(n, sizeof(n), "%u", attempt + 1);
-		update_marker(&ot->up, "pull-retry", (struct marker_field[]){ { "what", "objects" },
-									      { "attempt", n } }, 2);
+		update_marker(&ot->up, "pull-retry", MARKER({ "what", "objects" },
+							    { "attempt", n }));
 		g_clear_error(&error);
 	}
 	ostree_async_progress_finish(progress);
@@ -168,7 +168,7 @@ static int ot_pull(const struct ot *ot, OstreeRepo *repo, const char *url, char 
 		return ot_fail(ot, "pull", "ref", "resolving " OT_REF, error);
 	snprintf(bytes, sizeof(bytes), "%" PRIu64,
 		 ostree_async_progress_get_uint64(progress, "bytes-transferred"));
-	update_phase(&ot->up, "pull", "end", (struct marker_field[]){ { "bytes", bytes } }, 1);
+	update_phase(&ot->up, "pull", "end", MARKER({ "bytes", bytes }));
 	return OT_OK;
 }
 
@@ -201,7 +201,7 @@ static int ot_install(const struct ot *ot, const char *url)
 	if (strcmp(rev, ostree_deployment_get_csum(booted)) == 0)
 		return update_fail(&ot->up, "current", "same-commit", "%s is running already", rev);
 
-	update_phase(&ot->up, "deploy", "start", NULL, 0);
+	update_phase(&ot->up, "deploy", "start", MARKER_NONE);
 	merge = ostree_sysroot_get_merge_deployment(sysroot, osname);
 	origin = ostree_sysroot_origin_new_from_refspec(sysroot, OT_REMOTE ":" OT_REF);
 	/* Checkout by hard links, /etc merged from the running deployment, kernel
@@ -210,9 +210,9 @@ static int ot_install(const struct ot *ot, const char *url)
 					NULL, &error))
 		return ot_fail(ot, "deploy", "tree", "deploy", error);
 	name = ot_name(deployment);
-	update_phase(&ot->up, "deploy", "end", (struct marker_field[]){ { "deployment", name } }, 1);
+	update_phase(&ot->up, "deploy", "end", MARKER({ "deployment", name }));
 
-	update_phase(&ot->up, "bootloader", "start", (struct marker_field[]){ { "deployment", name } }, 1);
+	update_phase(&ot->up, "bootloader", "start", MARKER({ "deployment", name }));
 	/* The counter first: once the loader symlink names the new deployment it
 	 * must already be on trial, or a bad one would boot with no way back. A
 	 * cut between the two boots the old default, which confirms and disarms. */
@@ -229,10 +229,10 @@ static int ot_install(const struct ot *ot, const char *url)
 	g_ptr_array_add(list, g_object_ref(booted));
 	if (!ostree_sysroot_write_deployments_with_options(sysroot, list, &opts, NULL, &error))
 		return ot_fail(ot, "bootloader", "write-deployments", "write deployments", error);
-	update_phase(&ot->up, "bootloader", "end", (struct marker_field[]){ { "deployment", name } }, 1);
+	update_phase(&ot->up, "bootloader", "end", MARKER({ "deployment", name }));
 	snprintf(after, sizeof(after), "%" PRIu64, ot_repo_kib());
-	update_marker(&ot->up, "repo-usage", (struct marker_field[]){ { "before_kib", before },
-								       { "after_kib", after } }, 2);
+	update_marker(&ot->up, "repo-usage", MARKER({ "before_kib", before },
+						    { "after_kib", after }));
 	return update_reboot(&ot->up, name);
 }
 
@@ -274,9 +274,9 @@ static void ot_read_version(const char *path, char *out, size_t size)
 
 static void ot_confirm_error(const struct ot *ot, const char *slot, const char *detail)
 {
-	update_marker(&ot->up, "confirm", (struct marker_field[]){ { "result", "error" },
-								   { "slot", slot },
-								   { "detail", detail } }, 3);
+	update_marker(&ot->up, "confirm", MARKER({ "result", "error" },
+						 { "slot", slot },
+						 { "detail", detail }));
 }
 
 static int ot_confirm(const struct ot *ot)
@@ -296,12 +296,11 @@ static int ot_confirm(const struct ot *ot)
 	}
 	name = ot_name(booted);
 	if (!ot_healthy(ot->health)) {
-		update_marker(&ot->up, "confirm", (struct marker_field[]){ { "result", "bad" },
-									   { "slot", name } }, 2);
+		update_marker(&ot->up, "confirm", MARKER({ "result", "bad" }, { "slot", name }));
 		/* Not marked good: this boot spent a try; U-Boot falls back once they are gone. */
 		sync();
-		update_marker(&ot->up, "reboot", (struct marker_field[]){ { "reason", "unhealthy" },
-									  { "slot", name } }, 2);
+		update_marker(&ot->up, "reboot", MARKER({ "reason", "unhealthy" },
+							{ "slot", name }));
 		if (!ot->up.no_reboot && reboot(RB_AUTOBOOT) < 0)
 			fprintf(stderr, "brownout-ostree: reboot: %s\n", strerror(errno));
 		return OT_ERROR;
@@ -335,11 +334,11 @@ static int ot_confirm(const struct ot *ot)
 	if ((stored || fallback[0] == 'y') && !ostree_sysroot_cleanup(sysroot, NULL, &error))
 		fprintf(stderr, "brownout-ostree: cleanup: %s\n", error->message);
 	ot_read_version(ot->version_file, version, sizeof(version));
-	update_marker(&ot->up, "confirm", (struct marker_field[]){ { "result", "good" },
-								   { "slot", name },
-								   { "version", version },
-								   { "env", stored ? "written" : "unchanged" },
-								   { "fallback", fallback } }, 5);
+	update_marker(&ot->up, "confirm", MARKER({ "result", "good" },
+						 { "slot", name },
+						 { "version", version },
+						 { "env", stored ? "written" : "unchanged" },
+						 { "fallback", fallback }));
 	return OT_OK;
 }
 

@@ -30,10 +30,11 @@ void update_phase(const struct update *u, const char *name, const char *state,
 		  const struct marker_field *extra, size_t n)
 {
 	struct marker_field f[6] = { { "name", name }, { "state", state } };
+	size_t max = sizeof(f) / sizeof(f[0]), i;
 
-	for (size_t i = 0; i < n && i + 2 < sizeof(f) / sizeof(f[0]); i++)
+	for (i = 0; i < n && i + 2 < max; i++)
 		f[i + 2] = extra[i];
-	update_marker(u, "phase", f, n + 2 < 6 ? n + 2 : 6);
+	update_marker(u, "phase", f, i + 2);
 }
 
 const char *update_errno_word(int rc, char *buf, size_t size)
@@ -59,8 +60,8 @@ int update_fail(const struct update *u, const char *reason, const char *detail,
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	update_marker(u, "update-error", (struct marker_field[]){ { "reason", reason },
-								   { "detail", detail ? detail : "unknown" } }, 2);
+	update_marker(u, "update-error", MARKER({ "reason", reason },
+						{ "detail", detail ? detail : "unknown" }));
 	return UPDATE_ERROR;
 }
 
@@ -92,8 +93,7 @@ int update_manifest(const struct update *u, const char *url, struct manifest *m)
 		return update_fail(u, "manifest", rc == -EBADMSG ? "bad-signature" : "verify",
 				   "%s: signature does not verify with %s", url, u->pubkey);
 	snprintf(size, sizeof(size), "%" PRIu64, m->size);
-	update_marker(u, "manifest", (struct marker_field[]){ { "version", m->version },
-							      { "size", size } }, 2);
+	update_marker(u, "manifest", MARKER({ "version", m->version }, { "size", size }));
 	return UPDATE_OK;
 }
 
@@ -120,9 +120,9 @@ static int update_payload(const struct update *u, const char *url, const struct 
 	snprintf(bytes, sizeof(bytes), "%" PRIu64, res->bytes);
 	snprintf(received, sizeof(received), "%" PRIu64, res->received);
 	snprintf(attempts, sizeof(attempts), "%u", res->attempts);
-	update_phase(u, "pull", "end", (struct marker_field[]){ { "bytes", bytes },
-								{ "received", received },
-								{ "attempts", attempts } }, 3);
+	update_phase(u, "pull", "end", MARKER({ "bytes", bytes },
+					      { "received", received },
+					      { "attempts", attempts }));
 	return UPDATE_OK;
 }
 
@@ -132,7 +132,7 @@ int update_pull(const struct update *u, const char *url, struct manifest *m, str
 	char tslot[2] = { update_target(u), '\0' };
 	int rc;
 
-	update_phase(u, "pull", "start", (struct marker_field[]){ { "slot", tslot } }, 1);
+	update_phase(u, "pull", "start", MARKER({ "slot", tslot }));
 	rc = update_manifest(u, url, m);
 	if (rc != UPDATE_OK)
 		return rc;
@@ -164,7 +164,7 @@ int update_deploy_start(const struct update *u, const struct manifest *m, struct
 	char word[UPDATE_WORD_MAX];
 	int rc;
 
-	update_phase(u, "deploy", "start", NULL, 0);
+	update_phase(u, "deploy", "start", MARKER_NONE);
 	/* Durable first: every check after this one is about what storage keeps. */
 	rc = slot_sync(slot);
 	if (rc < 0)
@@ -183,8 +183,7 @@ int update_reboot(const struct update *u, const char *slot)
 
 	/* Everything that matters is fsync'd already; sync() covers the rest (logs on /data). */
 	sync();
-	update_marker(u, "reboot", (struct marker_field[]){ { "reason", "update" },
-							    { "slot", slot } }, 2);
+	update_marker(u, "reboot", MARKER({ "reason", "update" }, { "slot", slot }));
 	if (!u->no_reboot && reboot(RB_AUTOBOOT) < 0) {
 		err = errno;
 		return update_fail(u, "reboot", update_errno_word(-err, word, sizeof(word)),

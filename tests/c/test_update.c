@@ -154,11 +154,9 @@ static void test_phase_markers(void **state)
 
 	(void)state;
 	capture_start(&c);
-	update_phase(&up, "deploy", "start", NULL, 0);
-	update_phase(&up, "deploy", "end", (struct marker_field[]){ { "readback", "direct" } }, 1);
-	update_phase(&up, "pull", "end", (struct marker_field[]){ { "bytes", "10" },
-								  { "received", "12" },
-								  { "attempts", "2" } }, 3);
+	update_phase(&up, "deploy", "start", MARKER_NONE);
+	update_phase(&up, "deploy", "end", MARKER({ "readback", "direct" }));
+	update_phase(&up, "pull", "end", MARKER({ "bytes", "10" }, { "received", "12" }, { "attempts", "2" }));
 	capture_end(&c);
 	assert_string_equal(c.out,
 			    "BROWNOUT phase name=deploy state=start\n"
@@ -189,8 +187,8 @@ static void test_phase_with_bad_name(void **state)
 
 	(void)state;
 	capture_start(&c);
-	update_phase(&up, "", "start", NULL, 0);
-	update_marker(&up, "Bad Event", NULL, 0);
+	update_phase(&up, "", "start", MARKER_NONE);
+	update_marker(&up, "Bad Event", MARKER_NONE);
 	capture_end(&c);
 	assert_string_equal(c.out, "");
 	assert_string_equal(c.err, "test-update: marker phase: Invalid argument\n"
