@@ -10,6 +10,7 @@
 #include "abenv.h"
 #include "bootenv.h"
 #include "download.h"
+#include "envstore.h"
 #include "manifest.h"
 #include "marker.h"
 #include "num.h"
@@ -60,7 +61,7 @@ static void ab_usage(FILE *f)
 		"  status                 print the booted slot, BOOT_ORDER and the counters\n"
 		"options:\n"
 		"  --pubkey PATH          Ed25519 public key, PEM (default " AB_PUBKEY_DEFAULT ")\n"
-		"  --fw-config PATH       libubootenv config (default " ABENV_CONFIG_DEFAULT ")\n"
+		"  --fw-config PATH       libubootenv config (default " ENVSTORE_CONFIG_DEFAULT ")\n"
 		"  --slot-device-a PATH   slot A (default " SLOT_DEVICE_A ")\n"
 		"  --slot-device-b PATH   slot B (default " SLOT_DEVICE_B ")\n"
 		"  --cmdline PATH         kernel command line with brownout.slot= (default "
@@ -386,7 +387,7 @@ int main(int argc, char **argv)
 			.device = { SLOT_DEVICE_A, SLOT_DEVICE_B },
 			.dl = DOWNLOAD_OPTS_DEFAULT,
 		},
-		.fw_config = ABENV_CONFIG_DEFAULT,
+		.fw_config = ENVSTORE_CONFIG_DEFAULT,
 		.cmdline = SLOT_CMDLINE_DEFAULT,
 		.health = AB_HEALTH_DEFAULT,
 		.version_file = AB_VERSION_DEFAULT,

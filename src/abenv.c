@@ -1,160 +1,98 @@
-/* abenv: the A/B variables in the U-Boot environment, read and written with libubootenv. */
+/* abenv: the A/B variables in the U-Boot environment, through envstore. */
 #include "abenv.h"
 
+#include "envstore.h"
+
 #include <errno.h>
-#include <stddef.h>	/* libuboot.h uses size_t without including it */
-#include <libuboot.h>
-#include <stdlib.h>
 #include <string.h>
 
-static const char *const abenv_left_vars[BOOTENV_SLOTS] = { "BOOT_A_LEFT", "BOOT_B_LEFT" };
+enum { ABENV_ORDER, ABENV_LEFT, ABENV_VARS = ABENV_LEFT + BOOTENV_SLOTS };
 
-void abenv_close(struct uboot_ctx *ctx)
+static const char *const abenv_names[ABENV_VARS] = { "BOOT_ORDER", "BOOT_A_LEFT", "BOOT_B_LEFT" };
+
+/* A state as the text the boot script reads; values point into the rest. */
+struct abenv_text {
+	char order[2 * BOOTENV_SLOTS];
+	char left[BOOTENV_SLOTS][2];
+	const char *values[ABENV_VARS];
+};
+
+static int abenv_parse(const char *const got[], void *out)
 {
-	if (!ctx)
-		return;
-	libuboot_close(ctx);
-	libuboot_exit(ctx);
-}
+	struct bootenv_state *st = out;
 
-int abenv_open(const char *config, struct uboot_ctx **out)
-{
-	struct uboot_ctx *ctx = NULL;
-	int rc;
-
-	*out = NULL;
-	rc = libuboot_initialize(&ctx, NULL);
-	if (rc < 0)
-		return rc;
-	rc = libuboot_read_config(ctx, config);
-	if (rc < 0) {
-		libuboot_exit(ctx);
-		return rc;
-	}
-	/* libubootenv picks the copy as U-Boot does: valid CRC, newer flag, copy 1 on a tie. */
-	rc = libuboot_open(ctx);
-	if (rc < 0) {
-		/* -ENODATA when neither copy has a valid CRC; nothing is written then. */
-		abenv_close(ctx);
-		return rc;
-	}
-	*out = ctx;
+	if (!got[ABENV_ORDER] || bootenv_parse_order(got[ABENV_ORDER], st->order) < 0)
+		return -EINVAL;
+	for (int i = 0; i < BOOTENV_SLOTS; i++)
+		if (bootenv_parse_left(got[ABENV_LEFT + i], &st->left[i]) < 0)
+			return -EINVAL;
 	return 0;
 }
 
-static int abenv_get(struct uboot_ctx *ctx, struct bootenv_state *st)
+static const char **abenv_format(const struct bootenv_state *st, struct abenv_text *t)
 {
-	char *order = libuboot_get_env(ctx, "BOOT_ORDER");
-	int rc = -EINVAL;
+	size_t n = strlen(st->order);
 
-	if (!order || bootenv_parse_order(order, st->order) < 0)
-		goto out;
-	for (int i = 0; i < BOOTENV_SLOTS; i++) {
-		char *v = libuboot_get_env(ctx, abenv_left_vars[i]);
-
-		rc = bootenv_parse_left(v, &st->left[i]);
-		free(v);
-		if (rc < 0)
-			goto out;
+	/* BOOT_ORDER is the letters separated by single spaces, as the boot script's 'for' reads it. */
+	for (size_t i = 0; i < n; i++) {
+		t->order[2 * i] = st->order[i];
+		t->order[2 * i + 1] = ' ';
 	}
-	rc = 0;
-out:
-	free(order);
-	return rc;
+	t->order[2 * n - 1] = '\0';
+	t->values[ABENV_ORDER] = t->order;
+	for (int i = 0; i < BOOTENV_SLOTS; i++) {
+		t->left[i][0] = (char)('0' + st->left[i]);
+		t->left[i][1] = '\0';
+		t->values[ABENV_LEFT + i] = t->left[i];
+	}
+	return t->values;
 }
 
 int abenv_read(const char *config, struct bootenv_state *st)
 {
-	struct uboot_ctx *ctx;
-	int rc;
-
-	rc = abenv_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	rc = abenv_get(ctx, st);
-	abenv_close(ctx);
-	return rc;
-}
-
-/* Set the three variables to want and store them in one write. */
-static int abenv_store(struct uboot_ctx *ctx, const struct bootenv_state *want)
-{
-	char order[2 * BOOTENV_SLOTS], left[2];
-	size_t n = strlen(want->order);
-	int rc;
-
-	/* BOOT_ORDER is the letters separated by single spaces, as the boot script's 'for' reads it. */
-	for (size_t i = 0; i < n; i++) {
-		order[2 * i] = want->order[i];
-		order[2 * i + 1] = ' ';
-	}
-	order[2 * n - 1] = '\0';
-	rc = libuboot_set_env(ctx, "BOOT_ORDER", order);
-	for (int i = 0; rc == 0 && i < BOOTENV_SLOTS; i++) {
-		left[0] = (char)('0' + want->left[i]);
-		left[1] = '\0';
-		rc = libuboot_set_env(ctx, abenv_left_vars[i], left);
-	}
-	if (rc < 0)
-		return rc;
-	/* One store: every variable changes in the same write of the older copy, then fsync. */
-	return libuboot_env_store(ctx);
-}
-
-/* Read back through a fresh context, from storage, not from what was held in memory. */
-static int abenv_check(const char *config, const struct bootenv_state *want)
-{
-	struct bootenv_state got;
-	int rc;
-
-	rc = abenv_read(config, &got);
-	if (rc < 0)
-		return rc;
-	if (strcmp(got.order, want->order) != 0 ||
-	    memcmp(got.left, want->left, sizeof(got.left)) != 0)
-		return -EIO;
-	return 0;
+	return envstore_read(config, abenv_names, ABENV_VARS, abenv_parse, st);
 }
 
 int abenv_switch(const char *config, char slot)
 {
 	struct bootenv_state st = { 0 };
-	struct uboot_ctx *ctx;
-	int idx = bootenv_slot_index(slot), rc;
+	struct abenv_text t;
 
-	if (idx < 0)
+	if (bootenv_slot_index(slot) < 0)
 		return -EINVAL;
-	rc = abenv_open(config, &ctx);
-	if (rc < 0)
-		return rc;
 	st.order[0] = slot;
 	st.order[1] = slot == 'A' ? 'B' : 'A';
 	st.order[2] = '\0';
 	st.left[0] = st.left[1] = BOOTENV_TRIES;
-	rc = abenv_store(ctx, &st);
-	abenv_close(ctx);
-	return rc < 0 ? rc : abenv_check(config, &st);
+	/* Every variable in one store, then read back from storage. */
+	return envstore_write(config, abenv_names, abenv_format(&st, &t), ABENV_VARS);
+}
+
+struct abenv_mark {
+	int idx;
+	struct bootenv_state st;
+	struct abenv_text t;
+};
+
+static int abenv_mark_change(const char *const got[], const char *want[], void *arg)
+{
+	struct abenv_mark *m = arg;
+	int rc = abenv_parse(got, &m->st);
+
+	/* Already good: no write, so a routine boot wears nothing and risks nothing. */
+	if (rc < 0 || m->st.left[m->idx] == BOOTENV_TRIES)
+		return rc;
+	m->st.left[m->idx] = BOOTENV_TRIES;
+	memcpy(want, abenv_format(&m->st, &m->t), sizeof(m->t.values));
+	return 1;
 }
 
 int abenv_mark_good(const char *config, char slot, int *stored)
 {
-	struct bootenv_state st;
-	struct uboot_ctx *ctx;
-	int idx = bootenv_slot_index(slot), rc;
+	struct abenv_mark m = { .idx = bootenv_slot_index(slot) };
 
 	*stored = 0;
-	if (idx < 0)
+	if (m.idx < 0)
 		return -EINVAL;
-	rc = abenv_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	rc = abenv_get(ctx, &st);
-	/* Already good: no write, so a routine boot wears nothing and risks nothing. */
-	if (rc == 0 && st.left[idx] != BOOTENV_TRIES) {
-		st.left[idx] = BOOTENV_TRIES;
-		rc = abenv_store(ctx, &st);
-		*stored = rc == 0;
-	}
-	abenv_close(ctx);
-	return rc < 0 || !*stored ? rc : abenv_check(config, &st);
+	return envstore_update(config, abenv_names, ABENV_VARS, abenv_mark_change, &m, stored);
 }

@@ -1,28 +1,14 @@
 /*
- * abenv: the A/B variables in the U-Boot environment, read and written with
- * libubootenv, as fw_printenv/fw_setenv do. Each store writes one whole copy
- * of the redundant pair, the older one, and fsyncs it: a power cut during it
- * leaves the other copy, so the boot script sees the old state or the new.
+ * abenv: the A/B variables in the U-Boot environment, read and written
+ * through envstore (libubootenv, as fw_printenv/fw_setenv do). Each store
+ * writes one whole copy of the redundant pair, the older one, and fsyncs it:
+ * a power cut during it leaves the other copy, so the boot script sees the
+ * old state or the new.
  */
 #ifndef BROWNOUT_ABENV_H
 #define BROWNOUT_ABENV_H
 
 #include "bootenv.h"
-
-#define ABENV_CONFIG_DEFAULT "/etc/fw_env.config"
-
-struct uboot_ctx;
-
-/*
- * A libubootenv context with the environment loaded from the devices config
- * names, the copy chosen as U-Boot chooses it (valid CRC, newer flag, copy 1
- * on a tie). 0, or a negative errno: -ENODATA when neither copy is valid.
- * Every method's env module opens the environment this way.
- */
-int abenv_open(const char *config, struct uboot_ctx **out);
-
-/* Close and free a context from abenv_open; NULL is a no-op. */
-void abenv_close(struct uboot_ctx *ctx);
 
 /*
  * Read BOOT_ORDER, BOOT_A_LEFT and BOOT_B_LEFT. Returns 0, -ENODATA if the

@@ -22,6 +22,7 @@
 #include "asymenv.h"
 #include "asympolicy.h"
 #include "download.h"
+#include "envstore.h"
 #include "manifest.h"
 #include "marker.h"
 #include "num.h"
@@ -72,7 +73,7 @@ static void asym_usage(FILE *f)
 		"  recover                (recovery system) install what the env asks for; reboot\n"
 		"options:\n"
 		"  --pubkey PATH          Ed25519 public key, PEM (default " ASYM_PUBKEY_DEFAULT ")\n"
-		"  --fw-config PATH       libubootenv config (default " ASYMENV_CONFIG_DEFAULT ")\n"
+		"  --fw-config PATH       libubootenv config (default " ENVSTORE_CONFIG_DEFAULT ")\n"
 		"  --root-device PATH     the root slot (default " ASYM_ROOT_DEFAULT ")\n"
 		"  --recovery-device PATH the recovery partition, never written (default "
 		ASYM_RECOVERY_DEFAULT ")\n"
@@ -380,7 +381,7 @@ int main(int argc, char **argv)
 			.dl = DOWNLOAD_OPTS_DEFAULT,
 			.running = 'B',
 		},
-		.fw_config = ASYMENV_CONFIG_DEFAULT,
+		.fw_config = ENVSTORE_CONFIG_DEFAULT,
 		.health = ASYM_HEALTH_DEFAULT,
 		.version_file = ASYM_VERSION_DEFAULT,
 	};

@@ -1,7 +1,7 @@
 /*
  * asymenv: the asymmetric method's variables in the U-Boot environment, read
- * and written with libubootenv in the same redundant env region as A/B. Each
- * store writes one whole copy, the older one, and fsyncs it (libubootenv), so
+ * and written through envstore (libubootenv) in the same redundant env region
+ * as A/B. Each store writes one whole copy, the older one, and fsyncs it, so
  * a power cut during a store leaves the previous state in the other copy.
  *
  *   ASYM_RECOVERY   1: U-Boot boots the recovery system, which installs ASYM_URL
@@ -16,7 +16,6 @@
 
 #include <stdbool.h>
 
-#define ASYMENV_CONFIG_DEFAULT "/etc/fw_env.config"
 #define ASYMENV_TRIES 3
 #define ASYMENV_URL_MAX 512
 

@@ -54,7 +54,7 @@ c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 # for the tests, the sysroot's for the device. Each pkg-config runs once, and
 # only when a recipe needs it (c_once), so a sysroot made earlier in the same
 # make run is found, and host-only targets never look for one.
-c_ab_lib := bootenv verify manifest download slot slotstate abenv update asymenv
+c_ab_lib := bootenv verify manifest download slot slotstate envstore abenv update asymenv
 # Everything a program on the A/B client's modules links besides its main.
 c_ab_objs = $(c_ab_lib) marker num fileio deadline
 # The asymmetric client's own modules: its decisions, pure functions of its env.
@@ -141,6 +141,10 @@ $(addprefix build/host/tests/,$(c_tests)): build/host/tests/%: build/host/tests/
 $(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tests/obj/%.o \
 		$(patsubst %,build/host/obj/%.o,$(c_ab_objs))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
+
+# The tests on an env partition in a file share its helper (tests/c/envfile.c).
+c_envfile_tests := test_envstore test_abenv test_asymenv
+$(addprefix build/host/tests/,$(c_envfile_tests)): build/host/tests/obj/envfile.o
 
 $(addprefix build/host/tests/,$(c_asym_tests)): build/host/tests/%: build/host/tests/obj/%.o \
 		$(patsubst %,build/host/obj/%.o,$(c_asym_lib))

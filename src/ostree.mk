@@ -27,8 +27,8 @@ build/host/tests/obj/test_otenv.o: tests/c/test_otenv.c src/ostree.mk
 	@mkdir -p $(@D)
 	$(HOST_CC) $(CFLAGS_COMMON) -Isrc $(c_pkg_cflags_host) -MMD -MP -c $< -o $@
 
-build/host/tests/test_otenv: build/host/tests/obj/test_otenv.o \
-		$(patsubst %,build/host/obj/%.o,$(c_ot_lib) abenv bootenv)
+build/host/tests/test_otenv: build/host/tests/obj/test_otenv.o build/host/tests/obj/envfile.o \
+		$(patsubst %,build/host/obj/%.o,$(c_ot_lib) envstore bootenv)
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -o $@
 
 # c-test and c-valgrind loop over c_test_bins when they run, so appending works.

@@ -9,6 +9,7 @@
  * Exit status: 0 success, 1 update error (or, for confirm, an unhealthy
  * deployment), 2 usage error, 3 confirm could not check or mark the deployment.
  */
+#include "envstore.h"
 #include "marker.h"
 #include "otenv.h"
 #include "update.h"
@@ -53,7 +54,7 @@ static void ot_usage(FILE *f)
 		"                         checked), deploy it, arm the boot counter, reboot\n"
 		"  confirm                run the health check; mark the booted deployment good\n"
 		"options:\n"
-		"  --fw-config PATH       libubootenv config (default " OTENV_CONFIG_DEFAULT ")\n"
+		"  --fw-config PATH       libubootenv config (default " ENVSTORE_CONFIG_DEFAULT ")\n"
 		"  --no-deltas            never use static deltas, pull objects one by one\n"
 		"  --no-reboot            do everything but reboot\n"
 		"  --retries N            pulls run again after a broken transfer, 0..100 (default 5)\n"
@@ -389,7 +390,7 @@ int main(int argc, char **argv)
 {
 	struct ot ot = {
 		.up = { .name = "brownout-ostree" },
-		.fw_config = OTENV_CONFIG_DEFAULT,
+		.fw_config = ENVSTORE_CONFIG_DEFAULT,
 		.health = OT_HEALTH_DEFAULT,
 		.version_file = OT_VERSION_DEFAULT,
 		.retries = 5,

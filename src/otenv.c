@@ -1,13 +1,15 @@
-/* otenv: the OSTree boot counter in the U-Boot environment, with libubootenv. */
+/* otenv: the OSTree boot counter in the U-Boot environment, through envstore. */
 #include "otenv.h"
 
-#include "abenv.h"
+#include "envstore.h"
 
 #include <errno.h>
-#include <stddef.h>	/* libuboot.h uses size_t without including it */
-#include <libuboot.h>
-#include <stdlib.h>
 #include <string.h>
+
+#define OTENV_VARS 2
+
+/* In the order otenv_parse takes them. */
+static const char *const otenv_names[OTENV_VARS] = { "OSTREE_PENDING", "OSTREE_LEFT" };
 
 int otenv_parse(const char *pending, const char *left, struct otenv_state *st)
 {
@@ -35,84 +37,58 @@ void otenv_decide(const struct otenv_state *st, struct otenv_decision *d)
 	d->entry = 2;
 }
 
-static int otenv_get(struct uboot_ctx *ctx, struct otenv_state *st)
+static int otenv_parse_vars(const char *const got[], void *out)
 {
-	char *pending = libuboot_get_env(ctx, "OSTREE_PENDING");
-	char *left = libuboot_get_env(ctx, "OSTREE_LEFT");
-	int rc = otenv_parse(pending, left, st);
-
-	free(pending);
-	free(left);
-	return rc;
+	return otenv_parse(got[0], got[1], out);
 }
 
 int otenv_read(const char *config, struct otenv_state *st)
 {
-	struct uboot_ctx *ctx;
-	int rc;
-
-	rc = abenv_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	rc = otenv_get(ctx, st);
-	abenv_close(ctx);
-	return rc;
+	return envstore_read(config, otenv_names, OTENV_VARS, otenv_parse_vars, st);
 }
 
-/* Both variables in one store of the older copy (libubootenv fsyncs it). */
-static int otenv_store(struct uboot_ctx *ctx, const struct otenv_state *st)
+/* A state as the text the boot script reads; values point into the rest. */
+struct otenv_text {
+	char pending[2], left[2];
+	const char *values[OTENV_VARS];
+};
+
+static const char **otenv_format(const struct otenv_state *st, struct otenv_text *t)
 {
-	char pending[2] = { (char)('0' + st->pending), '\0' }, left[2] = { (char)('0' + st->left), '\0' };
-	int rc;
-
-	rc = libuboot_set_env(ctx, "OSTREE_PENDING", pending);
-	if (rc == 0)
-		rc = libuboot_set_env(ctx, "OSTREE_LEFT", left);
-	return rc < 0 ? rc : libuboot_env_store(ctx);
-}
-
-/* Read back through a fresh context: what storage holds, not what memory held. */
-static int otenv_check(const char *config, const struct otenv_state *want)
-{
-	struct otenv_state got;
-	int rc = otenv_read(config, &got);
-
-	if (rc < 0)
-		return rc;
-	return got.pending == want->pending && got.left == want->left ? 0 : -EIO;
+	t->pending[0] = (char)('0' + st->pending);
+	t->left[0] = (char)('0' + st->left);
+	t->pending[1] = t->left[1] = '\0';
+	t->values[0] = t->pending;
+	t->values[1] = t->left;
+	return t->values;
 }
 
 int otenv_arm(const char *config)
 {
 	const struct otenv_state want = { .pending = 1, .left = BOOTENV_TRIES };
-	struct uboot_ctx *ctx;
-	int rc;
+	struct otenv_text t;
 
-	rc = abenv_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	rc = otenv_store(ctx, &want);
-	abenv_close(ctx);
-	return rc < 0 ? rc : otenv_check(config, &want);
+	/* Both variables in one store of the older copy, then read back from storage. */
+	return envstore_write(config, otenv_names, otenv_format(&want, &t), OTENV_VARS);
+}
+
+static int otenv_mark_change(const char *const got[], const char *want[], void *arg)
+{
+	static const struct otenv_state good = { .pending = 0, .left = BOOTENV_TRIES };
+	struct otenv_text *t = arg;
+	struct otenv_state st;
+	int rc = otenv_parse(got[0], got[1], &st);
+
+	/* Already good, or unreadable values: write the good state only if it differs. */
+	if (rc == 0 && st.pending == good.pending && st.left == good.left)
+		return 0;
+	memcpy(want, otenv_format(&good, t), sizeof(t->values));
+	return 1;
 }
 
 int otenv_mark_good(const char *config, int *stored)
 {
-	const struct otenv_state want = { .pending = 0, .left = BOOTENV_TRIES };
-	struct otenv_state st;
-	struct uboot_ctx *ctx;
-	int rc;
+	struct otenv_text t;
 
-	*stored = 0;
-	rc = abenv_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	rc = otenv_get(ctx, &st);
-	/* Already good, or unreadable values: write the good state only if it differs. */
-	if (rc < 0 || st.pending != want.pending || st.left != want.left) {
-		rc = otenv_store(ctx, &want);
-		*stored = rc == 0;
-	}
-	abenv_close(ctx);
-	return rc < 0 || !*stored ? rc : otenv_check(config, &want);
+	return envstore_update(config, otenv_names, OTENV_VARS, otenv_mark_change, &t, stored);
 }

@@ -1,8 +1,8 @@
 /*
  * otenv: the OSTree boot counter in the U-Boot environment, as the boot script
  * (images/boot/ostree.cmd) reads it: OSTREE_PENDING (1 while a new deployment
- * is unconfirmed) and OSTREE_LEFT (its tries left). Read and written with
- * libubootenv in the same redundant two-copy layout as the A/B variables: each
+ * is unconfirmed) and OSTREE_LEFT (its tries left). Read and written through
+ * envstore in the same redundant two-copy layout as the A/B variables: each
  * store writes the older copy whole and fsyncs it, so a cut during a store
  * leaves the previous state.
  */
@@ -10,8 +10,6 @@
 #define BROWNOUT_OTENV_H
 
 #include "bootenv.h"
-
-#define OTENV_CONFIG_DEFAULT "/etc/fw_env.config"
 
 struct otenv_state {
 	unsigned pending;	/* 0 or 1 */

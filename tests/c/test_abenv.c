@@ -18,11 +18,7 @@
 
 #include "abenv.h"
 #include "bootenv.h"
-
-struct envfile {
-	char dir[64], env[96], config[96];
-	uint8_t c1[BOOTENV_COPY_SIZE], c2[BOOTENV_COPY_SIZE];
-};
+#include "envfile.h"
 
 static const char *const kv_a_good[] = {
 	"BOOT_ORDER", "A B", "BOOT_A_LEFT", "3", "BOOT_B_LEFT", "3", "bootdelay", "0",
@@ -31,82 +27,12 @@ static const char *const kv_old[] = {
 	"BOOT_ORDER", "A B", "BOOT_A_LEFT", "2", "BOOT_B_LEFT", "3",
 };
 
-static void put(struct envfile *f)
-{
-	int fd = open(f->env, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
-	assert_int_equal(write(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
-	close(fd);
-}
-
-static void get(struct envfile *f)
-{
-	int fd = open(f->env, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(read(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
-	assert_int_equal(read(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
-	close(fd);
-}
-
-static int setup(void **state)
-{
-	struct envfile *f = calloc(1, sizeof(*f));
-	FILE *cfg;
-
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/var/tmp/test_abenv.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->env, sizeof(f->env), "%s/env", f->dir);
-	snprintf(f->config, sizeof(f->config), "%s/fw_env.config", f->dir);
-	cfg = fopen(f->config, "w");
-	if (!cfg)
-		return -1;
-	/* The device's /etc/fw_env.config, with the partition replaced by a file. */
-	fprintf(cfg, "%s 0x0000 0x4000\n%s 0x4000 0x4000\n", f->env, f->env);
-	fclose(cfg);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct envfile *f = *state;
-
-	unlink(f->env);
-	unlink(f->config);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-/* Copy 1 current with flag1, copy 2 older (or newer) with flag2. */
-static void make(struct envfile *f, uint8_t flag1, const char *const *kv1, size_t n1,
-		 uint8_t flag2, const char *const *kv2, size_t n2)
-{
-	assert_int_equal(bootenv_format(f->c1, flag1, kv1, n1), 0);
-	assert_int_equal(bootenv_format(f->c2, flag2, kv2, n2), 0);
-	put(f);
-}
-
-static void expect_var(const uint8_t *copy, const char *key, const char *want)
-{
-	char v[32];
-
-	assert_int_equal(bootenv_get(copy, key, v, sizeof(v)), 0);
-	assert_string_equal(v, want);
-}
-
 static void test_read(void **state)
 {
 	struct envfile *f = *state;
 	struct bootenv_state st;
 
-	make(f, 5, kv_a_good, 4, 4, kv_old, 3);
+	envfile_make(f, 5, kv_a_good, 4, 4, kv_old, 3);
 	assert_int_equal(abenv_read(f->config, &st), 0);
 	assert_string_equal(st.order, "AB");
 	assert_int_equal(st.left[0], 3);
@@ -120,19 +46,19 @@ static void test_switch_writes_the_other_copy_once(void **state)
 	struct bootenv_decision d;
 	struct bootenv_state st;
 
-	make(f, 5, kv_a_good, 4, 4, kv_old, 3);
+	envfile_make(f, 5, kv_a_good, 4, 4, kv_old, 3);
 	memcpy(before, f->c1, sizeof(before));
 	assert_int_equal(abenv_switch(f->config, 'B'), 0);
-	get(f);
+	envfile_get(f);
 	/* The current copy is untouched; the older one now holds all of the new state. */
 	assert_memory_equal(f->c1, before, sizeof(before));
 	assert_true(bootenv_copy_valid(f->c2));
 	assert_int_equal(f->c2[4], 6);
 	assert_int_equal(bootenv_current(f->c1, f->c2), 2);
-	expect_var(f->c2, "BOOT_ORDER", "B A");
-	expect_var(f->c2, "BOOT_B_LEFT", "3");
-	expect_var(f->c2, "BOOT_A_LEFT", "3");
-	expect_var(f->c2, "bootdelay", "0");	/* what we did not touch stays */
+	envfile_expect(f->c2, "BOOT_ORDER", "B A");
+	envfile_expect(f->c2, "BOOT_B_LEFT", "3");
+	envfile_expect(f->c2, "BOOT_A_LEFT", "3");
+	envfile_expect(f->c2, "bootdelay", "0");	/* what we did not touch stays */
 	/* And the boot script, reading it, boots B. */
 	assert_int_equal(abenv_read(f->config, &st), 0);
 	assert_int_equal(bootenv_decide(&st, &d), 0);
@@ -147,7 +73,7 @@ static void test_switch_refreshes_the_running_slot(void **state)
 	struct bootenv_state st;
 
 	/* Running A on its last try, not yet confirmed; then B never comes up. */
-	make(f, 1, kv_spent, 3, 0, kv_spent, 3);
+	envfile_make(f, 1, kv_spent, 3, 0, kv_spent, 3);
 	assert_int_equal(abenv_switch(f->config, 'B'), 0);
 	assert_int_equal(abenv_read(f->config, &st), 0);
 	for (int boot = 0; boot < 4; boot++) {
@@ -165,14 +91,14 @@ static void test_equal_flags_read_copy1(void **state)
 	struct bootenv_state st;
 
 	/* Same flag, different content: libubootenv reads copy 1, as U-Boot does. */
-	make(f, 7, kv_a_good, 4, 7, kv_old, 3);
+	envfile_make(f, 7, kv_a_good, 4, 7, kv_old, 3);
 	assert_int_equal(abenv_read(f->config, &st), 0);
 	assert_int_equal(st.left[0], 3);
 	assert_int_equal(abenv_switch(f->config, 'B'), 0);
-	get(f);
+	envfile_get(f);
 	assert_int_equal(f->c2[4], 8);
 	assert_int_equal(bootenv_current(f->c1, f->c2), 2);
-	expect_var(f->c2, "BOOT_ORDER", "B A");
+	envfile_expect(f->c2, "BOOT_ORDER", "B A");
 }
 
 static void test_bad_crc_copy_is_overwritten(void **state)
@@ -182,28 +108,28 @@ static void test_bad_crc_copy_is_overwritten(void **state)
 	struct bootenv_state st;
 
 	/* Copy 1 has the newer flag but was torn: copy 2 is current, copy 1 is written. */
-	make(f, 9, kv_a_good, 4, 4, kv_old, 3);
+	envfile_make(f, 9, kv_a_good, 4, 4, kv_old, 3);
 	f->c1[200] ^= 1;
-	put(f);
+	envfile_put(f);
 	assert_int_equal(abenv_read(f->config, &st), 0);
 	assert_int_equal(st.left[0], 2);	/* from copy 2 */
 	memcpy(before, f->c2, sizeof(before));
 	assert_int_equal(abenv_switch(f->config, 'B'), 0);
-	get(f);
+	envfile_get(f);
 	assert_memory_equal(f->c2, before, sizeof(before));
 	assert_true(bootenv_copy_valid(f->c1));
 	assert_int_equal(f->c1[4], 5);
 	assert_int_equal(bootenv_current(f->c1, f->c2), 1);
-	expect_var(f->c1, "BOOT_ORDER", "B A");
+	envfile_expect(f->c1, "BOOT_ORDER", "B A");
 }
 
 static void test_flag_wraps(void **state)
 {
 	struct envfile *f = *state;
 
-	make(f, 255, kv_a_good, 4, 254, kv_old, 3);
+	envfile_make(f, 255, kv_a_good, 4, 254, kv_old, 3);
 	assert_int_equal(abenv_switch(f->config, 'B'), 0);
-	get(f);
+	envfile_get(f);
 	assert_int_equal(f->c2[4], 0);
 	/* 0 after 255 is the newer one for the boot script too. */
 	assert_int_equal(bootenv_current(f->c1, f->c2), 2);
@@ -216,10 +142,10 @@ static void test_both_copies_bad(void **state)
 	struct bootenv_state st;
 	int stored = 1;
 
-	make(f, 1, kv_a_good, 4, 2, kv_old, 3);
+	envfile_make(f, 1, kv_a_good, 4, 2, kv_old, 3);
 	f->c1[100] ^= 1;
 	f->c2[100] ^= 1;
-	put(f);
+	envfile_put(f);
 	memcpy(c1, f->c1, sizeof(c1));
 	memcpy(c2, f->c2, sizeof(c2));
 	assert_int_equal(abenv_read(f->config, &st), -ENODATA);
@@ -227,7 +153,7 @@ static void test_both_copies_bad(void **state)
 	assert_int_equal(abenv_mark_good(f->config, 'A', &stored), -ENODATA);
 	assert_int_equal(stored, 0);
 	/* Nothing was written: no default env invented behind the boot script's back. */
-	get(f);
+	envfile_get(f);
 	assert_memory_equal(f->c1, c1, sizeof(c1));
 	assert_memory_equal(f->c2, c2, sizeof(c2));
 }
@@ -238,25 +164,25 @@ static void test_mark_good_only_when_needed(void **state)
 	uint8_t c1[BOOTENV_COPY_SIZE], c2[BOOTENV_COPY_SIZE];
 	int stored = -1;
 
-	make(f, 5, kv_a_good, 4, 4, kv_old, 3);
+	envfile_make(f, 5, kv_a_good, 4, 4, kv_old, 3);
 	memcpy(c1, f->c1, sizeof(c1));
 	memcpy(c2, f->c2, sizeof(c2));
 	assert_int_equal(abenv_mark_good(f->config, 'A', &stored), 0);
 	assert_int_equal(stored, 0);
-	get(f);
+	envfile_get(f);
 	assert_memory_equal(f->c1, c1, sizeof(c1));
 	assert_memory_equal(f->c2, c2, sizeof(c2));
 
 	/* After a boot spent a try: one write, only the counter changes. */
-	make(f, 4, kv_a_good, 4, 5, kv_old, 3);
+	envfile_make(f, 4, kv_a_good, 4, 5, kv_old, 3);
 	assert_int_equal(abenv_mark_good(f->config, 'A', &stored), 0);
 	assert_int_equal(stored, 1);
-	get(f);
+	envfile_get(f);
 	assert_int_equal(bootenv_current(f->c1, f->c2), 1);
 	assert_int_equal(f->c1[4], 6);
-	expect_var(f->c1, "BOOT_A_LEFT", "3");
-	expect_var(f->c1, "BOOT_B_LEFT", "3");
-	expect_var(f->c1, "BOOT_ORDER", "A B");
+	envfile_expect(f->c1, "BOOT_A_LEFT", "3");
+	envfile_expect(f->c1, "BOOT_B_LEFT", "3");
+	envfile_expect(f->c1, "BOOT_ORDER", "A B");
 }
 
 static void test_malformed_variables(void **state)
@@ -268,13 +194,13 @@ static void test_malformed_variables(void **state)
 	struct bootenv_state st;
 	int stored = 1;
 
-	make(f, 1, kv_comma, 3, 0, kv_old, 3);
+	envfile_make(f, 1, kv_comma, 3, 0, kv_old, 3);
 	assert_int_equal(abenv_read(f->config, &st), -EINVAL);
 	assert_int_equal(abenv_mark_good(f->config, 'A', &stored), -EINVAL);
 	assert_int_equal(stored, 0);
-	make(f, 1, kv_missing, 2, 0, kv_old, 3);
+	envfile_make(f, 1, kv_missing, 2, 0, kv_old, 3);
 	assert_int_equal(abenv_read(f->config, &st), -EINVAL);
-	make(f, 1, kv_big, 3, 0, kv_old, 3);
+	envfile_make(f, 1, kv_big, 3, 0, kv_old, 3);
 	assert_int_equal(abenv_read(f->config, &st), -EINVAL);
 	/* A switch writes a fresh, well-formed state over whatever was there. */
 	assert_int_equal(abenv_switch(f->config, 'A'), 0);
@@ -288,7 +214,7 @@ static void test_bad_arguments(void **state)
 	struct bootenv_state st;
 	int stored;
 
-	make(f, 1, kv_a_good, 4, 0, kv_old, 3);
+	envfile_make(f, 1, kv_a_good, 4, 0, kv_old, 3);
 	assert_int_equal(abenv_switch(f->config, 'C'), -EINVAL);
 	assert_int_equal(abenv_mark_good(f->config, 'c', &stored), -EINVAL);
 	assert_true(abenv_read("/nonexistent/fw_env.config", &st) < 0);
@@ -297,16 +223,16 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_switch_writes_the_other_copy_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_switch_refreshes_the_running_slot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_equal_flags_read_copy1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_crc_copy_is_overwritten, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flag_wraps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_both_copies_bad, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mark_good_only_when_needed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_variables, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_switch_writes_the_other_copy_once, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_switch_refreshes_the_running_slot, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_equal_flags_read_copy1, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_crc_copy_is_overwritten, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_flag_wraps, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_both_copies_bad, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_mark_good_only_when_needed, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_variables, envfile_setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, envfile_setup, envfile_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

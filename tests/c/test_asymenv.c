@@ -17,69 +17,18 @@
 
 #include "asymenv.h"
 #include "bootenv.h"
-
-struct envfile {
-	char dir[64], env[96], config[96];
-	uint8_t c1[BOOTENV_COPY_SIZE], c2[BOOTENV_COPY_SIZE];
-};
+#include "envfile.h"
 
 static const char *const kv_factory[] = {
 	"ASYM_RECOVERY", "0", "ASYM_ROOT_LEFT", "3",
 	"ASYM_GOOD_URL", "http://10.0.2.100/asymmetric/v1/manifest",
 };
 
-static void put(struct envfile *f)
-{
-	int fd = open(f->env, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
-	assert_int_equal(write(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
-	close(fd);
-}
-
-static void get(struct envfile *f)
-{
-	int fd = open(f->env, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(read(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
-	assert_int_equal(read(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
-	close(fd);
-}
-
 static int setup(void **state)
 {
-	struct envfile *f = calloc(1, sizeof(*f));
-	FILE *cfg;
-
-	if (!f)
+	if (envfile_setup(state) < 0)
 		return -1;
-	strcpy(f->dir, "/var/tmp/test_asymenv.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->env, sizeof(f->env), "%s/env", f->dir);
-	snprintf(f->config, sizeof(f->config), "%s/fw_env.config", f->dir);
-	cfg = fopen(f->config, "w");
-	if (!cfg)
-		return -1;
-	fprintf(cfg, "%s 0x0000 0x4000\n%s 0x4000 0x4000\n", f->env, f->env);
-	fclose(cfg);
-	assert_int_equal(bootenv_format(f->c1, 1, kv_factory, 3), 0);
-	assert_int_equal(bootenv_format(f->c2, 0, kv_factory, 3), 0);
-	put(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct envfile *f = *state;
-
-	unlink(f->env);
-	unlink(f->config);
-	rmdir(f->dir);
-	free(f);
+	envfile_make(*state, 1, kv_factory, 3, 0, kv_factory, 3);
 	return 0;
 }
 
@@ -102,13 +51,13 @@ static void test_store_writes_the_older_copy_with_every_variable(void **state)
 	struct asymenv st;
 	char v[64];
 
-	get(f);
+	envfile_get(f);
 	memcpy(before, f->c1, sizeof(before));
 	assert_int_equal(asymenv_read(f->config, &st), 0);
 	st.recovery = true;
 	strcpy(st.url, "http://10.0.2.100/asymmetric/v2/manifest");
 	assert_int_equal(asymenv_store(f->config, &st), 0);
-	get(f);
+	envfile_get(f);
 	/* The current copy stays as it was: a cut during the store leaves it. */
 	assert_memory_equal(f->c1, before, sizeof(before));
 	assert_true(bootenv_copy_valid(f->c2));
@@ -128,7 +77,7 @@ static void test_an_empty_url_is_dropped(void **state)
 	assert_int_equal(asymenv_read(f->config, &st), 0);
 	st.good_url[0] = '\0';
 	assert_int_equal(asymenv_store(f->config, &st), 0);
-	get(f);
+	envfile_get(f);
 	assert_int_not_equal(bootenv_get(f->c2, "ASYM_GOOD_URL", v, sizeof(v)), 0);
 	assert_int_equal(asymenv_read(f->config, &st), 0);
 	assert_string_equal(st.good_url, "");
@@ -141,7 +90,7 @@ static void test_no_valid_copy_is_enodata(void **state)
 
 	memset(f->c1, 0x5a, sizeof(f->c1));
 	memset(f->c2, 0x5a, sizeof(f->c2));
-	put(f);
+	envfile_put(f);
 	assert_int_equal(asymenv_read(f->config, &st), -ENODATA);
 }
 
@@ -168,10 +117,10 @@ static void test_parse_edges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_read_factory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_writes_the_older_copy_with_every_variable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_an_empty_url_is_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_valid_copy_is_enodata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_factory, setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_store_writes_the_older_copy_with_every_variable, setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_an_empty_url_is_dropped, setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_no_valid_copy_is_enodata, setup, envfile_teardown),
 		cmocka_unit_test(test_parse_edges),
 	};
 

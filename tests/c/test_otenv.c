@@ -17,84 +17,23 @@
 #include <unistd.h>
 
 #include "bootenv.h"
+#include "envfile.h"
 #include "otenv.h"
-
-struct envfile {
-	char dir[64], env[96], config[96];
-	uint8_t c1[BOOTENV_COPY_SIZE], c2[BOOTENV_COPY_SIZE];
-};
-
-static void put(struct envfile *f)
-{
-	int fd = open(f->env, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
-	assert_int_equal(write(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
-	close(fd);
-}
-
-static void get(struct envfile *f)
-{
-	int fd = open(f->env, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(read(fd, f->c1, sizeof(f->c1)), sizeof(f->c1));
-	assert_int_equal(read(fd, f->c2, sizeof(f->c2)), sizeof(f->c2));
-	close(fd);
-}
 
 /* Copy 1 current (flag 1) with kv, copy 2 older (flag 0), as the disk leaves the factory. */
 static void fill(struct envfile *f, const char *const *kv, size_t n)
 {
-	assert_int_equal(bootenv_format(f->c1, 1, kv, n), 0);
-	assert_int_equal(bootenv_format(f->c2, 0, kv, n), 0);
-	put(f);
+	envfile_make(f, 1, kv, n, 0, kv, n);
 }
 
 static int setup(void **state)
 {
 	static const char *const factory[] = { "OSTREE_PENDING", "0", "OSTREE_LEFT", "3" };
-	struct envfile *f = calloc(1, sizeof(*f));
-	FILE *cfg;
 
-	if (!f)
+	if (envfile_setup(state) < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_otenv.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->env, sizeof(f->env), "%s/env", f->dir);
-	snprintf(f->config, sizeof(f->config), "%s/fw_env.config", f->dir);
-	cfg = fopen(f->config, "w");
-	if (!cfg)
-		return -1;
-	fprintf(cfg, "%s 0x0 0x4000\n%s 0x4000 0x4000\n", f->env, f->env);
-	fclose(cfg);
-	fill(f, factory, 2);
-	*state = f;
+	fill(*state, factory, 2);
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct envfile *f = *state;
-
-	unlink(f->env);
-	unlink(f->config);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-/* The copy the boot script would use, and a variable in it. */
-static void current_get(struct envfile *f, const char *key, char *val, size_t size)
-{
-	int cur;
-
-	get(f);
-	cur = bootenv_current(f->c1, f->c2);
-	assert_true(cur == 1 || cur == 2);
-	assert_int_equal(bootenv_get(cur == 1 ? f->c1 : f->c2, key, val, size), 0);
 }
 
 static void test_parse(void **state)
@@ -146,16 +85,16 @@ static void test_arm_then_mark_good(void **state)
 	int stored;
 
 	assert_int_equal(otenv_arm(f->config), 0);
-	current_get(f, "OSTREE_PENDING", val, sizeof(val));
+	envfile_current_get(f, "OSTREE_PENDING", val, sizeof(val));
 	assert_string_equal(val, "1");
-	current_get(f, "OSTREE_LEFT", val, sizeof(val));
+	envfile_current_get(f, "OSTREE_LEFT", val, sizeof(val));
 	assert_string_equal(val, "3");
 	assert_int_equal(otenv_read(f->config, &st), 0);
 	assert_int_equal(st.pending, 1);
 
 	assert_int_equal(otenv_mark_good(f->config, &stored), 0);
 	assert_true(stored);
-	current_get(f, "OSTREE_PENDING", val, sizeof(val));
+	envfile_current_get(f, "OSTREE_PENDING", val, sizeof(val));
 	assert_string_equal(val, "0");
 	/* Good already: nothing is written a second time. */
 	assert_int_equal(otenv_mark_good(f->config, &stored), 0);
@@ -172,7 +111,7 @@ static void test_mark_good_after_spent_tries(void **state)
 	fill(f, spent, 2);
 	assert_int_equal(otenv_mark_good(f->config, &stored), 0);
 	assert_true(stored);
-	current_get(f, "OSTREE_LEFT", val, sizeof(val));
+	envfile_current_get(f, "OSTREE_LEFT", val, sizeof(val));
 	assert_string_equal(val, "3");
 }
 
@@ -197,10 +136,10 @@ static void test_both_copies_bad(void **state)
 	struct envfile *f = *state;
 	struct otenv_state st;
 
-	get(f);
+	envfile_get(f);
 	f->c1[0] ^= 0xff;
 	f->c2[0] ^= 0xff;
-	put(f);
+	envfile_put(f);
 	assert_true(otenv_read(f->config, &st) < 0);
 }
 
@@ -209,10 +148,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_decide),
-		cmocka_unit_test_setup_teardown(test_arm_then_mark_good, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mark_good_after_spent_tries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unreadable_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_both_copies_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arm_then_mark_good, setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_mark_good_after_spent_tries, setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_values, setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_both_copies_bad, setup, envfile_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
