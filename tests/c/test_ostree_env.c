@@ -18,7 +18,7 @@
 
 #include "bootenv.h"
 #include "envfile.h"
-#include "otenv.h"
+#include "ostree/env.h"
 
 /* Copy 1 current (flag 1) with kv, copy 2 older (flag 0), as the disk leaves the factory. */
 static void fill(struct envfile *f, const char *const *kv, size_t n)

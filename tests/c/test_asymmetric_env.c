@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "asymenv.h"
+#include "asymmetric/env.h"
 #include "bootenv.h"
 #include "envfile.h"
 

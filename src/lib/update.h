@@ -1,5 +1,5 @@
 /*
- * update: the install steps brownout-ab (src/ab.c) and the unsafe test fixture
+ * update: the install steps brownout-ab (src/ab/ab.c) and the unsafe test fixture
  * (tests/fixtures/ab_unsafe.c) share, so both report the same way: markers,
  * the one report of a failure, the signed manifest, the pull into the
  * inactive slot, the first checks of deploy, the reboot. The order of the

@@ -2,13 +2,13 @@
  * asympolicy: the asymmetric method's decisions, as functions of its env
  * (asymenv.h) alone: what recovery does when it starts, what it stores after
  * an install, and what a healthy root stores when it confirms itself. Nothing
- * here reads or writes storage; brownout-asym (asym.c) stores `next` and
+ * here reads or writes storage; brownout-asym (asymmetric.c) stores `next` and
  * reboots where the answer says so.
  */
 #ifndef BROWNOUT_ASYMPOLICY_H
 #define BROWNOUT_ASYMPOLICY_H
 
-#include "asymenv.h"
+#include "env.h"
 
 #include <stdbool.h>
 

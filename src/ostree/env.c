@@ -1,5 +1,5 @@
 /* otenv: the OSTree boot counter in the U-Boot environment, through envstore. */
-#include "otenv.h"
+#include "env.h"
 
 #include "envstore.h"
 

@@ -1,5 +1,5 @@
 /* asympolicy: the asymmetric method's decisions from its env (see asympolicy.h). */
-#include "asympolicy.h"
+#include "policy.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "asympolicy.h"
+#include "asymmetric/policy.h"
 
 #define V1 "http://10.0.2.100/asymmetric/v1/manifest"
 #define V2 "http://10.0.2.100/asymmetric/v2/manifest"

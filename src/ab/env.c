@@ -1,5 +1,5 @@
 /* abenv: the A/B variables in the U-Boot environment, through envstore. */
-#include "abenv.h"
+#include "env.h"
 
 #include "envstore.h"
 

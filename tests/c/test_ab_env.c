@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "abenv.h"
+#include "ab/env.h"
 #include "bootenv.h"
 #include "envfile.h"
 

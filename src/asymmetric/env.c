@@ -1,5 +1,5 @@
 /* asymenv: the asymmetric method's variables in the U-Boot environment, through envstore. */
-#include "asymenv.h"
+#include "env.h"
 
 #include "envstore.h"
 #include "num.h"

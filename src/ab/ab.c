@@ -7,7 +7,7 @@
  * Exit status: 0 success, 1 update error (or, for confirm, an unhealthy slot),
  * 2 usage error, 3 confirm could not check or mark the slot.
  */
-#include "abenv.h"
+#include "env.h"
 #include "bootenv.h"
 #include "download.h"
 #include "envstore.h"
@@ -41,7 +41,7 @@
 enum { AB_OK = UPDATE_OK, AB_ERROR = UPDATE_ERROR, AB_USAGE = 2, AB_CONFIRM_ERROR = 3 };
 
 struct ab {
-	struct update up;	/* what the shared install steps read (src/update.h) */
+	struct update up;	/* what the shared install steps read (src/lib/update.h) */
 	const char *fw_config;
 	const char *state_dir;	/* slotstate records */
 	const char *cmdline;

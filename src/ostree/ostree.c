@@ -11,7 +11,7 @@
  */
 #include "envstore.h"
 #include "marker.h"
-#include "otenv.h"
+#include "env.h"
 #include "update.h"
 
 #include <errno.h>
@@ -36,7 +36,7 @@
 enum { OT_OK = UPDATE_OK, OT_ERROR = UPDATE_ERROR, OT_USAGE = 2, OT_CONFIRM_ERROR = 3 };
 
 struct ot {
-	struct update up;	/* name, no_reboot: the markers and the reboot of src/update.h */
+	struct update up;	/* name, no_reboot: the markers and the reboot of src/lib/update.h */
 	const char *fw_config;
 	const char *health;
 	const char *version_file;

@@ -7,7 +7,7 @@
  *                ASYM_GOOD_URL); an unhealthy one reboots and spends a try
  *   recover      (recovery system) install what the env asks for over the
  *                root slot, verify it, clear the flag, reboot into the root
- * The recovery policy (README, "The asymmetric update"; decided in asympolicy.c):
+ * The recovery policy (README, "The asymmetric update"; decided in policy.c):
  *   - ASYM_RECOVERY=1: install ASYM_URL. A failure before the root slot is
  *     opened (no manifest, bad signature) drops the request: the root is
  *     intact, so recovery clears the flag and boots it. A broken download
@@ -19,8 +19,8 @@
  * Exit status: 0 success, 1 update error (or an unhealthy root), 2 usage error,
  * 3 confirm could not check or mark the root.
  */
-#include "asymenv.h"
-#include "asympolicy.h"
+#include "env.h"
+#include "policy.h"
 #include "download.h"
 #include "envstore.h"
 #include "manifest.h"
