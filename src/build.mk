@@ -4,11 +4,11 @@
 # top-level Makefile, which runs from the repository root.
 #
 #   c-host      build/host/{v1,v2,v2-bad}/brownout-app, build/host/brownout-health,
-#               build/host/brownout-{ab,asym,inplace}, build/host/tests/test_*
+#               build/host/brownout-{ab,asymmetric,inplace}, build/host/tests/test_*
 #   c-test      build and run every cmocka test
 #   c-valgrind  the same tests under valgrind
 #   c-aarch64   build/aarch64/{v1,v2,v2-bad}/brownout-app, build/aarch64/brownout-health,
-#               build/aarch64/brownout-{ab,asym,inplace}
+#               build/aarch64/brownout-{ab,asymmetric,inplace}
 #   c-clean     remove build/host and build/aarch64 (never the sysroot)
 
 CFLAGS_COMMON = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE
@@ -109,7 +109,7 @@ build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace/inplace $(c
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
 # The asymmetric client: the update modules; it runs in the root and in recovery.
-build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asymmetric/asymmetric $(c_asymmetric_mods) \
+build/$(1)/brownout-asymmetric: $(patsubst %,build/$(1)/obj/%.o,asymmetric/asymmetric $(c_asymmetric_mods) \
 		$(c_update_objs))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
@@ -170,9 +170,9 @@ $(addprefix build/host/tests/,$(c_inplace_tests)): build/host/tests/%: build/hos
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \
-	build/host/brownout-ab build/host/brownout-asym build/host/brownout-inplace
+	build/host/brownout-ab build/host/brownout-asymmetric build/host/brownout-inplace
 c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health \
-	build/aarch64/brownout-ab build/aarch64/brownout-asym build/aarch64/brownout-inplace
+	build/aarch64/brownout-ab build/aarch64/brownout-asymmetric build/aarch64/brownout-inplace
 
 .PHONY: c-host c-test c-valgrind c-aarch64 c-clean
 

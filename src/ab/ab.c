@@ -196,7 +196,7 @@ static int ab_install(const struct ab *ab, const char *url)
 		return rc;
 
 	update_phase(&ab->up, "bootloader", "start", MARKER({ "slot", tslot }));
-	rc = abenv_switch(ab->fw_config, target);
+	rc = ab_env_switch(ab->fw_config, target);
 	if (rc < 0)
 		return update_fail(&ab->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
 				   "%s: switching to slot %c: %s", ab->fw_config, target,
@@ -259,7 +259,7 @@ static int ab_confirm(const struct ab *ab)
 			fprintf(stderr, "brownout-ab: reboot: %s\n", strerror(errno));
 		return AB_ERROR;
 	}
-	rc = abenv_mark_good(ab->fw_config, up->running, &stored);
+	rc = ab_env_mark_good(ab->fw_config, up->running, &stored);
 	if (rc < 0) {
 		fprintf(stderr, "brownout-ab: %s: marking slot %c good: %s\n", ab->fw_config,
 			up->running, rc == -EIO ? "read-back shows other values" : strerror(-rc));
@@ -284,7 +284,7 @@ static int ab_status(const struct ab *ab)
 	size_t n;
 	int rc;
 
-	rc = abenv_read(ab->fw_config, &st);
+	rc = ab_env_read(ab->fw_config, &st);
 	if (rc < 0) {
 		fprintf(stderr, "brownout-ab: %s: cannot read the A/B variables: %s\n",
 			ab->fw_config, strerror(-rc));

@@ -1,4 +1,4 @@
-/* abenv: the A/B variables in the U-Boot environment, through envstore. */
+/* ab_env: the A/B variables in the U-Boot environment, through envstore. */
 #include "env.h"
 
 #include "envstore.h"
@@ -6,30 +6,30 @@
 #include <errno.h>
 #include <string.h>
 
-enum { ABENV_ORDER, ABENV_LEFT, ABENV_VARS = ABENV_LEFT + BOOTENV_SLOTS };
+enum { AB_ENV_ORDER, AB_ENV_LEFT, AB_ENV_VARS = AB_ENV_LEFT + BOOTENV_SLOTS };
 
-static const char *const abenv_names[ABENV_VARS] = { "BOOT_ORDER", "BOOT_A_LEFT", "BOOT_B_LEFT" };
+static const char *const ab_env_names[AB_ENV_VARS] = { "BOOT_ORDER", "BOOT_A_LEFT", "BOOT_B_LEFT" };
 
 /* A state as the text the boot script reads; values point into the rest. */
-struct abenv_text {
+struct ab_env_text {
 	char order[2 * BOOTENV_SLOTS];
 	char left[BOOTENV_SLOTS][2];
-	const char *values[ABENV_VARS];
+	const char *values[AB_ENV_VARS];
 };
 
-static int abenv_parse(const char *const got[], void *out)
+static int ab_env_parse(const char *const got[], void *out)
 {
 	struct bootenv_state *st = out;
 
-	if (!got[ABENV_ORDER] || bootenv_parse_order(got[ABENV_ORDER], st->order) < 0)
+	if (!got[AB_ENV_ORDER] || bootenv_parse_order(got[AB_ENV_ORDER], st->order) < 0)
 		return -EINVAL;
 	for (int i = 0; i < BOOTENV_SLOTS; i++)
-		if (bootenv_parse_left(got[ABENV_LEFT + i], &st->left[i]) < 0)
+		if (bootenv_parse_left(got[AB_ENV_LEFT + i], &st->left[i]) < 0)
 			return -EINVAL;
 	return 0;
 }
 
-static const char **abenv_format(const struct bootenv_state *st, struct abenv_text *t)
+static const char **ab_env_format(const struct bootenv_state *st, struct ab_env_text *t)
 {
 	size_t n = strlen(st->order);
 
@@ -39,24 +39,24 @@ static const char **abenv_format(const struct bootenv_state *st, struct abenv_te
 		t->order[2 * i + 1] = ' ';
 	}
 	t->order[2 * n - 1] = '\0';
-	t->values[ABENV_ORDER] = t->order;
+	t->values[AB_ENV_ORDER] = t->order;
 	for (int i = 0; i < BOOTENV_SLOTS; i++) {
 		t->left[i][0] = (char)('0' + st->left[i]);
 		t->left[i][1] = '\0';
-		t->values[ABENV_LEFT + i] = t->left[i];
+		t->values[AB_ENV_LEFT + i] = t->left[i];
 	}
 	return t->values;
 }
 
-int abenv_read(const char *config, struct bootenv_state *st)
+int ab_env_read(const char *config, struct bootenv_state *st)
 {
-	return envstore_read(config, abenv_names, ABENV_VARS, abenv_parse, st);
+	return envstore_read(config, ab_env_names, AB_ENV_VARS, ab_env_parse, st);
 }
 
-int abenv_switch(const char *config, char slot)
+int ab_env_switch(const char *config, char slot)
 {
 	struct bootenv_state st = { 0 };
-	struct abenv_text t;
+	struct ab_env_text t;
 
 	if (bootenv_slot_index(slot) < 0)
 		return -EINVAL;
@@ -65,34 +65,34 @@ int abenv_switch(const char *config, char slot)
 	st.order[2] = '\0';
 	st.left[0] = st.left[1] = BOOTENV_TRIES;
 	/* Every variable in one store, then read back from storage. */
-	return envstore_write(config, abenv_names, abenv_format(&st, &t), ABENV_VARS);
+	return envstore_write(config, ab_env_names, ab_env_format(&st, &t), AB_ENV_VARS);
 }
 
-struct abenv_mark {
+struct ab_env_mark {
 	int idx;
 	struct bootenv_state st;
-	struct abenv_text t;
+	struct ab_env_text t;
 };
 
-static int abenv_mark_change(const char *const got[], const char *want[], void *arg)
+static int ab_env_mark_change(const char *const got[], const char *want[], void *arg)
 {
-	struct abenv_mark *m = arg;
-	int rc = abenv_parse(got, &m->st);
+	struct ab_env_mark *m = arg;
+	int rc = ab_env_parse(got, &m->st);
 
 	/* Already good: no write, so a routine boot wears nothing and risks nothing. */
 	if (rc < 0 || m->st.left[m->idx] == BOOTENV_TRIES)
 		return rc;
 	m->st.left[m->idx] = BOOTENV_TRIES;
-	memcpy(want, abenv_format(&m->st, &m->t), sizeof(m->t.values));
+	memcpy(want, ab_env_format(&m->st, &m->t), sizeof(m->t.values));
 	return 1;
 }
 
-int abenv_mark_good(const char *config, char slot, int *stored)
+int ab_env_mark_good(const char *config, char slot, int *stored)
 {
-	struct abenv_mark m = { .idx = bootenv_slot_index(slot) };
+	struct ab_env_mark m = { .idx = bootenv_slot_index(slot) };
 
 	*stored = 0;
 	if (m.idx < 0)
 		return -EINVAL;
-	return envstore_update(config, abenv_names, ABENV_VARS, abenv_mark_change, &m, stored);
+	return envstore_update(config, ab_env_names, AB_ENV_VARS, ab_env_mark_change, &m, stored);
 }

@@ -1,12 +1,12 @@
 /*
- * abenv: the A/B variables in the U-Boot environment, read and written
+ * ab_env: the A/B variables in the U-Boot environment, read and written
  * through envstore (libubootenv, as fw_printenv/fw_setenv do). Each store
  * writes one whole copy of the redundant pair, the older one, and fsyncs it:
  * a power cut during it leaves the other copy, so the boot script sees the
  * old state or the new.
  */
-#ifndef BROWNOUT_ABENV_H
-#define BROWNOUT_ABENV_H
+#ifndef BROWNOUT_AB_ENV_H
+#define BROWNOUT_AB_ENV_H
 
 #include "bootenv.h"
 
@@ -16,21 +16,21 @@
  * variable is missing or not what the boot script understands, or another
  * negative errno from libubootenv.
  */
-int abenv_read(const char *config, struct bootenv_state *st);
+int ab_env_read(const char *config, struct bootenv_state *st);
 
 /*
  * Make slot the one to boot next: BOOT_ORDER "<slot> <other>" and both
  * counters BOOT_TRIES, stored in one write, then read back from storage and
  * checked. The other slot, the one running, gets fresh tries too, so the
- * fallback to it cannot be spent already. Returns 0, errors as abenv_read, or
+ * fallback to it cannot be spent already. Returns 0, errors as ab_env_read, or
  * -EIO if the read-back shows other values.
  */
-int abenv_switch(const char *config, char slot);
+int ab_env_switch(const char *config, char slot);
 
 /*
  * Mark slot good: BOOT_<slot>_LEFT = BOOTENV_TRIES, stored only if it is not
- * that already (*stored says which). Returns 0 or errors as abenv_switch.
+ * that already (*stored says which). Returns 0 or errors as ab_env_switch.
  */
-int abenv_mark_good(const char *config, char slot, int *stored);
+int ab_env_mark_good(const char *config, char slot, int *stored);
 
 #endif

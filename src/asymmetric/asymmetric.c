@@ -1,5 +1,5 @@
 /*
- * brownout-asym: the asymmetric update client, one program for both systems.
+ * brownout-asymmetric: the asymmetric update client, one program for both systems.
  *   request URL  (normal system) ask for an update: ASYM_URL=URL and
  *                ASYM_RECOVERY=1 in one env store, then reboot into recovery
  *   confirm      (normal system) run the health check; a healthy root is
@@ -42,15 +42,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ASYM_PUBKEY_DEFAULT "/etc/brownout/update.pub"
-#define ASYM_HEALTH_DEFAULT "/usr/bin/brownout-health"
-#define ASYM_VERSION_DEFAULT "/etc/brownout/version"
-#define ASYM_ROOT_DEFAULT "/dev/vda3"
-#define ASYM_RECOVERY_DEFAULT "/dev/vda4"
+#define ASYMMETRIC_PUBKEY_DEFAULT "/etc/brownout/update.pub"
+#define ASYMMETRIC_HEALTH_DEFAULT "/usr/bin/brownout-health"
+#define ASYMMETRIC_VERSION_DEFAULT "/etc/brownout/version"
+#define ASYMMETRIC_ROOT_DEFAULT "/dev/vda3"
+#define ASYMMETRIC_RECOVERY_DEFAULT "/dev/vda4"
 
-enum { ASYM_OK = UPDATE_OK, ASYM_ERROR = UPDATE_ERROR, ASYM_USAGE = 2, ASYM_CONFIRM_ERROR = 3 };
+enum {
+	ASYMMETRIC_OK = UPDATE_OK,
+	ASYMMETRIC_ERROR = UPDATE_ERROR,
+	ASYMMETRIC_USAGE = 2,
+	ASYMMETRIC_CONFIRM_ERROR = 3,
+};
 
-struct asym {
+struct asymmetric {
 	/*
 	 * The shared install steps write "the slot that is not running": slot A
 	 * is the root, slot B the recovery partition, named as the running one
@@ -64,104 +69,108 @@ struct asym {
 
 extern char **environ;
 
-static void asym_usage(FILE *f)
+static void asymmetric_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: brownout-asym [options] request URL | confirm | recover\n"
+		"usage: brownout-asymmetric [options] request URL | confirm | recover\n"
 		"  request URL            ask the recovery system to install the manifest at URL; reboot\n"
 		"  confirm                run the health check; mark the root good or reboot\n"
 		"  recover                (recovery system) install what the env asks for; reboot\n"
 		"options:\n"
-		"  --pubkey PATH          Ed25519 public key, PEM (default " ASYM_PUBKEY_DEFAULT ")\n"
+		"  --pubkey PATH          Ed25519 public key, PEM (default " ASYMMETRIC_PUBKEY_DEFAULT ")\n"
 		"  --fw-config PATH       libubootenv config (default " ENVSTORE_CONFIG_DEFAULT ")\n"
-		"  --root-device PATH     the root slot (default " ASYM_ROOT_DEFAULT ")\n"
+		"  --root-device PATH     the root slot (default " ASYMMETRIC_ROOT_DEFAULT ")\n"
 		"  --recovery-device PATH the recovery partition, never written (default "
-		ASYM_RECOVERY_DEFAULT ")\n"
+		ASYMMETRIC_RECOVERY_DEFAULT ")\n"
 		"  --no-reboot            do everything but reboot\n"
-		"  --health PATH          health check (default " ASYM_HEALTH_DEFAULT ")\n"
-		"  --version-file PATH    version of the booted root (default " ASYM_VERSION_DEFAULT ")\n"
+		"  --health PATH          health check (default " ASYMMETRIC_HEALTH_DEFAULT ")\n"
+		"  --version-file PATH    version of the booted root (default " ASYMMETRIC_VERSION_DEFAULT ")\n"
 		"  --help                 show this help\n"
 		"exit status: 0 success, 1 update error or unhealthy root, 2 usage error,\n"
 		"             3 confirm could not check or mark the root\n");
 }
 
-static void asym_reboot(const struct asym *a, const char *reason, const char *slot)
+static void asymmetric_reboot(const struct asymmetric *a, const char *reason, const char *slot)
 {
 	/* Every store fsync'd already; sync() covers the rest. */
 	sync();
 	update_marker(&a->up, "reboot", MARKER({ "reason", reason }, { "slot", slot }));
 	if (!a->up.no_reboot && reboot(RB_AUTOBOOT) < 0)
-		fprintf(stderr, "brownout-asym: reboot: %s\n", strerror(errno));
+		fprintf(stderr, "brownout-asymmetric: reboot: %s\n", strerror(errno));
 }
 
-static int asym_store(const struct asym *a, const struct asymenv *st, const char *what)
+static int asymmetric_store(const struct asymmetric *a, const struct asymmetric_env *st,
+			    const char *what)
 {
 	char word[UPDATE_WORD_MAX];
-	int rc = asymenv_store(a->fw_config, st);
+	int rc = asymmetric_env_store(a->fw_config, st);
 
 	if (rc < 0)
 		return update_fail(&a->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
 				   "%s: %s: %s", a->fw_config, what,
 				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
-	return ASYM_OK;
+	return ASYMMETRIC_OK;
 }
 
-static int asym_load(const struct asym *a, struct asymenv *st)
+static int asymmetric_load(const struct asymmetric *a, struct asymmetric_env *st)
 {
 	char word[UPDATE_WORD_MAX];
-	int rc = asymenv_read(a->fw_config, st);
+	int rc = asymmetric_env_read(a->fw_config, st);
 
 	if (rc < 0)
 		return update_fail(&a->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
 				   "%s: cannot read the asymmetric variables: %s", a->fw_config,
 				   strerror(-rc));
-	return ASYM_OK;
+	return ASYMMETRIC_OK;
 }
 
-static int asym_request(const struct asym *a, const char *url)
+static int asymmetric_request(const struct asymmetric *a, const char *url)
 {
-	struct asymenv st;
+	struct asymmetric_env st;
 
-	if (strlen(url) >= ASYMENV_URL_MAX || !marker_value_ok(url))
-		return update_fail(&a->up, "request", "url", "'%s' is not a URL recovery can keep", url);
+	if (strlen(url) >= ASYMMETRIC_ENV_URL_MAX || !marker_value_ok(url))
+		return update_fail(&a->up, "request", "url", "'%s' is not a URL recovery can keep",
+				   url);
 	update_phase(&a->up, "bootloader", "start", MARKER({ "action", "request" }));
-	if (asym_load(a, &st) != ASYM_OK)
-		return ASYM_ERROR;
+	if (asymmetric_load(a, &st) != ASYMMETRIC_OK)
+		return ASYMMETRIC_ERROR;
 	st.recovery = true;
-	st.root_left = ASYMENV_TRIES;
+	st.root_left = ASYMMETRIC_ENV_TRIES;
 	snprintf(st.url, sizeof(st.url), "%s", url);
-	if (asym_store(a, &st, "requesting recovery") != ASYM_OK)
-		return ASYM_ERROR;
+	if (asymmetric_store(a, &st, "requesting recovery") != ASYMMETRIC_OK)
+		return ASYMMETRIC_ERROR;
 	update_phase(&a->up, "bootloader", "end", MARKER({ "action", "request" }));
-	asym_reboot(a, "recovery", "recovery");
-	return ASYM_OK;
+	asymmetric_reboot(a, "recovery", "recovery");
+	return ASYMMETRIC_OK;
 }
 
 /* Pull into the root slot, make it durable, verify what storage holds. */
-static enum asympolicy_install asym_install(const struct asym *a, const char *url)
+static enum asymmetric_policy_install asymmetric_install(const struct asymmetric *a,
+							 const char *url)
 {
 	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[UPDATE_WORD_MAX];
 	const struct update *up = &a->up;
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
 	const char *method = "none";
-	enum asympolicy_install out;
+	enum asymmetric_policy_install out;
 	struct manifest m;
 	int rc;
 
 	rc = update_pull(up, url, &m, &slot, &res);
 	if (rc != UPDATE_OK) {
 		/* The slot is opened only after the manifest verified; writing starts right after. */
-		out = slot.fd < 0 ? ASYMPOLICY_UNTOUCHED : ASYMPOLICY_BROKEN;
+		out = slot.fd < 0 ? ASYMMETRIC_POLICY_UNTOUCHED : ASYMMETRIC_POLICY_BROKEN;
 		goto out;
 	}
-	out = ASYMPOLICY_BAD_PAYLOAD;
+	out = ASYMMETRIC_POLICY_BAD_PAYLOAD;
 	if (update_deploy_start(up, &m, &slot, &res) != UPDATE_OK)
 		goto out;
 	if (memcmp(res.sha256, m.sha256, VERIFY_SHA256_LEN) != 0) {
 		verify_hex(m.sha256, VERIFY_SHA256_LEN, want);
 		verify_hex(res.sha256, VERIFY_SHA256_LEN, got);
-		update_fail(up, "verify", "sha256", "payload sha256 %s, manifest says %s", got, want);
+		update_fail(up, "verify", "sha256", "payload sha256 %s, manifest says %s", got,
+			    want);
 		goto out;
 	}
 	rc = slot_verify(&slot, m.size, m.sha256, &method);
@@ -173,90 +182,90 @@ static enum asympolicy_install asym_install(const struct asym *a, const char *ur
 		goto out;
 	}
 	update_phase(up, "deploy", "end", MARKER({ "readback", method }));
-	out = ASYMPOLICY_INSTALLED;
+	out = ASYMMETRIC_POLICY_INSTALLED;
 out:
 	slot_close(&slot);
 	return out;
 }
 
-static int asym_recover(const struct asym *a)
+static int asymmetric_recover(const struct asymmetric *a)
 {
 	const struct update *up = &a->up;
-	struct asymenv st, next;
-	enum asympolicy_after after;
+	struct asymmetric_env st, next;
+	enum asymmetric_policy_after after;
 
-	if (asym_load(a, &st) != ASYM_OK) {
+	if (asymmetric_load(a, &st) != ASYMMETRIC_OK) {
 		/* Without a valid env U-Boot boots the root with fresh tries: nothing to do here. */
-		asym_reboot(a, "no-env", "root");
-		return ASYM_ERROR;
+		asymmetric_reboot(a, "no-env", "root");
+		return ASYMMETRIC_ERROR;
 	}
-	switch (asympolicy_start(&st, &next)) {
-	case ASYMPOLICY_NO_GOOD:
+	switch (asymmetric_policy_start(&st, &next)) {
+	case ASYMMETRIC_POLICY_NO_GOOD:
 		update_marker(up, "recovery", MARKER({ "action", "rollback" }));
-		asym_store(a, &next, "new tries for the root");
+		asymmetric_store(a, &next, "new tries for the root");
 		update_fail(up, "rollback", "no-good-image", "no ASYM_GOOD_URL to reinstall");
-		asym_reboot(a, "no-good-image", "root");
-		return ASYM_ERROR;
-	case ASYMPOLICY_ROLLBACK:
+		asymmetric_reboot(a, "no-good-image", "root");
+		return ASYMMETRIC_ERROR;
+	case ASYMMETRIC_POLICY_ROLLBACK:
 		update_marker(up, "recovery", MARKER({ "action", "rollback" }));
 		update_phase(up, "bootloader", "start", MARKER({ "action", "rollback" }));
-		if (asym_store(a, &next, "rolling back") != ASYM_OK) {
-			asym_reboot(a, "retry", "recovery");
-			return ASYM_ERROR;
+		if (asymmetric_store(a, &next, "rolling back") != ASYMMETRIC_OK) {
+			asymmetric_reboot(a, "retry", "recovery");
+			return ASYMMETRIC_ERROR;
 		}
 		update_phase(up, "bootloader", "end", MARKER({ "action", "rollback" }));
 		break;
-	case ASYMPOLICY_NOTHING:
+	case ASYMMETRIC_POLICY_NOTHING:
 		update_marker(up, "recovery", MARKER({ "action", "none" }));
-		if (asym_store(a, &next, "clearing the recovery flag") != ASYM_OK) {
-			asym_reboot(a, "retry", "recovery");
-			return ASYM_ERROR;
+		if (asymmetric_store(a, &next, "clearing the recovery flag") != ASYMMETRIC_OK) {
+			asymmetric_reboot(a, "retry", "recovery");
+			return ASYMMETRIC_ERROR;
 		}
-		asym_reboot(a, "nothing-to-do", "root");
-		return ASYM_OK;
-	case ASYMPOLICY_INSTALL:
+		asymmetric_reboot(a, "nothing-to-do", "root");
+		return ASYMMETRIC_OK;
+	case ASYMMETRIC_POLICY_INSTALL:
 		break;
 	}
 	st = next;
 
 	update_marker(up, "recovery", MARKER({ "action", "install" }));
-	after = asympolicy_after_install(&st, asym_install(a, st.url), &next);
-	if (after == ASYMPOLICY_REINSTALL_GOOD) {
+	after = asymmetric_policy_after_install(&st, asymmetric_install(a, st.url), &next);
+	if (after == ASYMMETRIC_POLICY_REINSTALL_GOOD) {
 		update_marker(up, "recovery", MARKER({ "action", "reinstall-good" }));
-		if (asym_store(a, &next, "falling back to the good image") != ASYM_OK) {
-			asym_reboot(a, "retry", "recovery");
-			return ASYM_ERROR;
+		if (asymmetric_store(a, &next, "falling back to the good image") != ASYMMETRIC_OK) {
+			asymmetric_reboot(a, "retry", "recovery");
+			return ASYMMETRIC_ERROR;
 		}
 		st = next;
-		after = asympolicy_after_install(&st, asym_install(a, st.url), &next);
+		after = asymmetric_policy_after_install(&st, asymmetric_install(a, st.url), &next);
 	}
 	switch (after) {
-	case ASYMPOLICY_BOOT_ROOT:
+	case ASYMMETRIC_POLICY_BOOT_ROOT:
 		break;
-	case ASYMPOLICY_DROP:
-		if (asym_store(a, &next, "dropping the request") == ASYM_OK)
-			asym_reboot(a, "refused", "root");
+	case ASYMMETRIC_POLICY_DROP:
+		if (asymmetric_store(a, &next, "dropping the request") == ASYMMETRIC_OK)
+			asymmetric_reboot(a, "refused", "root");
 		else
-			asym_reboot(a, "retry", "recovery");
-		return ASYM_ERROR;
-	case ASYMPOLICY_REINSTALL_GOOD:	/* not after a reinstall: its URL is the good one */
-	case ASYMPOLICY_RETRY:
+			asymmetric_reboot(a, "retry", "recovery");
+		return ASYMMETRIC_ERROR;
+	case ASYMMETRIC_POLICY_REINSTALL_GOOD:	/* not after a reinstall: its URL is the good one */
+	case ASYMMETRIC_POLICY_RETRY:
 		/* The request stays: the next boot is recovery again, which retries. */
-		asym_reboot(a, "retry", "recovery");
-		return ASYM_ERROR;
+		asymmetric_reboot(a, "retry", "recovery");
+		return ASYMMETRIC_ERROR;
 	}
 
 	update_phase(up, "bootloader", "start", MARKER({ "slot", "root" }));
-	if (asym_store(a, &next, "booting the new root") != ASYM_OK) {
-		asym_reboot(a, "retry", "recovery");
-		return ASYM_ERROR;
+	if (asymmetric_store(a, &next, "booting the new root") != ASYMMETRIC_OK) {
+		asymmetric_reboot(a, "retry", "recovery");
+		return ASYMMETRIC_ERROR;
 	}
 	update_phase(up, "bootloader", "end", MARKER({ "slot", "root" }));
 	return update_reboot(up, "root");
 }
 
 /* Run the health check; 1 if it passed, 0 if it failed or could not run. */
-static int asym_healthy(const char *health)
+static int asymmetric_healthy(const char *health)
 {
 	char *argv[] = { (char *)health, NULL };
 	int status, rc;
@@ -264,19 +273,20 @@ static int asym_healthy(const char *health)
 
 	rc = posix_spawn(&pid, health, NULL, NULL, argv, environ);
 	if (rc != 0) {
-		fprintf(stderr, "brownout-asym: %s: %s\n", health, strerror(rc));
+		fprintf(stderr, "brownout-asymmetric: %s: %s\n", health, strerror(rc));
 		return 0;
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			fprintf(stderr, "brownout-asym: %s: waitpid: %s\n", health, strerror(errno));
+			fprintf(stderr, "brownout-asymmetric: %s: waitpid: %s\n", health,
+				strerror(errno));
 			return 0;
 		}
 	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static void asym_read_version(const char *path, char *out, size_t size)
+static void asymmetric_read_version(const char *path, char *out, size_t size)
 {
 	FILE *f = fopen(path, "re");
 
@@ -291,42 +301,42 @@ static void asym_read_version(const char *path, char *out, size_t size)
 	fclose(f);
 }
 
-static int asym_confirm(const struct asym *a)
+static int asymmetric_confirm(const struct asymmetric *a)
 {
 	const struct update *up = &a->up;
 	char version[MANIFEST_VERSION_MAX];
-	struct asymenv st, next;
+	struct asymmetric_env st, next;
 	bool store;
 
-	if (!asym_healthy(a->health)) {
+	if (!asymmetric_healthy(a->health)) {
 		update_marker(up, "confirm", MARKER({ "result", "bad" }, { "slot", "root" }));
 		/* Not marked good: this boot spent a try; at none left U-Boot boots recovery. */
-		asym_reboot(a, "unhealthy", "root");
-		return ASYM_ERROR;
+		asymmetric_reboot(a, "unhealthy", "root");
+		return ASYMMETRIC_ERROR;
 	}
-	if (asymenv_read(a->fw_config, &st) < 0) {
+	if (asymmetric_env_read(a->fw_config, &st) < 0) {
 		update_marker(up, "confirm", MARKER({ "result", "error" },
 						    { "slot", "root" },
 						    { "detail", "bootenv" }));
-		return ASYM_CONFIRM_ERROR;
+		return ASYMMETRIC_CONFIRM_ERROR;
 	}
-	store = asympolicy_confirm(&st, &next);
-	if (store && asymenv_store(a->fw_config, &next) < 0) {
+	store = asymmetric_policy_confirm(&st, &next);
+	if (store && asymmetric_env_store(a->fw_config, &next) < 0) {
 		update_marker(up, "confirm", MARKER({ "result", "error" },
 						    { "slot", "root" },
 						    { "detail", "store" }));
-		return ASYM_CONFIRM_ERROR;
+		return ASYMMETRIC_CONFIRM_ERROR;
 	}
-	asym_read_version(a->version_file, version, sizeof(version));
+	asymmetric_read_version(a->version_file, version, sizeof(version));
 	update_marker(up, "confirm", MARKER({ "result", "good" },
 					    { "slot", "root" },
 					    { "version", version },
 					    { "env", store ? "written" : "unchanged" }));
-	return ASYM_OK;
+	return ASYMMETRIC_OK;
 }
 
 /* Returns 1 to run, 0 to exit 0 (--help), -EINVAL on a usage error (reported). */
-static int asym_parse_args(struct asym *a, int argc, char **argv)
+static int asymmetric_parse_args(struct asymmetric *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pubkey", required_argument, NULL, 'k' },
@@ -355,14 +365,14 @@ static int asym_parse_args(struct asym *a, int argc, char **argv)
 			a->up.no_reboot = true;
 			break;
 		case 'h':
-			asym_usage(stdout);
+			asymmetric_usage(stdout);
 			return 0;
 		default:
 			return -EINVAL;
 		}
 		if (path) {
 			if (!*optarg) {
-				fprintf(stderr, "brownout-asym: empty path\n");
+				fprintf(stderr, "brownout-asymmetric: empty path\n");
 				return -EINVAL;
 			}
 			*path = optarg;
@@ -373,48 +383,50 @@ static int asym_parse_args(struct asym *a, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct asym a = {
+	struct asymmetric a = {
 		.up = {
-			.name = "brownout-asym",
-			.pubkey = ASYM_PUBKEY_DEFAULT,
-			.device = { ASYM_ROOT_DEFAULT, ASYM_RECOVERY_DEFAULT },
+			.name = "brownout-asymmetric",
+			.pubkey = ASYMMETRIC_PUBKEY_DEFAULT,
+			.device = { ASYMMETRIC_ROOT_DEFAULT, ASYMMETRIC_RECOVERY_DEFAULT },
 			.dl = DOWNLOAD_OPTS_DEFAULT,
 			.running = 'B',
 		},
 		.fw_config = ENVSTORE_CONFIG_DEFAULT,
-		.health = ASYM_HEALTH_DEFAULT,
-		.version_file = ASYM_VERSION_DEFAULT,
+		.health = ASYMMETRIC_HEALTH_DEFAULT,
+		.version_file = ASYMMETRIC_VERSION_DEFAULT,
 	};
 	const char *cmd;
 	int nargs, rc;
 
-	rc = asym_parse_args(&a, argc, argv);
+	rc = asymmetric_parse_args(&a, argc, argv);
 	if (rc <= 0)
-		return rc < 0 ? ASYM_USAGE : ASYM_OK;
+		return rc < 0 ? ASYMMETRIC_USAGE : ASYMMETRIC_OK;
 	cmd = optind < argc ? argv[optind] : NULL;
 	nargs = argc - optind - 1;
 	if (!cmd) {
-		fprintf(stderr, "brownout-asym: no command (request URL, confirm or recover); see --help\n");
-		return ASYM_USAGE;
+		fprintf(stderr,
+			"brownout-asymmetric: no command (request URL, confirm or recover); see --help\n");
+		return ASYMMETRIC_USAGE;
 	}
 	if (strcmp(cmd, "request") == 0) {
 		if (nargs != 1) {
-			fprintf(stderr, "brownout-asym: request takes one URL; see --help\n");
-			return ASYM_USAGE;
+			fprintf(stderr, "brownout-asymmetric: request takes one URL; see --help\n");
+			return ASYMMETRIC_USAGE;
 		}
-		return asym_request(&a, argv[optind + 1]);
+		return asymmetric_request(&a, argv[optind + 1]);
 	}
 	if (nargs != 0 || (strcmp(cmd, "confirm") != 0 && strcmp(cmd, "recover") != 0)) {
-		fprintf(stderr, "brownout-asym: unknown command or extra arguments: '%s'; see --help\n", cmd);
-		return ASYM_USAGE;
+		fprintf(stderr,
+			"brownout-asymmetric: unknown command or extra arguments: '%s'; see --help\n", cmd);
+		return ASYMMETRIC_USAGE;
 	}
 	if (strcmp(cmd, "confirm") == 0)
-		return asym_confirm(&a);
+		return asymmetric_confirm(&a);
 	if (download_global_init() < 0) {
-		fprintf(stderr, "brownout-asym: libcurl initialisation failed\n");
-		return ASYM_ERROR;
+		fprintf(stderr, "brownout-asymmetric: libcurl initialisation failed\n");
+		return ASYMMETRIC_ERROR;
 	}
-	rc = asym_recover(&a);
+	rc = asymmetric_recover(&a);
 	download_global_cleanup();
 	return rc;
 }

@@ -1,4 +1,4 @@
-/* otenv: the OSTree boot counter in the U-Boot environment, through envstore. */
+/* ostree_env: the OSTree boot counter in the U-Boot environment, through envstore. */
 #include "env.h"
 
 #include "envstore.h"
@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <string.h>
 
-#define OTENV_VARS 2
+#define OSTREE_ENV_VARS 2
 
-/* In the order otenv_parse takes them. */
-static const char *const otenv_names[OTENV_VARS] = { "OSTREE_PENDING", "OSTREE_LEFT" };
+/* In the order ostree_env_parse takes them. */
+static const char *const ostree_env_names[OSTREE_ENV_VARS] = { "OSTREE_PENDING", "OSTREE_LEFT" };
 
-int otenv_parse(const char *pending, const char *left, struct otenv_state *st)
+int ostree_env_parse(const char *pending, const char *left, struct ostree_env_state *st)
 {
 	if (!pending || !left || strlen(pending) != 1 || (pending[0] != '0' && pending[0] != '1'))
 		return -EINVAL;
@@ -22,7 +22,7 @@ int otenv_parse(const char *pending, const char *left, struct otenv_state *st)
 	return 0;
 }
 
-void otenv_decide(const struct otenv_state *st, struct otenv_decision *d)
+void ostree_env_decide(const struct ostree_env_state *st, struct ostree_env_decision *d)
 {
 	d->next = *st;
 	d->entry = 1;
@@ -37,23 +37,23 @@ void otenv_decide(const struct otenv_state *st, struct otenv_decision *d)
 	d->entry = 2;
 }
 
-static int otenv_parse_vars(const char *const got[], void *out)
+static int ostree_env_parse_vars(const char *const got[], void *out)
 {
-	return otenv_parse(got[0], got[1], out);
+	return ostree_env_parse(got[0], got[1], out);
 }
 
-int otenv_read(const char *config, struct otenv_state *st)
+int ostree_env_read(const char *config, struct ostree_env_state *st)
 {
-	return envstore_read(config, otenv_names, OTENV_VARS, otenv_parse_vars, st);
+	return envstore_read(config, ostree_env_names, OSTREE_ENV_VARS, ostree_env_parse_vars, st);
 }
 
 /* A state as the text the boot script reads; values point into the rest. */
-struct otenv_text {
+struct ostree_env_text {
 	char pending[2], left[2];
-	const char *values[OTENV_VARS];
+	const char *values[OSTREE_ENV_VARS];
 };
 
-static const char **otenv_format(const struct otenv_state *st, struct otenv_text *t)
+static const char **ostree_env_format(const struct ostree_env_state *st, struct ostree_env_text *t)
 {
 	t->pending[0] = (char)('0' + st->pending);
 	t->left[0] = (char)('0' + st->left);
@@ -63,32 +63,34 @@ static const char **otenv_format(const struct otenv_state *st, struct otenv_text
 	return t->values;
 }
 
-int otenv_arm(const char *config)
+int ostree_env_arm(const char *config)
 {
-	const struct otenv_state want = { .pending = 1, .left = BOOTENV_TRIES };
-	struct otenv_text t;
+	const struct ostree_env_state want = { .pending = 1, .left = BOOTENV_TRIES };
+	struct ostree_env_text t;
 
 	/* Both variables in one store of the older copy, then read back from storage. */
-	return envstore_write(config, otenv_names, otenv_format(&want, &t), OTENV_VARS);
+	return envstore_write(config, ostree_env_names, ostree_env_format(&want, &t),
+			      OSTREE_ENV_VARS);
 }
 
-static int otenv_mark_change(const char *const got[], const char *want[], void *arg)
+static int ostree_env_mark_change(const char *const got[], const char *want[], void *arg)
 {
-	static const struct otenv_state good = { .pending = 0, .left = BOOTENV_TRIES };
-	struct otenv_text *t = arg;
-	struct otenv_state st;
-	int rc = otenv_parse(got[0], got[1], &st);
+	static const struct ostree_env_state good = { .pending = 0, .left = BOOTENV_TRIES };
+	struct ostree_env_text *t = arg;
+	struct ostree_env_state st;
+	int rc = ostree_env_parse(got[0], got[1], &st);
 
 	/* Already good, or unreadable values: write the good state only if it differs. */
 	if (rc == 0 && st.pending == good.pending && st.left == good.left)
 		return 0;
-	memcpy(want, otenv_format(&good, t), sizeof(t->values));
+	memcpy(want, ostree_env_format(&good, t), sizeof(t->values));
 	return 1;
 }
 
-int otenv_mark_good(const char *config, int *stored)
+int ostree_env_mark_good(const char *config, int *stored)
 {
-	struct otenv_text t;
+	struct ostree_env_text t;
 
-	return envstore_update(config, otenv_names, OTENV_VARS, otenv_mark_change, &t, stored);
+	return envstore_update(config, ostree_env_names, OSTREE_ENV_VARS, ostree_env_mark_change,
+			       &t, stored);
 }

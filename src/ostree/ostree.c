@@ -27,15 +27,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define OT_HEALTH_DEFAULT "/usr/bin/brownout-health"
-#define OT_VERSION_DEFAULT "/etc/brownout/version"
-#define OT_REMOTE "brownout"
-#define OT_REF "brownout/update"
-#define OT_REPO_PATH "/ostree/repo"
+#define OSTREE_HEALTH_DEFAULT "/usr/bin/brownout-health"
+#define OSTREE_VERSION_DEFAULT "/etc/brownout/version"
+#define OSTREE_REMOTE "brownout"
+#define OSTREE_REF "brownout/update"
+#define OSTREE_REPO_PATH "/ostree/repo"
 
-enum { OT_OK = UPDATE_OK, OT_ERROR = UPDATE_ERROR, OT_USAGE = 2, OT_CONFIRM_ERROR = 3 };
+enum {
+	OSTREE_OK = UPDATE_OK,
+	OSTREE_ERROR = UPDATE_ERROR,
+	OSTREE_USAGE = 2,
+	OSTREE_CONFIRM_ERROR = 3,
+};
 
-struct ot {
+struct ostree {
 	struct update up;	/* name, no_reboot: the markers and the reboot of src/lib/update.h */
 	const char *fw_config;
 	const char *health;
@@ -46,11 +51,11 @@ struct ot {
 
 extern char **environ;
 
-static void ot_usage(FILE *f)
+static void ostree_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: brownout-ostree [options] install URL | confirm\n"
-		"  install URL            pull " OT_REF " from the archive repo at URL (signature\n"
+		"  install URL            pull " OSTREE_REF " from the archive repo at URL (signature\n"
 		"                         checked), deploy it, arm the boot counter, reboot\n"
 		"  confirm                run the health check; mark the booted deployment good\n"
 		"options:\n"
@@ -58,46 +63,47 @@ static void ot_usage(FILE *f)
 		"  --no-deltas            never use static deltas, pull objects one by one\n"
 		"  --no-reboot            do everything but reboot\n"
 		"  --retries N            pulls run again after a broken transfer, 0..100 (default 5)\n"
-		"  --health PATH          health check (default " OT_HEALTH_DEFAULT ")\n"
-		"  --version-file PATH    version of the booted root (default " OT_VERSION_DEFAULT ")\n"
+		"  --health PATH          health check (default " OSTREE_HEALTH_DEFAULT ")\n"
+		"  --version-file PATH    version of the booted root (default " OSTREE_VERSION_DEFAULT ")\n"
 		"  --help                 show this help\n");
 }
 
-static uint64_t ot_usage_bytes;
+static uint64_t ostree_du_bytes;
 
-static int ot_usage_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int ostree_du_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)path, (void)flag, (void)ftw;
 	/* Hard links count once per name here; the repo has none among its objects. */
-	ot_usage_bytes += (uint64_t)st->st_blocks * 512;
+	ostree_du_bytes += (uint64_t)st->st_blocks * 512;
 	return 0;
 }
 
 /* Disk usage of the repo in KiB, as du counts it; 0 if it cannot be walked. */
-static uint64_t ot_repo_kib(void)
+static uint64_t ostree_du_kib(void)
 {
-	ot_usage_bytes = 0;
-	if (nftw(OT_REPO_PATH, ot_usage_add, 32, FTW_PHYS) != 0)
+	ostree_du_bytes = 0;
+	if (nftw(OSTREE_REPO_PATH, ostree_du_add, 32, FTW_PHYS) != 0)
 		return 0;
-	return ot_usage_bytes / 1024;
+	return ostree_du_bytes / 1024;
 }
 
 /* "<commit>.<serial>": the deployment's directory name, what brownout-init prints. */
-static char *ot_name(OstreeDeployment *d)
+static char *ostree_label(OstreeDeployment *d)
 {
 	return g_strdup_printf("%s.%d", ostree_deployment_get_csum(d),
 			       ostree_deployment_get_deployserial(d));
 }
 
 /* The one report of a failed install, with the GError's message for people. */
-static int ot_fail(const struct ot *ot, const char *reason, const char *detail, const char *what,
-		   const GError *error)
+static int ostree_fail(const struct ostree *os, const char *reason, const char *detail,
+		       const char *what, const GError *error)
 {
-	return update_fail(&ot->up, reason, detail, "%s: %s", what, error ? error->message : "failed");
+	return update_fail(&os->up, reason, detail, "%s: %s", what,
+			   error ? error->message : "failed");
 }
 
 /* A pull error's marker detail: refusals (signature, checksum) apart from transfers. */
-static const char *ot_pull_error_kind(const GError *error)
+static const char *ostree_pull_error_kind(const GError *error)
 {
 	const char *m = error ? error->message : "";
 
@@ -108,27 +114,28 @@ static const char *ot_pull_error_kind(const GError *error)
 	return "pull";
 }
 
-static int ot_open(const struct ot *ot, OstreeSysroot **out, OstreeDeployment **booted, gboolean lock,
-		   const char *what)
+static int ostree_load(const struct ostree *os, OstreeSysroot **out, OstreeDeployment **booted,
+		       gboolean lock, const char *what)
 {
 	g_autoptr(OstreeSysroot) sysroot = ostree_sysroot_new_default();
 	g_autoptr(GError) error = NULL;
 
 	if (!ostree_sysroot_load(sysroot, NULL, &error))
-		return ot_fail(ot, "sysroot", "load", what, error);
+		return ostree_fail(os, "sysroot", "load", what, error);
 	/* One writer at a time; a second client waits here. */
 	if (lock && !ostree_sysroot_lock(sysroot, &error))
-		return ot_fail(ot, "sysroot", "lock", what, error);
+		return ostree_fail(os, "sysroot", "lock", what, error);
 	*booted = ostree_sysroot_get_booted_deployment(sysroot);
 	if (!*booted)
-		return update_fail(&ot->up, "sysroot", "not-booted", "%s: not booted into a deployment", what);
+		return update_fail(&os->up, "sysroot", "not-booted",
+				   "%s: not booted into a deployment", what);
 	*out = g_steal_pointer(&sysroot);
-	return OT_OK;
+	return OSTREE_OK;
 }
 
-static int ot_pull(const struct ot *ot, OstreeRepo *repo, const char *url, char **rev)
+static int ostree_pull(const struct ostree *os, OstreeRepo *repo, const char *url, char **rev)
 {
-	const char *refs[] = { OT_REF, NULL };
+	const char *refs[] = { OSTREE_REF, NULL };
 	g_autoptr(OstreeAsyncProgress) progress = ostree_async_progress_new();
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) options = NULL;
@@ -138,10 +145,11 @@ static int ot_pull(const struct ot *ot, OstreeRepo *repo, const char *url, char 
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
 	g_variant_builder_add(&b, "{sv}", "refs", g_variant_new_strv(refs, -1));
 	g_variant_builder_add(&b, "{sv}", "override-url", g_variant_new_string(url));
-	g_variant_builder_add(&b, "{sv}", "disable-static-deltas", g_variant_new_boolean(ot->no_deltas));
+	g_variant_builder_add(&b, "{sv}", "disable-static-deltas",
+			      g_variant_new_boolean(os->no_deltas));
 	options = g_variant_ref_sink(g_variant_builder_end(&b));
 
-	update_phase(&ot->up, "pull", "start", MARKER({ "ref", OT_REF }));
+	update_phase(&os->up, "pull", "start", MARKER({ "ref", OSTREE_REF }));
 	/* Objects are checksummed as they land; the commit's GPG signature is
 	 * checked against the remote's keyring (gpg-verify=true) before the ref
 	 * moves. libostree 2022.7 does not retry a transfer the server breaks
@@ -151,29 +159,30 @@ static int ot_pull(const struct ot *ot, OstreeRepo *repo, const char *url, char 
 		const char *kind;
 		char n[12];
 
-		if (ostree_repo_pull_with_options(repo, OT_REMOTE, options, progress, NULL, &error))
+		if (ostree_repo_pull_with_options(repo, OSTREE_REMOTE, options, progress, NULL,
+						  &error))
 			break;
-		kind = ot_pull_error_kind(error);
+		kind = ostree_pull_error_kind(error);
 		if (strcmp(kind, "pull") != 0)
-			return ot_fail(ot, "verify", kind, "pull", error);
-		if (attempt >= ot->retries)
-			return ot_fail(ot, "download", "pull", "pull", error);
+			return ostree_fail(os, "verify", kind, "pull", error);
+		if (attempt >= os->retries)
+			return ostree_fail(os, "download", "pull", "pull", error);
 		fprintf(stderr, "brownout-ostree: pull: %s; again\n", error->message);
 		snprintf(n, sizeof(n), "%u", attempt + 1);
-		update_marker(&ot->up, "pull-retry", MARKER({ "what", "objects" },
+		update_marker(&os->up, "pull-retry", MARKER({ "what", "objects" },
 							    { "attempt", n }));
 		g_clear_error(&error);
 	}
 	ostree_async_progress_finish(progress);
-	if (!ostree_repo_resolve_rev(repo, OT_REMOTE ":" OT_REF, FALSE, rev, &error))
-		return ot_fail(ot, "pull", "ref", "resolving " OT_REF, error);
+	if (!ostree_repo_resolve_rev(repo, OSTREE_REMOTE ":" OSTREE_REF, FALSE, rev, &error))
+		return ostree_fail(os, "pull", "ref", "resolving " OSTREE_REF, error);
 	snprintf(bytes, sizeof(bytes), "%" PRIu64,
 		 ostree_async_progress_get_uint64(progress, "bytes-transferred"));
-	update_phase(&ot->up, "pull", "end", MARKER({ "bytes", bytes }));
-	return OT_OK;
+	update_phase(&os->up, "pull", "end", MARKER({ "bytes", bytes }));
+	return OSTREE_OK;
 }
 
-static int ot_install(const struct ot *ot, const char *url)
+static int ostree_install(const struct ostree *os, const char *url)
 {
 	g_autoptr(OstreeSysroot) sysroot = NULL;
 	g_autoptr(OstreeRepo) repo = NULL;
@@ -188,39 +197,39 @@ static int ot_install(const struct ot *ot, const char *url)
 	const char *osname;
 	int rc;
 
-	rc = ot_open(ot, &sysroot, &booted, TRUE, "install");
-	if (rc != OT_OK)
+	rc = ostree_load(os, &sysroot, &booted, TRUE, "install");
+	if (rc != OSTREE_OK)
 		return rc;
 	osname = ostree_deployment_get_osname(booted);
 	if (!ostree_sysroot_get_repo(sysroot, &repo, NULL, &error))
-		return ot_fail(ot, "sysroot", "repo", "install", error);
-	snprintf(before, sizeof(before), "%" PRIu64, ot_repo_kib());
+		return ostree_fail(os, "sysroot", "repo", "install", error);
+	snprintf(before, sizeof(before), "%" PRIu64, ostree_du_kib());
 
-	rc = ot_pull(ot, repo, url, &rev);
-	if (rc != OT_OK)
+	rc = ostree_pull(os, repo, url, &rev);
+	if (rc != OSTREE_OK)
 		return rc;
 	if (strcmp(rev, ostree_deployment_get_csum(booted)) == 0)
-		return update_fail(&ot->up, "current", "same-commit", "%s is running already", rev);
+		return update_fail(&os->up, "current", "same-commit", "%s is running already", rev);
 
-	update_phase(&ot->up, "deploy", "start", MARKER_NONE);
+	update_phase(&os->up, "deploy", "start", MARKER_NONE);
 	merge = ostree_sysroot_get_merge_deployment(sysroot, osname);
-	origin = ostree_sysroot_origin_new_from_refspec(sysroot, OT_REMOTE ":" OT_REF);
+	origin = ostree_sysroot_origin_new_from_refspec(sysroot, OSTREE_REMOTE ":" OSTREE_REF);
 	/* Checkout by hard links, /etc merged from the running deployment, kernel
 	 * arguments inherited; libostree fsyncs the new tree before it returns. */
 	if (!ostree_sysroot_deploy_tree(sysroot, osname, rev, origin, merge, NULL, &deployment,
 					NULL, &error))
-		return ot_fail(ot, "deploy", "tree", "deploy", error);
-	name = ot_name(deployment);
-	update_phase(&ot->up, "deploy", "end", MARKER({ "deployment", name }));
+		return ostree_fail(os, "deploy", "tree", "deploy", error);
+	name = ostree_label(deployment);
+	update_phase(&os->up, "deploy", "end", MARKER({ "deployment", name }));
 
-	update_phase(&ot->up, "bootloader", "start", MARKER({ "deployment", name }));
+	update_phase(&os->up, "bootloader", "start", MARKER({ "deployment", name }));
 	/* The counter first: once the loader symlink names the new deployment it
 	 * must already be on trial, or a bad one would boot with no way back. A
 	 * cut between the two boots the old default, which confirms and disarms. */
-	rc = otenv_arm(ot->fw_config);
+	rc = ostree_env_arm(os->fw_config);
 	if (rc < 0)
-		return update_fail(&ot->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
-				   "%s: arming the boot counter: %s", ot->fw_config,
+		return update_fail(&os->up, "bootenv", update_errno_word(rc, word, sizeof(word)),
+				   "%s: arming the boot counter: %s", os->fw_config,
 				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
 	/* New default first, the running one as the fallback (uEnv.txt's
 	 * kernel_image2); older ones go. libostree writes loader.N whole, fsyncs it,
@@ -229,16 +238,17 @@ static int ot_install(const struct ot *ot, const char *url)
 	g_ptr_array_add(list, g_object_ref(deployment));
 	g_ptr_array_add(list, g_object_ref(booted));
 	if (!ostree_sysroot_write_deployments_with_options(sysroot, list, &opts, NULL, &error))
-		return ot_fail(ot, "bootloader", "write-deployments", "write deployments", error);
-	update_phase(&ot->up, "bootloader", "end", MARKER({ "deployment", name }));
-	snprintf(after, sizeof(after), "%" PRIu64, ot_repo_kib());
-	update_marker(&ot->up, "repo-usage", MARKER({ "before_kib", before },
+		return ostree_fail(os, "bootloader", "write-deployments", "write deployments",
+				   error);
+	update_phase(&os->up, "bootloader", "end", MARKER({ "deployment", name }));
+	snprintf(after, sizeof(after), "%" PRIu64, ostree_du_kib());
+	update_marker(&os->up, "repo-usage", MARKER({ "before_kib", before },
 						    { "after_kib", after }));
-	return update_reboot(&ot->up, name);
+	return update_reboot(&os->up, name);
 }
 
 /* Run the health check; 1 if it passed, 0 if it failed or could not run. */
-static int ot_healthy(const char *health)
+static int ostree_healthy(const char *health)
 {
 	char *argv[] = { (char *)health, NULL };
 	int status, rc;
@@ -251,14 +261,15 @@ static int ot_healthy(const char *health)
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			fprintf(stderr, "brownout-ostree: %s: waitpid: %s\n", health, strerror(errno));
+			fprintf(stderr, "brownout-ostree: %s: waitpid: %s\n", health,
+				strerror(errno));
 			return 0;
 		}
 	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static void ot_read_version(const char *path, char *out, size_t size)
+static void ostree_read_version(const char *path, char *out, size_t size)
 {
 	FILE *f = fopen(path, "re");
 
@@ -273,14 +284,14 @@ static void ot_read_version(const char *path, char *out, size_t size)
 	fclose(f);
 }
 
-static void ot_confirm_error(const struct ot *ot, const char *slot, const char *detail)
+static void ostree_confirm_error(const struct ostree *os, const char *slot, const char *detail)
 {
-	update_marker(&ot->up, "confirm", MARKER({ "result", "error" },
+	update_marker(&os->up, "confirm", MARKER({ "result", "error" },
 						 { "slot", slot },
 						 { "detail", detail }));
 }
 
-static int ot_confirm(const struct ot *ot)
+static int ostree_confirm(const struct ostree *os)
 {
 	g_autoptr(OstreeSysroot) sysroot = NULL;
 	g_autoptr(GPtrArray) deployments = NULL;
@@ -291,20 +302,20 @@ static int ot_confirm(const struct ot *ot)
 	const char *fallback = "no";
 	int stored = 0, rc;
 
-	if (ot_open(ot, &sysroot, &booted, TRUE, "confirm") != OT_OK) {
-		ot_confirm_error(ot, "none", "sysroot");
-		return OT_CONFIRM_ERROR;
+	if (ostree_load(os, &sysroot, &booted, TRUE, "confirm") != OSTREE_OK) {
+		ostree_confirm_error(os, "none", "sysroot");
+		return OSTREE_CONFIRM_ERROR;
 	}
-	name = ot_name(booted);
-	if (!ot_healthy(ot->health)) {
-		update_marker(&ot->up, "confirm", MARKER({ "result", "bad" }, { "slot", name }));
+	name = ostree_label(booted);
+	if (!ostree_healthy(os->health)) {
+		update_marker(&os->up, "confirm", MARKER({ "result", "bad" }, { "slot", name }));
 		/* Not marked good: this boot spent a try; U-Boot falls back once they are gone. */
 		sync();
-		update_marker(&ot->up, "reboot", MARKER({ "reason", "unhealthy" },
+		update_marker(&os->up, "reboot", MARKER({ "reason", "unhealthy" },
 							{ "slot", name }));
-		if (!ot->up.no_reboot && reboot(RB_AUTOBOOT) < 0)
+		if (!os->up.no_reboot && reboot(RB_AUTOBOOT) < 0)
 			fprintf(stderr, "brownout-ostree: reboot: %s\n", strerror(errno));
-		return OT_ERROR;
+		return OSTREE_ERROR;
 	}
 	deployments = ostree_sysroot_get_deployments(sysroot);
 	if (deployments->len > 0 && deployments->pdata[0] != booted) {
@@ -316,35 +327,37 @@ static int ot_confirm(const struct ot *ot)
 		OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
 
 		g_ptr_array_add(list, g_object_ref(booted));
-		if (!ostree_sysroot_write_deployments_with_options(sysroot, list, &opts, NULL, &error)) {
-			fprintf(stderr, "brownout-ostree: making %s the default: %s\n", name, error->message);
-			ot_confirm_error(ot, name, "write-deployments");
-			return OT_CONFIRM_ERROR;
+		if (!ostree_sysroot_write_deployments_with_options(sysroot, list, &opts, NULL,
+								   &error)) {
+			fprintf(stderr, "brownout-ostree: making %s the default: %s\n", name,
+				error->message);
+			ostree_confirm_error(os, name, "write-deployments");
+			return OSTREE_CONFIRM_ERROR;
 		}
 		fallback = "yes";
 	}
-	rc = otenv_mark_good(ot->fw_config, &stored);
+	rc = ostree_env_mark_good(os->fw_config, &stored);
 	if (rc < 0) {
-		fprintf(stderr, "brownout-ostree: %s: marking %s good: %s\n", ot->fw_config, name,
+		fprintf(stderr, "brownout-ostree: %s: marking %s good: %s\n", os->fw_config, name,
 			rc == -EIO ? "read-back shows other values" : strerror(-rc));
-		ot_confirm_error(ot, name, update_errno_word(rc, word, sizeof(word)));
-		return OT_CONFIRM_ERROR;
+		ostree_confirm_error(os, name, update_errno_word(rc, word, sizeof(word)));
+		return OSTREE_CONFIRM_ERROR;
 	}
 	/* Only now is it safe to delete: deployments no longer listed, their boot
 	 * files, and repo objects nothing refers to. The fallback stays listed. */
 	if ((stored || fallback[0] == 'y') && !ostree_sysroot_cleanup(sysroot, NULL, &error))
 		fprintf(stderr, "brownout-ostree: cleanup: %s\n", error->message);
-	ot_read_version(ot->version_file, version, sizeof(version));
-	update_marker(&ot->up, "confirm", MARKER({ "result", "good" },
+	ostree_read_version(os->version_file, version, sizeof(version));
+	update_marker(&os->up, "confirm", MARKER({ "result", "good" },
 						 { "slot", name },
 						 { "version", version },
 						 { "env", stored ? "written" : "unchanged" },
 						 { "fallback", fallback }));
-	return OT_OK;
+	return OSTREE_OK;
 }
 
 /* Returns 1 to run, 0 to exit 0 (--help), -EINVAL on a usage error (reported). */
-static int ot_parse_args(struct ot *ot, int argc, char **argv)
+static int ostree_parse_args(struct ostree *os, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "fw-config", required_argument, NULL, 'c' },
@@ -360,24 +373,25 @@ static int ot_parse_args(struct ot *ot, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': ot->fw_config = optarg; break;
-		case 'd': ot->no_deltas = TRUE; break;
-		case 'n': ot->up.no_reboot = true; break;
+		case 'c': os->fw_config = optarg; break;
+		case 'd': os->no_deltas = TRUE; break;
+		case 'n': os->up.no_reboot = true; break;
 		case 'r': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 
 			if (!*optarg || *end || v > 100) {
-				fprintf(stderr, "brownout-ostree: --retries: '%s' is not 0..100\n", optarg);
+				fprintf(stderr, "brownout-ostree: --retries: '%s' is not 0..100\n",
+					optarg);
 				return -EINVAL;
 			}
-			ot->retries = (unsigned)v;
+			os->retries = (unsigned)v;
 			break;
 		}
-		case 'H': ot->health = optarg; break;
-		case 'v': ot->version_file = optarg; break;
+		case 'H': os->health = optarg; break;
+		case 'v': os->version_file = optarg; break;
 		case 'h':
-			ot_usage(stdout);
+			ostree_usage(stdout);
 			return 0;
 		default:
 			return -EINVAL;
@@ -388,11 +402,11 @@ static int ot_parse_args(struct ot *ot, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct ot ot = {
+	struct ostree os = {
 		.up = { .name = "brownout-ostree" },
 		.fw_config = ENVSTORE_CONFIG_DEFAULT,
-		.health = OT_HEALTH_DEFAULT,
-		.version_file = OT_VERSION_DEFAULT,
+		.health = OSTREE_HEALTH_DEFAULT,
+		.version_file = OSTREE_VERSION_DEFAULT,
 		.retries = 5,
 	};
 	const char *cmd;
@@ -400,14 +414,14 @@ int main(int argc, char **argv)
 
 	/* Markers go out line by line, in order with what libostree prints. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	rc = ot_parse_args(&ot, argc, argv);
+	rc = ostree_parse_args(&os, argc, argv);
 	if (rc <= 0)
-		return rc < 0 ? OT_USAGE : OT_OK;
+		return rc < 0 ? OSTREE_USAGE : OSTREE_OK;
 	cmd = optind < argc ? argv[optind] : NULL;
 	if (cmd && strcmp(cmd, "install") == 0 && argc - optind == 2)
-		return ot_install(&ot, argv[optind + 1]);
+		return ostree_install(&os, argv[optind + 1]);
 	if (cmd && strcmp(cmd, "confirm") == 0 && argc - optind == 1)
-		return ot_confirm(&ot);
+		return ostree_confirm(&os);
 	fprintf(stderr, "brownout-ostree: expected 'install URL' or 'confirm'; see --help\n");
-	return OT_USAGE;
+	return OSTREE_USAGE;
 }

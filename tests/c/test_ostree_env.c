@@ -1,5 +1,5 @@
 /*
- * Tests for otenv: the boot script's rule (pure), and the boot counter stored
+ * Tests for ostree_env: the boot script's rule (pure), and the boot counter stored
  * with the real libubootenv in a file laid out like the env partition (two
  * 16 KiB copies), read back as the boot script reads it (bootenv).
  */
@@ -38,41 +38,41 @@ static int setup(void **state)
 
 static void test_parse(void **state)
 {
-	struct otenv_state st;
+	struct ostree_env_state st;
 
 	(void)state;
-	assert_int_equal(otenv_parse("1", "3", &st), 0);
+	assert_int_equal(ostree_env_parse("1", "3", &st), 0);
 	assert_int_equal(st.pending, 1);
 	assert_int_equal(st.left, 3);
-	assert_int_equal(otenv_parse("0", "0", &st), 0);
-	assert_int_equal(otenv_parse("2", "3", &st), -EINVAL);
-	assert_int_equal(otenv_parse("", "3", &st), -EINVAL);
-	assert_int_equal(otenv_parse("10", "3", &st), -EINVAL);
-	assert_int_equal(otenv_parse("1", "10", &st), -EINVAL);	/* itest would read 0x10 */
-	assert_int_equal(otenv_parse("1", "a", &st), -EINVAL);
-	assert_int_equal(otenv_parse(NULL, "3", &st), -EINVAL);
-	assert_int_equal(otenv_parse("1", NULL, &st), -EINVAL);
+	assert_int_equal(ostree_env_parse("0", "0", &st), 0);
+	assert_int_equal(ostree_env_parse("2", "3", &st), -EINVAL);
+	assert_int_equal(ostree_env_parse("", "3", &st), -EINVAL);
+	assert_int_equal(ostree_env_parse("10", "3", &st), -EINVAL);
+	assert_int_equal(ostree_env_parse("1", "10", &st), -EINVAL);	/* itest would read 0x10 */
+	assert_int_equal(ostree_env_parse("1", "a", &st), -EINVAL);
+	assert_int_equal(ostree_env_parse(NULL, "3", &st), -EINVAL);
+	assert_int_equal(ostree_env_parse("1", NULL, &st), -EINVAL);
 }
 
 static void test_decide(void **state)
 {
-	struct otenv_decision d;
+	struct ostree_env_decision d;
 
 	(void)state;
-	otenv_decide(&(struct otenv_state){ .pending = 0, .left = 3 }, &d);
+	ostree_env_decide(&(struct ostree_env_state){ .pending = 0, .left = 3 }, &d);
 	assert_int_equal(d.entry, 1);
 	assert_false(d.save);
-	otenv_decide(&(struct otenv_state){ .pending = 0, .left = 0 }, &d);
+	ostree_env_decide(&(struct ostree_env_state){ .pending = 0, .left = 0 }, &d);
 	assert_int_equal(d.entry, 1);	/* not on trial: the counter means nothing */
-	otenv_decide(&(struct otenv_state){ .pending = 1, .left = 3 }, &d);
+	ostree_env_decide(&(struct ostree_env_state){ .pending = 1, .left = 3 }, &d);
 	assert_int_equal(d.entry, 1);
 	assert_true(d.save);
 	assert_int_equal(d.next.left, 2);
 	assert_int_equal(d.next.pending, 1);
-	otenv_decide(&(struct otenv_state){ .pending = 1, .left = 1 }, &d);
+	ostree_env_decide(&(struct ostree_env_state){ .pending = 1, .left = 1 }, &d);
 	assert_int_equal(d.entry, 1);
 	assert_int_equal(d.next.left, 0);
-	otenv_decide(&(struct otenv_state){ .pending = 1, .left = 0 }, &d);
+	ostree_env_decide(&(struct ostree_env_state){ .pending = 1, .left = 0 }, &d);
 	assert_int_equal(d.entry, 2);
 	assert_false(d.save);
 }
@@ -80,24 +80,24 @@ static void test_decide(void **state)
 static void test_arm_then_mark_good(void **state)
 {
 	struct envfile *f = *state;
-	struct otenv_state st;
+	struct ostree_env_state st;
 	char val[8];
 	int stored;
 
-	assert_int_equal(otenv_arm(f->config), 0);
+	assert_int_equal(ostree_env_arm(f->config), 0);
 	envfile_current_get(f, "OSTREE_PENDING", val, sizeof(val));
 	assert_string_equal(val, "1");
 	envfile_current_get(f, "OSTREE_LEFT", val, sizeof(val));
 	assert_string_equal(val, "3");
-	assert_int_equal(otenv_read(f->config, &st), 0);
+	assert_int_equal(ostree_env_read(f->config, &st), 0);
 	assert_int_equal(st.pending, 1);
 
-	assert_int_equal(otenv_mark_good(f->config, &stored), 0);
+	assert_int_equal(ostree_env_mark_good(f->config, &stored), 0);
 	assert_true(stored);
 	envfile_current_get(f, "OSTREE_PENDING", val, sizeof(val));
 	assert_string_equal(val, "0");
 	/* Good already: nothing is written a second time. */
-	assert_int_equal(otenv_mark_good(f->config, &stored), 0);
+	assert_int_equal(ostree_env_mark_good(f->config, &stored), 0);
 	assert_false(stored);
 }
 
@@ -109,7 +109,7 @@ static void test_mark_good_after_spent_tries(void **state)
 	int stored;
 
 	fill(f, spent, 2);
-	assert_int_equal(otenv_mark_good(f->config, &stored), 0);
+	assert_int_equal(ostree_env_mark_good(f->config, &stored), 0);
 	assert_true(stored);
 	envfile_current_get(f, "OSTREE_LEFT", val, sizeof(val));
 	assert_string_equal(val, "3");
@@ -119,28 +119,28 @@ static void test_unreadable_values(void **state)
 {
 	static const char *const bad[] = { "OSTREE_PENDING", "yes", "OSTREE_LEFT", "3" };
 	struct envfile *f = *state;
-	struct otenv_state st;
+	struct ostree_env_state st;
 	int stored;
 
 	fill(f, bad, 2);
-	assert_int_equal(otenv_read(f->config, &st), -EINVAL);
+	assert_int_equal(ostree_env_read(f->config, &st), -EINVAL);
 	/* Marking good repairs them. */
-	assert_int_equal(otenv_mark_good(f->config, &stored), 0);
+	assert_int_equal(ostree_env_mark_good(f->config, &stored), 0);
 	assert_true(stored);
-	assert_int_equal(otenv_read(f->config, &st), 0);
+	assert_int_equal(ostree_env_read(f->config, &st), 0);
 	assert_int_equal(st.pending, 0);
 }
 
 static void test_both_copies_bad(void **state)
 {
 	struct envfile *f = *state;
-	struct otenv_state st;
+	struct ostree_env_state st;
 
 	envfile_get(f);
 	f->c1[0] ^= 0xff;
 	f->c2[0] ^= 0xff;
 	envfile_put(f);
-	assert_true(otenv_read(f->config, &st) < 0);
+	assert_true(ostree_env_read(f->config, &st) < 0);
 }
 
 int main(void)
@@ -149,7 +149,8 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test_setup_teardown(test_arm_then_mark_good, setup, envfile_teardown),
-		cmocka_unit_test_setup_teardown(test_mark_good_after_spent_tries, setup, envfile_teardown),
+		cmocka_unit_test_setup_teardown(test_mark_good_after_spent_tries, setup,
+						envfile_teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_values, setup, envfile_teardown),
 		cmocka_unit_test_setup_teardown(test_both_copies_bad, setup, envfile_teardown),
 	};

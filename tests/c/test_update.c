@@ -156,7 +156,8 @@ static void test_phase_markers(void **state)
 	capture_start(&c);
 	update_phase(&up, "deploy", "start", MARKER_NONE);
 	update_phase(&up, "deploy", "end", MARKER({ "readback", "direct" }));
-	update_phase(&up, "pull", "end", MARKER({ "bytes", "10" }, { "received", "12" }, { "attempts", "2" }));
+	update_phase(&up, "pull", "end",
+		     MARKER({ "bytes", "10" }, { "received", "12" }, { "attempts", "2" }));
 	capture_end(&c);
 	assert_string_equal(c.out,
 			    "BROWNOUT phase name=deploy state=start\n"
