@@ -67,74 +67,15 @@ int envstore_store(struct uboot_ctx *ctx, const char *const names[], const char 
 	return libuboot_env_store(ctx);
 }
 
-int envstore_read(const char *config, const char *const names[], size_t n,
-		  int (*parse)(const char *const got[], void *out), void *out)
+/*
+ * Open, read the n variables, let change decide (into want), store what it
+ * asks for in that same context: one write of the older copy. Nothing is
+ * read back. 0, or a negative errno from opening, change or the store.
+ */
+static int envstore_session(const char *config, const char *const names[], size_t n,
+			    int (*change)(const char *const got[], const char *want[], void *arg),
+			    void *arg, const char *want[], int *stored)
 {
-	struct uboot_ctx *ctx;
-	char *got[ENVSTORE_VARS_MAX];
-	int rc;
-
-	if (n > ENVSTORE_VARS_MAX)
-		return -E2BIG;
-	rc = envstore_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	envstore_get(ctx, names, n, got);
-	rc = parse((const char *const *)got, out);
-	envstore_free(got, n);
-	envstore_close(ctx);
-	return rc;
-}
-
-/* Equal as the boot script sees them: an unset variable and an empty value are both absent. */
-static int envstore_same(const char *got, const char *want)
-{
-	if (!got || !got[0] || !want || !want[0])
-		return (!got || !got[0]) && (!want || !want[0]);
-	return strcmp(got, want) == 0;
-}
-
-/* Read back through a fresh context, from storage, not from what was held in memory. */
-static int envstore_check(const char *config, const char *const names[],
-			  const char *const values[], size_t n)
-{
-	struct uboot_ctx *ctx;
-	char *got[ENVSTORE_VARS_MAX];
-	int rc;
-
-	rc = envstore_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	envstore_get(ctx, names, n, got);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (!envstore_same(got[i], values[i]))
-			rc = -EIO;
-	envstore_free(got, n);
-	envstore_close(ctx);
-	return rc;
-}
-
-int envstore_write(const char *config, const char *const names[], const char *const values[],
-		   size_t n)
-{
-	struct uboot_ctx *ctx;
-	int rc;
-
-	if (n > ENVSTORE_VARS_MAX)
-		return -E2BIG;
-	rc = envstore_open(config, &ctx);
-	if (rc < 0)
-		return rc;
-	rc = envstore_store(ctx, names, values, n);
-	envstore_close(ctx);
-	return rc < 0 ? rc : envstore_check(config, names, values, n);
-}
-
-int envstore_update(const char *config, const char *const names[], size_t n,
-		    int (*change)(const char *const got[], const char *want[], void *arg),
-		    void *arg, int *stored)
-{
-	const char *want[ENVSTORE_VARS_MAX];
 	struct uboot_ctx *ctx;
 	char *got[ENVSTORE_VARS_MAX];
 	int rc;
@@ -147,12 +88,102 @@ int envstore_update(const char *config, const char *const names[], size_t n,
 		return rc;
 	envstore_get(ctx, names, n, got);
 	rc = change((const char *const *)got, want, arg);
-	/* Stored in the context it was read from: one write of the older copy. */
 	if (rc > 0) {
 		rc = envstore_store(ctx, names, want, n);
 		*stored = rc == 0;
 	}
 	envstore_free(got, n);
 	envstore_close(ctx);
+	return rc;
+}
+
+/* envstore_read's parse, as a change that never stores. */
+struct envstore_reader {
+	int (*parse)(const char *const got[], void *out);
+	void *out;
+};
+
+static int envstore_read_only(const char *const got[], const char *want[], void *arg)
+{
+	const struct envstore_reader *r = arg;
+	int rc = r->parse(got, r->out);
+
+	(void)want;
+	return rc > 0 ? 0 : rc;
+}
+
+int envstore_read(const char *config, const char *const names[], size_t n,
+		  int (*parse)(const char *const got[], void *out), void *out)
+{
+	struct envstore_reader r = { parse, out };
+	const char *want[ENVSTORE_VARS_MAX];
+	int stored;
+
+	return envstore_session(config, names, n, envstore_read_only, &r, want, &stored);
+}
+
+/* Equal as the boot script sees them: an unset variable and an empty value are both absent. */
+static int envstore_same(const char *got, const char *want)
+{
+	if (!got || !got[0] || !want || !want[0])
+		return (!got || !got[0]) && (!want || !want[0]);
+	return strcmp(got, want) == 0;
+}
+
+/* The values a read-back must find, n of them. */
+struct envstore_expect {
+	const char *const *values;
+	size_t n;
+};
+
+static int envstore_compare(const char *const got[], void *arg)
+{
+	const struct envstore_expect *e = arg;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (!envstore_same(got[i], e->values[i]))
+			return -EIO;
+	return 0;
+}
+
+/* Read back through a fresh context, from storage, not from what was held in memory. */
+static int envstore_check(const char *config, const char *const names[],
+			  const char *const values[], size_t n)
+{
+	struct envstore_expect e = { values, n };
+
+	return envstore_read(config, names, n, envstore_compare, &e);
+}
+
+/* envstore_write's values, as a change that always stores them. */
+static int envstore_put(const char *const got[], const char *want[], void *arg)
+{
+	const struct envstore_expect *e = arg;
+
+	(void)got;
+	memcpy(want, e->values, e->n * sizeof(want[0]));
+	return 1;
+}
+
+int envstore_write(const char *config, const char *const names[], const char *const values[],
+		   size_t n)
+{
+	struct envstore_expect e = { values, n };
+	const char *want[ENVSTORE_VARS_MAX];
+	int stored, rc;
+
+	/* Every variable in one store, then read back from storage. */
+	rc = envstore_session(config, names, n, envstore_put, &e, want, &stored);
+	return rc < 0 ? rc : envstore_check(config, names, values, n);
+}
+
+int envstore_update(const char *config, const char *const names[], size_t n,
+		    int (*change)(const char *const got[], const char *want[], void *arg),
+		    void *arg, int *stored)
+{
+	const char *want[ENVSTORE_VARS_MAX];
+	int rc;
+
+	rc = envstore_session(config, names, n, change, arg, want, stored);
 	return rc < 0 || !*stored ? rc : envstore_check(config, names, want, n);
 }
