@@ -48,7 +48,7 @@ c_includes := -Isrc/lib
 # Modules are named by their path below src/, without .c: lib/marker, ab/env.
 # The shared library's modules that need nothing but libc: every program has
 # some of them. app/app.c and app/selftest.c are built per variant.
-c_lib := $(addprefix lib/,marker num fileio status deadline probe)
+c_lib := $(addprefix lib/,marker num fileio status deadline probe cli)
 
 c_variants := v1 v2 v2-bad
 c_vflags_v1 := -DAPP_VERSION='"1"'
@@ -62,8 +62,10 @@ c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 # once, and only when a recipe needs it (c_once), so a sysroot made earlier in
 # the same make run is found, and host-only targets never look for one.
 c_update_lib := $(addprefix lib/,bootenv verify manifest download slot slotstate envstore update)
+# The client core every update client is built on (client.h), and what it needs.
+c_client_objs := $(addprefix lib/,client cli marker num)
 # Everything a program on the update modules links besides its own modules.
-c_update_objs = $(c_update_lib) $(addprefix lib/,marker num fileio deadline)
+c_update_objs = $(c_update_lib) $(c_client_objs) $(addprefix lib/,fileio deadline)
 # Each method's own modules besides its program (src/<method>/<method>.c).
 c_ab_mods := ab/env
 c_asymmetric_mods := asymmetric/env asymmetric/policy
@@ -83,8 +85,8 @@ c_tests := $(addprefix test_,$(notdir $(c_lib)) selftest)
 c_update_tests := $(addprefix test_,$(notdir $(c_update_lib)) ab_env asymmetric_env)
 c_policy_tests := test_asymmetric_policy
 c_inplace_tests := test_aptlog
-c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken $(c_update_tests) \
-	$(c_policy_tests) $(c_inplace_tests))
+c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken test_client \
+	$(c_update_tests) $(c_policy_tests) $(c_inplace_tests))
 
 # $(1): arch. Shared objects, the health check, the update clients but OSTree's (src/ostree.mk).
 define c_arch_rules
@@ -105,7 +107,7 @@ build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab/ab $(c_ab_mods) $(c_u
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 
 build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace/inplace $(c_inplace_mods) \
-		$(addprefix lib/,marker status fileio num))
+		$(c_client_objs) $(addprefix lib/,status fileio))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
 # The asymmetric client: the update modules; it runs in the root and in recovery.
@@ -160,6 +162,15 @@ $(addprefix build/host/tests/,$(c_update_tests)): build/host/tests/%: build/host
 # The tests on an env partition in a file share its helper (tests/c/envfile.c).
 c_envfile_tests := test_envstore test_ab_env test_asymmetric_env
 $(addprefix build/host/tests/,$(c_envfile_tests)): build/host/tests/obj/envfile.o
+
+# The client core's test runs programs of the host's (true, false) as health checks.
+build/host/tests/test_client: build/host/tests/obj/test_client.o build/host/tests/obj/capture.o \
+		$(patsubst %,build/host/obj/%.o,$(c_client_objs))
+	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
+
+# test_update and test_cli capture what they run writes to stdout and stderr, as
+# test_client does (tests/c/capture.c).
+build/host/tests/test_update build/host/tests/test_cli: build/host/tests/obj/capture.o
 
 $(addprefix build/host/tests/,$(c_policy_tests)): build/host/tests/%: build/host/tests/obj/%.o \
 		$(patsubst %,build/host/obj/%.o,asymmetric/policy)

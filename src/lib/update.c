@@ -1,73 +1,35 @@
-/* update: the install steps brownout-ab and its unsafe test fixture share. */
+/* update: the install steps of the slot-writing clients (see update.h). */
 #include "update.h"
 
 #include "verify.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/reboot.h>
-#include <unistd.h>
 
 char update_target(const struct update *u)
 {
 	return u->running == 'A' ? 'B' : 'A';
 }
 
-void update_marker(const struct update *u, const char *event, const struct marker_field *f,
-		   size_t n)
+int update_run(const struct update *u, int (*install)(void *arg), void *arg)
 {
-	int rc = marker_emit(STDOUT_FILENO, event, f, n);
+	int rc;
 
-	if (rc < 0)
-		fprintf(stderr, "%s: marker %s: %s\n", u->name, event, strerror(-rc));
-}
-
-void update_phase(const struct update *u, const char *name, const char *state,
-		  const struct marker_field *extra, size_t n)
-{
-	struct marker_field f[6] = { { "name", name }, { "state", state } };
-	size_t max = sizeof(f) / sizeof(f[0]), i;
-
-	for (i = 0; i < n && i + 2 < max; i++)
-		f[i + 2] = extra[i];
-	update_marker(u, "phase", f, i + 2);
-}
-
-const char *update_errno_word(int rc, char *buf, size_t size)
-{
-	const char *name = strerrorname_np(-rc);
-	size_t i;
-
-	if (!name)
-		name = "error";
-	for (i = 0; name[i] && i + 1 < size; i++)
-		buf[i] = (char)tolower((unsigned char)name[i]);
-	buf[i] = '\0';
-	return buf;
-}
-
-int update_fail(const struct update *u, const char *reason, const char *detail,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", u->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	update_marker(u, "update-error", MARKER({ "reason", reason },
-						{ "detail", detail ? detail : "unknown" }));
-	return UPDATE_ERROR;
+	if (download_global_init() < 0) {
+		fprintf(stderr, "%s: libcurl initialisation failed\n", u->client->name);
+		return CLIENT_ERROR;
+	}
+	rc = install(arg);
+	download_global_cleanup();
+	return rc;
 }
 
 int update_manifest(const struct update *u, const char *url, struct manifest *m)
 {
-	char buf[MANIFEST_FILE_MAX], word[UPDATE_WORD_MAX], size[24];
+	const struct client *c = u->client;
+	char buf[MANIFEST_FILE_MAX], word[CLIENT_WORD_MAX], size[24];
 	struct download_result res;
 	const char *detail = NULL;
 	EVP_PKEY *key = NULL;
@@ -76,25 +38,24 @@ int update_manifest(const struct update *u, const char *url, struct manifest *m)
 
 	rc = download_small(url, buf, sizeof(buf), &len, &u->dl, &res);
 	if (rc < 0)
-		return update_fail(u, rc == -EFBIG ? "manifest" : "download", res.detail,
+		return client_fail(c, rc == -EFBIG ? "manifest" : "download", res.detail,
 				   "%s: %s (%s)", url, strerror(-rc), res.detail);
 	rc = manifest_parse(buf, len, m, &detail);
 	if (rc < 0)
-		return update_fail(u, "manifest", detail, "%s: malformed manifest: %s", url,
-				   detail);
+		return client_fail(c, "manifest", detail, "%s: malformed manifest: %s", url, detail);
 	rc = verify_pubkey_load(u->pubkey, &key);
 	if (rc < 0)
-		return update_fail(u, "pubkey", update_errno_word(rc, word, sizeof(word)),
+		return client_fail(c, "pubkey", client_errno_word(rc, word, sizeof(word)),
 				   "%s: cannot load an Ed25519 public key: %s", u->pubkey,
 				   strerror(-rc));
 	rc = manifest_verify(m, buf, key);
 	verify_pubkey_free(key);
 	if (rc < 0)
-		return update_fail(u, "manifest", rc == -EBADMSG ? "bad-signature" : "verify",
+		return client_fail(c, "manifest", rc == -EBADMSG ? "bad-signature" : "verify",
 				   "%s: signature does not verify with %s", url, u->pubkey);
 	snprintf(size, sizeof(size), "%" PRIu64, m->size);
-	update_marker(u, "manifest", MARKER({ "version", m->version }, { "size", size }));
-	return UPDATE_OK;
+	client_marker(c, "manifest", MARKER({ "version", m->version }, { "size", size }));
+	return CLIENT_OK;
 }
 
 static int update_sink_write(void *ctx, uint64_t offset, const void *buf, size_t len)
@@ -112,18 +73,19 @@ static int update_payload(const struct update *u, const char *url, const struct 
 
 	rc = manifest_payload_url(url, m, payload_url, sizeof(payload_url));
 	if (rc < 0)
-		return update_fail(u, "manifest", "url", "%s: no payload URL next to it", url);
+		return client_fail(u->client, "manifest", "url", "%s: no payload URL next to it",
+				   url);
 	rc = download_payload(payload_url, m->size, &u->dl, &sink, res);
 	if (rc < 0)
-		return update_fail(u, "download", res->detail, "%s: %s after %u attempts (%s)",
-				   payload_url, strerror(-rc), res->attempts, res->detail);
+		return client_fail(u->client, "download", res->detail,
+				   "%s: %s after %u attempts (%s)", payload_url, strerror(-rc),
+				   res->attempts, res->detail);
 	snprintf(bytes, sizeof(bytes), "%" PRIu64, res->bytes);
 	snprintf(received, sizeof(received), "%" PRIu64, res->received);
 	snprintf(attempts, sizeof(attempts), "%u", res->attempts);
-	update_phase(u, "pull", "end", MARKER({ "bytes", bytes },
-					      { "received", received },
-					      { "attempts", attempts }));
-	return UPDATE_OK;
+	client_phase(u->client, "pull", "end", MARKER({ "bytes", bytes }, { "received", received },
+						       { "attempts", attempts }));
+	return CLIENT_OK;
 }
 
 int update_pull(const struct update *u, const char *url, struct manifest *m, struct slot *slot,
@@ -132,9 +94,9 @@ int update_pull(const struct update *u, const char *url, struct manifest *m, str
 	char tslot[2] = { update_target(u), '\0' };
 	int rc;
 
-	update_phase(u, "pull", "start", MARKER({ "slot", tslot }));
+	client_phase(u->client, "pull", "start", MARKER({ "slot", tslot }));
 	rc = update_manifest(u, url, m);
-	if (rc != UPDATE_OK)
+	if (rc != CLIENT_OK)
 		return rc;
 	return update_pull_payload(u, url, m, slot, res);
 }
@@ -142,17 +104,17 @@ int update_pull(const struct update *u, const char *url, struct manifest *m, str
 int update_pull_payload(const struct update *u, const char *url, const struct manifest *m,
 			struct slot *slot, struct download_result *res)
 {
-	char target = update_target(u), word[UPDATE_WORD_MAX];
+	char target = update_target(u), word[CLIENT_WORD_MAX];
 	const char *dev = u->device[target - 'A'];
 	int rc;
 
 	rc = slot_open(slot, dev, u->device[u->running - 'A']);
 	if (rc < 0)
-		return update_fail(u, "slot", update_errno_word(rc, word, sizeof(word)),
+		return client_fail(u->client, "slot", client_errno_word(rc, word, sizeof(word)),
 				   "%s: cannot open slot %c for writing: %s", dev, target,
 				   strerror(-rc));
 	if (m->size > slot->size)
-		return update_fail(u, "manifest", "too-big-for-slot", "payload of %" PRIu64
+		return client_fail(u->client, "manifest", "too-big-for-slot", "payload of %" PRIu64
 				   " bytes does not fit slot %c (%" PRIu64 " bytes)", m->size,
 				   target, slot->size);
 	return update_payload(u, url, m, slot, res);
@@ -161,33 +123,44 @@ int update_pull_payload(const struct update *u, const char *url, const struct ma
 int update_deploy_start(const struct update *u, const struct manifest *m, struct slot *slot,
 			const struct download_result *res)
 {
-	char word[UPDATE_WORD_MAX];
+	char word[CLIENT_WORD_MAX];
 	int rc;
 
-	update_phase(u, "deploy", "start", MARKER_NONE);
+	client_phase(u->client, "deploy", "start", MARKER_NONE);
 	/* Durable first: every check after this one is about what storage keeps. */
 	rc = slot_sync(slot);
 	if (rc < 0)
-		return update_fail(u, "deploy", update_errno_word(rc, word, sizeof(word)),
+		return client_fail(u->client, "deploy", client_errno_word(rc, word, sizeof(word)),
 				   "%s: fsync: %s", slot->path, strerror(-rc));
 	if (res->bytes != m->size)
-		return update_fail(u, "verify", "size", "%s: got %" PRIu64 " bytes, manifest says %"
-				   PRIu64, slot->path, res->bytes, m->size);
-	return UPDATE_OK;
+		return client_fail(u->client, "verify", "size", "%s: got %" PRIu64
+				   " bytes, manifest says %" PRIu64, slot->path, res->bytes,
+				   m->size);
+	return CLIENT_OK;
 }
 
-int update_reboot(const struct update *u, const char *slot)
+int update_deploy(const struct update *u, const struct manifest *m, struct slot *slot,
+		  const struct download_result *res, const char **method)
 {
-	char word[UPDATE_WORD_MAX];
-	int err;
+	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[CLIENT_WORD_MAX];
+	int rc;
 
-	/* Everything that matters is fsync'd already; sync() covers the rest (logs on /data). */
-	sync();
-	update_marker(u, "reboot", MARKER({ "reason", "update" }, { "slot", slot }));
-	if (!u->no_reboot && reboot(RB_AUTOBOOT) < 0) {
-		err = errno;
-		return update_fail(u, "reboot", update_errno_word(-err, word, sizeof(word)),
-				   "reboot: %s", strerror(err));
+	*method = "none";
+	/* Durable before it is checked and long before the boot order points at it. */
+	rc = update_deploy_start(u, m, slot, res);
+	if (rc != CLIENT_OK)
+		return rc;
+	if (memcmp(res->sha256, m->sha256, VERIFY_SHA256_LEN) != 0) {
+		verify_hex(m->sha256, VERIFY_SHA256_LEN, want);
+		verify_hex(res->sha256, VERIFY_SHA256_LEN, got);
+		return client_fail(u->client, "verify", "sha256",
+				   "payload sha256 %s, manifest says %s", got, want);
 	}
-	return UPDATE_OK;
+	rc = slot_verify(slot, m->size, m->sha256, method);
+	if (rc < 0)
+		return client_fail(u->client, "verify", rc == -EBADMSG ? "readback" :
+				   client_errno_word(rc, word, sizeof(word)),
+				   "%s: reading back %" PRIu64 " bytes (%s): %s", slot->path, m->size,
+				   *method, rc == -EBADMSG ? "sha256 differs" : strerror(-rc));
+	return CLIENT_OK;
 }
