@@ -36,7 +36,7 @@ lint: deps
 	$(PYTHON) -m mypy --ignore-missing-imports harness
 	shellcheck -S warning $(LINT_SHELL)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 --inline-suppr \
-		-I src -I faultinject src faultinject tests/fixtures
+		-I src/lib -I faultinject src faultinject tests/fixtures
 
 test: deps lint c-test c-valgrind images
 	$(PYTEST) -n 2 --basetemp=build/pytest tests/python scenarios

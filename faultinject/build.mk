@@ -1,6 +1,6 @@
 # brownout-fi, the in-guest fault-injection agent, and its cmocka tests.
 # Included by the top-level Makefile after src/build.mk, whose compilers,
-# flags and objects (build/<arch>/obj/{marker,num}.o) it uses.
+# flags and objects of the shared library (build/<arch>/obj/lib/*.o) it uses.
 #
 #   fi-host     build/host/brownout-fi, build/host/fi-writer (the end-to-end
 #               test's pretend update client), build/host/tests/test_<module>
@@ -12,9 +12,9 @@
 fi_mk := $(lastword $(MAKEFILE_LIST))
 fi_saved_goal := $(.DEFAULT_GOAL)
 
-# Modules of the agent besides fi.c (its main), and what it uses from src/.
+# Modules of the agent besides fi.c (its main), and what it uses from src/lib.
 fi_lib := cutpoint syscalls target phase record arch filter point trace hold rules
-fi_src_lib := marker num fileio
+fi_src_lib := $(addprefix lib/,marker num fileio)
 # One test per module; test_fi runs the host brownout-fi on fi-writer end to end.
 fi_tests := $(addprefix test_,cutpoint syscalls target phase record arch filter hold rules fi)
 fi_test_bins := $(addprefix build/host/tests/,$(fi_tests))
@@ -23,7 +23,7 @@ fi_test_bins := $(addprefix build/host/tests/,$(fi_tests))
 define fi_arch_rules
 build/$(1)/fi/obj/%.o: faultinject/%.c $(fi_mk)
 	@mkdir -p $$(@D)
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) -Isrc -MMD -MP -c $$< -o $$@
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $(c_includes) -MMD -MP -c $$< -o $$@
 
 build/$(1)/brownout-fi: $(patsubst %,build/$(1)/fi/obj/%.o,fi $(fi_lib)) \
 		$(patsubst %,build/$(1)/obj/%.o,$(fi_src_lib))
@@ -37,7 +37,7 @@ build/host/fi-writer: build/host/fi/obj/fi_writer.o $(patsubst %,build/host/obj/
 
 $(patsubst %,build/host/tests/obj/%.o,$(fi_tests)): build/host/tests/obj/%.o: tests/c/%.c $(fi_mk)
 	@mkdir -p $(@D)
-	$(HOST_CC) $(CFLAGS_COMMON) -Isrc -Ifaultinject -MMD -MP -c $< -o $@
+	$(HOST_CC) $(CFLAGS_COMMON) $(c_includes) -Ifaultinject -MMD -MP -c $< -o $@
 
 # Every test links every module: few enough, and no list per test to keep.
 $(fi_test_bins): build/host/tests/%: build/host/tests/obj/%.o \

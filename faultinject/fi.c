@@ -240,9 +240,7 @@ static int fi_missed(const struct fi *fi, const struct trace_result *res)
 	snprintf(status, sizeof(status), "%d",
 		 WIFEXITED(res->status) ? WEXITSTATUS(res->status) : 128 + WTERMSIG(res->status));
 	rc = marker_emit(STDOUT_FILENO, "cut-missed",
-			 (struct marker_field[]){ { "spec", spec },
-						  { "points", points },
-						  { "status", status } }, 3);
+			 MARKER({ "spec", spec }, { "points", points }, { "status", status }));
 	if (rc < 0)
 		fprintf(stderr, "brownout-fi: stdout: %s\n", strerror(-rc));
 	return FI_EXIT_MISSED;

@@ -32,8 +32,7 @@ struct writer {
 
 static void writer_phase(const char *name, const char *state)
 {
-	marker_emit(STDOUT_FILENO, "phase",
-		    (struct marker_field[]){ { "name", name }, { "state", state } }, 2);
+	marker_emit(STDOUT_FILENO, "phase", MARKER({ "name", name }, { "state", state }));
 }
 
 static int writer_fail(const char *what)
@@ -61,8 +60,7 @@ static int writer_run(const struct writer *w)
 	if (fsync(fd) < 0)
 		return writer_fail("fsync A");
 	marker_emit(STDOUT_FILENO, "progress",
-		    (struct marker_field[]){ { "phase", "pull" }, { "bytes", "4096" },
-					     { "total", "8192" } }, 3);
+		    MARKER({ "phase", "pull" }, { "bytes", "4096" }, { "total", "8192" }));
 	writer_phase("pull", "end");
 	writer_phase("deploy", "start");
 	if (w->vec) {

@@ -376,8 +376,8 @@ static int trace_hold(struct tracer *tr)
 	int rc;
 
 	snprintf(points, sizeof(points), "%" PRIu64, tr->res->points);
-	rc = marker_emit(STDOUT_FILENO, "hold", (struct marker_field[]){
-				 { "phase", tr->o->hold_phase }, { "points", points } }, 2);
+	rc = marker_emit(STDOUT_FILENO, "hold",
+			 MARKER({ "phase", tr->o->hold_phase }, { "points", points }));
 	if (rc < 0)
 		fprintf(stderr, "brownout-fi: hold marker: %s\n", strerror(-rc));
 	if (isatty(STDOUT_FILENO))

@@ -1,13 +1,13 @@
 #!/bin/bash
 # Recovery step (asymmetric method): the recovery system's initramfs.
 # busybox-static, the modules to reach the disk, the network and fw_cfg, and
-# the installer brownout-asym with the shared libraries it needs, found by
+# the installer brownout-asymmetric with the shared libraries it needs, found by
 # walking DT_NEEDED and copied from the v1 root tree (the same Debian arm64
 # libraries the root runs). The recovery partition holds it with the kernel;
 # no update ever writes that partition.
 . "$(dirname "$0")/lib.sh"
 
-step "recovery: busybox-static + brownout-asym + its libraries"
+step "recovery: busybox-static + brownout-asymmetric + its libraries"
 root="$OUT/.root"
 libs="$ROOTFS_DIR/v1"
 mkdir -p "$root"/{bin,usr/bin,dev,proc,sys,run,tmp,etc/brownout,lib/modules,lib/aarch64-linux-gnu,var/lock}
@@ -30,14 +30,14 @@ done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' | while read -r ko; d
 		basename "$ko" >> "$root/lib/modules/modules.order"
 	done
 
-install -m 0755 "$APPS_DIR/brownout-asym" "$root/usr/bin/brownout-asym"
+install -m 0755 "$APPS_DIR/brownout-asymmetric" "$root/usr/bin/brownout-asymmetric"
 install -m 0644 "$KEYS_DIR/update.pub" "$root/etc/brownout/update.pub"
 install -m 0644 "$REPO/images/rootfs/fw_env.config" "$root/etc/fw_env.config"
 install -m 0755 "$REPO/images/recovery/init" "$root/init"
 
 # needed FILE — the DT_NEEDED names of an ELF file.
 needed() { aarch64-linux-gnu-readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-todo=("$root/usr/bin/brownout-asym") seen=" "
+todo=("$root/usr/bin/brownout-asymmetric") seen=" "
 while [ "${#todo[@]}" -gt 0 ]; do
 	elf=${todo[0]}; todo=("${todo[@]:1}")
 	for lib in $(needed "$elf"); do

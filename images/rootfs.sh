@@ -75,7 +75,7 @@ make_tree() { # version
 	tar -x -C "$tree" -f "$base"
 	install -m 0755 "$REPO/images/rootfs/brownout-init" "$tree/sbin/brownout-init"
 	cp -a "$KERNEL_DIR/rootfs-modules/." "$tree/"
-	install -m 0755 "$APPS_DIR/brownout-health" "$APPS_DIR/brownout-ab" "$APPS_DIR/brownout-asym" \
+	install -m 0755 "$APPS_DIR/brownout-health" "$APPS_DIR/brownout-ab" "$APPS_DIR/brownout-asymmetric" \
 		"$APPS_DIR/brownout-inplace" "$tree/usr/bin/"
 	install -d "$tree/etc/brownout/boot.d" "$tree/data"
 	install -m 0755 "$REPO"/images/rootfs/boot.d/* "$tree/etc/brownout/boot.d/"

@@ -1,13 +1,14 @@
-# C build for brownout: the device app, the health check, the A/B update
-# client and their cmocka tests. Included by the top-level Makefile, which runs
-# from the repository root.
+# C build for brownout: the device app and health check (src/app), the update
+# clients (src/ab, src/asymmetric, src/inplace; src/ostree in src/ostree.mk) on
+# the shared library (src/lib), and their cmocka tests. Included by the
+# top-level Makefile, which runs from the repository root.
 #
 #   c-host      build/host/{v1,v2,v2-bad}/brownout-app, build/host/brownout-health,
-#               build/host/brownout-ab, build/host/tests/test_*
+#               build/host/brownout-{ab,asymmetric,inplace}, build/host/tests/test_*
 #   c-test      build and run every cmocka test
 #   c-valgrind  the same tests under valgrind
 #   c-aarch64   build/aarch64/{v1,v2,v2-bad}/brownout-app, build/aarch64/brownout-health,
-#               build/aarch64/brownout-ab
+#               build/aarch64/brownout-{ab,asymmetric,inplace}
 #   c-clean     remove build/host and build/aarch64 (never the sysroot)
 
 CFLAGS_COMMON = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE
@@ -40,66 +41,78 @@ c_cc_host = $(HOST_CC)
 c_cc_aarch64 = $(CROSS_CC)
 c_flags_host :=
 c_flags_aarch64 = $(CROSS_SYSROOT_FLAGS)
+# Every source includes the shared library's headers by name (src/lib); a
+# program's own headers sit next to it.
+c_includes := -Isrc/lib
 
-# Modules shared by the programs and the tests; app.c and selftest.c are built per variant.
-c_lib := marker num fileio status deadline probe
+# Modules are named by their path below src/, without .c: lib/marker, ab/env.
+# The shared library's modules that need nothing but libc: every program has
+# some of them. app/app.c and app/selftest.c are built per variant.
+c_lib := $(addprefix lib/,marker num fileio status deadline probe cli)
 
 c_variants := v1 v2 v2-bad
 c_vflags_v1 := -DAPP_VERSION='"1"'
 c_vflags_v2 := -DAPP_VERSION='"2"'
 c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 
-# The A/B update client's modules (update: the install steps brownout-ab and
-# the unsafe fixture share), and the libraries they use: the host's
-# for the tests, the sysroot's for the device. Each pkg-config runs once, and
-# only when a recipe needs it (c_once), so a sysroot made earlier in the same
-# make run is found, and host-only targets never look for one.
-c_ab_lib := bootenv verify manifest download slot slotstate abenv update asymenv
-# Everything a program on the A/B client's modules links besides its main.
-c_ab_objs = $(c_ab_lib) marker num fileio deadline
-# The asymmetric client's own modules: its decisions, pure functions of its env.
-c_asym_lib := asympolicy
-# The in-place client's own modules: what apt's messages say went wrong.
-c_inplace_lib := aptlog
-c_ab_pkgs := libcurl libubootenv libcrypto
+# The shared library's update modules (update: the install steps the A/B and
+# asymmetric clients and the unsafe fixture share; envstore: the U-Boot env
+# every method keeps its variables in), and the libraries they use: the
+# host's for the tests, the sysroot's for the device. Each pkg-config runs
+# once, and only when a recipe needs it (c_once), so a sysroot made earlier in
+# the same make run is found, and host-only targets never look for one.
+c_update_lib := $(addprefix lib/,bootenv verify manifest download slot slotstate envstore update)
+# The client core every update client is built on (client.h), and what it needs.
+c_client_objs := $(addprefix lib/,client cli marker num)
+# Everything a program on the update modules links besides its own modules.
+c_update_objs = $(c_update_lib) $(c_client_objs) $(addprefix lib/,fileio deadline)
+# Each method's own modules besides its program (src/<method>/<method>.c).
+c_ab_mods := ab/env
+c_asymmetric_mods := asymmetric/env asymmetric/policy
+c_inplace_mods := inplace/aptlog
+c_update_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
-c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_ab_pkgs))
-c_pkg_libs_host = $(call c_once,pc_libs_host,pkg-config --libs $(c_ab_pkgs))
-c_pkg_cflags_aarch64 = $(call c_once,pc_cflags_aarch64,$(PKG_CONFIG_CROSS) --cflags $(c_ab_pkgs))
-c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(c_ab_pkgs))
+c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_update_pkgs))
+c_pkg_libs_host = $(call c_once,pc_libs_host,pkg-config --libs $(c_update_pkgs))
+c_pkg_cflags_aarch64 = $(call c_once,pc_cflags_aarch64,$(PKG_CONFIG_CROSS) --cflags $(c_update_pkgs))
+c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(c_update_pkgs))
 
-# Every module has tests/c/test_<module>.c; listed, not globbed, so tests other
-# fragments add to tests/c are theirs to build. test_selftest runs once more
-# against the v2-bad self-test, which must fail.
-c_tests := $(addprefix test_,$(c_lib) selftest)
-c_ab_tests := $(addprefix test_,$(c_ab_lib))
-c_asym_tests := $(addprefix test_,$(c_asym_lib))
-c_inplace_tests := $(addprefix test_,$(c_inplace_lib))
-c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken $(c_ab_tests) $(c_asym_tests) \
-	$(c_inplace_tests))
+# Every module has tests/c/test_<name>.c, named for its prefix: lib/marker's
+# is test_marker, asymmetric/policy's test_asymmetric_policy. Listed, not
+# globbed, so tests other fragments add to tests/c are theirs to build.
+# test_selftest runs once more against the v2-bad self-test, which must fail.
+c_tests := $(addprefix test_,$(notdir $(c_lib)) selftest)
+c_update_tests := $(addprefix test_,$(notdir $(c_update_lib)) ab_env asymmetric_env)
+c_policy_tests := test_asymmetric_policy
+c_inplace_tests := test_aptlog
+c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken test_client \
+	$(c_update_tests) $(c_policy_tests) $(c_inplace_tests))
 
-# $(1): arch. Shared objects, the health check, the A/B update client.
+# $(1): arch. Shared objects, the health check, the update clients but OSTree's (src/ostree.mk).
 define c_arch_rules
 build/$(1)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) -MMD -MP -c $$< -o $$@
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $(c_includes) -MMD -MP -c $$< -o $$@
 
-build/$(1)/brownout-health: $(patsubst %,build/$(1)/obj/%.o,health $(c_lib))
+build/$(1)/brownout-health: $(patsubst %,build/$(1)/obj/%.o,app/health $(c_lib))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
-# The A/B client's modules include libcurl, libubootenv and OpenSSL headers.
-$(patsubst %,build/$(1)/obj/%.o,ab asym $(c_ab_lib)): build/$(1)/obj/%.o: src/%.c $(c_mk)
+# The update modules and the clients on them include libcurl, libubootenv and OpenSSL headers.
+$(patsubst %,build/$(1)/obj/%.o,ab/ab asymmetric/asymmetric $(c_update_lib) $(c_ab_mods) $(c_asymmetric_mods)): \
+		build/$(1)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_pkg_cflags_$(1)) -MMD -MP -c $$< -o $$@
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $(c_includes) $$(c_pkg_cflags_$(1)) -MMD -MP -c $$< -o $$@
 
-build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab $(c_ab_objs))
+build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab/ab $(c_ab_mods) $(c_update_objs))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 
-build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace $(c_inplace_lib) marker status fileio num)
+build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace/inplace $(c_inplace_mods) \
+		$(c_client_objs) $(addprefix lib/,status fileio))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
-# The asymmetric client: the same modules; it runs in the root and in recovery.
-build/$(1)/brownout-asym: $(patsubst %,build/$(1)/obj/%.o,asym $(c_asym_lib) $(c_ab_objs))
+# The asymmetric client: the update modules; it runs in the root and in recovery.
+build/$(1)/brownout-asymmetric: $(patsubst %,build/$(1)/obj/%.o,asymmetric/asymmetric $(c_asymmetric_mods) \
+		$(c_update_objs))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
 
@@ -107,53 +120,70 @@ endef
 define c_variant_rules
 build/$(1)/$(2)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_vflags_$(2)) -MMD -MP -c $$< -o $$@
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $(c_includes) $$(c_vflags_$(2)) -MMD -MP -c $$< -o $$@
 
-build/$(1)/$(2)/brownout-app: $(patsubst %,build/$(1)/$(2)/obj/%.o,app selftest) $(patsubst %,build/$(1)/obj/%.o,$(c_lib))
+build/$(1)/$(2)/brownout-app: $(patsubst %,build/$(1)/$(2)/obj/app/%.o,app selftest) \
+		$(patsubst %,build/$(1)/obj/%.o,$(c_lib))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 endef
 
 $(foreach a,$(c_archs),$(eval $(call c_arch_rules,$(a))))
 $(foreach a,$(c_archs),$(foreach v,$(c_variants),$(eval $(call c_variant_rules,$(a),$(v)))))
 
+# Tests include the library's headers by name and a program's by its folder: "ab/env.h".
+c_test_includes := $(c_includes) -Isrc
+
 build/host/tests/obj/%.o: tests/c/%.c $(c_mk)
 	@mkdir -p $(@D)
-	$(HOST_CC) $(CFLAGS_COMMON) -Isrc -MMD -MP -c $< -o $@
+	$(HOST_CC) $(CFLAGS_COMMON) $(c_test_includes) -MMD -MP -c $< -o $@
 
-$(patsubst %,build/host/tests/obj/%.o,$(c_ab_tests)): build/host/tests/obj/%.o: tests/c/%.c $(c_mk)
+$(patsubst %,build/host/tests/obj/%.o,$(c_update_tests) envfile): build/host/tests/obj/%.o: tests/c/%.c $(c_mk)
 	@mkdir -p $(@D)
-	$(HOST_CC) $(CFLAGS_COMMON) -Isrc $(c_pkg_cflags_host) -MMD -MP -c $< -o $@
+	$(HOST_CC) $(CFLAGS_COMMON) $(c_test_includes) $(c_pkg_cflags_host) -MMD -MP -c $< -o $@
 
 build/host/tests/obj/test_selftest_broken.o: tests/c/test_selftest.c $(c_mk)
 	@mkdir -p $(@D)
-	$(HOST_CC) $(CFLAGS_COMMON) -DAPP_SELFTEST_BROKEN -Isrc -MMD -MP -c $< -o $@
+	$(HOST_CC) $(CFLAGS_COMMON) -DAPP_SELFTEST_BROKEN $(c_test_includes) -MMD -MP -c $< -o $@
 
 build/host/tests/test_selftest_broken: build/host/tests/obj/test_selftest_broken.o \
-		build/host/v2-bad/obj/selftest.o $(patsubst %,build/host/obj/%.o,$(c_lib))
+		build/host/v2-bad/obj/app/selftest.o $(patsubst %,build/host/obj/%.o,$(c_lib))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
 # A static pattern rule, so make does not treat the test objects as intermediate and delete them.
 $(addprefix build/host/tests/,$(c_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		build/host/obj/selftest.o $(patsubst %,build/host/obj/%.o,$(c_lib))
+		build/host/obj/app/selftest.o $(patsubst %,build/host/obj/%.o,$(c_lib))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
-# The A/B client's tests link all of its modules: few enough, and no list per test to keep.
-$(addprefix build/host/tests/,$(c_ab_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,$(c_ab_objs))
+# The update modules' tests link all of them: few enough, and no list per test to keep.
+$(addprefix build/host/tests/,$(c_update_tests)): build/host/tests/%: build/host/tests/obj/%.o \
+		$(patsubst %,build/host/obj/%.o,$(c_update_objs) $(c_ab_mods) asymmetric/env)
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
 
-$(addprefix build/host/tests/,$(c_asym_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,$(c_asym_lib))
+# The tests on an env partition in a file share its helper (tests/c/envfile.c).
+c_envfile_tests := test_envstore test_ab_env test_asymmetric_env
+$(addprefix build/host/tests/,$(c_envfile_tests)): build/host/tests/obj/envfile.o
+
+# The client core's test runs programs of the host's (true, false) as health checks.
+build/host/tests/test_client: build/host/tests/obj/test_client.o build/host/tests/obj/capture.o \
+		$(patsubst %,build/host/obj/%.o,$(c_client_objs))
+	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
+
+# test_update and test_cli capture what they run writes to stdout and stderr, as
+# test_client does (tests/c/capture.c).
+build/host/tests/test_update build/host/tests/test_cli: build/host/tests/obj/capture.o
+
+$(addprefix build/host/tests/,$(c_policy_tests)): build/host/tests/%: build/host/tests/obj/%.o \
+		$(patsubst %,build/host/obj/%.o,asymmetric/policy)
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
 $(addprefix build/host/tests/,$(c_inplace_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,$(c_inplace_lib))
+		$(patsubst %,build/host/obj/%.o,$(c_inplace_mods))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
 c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \
-	build/host/brownout-ab build/host/brownout-asym build/host/brownout-inplace
+	build/host/brownout-ab build/host/brownout-asymmetric build/host/brownout-inplace
 c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health \
-	build/aarch64/brownout-ab build/aarch64/brownout-asym build/aarch64/brownout-inplace
+	build/aarch64/brownout-ab build/aarch64/brownout-asymmetric build/aarch64/brownout-inplace
 
 .PHONY: c-host c-test c-valgrind c-aarch64 c-clean
 
@@ -211,7 +241,7 @@ c-clean:
 
 c_dep_dirs := $(foreach a,$(c_archs),build/$(a)/obj $(foreach v,$(c_variants),build/$(a)/$(v)/obj)) \
 	build/host/tests/obj
--include $(wildcard $(addsuffix /*.d,$(c_dep_dirs)))
+-include $(wildcard $(addsuffix /*.d,$(c_dep_dirs)) $(addsuffix /*/*.d,$(c_dep_dirs)))
 
 # Including this file must not change the top-level Makefile's default goal.
 .DEFAULT_GOAL := $(c_saved_goal)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aptlog.h"
+#include "inplace/aptlog.h"
 
 /* apt-get -q update, repository signed by a key not in trusted.gpg.d: stdout, then stderr. */
 #define ROGUE_OUT \

@@ -126,6 +126,24 @@ static void test_emit_writes_one_line(void **state)
 	assert_memory_equal(got, hb_line, (size_t)n);
 }
 
+/* MARKER gives the fields and their count; a second run of the list is never evaluated. */
+static void test_marker_macro_counts_fields(void **state)
+{
+	char buf[MARKER_MAX + 1], seq[] = "17";
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(marker_format(buf, sizeof(buf), "heartbeat",
+				       MARKER({ "version", "2-bad" }, { "seq", (calls++, seq) })),
+			 (int)strlen(hb_line));
+	assert_string_equal(buf, hb_line);
+	assert_int_equal(calls, 1);
+	assert_int_equal(marker_format(buf, sizeof(buf), "app-stop", MARKER_NONE), 18);
+	assert_string_equal(buf, "BROWNOUT app-stop\n");
+	assert_int_equal(marker_format(buf, sizeof(buf), "e", MARKER({ "k", "v" })), 15);
+	assert_string_equal(buf, "BROWNOUT e k=v\n");
+}
+
 static void test_emit_errors(void **state)
 {
 	char big[MARKER_MAX];
@@ -149,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_overflow_by_one),
 		cmocka_unit_test(test_invalid_wins_over_nospace),
 		cmocka_unit_test(test_emit_writes_one_line),
+		cmocka_unit_test(test_marker_macro_counts_fields),
 		cmocka_unit_test(test_emit_errors),
 	};
 

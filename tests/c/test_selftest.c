@@ -10,7 +10,7 @@
 
 #include <errno.h>
 
-#include "selftest.h"
+#include "app/selftest.h"
 
 static void test_crc32_empty(void **state)
 {

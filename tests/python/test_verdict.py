@@ -166,12 +166,12 @@ def test_storage_overhead_counts_every_partition_a_method_adds(tmp_path: Path) -
         return path
     mib = 1 << 20
     ab = layout(("boot", 64 * mib), ("env", mib), ("rootA", 400 * mib), ("rootB", 400 * mib), ("data", 64 * mib))
-    asym = layout(("boot", 64 * mib), ("env", mib), ("root", 400 * mib), ("recovery", 64 * mib),
-                  ("data", 64 * mib))
+    asymmetric = layout(("boot", 64 * mib), ("env", mib), ("root", 400 * mib), ("recovery", 64 * mib),
+                        ("data", 64 * mib))
     inplace = layout(("boot", 64 * mib), ("root", 400 * mib), ("data", 64 * mib))
     ostree = layout(("boot", 16 * mib), ("env", mib), ("ostree", 600 * mib), ("data", 64 * mib))
     assert overhead(ab) == 401 * mib
-    assert overhead(asym) == 65 * mib
+    assert overhead(asymmetric) == 65 * mib
     assert overhead(inplace) == 0
     assert overhead(ostree, spread([10.0 * mib, 12.0 * mib, 14.0 * mib])) == 13 * mib
 

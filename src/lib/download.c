@@ -153,9 +153,9 @@ static void dl_progress(struct dl *d, int force)
 	d->next_progress = (d->offset / DOWNLOAD_PROGRESS_EVERY + 1) * DOWNLOAD_PROGRESS_EVERY;
 	snprintf(bytes, sizeof(bytes), "%" PRIu64, d->offset);
 	snprintf(total, sizeof(total), "%" PRIu64, d->total);
-	dl_marker(d, "progress", (struct marker_field[]){ { "phase", "pull" },
-							  { "bytes", bytes },
-							  { "total", total } }, 3);
+	dl_marker(d, "progress", MARKER({ "phase", "pull" },
+					{ "bytes", bytes },
+					{ "total", total }));
 }
 
 static int dl_stop(struct dl *d, int err, const char *why)
@@ -414,11 +414,11 @@ static void dl_report_retry(struct dl *d, unsigned attempt)
 	snprintf(status, sizeof(status), "%ld", d->status);
 	fprintf(stderr, "brownout-ab: %s: attempt %u failed at byte %s (%s, HTTP %s)\n",
 		d->what, attempt, off, d->why, status);
-	dl_marker(d, "pull-retry", (struct marker_field[]){ { "what", d->what },
-							    { "attempt", at },
-							    { "offset", off },
-							    { "reason", d->why },
-							    { "status", status } }, 5);
+	dl_marker(d, "pull-retry", MARKER({ "what", d->what },
+					  { "attempt", at },
+					  { "offset", off },
+					  { "reason", d->why },
+					  { "status", status }));
 }
 
 static int dl_run(struct dl *d, const char *url, struct download_result *res)

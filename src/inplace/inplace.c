@@ -21,13 +21,14 @@
  * Exit status: 0 healthy, 1 update error or unhealthy, 2 usage error.
  */
 #include "aptlog.h"
+
+#include "client.h"
 #include "marker.h"
 #include "status.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -40,8 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define INPLACE_HEALTH "/usr/bin/brownout-health"
-#define INPLACE_VERSION "/etc/brownout/version"
 #define INPLACE_DIR "/run/brownout-inplace"
 #define INPLACE_SOURCES INPLACE_DIR "/sources.list"
 /* How long the restarted application may take to write its first status. */
@@ -51,30 +50,34 @@
 #define INPLACE_QUERY_MAX 32768
 #define INPLACE_REINSTALL_MAX 8
 
-enum { INPLACE_OK = 0, INPLACE_ERROR = 1, INPLACE_USAGE = 2 };
+enum { INPLACE_INSTALL, INPLACE_CHECK };
+
+struct inplace {
+	struct client cl;	/* the program and its voice (src/lib/client.h) */
+	const char *status_path;	/* --status: the application's status file */
+};
 
 extern char **environ;
 
-static void inplace_marker(const char *event, const struct marker_field *f, size_t n)
-{
-	int rc = marker_emit(STDOUT_FILENO, event, f, n);
+/* The command line: commands, options, --help (src/lib/cli.h). */
+static const struct cli_command inplace_commands[] = {
+	[INPLACE_INSTALL] = { "install", "URL",
+		"upgrade the running root from the signed repository at URL\n"
+		"(apt-get/dpkg), restart the application, check its health" },
+	[INPLACE_CHECK] = { "check", NULL, "check the application's health" },
+	{ NULL },
+};
 
-	if (rc < 0)
-		fprintf(stderr, "brownout-inplace: marker %s: %s\n", event, strerror(-rc));
-}
+static const struct cli_opt inplace_options[] = {
+	{ "status", "PATH", "the application's status file (default " STATUS_DEFAULT_PATH ")",
+	  CLI_PATH, offsetof(struct inplace, status_path), 0, 0 },
+	{ NULL },
+};
 
-static void inplace_phase(const char *name, const char *state)
-{
-	inplace_marker("phase", (struct marker_field[]){ { "name", name }, { "state", state } }, 2);
-}
-
-static int inplace_fail(const char *reason, const char *detail, const char *what)
-{
-	fprintf(stderr, "brownout-inplace: %s failed\n", what);
-	inplace_marker("update-error", (struct marker_field[]){ { "reason", reason },
-								 { "detail", detail } }, 2);
-	return INPLACE_ERROR;
-}
+static const struct cli inplace_cli = {
+	.name = "brownout-inplace", .cmds = inplace_commands, .opts = inplace_options,
+	.tail = "exit status: 0 healthy, 1 update error or unhealthy, 2 usage error\n",
+};
 
 /* One of a child's output streams on its way through us. */
 struct inplace_pipe {
@@ -254,18 +257,18 @@ static int inplace_apt(const char *const *args, size_t n, enum aptlog_kind *kind
 }
 
 /* An apt-get run that fetches from the repository failed: a refusal, or reason/detail. */
-static int inplace_fetch_fail(enum aptlog_kind kind, const char *reason, const char *detail,
-			      const char *what)
+static int inplace_fetch_fail(const struct client *c, enum aptlog_kind kind, const char *reason,
+			      const char *detail, const char *what)
 {
 	switch (kind) {
 	case APTLOG_SIGNATURE:
-		return inplace_fail("verify", "repository-signature", what);
+		return client_fail(c, "verify", "repository-signature", "%s failed", what);
 	case APTLOG_HASH:
-		return inplace_fail("verify", "hash", what);
+		return client_fail(c, "verify", "hash", "%s failed", what);
 	case APTLOG_OTHER:
 		break;
 	}
-	return inplace_fail(reason, detail, what);
+	return client_fail(c, reason, detail, "%s failed", what);
 }
 
 /*
@@ -335,23 +338,23 @@ static int inplace_audit(void)
  * not the end of the update: the deploy reinstalls such packages from the
  * repository (inplace_reinstreq), and the audit after it decides.
  */
-static int inplace_repair(void)
+static int inplace_repair(const struct client *c)
 {
 	char *configure[] = { "dpkg", "--configure", "-a", NULL };
 	int clean = inplace_audit();
 
 	if (clean < 0)
-		return inplace_fail("dpkg", "audit", "dpkg --audit");
+		return client_fail(c, "dpkg", "audit", "dpkg --audit failed");
 	if (clean) {
-		inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "clean" } }, 1);
-		return INPLACE_OK;
+		client_marker(c, "inplace-audit", MARKER({ "result", "clean" }));
+		return CLIENT_OK;
 	}
-	inplace_marker("inplace-audit", (struct marker_field[]){ { "result", "broken" } }, 1);
+	client_marker(c, "inplace-audit", MARKER({ "result", "broken" }));
 	if (inplace_run(configure, NULL, 0, NULL) != 0)
 		fprintf(stderr, "brownout-inplace: dpkg --configure -a failed; the deploy reinstalls what it left\n");
-	inplace_marker("inplace-audit", (struct marker_field[]){
-		{ "result", inplace_audit() == 1 ? "repaired" : "unrepaired" } }, 1);
-	return INPLACE_OK;
+	client_marker(c, "inplace-audit",
+		      MARKER({ "result", inplace_audit() == 1 ? "repaired" : "unrepaired" }));
+	return CLIENT_OK;
 }
 
 /*
@@ -360,7 +363,8 @@ static int inplace_repair(void)
  * package when its version is the one installed and only tries to configure
  * it again, which dpkg refuses: it has to be asked to reinstall it.
  */
-static size_t inplace_reinstreq(char *buf, size_t size, const char *names[], size_t max)
+static size_t inplace_reinstreq(const struct client *c, char *buf, size_t size, const char *names[],
+				size_t max)
 {
 	char *query[] = { "dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${binary:Package}\n", NULL };
 	char *line, *save = NULL;
@@ -371,7 +375,7 @@ static size_t inplace_reinstreq(char *buf, size_t size, const char *names[], siz
 	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
 		if (strlen(line) > 4 && line[2] == 'R' && marker_value_ok(line + 4)) {
 			names[n] = line + 4;
-			inplace_marker("inplace-reinstall", (struct marker_field[]){ { "package", names[n] } }, 1);
+			client_marker(c, "inplace-reinstall", MARKER({ "package", names[n] }));
 			n++;
 		}
 	}
@@ -390,7 +394,7 @@ static void inplace_sleep_ms(long ms)
  * End the running application; brownout-init starts it again from the new
  * files. Waits until a new process writes the status file.
  */
-static int inplace_restart(const char *status_path)
+static int inplace_restart(const struct client *c, const char *status_path)
 {
 	struct status st;
 	pid_t old;
@@ -407,8 +411,8 @@ static int inplace_restart(const char *status_path)
 			char pid[16];
 
 			snprintf(pid, sizeof(pid), "%ld", (long)st.pid);
-			inplace_marker("app-restart", (struct marker_field[]){ { "pid", pid },
-									       { "version", st.version } }, 2);
+			client_marker(c, "app-restart", MARKER({ "pid", pid },
+							     { "version", st.version }));
 			return 0;
 		}
 		inplace_sleep_ms(50);
@@ -417,27 +421,19 @@ static int inplace_restart(const char *status_path)
 }
 
 /* The health check, then "settled result=healthy|unhealthy version=...". */
-static int inplace_settle(void)
+static int inplace_settle(const struct client *c)
 {
-	char *health[] = { INPLACE_HEALTH, NULL }, version[64] = "unknown";
-	FILE *f = fopen(INPLACE_VERSION, "re");
+	char version[64];
 	bool healthy;
 
-	if (f) {
-		if (fgets(version, sizeof(version), f))
-			version[strcspn(version, "\n")] = '\0';
-		fclose(f);
-		if (!marker_value_ok(version))
-			snprintf(version, sizeof(version), "unknown");
-	}
-	healthy = inplace_run(health, NULL, 0, NULL) == 0;
-	inplace_marker("settled", (struct marker_field[]){ { "result", healthy ? "healthy" : "unhealthy" },
-							   { "slot", "root" },
-							   { "version", version } }, 3);
-	return healthy ? INPLACE_OK : INPLACE_ERROR;
+	client_read_version(c->version_file, version, sizeof(version));
+	healthy = client_healthy(c);
+	client_marker(c, "settled", MARKER({ "result", healthy ? "healthy" : "unhealthy" },
+					   { "slot", "root" }, { "version", version }));
+	return healthy ? CLIENT_OK : CLIENT_ERROR;
 }
 
-static int inplace_install(const char *url, const char *status_path)
+static int inplace_install(const struct client *c, const char *url, const char *status_path)
 {
 	static const char *const update[] = { "update" };
 	static const char *const download[] = { "--download-only", "dist-upgrade" };
@@ -449,92 +445,65 @@ static int inplace_install(const char *url, const char *status_path)
 	int rc;
 
 	if (!marker_value_ok(url))
-		return inplace_fail("request", "url", "the repository URL");
+		return client_fail(c, "request", "url", "the repository URL failed");
 	rc = inplace_sources(url);
 	if (rc < 0) {
 		fprintf(stderr, "brownout-inplace: %s: %s\n", INPLACE_SOURCES, strerror(-rc));
-		return inplace_fail("sources", "write", "writing the source list");
+		return client_fail(c, "sources", "write", "writing the source list failed");
 	}
-	if (inplace_repair() != INPLACE_OK)
-		return INPLACE_ERROR;
+	if (inplace_repair(c) != CLIENT_OK)
+		return CLIENT_ERROR;
 
-	inplace_phase("pull", "start");
+	client_phase(c, "pull", "start", MARKER_NONE);
 	inplace_forget_lists();
 	/* apt checks InRelease against /etc/apt/trusted.gpg.d and every index against it. */
 	if (inplace_apt(update, 1, &kind) != 0)
-		return inplace_fetch_fail(kind, "repository", "apt-update", "apt-get update");
+		return inplace_fetch_fail(c, kind, "repository", "apt-update", "apt-get update");
 	/* Every .deb is fetched and its hash checked before dpkg touches the root. */
 	if (inplace_apt(download, 2, &kind) != 0)
-		return inplace_fetch_fail(kind, "download", "apt-download",
+		return inplace_fetch_fail(c, kind, "download", "apt-download",
 					  "apt-get --download-only dist-upgrade");
-	broken = inplace_reinstreq(query, sizeof(query), reinstall + 3, INPLACE_REINSTALL_MAX);
+	broken = inplace_reinstreq(c, query, sizeof(query), reinstall + 3, INPLACE_REINSTALL_MAX);
 	if (broken && inplace_apt(reinstall, 3 + broken, &kind) != 0)
-		return inplace_fetch_fail(kind, "download", "apt-download",
+		return inplace_fetch_fail(c, kind, "download", "apt-download",
 					  "apt-get --download-only install --reinstall");
-	inplace_phase("pull", "end");
+	client_phase(c, "pull", "end", MARKER_NONE);
 
-	inplace_phase("deploy", "start");
+	client_phase(c, "deploy", "start", MARKER_NONE);
 	if (broken && inplace_apt(reinstall + 1, 2 + broken, NULL) != 0)
-		return inplace_fail("dpkg", "apt-reinstall", "apt-get install --reinstall");
+		return client_fail(c, "dpkg", "apt-reinstall", "apt-get install --reinstall failed");
 	/* dpkg unpacks (file.dpkg-new, fsync, rename) and configures, package by package. */
 	if (inplace_apt(upgrade, 1, NULL) != 0)
-		return inplace_fail("dpkg", "apt-upgrade", "apt-get dist-upgrade");
+		return client_fail(c, "dpkg", "apt-upgrade", "apt-get dist-upgrade failed");
 	/* dpkg fsyncs what it writes; sync() covers what the maintainer scripts wrote. */
 	sync();
 	/* The deploy is over only when dpkg has nothing left half-way. */
 	if (inplace_audit() != 1)
-		return inplace_fail("dpkg", "audit", "dpkg --audit after the upgrade");
-	inplace_phase("deploy", "end");
+		return client_fail(c, "dpkg", "audit", "dpkg --audit after the upgrade failed");
+	client_phase(c, "deploy", "end", MARKER_NONE);
 
-	rc = inplace_restart(status_path);
+	rc = inplace_restart(c, status_path);
 	if (rc < 0)
 		fprintf(stderr, "brownout-inplace: restarting the application: %s\n", strerror(-rc));
-	return inplace_settle();
-}
-
-static void inplace_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: brownout-inplace [--status PATH] install URL | check\n"
-		"  install URL     upgrade the running root from the signed repository at URL\n"
-		"                  (apt-get/dpkg), restart the application, check its health\n"
-		"  check           check the application's health\n"
-		"  --status PATH   the application's status file (default " STATUS_DEFAULT_PATH ")\n"
-		"exit status: 0 healthy, 1 update error or unhealthy, 2 usage error\n");
+	return inplace_settle(c);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "status", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct inplace ip = {
+		.cl = CLIENT_INIT(inplace_cli.name),
+		.status_path = STATUS_DEFAULT_PATH,
 	};
-	const char *status_path = STATUS_DEFAULT_PATH, *cmd;
-	int c, nargs;
+	const char *url;
+	int cmd, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			status_path = optarg;
-			break;
-		case 'h':
-			inplace_usage(stdout);
-			return INPLACE_OK;
-		default:
-			return INPLACE_USAGE;
-		}
-	}
-	cmd = optind < argc ? argv[optind] : NULL;
-	nargs = argc - optind - 1;
-	if (cmd && strcmp(cmd, "install") == 0 && nargs == 1) {
-		/* apt and dpkg ask nothing; maintainer scripts see no terminal. */
-		setenv("DEBIAN_FRONTEND", "noninteractive", 1);
-		setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
-		return inplace_install(argv[optind + 1], status_path);
-	}
-	if (cmd && strcmp(cmd, "check") == 0 && nargs == 0)
-		return inplace_settle();
-	fprintf(stderr, "brownout-inplace: expected 'install URL' or 'check'; see --help\n");
-	return INPLACE_USAGE;
+	cmd = cli_parse(&inplace_cli, &ip, argc, argv, &url, &rc);
+	if (cmd < 0)
+		return rc;
+	if (cmd == INPLACE_CHECK)
+		return inplace_settle(&ip.cl);
+	/* apt and dpkg ask nothing; maintainer scripts see no terminal. */
+	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
+	setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+	return inplace_install(&ip.cl, url, ip.status_path);
 }

@@ -3,14 +3,14 @@
  * Prints a heartbeat marker every interval, keeps a status file for the health
  * check, and runs a self-test at start whose result goes into that file.
  */
+#include "selftest.h"
+
+#include "cli.h"
 #include "deadline.h"
 #include "marker.h"
-#include "num.h"
-#include "selftest.h"
 #include "status.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@ _Static_assert(sizeof(APP_VERSION) <= STATUS_VERSION_MAX, "APP_VERSION too long"
 
 struct app {
 	const char *status_path;
-	uint32_t interval_ms;
+	unsigned interval_ms;
 	uint64_t count;		/* 0: run until SIGTERM */
 	struct status st;
 	bool status_failing;	/* report status-file trouble once, not every beat */
@@ -42,67 +42,21 @@ static void app_on_signal(int sig)
 	app_stop_signal = sig;
 }
 
-static void app_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: brownout-app [--status PATH] [--interval-ms N] [--count N]\n"
-		"  --status PATH     status file (default " STATUS_DEFAULT_PATH ")\n"
-		"  --interval-ms N   heartbeat interval, 1..%d (default 100)\n"
-		"  --count N         stop after N heartbeats; 0 runs until SIGTERM (default 0)\n"
-		"  --help            show this help\n"
-		"version " APP_VERSION "\n",
-		APP_INTERVAL_MAX_MS);
-}
+/* The command line: options, --help (src/lib/cli.h). */
+static const struct cli_opt app_options[] = {
+	{ "status", "PATH", "status file (default " STATUS_DEFAULT_PATH ")",
+	  CLI_PATH, offsetof(struct app, status_path), 0, 0 },
+	{ "interval-ms", "N",
+	  "heartbeat interval, 1.." CLI_STR(APP_INTERVAL_MAX_MS) " (default 100)",
+	  CLI_UINT, offsetof(struct app, interval_ms), 1, APP_INTERVAL_MAX_MS },
+	{ "count", "N", "stop after N heartbeats; 0 runs until SIGTERM (default 0)",
+	  CLI_U64, offsetof(struct app, count), 0, UINT64_MAX },
+	{ NULL },
+};
 
-/* Returns 1 to run, 0 to exit 0 (--help), -EINVAL on a usage error (reported). */
-static int app_parse_args(struct app *app, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "status", required_argument, NULL, 's' },
-		{ "interval-ms", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (!*optarg) {
-				fprintf(stderr, "brownout-app: --status: empty path\n");
-				return -EINVAL;
-			}
-			app->status_path = optarg;
-			break;
-		case 'i':
-			if (num_parse_u64(optarg, strlen(optarg), APP_INTERVAL_MAX_MS, &v) < 0 || v == 0) {
-				fprintf(stderr, "brownout-app: --interval-ms: '%s' is not 1..%d\n",
-					optarg, APP_INTERVAL_MAX_MS);
-				return -EINVAL;
-			}
-			app->interval_ms = (uint32_t)v;
-			break;
-		case 'c':
-			if (num_parse_u64(optarg, strlen(optarg), UINT64_MAX, &app->count) < 0) {
-				fprintf(stderr, "brownout-app: --count: '%s' is not a number\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'h':
-			app_usage(stdout);
-			return 0;
-		default:
-			return -EINVAL;	/* getopt_long has said what is wrong */
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "brownout-app: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 1;
-}
+static const struct cli app_cli = {
+	.name = "brownout-app", .opts = app_options, .tail = "version " APP_VERSION "\n",
+};
 
 static void app_emit(struct app *app, const char *event, const struct marker_field *f, size_t n)
 {
@@ -128,10 +82,9 @@ static void app_write_status(struct app *app)
 static void app_beat(struct app *app)
 {
 	char seq[24];
-	struct marker_field f[] = { { "version", APP_VERSION }, { "seq", seq } };
 
 	snprintf(seq, sizeof(seq), "%" PRIu64, app->st.seq);
-	app_emit(app, "heartbeat", f, 2);
+	app_emit(app, "heartbeat", MARKER({ "version", APP_VERSION }, { "seq", seq }));
 	app_write_status(app);
 }
 
@@ -179,24 +132,22 @@ int main(int argc, char **argv)
 		.st = { .version = APP_VERSION, .pid = getpid() },
 	};
 	char pid[24], beats[24];
-	const char *why;
+	const char *why, *arg;
 	int rc;
 
-	rc = app_parse_args(&app, argc, argv);
-	if (rc <= 0)
-		return rc < 0 ? 2 : 0;	/* the error is already said in one line */
+	if (cli_parse(&app_cli, &app, argc, argv, &arg, &rc) < 0)
+		return rc;	/* --help, or the error already said in one line */
 	app_setup_signals();
 
 	snprintf(pid, sizeof(pid), "%ld", (long)app.st.pid);
-	app_emit(&app, "app-start",
-		 (struct marker_field[]){ { "version", APP_VERSION }, { "pid", pid } }, 2);
+	app_emit(&app, "app-start", MARKER({ "version", APP_VERSION }, { "pid", pid }));
 
 	/* A failed self-test does not stop the app: it runs on and reports healthy=0. */
 	rc = selftest_run(&why);
 	app.st.healthy = rc == 0;
 	app_emit(&app, "selftest",
-		 (struct marker_field[]){ { "result", rc == 0 ? "pass" : "fail" },
-					  { "version", APP_VERSION }, { "reason", why } }, 3);
+		 MARKER({ "result", rc == 0 ? "pass" : "fail" },
+			{ "version", APP_VERSION }, { "reason", why }));
 
 	rc = status_make_parent(app.status_path);
 	if (rc < 0) {
@@ -207,7 +158,7 @@ int main(int argc, char **argv)
 
 	snprintf(beats, sizeof(beats), "%" PRIu64, app_run(&app));
 	app_emit(&app, "app-stop",
-		 (struct marker_field[]){ { "version", APP_VERSION }, { "beats", beats },
-					  { "reason", app_stop_signal ? "signal" : "count" } }, 3);
+		 MARKER({ "version", APP_VERSION }, { "beats", beats },
+			{ "reason", app_stop_signal ? "signal" : "count" }));
 	return 0;
 }

@@ -13,6 +13,18 @@ struct marker_field {
 };
 
 /*
+ * The fields of one marker and their count, as the two arguments a marker
+ * function takes after the event: MARKER({ "result", "good" }, { "slot", s })
+ * is an array of two fields, then 2. The count comes from sizeof, so it
+ * cannot disagree with the list; sizeof evaluates nothing twice.
+ * MARKER_NONE is a marker with no fields.
+ */
+#define MARKER(...) \
+	((const struct marker_field[]){ __VA_ARGS__ }), \
+	(sizeof((const struct marker_field[]){ __VA_ARGS__ }) / sizeof(struct marker_field))
+#define MARKER_NONE NULL, (size_t)0
+
+/*
  * Format "BROWNOUT <event> k1=v1 k2=v2\n" into buf (NUL-terminated).
  * event and keys are [a-z0-9_-]+; values are printable ASCII without spaces.
  * Returns the line length (newline included, NUL excluded), -EINVAL for a bad

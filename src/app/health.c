@@ -3,14 +3,13 @@
  * Passes when the app's status file shows seq advancing (the app is alive)
  * and healthy=1 (its self-test passed). Exit 0 pass, 1 fail, 2 usage error.
  */
+#include "cli.h"
 #include "deadline.h"
 #include "marker.h"
-#include "num.h"
 #include "probe.h"
 #include "status.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,63 +21,23 @@
 
 struct health {
 	const char *status_path;
-	uint32_t timeout_ms;
+	unsigned timeout_ms;
 };
 
-static void health_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: brownout-health [--status PATH] [--timeout-ms N]\n"
-		"  --status PATH     status file (default " STATUS_DEFAULT_PATH ")\n"
-		"  --timeout-ms N    how long to wait for seq to advance, 1..%d (default 2000)\n"
-		"  --help            show this help\n"
-		"exit status: 0 pass, 1 fail, 2 usage error\n",
-		HEALTH_TIMEOUT_MAX_MS);
-}
+/* The command line: options, --help (src/lib/cli.h). */
+static const struct cli_opt health_options[] = {
+	{ "status", "PATH", "status file (default " STATUS_DEFAULT_PATH ")",
+	  CLI_PATH, offsetof(struct health, status_path), 0, 0 },
+	{ "timeout-ms", "N", "how long to wait for seq to advance, 1.."
+	  CLI_STR(HEALTH_TIMEOUT_MAX_MS) " (default 2000)",
+	  CLI_UINT, offsetof(struct health, timeout_ms), 1, HEALTH_TIMEOUT_MAX_MS },
+	{ NULL },
+};
 
-/* Returns 1 to run, 0 to exit 0 (--help), -EINVAL on a usage error (reported). */
-static int health_parse_args(struct health *h, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "status", required_argument, NULL, 's' },
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (!*optarg) {
-				fprintf(stderr, "brownout-health: --status: empty path\n");
-				return -EINVAL;
-			}
-			h->status_path = optarg;
-			break;
-		case 't':
-			if (num_parse_u64(optarg, strlen(optarg), HEALTH_TIMEOUT_MAX_MS, &v) < 0 ||
-			    v == 0) {
-				fprintf(stderr, "brownout-health: --timeout-ms: '%s' is not 1..%d\n",
-					optarg, HEALTH_TIMEOUT_MAX_MS);
-				return -EINVAL;
-			}
-			h->timeout_ms = (uint32_t)v;
-			break;
-		case 'h':
-			health_usage(stdout);
-			return 0;
-		default:
-			return -EINVAL;	/* getopt_long has said what is wrong */
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "brownout-health: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return 1;
-}
+static const struct cli health_cli = {
+	.name = "brownout-health", .opts = health_options,
+	.tail = "exit status: 0 pass, 1 fail, 2 usage error\n",
+};
 
 /* The one diagnostic for a failure; the marker on stdout carries only the reason word. */
 static void health_explain(const struct health *h, const struct probe *p, int rc,
@@ -87,10 +46,10 @@ static void health_explain(const struct health *h, const struct probe *p, int rc
 	const char *path = h->status_path;
 
 	if (strcmp(p->reason, "no-status") == 0)
-		fprintf(stderr, "brownout-health: %s: no status file after %" PRIu32 " ms\n",
+		fprintf(stderr, "brownout-health: %s: no status file after %u ms\n",
 			path, h->timeout_ms);
 	else if (strcmp(p->reason, "stale") == 0)
-		fprintf(stderr, "brownout-health: %s: seq stayed at %" PRIu64 " for %" PRIu32
+		fprintf(stderr, "brownout-health: %s: seq stayed at %" PRIu64 " for %u"
 			" ms (pid %ld)\n", path, p->base_seq, h->timeout_ms, (long)p->base_pid);
 	else if (strcmp(p->reason, "unhealthy") == 0)
 		fprintf(stderr, "brownout-health: %s: app version %s pid %ld reports healthy=0\n",
@@ -135,18 +94,18 @@ int main(int argc, char **argv)
 	struct health h = { .status_path = STATUS_DEFAULT_PATH, .timeout_ms = 2000 };
 	enum probe_verdict v;
 	struct probe p;
+	const char *arg;
 	int rc;
 
-	rc = health_parse_args(&h, argc, argv);
-	if (rc <= 0)
-		return rc < 0 ? 2 : 0;	/* the error is already said in one line */
+	if (cli_parse(&health_cli, &h, argc, argv, &arg, &rc) < 0)
+		return rc;	/* --help, or the error already said in one line */
 
 	probe_init(&p);
 	v = health_check(&h, &p);
 	rc = marker_emit(STDOUT_FILENO, "health",
-			 (struct marker_field[]){ { "result", v == PROBE_PASS ? "pass" : "fail" },
-						  { "version", p.version },
-						  { "reason", p.reason } }, 3);
+			 MARKER({ "result", v == PROBE_PASS ? "pass" : "fail" },
+				{ "version", p.version },
+				{ "reason", p.reason }));
 	if (rc < 0)
 		fprintf(stderr, "brownout-health: stdout: %s\n", strerror(-rc));
 	return v == PROBE_PASS ? 0 : 1;

@@ -1,0 +1,307 @@
+/*
+ * brownout-ostree: the OSTree update client, on libostree.
+ *   install URL  pull the signed commit of ref brownout/update from the archive
+ *                repo at URL, deploy it (not staged: no systemd finalizer), arm
+ *                the boot counter, make it the default deployment, reboot
+ *   confirm      run the health check; mark the booted deployment good (and
+ *                only then clean up), make a fallback deployment the default
+ *                again, or reboot so the boot counter runs out
+ * Exit status: 0 success, 1 update error (or, for confirm, an unhealthy
+ * deployment), 2 usage error, 3 confirm could not check or mark the deployment.
+ */
+#include "env.h"
+
+#include "client.h"
+#include "marker.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <ostree.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Our names for the remote, the ref and the repo; OSTREE_ alone is libostree's. */
+#define OSTREE_CLIENT_REMOTE "brownout"
+#define OSTREE_CLIENT_REF "brownout/update"
+#define OSTREE_CLIENT_REFSPEC OSTREE_CLIENT_REMOTE ":" OSTREE_CLIENT_REF
+#define OSTREE_CLIENT_REPO "/ostree/repo"
+#define OSTREE_CLIENT_RETRIES_MAX 100
+
+enum { OSTREE_CLIENT_INSTALL, OSTREE_CLIENT_CONFIRM };
+
+struct ostree {
+	struct client cl;	/* the program, its voice and shared options (src/lib/client.h) */
+	bool no_deltas;
+	unsigned retries;
+};
+
+/* The command line: commands, options, --help (src/lib/cli.h). */
+static const struct cli_command ostree_commands[] = {
+	[OSTREE_CLIENT_INSTALL] = { "install", "URL",
+		"pull " OSTREE_CLIENT_REF " from the archive repo at URL (signature\n"
+		"checked), deploy it, arm the boot counter, reboot" },
+	[OSTREE_CLIENT_CONFIRM] = { "confirm", NULL,
+		"run the health check; mark the booted deployment good" },
+	{ NULL },
+};
+
+static const struct cli_opt ostree_options[] = {
+	{ "no-deltas", NULL, "never use static deltas, pull objects one by one",
+	  CLI_FLAG, offsetof(struct ostree, no_deltas), 0, 0 },
+	{ "retries", "N", "pulls run again after a broken transfer, 0.."
+	  CLI_STR(OSTREE_CLIENT_RETRIES_MAX) " (default 5)",
+	  CLI_UINT, offsetof(struct ostree, retries), 0, OSTREE_CLIENT_RETRIES_MAX },
+	CLIENT_OPTS_ENV(struct ostree, cl),
+	{ NULL },
+};
+
+static const struct cli ostree_cli = {
+	.name = "brownout-ostree", .cmds = ostree_commands, .opts = ostree_options,
+	.tail = CLIENT_EXIT_STATUS("deployment"),
+};
+
+static uint64_t ostree_du_bytes;
+
+static int ostree_du_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)flag, (void)ftw;
+	/* Hard links count once per name here; the repo has none among its objects. */
+	ostree_du_bytes += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+/* Disk usage of the repo in KiB, as du counts it; 0 if it cannot be walked. */
+static uint64_t ostree_du_kib(void)
+{
+	ostree_du_bytes = 0;
+	if (nftw(OSTREE_CLIENT_REPO, ostree_du_add, 32, FTW_PHYS) != 0)
+		return 0;
+	return ostree_du_bytes / 1024;
+}
+
+/* "<commit>.<serial>": the deployment's directory name, what brownout-init prints. */
+static char *ostree_label(OstreeDeployment *d)
+{
+	return g_strdup_printf("%s.%d", ostree_deployment_get_csum(d),
+			       ostree_deployment_get_deployserial(d));
+}
+
+/* The one report of a failed install, with the GError's message for people. */
+static int ostree_fail(const struct ostree *os, const char *reason, const char *detail,
+		       const char *what, const GError *error)
+{
+	return client_fail(&os->cl, reason, detail, "%s: %s", what,
+			   error ? error->message : "failed");
+}
+
+/* A pull error's marker detail: refusals (signature, checksum) apart from transfers. */
+static const char *ostree_pull_error_kind(const GError *error)
+{
+	const char *m = error ? error->message : "";
+
+	if (strstr(m, "GPG") || strstr(m, "signature") || strstr(m, "Signature"))
+		return "signature";
+	if (strstr(m, "Corrupted") || strstr(m, "checksum"))
+		return "checksum";
+	return "pull";
+}
+
+static int ostree_load(const struct ostree *os, OstreeSysroot **out, OstreeDeployment **booted,
+		       gboolean lock, const char *what)
+{
+	g_autoptr(OstreeSysroot) sysroot = ostree_sysroot_new_default();
+	g_autoptr(GError) error = NULL;
+
+	if (!ostree_sysroot_load(sysroot, NULL, &error))
+		return ostree_fail(os, "sysroot", "load", what, error);
+	/* One writer at a time; a second client waits here. */
+	if (lock && !ostree_sysroot_lock(sysroot, &error))
+		return ostree_fail(os, "sysroot", "lock", what, error);
+	*booted = ostree_sysroot_get_booted_deployment(sysroot);
+	if (!*booted)
+		return client_fail(&os->cl, "sysroot", "not-booted",
+				   "%s: not booted into a deployment", what);
+	*out = g_steal_pointer(&sysroot);
+	return CLIENT_OK;
+}
+
+static int ostree_pull(const struct ostree *os, OstreeRepo *repo, const char *url, char **rev)
+{
+	const struct client *c = &os->cl;
+	const char *refs[] = { OSTREE_CLIENT_REF, NULL };
+	g_autoptr(OstreeAsyncProgress) progress = ostree_async_progress_new();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) options = NULL;
+	g_auto(GVariantBuilder) b;
+	char bytes[24];
+
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&b, "{sv}", "refs", g_variant_new_strv(refs, -1));
+	g_variant_builder_add(&b, "{sv}", "override-url", g_variant_new_string(url));
+	g_variant_builder_add(&b, "{sv}", "disable-static-deltas",
+			      g_variant_new_boolean(os->no_deltas));
+	options = g_variant_ref_sink(g_variant_builder_end(&b));
+
+	client_phase(c, "pull", "start", MARKER({ "ref", OSTREE_CLIENT_REF }));
+	/* Objects are checksummed as they land; the commit's GPG signature is
+	 * checked against the remote's keyring (gpg-verify=true) before the ref
+	 * moves. libostree 2022.7 does not retry a transfer the server breaks
+	 * off, so a broken pull is run again: what it fetched stays staged in the
+	 * repo and is not fetched twice. A refusal is never retried. */
+	for (unsigned attempt = 0;; attempt++) {
+		const char *kind;
+		char n[12];
+
+		if (ostree_repo_pull_with_options(repo, OSTREE_CLIENT_REMOTE, options, progress,
+						  NULL, &error))
+			break;
+		kind = ostree_pull_error_kind(error);
+		if (strcmp(kind, "pull") != 0)
+			return ostree_fail(os, "verify", kind, "pull", error);
+		if (attempt >= os->retries)
+			return ostree_fail(os, "download", "pull", "pull", error);
+		fprintf(stderr, "%s: pull: %s; again\n", c->name, error->message);
+		snprintf(n, sizeof(n), "%u", attempt + 1);
+		client_marker(c, "pull-retry", MARKER({ "what", "objects" }, { "attempt", n }));
+		g_clear_error(&error);
+	}
+	ostree_async_progress_finish(progress);
+	if (!ostree_repo_resolve_rev(repo, OSTREE_CLIENT_REFSPEC, FALSE, rev, &error))
+		return ostree_fail(os, "pull", "ref", "resolving " OSTREE_CLIENT_REF, error);
+	snprintf(bytes, sizeof(bytes), "%" PRIu64,
+		 ostree_async_progress_get_uint64(progress, "bytes-transferred"));
+	client_phase(c, "pull", "end", MARKER({ "bytes", bytes }));
+	return CLIENT_OK;
+}
+
+static int ostree_install(const struct ostree *os, const char *url)
+{
+	const struct client *c = &os->cl;
+	g_autoptr(OstreeSysroot) sysroot = NULL;
+	g_autoptr(OstreeRepo) repo = NULL;
+	g_autoptr(OstreeDeployment) merge = NULL, deployment = NULL;
+	g_autoptr(GKeyFile) origin = NULL;
+	g_autoptr(GPtrArray) list = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *rev = NULL, *name = NULL;
+	OstreeDeployment *booted = NULL;
+	OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
+	char word[CLIENT_WORD_MAX], before[24], after[24];
+	const char *osname;
+	int rc;
+
+	rc = ostree_load(os, &sysroot, &booted, TRUE, "install");
+	if (rc != CLIENT_OK)
+		return rc;
+	osname = ostree_deployment_get_osname(booted);
+	if (!ostree_sysroot_get_repo(sysroot, &repo, NULL, &error))
+		return ostree_fail(os, "sysroot", "repo", "install", error);
+	snprintf(before, sizeof(before), "%" PRIu64, ostree_du_kib());
+
+	rc = ostree_pull(os, repo, url, &rev);
+	if (rc != CLIENT_OK)
+		return rc;
+	if (strcmp(rev, ostree_deployment_get_csum(booted)) == 0)
+		return client_fail(c, "current", "same-commit", "%s is running already", rev);
+
+	client_phase(c, "deploy", "start", MARKER_NONE);
+	merge = ostree_sysroot_get_merge_deployment(sysroot, osname);
+	origin = ostree_sysroot_origin_new_from_refspec(sysroot, OSTREE_CLIENT_REFSPEC);
+	/* Checkout by hard links, /etc merged from the running deployment, kernel
+	 * arguments inherited; libostree fsyncs the new tree before it returns. */
+	if (!ostree_sysroot_deploy_tree(sysroot, osname, rev, origin, merge, NULL, &deployment,
+					NULL, &error))
+		return ostree_fail(os, "deploy", "tree", "deploy", error);
+	name = ostree_label(deployment);
+	client_phase(c, "deploy", "end", MARKER({ "deployment", name }));
+
+	client_phase(c, "bootloader", "start", MARKER({ "deployment", name }));
+	/* The counter first: once the loader symlink names the new deployment it
+	 * must already be on trial, or a bad one would boot with no way back. A
+	 * cut between the two boots the old default, which confirms and disarms. */
+	rc = ostree_env_arm(c->fw_config);
+	if (rc < 0)
+		return client_fail(c, "bootenv", client_errno_word(rc, word, sizeof(word)),
+				   "%s: arming the boot counter: %s", c->fw_config,
+				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
+	/* New default first, the running one as the fallback (uEnv.txt's
+	 * kernel_image2); older ones go. libostree writes loader.N whole, fsyncs it,
+	 * renames the /boot/loader symlink over, then syncs /boot. */
+	list = g_ptr_array_new_with_free_func(g_object_unref);
+	g_ptr_array_add(list, g_object_ref(deployment));
+	g_ptr_array_add(list, g_object_ref(booted));
+	if (!ostree_sysroot_write_deployments_with_options(sysroot, list, &opts, NULL, &error))
+		return ostree_fail(os, "bootloader", "write-deployments", "write deployments",
+				   error);
+	client_phase(c, "bootloader", "end", MARKER({ "deployment", name }));
+	snprintf(after, sizeof(after), "%" PRIu64, ostree_du_kib());
+	client_marker(c, "repo-usage", MARKER({ "before_kib", before }, { "after_kib", after }));
+	return client_reboot_installed(c, name);
+}
+
+static int ostree_confirm(const struct ostree *os)
+{
+	const struct client *c = &os->cl;
+	g_autoptr(OstreeSysroot) sysroot = NULL;
+	g_autoptr(GPtrArray) deployments = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *name = NULL;
+	OstreeDeployment *booted = NULL;
+	char word[CLIENT_WORD_MAX];
+	bool fallback = false;
+	int stored = 0, rc;
+
+	if (ostree_load(os, &sysroot, &booted, TRUE, "confirm") != CLIENT_OK)
+		return client_confirm_error(c, "none", "sysroot");
+	name = ostree_label(booted);
+	/* Not marked good: this boot spent a try; U-Boot falls back once they are gone. */
+	if (!client_healthy(c))
+		return client_unhealthy(c, name);
+	deployments = ostree_sysroot_get_deployments(sysroot);
+	if (deployments->len > 0 && deployments->pdata[0] != booted) {
+		/* U-Boot booted the previous deployment: the default one spent its
+		 * tries. Make the running one the only deployment before the counter
+		 * is disarmed: a cut in between boots it as entry 1 (the script finds
+		 * no entry 2), never the failed one with the counter off. */
+		g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_object_unref);
+		OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
+
+		g_ptr_array_add(list, g_object_ref(booted));
+		if (!ostree_sysroot_write_deployments_with_options(sysroot, list, &opts, NULL,
+								   &error)) {
+			fprintf(stderr, "%s: making %s the default: %s\n", c->name, name,
+				error->message);
+			return client_confirm_error(c, name, "write-deployments");
+		}
+		fallback = true;
+	}
+	rc = ostree_env_mark_good(c->fw_config, &stored);
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s: marking %s good: %s\n", c->name, c->fw_config, name,
+			rc == -EIO ? "read-back shows other values" : strerror(-rc));
+		return client_confirm_error(c, name, client_errno_word(rc, word, sizeof(word)));
+	}
+	/* Only now is it safe to delete: deployments no longer listed, their boot
+	 * files, and repo objects nothing refers to. The fallback stays listed. */
+	if ((stored || fallback) && !ostree_sysroot_cleanup(sysroot, NULL, &error))
+		fprintf(stderr, "%s: cleanup: %s\n", c->name, error->message);
+	return client_confirmed(c, name, stored, MARKER({ "fallback", fallback ? "yes" : "no" }));
+}
+
+int main(int argc, char **argv)
+{
+	struct ostree os = { .cl = CLIENT_INIT(ostree_cli.name), .retries = 5 };
+	const char *url;
+	int cmd, rc;
+
+	/* Markers go out line by line, in order with what libostree prints. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	cmd = cli_parse(&ostree_cli, &os, argc, argv, &url, &rc);
+	if (cmd < 0)
+		return rc;
+	if (cmd == OSTREE_CLIENT_INSTALL)
+		return ostree_install(&os, url);
+	return ostree_confirm(&os);
+}
