@@ -181,33 +181,25 @@ static void test_health_check(void **state)
 
 static void test_read_version(void **state)
 {
+	/* A buffer of 8: the file's first line, if it is a marker value and fits. */
+	static const struct { const char *text, *want; } cases[] = {
+		{ "2-bad\nsecond line\n", "2-bad" },
+		{ "two words\n", "unknown" },		/* a space: not a marker value */
+		{ "\n", "unknown" },
+		{ "", "unknown" },
+		{ "1234567890\n", "1234567" },		/* longer than the buffer: cut to fit */
+	};
 	char path[64], v[8];
 
 	(void)state;
 	client_read_version("/nonexistent/version", v, sizeof(v));
 	assert_string_equal(v, "unknown");
-	make_file(path, "2-bad\nsecond line\n");
-	client_read_version(path, v, sizeof(v));
-	assert_string_equal(v, "2-bad");
-	unlink(path);
-	/* Not a marker value: a space, an empty line, a byte the console may mangle. */
-	make_file(path, "two words\n");
-	client_read_version(path, v, sizeof(v));
-	assert_string_equal(v, "unknown");
-	unlink(path);
-	make_file(path, "\n");
-	client_read_version(path, v, sizeof(v));
-	assert_string_equal(v, "unknown");
-	unlink(path);
-	make_file(path, "");
-	client_read_version(path, v, sizeof(v));
-	assert_string_equal(v, "unknown");
-	unlink(path);
-	/* Longer than the buffer: cut to fit. */
-	make_file(path, "1234567890\n");
-	client_read_version(path, v, sizeof(v));
-	assert_string_equal(v, "1234567");
-	unlink(path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_file(path, cases[i].text);
+		client_read_version(path, v, sizeof(v));
+		unlink(path);
+		assert_string_equal(v, cases[i].want);
+	}
 }
 
 static void test_reboot_markers(void **state)

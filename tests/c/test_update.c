@@ -61,13 +61,10 @@ static void test_pull_refuses_url(void **state)
 			    "test-update: ftp://example.invalid/manifest: Invalid argument (url)\n");
 }
 
-/* update_deploy_start on a new 4096-byte slot file, named in path, after a pull of bytes. */
-static int deploy_start(uint64_t bytes, struct capture *c, char *path)
+/* A new slot file of 4096 zero bytes, named in path (64 bytes), open in slot. */
+static void open_new_slot(char *path, struct slot *slot)
 {
-	struct download_result res = { .bytes = bytes };
-	struct manifest m = { .size = 4096 };
-	struct slot slot = { .fd = -1 };
-	int fd, rc;
+	int fd;
 
 	strcpy(path, "/var/tmp/test_update.XXXXXX");
 	fd = mkstemp(path);
@@ -75,7 +72,18 @@ static int deploy_start(uint64_t bytes, struct capture *c, char *path)
 	assert_int_equal(ftruncate(fd, 4096), 0);
 	close(fd);
 	/* The running slot need not exist. */
-	assert_int_equal(slot_open(&slot, path, "/nonexistent/running"), 0);
+	assert_int_equal(slot_open(slot, path, "/nonexistent/running"), 0);
+}
+
+/* update_deploy_start on a new 4096-byte slot file, named in path, after a pull of bytes. */
+static int deploy_start(uint64_t bytes, struct capture *c, char *path)
+{
+	struct download_result res = { .bytes = bytes };
+	struct manifest m = { .size = 4096 };
+	struct slot slot = { .fd = -1 };
+	int rc;
+
+	open_new_slot(path, &slot);
 	capture_start(c);
 	rc = update_deploy_start(&up, &m, &slot, &res);
 	capture_end(c);
@@ -149,16 +157,11 @@ static int deploy(int want, int got, struct capture *c, char *path, const char *
 	struct download_result res = { .bytes = 4096 };
 	struct manifest m = { .size = 4096 };
 	struct slot slot = { .fd = -1 };
-	int fd, rc;
+	int rc;
 
 	sha_of(want, 4096, m.sha256);
 	sha_of(got, 4096, res.sha256);
-	strcpy(path, "/var/tmp/test_update.XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 4096), 0);
-	close(fd);
-	assert_int_equal(slot_open(&slot, path, "/nonexistent/running"), 0);
+	open_new_slot(path, &slot);
 	capture_start(c);
 	rc = update_deploy(&up, &m, &slot, &res, method);
 	capture_end(c);
