@@ -121,19 +121,26 @@ def built_key(step: Step) -> str | None:
         return None
 
 
+def source_state(repo: Path = REPO) -> tuple[str, bool | None]:
+    """The short commit of `repo` ("unknown" outside git) and whether its tree has
+    uncommitted changes (None: unknown)."""
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+    head = git("rev-parse", "--short", "HEAD")
+    if head is None or head.returncode != 0 or not head.stdout.strip():
+        return "unknown", None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return head.stdout.strip(), (bool(status.stdout.strip()) if status and status.returncode == 0 else None)
+
+
 @functools.lru_cache(maxsize=1)
 def source_commit() -> str:
-    """The commit of the source tree ("<short>+dirty" with uncommitted changes; "" outside git)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, timeout=30)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                                capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    if head.returncode != 0:
-        return ""
-    return head.stdout.strip() + ("+dirty" if status.returncode == 0 and status.stdout.strip() else "")
+    """The commit a journal entry names: "<short>", "<short>+dirty", or "" outside git."""
+    commit, dirty = source_state()
+    return "" if commit == "unknown" else commit + ("+dirty" if dirty else "")
 
 
 def _run_step(step: Step, key: str) -> None:

@@ -35,10 +35,6 @@ def label(entry: Entry) -> str:
     return entry.method if entry.client == "safe" else f"{entry.method} ({entry.client} client)"
 
 
-def phase(entry: Entry) -> str:
-    return entry.phase
-
-
 def column(entry: Entry) -> str:
     """The outcome, with every 'not atomic (FINAL)' in one column."""
     result = entry.outcome

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from . import HarnessError
 from .journal import UNFINISHED, Entry, latest, load_journal
-from .images import BUILD, REPO, STEP_BY_NAME, STEPS, built_key
+from .images import BUILD, REPO, STEP_BY_NAME, STEPS, built_key, source_state
 from .methods import METHODS
-from .report import OUTCOMES, Spread, label, size, strategies
+from .report import OUTCOMES, Spread, label, matrix, size, strategies
 
 DEFAULT_OUTPUT = REPO / "docs" / "results.md"
 BENCH_FORMAT = 1
@@ -92,22 +92,9 @@ def nproc() -> int | None:
         return os.cpu_count()
 
 
-def git_commit(repo: Path = REPO) -> tuple[str, bool | None]:
-    """The short commit of `repo` and whether its tree has uncommitted changes."""
-    commit = _first_line(["git", "rev-parse", "--short", "HEAD"], cwd=repo)
-    if commit is None:
-        return "unknown", None
-    try:
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                                capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return commit, None
-    return commit, bool(status.stdout.strip()) if status.returncode == 0 else None
-
-
 def stamp(now: datetime.datetime | None = None) -> Stamp:
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    commit, dirty = git_commit()
+    commit, dirty = source_state()
     return Stamp(now.strftime("%Y-%m-%d %H:%M UTC"), nproc(), memory(), cpu_model(), os.uname().release,
                  _first_line([QEMU, "--version"]) or f"{QEMU} not found",
                  commit, dirty, {s.name: built_key(s) for s in STEPS})
@@ -180,17 +167,11 @@ def _median(d: Spread | None) -> str:
 
 
 def outcome_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
-    """Cut trials: per method and phase, how many ended in each outcome."""
-    cells: dict[tuple[str, str], Counter] = {}
-    for e in entries:
-        if e.kind == "cut":
-            cells.setdefault((label(e), e.phase), Counter())[e.outcome] += 1
+    """Cut trials: per method and phase, how many ended in each outcome (the report's matrix)."""
+    cells = matrix(entries)
     seen = {o for c in cells.values() for o in c}
-    known = [o for o in OUTCOMES if o in seen]
-    columns = known + sorted(seen - set(known))
-    order = {p: i for i, p in enumerate(("pull", "deploy", "bootloader"))}
-    rows = [[m, p, *(str(c[o]) for o in columns), str(sum(c.values()))]
-            for (m, p), c in sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9), kv[0][1]))]
+    columns = [o for o in OUTCOMES if o in seen]
+    rows = [[m, p, *(str(c[o]) for o in columns), str(sum(c.values()))] for (m, p), c in cells.items()]
     return ["method", "phase", *columns, "trials"], rows
 
 
