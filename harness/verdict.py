@@ -87,25 +87,25 @@ def boot_record(number: int, markers: Iterable[Marker], ended_by: Marker | None 
     errors: list[tuple[str, str]] = []
     for m in markers:
         if m.event == "init":
-            version, slot = m.get("version", "") or "", m.get("slot", "") or ""
+            version, slot = m.get("version", ""), m.get("slot", "")
         elif m.event == "confirm":
-            confirm = m.get("result", "") or ""
+            confirm = m.get("result", "")
         elif m.event == "settled":
             settled, settled_version = m.get("result", ""), m.get("version", "")
         elif m.event == "heartbeat":
             heartbeat = True
         elif m.event == "init-warning":
-            warnings.append(m.get("reason", "unknown") or "unknown")
+            warnings.append(m.get("reason", "unknown"))
         elif m.event == "update-error":
-            errors.append((m.get("reason", "") or "", m.get("detail", "") or ""))
+            errors.append((m.get("reason", ""), m.get("detail", "")))
     return BootRecord(number, version, slot, confirm, settled, settled_version, ended_by.event if ended_by else "",
                       failure, heartbeat, tuple(warnings), tuple(errors))
 
 
 def _expected_failure(boot: BootRecord, payload: str) -> bool:
     """v2-bad is built to fail its health check: its own failed confirmations are
-    the rollback's evidence, not an anomaly."""
-    return payload == "v2-bad" and boot.version == BAD_VERSION
+    the rollback's evidence, not an anomaly (in-place switches to it within a boot)."""
+    return payload == "v2-bad" and BAD_VERSION in (boot.version, boot.settled_version)
 
 
 def anomalies(boots: list[BootRecord], payload: str) -> list[str]:
@@ -120,7 +120,7 @@ def anomalies(boots: list[BootRecord], payload: str) -> list[str]:
             out.append(f"{b.describe()}: a root that is no built version")
         if b.confirm in ("bad", "error") and not _expected_failure(b, payload):
             out.append(f"{b.describe()}: confirm result={b.confirm}, the device fell back or rebooted")
-        if b.settled == "unhealthy" and not (payload == "v2-bad" and BAD_VERSION in (b.version, b.settled_version)):
+        if b.settled == "unhealthy" and not _expected_failure(b, payload):
             out.append(f"{b.describe()}: settled unhealthy")
         out += [f"{b.describe()}: init warning {w}" for w in b.warnings]
     return out
