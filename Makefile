@@ -10,7 +10,6 @@ export BROWNOUT_REQUIRE_IMAGES := 1
 all: images
 
 include src/build.mk
-include src/ostree.mk
 # After src/build.mk: it adds the agent and its tests to the c-* targets.
 include faultinject/build.mk
 include tests/fixtures/build.mk
@@ -29,8 +28,8 @@ demo: images
 # Their devices' overlays and snapshots (about 6 GB in all) go to build/pytest,
 # which each run empties first: pytest's default keeps three runs in /tmp.
 # Lint first: a finding fails the run before any guest boots.
-LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/boot.d/* images/rootfs/brownout-init \
-	images/initramfs/init images/recovery/init .ci/run brownout
+LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/brownout-init images/initramfs/init \
+	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/asymmetric/recovery/init .ci/run brownout
 lint: deps
 	$(PYTHON) -m flake8 harness scenarios tests/python
 	$(PYTHON) -m mypy --ignore-missing-imports harness

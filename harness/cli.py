@@ -220,7 +220,7 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
 def write_report(journal: Path, with_evidence: bool, output: Path | None = None) -> Path:
     """The HTML report (and evidence bundle) of a journal; its path is printed last."""
     # Storage overhead comes from the disks' layouts, where they are built.
-    layouts = {name: images.STEP_BY_NAME[m.disk_step].out / "layout.json" for name, m in METHODS.items()}
+    layouts = {name: images.by_name(m.disk_step).out / "layout.json" for name, m in METHODS.items()}
     out = report.write(journal, output, layouts)
     if with_evidence:
         bundle = evidence.write_bundle(journal, out)
@@ -373,7 +373,7 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build kernel, initramfs, root trees and disks (cached)",
                        description="Build the default images from Debian arm64 packages. "
                                    "Steps whose inputs did not change are skipped.")
-    b.add_argument("--step", action="append", choices=[s.name for s in images.STEPS],
+    b.add_argument("--step", action="append", choices=[s.name for s in images.steps()],
                    help="build only this step and what it needs (repeatable)")
     b.add_argument("--force", action="store_true", help="rebuild even if up to date")
     b.set_defaults(func=cmd_build)

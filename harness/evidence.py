@@ -44,7 +44,7 @@ def sha256_file(path: Path) -> str:
 def image_digests() -> dict[str, dict]:
     """step -> {key, files: {path under the step: sha256}} for every built step."""
     out = {}
-    for step in images.STEPS:
+    for step in images.steps():
         key = images.built_key(step)
         if key is None:
             continue

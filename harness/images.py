@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -35,14 +36,14 @@ VERSIONS = ("v1", "v2", "v2-bad")
 BOOT_MODULES = "virtio_mmio virtio_blk ext4"
 LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"
 
-# What every method needs later is in v1 already: dpkg/apt (in-place), ostree,
-# libubootenv-tool (A/B, asymmetric), e2fsprogs, and the client libraries.
-ROOTFS_PACKAGES = "apt,mount,iproute2,ostree,libubootenv-tool,libcurl4,libostree-1-1,libssl3,e2fsprogs,kmod"
-SYSROOT_PACKAGES = "libc6-dev,libcurl4-openssl-dev,libostree-dev,libubootenv-dev,libssl-dev"
-
-# The boot script fragments that images/disk.sh boot_script puts into the
-# scripts of the methods that keep boot state in the env region.
-ENV_FRAGMENTS = ("images/boot/env-load.cmd", "images/boot/env-save.cmd")
+# What every root tree carries whatever its method; each method adds its own
+# Debian packages in images/methods/<name>/packages (and sysroot-packages for
+# its client's build), read here into the rootfs and sysroot steps' keys.
+COMMON_ROOTFS_PACKAGES = ("mount", "iproute2", "libcurl4", "libssl3", "e2fsprogs", "kmod")
+COMMON_SYSROOT_PACKAGES = ("libc6-dev", "libcurl4-openssl-dev", "libubootenv-dev", "libssl-dev")
+METHOD_IMAGES = "images/methods"
+# A boot script line that images/disk.sh boot_script replaces by images/boot/FRAGMENT.
+INCLUDE = re.compile(r"^\s*#include\s+(\S+)\s*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -52,42 +53,87 @@ class Step:
     inputs: tuple[str, ...] = ()     # repo-relative files or directories
     deps: tuple[str, ...] = ()       # other steps, exposed as <NAME>_DIR
     params: dict[str, str] = field(default_factory=dict)
-    outputs_of: tuple[str, ...] = ()  # build-relative files hashed into the key
 
     @property
     def out(self) -> Path:
         return IMAGES / self.name
 
 
-STEPS: tuple[Step, ...] = (
+def package_list(common: tuple[str, ...], filename: str) -> str:
+    """`common` and then every method's images/methods/*/`filename` (one package a
+    line, # comments), each once, comma-separated as mmdebstrap takes them."""
+    names = list(common)
+    for listing in sorted((REPO / METHOD_IMAGES).glob(f"*/{filename}")):
+        for line in listing.read_text().splitlines():
+            package = line.split("#", 1)[0].strip()
+            if package and package not in names:
+                names.append(package)
+    return ",".join(names)
+
+
+def method_step(method: str, name: str, script: str, deps: tuple[str, ...] = (),
+                inputs: tuple[str, ...] = (), repo_inputs: tuple[str, ...] = ()) -> Step:
+    """A step of a method's own: its script and `inputs` under images/methods/<method>/,
+    and `repo_inputs` (repo-relative) it reads from elsewhere."""
+    return Step(name, f"methods/{method}/{script}", deps=deps,
+                inputs=(*(f"{METHOD_IMAGES}/{method}/{i}" for i in inputs), *repo_inputs))
+
+
+def disk_step(method: str, deps: tuple[str, ...]) -> Step:
+    """A method's disk step, disk-<method>: images/methods/<method>/disk.sh, keyed
+    by its boot script, the fragments that script includes and the disk helpers."""
+    script = f"{METHOD_IMAGES}/{method}/boot.cmd"
+    path = REPO / script
+    fragments = INCLUDE.findall(path.read_text()) if path.is_file() else []
+    return Step(f"disk-{method}", f"methods/{method}/disk.sh", deps=deps,
+                inputs=(script, *(f"images/boot/{f}" for f in fragments), "images/disk.sh"))
+
+
+# The steps every method builds on. Each method declares its own (disk,
+# payloads, anything else it needs) as Method.image_steps.
+COMMON_STEPS: tuple[Step, ...] = (
     Step("kernel", "kernel.sh", params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES}),
     Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel",)),
-    Step("sysroot", "sysroot.sh", params={"SYSROOT_PACKAGES": SYSROOT_PACKAGES}),
+    Step("sysroot", "sysroot.sh",
+         params={"SYSROOT_PACKAGES": package_list(COMMON_SYSROOT_PACKAGES, "sysroot-packages")}),
     Step("apps", "apps.sh", inputs=("src", "faultinject", "tests/fixtures/ab_unsafe.c", "tests/fixtures/build.mk",
                                     "Makefile"), deps=("sysroot",)),
     Step("keys", "keys.sh"),
     Step("apt-key", "apt-key.sh"),
-    Step("rootfs", "rootfs.sh", inputs=("images/rootfs", "harness/checks/digest.py"),
+    Step("rootfs", "rootfs.sh",
+         inputs=("images/rootfs", "harness/checks/digest.py",
+                 *sorted(str(p.relative_to(REPO)) for p in (REPO / METHOD_IMAGES).glob("*/boot.d"))),
          deps=("kernel", "apps", "keys", "apt-key"),
-         params={"ROOTFS_PACKAGES": ROOTFS_PACKAGES}),
-    Step("payloads", "payloads.sh", deps=("rootfs", "keys")),
+         params={"ROOTFS_PACKAGES": package_list(COMMON_ROOTFS_PACKAGES, "packages")}),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),
-    Step("disk-ab", "disk-ab.sh", inputs=("images/boot/ab.cmd", *ENV_FRAGMENTS, "images/disk.sh"),
-         deps=("kernel", "initramfs", "rootfs")),
-    Step("recovery", "recovery.sh", inputs=("images/recovery", "images/rootfs/fw_env.config"),
-         deps=("kernel", "apps", "keys", "rootfs")),
-    Step("disk-asymmetric", "disk-asymmetric.sh",
-         inputs=("images/boot/asymmetric.cmd", *ENV_FRAGMENTS, "images/disk.sh"),
-         deps=("kernel", "initramfs", "rootfs", "recovery")),
-    Step("repo-inplace", "repo-inplace.sh", deps=("rootfs", "apt-key")),
-    Step("disk-inplace", "disk-inplace.sh", inputs=("images/boot/inplace.cmd", "images/disk.sh"),
-         deps=("kernel", "initramfs", "rootfs")),
-    Step("ostree", "ostree.sh", inputs=("images/userns.py", "harness/checks/digest.py"),
-         deps=("kernel", "initramfs", "rootfs")),
-    Step("disk-ostree", "disk-ostree.sh", inputs=("images/boot/ostree.cmd", *ENV_FRAGMENTS, "images/disk.sh"),
-         deps=("ostree",)),
 )
-STEP_BY_NAME = {s.name: s for s in STEPS}
+
+
+@functools.lru_cache(maxsize=1)
+def steps() -> tuple[Step, ...]:
+    """Every image step: the common ones, then each registered method's, in an
+    order where a step comes after the steps it depends on."""
+    from .methods import METHODS   # the methods declare their steps with this module's helpers
+    named = {s.name: s for s in COMMON_STEPS}
+    for method in METHODS.values():
+        named.update((s.name, s) for s in method.image_steps)
+    ordered: dict[str, Step] = {}
+
+    def visit(name: str) -> None:
+        if name not in ordered:
+            for dep in named[name].deps:
+                visit(dep)
+            ordered[name] = named[name]
+    for name in named:
+        visit(name)
+    return tuple(ordered.values())
+
+
+def by_name(name: str) -> Step:
+    for s in steps():
+        if s.name == name:
+            return s
+    raise HarnessError(f"unknown build step '{name}'; steps: {', '.join(s.name for s in steps())}")
 
 
 def _hash_path(h: "hashlib._Hash", path: Path) -> None:
@@ -150,7 +196,7 @@ def _run_step(step: Step, key: str) -> None:
     env = dict(os.environ, OUT=str(tmp), BUILD=str(IMAGES), CACHE=str(CACHE),
                REPO=str(REPO), LC_ALL="C", **step.params)
     for dep in step.deps:
-        env[dep.upper().replace("-", "_") + "_DIR"] = str(STEP_BY_NAME[dep].out)
+        env[dep.upper().replace("-", "_") + "_DIR"] = str(by_name(dep).out)
     log.info("step %s: building", step.name)
     started = time.monotonic()
     result = subprocess.run(["bash", str(REPO / "images" / step.script)], env=env)
@@ -168,16 +214,16 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
     """Build every step (or the named ones and what they depend on)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     IMAGES.mkdir(parents=True, exist_ok=True)
-    wanted = _closure(only) if only else {s.name for s in STEPS}
+    wanted = _closure(only) if only else {s.name for s in steps()}
     keys: dict[str, str] = {}
-    for step in STEPS:
-        if step.name not in wanted:
+    for each in steps():
+        if each.name not in wanted:
             continue
-        keys[step.name] = key = step_key(step, keys)
-        if not force and built_key(step) == key:
-            log.info("step %s: up to date", step.name)
+        keys[each.name] = key = step_key(each, keys)
+        if not force and built_key(each) == key:
+            log.info("step %s: up to date", each.name)
             continue
-        _run_step(step, key)
+        _run_step(each, key)
     return keys
 
 
@@ -185,17 +231,15 @@ def _closure(names: list[str]) -> set[str]:
     todo, seen = list(names), set()
     while todo:
         name = todo.pop()
-        if name not in STEP_BY_NAME:
-            raise HarnessError(f"unknown build step '{name}'; steps: {', '.join(STEP_BY_NAME)}")
         if name not in seen:
             seen.add(name)
-            todo.extend(STEP_BY_NAME[name].deps)
+            todo.extend(by_name(name).deps)
     return seen
 
 
 def require(name: str) -> Path:
     """The output directory of a built step, or a clear error saying how to build it."""
-    step = STEP_BY_NAME[name]
-    if built_key(step) is None:
+    built = by_name(name)
+    if built_key(built) is None:
         raise HarnessError(f"image '{name}' is not built: run './brownout build' (or 'make images')")
-    return step.out
+    return built.out

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import HarnessError
 from .journal import UNFINISHED, Entry, latest, load_journal
-from .images import BUILD, REPO, STEP_BY_NAME, STEPS, built_key, source_state
+from .images import BUILD, REPO, built_key, by_name, source_state, steps
 from .methods import METHODS
 from .report import OUTCOMES, Spread, label, matrix, size, strategies
 
@@ -97,7 +97,7 @@ def stamp(now: datetime.datetime | None = None) -> Stamp:
     commit, dirty = source_state()
     return Stamp(now.strftime("%Y-%m-%d %H:%M UTC"), nproc(), memory(), cpu_model(), os.uname().release,
                  _first_line([QEMU, "--version"]) or f"{QEMU} not found",
-                 commit, dirty, {s.name: built_key(s) for s in STEPS})
+                 commit, dirty, {s.name: built_key(s) for s in steps()})
 
 
 def _commit_text(s: Stamp) -> str:
@@ -300,7 +300,7 @@ def _rate_row(method: str, r: dict) -> list[str]:
 
 def layouts() -> dict[str, Path]:
     """Each method's disk layout, where storage overhead is computed from (as the report does)."""
-    return {name: STEP_BY_NAME[m.disk_step].out / "layout.json" for name, m in METHODS.items()}
+    return {name: by_name(m.disk_step).out / "layout.json" for name, m in METHODS.items()}
 
 
 def render(journals: list[Path], benches: list[Path], s: Stamp,

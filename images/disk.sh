@@ -5,7 +5,7 @@
 
 MIB=1048576
 
-# boot_script NAME — $OUT/boot.scr from images/boot/NAME.cmd, with each line
+# boot_script NAME — $OUT/boot.scr from images/methods/NAME/boot.cmd, with each line
 # "#include FRAGMENT" replaced by images/boot/FRAGMENT: U-Boot runs one
 # script, and the env code is shared by the methods that keep boot state.
 # The spliced script stays beside it as $OUT/boot.cmd.
@@ -19,7 +19,7 @@ boot_script() {
 		else
 			printf '%s\n' "$line"
 		fi
-	done < "$REPO/images/boot/$name.cmd" > "$OUT/boot.cmd"
+	done < "$REPO/images/methods/$name/boot.cmd" > "$OUT/boot.cmd"
 	mkimage -A arm64 -T script -C none -n "brownout $name" -d "$OUT/boot.cmd" "$OUT/boot.scr" >/dev/null
 }
 

@@ -1,13 +1,14 @@
 #!/bin/bash
-# Rootfs step: one Debian arm64 base (mmdebstrap, cached by its package list),
-# then the three root trees every method ships:
+# Rootfs step: one Debian arm64 base (mmdebstrap, cached by its package list:
+# the common one and each method's images/methods/<name>/packages), then the
+# three root trees every method ships:
 #   v1      base + application v1
 #   v2      v1 + the Debian package bc + application v2
 #   v2-bad  v2 whose application fails its health check
 # The application is a Debian package in every tree (brownout-app 1, 2,
 # 2-bad; 2 and 2-bad depend on bc), installed with dpkg, so a tree here is
 # what apt makes of v1 on the device with the in-place method's repository.
-# The packages are kept in debs/ for that repository (images/repo-inplace.sh).
+# The packages are kept in debs/ for that repository (images/methods/inplace/repo.sh).
 # Each tree becomes an ext4 image and gets a digest (file tree + package list)
 # and a manifest (the same, path by path: manifests/<version>.json), which names
 # the paths where a device's root that is neither version differs.
@@ -75,12 +76,11 @@ make_tree() { # version
 	tar -x -C "$tree" -f "$base"
 	install -m 0755 "$REPO/images/rootfs/brownout-init" "$tree/sbin/brownout-init"
 	cp -a "$KERNEL_DIR/rootfs-modules/." "$tree/"
-	install -m 0755 "$APPS_DIR/brownout-health" "$APPS_DIR/brownout-ab" "$APPS_DIR/brownout-asymmetric" \
-		"$APPS_DIR/brownout-inplace" "$tree/usr/bin/"
+	install -m 0755 "$APPS_DIR"/device/* "$tree/usr/bin/"
+	# Every method's boot hook: the kernel command line's brownout.method= picks the one that acts.
 	install -d "$tree/etc/brownout/boot.d" "$tree/data"
-	install -m 0755 "$REPO"/images/rootfs/boot.d/* "$tree/etc/brownout/boot.d/"
+	install -m 0755 "$REPO"/images/methods/*/boot.d/* "$tree/etc/brownout/boot.d/"
 	install -D -m 0644 "$REPO/images/rootfs/rig.sh" "$tree/usr/lib/brownout/rig.sh"
-	install -m 0755 "$APPS_DIR/brownout-ostree" "$tree/usr/bin/"
 	install -m 0644 "$KEYS_DIR/update.pub" "$tree/etc/brownout/update.pub"
 	echo brownout > "$tree/etc/hostname"
 	install -m 0644 "$REPO/images/rootfs/fw_env.config" "$tree/etc/fw_env.config"

@@ -1,14 +1,16 @@
-# C build for brownout: the device app and health check (src/app), the update
-# clients (src/ab, src/asymmetric, src/inplace; src/ostree in src/ostree.mk) on
-# the shared library (src/lib), and their cmocka tests. Included by the
-# top-level Makefile, which runs from the repository root.
+# C build for brownout: the device app and health check (src/app), the shared
+# update library (src/lib), and their cmocka tests. Each method's client is in
+# its own folder, src/<method>/, with the rules for it and its tests in
+# src/<method>/client.mk, which this file includes. Included by the top-level
+# Makefile, which runs from the repository root.
 #
 #   c-host      build/host/{v1,v2,v2-bad}/brownout-app, build/host/brownout-health,
-#               build/host/brownout-{ab,asymmetric,inplace}, build/host/tests/test_*
+#               the clients built for the host, build/host/tests/test_*
 #   c-test      build and run every cmocka test
 #   c-valgrind  the same tests under valgrind
 #   c-aarch64   build/aarch64/{v1,v2,v2-bad}/brownout-app, build/aarch64/brownout-health,
-#               build/aarch64/brownout-{ab,asymmetric,inplace}
+#               build/aarch64/brownout-<method> for every client
+#   c-device    DEST=dir: the programs every root tree carries (health check, clients)
 #   c-clean     remove build/host and build/aarch64 (never the sysroot)
 
 CFLAGS_COMMON = -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE
@@ -66,10 +68,6 @@ c_update_lib := $(addprefix lib/,bootenv verify manifest download slot slotstate
 c_client_objs := $(addprefix lib/,client cli marker num)
 # Everything a program on the update modules links besides its own modules.
 c_update_objs = $(c_update_lib) $(c_client_objs) $(addprefix lib/,fileio deadline)
-# Each method's own modules besides its program (src/<method>/<method>.c).
-c_ab_mods := ab/env
-c_asymmetric_mods := asymmetric/env asymmetric/policy
-c_inplace_mods := inplace/aptlog
 c_update_pkgs := libcurl libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_update_pkgs))
@@ -82,13 +80,17 @@ c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(
 # globbed, so tests other fragments add to tests/c are theirs to build.
 # test_selftest runs once more against the v2-bad self-test, which must fail.
 c_tests := $(addprefix test_,$(notdir $(c_lib)) selftest)
-c_update_tests := $(addprefix test_,$(notdir $(c_update_lib)) ab_env asymmetric_env)
-c_policy_tests := test_asymmetric_policy
-c_inplace_tests := test_aptlog
-c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken test_client \
-	$(c_update_tests) $(c_policy_tests) $(c_inplace_tests))
+# Clients add their tests to c_update_tests (linked with the update modules),
+# c_envfile_tests (an env partition in a file) or c_test_bins (rules of their own).
+c_update_tests := $(addprefix test_,$(notdir $(c_update_lib)))
+c_envfile_tests := test_envstore
+c_test_bins := $(addprefix build/host/tests/,$(c_tests) test_selftest_broken test_client)
+# The programs every root tree carries in /usr/bin; clients add theirs.
+c_device_programs := brownout-health
+c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health
+c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health
 
-# $(1): arch. Shared objects, the health check, the update clients but OSTree's (src/ostree.mk).
+# $(1): arch. Shared objects and the health check.
 define c_arch_rules
 build/$(1)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)
@@ -97,24 +99,28 @@ build/$(1)/obj/%.o: src/%.c $(c_mk)
 build/$(1)/brownout-health: $(patsubst %,build/$(1)/obj/%.o,app/health $(c_lib))
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
 
-# The update modules and the clients on them include libcurl, libubootenv and OpenSSL headers.
-$(patsubst %,build/$(1)/obj/%.o,ab/ab asymmetric/asymmetric $(c_update_lib) $(c_ab_mods) $(c_asymmetric_mods)): \
-		build/$(1)/obj/%.o: src/%.c $(c_mk)
+# The update modules include libcurl, libubootenv and OpenSSL headers.
+$(patsubst %,build/$(1)/obj/%.o,$(c_update_lib)): build/$(1)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $(c_includes) $$(c_pkg_cflags_$(1)) -MMD -MP -c $$< -o $$@
-
-build/$(1)/brownout-ab: $(patsubst %,build/$(1)/obj/%.o,ab/ab $(c_ab_mods) $(c_update_objs))
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
-
-build/$(1)/brownout-inplace: $(patsubst %,build/$(1)/obj/%.o,inplace/inplace $(c_inplace_mods) \
-		$(c_client_objs) $(addprefix lib/,status fileio))
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
-
-# The asymmetric client: the update modules; it runs in the root and in recovery.
-build/$(1)/brownout-asymmetric: $(patsubst %,build/$(1)/obj/%.o,asymmetric/asymmetric $(c_asymmetric_mods) \
-		$(c_update_objs))
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ $$(c_pkg_libs_$(1)) -o $$@
 endef
+
+# $(1): method, $(2): its modules (src/<method>/<method>.c and the rest), $(3): arch.
+# brownout-<method> on the update modules: it and they compiled and linked
+# against libcurl, libubootenv and OpenSSL. A client's client.mk calls it.
+define c_update_client
+$(patsubst %,build/$(3)/obj/%.o,$(2)): build/$(3)/obj/%.o: src/%.c $(c_mk)
+	@mkdir -p $$(@D)
+	$$(c_cc_$(3)) $$(CFLAGS_COMMON) $$(c_flags_$(3)) $(c_includes) $$(c_pkg_cflags_$(3)) -MMD -MP -c $$< -o $$@
+
+build/$(3)/brownout-$(1): $(patsubst %,build/$(3)/obj/%.o,$(2) $(c_update_objs))
+	$$(c_cc_$(3)) $$(CFLAGS_COMMON) $$(c_flags_$(3)) $$^ $$(c_pkg_libs_$(3)) -o $$@
+endef
+
+# Tests include the library's headers by name and a program's by its folder: "ab/env.h".
+c_test_includes := $(c_includes) -Isrc
+
+include $(sort $(wildcard src/*/client.mk))
 
 # $(1): arch, $(2): variant. The app with its version and self-test compiled in.
 define c_variant_rules
@@ -129,9 +135,6 @@ endef
 
 $(foreach a,$(c_archs),$(eval $(call c_arch_rules,$(a))))
 $(foreach a,$(c_archs),$(foreach v,$(c_variants),$(eval $(call c_variant_rules,$(a),$(v)))))
-
-# Tests include the library's headers by name and a program's by its folder: "ab/env.h".
-c_test_includes := $(c_includes) -Isrc
 
 build/host/tests/obj/%.o: tests/c/%.c $(c_mk)
 	@mkdir -p $(@D)
@@ -154,13 +157,14 @@ $(addprefix build/host/tests/,$(c_tests)): build/host/tests/%: build/host/tests/
 		build/host/obj/app/selftest.o $(patsubst %,build/host/obj/%.o,$(c_lib))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
 
-# The update modules' tests link all of them: few enough, and no list per test to keep.
+# The update modules' tests link all of them: few enough, and no list per test
+# to keep. A client's test adds its own modules as prerequisites.
+c_test_bins += $(addprefix build/host/tests/,$(c_update_tests))
 $(addprefix build/host/tests/,$(c_update_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,$(c_update_objs) $(c_ab_mods) asymmetric/env)
+		$(patsubst %,build/host/obj/%.o,$(c_update_objs))
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_pkg_libs_host) -lcmocka -lpthread -o $@
 
 # The tests on an env partition in a file share its helper (tests/c/envfile.c).
-c_envfile_tests := test_envstore test_ab_env test_asymmetric_env
 $(addprefix build/host/tests/,$(c_envfile_tests)): build/host/tests/obj/envfile.o
 
 # The client core's test runs programs of the host's (true, false) as health checks.
@@ -172,24 +176,22 @@ build/host/tests/test_client: build/host/tests/obj/test_client.o build/host/test
 # test_client does (tests/c/capture.c).
 build/host/tests/test_update build/host/tests/test_cli: build/host/tests/obj/capture.o
 
-$(addprefix build/host/tests/,$(c_policy_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,asymmetric/policy)
+# A test of a client's module that needs nothing but the module: the client's
+# client.mk names it in c_plain_tests and adds the module as a prerequisite.
+$(addprefix build/host/tests/,$(c_plain_tests)): build/host/tests/%: build/host/tests/obj/%.o
 	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
+c_test_bins += $(addprefix build/host/tests/,$(c_plain_tests))
 
-$(addprefix build/host/tests/,$(c_inplace_tests)): build/host/tests/%: build/host/tests/obj/%.o \
-		$(patsubst %,build/host/obj/%.o,$(c_inplace_mods))
-	$(HOST_CC) $(CFLAGS_COMMON) $^ -lcmocka -o $@
-
-c_host_bins := $(foreach v,$(c_variants),build/host/$(v)/brownout-app) build/host/brownout-health \
-	build/host/brownout-ab build/host/brownout-asymmetric build/host/brownout-inplace
-c_aarch64_bins := $(foreach v,$(c_variants),build/aarch64/$(v)/brownout-app) build/aarch64/brownout-health \
-	build/aarch64/brownout-ab build/aarch64/brownout-asymmetric build/aarch64/brownout-inplace
-
-.PHONY: c-host c-test c-valgrind c-aarch64 c-clean
+.PHONY: c-host c-test c-valgrind c-aarch64 c-device c-clean
 
 c-host: $(c_host_bins) $(c_test_bins)
 
 c-aarch64: $(c_aarch64_bins)
+
+c-device: c-aarch64
+	@test -n '$(DEST)' || { echo 'c-device: name the directory: make c-device DEST=dir' >&2; exit 1; }
+	install -d '$(DEST)'
+	install -m 0755 $(addprefix build/aarch64/,$(c_device_programs)) '$(DEST)/'
 
 # Run every test even after a failure, then fail if any did.
 c-test: $(c_test_bins)

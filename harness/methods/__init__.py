@@ -3,7 +3,8 @@ package, defining METHOD (base.Method, the host side of the method contract).
 
 Registering a method is its name in REGISTERED. Each is checked against the
 contract when the package loads; one that breaks it is refused with one line
-naming the method and what is wrong.
+naming the method and what is wrong. A method's image steps (Method.image_steps,
+scripts under images/methods/<name>/) join the common ones (images.COMMON_STEPS).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import importlib
 from pathlib import Path
 
 from ..errors import HarnessError
-from ..images import STEP_BY_NAME, built_key
+from .. import images
 from .base import GUEST_ADDR, Judge, Judgement, Method, RootLocation
 
 REGISTERED = ("ab", "asymmetric", "inplace", "ostree")
@@ -27,11 +28,13 @@ def load(names: tuple[str, ...] = REGISTERED) -> dict[str, Method]:
         method = getattr(module, "METHOD", None)
         if not isinstance(method, Method):
             raise HarnessError(f"method '{name}': harness/methods/{name}.py defines no METHOD = Method(...)")
+        methods[name] = method
+    steps = {s.name for s in images.COMMON_STEPS} | {s.name for m in methods.values() for s in m.image_steps}
+    for name, method in methods.items():
         problems = ([f"its METHOD is named '{method.name}'"] if method.name != name else []) \
-            + method.problems(STEP_BY_NAME)
+            + method.problems(steps)
         if problems:
             raise HarnessError(f"method '{name}' breaks the method contract: {'; '.join(problems)}")
-        methods[name] = method
     return methods
 
 
@@ -43,8 +46,8 @@ def served_roots() -> dict[str, Path]:
     for every method whose payloads are built."""
     roots = {}
     for m in METHODS.values():
-        step = STEP_BY_NAME[m.payload_steps[0]]
-        if built_key(step) is not None:
+        step = images.by_name(m.payload_steps[0])
+        if images.built_key(step) is not None:
             roots[m.name] = step.out / m.name
     if not roots:
         raise HarnessError("no payloads are built: run './brownout build'")
@@ -53,7 +56,7 @@ def served_roots() -> dict[str, Path]:
 
 def images_key(name: str) -> dict[str, str | None]:
     """The keys of the image steps that decide what `name`'s update does, syscall by syscall."""
-    return {step: built_key(STEP_BY_NAME[step]) for step in get(name).record_steps}
+    return {step: images.built_key(images.by_name(step)) for step in get(name).record_steps}
 
 
 def get(name: str) -> Method:

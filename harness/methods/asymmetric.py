@@ -3,6 +3,7 @@ only root slot and boots it; recovery reinstalls the last good image when the
 new one never confirms."""
 from __future__ import annotations
 
+from ..images import disk_step, method_step
 from .base import Method, RootLocation
 
 
@@ -13,5 +14,11 @@ def root_of(init: dict[str, str]) -> RootLocation | None:
 
 # Boots are the update's, recovery's, the new root's; for v2-bad, its tries,
 # recovery's reinstall of v1, and v1's.
-METHOD = Method("asymmetric", "disk-asymmetric", "asymmetric.img", root_of,
+METHOD = Method("asymmetric",
+                # Recovery installs the A/B method's signed images.
+                (method_step("asymmetric", "payloads-asymmetric", "payloads.sh", deps=("payloads-ab",)),
+                 method_step("asymmetric", "recovery", "recovery.sh", inputs=("recovery",),
+                             deps=("kernel", "apps", "keys", "rootfs")),
+                 disk_step("asymmetric", deps=("kernel", "initramfs", "rootfs", "recovery"))),
+                "disk-asymmetric", "asymmetric.img", root_of, payload_steps=("payloads-asymmetric",),
                 extra_boots=5, request_boots=2, switch_reboots=2)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
+from ..images import Step
 from ..machine.console import Marker
 
 GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
@@ -65,7 +66,10 @@ class Judge:
 @dataclass(frozen=True)
 class Method:
     name: str
-    disk_step: str                   # image build step that makes the disk
+    # The image steps of its own (images/methods/<name>/): its disk, its
+    # payloads, anything they need. They build on the common steps (images.py).
+    image_steps: tuple[Step, ...]
+    disk_step: str                   # the one of them that makes the disk
     disk_image: str                  # file name in that step's output
     root_of: Callable[[dict[str, str]], RootLocation | None]   # from the `init` marker's fields
     # The phases of the update, in the order they happen.
@@ -76,7 +80,7 @@ class Method:
     boot_limit: int = 3              # boots a new version gets before falling back
     extra_boots: int = 3             # the update's own boots, the fallback, one spare
     clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
-    payload_steps: tuple[str, ...] = ("payloads",)
+    payload_steps: tuple[str, ...] = ()   # what the update server serves under /<name>/: the first one's <name>/
     # Boots that get the rig's request (update URL, agent, cut): the update's
     # boot, and for asymmetric also recovery's, where the install and its cuts happen.
     request_boots: int = 1
@@ -101,11 +105,18 @@ class Method:
         return ("apps", "rootfs", *self.payload_steps, self.disk_step)
 
     def problems(self, steps: Iterable[str]) -> list[str]:
-        """How this method breaks the contract, given the image steps that exist."""
+        """How this method breaks the contract, given the names of every image step
+        (the common ones and every method's)."""
         known = set(steps)
-        out = [f"{what} step '{step}' is not an image step"
-               for what, step in (("disk", self.disk_step), ("digests", self.digests_step),
-                                  *(("payload", s) for s in self.payload_steps)) if step not in known]
+        own = {s.name for s in self.image_steps}
+        out = [] if self.disk_step in own else [f"its disk step '{self.disk_step}' is not among its image_steps"]
+        out += [f"{what} step '{step}' is not an image step"
+                for what, step in (("digests", self.digests_step), *(("payload", s) for s in self.payload_steps))
+                if step not in known]
+        out += [f"image step '{s.name}' depends on '{dep}', which is not an image step"
+                for s in self.image_steps for dep in s.deps if dep not in known]
+        if not self.payload_steps:
+            out.append("it names no payload step")
         if not self.phases:
             out.append("it declares no phases")
         out += [f"phase '{p}' is not a lowercase word" for p in self.phases if not PHASE_NAME.fullmatch(p)]

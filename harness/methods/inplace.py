@@ -3,6 +3,7 @@ the application restarts. No reboot, no boot counter, no rollback; the trial
 also judges what dpkg left in the root."""
 from __future__ import annotations
 
+from ..images import disk_step, method_step
 from .asymmetric import root_of
 from .base import Judge, Judgement, Method, RootFacts
 
@@ -16,6 +17,9 @@ def dpkg_audit(root: RootFacts) -> Judgement:
 
 
 # After a cut, one boot shows what dpkg left.
-METHOD = Method("inplace", "disk-inplace", "inplace.img", root_of, phases=("pull", "deploy"),
+METHOD = Method("inplace",
+                (method_step("inplace", "repo-inplace", "repo.sh", deps=("rootfs", "apt-key")),
+                 disk_step("inplace", deps=("kernel", "initramfs", "rootfs"))),
+                "disk-inplace", "inplace.img", root_of, phases=("pull", "deploy"),
                 boot_limit=0, extra_boots=2, switch_reboots=0, request_path="{payload}",
                 payload_steps=("repo-inplace",), judge=Judge(root=dpkg_audit))

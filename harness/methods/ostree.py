@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from ..images import disk_step, method_step
 from ..machine.console import Marker
 from .base import Judge, Method, RootLocation
 
@@ -34,7 +35,11 @@ def repo_usage(markers: Iterable[Marker]) -> dict[str, int]:
 
 
 # The request is the URL of an archive repo whose ref brownout/update is the payload.
-METHOD = Method("ostree", "disk-ostree", "ostree.img", root_of,
+METHOD = Method("ostree",
+                (method_step("ostree", "ostree", "ostree.sh", inputs=("userns.py",),
+                             deps=("kernel", "initramfs", "rootfs"), repo_inputs=("harness/checks/digest.py",)),
+                 disk_step("ostree", deps=("ostree",))),
+                "disk-ostree", "ostree.img", root_of,
                 payload_steps=("ostree",), digests_step="disk-ostree", request_path="{payload}",
                 judge=Judge(measures=repo_usage),
                 # A deployment is ~6000 hard links, each a cut point listed on the console.

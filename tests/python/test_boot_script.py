@@ -15,6 +15,7 @@ from harness.images import REPO
 pytestmark = pytest.mark.skipif(shutil.which("mkimage") is None, reason="needs mkimage (u-boot-tools)")
 
 BOOT = REPO / "images" / "boot"
+METHODS = REPO / "images" / "methods"
 INCLUDE = re.compile(r"^\s*#include\s", re.M)
 
 
@@ -32,7 +33,7 @@ def test_the_env_fragments_stand_in_for_their_include_lines(name: str, tmp_path:
     assert not INCLUDE.search(spliced)
     assert spliced.count(load) == 1 and spliced.count(save) == 1
     assert spliced.index(load) < spliced.index(save)
-    assert spliced.startswith(INCLUDE.split((BOOT / f"{name}.cmd").read_text())[0])
+    assert spliced.startswith(INCLUDE.split((METHODS / name / "boot.cmd").read_text())[0])
     header = subprocess.run(["mkimage", "-l", str(tmp_path / "boot.scr")], capture_output=True, text=True,
                             check=True).stdout
     assert f"brownout {name}" in header and "Script" in header
@@ -40,16 +41,17 @@ def test_the_env_fragments_stand_in_for_their_include_lines(name: str, tmp_path:
 
 def test_a_script_without_includes_is_made_as_it_is(tmp_path: Path) -> None:
     assert boot_script("inplace", tmp_path).returncode == 0
-    assert (tmp_path / "boot.cmd").read_text() == (BOOT / "inplace.cmd").read_text()
+    assert (tmp_path / "boot.cmd").read_text() == (METHODS / "inplace" / "boot.cmd").read_text()
 
 
 def test_a_missing_fragment_is_a_clear_error(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "images" / "boot").mkdir(parents=True)
+    (repo / "images" / "methods" / "x").mkdir(parents=True)
     for helper in ("lib.sh", "disk.sh"):
         shutil.copy(REPO / "images" / helper, repo / "images" / helper)
-    (repo / "images" / "boot" / "x.cmd").write_text('echo "x"\n\t#include nope.cmd\n')
+    (repo / "images" / "methods" / "x" / "boot.cmd").write_text('echo "x"\n\t#include nope.cmd\n')
     (tmp_path / "out").mkdir()
     result = boot_script("x", tmp_path / "out", repo)
-    assert result.returncode != 0 and "x.cmd: no fragment" in result.stderr
+    assert result.returncode != 0 and "boot script x.cmd: no fragment" in result.stderr
     assert not (tmp_path / "out" / "boot.scr").exists()

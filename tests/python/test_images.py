@@ -10,9 +10,9 @@ from harness import HarnessError
 from harness import images
 
 
-def keys_for(steps=images.STEPS, **overrides):
+def keys_for(**overrides):
     keys: dict[str, str] = {}
-    for step in steps:
+    for step in images.steps():
         step = overrides.get(step.name, step)
         keys[step.name] = images.step_key(step, keys)
     return keys
@@ -24,8 +24,8 @@ def test_keys_are_stable() -> None:
 
 def test_a_parameter_change_rebuilds_the_step_and_what_depends_on_it() -> None:
     base = keys_for()
-    rootfs = dataclasses.replace(images.STEP_BY_NAME["rootfs"],
-                                 params={"ROOTFS_PACKAGES": images.ROOTFS_PACKAGES + ",vim"})
+    rootfs = images.by_name("rootfs")
+    rootfs = dataclasses.replace(rootfs, params={"ROOTFS_PACKAGES": rootfs.params["ROOTFS_PACKAGES"] + ",vim"})
     changed = keys_for(rootfs=rootfs)
     assert changed["rootfs"] != base["rootfs"]
     assert changed["disk-ab"] != base["disk-ab"]
@@ -35,7 +35,7 @@ def test_a_parameter_change_rebuilds_the_step_and_what_depends_on_it() -> None:
 
 def test_every_dependency_is_built_first() -> None:
     seen: set[str] = set()
-    for step in images.STEPS:
+    for step in images.steps():
         assert set(step.deps) <= seen, f"{step.name} depends on a later step"
         seen.add(step.name)
 
@@ -46,14 +46,14 @@ def test_unknown_step_is_a_clear_error() -> None:
 
 
 def test_missing_input_is_a_clear_error() -> None:
-    step = dataclasses.replace(images.STEP_BY_NAME["firmware"], inputs=("images/no-such-file",))
+    step = dataclasses.replace(images.by_name("firmware"), inputs=("images/no-such-file",))
     with pytest.raises(HarnessError, match="no-such-file is missing"):
         images.step_key(step, {})
 
 
 def test_a_disk_step_is_keyed_by_the_boot_script_fragments_it_includes() -> None:
     including = set()
-    for step in images.STEPS:
+    for step in images.steps():
         for script in (p for p in step.inputs if p.endswith(".cmd")):
             text = (images.REPO / script).read_text()
             for fragment in re.findall(r"^\s*#include\s+(\S+)\s*$", text, re.M):
@@ -61,3 +61,30 @@ def test_a_disk_step_is_keyed_by_the_boot_script_fragments_it_includes() -> None
                 assert f"images/boot/{fragment}" in step.inputs, \
                     f"step {step.name}: {script} includes {fragment}, which its key does not cover"
     assert including == {"disk-ab", "disk-asymmetric", "disk-ostree"}
+
+
+def test_every_method_adds_its_packages_and_boot_hook_to_the_root_trees() -> None:
+    rootfs = images.by_name("rootfs")
+    packages = rootfs.params["ROOTFS_PACKAGES"].split(",")
+    assert packages[:len(images.COMMON_ROOTFS_PACKAGES)] == list(images.COMMON_ROOTFS_PACKAGES)
+    assert {"apt", "ostree", "libubootenv-tool"} <= set(packages)
+    assert len(packages) == len(set(packages)), "a package shared by two methods is listed once"
+    for method in ("ab", "asymmetric", "inplace", "ostree"):
+        assert f"images/methods/{method}/boot.d" in rootfs.inputs
+
+
+def test_package_lists_skip_comments_and_blank_lines(tmp_path, monkeypatch) -> None:
+    (tmp_path / "images" / "methods" / "one").mkdir(parents=True)
+    (tmp_path / "images" / "methods" / "two").mkdir(parents=True)
+    (tmp_path / "images" / "methods" / "one" / "packages").write_text("# what one needs\nfoo\n\nbar  # bar too\n")
+    (tmp_path / "images" / "methods" / "two" / "packages").write_text("bar\nbaz\n")
+    monkeypatch.setattr(images, "REPO", tmp_path)
+    assert images.package_list(("base",), "packages") == "base,foo,bar,baz"
+
+
+def test_each_method_step_lives_in_its_own_folder() -> None:
+    from harness.methods import METHODS
+    for method in METHODS.values():
+        for step in method.image_steps:
+            assert step.script.startswith(f"methods/{method.name}/"), step
+            assert (images.REPO / "images" / step.script).is_file(), step

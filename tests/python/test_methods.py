@@ -9,6 +9,7 @@ import types
 import pytest
 
 from harness import HarnessError
+from harness.images import disk_step
 from harness.methods import METHODS, REGISTERED, Method, load
 from harness.methods.ab import root_of
 
@@ -31,10 +32,21 @@ def test_every_registered_method_is_loaded_with_its_phases() -> None:
 
 
 def test_a_method_with_a_missing_disk_step_is_refused(method_module) -> None:
-    name = method_module("nodisk", Method("nodisk", "disk-nodisk", "x.img", root_of))
+    name = method_module("nodisk", Method("nodisk", (), "disk-nodisk", "x.img", root_of, payload_steps=("rootfs",)))
     with pytest.raises(HarnessError, match=r"^method 'nodisk' breaks the method contract: "
-                                           r"disk step 'disk-nodisk' is not an image step$"):
+                                           r"its disk step 'disk-nodisk' is not among its image_steps$"):
         load((name,))
+
+
+def test_a_method_step_on_a_step_that_does_not_exist_is_refused(method_module) -> None:
+    steps = (disk_step("orphan", deps=("kernel", "no-such-step")),)
+    name = method_module("orphan", Method("orphan", steps, "disk-orphan", "x.img", root_of))
+    with pytest.raises(HarnessError) as e:
+        load((name,))
+    text = str(e.value)
+    assert "image step 'disk-orphan' depends on 'no-such-step', which is not an image step" in text
+    assert "it names no payload step" in text
+    assert "\n" not in text
 
 
 def test_a_phase_rule_for_a_phase_the_method_lacks_is_refused(method_module) -> None:

@@ -198,7 +198,7 @@ def test_the_command_stamps_the_page_with_date_host_commit_and_images(journal: P
     assert f"- QEMU: {qemu}" in lines
     keys = {r[0]: r[1] for r in table_after(page, "Image keys")[1:]}
     assert keys["kernel"] == f"`{'f' * 64}`" and keys["rootfs"] == "not built"
-    assert set(keys) == {s.name for s in results.STEPS}
+    assert set(keys) == {s.name for s in results.steps()}
     # A journal inside the repository is named relative to it (as make test's temporary directories are).
     assert f"### `{results._shown(journal)}`" in page and "#### Cut trials" in page
 

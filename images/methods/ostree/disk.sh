@@ -2,8 +2,8 @@
 # OSTree disk: boot (FAT: boot.scr only), env (raw, two env copies, as A/B),
 # ostree (ext4: the sysroot, v1 deployed; kernels and uEnv.txt in its /boot),
 # data.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/disk.sh"
+. "$REPO/images/lib.sh"
+. "$REPO/images/disk.sh"
 
 sysroot_mib=$(( $(stat -c %s "$OSTREE_DIR/sysroot.ext4") / MIB ))
 step "disk-ostree: GPT boot/env/ostree/data, sysroot of $sysroot_mib MiB"

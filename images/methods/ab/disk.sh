@@ -3,8 +3,8 @@
 # copies), rootA (v1), rootB (empty, as a device leaves the factory: a copy of
 # v1 there would quietly rescue an updater that switches slots too early),
 # data.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/disk.sh"
+. "$REPO/images/lib.sh"
+. "$REPO/images/disk.sh"
 
 root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
 step "disk-ab: GPT boot/env/rootA/rootB/data, slots of $root_mib MiB"

@@ -1,12 +1,11 @@
 #!/bin/bash
-# Payloads step: what the update server serves, signed.
+# A/B payloads step: what the update server serves under /ab/, signed.
 #   ab/<version>/rootfs.ext4 + manifest   for v1, v2 and v2-bad
-#   asymmetric/                           the same, hard-linked
 #   ab/v2-tampered/                       v2's manifest over a changed payload
 #   ab/v2-badsig/                         v2 signed with the rogue key
 # A payload is the root file system shrunk to its minimum, so the transfer
 # carries no free space; the slot it lands in is larger.
-. "$(dirname "$0")/lib.sh"
+. "$REPO/images/lib.sh"
 
 # sign_manifest KEY IN OUT — append the signature line: base64 of the Ed25519
 # signature over every byte before it.
@@ -34,13 +33,9 @@ payload() {
 }
 
 for version in v1 v2 v2-bad; do
-	step "payloads: ab/$version"
+	step "payloads-ab: ab/$version"
 	payload "$version" "$version" "$KEYS_DIR/update.key"
 done
-step "payloads: ab/v2-tampered, ab/v2-badsig"
+step "payloads-ab: ab/v2-tampered, ab/v2-badsig"
 payload v2 v2-tampered "$KEYS_DIR/update.key" tamper
 payload v2 v2-badsig "$KEYS_DIR/rogue.key"
-# The asymmetric method installs the same signed images; v1 is what its
-# recovery reinstalls when a new root spends its tries (ASYM_GOOD_URL).
-step "payloads: asymmetric (hard links to ab)"
-cp -al "$OUT/ab" "$OUT/asymmetric"

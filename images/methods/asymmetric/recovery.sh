@@ -5,7 +5,7 @@
 # walking DT_NEEDED and copied from the v1 root tree (the same Debian arm64
 # libraries the root runs). The recovery partition holds it with the kernel;
 # no update ever writes that partition.
-. "$(dirname "$0")/lib.sh"
+. "$REPO/images/lib.sh"
 
 step "recovery: busybox-static + brownout-asymmetric + its libraries"
 root="$OUT/.root"
@@ -33,7 +33,7 @@ done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' | while read -r ko; d
 install -m 0755 "$APPS_DIR/brownout-asymmetric" "$root/usr/bin/brownout-asymmetric"
 install -m 0644 "$KEYS_DIR/update.pub" "$root/etc/brownout/update.pub"
 install -m 0644 "$REPO/images/rootfs/fw_env.config" "$root/etc/fw_env.config"
-install -m 0755 "$REPO/images/recovery/init" "$root/init"
+install -m 0755 "$REPO/images/methods/asymmetric/recovery/init" "$root/init"
 
 # needed FILE — the DT_NEEDED names of an ELF file.
 needed() { aarch64-linux-gnu-readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }

@@ -2,8 +2,8 @@
 # In-place disk: boot (FAT: kernel, initramfs, boot.scr), root (v1, mounted
 # read-write and upgraded by apt/dpkg where it is), data. No env region: this
 # method has no boot state to keep.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/disk.sh"
+. "$REPO/images/lib.sh"
+. "$REPO/images/disk.sh"
 
 root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
 step "disk-inplace: GPT boot/root/data, root of $root_mib MiB"

@@ -14,11 +14,11 @@
 #   digests.jsonl      digest of each version's deployment as libostree lays it out
 #   manifests/         the same, path by path (<version>.json)
 #   sizes.json         plain pull vs static delta v1->v2, repo usage
-. "$(dirname "$0")/lib.sh"
+. "$REPO/images/lib.sh"
 
 OS=brownout
 REF=brownout/update
-userns() { /usr/bin/python3 "$REPO/images/userns.py" "$@"; }
+userns() { /usr/bin/python3 "$REPO/images/methods/ostree/userns.py" "$@"; }
 
 kver=$(cat "$KERNEL_DIR/release")
 [ -d "$ROOTFS_DIR/v1/usr/lib/modules/$kver" ] || die "rootfs v1 has no modules for kernel $kver"

@@ -8,7 +8,7 @@
 #   inplace/v2-badsig/    v2 signed with the rogue key
 # The packages are the very ones the root trees were built with (rootfs/debs),
 # so apt on the device ends in the tree recorded for v2 (or v2-bad).
-. "$(dirname "$0")/lib.sh"
+. "$REPO/images/lib.sh"
 
 # The Release date must not lie in the guest's future; fixed, so the step is reproducible.
 DATE="Tue, 14 Nov 2023 22:13:20 UTC"

@@ -2,8 +2,8 @@
 # Asymmetric disk: boot (FAT: kernel, initramfs, boot.scr), env (raw, two env
 # copies, as A/B), root (v1, the only root slot), recovery (FAT: kernel and
 # the recovery initramfs; no update writes it), data.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/disk.sh"
+. "$REPO/images/lib.sh"
+. "$REPO/images/disk.sh"
 
 root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
 step "disk-asymmetric: GPT boot/env/root/recovery/data, root of $root_mib MiB"
