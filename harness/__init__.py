@@ -1,7 +1,7 @@
 """brownout host-side harness: QEMU machines, QMP, serial console, power switch."""
 
-from harness.errors import (BootFailure, ConsoleTimeout, HarnessError, HarnessTimeout,
-                            MachineExited, NoSpace, QMPError, QMPTimeout)
+from .errors import (BootFailure, ConsoleTimeout, HarnessError, HarnessTimeout,
+                     MachineExited, NoSpace, QMPError, QMPTimeout)
 
 __all__ = [
     "BootFailure",

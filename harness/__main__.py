@@ -2,12 +2,12 @@
 when the CLI loads; one that breaks the contract ends the run with one line."""
 import sys
 
-from harness.errors import HarnessError
+from .errors import HarnessError
 
 
 def run() -> int:
     try:
-        from harness.cli import main
+        from .cli import main
     except HarnessError as e:
         print(f"brownout: error: {e}", file=sys.stderr)
         return 1

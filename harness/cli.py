@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import HarnessError
-from . import campaign, evidence, images, report
-from . import journal as journal_mod
-from . import results
+from . import images
+from .campaign import runner as campaign
+from .report import evidence
+from .report import html as report
+from .campaign import journal as journal_mod
+from .report import results
 from .machine.boot import format_timeline, spread, wait_boot
 from .checks.device import Device
 from .methods import METHODS
 from .machine.qemu import Machine
 from .server import Fault
-from .trial import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
+from .trial.run import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
 
 log = logging.getLogger("brownout")
 

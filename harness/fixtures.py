@@ -21,7 +21,7 @@ from .checks.device import Device
 from .machine.power import PowerSwitch
 from .server import UpdateServer
 from .machine.snapshot import Snapshot
-from .trial import TrialResult, TrialSpec, run_trial, take_snapshot
+from .trial.run import TrialResult, TrialSpec, run_trial, take_snapshot
 
 
 def _images_or_skip(method: str, run_dir: Path) -> Device:

@@ -1,5 +1,5 @@
 """A campaign's trials: one test per planned trial, made by the campaign plugin
-(harness/pytest_campaign.py) from the plan `./brownout campaign` hands pytest.
+(harness/campaign/pytest_plugin.py) from the plan `./brownout campaign` hands pytest.
 Collected empty, and skipped, without a plan. Each trial's console logs stay
 next to the journal (<journal>.logs/<id>/)."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Callable
 
 import pytest
 
-from harness.campaign import PlannedCut
-from harness.journal import Entry
-from harness.trial import TrialResult
+from harness.campaign.runner import PlannedCut
+from harness.campaign.journal import Entry
+from harness.trial.run import TrialResult
 
 pytestmark = [pytest.mark.campaign, pytest.mark.e2e, pytest.mark.qemu]
 

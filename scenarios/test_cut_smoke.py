@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness import HarnessError
-from harness.trial import TrialSpec, run_trial, take_snapshot
+from harness.trial.run import TrialSpec, run_trial, take_snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Literal, Mapping, NoReturn, Sequence, TypeVar, overload
 
-from harness.errors import BootFailure, ConsoleTimeout, HarnessError, MachineExited
+from ..errors import BootFailure, ConsoleTimeout, HarnessError, MachineExited
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import HarnessError
-from harness.machine.qemu import Machine, MachineConfig
+from ..errors import HarnessError
+from .qemu import Machine, MachineConfig
 
 log = logging.getLogger(__name__)
 

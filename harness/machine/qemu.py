@@ -24,9 +24,9 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.machine.console import Console
-from harness.errors import HarnessError, HarnessTimeout
-from harness.machine.qmp import QMPClient
+from .console import Console
+from ..errors import HarnessError, HarnessTimeout
+from .qmp import QMPClient
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.errors import QMPError, QMPTimeout
+from ..errors import QMPError, QMPTimeout
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import HarnessError, campaign
-from harness.campaign import plan
-from harness.journal import Entry, Journal
-from harness.trial import Measures, TrialResult, TrialSpec
+from harness import HarnessError
+from harness.campaign import runner as campaign
+from harness.campaign.runner import plan
+from harness.campaign.journal import Entry, Journal
+from harness.trial.run import Measures, TrialResult, TrialSpec
 
 POINTS = ([{"index": i, "phase": "pull"} for i in range(1, 301)]
           + [{"index": 301, "phase": "deploy"}, {"index": 302, "phase": "bootloader"},

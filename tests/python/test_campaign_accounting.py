@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import campaign
-from harness.campaign import PlannedCut, unaccounted
-from harness.journal import Journal, latest, load_journal
+from harness.campaign import runner as campaign
+from harness.campaign.runner import PlannedCut, unaccounted
+from harness.campaign.journal import Journal, latest, load_journal
 from harness.methods import images_key
-from harness.trial import TrialResult, TrialSpec
+from harness.trial.run import TrialResult, TrialSpec
 
 REPO = Path(__file__).resolve().parents[2]
 

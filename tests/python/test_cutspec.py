@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import HarnessError, cutspec
+from harness import HarnessError
+from harness.trial import cutspec
 
 
 def test_a_recorded_point_round_trips() -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError, methods
-from harness.campaign import load_record
+from harness.campaign.runner import load_record
 from harness.checks.device import partitions
 from harness.server import UpdateServer
-from harness.trial import TrialSpec, record_points
+from harness.trial.run import TrialSpec, record_points
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(300)]
 

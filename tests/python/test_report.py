@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import HarnessError, campaign, images, report
-from harness.campaign import Progress, parse_shard, plan, shard
-from harness.journal import Entry, Journal, load_journal, merge
-from harness.trial import Measures, TrialResult
+from harness import HarnessError, images
+from harness.campaign import runner as campaign
+from harness.report import html as report
+from harness.campaign.runner import Progress, parse_shard, plan, shard
+from harness.campaign.journal import Entry, Journal, load_journal, merge
+from harness.trial.run import Measures, TrialResult
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "journal-ab.jsonl"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -296,7 +298,7 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def bundle_of(journal: Path) -> tuple[Path, dict[str, bytes]]:
-    from harness import evidence
+    from harness.report import evidence
     page = report.write(journal)
     path = evidence.write_bundle(journal, page)
     with tarfile.open(path) as tar:
@@ -304,7 +306,7 @@ def bundle_of(journal: Path) -> tuple[Path, dict[str, bytes]]:
 
 
 def test_an_evidence_bundle_holds_what_the_campaign_rests_on(journal: Path, built: Path, tmp_path: Path) -> None:
-    from harness import evidence
+    from harness.report import evidence
     campaign.save_plan(plan("ab", "v2", POINTS, "1", 1), journal.with_suffix(".plan.json"))
     path, files = bundle_of(journal)
     assert path == tmp_path / "campaign-evidence.tar.gz"
@@ -348,7 +350,7 @@ def rewrite(path: Path, files: dict[str, bytes]) -> None:
 
 
 def test_a_tampered_bundle_does_not_verify(journal: Path, built: Path) -> None:
-    from harness import evidence
+    from harness.report import evidence
     path, files = bundle_of(journal)
     name = "campaign-evidence/campaign.jsonl"
     rewrite(path, {**files, name: files[name].replace(b'"bricked"', b'"v1"')})

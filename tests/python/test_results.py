@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
+from harness.report import results
 from harness.cli import parser
-from harness.results import Stamp
-from harness.trial import SCHEMA, Measures, TrialResult
+from harness.report.results import Stamp
+from harness.trial.run import SCHEMA, Measures, TrialResult
 
 REPO = Path(__file__).resolve().parents[2]
 BROWNOUT = str(REPO / "brownout")
@@ -268,8 +268,8 @@ def test_bench_takes_json_before_or_after_the_benchmark(argv: list[str]) -> None
 
 
 def test_each_journal_says_which_commit_and_images_its_trials_ran_on(tmp_path: Path) -> None:
-    from harness.journal import Entry, Journal
-    from harness.trial import Measures, TrialResult
+    from harness.campaign.journal import Entry, Journal
+    from harness.trial.run import Measures, TrialResult
     journal = Journal(tmp_path / "j.jsonl")
     result = TrialResult("ab", "v2", "v2", ["atomic", "completes"], Measures(1.0, 1, 1, 1, 1.0), "./brownout trial")
     journal.append(Entry.of_trial("ab-happy", "happy", "", result, images={"rootfs": "k1"}, commit="abc1234"))

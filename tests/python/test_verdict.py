@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.journal import Entry
+from harness.campaign.journal import Entry
 from harness.machine.console import parse_marker
-from harness.report import overhead, render, spread, strategies
-from harness.verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence
+from harness.report.html import overhead, render, spread, strategies
+from harness.trial.verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -180,7 +180,7 @@ def test_bytes_written_is_unknown_not_zero_when_qmp_cannot_say() -> None:
     from types import SimpleNamespace
 
     from harness import QMPError
-    from harness.trial import _Trial
+    from harness.trial.run import _Trial
 
     class Broken:
         def execute(self, *args: object, **kwargs: object) -> object:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import HarnessError
+from ..errors import HarnessError
 
 KEYS = ("n", "edge", "syscall", "phase", "path", "target", "torn", "bytes", "hold")
 _VALUE = re.compile(r"[A-Za-z0-9_./*?\[\]-]+")

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import HarnessError
-from .images import source_commit
-from .methods import images_key
-from .trial import Measures, TrialResult
+from ..errors import HarnessError
+from ..images import source_commit
+from ..methods import images_key
+from ..trial.run import Measures, TrialResult
 
 log = logging.getLogger(__name__)
 

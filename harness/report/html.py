@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from . import cutspec, plots
-from .methods import METHODS
-from .runlogs import LOG_LINES, console_tail
-from .journal import UNFINISHED, Entry, latest, load_journal
-from .trial import Measures
+from ..trial import cutspec
+from . import plots
+from ..methods import METHODS
+from ..trial.runlogs import LOG_LINES, console_tail
+from ..campaign.journal import UNFINISHED, Entry, latest, load_journal
+from ..trial.run import Measures
 
 log = logging.getLogger(__name__)
 

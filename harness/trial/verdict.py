@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from .machine.console import Marker
+from ..machine.console import Marker
 
 # What /etc/brownout/version holds in each built root tree.
 VERSIONS = {"1": "v1", "2": "v2", "2-bad": "v2-bad"}

@@ -3,7 +3,7 @@ point (pytest-xdist underneath), keep every result in a journal.
 
 The record is tied to the images it was made from: a record from other images
 is refused, since its point indices would address other syscalls. The
-journal (harness/journal.py) keeps one typed entry per trial, so an
+journal (harness/campaign/journal.py) keeps one typed entry per trial, so an
 interrupted campaign resumes where it stopped.
 """
 from __future__ import annotations
@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from . import HarnessError, cutspec, methods
-from .images import BUILD, REPO
+from .. import HarnessError, methods
+from ..trial import cutspec
+from ..images import BUILD, REPO
 from .journal import UNFINISHED, Entry, Journal
-from .methods import images_key
-from .trial import TrialResult, TrialSpec, record_points
+from ..methods import images_key
+from ..trial.run import TrialResult, TrialSpec, record_points
 
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"

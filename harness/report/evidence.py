@@ -19,11 +19,11 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import HarnessError
-from . import images
-from .journal import load_journal
-from .report import label
-from .runlogs import console_logs
+from .. import HarnessError
+from .. import images
+from ..campaign.journal import load_journal
+from .html import label
+from ..trial.runlogs import console_logs
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from typing import Callable
 
 import pytest
 
-from .campaign import DEFAULT_TRIAL_TIMEOUT, PlannedCut, load_plan
+from .runner import DEFAULT_TRIAL_TIMEOUT, PlannedCut, load_plan
 from .journal import Journal
-from .server import UpdateServer
-from .machine.snapshot import Snapshot
-from .trial import TrialResult, TrialSpec, run_trial
+from ..server import UpdateServer
+from ..machine.snapshot import Snapshot
+from ..trial.run import TrialResult, TrialSpec, run_trial
 
 # pytest-timeout's signal method ends a test with pytest.fail("Timeout >Ns").
 TIMEOUT_MESSAGE = "Timeout >"

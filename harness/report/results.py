@@ -17,11 +17,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import HarnessError
-from .journal import UNFINISHED, Entry, latest, load_journal
-from .images import BUILD, REPO, built_key, by_name, source_state, steps
-from .methods import METHODS
-from .report import OUTCOMES, Spread, label, matrix, size, strategies
+from .. import HarnessError
+from ..campaign.journal import UNFINISHED, Entry, latest, load_journal
+from ..images import BUILD, REPO, built_key, by_name, source_state, steps
+from ..methods import METHODS
+from .html import OUTCOMES, Spread, label, matrix, size, strategies
 
 DEFAULT_OUTPUT = REPO / "docs" / "results.md"
 BENCH_FORMAT = 1

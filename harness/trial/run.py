@@ -25,18 +25,19 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import BootFailure, ConsoleTimeout, HarnessError, MachineExited, cutspec, methods
-from .machine.console import Marker, parse_marker
-from .checks.device import Device, partitions
-from .checks.digest import classify, load_known
-from .checks.disk import check_fs, check_root
-from .images import require
-from .machine.power import PowerSwitch
-from .machine.qemu import Machine, UserNet
+from .. import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
+from . import cutspec
+from ..machine.console import Marker, parse_marker
+from ..checks.device import Device, partitions
+from ..checks.digest import classify, load_known
+from ..checks.disk import check_fs, check_root
+from ..images import require
+from ..machine.power import PowerSwitch
+from ..machine.qemu import Machine, UserNet
 from .runlogs import console_tail
-from .server import Fault, UpdateServer
-from .machine.snapshot import Snapshot, hold_spec, save, write_spec_file
-from .machine.snapshot import restore as restore_snapshot
+from ..server import Fault, UpdateServer
+from ..machine.snapshot import Snapshot, hold_spec, save, write_spec_file
+from ..machine.snapshot import restore as restore_snapshot
 from .verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence, update_errors
 
 log = logging.getLogger(__name__)
