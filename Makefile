@@ -29,7 +29,8 @@ demo: images
 # which each run empties first: pytest's default keeps three runs in /tmp.
 # Lint first: a finding fails the run before any guest boots.
 LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/brownout-init images/initramfs/init \
-	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/asymmetric/recovery/init .ci/run brownout
+	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/*/rootfs/usr/bin/* \
+	images/methods/asymmetric/recovery/init .ci/run brownout
 lint: deps
 	$(PYTHON) -m flake8 harness scenarios tests/python
 	$(PYTHON) -m mypy --ignore-missing-imports harness

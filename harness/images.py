@@ -38,7 +38,9 @@ LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"
 
 # What every root tree carries whatever its method; each method adds its own
 # Debian packages in images/methods/<name>/packages (and sysroot-packages for
-# its client's build), read here into the rootfs and sysroot steps' keys.
+# its client's build, modules for kernel modules it loads when it needs them),
+# read here into the steps' keys. Files a method puts into every root tree are
+# in images/methods/<name>/rootfs/, its boot hook in boot.d/.
 COMMON_ROOTFS_PACKAGES = ("mount", "iproute2", "libcurl4", "libssl3", "e2fsprogs", "kmod")
 COMMON_SYSROOT_PACKAGES = ("libc6-dev", "libcurl4-openssl-dev", "libubootenv-dev", "libssl-dev")
 METHOD_IMAGES = "images/methods"
@@ -60,7 +62,7 @@ class Step:
 
 
 def package_list(common: tuple[str, ...], filename: str) -> str:
-    """`common` and then every method's images/methods/*/`filename` (one package a
+    """`common` and then every method's images/methods/*/`filename` (one name a
     line, # comments), each once, comma-separated as mmdebstrap takes them."""
     names = list(common)
     for listing in sorted((REPO / METHOD_IMAGES).glob(f"*/{filename}")):
@@ -79,10 +81,11 @@ def method_step(method: str, name: str, script: str, deps: tuple[str, ...] = (),
                 inputs=(*(f"{METHOD_IMAGES}/{method}/{i}" for i in inputs), *repo_inputs))
 
 
-def disk_step(method: str, deps: tuple[str, ...]) -> Step:
+def disk_step(method: str, deps: tuple[str, ...], boots_as: str | None = None) -> Step:
     """A method's disk step, disk-<method>: images/methods/<method>/disk.sh, keyed
-    by its boot script, the fragments that script includes and the disk helpers."""
-    script = f"{METHOD_IMAGES}/{method}/boot.cmd"
+    by its boot script (method `boots_as`'s, when it boots the same way), the
+    fragments that script includes and the disk helpers."""
+    script = f"{METHOD_IMAGES}/{boots_as or method}/boot.cmd"
     path = REPO / script
     fragments = INCLUDE.findall(path.read_text()) if path.is_file() else []
     return Step(f"disk-{method}", f"methods/{method}/disk.sh", deps=deps,
@@ -92,7 +95,8 @@ def disk_step(method: str, deps: tuple[str, ...]) -> Step:
 # The steps every method builds on. Each method declares its own (disk,
 # payloads, anything else it needs) as Method.image_steps.
 COMMON_STEPS: tuple[Step, ...] = (
-    Step("kernel", "kernel.sh", params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES}),
+    Step("kernel", "kernel.sh", params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES,
+                                        "METHOD_MODULES": package_list((), "modules").replace(",", " ")}),
     Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel",)),
     Step("sysroot", "sysroot.sh",
          params={"SYSROOT_PACKAGES": package_list(COMMON_SYSROOT_PACKAGES, "sysroot-packages")}),
@@ -102,7 +106,8 @@ COMMON_STEPS: tuple[Step, ...] = (
     Step("apt-key", "apt-key.sh"),
     Step("rootfs", "rootfs.sh",
          inputs=("images/rootfs", "harness/checks/digest.py",
-                 *sorted(str(p.relative_to(REPO)) for p in (REPO / METHOD_IMAGES).glob("*/boot.d"))),
+                 *sorted(str(p.relative_to(REPO)) for pattern in ("*/boot.d", "*/rootfs")
+                         for p in (REPO / METHOD_IMAGES).glob(pattern))),
          deps=("kernel", "apps", "keys", "apt-key"),
          params={"ROOTFS_PACKAGES": package_list(COMMON_ROOTFS_PACKAGES, "packages")}),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),

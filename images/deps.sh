@@ -14,10 +14,16 @@ packages=(
 	# make test's lint step
 	flake8 mypy shellcheck cppcheck
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
-	gnupg dpkg-dev gzip
-	# The OSTree step: the host's ostree commits and deploys on directories; gpg signs.
-	ostree gpg
+	gzip
 )
+# What a method's own build steps run on the host (images/methods/*/host-packages).
+repo=$(cd "$(dirname "$0")/.." && pwd)
+for listing in "$repo"/images/methods/*/host-packages; do
+	while read -r line; do
+		line=${line%%#*}
+		for p in $line; do packages+=("$p"); done
+	done < "$listing"
+done
 
 say() { printf 'brownout deps: %s\n' "$*" >&2; }
 

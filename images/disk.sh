@@ -5,13 +5,16 @@
 
 MIB=1048576
 
-# boot_script NAME — $OUT/boot.scr from images/methods/NAME/boot.cmd, with each line
+# boot_script NAME [OF] — $OUT/boot.scr from images/methods/NAME/boot.cmd (or
+# method OF's, for a method that boots as OF does), with each line
 # "#include FRAGMENT" replaced by images/boot/FRAGMENT: U-Boot runs one
 # script, and the env code is shared by the methods that keep boot state.
-# The spliced script stays beside it as $OUT/boot.cmd.
+# @METHOD@ in the script becomes NAME. The spliced script stays beside it as
+# $OUT/boot.cmd.
 boot_script() {
-	local name=$1 line fragment
+	local name=$1 of=${2:-$1} line fragment
 	while IFS= read -r line; do
+		line=${line//@METHOD@/$name}
 		if [[ $line =~ ^[[:space:]]*#include[[:space:]]+([^[:space:]]+)[[:space:]]*$ ]]; then
 			fragment=$REPO/images/boot/${BASH_REMATCH[1]}
 			[ -f "$fragment" ] || die "boot script $name.cmd: no fragment $fragment"
@@ -19,7 +22,7 @@ boot_script() {
 		else
 			printf '%s\n' "$line"
 		fi
-	done < "$REPO/images/methods/$name/boot.cmd" > "$OUT/boot.cmd"
+	done < "$REPO/images/methods/$of/boot.cmd" > "$OUT/boot.cmd"
 	mkimage -A arm64 -T script -C none -n "brownout $name" -d "$OUT/boot.cmd" "$OUT/boot.scr" >/dev/null
 }
 

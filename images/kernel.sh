@@ -1,7 +1,9 @@
 #!/bin/bash
 # Kernel step: Debian's arm64 kernel Image, the modules the initramfs loads to
 # mount the root (virtio-mmio, virtio-blk, ext4) and, for the root trees, the
-# ones loaded later (virtio-net, vfat, fw_cfg), with their dependencies.
+# ones init loads later (virtio-net, vfat, fw_cfg) and the ones a method loads
+# when it needs them (METHOD_MODULES: loop, squashfs for RAUC's bundles), with
+# their dependencies.
 . "$(dirname "$0")/lib.sh"
 
 meta=linux-image-arm64
@@ -34,7 +36,8 @@ done
 # The rest goes into the root trees (merged /usr: /lib is /usr/lib there),
 # loaded by their init after the application has started.
 late="$OUT/rootfs-modules/usr"
-closure $LATE_MODULES | while read -r ko; do
+# shellcheck disable=SC2086 # word lists
+closure $LATE_MODULES $METHOD_MODULES | while read -r ko; do
 	rel=${ko#"$tmp"/}
 	mkdir -p "$late/$(dirname "$rel")"
 	cp "$ko" "$late/$rel"

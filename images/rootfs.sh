@@ -80,8 +80,13 @@ make_tree() { # version
 	# Every method's boot hook: the kernel command line's brownout.method= picks the one that acts.
 	install -d "$tree/etc/brownout/boot.d" "$tree/data"
 	install -m 0755 "$REPO"/images/methods/*/boot.d/* "$tree/etc/brownout/boot.d/"
+	# What a method puts into every root tree besides (its configuration, a wrapper).
+	for files in "$REPO"/images/methods/*/rootfs; do
+		[ -d "$files" ] && cp -r --preserve=mode "$files/." "$tree/"
+	done
 	install -D -m 0644 "$REPO/images/rootfs/rig.sh" "$tree/usr/lib/brownout/rig.sh"
 	install -m 0644 "$KEYS_DIR/update.pub" "$tree/etc/brownout/update.pub"
+	install -m 0644 "$KEYS_DIR/update-ca.pem" "$tree/etc/brownout/update-ca.pem"
 	echo brownout > "$tree/etc/hostname"
 	install -m 0644 "$REPO/images/rootfs/fw_env.config" "$tree/etc/fw_env.config"
 	# The in-place method's repository is signed with this key (images/apt-key.sh).

@@ -15,7 +15,7 @@ from ..errors import HarnessError
 from .. import images
 from .base import GUEST_ADDR, Judge, Judgement, Method, RootLocation
 
-REGISTERED = ("ab", "asymmetric", "inplace", "ostree")
+REGISTERED = ("ab", "asymmetric", "inplace", "ostree", "rauc")
 
 __all__ = ["GUEST_ADDR", "METHODS", "Judge", "Judgement", "Method", "RootLocation", "get", "images_key", "load",
            "served_roots"]

@@ -38,7 +38,8 @@ from .runlogs import console_tail
 from ..server import Fault, UpdateServer
 from ..machine.snapshot import Snapshot, hold_spec, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
-from .verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence, update_errors
+from .verdict import (BootRecord, anomalies, boot_record, error_fields, refusal_evidence, rollback_evidence,
+                      update_errors)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class TrialResult:
     anomalies: list[str] = field(default_factory=list)
     rollback: str | None = None
     refusal: str | None = None
-    update_error: dict[str, str] | None = None    # the first update-error's reason and detail
+    update_error: dict[str, str] | None = None    # the first update-error's reason, detail (and message)
     # A trial that ended without a verdict (final "error" or "timeout"): why, and the console's last lines.
     error: str = ""
     console_tail: str = ""
@@ -373,7 +374,7 @@ class _Trial:
                            boots=[r.as_dict() for r in records],
                            anomalies=anomalies(records, spec.payload) + self.unsettled,
                            rollback=self.rollback, refusal=self.refusal,
-                           update_error={"reason": errors[0][0], "detail": errors[0][1]} if errors else None)
+                           update_error=error_fields(errors[0]) if errors else None)
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -390,7 +391,7 @@ class _Trial:
                                        f"({held.text.strip()}); console log: "
                                        f"{machine.run_dir / 'console.log'}")
                 state = self.run_dir / f"{phase}.state"
-                phases = machine.console.markers("phase")
+                phases = [m for m in machine.console.markers() if m.event in ("phase", "update-start")]
                 elapsed = held.t - phases[0].t if phases else 0.0
                 save(machine, state)
                 written = written_bytes(machine)
@@ -546,13 +547,15 @@ class _Trial:
             self.refusal = refusal_evidence(spec.payload, records)
             if self.refusal:
                 verdicts.append("refused")
-            reason, detail = errors[0]
+            reason, detail, *_ = errors[0]
             self.notes.append(f"update {'refused' if self.refusal else 'failed'}: {reason} ({detail})")
         return final, slot, verdicts
 
     def _measures(self, boots: list[_Boot]) -> Measures:
         beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
-        phases = [m for b in boots for m in b.machine.console.markers("phase")]
+        # The update starts at its first phase marker, or where a client that names
+        # no phases says it starts (update-start).
+        phases = [m for b in boots for m in b.machine.console.markers() if m.event in ("phase", "update-start")]
         # The update ends with its own reboot (not a hand-over to recovery), a cut, or in place.
         ends = [m.t for b in boots for m in b.machine.console.markers()
                 if m.event == "cut" or (m.event == "reboot" and m.get("reason") == "update")

@@ -17,6 +17,7 @@ keeps these records in its journal entry, and the verdicts point at them:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 from typing import Iterable
 
 from ..machine.console import Marker
@@ -52,7 +53,8 @@ class BootRecord:
     failure: str = ""            # why it never reached an outcome (panic, timeout, exit)
     heartbeat: bool = False      # the application ran
     warnings: tuple[str, ...] = ()       # init-warning reasons
-    errors: tuple[tuple[str, str], ...] = ()   # update-error (reason, detail)
+    # update-error (reason, detail), and the updater's own message when it gave one
+    errors: tuple[tuple[str, ...], ...] = ()
 
     def as_dict(self) -> dict:
         return {"number": self.number, "version": self.version, "slot": self.slot,
@@ -84,7 +86,7 @@ def boot_record(number: int, markers: Iterable[Marker], ended_by: Marker | None 
     version = slot = confirm = settled = settled_version = ""
     heartbeat = False
     warnings: list[str] = []
-    errors: list[tuple[str, str]] = []
+    errors: list[tuple[str, ...]] = []
     for m in markers:
         if m.event == "init":
             version, slot = m.get("version", ""), m.get("slot", "")
@@ -97,7 +99,8 @@ def boot_record(number: int, markers: Iterable[Marker], ended_by: Marker | None 
         elif m.event == "init-warning":
             warnings.append(m.get("reason", "unknown"))
         elif m.event == "update-error":
-            errors.append((m.get("reason", ""), m.get("detail", "")))
+            message = unquote(m.get("message", ""))
+            errors.append((m.get("reason", ""), m.get("detail", "")) + ((message,) if message else ()))
     return BootRecord(number, version, slot, confirm, settled, settled_version, ended_by.event if ended_by else "",
                       failure, heartbeat, tuple(warnings), tuple(errors))
 
@@ -143,8 +146,17 @@ def rollback_evidence(boots: list[BootRecord]) -> str | None:
             f"confirmation; {via} brought v1 back ({back.describe()}, confirmed good)")
 
 
-def update_errors(boots: list[BootRecord]) -> list[tuple[str, str]]:
+def update_errors(boots: list[BootRecord]) -> list[tuple[str, ...]]:
     return [e for b in boots for e in b.errors]
+
+
+def error_fields(error: tuple[str, ...]) -> dict[str, str]:
+    """An update error as the trial's result shows it: reason, detail, and the
+    updater's own message when it gave one."""
+    fields = {"reason": error[0], "detail": error[1]}
+    if len(error) > 2:
+        fields["message"] = error[2]
+    return fields
 
 
 def refusal_evidence(payload: str, boots: list[BootRecord]) -> str | None:
@@ -152,7 +164,8 @@ def refusal_evidence(payload: str, boots: list[BootRecord]) -> str | None:
     (no error, or an error of another kind, such as a broken download)."""
     wanted = REFUSALS.get(payload, frozenset())
     for b in boots:
-        for reason, detail in b.errors:
+        for reason, detail, *message in b.errors:
             if (reason, detail) in wanted:
-                return f"boot {b.number}: update-error reason={reason} detail={detail}"
+                said = f": {message[0]}" if message else ""
+                return f"boot {b.number}: update-error reason={reason} detail={detail}{said}"
     return None

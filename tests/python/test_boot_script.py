@@ -33,7 +33,9 @@ def test_the_env_fragments_stand_in_for_their_include_lines(name: str, tmp_path:
     assert not INCLUDE.search(spliced)
     assert spliced.count(load) == 1 and spliced.count(save) == 1
     assert spliced.index(load) < spliced.index(save)
-    assert spliced.startswith(INCLUDE.split((METHODS / name / "boot.cmd").read_text())[0])
+    source = (METHODS / name / "boot.cmd").read_text().replace("@METHOD@", name)
+    assert spliced.startswith(INCLUDE.split(source)[0])
+    assert "@METHOD@" not in spliced
     header = subprocess.run(["mkimage", "-l", str(tmp_path / "boot.scr")], capture_output=True, text=True,
                             check=True).stdout
     assert f"brownout {name}" in header and "Script" in header
@@ -55,3 +57,12 @@ def test_a_missing_fragment_is_a_clear_error(tmp_path: Path) -> None:
     result = boot_script("x", tmp_path / "out", repo)
     assert result.returncode != 0 and "boot script x.cmd: no fragment" in result.stderr
     assert not (tmp_path / "out" / "boot.scr").exists()
+
+
+def test_a_method_that_boots_as_another_gets_its_script_under_its_own_name(tmp_path: Path) -> None:
+    result = subprocess.run(["bash", "-c", '. "$REPO/images/lib.sh"; . "$REPO/images/disk.sh"; boot_script rauc ab'],
+                            env=dict(os.environ, REPO=str(REPO), OUT=str(tmp_path)), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    spliced = (tmp_path / "boot.cmd").read_text()
+    assert "brownout.method=rauc rauc.slot=${slot}" in spliced
+    assert 'uboot-start script=rauc"' in spliced and "method=ab" not in spliced

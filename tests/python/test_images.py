@@ -60,7 +60,7 @@ def test_a_disk_step_is_keyed_by_the_boot_script_fragments_it_includes() -> None
                 including.add(step.name)
                 assert f"images/boot/{fragment}" in step.inputs, \
                     f"step {step.name}: {script} includes {fragment}, which its key does not cover"
-    assert including == {"disk-ab", "disk-asymmetric", "disk-ostree"}
+    assert including == {"disk-ab", "disk-asymmetric", "disk-ostree", "disk-rauc"}
 
 
 def test_every_method_adds_its_packages_and_boot_hook_to_the_root_trees() -> None:

@@ -11,7 +11,8 @@ import pytest
 from harness.campaign.journal import Entry
 from harness.machine.console import parse_marker
 from harness.report.html import overhead, render, spread, strategies
-from harness.trial.verdict import BootRecord, anomalies, boot_record, refusal_evidence, rollback_evidence
+from harness.trial.verdict import (BootRecord, anomalies, boot_record, error_fields, refusal_evidence,
+                                   rollback_evidence)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -202,3 +203,19 @@ def test_an_in_place_switch_to_v2_bad_is_its_expected_unhealthy_settle() -> None
     assert switched.settled_version == "2-bad"
     assert anomalies([switched], "v2-bad") == []
     assert anomalies([switched], "v2") == ["boot 1: version 1 (slot root): settled unhealthy"]
+
+
+def test_an_updaters_own_message_is_kept_with_its_refusal_and_survives_the_journal() -> None:
+    said = "signature verification failed: Verify error: unable to get local issuer certificate"
+    encoded = said.replace("%", "%25").replace(" ", "%20")
+    record = boot(1, "init version=1 slot=A", "heartbeat seq=1",
+                  f"update-error reason=verify detail=signature message={encoded}")
+    assert record.errors == (("verify", "signature", said),)
+    evidence = refusal_evidence("v2-badsig", [record])
+    assert evidence == f"boot 1: update-error reason=verify detail=signature: {said}"
+    again = BootRecord.from_dict(json.loads(json.dumps(record.as_dict())))
+    assert again == record
+    assert error_fields(record.errors[0]) == {"reason": "verify", "detail": "signature", "message": said}
+    # Our clients give no message: the error is its reason and detail.
+    plain = boot(1, "update-error reason=verify detail=sha256")
+    assert error_fields(plain.errors[0]) == {"reason": "verify", "detail": "sha256"}

@@ -1,12 +1,14 @@
-# brownout A/B boot script (U-Boot hush, made into boot.scr by mkimage).
+# brownout A/B boot script (U-Boot hush, made into boot.scr by mkimage), for
+# every method that boots this way (boot_script writes in the method's name).
 #
 # The A/B state lives in the env region: env-load.cmd reads it and
 # env-save.cmd writes it (put in at the "#include" lines by images/disk.sh
 # boot_script), in libubootenv's redundant layout, so a power cut during a
 # save leaves the older copy valid. Slot choice follows RAUC's BOOT_ORDER
 # scheme: the first slot in BOOT_ORDER with tries left is booted, and its try
-# is spent (saved) first.
-echo "BROWNOUT uboot-start script=ab"
+# is spent (saved) first; rauc.slot= on the kernel command line tells RAUC
+# which slot that was.
+echo "BROWNOUT uboot-start script=@METHOD@"
 
 # The state, as env-load.cmd reads it and env-save.cmd writes it.
 setenv env_vars "BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT"
@@ -58,7 +60,7 @@ fi
 echo "BROWNOUT uboot-boot slot=${slot}"
 # cryptomgr.notests: the kernel's crypto self-tests take ~0.25 s of every
 # emulated boot and test the kernel, not the update method.
-setenv bootargs "console=ttyAMA0 root=/dev/vda${rootpart} ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=ab brownout.slot=${slot} brownout.data=/dev/vda5"
+setenv bootargs "console=ttyAMA0 root=/dev/vda${rootpart} ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=@METHOD@ rauc.slot=${slot} brownout.slot=${slot} brownout.data=/dev/vda5"
 if load virtio 0:1 ${kernel_addr_r} Image && load virtio 0:1 ${ramdisk_addr_r} initrd.img; then
 	booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}
 fi

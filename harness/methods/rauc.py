@@ -1,0 +1,20 @@
+"""RAUC: Debian's rauc 1.8, an updater that is not ours. A signed bundle is
+fetched into the data partition; `rauc install` writes its root image into
+the inactive slot and switches U-Boot's boot order; the A/B boot script's
+counter falls back; the next boot marks the slot good (or bad) through RAUC.
+RAUC prints no phases: the phase rules name them by what each write targets."""
+from __future__ import annotations
+
+from ..images import disk_step, method_step
+from .ab import root_of
+from .base import Method
+
+METHOD = Method("rauc",
+                (method_step("rauc", "bundles-rauc", "bundles.sh", deps=("payloads-ab", "keys")),
+                 disk_step("rauc", deps=("kernel", "initramfs", "rootfs", "bundles-rauc"), boots_as="ab")),
+                "disk-rauc", "rauc.img", root_of, payload_steps=("bundles-rauc",),
+                request_path="{payload}/update.raucb",
+                phase_rules=("pull path=/data/rauc/*",
+                             "deploy path=/dev/vda[34]",
+                             "deploy path=/data/rauc.status*",
+                             "bootloader path=/dev/vda2"))

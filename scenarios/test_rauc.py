@@ -1,0 +1,74 @@
+"""RAUC update scenarios on real QEMU devices: Debian's rauc 1.8 under the same
+trials as brownout's own methods, and a smoke campaign of power cuts named by
+the phase rules (RAUC prints no phases of its own). The full campaign is
+`./brownout campaign --method rauc`."""
+from __future__ import annotations
+
+import pytest
+
+from harness.server import Fault
+
+pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
+
+
+def test_v1_to_v2_ends_on_v2_with_bc_and_the_slot_marked_good(trial) -> None:
+    result = trial(method="rauc", payload="v2")
+    assert result.final == "v2" and result.slot == "B"
+    assert set(result.verdicts) >= {"atomic", "completes"}, result.summary()
+    assert result.measures.reboots == 1
+    assert result.measures.bytes_downloaded > 0 and result.measures.bytes_written > 0
+
+
+def test_v2_bad_is_marked_bad_and_the_boot_order_falls_back_to_v1(trial) -> None:
+    result = trial(method="rauc", payload="v2-bad")
+    assert result.final == "v1" and result.slot == "A"
+    assert set(result.verdicts) >= {"atomic", "rolled-back"}, result.summary()
+    assert result.rollback and "boot counter" in result.rollback, result.summary()
+    # The update's reboot, then the one after `rauc status mark-bad`: B leaves BOOT_ORDER at once.
+    assert result.measures.reboots == 2
+
+
+@pytest.mark.parametrize("payload, reason, detail, said", [
+    # Bytes changed under a valid signature: the CMS digest over the bundle no longer matches.
+    ("v2-tampered", "verify", "hash", "verification failure"),
+    ("v2-badsig", "verify", "signature", "unable to get local issuer certificate"),
+])
+def test_a_bundle_rauc_refuses_leaves_v1_running_with_raucs_own_message(
+        trial, payload: str, reason: str, detail: str, said: str) -> None:
+    result = trial(method="rauc", payload=payload)
+    assert result.final == "v1" and result.slot == "A"
+    assert set(result.verdicts) >= {"atomic", "refused"}, result.summary()
+    assert result.update_error is not None, result.summary()
+    assert (result.update_error["reason"], result.update_error["detail"]) == (reason, detail), result.summary()
+    assert said in result.update_error.get("message", ""), result.update_error
+    assert result.refusal and said in result.refusal
+    assert result.measures.reboots == 0
+
+
+def test_a_download_cut_by_the_server_never_reaches_rauc(trial) -> None:
+    cut = trial(method="rauc", payload="v2",
+                fault=Fault("close", pattern="*/update.raucb", after_bytes=5_000_000, count=20))
+    assert cut.final == "v1" and cut.slot == "A" and "refused" not in cut.verdicts
+    assert cut.update_error is not None and cut.update_error["reason"] == "download", cut.summary()
+    assert cut.measures.reboots == 0
+
+
+@pytest.mark.parametrize("cut", [
+    # RAUC first takes the target slot out of the boot order, then writes it, then puts it first.
+    "phase=bootloader,n=1,edge=after",
+    "phase=bootloader,n=1,torn=8192",
+    "phase=pull,n=200,edge=after",          # the bundle half fetched
+    "phase=deploy,n=400,edge=after",        # the slot half written
+], ids=["rauc-bootloader-first-after", "rauc-bootloader-first-torn", "rauc-pull-200-after",
+        "rauc-deploy-400-after"])
+def test_rauc_survives_the_cut(trial, cut: str) -> None:
+    result = trial(method="rauc", payload="v2", cut=cut)
+    assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1], result.summary()
+    assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
+
+
+def test_an_env_with_both_copies_corrupted_boots_the_default_and_rauc_still_updates(trial) -> None:
+    # U-Boot finds no valid copy, boots A with the documented default and saves
+    # it; RAUC's fw_printenv then reads that copy, and the update proceeds.
+    result = trial(method="rauc", payload="v2", corrupt_env=True)
+    assert result.final == "v2" and "completes" in result.verdicts, result.summary()
