@@ -17,4 +17,6 @@ METHOD = Method("rauc",
                 phase_rules=("pull path=/data/rauc/*",
                              "deploy path=/dev/vda[34]",
                              "deploy path=/data/rauc.status*",
-                             "bootloader path=/dev/vda2"))
+                             "bootloader path=/dev/vda2"),
+                # RAUC copies a slot in 8 KiB writes: some 45000 cut points, each listed on the console.
+                record_timeout=1800.0)
