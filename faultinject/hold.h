@@ -4,7 +4,9 @@
  *
  * The spec arrives in a file the rig provides (QEMU fw_cfg). "hold=<phase>"
  * asks the agent to stop the update at the write of the client's
- * "BROWNOUT phase name=<phase> state=start" marker, say so, and poll the same
+ * "BROWNOUT phase name=<phase> state=start" marker, or, for a client that
+ * prints no phases, at the first point a phase rule puts in <phase> (before
+ * it counts), say so, and poll the same
  * file until its content changes: a snapshot restored in another QEMU sees
  * that QEMU's file, which names the cut. The file keeps one size (padded with
  * spaces or newlines), since the guest kernel reads fw_cfg sizes only once.

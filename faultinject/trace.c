@@ -458,6 +458,16 @@ static int trace_seccomp(struct tracer *tr, pid_t tid)
 	if (cls & POINT_CANDIDATE) {
 		/* p has the markers' phase; a phase rule it matches has the last word. */
 		rules_apply(tr->o->rules, p);
+		/*
+		 * A client that prints no phases reaches the held phase at the first
+		 * point a rule puts in it: hold there, before the point counts.
+		 */
+		if (tr->o->hold_phase && !tr->cut && strcmp(p->phase, tr->o->hold_phase) == 0) {
+			rc = trace_hold(tr);
+			if (rc < 0)
+				return rc;
+			s = tr->cut;
+		}
 		p->index = ++tr->res->points;
 		if (tr->o->rec) {
 			rc = record_point(tr->o->rec, p);

@@ -59,8 +59,10 @@ def test_a_download_cut_by_the_server_never_reaches_rauc(trial) -> None:
     "phase=bootloader,n=1,torn=8192",
     "phase=pull,n=200,edge=after",          # the bundle half fetched
     "phase=deploy,n=400,edge=after",        # the slot half written
+    # RAUC's status file: its first version is renamed into place with no fsync before.
+    "phase=deploy,syscall=renameat,path=/data/rauc.status,n=1,edge=after",
 ], ids=["rauc-bootloader-first-after", "rauc-bootloader-first-torn", "rauc-pull-200-after",
-        "rauc-deploy-400-after"])
+        "rauc-deploy-400-after", "rauc-status-first-rename-after"])
 def test_rauc_survives_the_cut(trial, cut: str) -> None:
     result = trial(method="rauc", payload="v2", cut=cut)
     assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1], result.summary()

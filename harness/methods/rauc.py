@@ -17,6 +17,7 @@ METHOD = Method("rauc",
                 phase_rules=("pull path=/data/rauc/*",
                              "deploy path=/dev/vda[34]",
                              "deploy path=/data/rauc.status*",
+                             "deploy path=/data",      # the fsync of the directory after the status file's rename
                              "bootloader path=/dev/vda2"),
                 # RAUC copies a slot in 8 KiB writes: some 45000 cut points, each listed on the console.
                 record_timeout=1800.0)

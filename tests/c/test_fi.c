@@ -685,11 +685,22 @@ static void write_spec_file(const char *path, const char *text)
  * Run the agent on a spec file holding hold=PHASE; once it says it holds,
  * put `then` into the file (as a restored snapshot's QEMU would) and let it go on.
  */
+static void hold_then_ruled(struct env *e, const char *phase, const char *then, const char *rules);
+
 static void hold_then(struct env *e, const char *phase, const char *then)
 {
+	hold_then_ruled(e, phase, then, NULL);
+}
+
+/* hold_then, with --phase-rules RULES when RULES is not NULL. */
+static void hold_then_ruled(struct env *e, const char *phase, const char *then, const char *rules)
+{
 	char spec[112], hold[32];
-	const char *argv[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--",
-			       e->writer, e->data, NULL };
+	const char *plain[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--",
+				e->writer, e->data, NULL };
+	const char *ruled[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--phase-rules", rules, "--",
+				e->writer, e->data, NULL };
+	const char **argv = rules ? ruled : plain;
 	struct child c;
 	size_t got = 0;
 
@@ -755,6 +766,25 @@ static void test_hold_then_a_point_before_it_fails(void **state)
 	assert_null(strstr(e->out, "BROWNOUT cut "));
 }
 
+static void test_hold_at_the_first_point_a_rule_puts_in_the_phase(void **state)
+{
+	struct env *e = *state;
+	char rules[112], text[256];
+
+	/* fi-writer prints no bootloader marker: the rule names its fsyncs bootloader. */
+	snprintf(rules, sizeof(rules), "%s/rules", e->dir);
+	snprintf(text, sizeof(text), "bootloader path=%s syscall=fsync\n", e->data);
+	write_text(rules, text);
+	hold_then_ruled(e, "bootloader", "n=2,phase=bootloader,edge=after", rules);
+	unlink(rules);
+	assert_int_equal(e->code, 0);
+	assert_tripped(e);
+	/* Held at the first fsync, point 2, before it counted: one point before it. */
+	assert_contains(e->out, "BROWNOUT hold phase=bootloader points=1\n");
+	assert_contains(e->out, "BROWNOUT cut index=4 syscall=fsync edge=after phase=bootloader");
+	assert_data(e, BLOCK, BLOCK);
+}
+
 static void test_hold_on_a_phase_never_reached_is_missed(void **state)
 {
 	struct env *e = *state;
@@ -816,6 +846,7 @@ int main(void)
 		T(test_hold_then_cut_counts_from_the_start),
 		T(test_hold_then_filtered_cut_counts_held_points),
 		T(test_hold_then_a_point_before_it_fails),
+		T(test_hold_at_the_first_point_a_rule_puts_in_the_phase),
 		T(test_hold_on_a_phase_never_reached_is_missed),
 		T(test_cut_file_errors),
 	};
