@@ -560,9 +560,10 @@ class _Trial:
         ends = [m.t for b in boots for m in b.machine.console.markers()
                 if m.event == "cut" or (m.event == "reboot" and m.get("reason") == "update")
                 or m.event == "settled"]
-        start = phases[0].t if phases else None
-        gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
         snap = self.from_snapshot
+        # From a snapshot, the update was already under way when the machine was restored.
+        start = phases[0].t if phases else (0.0 if snap else None)
+        gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
         switched = len(boots) > 1 or self.method.switch_reboots == 0
         # An outage that never ends: the update began, the device went down, and
         # its application never beat again. It lasts to the end of the trial.
