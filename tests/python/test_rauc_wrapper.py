@@ -1,0 +1,111 @@
+"""brownout-rauc, the RAUC method's wrapper, run on the host against stand-ins
+for rauc, curl and the D-Bus tools: which update error each of RAUC's failures
+becomes (with RAUC's words kept), and that a RAUC whose service cannot start
+fails at once with one line, never a hang. Never run without --no-reboot: the
+wrapper reboots through /proc/sysrq-trigger."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from harness.images import REPO
+from harness.machine.console import parse_marker
+
+WRAPPER = REPO / "images" / "methods" / "rauc" / "rootfs" / "usr" / "bin" / "brownout-rauc"
+
+# RAUC 1.8's own output for each failure (`rauc install`, Debian 12, arm64).
+ROGUE = ("LastError: signature verification failed: Verify error: unable to get local issuer certificate\n"
+         "Installing `/data/rauc/update.raucb` failed")
+TAMPERED = ("LastError: signature verification failed: error:1700009E:CMS routines::verification failure\n"
+            "Installing `/data/rauc/update.raucb` failed")
+WRONG_DEVICE = ("LastError: Installation error: Compatible mismatch: Expected 'brownout-rauc' but bundle "
+                "manifest has 'other-device'\nInstalling `/data/rauc/update.raucb` failed")
+
+STANDINS = {
+    # rauc: the service stays up unless FAKE_SERVICE=dead; install says FAKE_INSTALL_OUT.
+    "rauc": """#!/bin/sh
+case "$1" in
+service) [ "${FAKE_SERVICE:-}" = dead ] && { echo "Failed to load system config: no such key"; exit 1; }
+         exec sleep 30 ;;
+install) printf '%s\\n' "$FAKE_INSTALL_OUT"; exit "${FAKE_INSTALL_STATUS:-0}" ;;
+esac
+exit 1
+""",
+    "dbus-send": """#!/bin/sh
+[ "${FAKE_SERVICE:-}" = dead ] || echo "   boolean true"
+""",
+    "dbus-daemon": "#!/bin/sh\nexit 0\n",
+    "modprobe": "#!/bin/sh\nexit 0\n",
+    "curl": """#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+[ "${FAKE_CURL_STATUS:-0}" -eq 0 ] || { echo "curl: (18) transfer closed" >&2; exit "$FAKE_CURL_STATUS"; }
+echo bundle > "$out"
+""",
+}
+
+
+@pytest.fixture
+def run_wrapper(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in STANDINS.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "data").mkdir()
+
+    def run(**fake: str) -> tuple[subprocess.CompletedProcess[str], list]:
+        env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", BROWNOUT_RAUC_DATA=str(tmp_path / "data"),
+                   BROWNOUT_RAUC_RUN=str(tmp_path), **fake)
+        done = subprocess.run(["sh", str(WRAPPER), "install", "--no-reboot", "http://10.0.2.100/rauc/v2/update.raucb"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        markers = [m for m in (parse_marker(line, 0.0) for line in done.stdout.splitlines()) if m]
+        return done, markers
+    return run
+
+
+def error_of(markers: list) -> tuple[str, str, str]:
+    errors = [m for m in markers if m.event == "update-error"]
+    assert len(errors) == 1, markers
+    return errors[0].get("reason"), errors[0].get("detail"), unquote(errors[0].get("message", ""))
+
+
+@pytest.mark.parametrize("said, reason, detail, words", [
+    (ROGUE, "verify", "signature", "unable to get local issuer certificate"),
+    (TAMPERED, "verify", "hash", "CMS routines::verification failure"),
+    (WRONG_DEVICE, "verify", "compatible", "Compatible mismatch: Expected 'brownout-rauc'"),
+    ("LastError: Failed mounting bundle: Failed to open /dev/loop-control\nInstalling failed",
+     "install", "mount", "Failed to open /dev/loop-control"),
+])
+def test_each_rauc_failure_is_the_update_error_it_stands_for(run_wrapper, said, reason, detail, words) -> None:
+    done, markers = run_wrapper(FAKE_INSTALL_OUT=said, FAKE_INSTALL_STATUS="1")
+    assert done.returncode != 0
+    got_reason, got_detail, message = error_of(markers)
+    assert (got_reason, got_detail) == (reason, detail)
+    assert words in message
+    assert not any(m.event == "reboot" for m in markers)
+
+
+def test_a_successful_install_says_it_reboots_into_the_update(run_wrapper) -> None:
+    done, markers = run_wrapper(FAKE_INSTALL_OUT="Installing `/data/rauc/update.raucb` succeeded")
+    assert done.returncode == 0, done.stderr
+    assert [m.event for m in markers] == ["update-start", "reboot"]
+    assert markers[1].get("reason") == "update"
+
+
+def test_a_rauc_service_that_cannot_start_fails_at_once_with_one_line(run_wrapper) -> None:
+    done, markers = run_wrapper(FAKE_SERVICE="dead")
+    assert done.returncode != 0
+    reason, detail, _ = error_of(markers)
+    assert (reason, detail) == ("service", "rauc-service-did-not-start")
+    assert "rauc service: Failed to load system config" in done.stdout
+
+
+def test_a_broken_download_never_reaches_rauc(run_wrapper) -> None:
+    done, markers = run_wrapper(FAKE_CURL_STATUS="18", FAKE_INSTALL_OUT="must not run")
+    reason, detail, message = error_of(markers)
+    assert (reason, detail) == ("download", "curl-exit-18") and "transfer closed" in message
+    assert "must not run" not in done.stdout
