@@ -18,7 +18,7 @@ METHOD = Method("asymmetric",
                 # Recovery installs the A/B method's signed images.
                 (method_step("asymmetric", "payloads-asymmetric", "payloads.sh", deps=("payloads-ab",)),
                  method_step("asymmetric", "recovery", "recovery.sh", inputs=("recovery",),
-                             deps=("kernel", "apps", "keys", "rootfs")),
+                             deps=("kernel", "apps", "keys", "rootfs"), repo_inputs=("images/rootfs/fw_env.config",)),
                  disk_step("asymmetric", deps=("kernel", "initramfs", "rootfs", "recovery"))),
                 "disk-asymmetric", "asymmetric.img", root_of, payload_steps=("payloads-asymmetric",),
                 extra_boots=5, request_boots=2, switch_reboots=2)
