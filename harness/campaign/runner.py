@@ -217,10 +217,14 @@ def _duration(seconds: float) -> str:
 
 def watch(proc: subprocess.Popen, journal: Journal, ids: set[str], progress: Progress,
           poll: float = 1.0) -> int:
-    """Report progress from the journal until `proc` ends; returns its exit status."""
+    """Report progress from the journal until `proc` ends; returns its exit status.
+    Only entries written after the start count: a resumed campaign re-runs
+    trials whose earlier entries (errors, timeouts) are still in the journal."""
+    before = len(journal.entries(quiet=True))
+
     def ours() -> list[Entry]:
         # Quietly: a line being appended right now looks torn.
-        return [e for e in journal.entries(quiet=True) if e.id in ids]
+        return [e for e in journal.entries(quiet=True)[before:] if e.id in ids]
     while True:
         try:
             status = proc.wait(timeout=poll)

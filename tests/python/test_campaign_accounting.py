@@ -102,3 +102,24 @@ def test_a_trial_the_harness_cannot_finish_is_journaled_as_an_error(tmp_path: Pa
     (e,) = journal.entries()
     assert e.final == "error" and "fault agent failed" in e.error, e
     assert "edge=sideways" in e.console_tail, e.console_tail
+
+
+def test_a_resumed_campaigns_progress_counts_only_the_trials_it_runs(tmp_path: Path) -> None:
+    # The journal already holds an error for each trial the resumed campaign runs again.
+    journal = Journal(tmp_path / "j.jsonl")
+    plan = planned(2)
+    for cut in plan:
+        journal.record(cut.id, cut.kind, cut.phase, TrialResult.unfinished(cut.trial(), "error", "no space"))
+    # The campaign's pytest, as a stand-in: it writes one trial's line, then ends.
+    writer = [sys.executable, "-c",
+              "import sys; from harness.campaign.journal import Journal; from harness.trial.run import TrialResult;"
+              "from harness.campaign.runner import PlannedCut;"
+              f"c = PlannedCut({plan[0].id!r}, 'ab', 'v2', 'bootloader', 1, 'after');"
+              "r = TrialResult.unfinished(c.trial(), 'error', 'x'); r.final, r.verdicts = 'v1', ['atomic', 'completes'];"
+              f"Journal(sys.argv[1]).record(c.id, c.kind, c.phase, r)", str(journal.path)]
+    out = tmp_path / "progress.txt"
+    with open(out, "w") as stream:
+        progress = campaign.Progress(len(plan), stream)
+        status = campaign.watch(subprocess.Popen(writer, cwd=REPO), journal, {c.id for c in plan}, progress)
+    assert status == 0
+    assert out.read_text().splitlines()[-1].startswith("brownout: 1/2 trials, 0 failing")
