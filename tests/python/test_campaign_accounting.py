@@ -115,7 +115,8 @@ def test_a_resumed_campaigns_progress_counts_only_the_trials_it_runs(tmp_path: P
               "import sys; from harness.campaign.journal import Journal; from harness.trial.run import TrialResult;"
               "from harness.campaign.runner import PlannedCut;"
               f"c = PlannedCut({plan[0].id!r}, 'ab', 'v2', 'bootloader', 1, 'after');"
-              "r = TrialResult.unfinished(c.trial(), 'error', 'x'); r.final, r.verdicts = 'v1', ['atomic', 'completes'];"
+              "r = TrialResult.unfinished(c.trial(), 'error', 'x');"
+              "r.final, r.verdicts = 'v1', ['atomic', 'completes'];"
               f"Journal(sys.argv[1]).record(c.id, c.kind, c.phase, r)", str(journal.path)]
     out = tmp_path / "progress.txt"
     with open(out, "w") as stream:
