@@ -231,6 +231,12 @@ def run_trial(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer
         return _Trial(spec, path, srv, snapshot).run()
 
 
+def update_began(markers: list[Marker]) -> float | None:
+    """When the update began: its first phase marker, or where a client that
+    names no phases says it starts (update-start); None before either."""
+    return next((m.t for m in markers if m.event in ("phase", "update-start")), None)
+
+
 def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
                   server: UpdateServer | None = None) -> Snapshot:
     """Boot a fresh device, run `spec`'s update until `phase` starts, save the machine there."""
@@ -391,8 +397,8 @@ class _Trial:
                                        f"({held.text.strip()}); console log: "
                                        f"{machine.run_dir / 'console.log'}")
                 state = self.run_dir / f"{phase}.state"
-                phases = [m for m in machine.console.markers() if m.event in ("phase", "update-start")]
-                elapsed = held.t - phases[0].t if phases else 0.0
+                began = update_began(machine.console.markers())
+                elapsed = held.t - began if began is not None else 0.0
                 save(machine, state)
                 written = written_bytes(machine)
             finally:
@@ -553,16 +559,14 @@ class _Trial:
 
     def _measures(self, boots: list[_Boot]) -> Measures:
         beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
-        # The update starts at its first phase marker, or where a client that names
-        # no phases says it starts (update-start).
-        phases = [m for b in boots for m in b.machine.console.markers() if m.event in ("phase", "update-start")]
         # The update ends with its own reboot (not a hand-over to recovery), a cut, or in place.
         ends = [m.t for b in boots for m in b.machine.console.markers()
                 if m.event == "cut" or (m.event == "reboot" and m.get("reason") == "update")
                 or m.event == "settled"]
         snap = self.from_snapshot
         # From a snapshot, the update was already under way when the machine was restored.
-        start = phases[0].t if phases else (0.0 if snap else None)
+        began = update_began([m for b in boots for m in b.machine.console.markers()])
+        start = began if began is not None else (0.0 if snap else None)
         gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
         switched = len(boots) > 1 or self.method.switch_reboots == 0
         # An outage that never ends: the update began, the device went down, and
