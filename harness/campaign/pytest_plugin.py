@@ -67,7 +67,7 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         try:
             spec = cut.trial()
             snapshot = snapshots(spec, cut.phase) if cut.snapshot and not config.getoption("brownout_cold") else None
-            if snapshot and cut.index <= snapshot.points:
+            if snapshot and not cut.rank and cut.index <= snapshot.points:
                 snapshot = None          # the point comes before the hold: start cold
             started = f"snapshot:{snapshot.phase}" if snapshot else "cold"
             result = run_trial(spec, run_dir, update_server, snapshot=snapshot)

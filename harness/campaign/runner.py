@@ -53,10 +53,15 @@ class PlannedCut:
     kind: str = "cut"
     group: str = ""              # trials of one group run on one worker
     snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
+    rank: int = 0                # the point's place in its phase, from 1 (0: aim by index)
 
     @property
     def spec(self) -> str | None:
-        return cutspec.point(self.index, self.edge) if self.kind == "cut" else None
+        if self.kind != "cut":
+            return None
+        if self.rank:
+            return cutspec.phase_point(self.phase, self.rank, self.edge)
+        return cutspec.point(self.index, self.edge)
 
     def trial(self) -> TrialSpec:
         return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client)
@@ -104,16 +109,19 @@ def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
          client: str = "safe", every_bootloader_point: bool = True) -> list[PlannedCut]:
     """Every bootloader point (unless told otherwise); for pull and deploy all
     points (`cuts` == 'all') or a sample of `cuts` (point, edge) pairs per phase,
-    drawn with `seed`."""
+    drawn with `seed`. Each cut is aimed by its place in its phase, so a phase
+    after a download whose write count varies is still hit where planned."""
     rng = random.Random(seed)
     planned: list[PlannedCut] = []
     for phase in methods.get(method).phases:
-        pairs = [(p["index"], edge) for p in points if p["phase"] == phase for edge in EDGES]
+        in_phase = sorted(p["index"] for p in points if p["phase"] == phase)
+        rank = {index: k for k, index in enumerate(in_phase, start=1)}
+        pairs = [(index, edge) for index in in_phase for edge in EDGES]
         sampled = phase != "bootloader" or not every_bootloader_point
         if sampled and cuts != "all":
             pairs = sorted(rng.sample(pairs, min(int(cuts), len(pairs))))
         planned += [PlannedCut(f"{method}-{phase}-cut{index:03d}-{edge}" + ("" if client == "safe" else f"-{client}"),
-                               method, payload, phase, index, edge, client)
+                               method, payload, phase, index, edge, client, rank=rank[index])
                     for index, edge in pairs]
     return planned
 

@@ -47,7 +47,7 @@ def cut_index(entry: Entry) -> int | None:
     raw = (entry.cut or {}).get("index")
     if raw is None:
         spec = cutspec.try_parse(entry.cut_spec)
-        return spec.index if spec else None
+        return spec.index if spec and spec.plain_point else None   # n= of a phase counts in it
     try:
         return int(raw)
     except ValueError:

@@ -58,6 +58,13 @@ def point(index: int, edge: str) -> str:
     return str(CutSpec((("n", str(index)), ("edge", edge))))
 
 
+def phase_point(phase: str, rank: int, edge: str) -> str:
+    """The spec of the `rank`-th point (from 1) of a phase at one edge: it finds the
+    same point however many points an earlier phase made (a download's writes vary
+    in number with how the data arrives)."""
+    return str(CutSpec((("phase", phase), ("n", str(rank)), ("edge", edge))))
+
+
 def try_parse(text: str) -> CutSpec | None:
     """The spec, or None for an empty or malformed one (reading an old journal)."""
     try:

@@ -35,6 +35,13 @@ def test_plan_takes_every_bootloader_point_and_samples_the_rest() -> None:
     assert "ab-bootloader-cut302-after" in {c.id for c in cuts}
 
 
+def test_each_cut_is_aimed_by_its_place_in_its_phase() -> None:
+    cuts = {c.id: c for c in plan("ab", "v2", POINTS, "all", 1)}
+    assert cuts["ab-bootloader-cut303-after"].spec == "phase=bootloader,n=2,edge=after"
+    assert cuts["ab-deploy-cut301-before"].spec == "phase=deploy,n=1,edge=before"
+    assert cuts["ab-pull-cut017-after"].spec == "phase=pull,n=17,edge=after"
+
+
 def test_the_sample_depends_on_the_seed_only() -> None:
     assert plan("ab", "v2", POINTS, "10", 7) == plan("ab", "v2", POINTS, "10", 7)
     assert plan("ab", "v2", POINTS, "10", 7) != plan("ab", "v2", POINTS, "10", 8)

@@ -79,13 +79,13 @@ def test_a_campaign_whose_trials_time_out_reports_them_and_exits_non_zero(tmp_pa
                       + json.dumps({"index": 1, "phase": "bootloader"}) + "\n")
     journal = tmp_path / "j.jsonl"
     proc = subprocess.run([str(REPO / "brownout"), "campaign", "--method", "ab", "--cuts", "0", "--record",
-                           str(record), "--journal", str(journal), "--trial-timeout", "3", "-j", "1"],
+                           str(record), "--journal", str(journal), "--trial-timeout", "10", "-j", "1"],
                           cwd=REPO, capture_output=True, text=True, timeout=540, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     entries = load_journal(journal)
     assert sorted(e.id for e in entries) == ["ab-bootloader-cut001-after", "ab-bootloader-cut001-before"]
     for e in entries:
-        assert e.final == "timeout" and "outlived its 3 s" in e.error, e
+        assert e.final == "timeout" and "outlived its 10 s" in e.error, e
         assert "BROWNOUT" in e.console_tail or "U-Boot" in e.console_tail, e.console_tail
     assert "timeout" in proc.stdout and "2 of 2 trials" in proc.stdout
 
