@@ -73,8 +73,8 @@ class LogEntry:
         return self.offset + self.length
 
 
-def _superblock(path: Path, f: BinaryIO) -> tuple[int, int, int, int] | None:
-    """(magic, version, nr_entries, sectorsize), or None while QEMU has not
+def _superblock(path: Path, f: BinaryIO) -> tuple[int, int, int] | None:
+    """(version, nr_entries, sectorsize), or None while QEMU has not
     written the superblock yet (an empty file, or a sector of zeroes ahead of
     the first entries: it writes sector 0 after the entry that triggers it)."""
     raw = f.read(_SUPER.size)
@@ -87,23 +87,22 @@ def _superblock(path: Path, f: BinaryIO) -> tuple[int, int, int, int] | None:
     if magic != MAGIC:
         raise HarnessError(f"write log {path}: magic {magic:#x}, not {MAGIC:#x}: "
                            f"not a blklogwrites log")
-    return magic, version, count, sectorsize
+    return version, count, sectorsize
 
 
 def _open(path: Path) -> BinaryIO:
     try:
         return open(path, "rb")
     except OSError as e:
-        raise HarnessError(f"write log {path}: {e.strerror}: record one with the "
-                           f"blklogwrites driver first") from None
+        raise HarnessError(f"cannot read write log {path}: {e.strerror}") from None
 
 
 def entry_count(path: Path) -> int:
-    """How many entries the superblock counts: two small reads, for polling a
+    """How many entries the superblock counts: one small read, for polling a
     log while QEMU writes it. 0 before QEMU has written the superblock."""
     with _open(Path(path)) as f:
         sb = _superblock(Path(path), f)
-    return sb[2] if sb else 0
+    return sb[1] if sb else 0
 
 
 def read_log(path: Path) -> list[LogEntry]:
@@ -115,7 +114,7 @@ def read_log(path: Path) -> list[LogEntry]:
         if sb is None:
             raise HarnessError(f"write log {path} has no superblock yet: QEMU writes it "
                                f"at a flush or every log-super-update-interval entries")
-        _, version, count, sectorsize = sb
+        version, count, sectorsize = sb
         if version != VERSION:
             raise HarnessError(f"write log {path}: version {version}, only {VERSION} is known")
         if sectorsize != SECTOR:
