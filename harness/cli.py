@@ -27,9 +27,12 @@ from .checks.device import Device
 from .methods import METHODS
 from .machine.qemu import Machine
 from .server import Fault
+from .storage import crash, life
 from .trial.run import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
 
 log = logging.getLogger("brownout")
+
+MODELS = ("syscall", "storage")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -127,7 +130,7 @@ def parse_fault(text: str) -> Fault:
 
 
 def cmd_trial(args: argparse.Namespace) -> int:
-    spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env, args.cut, args.client)
+    spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env, args.cut, args.client, args.state)
     log.info("trial: %s", spec.reproduce())
     result = run_trial(spec, run_dir=args.keep)
     print(result.summary())
@@ -138,6 +141,12 @@ def cmd_trial(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     images.build()
+    if args.model == "storage":
+        log.info("record: running the %s update once with its disk logged, power-on to settled", args.method)
+        index = life.record_life(args.method, "v2", crash.LIFE)
+        print(crash.summarize_life(crash.load_life(args.method, "v2")))
+        print(index)
+        return 0
     log.info("record: running the %s update once under the agent, recording every cut point", args.method)
     path = campaign.record(args.method)
     _, points = campaign.load_record(args.method, path)
@@ -153,6 +162,9 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if names:
         planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
         name = f"compare-{'-'.join(names)}-seed{args.seed}"
+    elif args.model == "storage":
+        planned = storage_plan(args.method, args.cuts, args.seed)
+        name = f"{args.method}-storage-seed{args.seed}"
     else:
         _, points = campaign.load_record(args.method, args.record)
         planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
@@ -168,6 +180,16 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         write_report(journal.path, args.evidence)
     # Non-zero when any trial missed its expectation: the campaign flags it.
     return 1 if failing else 0
+
+
+def storage_plan(method: str, cuts: str, seed: int) -> list[campaign.PlannedCut]:
+    """The crash states to judge, as planned trials (a life is recorded first where none fits the images)."""
+    recorded = crash.ensure_life(method)
+    states = crash.plan_states(recorded, cuts, seed)
+    log.info("campaign: %s", crash.summarize_plan(recorded, states))
+    return [campaign.PlannedCut(f"{method}-storage-{p.phase}-{p.state.token().replace(':', '-').replace('+', '_')}",
+                                method, "v2", p.phase, p.state.upto, "", state=p.state.token())
+            for p in states]
 
 
 def methods_arg(text: str) -> list[str]:
@@ -414,14 +436,21 @@ def parser() -> argparse.ArgumentParser:
                         "(keys: n, edge, syscall, phase, path, target, torn, bytes)")
     t.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
                    help="'unsafe' runs the deliberately broken test fixture client")
+    t.add_argument("--state", metavar="TOKEN",
+                   help="power on from a crash state of the recorded disk life instead of updating, "
+                        "e.g. prefix:120, dropped:130:121, torn:57:4096:zero (record --model storage)")
     t.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     t.add_argument("--keep", type=Path, metavar="DIR", help="keep disks and console logs in DIR")
     t.set_defaults(func=cmd_trial)
 
     r = sub.add_parser("record", help="list every cut point of an update (record mode)",
                        description="Run the update once under the fault-injection agent in record "
-                                   "mode and keep every candidate cut point in build/records/.")
+                                   "mode and keep every candidate cut point in build/records/; "
+                                   "with --model storage, log every write and flush the disk sees "
+                                   "from power-on to the settled new version (build/records/life/).")
     r.add_argument("--method", default="ab", choices=methods)
+    r.add_argument("--model", default="syscall", choices=MODELS,
+                   help="syscall: the client's cut points; storage: the disk's writes and flushes")
     r.set_defaults(func=cmd_record)
 
     c = sub.add_parser("campaign", help="a power-cut trial per point: atomic? completes?",
@@ -451,6 +480,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--trial-timeout", type=positive_float, default=campaign.DEFAULT_TRIAL_TIMEOUT,
                    metavar="SECONDS", help="a trial still running after this long is ended and journaled "
                                            f"as a timeout (default {campaign.DEFAULT_TRIAL_TIMEOUT:.0f})")
+    c.add_argument("--model", default="syscall", choices=MODELS,
+                   help="syscall: cut at the client's syscalls; storage: judge crash states of the "
+                        "disk's recorded life (prefixes, writes lost from the disk cache, torn writes)")
     c.add_argument("--cold", action="store_true",
                    help="cold-boot every trial instead of starting from a snapshot of its phase")
     c.add_argument("--shard", type=shard_arg, metavar="I/N",

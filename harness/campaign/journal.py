@@ -126,6 +126,11 @@ class Entry:
         return (self.cut or {}).get("phase") or self.planned_phase or "-"
 
     @property
+    def model(self) -> str:
+        """syscall: a cut at a syscall of the client; storage: a crash state of the disk."""
+        return "storage" if (self.cut or {}).get("model") == "storage" else "syscall"
+
+    @property
     def outcome(self) -> str:
         verdicts = set(self.verdicts)
         if self.final in ("missed", "bricked", *UNFINISHED):

@@ -54,17 +54,18 @@ class PlannedCut:
     group: str = ""              # trials of one group run on one worker
     snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
     rank: int = 0                # the point's place in its phase, from 1 (0: aim by index)
+    state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
 
     @property
     def spec(self) -> str | None:
-        if self.kind != "cut":
+        if self.kind != "cut" or self.state:
             return None
         if self.rank:
             return cutspec.phase_point(self.phase, self.rank, self.edge)
         return cutspec.point(self.index, self.edge)
 
     def trial(self) -> TrialSpec:
-        return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client)
+        return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client, state=self.state or None)
 
 
 def record_path(method: str) -> Path:
@@ -155,7 +156,7 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
         single_boot = methods.get(method).request_boots == 1
         for k, i in enumerate(members):
             out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}",
-                             snapshot=len(members) >= SNAPSHOT_MIN and single_boot)
+                             snapshot=len(members) >= SNAPSHOT_MIN and single_boot and not planned[i].state)
     return out
 
 

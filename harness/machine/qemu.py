@@ -56,13 +56,29 @@ class Disk:
     format: str = "raw"
     readonly: bool = False
     name: str = ""
+    write_log: Path | None = None     # log every write and flush here (dm-log-writes format)
 
     def args(self) -> list[str]:
+        if self.write_log is not None:
+            return self._logged_args()
         drive = (f"if=none,id={self.name},file={_opt(self.path)},format={self.format},"
                  f"cache=writeback")
         if self.readonly:
             drive += ",readonly=on"
         return ["-drive", drive, "-device", f"virtio-blk-device,drive={self.name}"]
+
+    def _logged_args(self) -> list[str]:
+        """QEMU's blklogwrites above the disk: the log holds guest sectors. Every
+        power-on appends to the same log (an empty file starts one), and the entry
+        count in its superblock is kept current, so a cut loses no entry. Discard
+        and write-zeroes are off so every change reaches the log as data."""
+        assert self.write_log is not None
+        drive = (f"if=none,id={self.name},driver=blklogwrites,cache=writeback,"
+                 f"file.driver={self.format},file.file.driver=file,file.file.filename={_opt(self.path)},"
+                 f"log.driver=file,log.filename={_opt(self.write_log)},"
+                 f"log-append=on,log-super-update-interval=1")
+        return ["-drive", drive, "-device",
+                f"virtio-blk-device,drive={self.name},discard=off,write-zeroes=off"]
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,11 @@ HAPPY_KINDS = ("happy", "downtime")
 
 
 def label(entry: Entry) -> str:
-    """The method, and the client when it is not the real one: an unsafe fixture's
-    results must never be read as the method's."""
-    return entry.method if entry.client == "safe" else f"{entry.method} ({entry.client} client)"
+    """The method, the client when it is not the real one (an unsafe fixture's
+    results must never be read as the method's), and the fault model when it is
+    the storage one (a crash state of the disk, not a cut at a syscall)."""
+    name = entry.method if entry.client == "safe" else f"{entry.method} ({entry.client} client)"
+    return f"{name} [storage]" if entry.model == "storage" else name
 
 
 def column(entry: Entry) -> str:

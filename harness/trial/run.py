@@ -118,6 +118,11 @@ class TrialResult:
     def phase(self) -> str:
         return (self.cut or {}).get("phase", "")
 
+    @property
+    def model(self) -> str:
+        """syscall: a cut at a syscall of the client; storage: a crash state of the disk."""
+        return "storage" if (self.cut or {}).get("model") == "storage" else "syscall"
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -163,6 +168,9 @@ class TrialSpec:
     corrupt_env: bool = False
     cut: str | None = None           # brownout-fi cut spec, e.g. "n=17,edge=after"
     client: str = "safe"
+    # A crash state of the disk's recorded life (storage/states.py token, e.g.
+    # "torn:57:4096:zero"): the device powers on from that disk instead of updating.
+    state: str | None = None
 
     def __post_init__(self) -> None:
         method = methods.get(self.method)
@@ -175,6 +183,8 @@ class TrialSpec:
                                f"known: {', '.join(method.clients)}")
         if self.cut is not None:
             cutspec.parse(self.cut)
+        if self.state is not None and (self.cut or self.fault or self.corrupt_env):
+            raise HarnessError("a crash state is the fault: it takes no cut, fault or corrupted env")
 
     @property
     def installs(self) -> str | None:
@@ -191,6 +201,8 @@ class TrialSpec:
             argv.append("--corrupt-env")
         if self.cut:
             argv += ["--cut", self.cut]
+        if self.state:
+            argv += ["--state", self.state]
         if self.client != "safe":
             argv += ["--client", self.client]
         return shlex.join(argv)
@@ -278,6 +290,8 @@ class _Trial:
                  snapshot: Snapshot | None = None) -> None:
         if snapshot and (spec.fault or spec.corrupt_env or not spec.cut):
             raise HarnessError("a trial from a snapshot takes a cut, and no fault or corrupted env")
+        if spec.state and snapshot:
+            raise HarnessError("a crash state powers on cold: it has no snapshot")
         point = cutspec.try_parse(spec.cut or "")
         if snapshot and point and point.plain_point and (point.index or 0) <= snapshot.points:
             raise HarnessError(f"cut {spec.cut} comes before the snapshot's hold at {snapshot.phase} "
@@ -298,8 +312,12 @@ class _Trial:
         self.server.disarm()
         if spec.fault:
             self.server.arm(spec.fault)
-        self.device = Device.create(spec.method, run_dir, net=UserNet(server.port),
-                                    base=snapshot.disk if snapshot else None)
+        self.state_point: dict[str, str] | None = None
+        base = snapshot.disk if snapshot else None
+        if spec.state:
+            from ..storage.crash import prepare      # storage records its life with trials
+            base, self.state_point = prepare(spec.method, spec.payload, spec.state, run_dir)
+        self.device = Device.create(spec.method, run_dir, net=UserNet(server.port), base=base)
         self.device.config.extra_args += ["-action", "shutdown=pause"]
         if spec.corrupt_env:
             _corrupt_env(self.device)
@@ -332,19 +350,21 @@ class _Trial:
             # After a cut the device boots unattended until it settles; then it is
             # judged offline (root and data as the cut left them), and only then
             # is the update run again.
-            first = self._cycle(power, self._request("cut" if spec.cut else None), agent=bool(spec.cut),
-                                restore=restore)
+            # A crash state is the disk as the power cut left it: it only powers on.
+            request = [] if spec.state else self._request("cut" if spec.cut else None)
+            first = self._cycle(power, request, agent=bool(spec.cut), restore=restore)
             measures = self._measures(first)
-            final, slot, verdicts = self._judge(first, "after the cut" if spec.cut else "after the update")
+            faulted = bool(spec.cut or spec.state)
+            final, slot, verdicts = self._judge(first, "after the cut" if faulted else "after the update")
             findings, findings_rerun = self.findings, None
             if self._missed(first):
                 final, verdicts = "missed", []
-            elif spec.cut and final == "bricked":
+            elif faulted and final == "bricked":
                 self.notes.append("not re-run: a bricked device cannot take an update")
-            elif spec.cut and final == "v2" and "atomic" in verdicts:
+            elif faulted and final == "v2" and "atomic" in verdicts:
                 # Nothing is left to complete: the update is in place and runs.
                 verdicts.append("completes")
-            elif spec.cut:
+            elif faulted:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()
                 again = self._cycle(power, self._request(), agent=False)
@@ -372,8 +392,9 @@ class _Trial:
         cut = next((b.outcome for b in first if b.outcome and b.outcome.event == "cut"), None)
         records = [b.record for b in self.boots]
         errors = update_errors(records)
+        point = self.state_point or (dict(cut.fields) if cut else None)
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
-                           slot, spec.cut or "", dict(cut.fields) if cut else None, spec.client,
+                           slot, spec.cut or spec.state or "", point, spec.client,
                            self.notes, str(self.run_dir),
                            started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold",
                            dpkg=findings, dpkg_rerun=findings_rerun, mixed_roots=self.mixed_roots,
@@ -442,7 +463,7 @@ class _Trial:
             config.extra_args = base + (request if boot_no <= last_request else [])
             if restore and boot_no == 1:
                 config.extra_args += ["-incoming", "defer"]
-            boot = self._boot(power, updating=boot_no == 1,
+            boot = self._boot(power, updating=boot_no == 1 and bool(request),
                               agent=agent and boot_no == last_request,
                               restore=restore if boot_no == 1 else None)
             boots.append(boot)
@@ -537,7 +558,8 @@ class _Trial:
             judgement = self.method.judge.root(root)
             self.findings = judgement.facts
             self.notes += judgement.notes
-        if spec.payload in ("v2", *V2_ROUTES) and final == "v2" and root.has_package("bc") and not spec.cut:
+        if spec.payload in ("v2", *V2_ROUTES) and final == "v2" and root.has_package("bc") \
+                and not (spec.cut or spec.state):
             verdicts.append("completes")
         records = [b.record for b in boots]
         if spec.payload == "v2-bad" and final == "v1" and not root.has_package("bc"):

@@ -1,0 +1,146 @@
+"""Crash states of a recorded disk life, planned and made ready to power on.
+
+The life (life.py) is recorded once per method and payload under
+build/records/life/. A state names which of its writes reached the medium
+(states.py); it is made as a qcow2 overlay on the method's pristine disk only
+when its trial runs, and removed with the trial's disk.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import HarnessError
+from ..checks.device import pristine_disk
+from ..images import BUILD
+from ..methods import images_key
+from .life import FIRMWARE, PlacedEntry, life_paths, record_life
+from .materialize import materialize
+from .states import CrashState, enumerate_states, fingerprints, parse_token, unique
+from .writelog import LogEntry, read_log
+
+LIFE = BUILD / "records" / "life"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Life:
+    method: str
+    payload: str
+    log: Path
+    entries: list[LogEntry]
+    placed: list[PlacedEntry]
+
+    def where(self, state: CrashState) -> PlacedEntry:
+        """Where power went: the last write the state issued (the torn one, if any)."""
+        number = state.torn if state.torn is not None else max(state.upto - 1, 0)
+        return self.placed[number]
+
+    def point(self, state: CrashState) -> dict[str, str]:
+        """The journal's record of the state, as a syscall cut's marker fields would be."""
+        at = self.where(state)
+        entry = self.entries[at.number]
+        return {"model": "storage", "kind": state.kind, "state": state.describe(), "index": str(at.number),
+                "phase": at.phase, "partition": at.partition or "-", "boot": str(at.boot), "stage": at.stage,
+                "offset": str(entry.offset), "len": str(entry.length)}
+
+
+def load_life(method: str, payload: str, directory: Path = LIFE) -> Life:
+    log_path, index_path = life_paths(method, payload, directory)
+    hint = f"run './brownout record --model storage --method {method}'"
+    if not index_path.exists() or not log_path.exists():
+        raise HarnessError(f"no recorded disk life of {method} {payload} at {log_path}: {hint}")
+    try:
+        index = json.loads(index_path.read_text())
+        header = index["life"]
+        placed = [PlacedEntry(**p) for p in index["entries"]]
+    except (ValueError, KeyError, TypeError):
+        raise HarnessError(f"{index_path} is not a brownout disk life: {hint}") from None
+    if header.get("images") != images_key(method):
+        raise HarnessError(f"{index_path} was recorded on other images than the ones built now: {hint} again")
+    entries = read_log(log_path)
+    if len(entries) != len(placed):
+        raise HarnessError(f"{log_path} has {len(entries)} entries, its index {len(placed)}: {hint} again")
+    return Life(method, payload, log_path, entries, placed)
+
+
+def ensure_life(method: str, payload: str = "v2", directory: Path = LIFE) -> Life:
+    """The recorded life, recorded first where none fits the images built now.
+    Under a lock: parallel workers record it once, and never interleave a log
+    with another recording's index."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f".{method}-{payload}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return load_life(method, payload, directory)
+        except HarnessError as e:
+            log.info("%s; recording it now", e)
+        record_life(method, payload, directory)
+        return load_life(method, payload, directory)
+
+
+def prepare(method: str, payload: str, token: str, run_dir: Path) -> tuple[Path, dict[str, str]]:
+    """The state's disk (an overlay on the pristine disk, in run_dir) and its journal record."""
+    life = load_life(method, payload)
+    state = parse_token(token)
+    if state.upto > len(life.entries):
+        raise HarnessError(f"state {token}: the recorded life has only {len(life.entries)} entries")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    disk = materialize(state, life.entries, life.log, pristine_disk(method), run_dir / "crash-state.qcow2")
+    return disk, life.point(state)
+
+
+@dataclass(frozen=True)
+class PlannedState:
+    state: CrashState
+    phase: str
+    same_as: int          # other states that leave the same disk, judged by this one
+
+
+def plan_states(life: Life, cuts: str, seed: int) -> list[PlannedState]:
+    """Every distinct crash state of the life (`cuts` == 'all'), or every state in
+    the firmware's writes and a seeded sample of `cuts` distinct states per other
+    phase. States that leave identical disks are judged once."""
+    volatile = {p.number for p in life.placed if p.volatile}
+    states = enumerate_states(life.entries, volatile=lambda e: e.number in volatile, seed=seed)
+    distinct = unique(states, fingerprints(life.entries, states, life.log))
+    by_phase: dict[str, list[PlannedState]] = {}
+    for state, same in distinct:
+        phase = life.where(state).phase
+        by_phase.setdefault(phase, []).append(PlannedState(state, phase, len(same)))
+    rng = random.Random(seed)
+    planned: list[PlannedState] = []
+    for phase, members in by_phase.items():
+        if cuts != "all" and phase != FIRMWARE and len(members) > int(cuts):
+            members = sorted(rng.sample(members, int(cuts)), key=lambda p: (p.state.upto, p.state.token()))
+        planned += members
+    return sorted(planned, key=lambda p: (p.state.upto, p.state.token()))
+
+
+def summarize_life(life: Life) -> str:
+    """One line per boot and phase: entries, flushes, bytes; what the log holds."""
+    rows: dict[tuple[int, str], list[int]] = {}
+    for placed, entry in zip(life.placed, life.entries):
+        row = rows.setdefault((placed.boot, placed.phase), [0, 0, 0])
+        row[0] += 1
+        row[1] += entry.is_flush
+        row[2] += entry.length
+    lines = [f"disk life of {life.method} {life.payload}: {len(life.entries)} entries in {life.log}"]
+    lines += [f"  boot {boot} {phase}: {n} entries, {flushes} flushes, {size / 2 ** 20:.1f} MiB"
+              for (boot, phase), (n, flushes, size) in rows.items()]
+    return "\n".join(lines)
+
+
+def summarize_plan(life: Life, planned: list[PlannedState]) -> str:
+    kinds: dict[str, int] = {}
+    for p in planned:
+        kinds[p.state.kind] = kinds.get(p.state.kind, 0) + 1
+    same = sum(p.same_as for p in planned)
+    return (f"{len(planned)} distinct crash states of {life.method}'s disk life to judge "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}; "
+            f"{same} more states leave the same disk as one of them)")

@@ -1,0 +1,223 @@
+"""The disk's whole life under one update, as the disk saw it.
+
+One plain update (no agent, no cut) runs on a device whose disk is logged by
+QEMU's blklogwrites: every write and flush from the first power-on through
+U-Boot, the update, the reboot, the new version's first boot and its confirm,
+to the settled device. A poller samples the log's entry count against the
+host clock; the console's lines carry the same clock, so each entry is placed
+in the boot, stage (firmware or linux) and phase it happened in, and named by
+the partition it hits. Writes land on the disk some time after the syscall that
+made them (the page cache), so a phase is where the disk saw the write, within
+one sampling interval of a boundary.
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import fnmatch
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import HarnessError, methods
+from ..checks.device import Partition, partitions
+from ..machine.console import Line, parse_marker
+from ..methods import images_key
+from ..server import UpdateServer
+from ..trial.run import TrialSpec, _Trial, _Workspace
+from .writelog import LogEntry, entry_count, read_log
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.005
+KERNEL_START = re.compile(r"^Starting kernel")
+# Phases of the life besides the method's own: the firmware's and the kernel's
+# start, the update boot before the update, the way down to its reboot, the new
+# version's first boot up to its confirm, and the settled device after it.
+BOOT, SHUTDOWN, CONFIRM, SETTLED, FIRMWARE = "boot", "shutdown", "confirm", "settled", "firmware"
+
+
+@dataclass(frozen=True)
+class PlacedEntry:
+    """A log entry and where it happened."""
+    number: int
+    boot: int
+    stage: str          # firmware (U-Boot: the disk runs writethrough) | linux
+    phase: str
+    partition: str      # the partition's name, or "" (partition table, gaps) or "-" for a flush
+
+    @property
+    def volatile(self) -> bool:
+        """Whether the write could still sit in the disk's volatile cache when
+        power goes: only once Linux has enabled the cache."""
+        return self.stage == "linux"
+
+
+class LogPoller:
+    """Samples the log's entry count every few milliseconds in a thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-poller", daemon=True)
+
+    def __enter__(self) -> "LogPoller":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        last = -1
+        while not self._stop.wait(POLL_INTERVAL):
+            try:
+                count = entry_count(self.path)
+            except (HarnessError, OSError):
+                continue            # not written yet: QEMU writes the superblock at its first entry
+            if count != last:
+                self.samples.append((time.monotonic(), count))
+                last = count
+
+
+def entry_times(samples: list[tuple[float, int]], total: int) -> list[float]:
+    """For each entry, the first sample that counted it: when the disk had it."""
+    times: list[float] = []
+    counts = [c for _, c in samples]
+    for number in range(total):
+        i = bisect.bisect_right(counts, number)
+        times.append(samples[i][0] if i < len(samples) else (samples[-1][0] if samples else 0.0))
+    return times
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A stretch of host time with one phase name."""
+    start: float
+    phase: str
+    boot: int
+    stage: str
+
+
+def spans(boots: list[tuple[int, float, list[Line]]], phases: tuple[str, ...]) -> list[_Span]:
+    """The life's phases along the host clock, from each boot's power-on time and
+    console lines; a client that names no phases leaves its update as one span
+    ("update") that place() splits by the method's phase rules."""
+    out: list[_Span] = []
+    for number, powered_on, lines in boots:
+        out.append(_Span(powered_on, FIRMWARE, number, FIRMWARE))
+        for line in lines:
+            if KERNEL_START.match(line.text):
+                out.append(_Span(line.t, BOOT if number == 1 else CONFIRM, number, "linux"))
+                continue
+            marker = parse_marker(line.text, line.t)
+            if marker is None:
+                continue
+            if marker.event == "phase" and marker.get("name") in phases:
+                out.append(_Span(line.t, marker.get("name", ""), number, "linux"))
+            elif marker.event == "update-start":
+                out.append(_Span(line.t, "update", number, "linux"))
+            elif marker.event == "reboot":
+                out.append(_Span(line.t, SHUTDOWN, number, "linux"))
+            elif marker.event == "confirm" and number > 1:
+                out.append(_Span(line.t, SETTLED, number, "linux"))
+    return out
+
+
+def place(entries: list[LogEntry], times: list[float], life: list[_Span], parts: list[Partition],
+          rules: list[tuple[str, str]]) -> list[PlacedEntry]:
+    starts = [s.start for s in life]
+    placed = []
+    for entry, t in zip(entries, times):
+        i = max(0, bisect.bisect_right(starts, t) - 1)
+        span = life[i] if life else _Span(0.0, BOOT, 1, "linux")
+        part = partition_of(entry, parts)
+        phase = span.phase
+        if phase == "update":
+            # A client that names no phases: the method's rules name a partition's phase.
+            phase = next((p for p, glob in rules if part and fnmatch.fnmatch(f"/dev/vda{part.index}", glob)),
+                         "update")
+        placed.append(PlacedEntry(entry.number, span.boot, span.stage, phase,
+                                  "-" if entry.is_flush else (part.name if part else "")))
+    return placed
+
+
+def phase_rules(lines: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(phase, path glob) of each rule that names a path: `<phase> path=<glob> [...]`."""
+    rules = []
+    for line in lines:
+        phase, *fields = line.split()
+        rules += [(phase, f[len("path="):]) for f in fields if f.startswith("path=")]
+    return rules
+
+
+def partition_of(entry: LogEntry, parts: list[Partition]) -> Partition | None:
+    return next((p for p in parts if p.offset <= entry.offset < p.offset + p.size), None)
+
+
+def life_paths(method: str, payload: str, directory: Path) -> tuple[Path, Path]:
+    stem = directory / f"{method}-{payload}"
+    return stem.with_suffix(".log"), stem.with_suffix(".json")
+
+
+def record_life(method: str, payload: str, directory: Path, server: UpdateServer | None = None) -> Path:
+    """Run one plain update with the disk logged; write the log and its placed
+    entries (`<method>-<payload>.json`) to `directory`. Returns the .json path."""
+    m = methods.get(method)
+    if m.request_boots != 1:
+        raise HarnessError(f"{method}'s update runs over several boots: its disk life is not recorded yet")
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path, index_path = life_paths(method, payload, directory)
+    tmp_log = log_path.with_suffix(".log.tmp")
+    tmp_log.unlink(missing_ok=True)
+    tmp_log.touch()
+    spec = TrialSpec(method, payload)
+    with _Workspace(directory / f"{method}-{payload}.run", server) as (run_dir, srv):
+        trial = _Trial(spec, run_dir, srv)
+        config = trial.device.config
+        config.disks = [dataclasses.replace(config.disks[0], write_log=tmp_log)] + config.disks[1:]
+        with LogPoller(tmp_log) as poller:
+            result = trial.run()
+        if result.final != spec.installs and result.final != "v2":
+            raise HarnessError(f"the update ended in {result.final}, not v2: no life to record "
+                               f"(logs: {run_dir})")
+        boots = [(b.number, _powered_on(b), b.machine.console.lines) for b in trial.boots]
+        samples = poller.samples
+        for disk in run_dir.glob("*.qcow2"):
+            disk.unlink()            # keep the consoles, not the disk
+    entries = read_log(tmp_log)
+    rules = phase_rules(m.phase_rules)
+    placed = place(entries, entry_times(samples, len(entries)), spans(boots, m.phases),
+                   partitions(method), rules)
+    flushes, size = sum(e.is_flush for e in entries), sum(e.length for e in entries)
+    header = {"method": method, "payload": payload, "images": images_key(method),
+              "entries": len(entries), "flushes": flushes, "bytes": size, "boots": len(boots)}
+    tmp_index = index_path.with_suffix(".json.tmp")
+    with open(tmp_index, "w") as f:
+        json.dump({"life": header, "entries": [dataclasses.asdict(p) for p in placed]}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    with open(tmp_log, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp_log, log_path)
+    os.replace(tmp_index, index_path)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    log.info("disk life of %s %s: %d entries (%d flushes, %.0f MB) over %d boots: %s",
+             method, payload, len(entries), flushes, size / 1e6, len(boots), log_path)
+    return index_path
+
+
+def _powered_on(boot: object) -> float:
+    lines = boot.machine.console.lines  # type: ignore[attr-defined]
+    return (lines[0].t if lines else 0.0) - 0.001

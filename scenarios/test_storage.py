@@ -1,0 +1,60 @@
+"""The storage fault model on real QEMU devices: the disk's life recorded through
+blklogwrites, placed in boots and phases, and crash states of it judged by a
+cold power-on. The full campaign is `./brownout campaign --model storage`."""
+from __future__ import annotations
+
+import pytest
+
+from harness.storage import crash
+from harness.storage.life import FIRMWARE
+from harness.storage.states import CrashState, epochs
+
+pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+
+@pytest.fixture(scope="module")
+def ab_life(update_server) -> crash.Life:
+    return crash.ensure_life("ab")
+
+
+def firmware_writes(life: crash.Life, boot: int) -> list[int]:
+    return [p.number for p in life.placed if p.boot == boot and p.stage == FIRMWARE]
+
+
+def test_the_ab_life_holds_both_boots_and_every_phase(ab_life: crash.Life) -> None:
+    placed = ab_life.placed
+    assert {p.boot for p in placed} == {1, 2}
+    # U-Boot's boot-count save at every boot, the new version's first boot included.
+    for boot in (1, 2):
+        assert [placed[n].partition for n in firmware_writes(ab_life, boot)] == ["env"], boot
+    phases = {(p.phase, p.partition) for p in placed}
+    assert {("pull", "rootB"), ("bootloader", "env"), ("confirm", "env")} <= phases, phases
+    # The slot's data is flushed before the env switch that makes it the boot slot.
+    first_switch = min(p.number for p in placed if p.phase == "bootloader" and p.partition == "env")
+    last_slot = max(p.number for p in placed if p.partition == "rootB")
+    assert any(ab_life.entries[n].is_flush for n in range(last_slot, first_switch))
+
+
+def test_the_whole_life_powered_on_is_v2(trial, ab_life: crash.Life) -> None:
+    result = trial(method="ab", payload="v2", state=f"prefix:{len(ab_life.entries)}")
+    assert result.final == "v2" and set(result.verdicts) >= {"atomic", "completes"}, result.summary()
+    assert result.cut and result.cut["model"] == "storage" and result.cut["kind"] == "prefix"
+
+
+def test_a_torn_boot_count_save_of_the_new_version_is_survived_by_the_redundant_env(
+        trial, ab_life: crash.Life) -> None:
+    (save,) = firmware_writes(ab_life, 2)
+    state = CrashState("torn", save + 1, torn=save, torn_at=512, tail="zero")
+    result = trial(method="ab", payload="v2", state=state.token())
+    assert "atomic" in result.verdicts and result.final in ("v1", "v2"), result.summary()
+    assert "completes" in result.verdicts, result.summary()
+    assert (result.cut or {}).get("stage") == FIRMWARE and result.cut["partition"] == "env"
+
+
+def test_the_slot_lost_from_the_disk_cache_before_its_flush_leaves_v1(trial, ab_life: crash.Life) -> None:
+    last_slot = max(p.number for p in ab_life.placed if p.partition == "rootB" and p.volatile)
+    epoch = next(e for e in epochs(ab_life.entries) if last_slot in e)
+    lost = [n for n in epoch if ab_life.placed[n].partition == "rootB"][-3:]
+    state = CrashState("dropped", epoch[-1], dropped=tuple(lost))
+    result = trial(method="ab", payload="v2", state=state.token())
+    assert result.final == "v1" and set(result.verdicts) >= {"atomic", "completes"}, result.summary()

@@ -1,0 +1,52 @@
+"""Placing a disk life's log entries in boots, stages and phases (no QEMU)."""
+from __future__ import annotations
+
+from harness.checks.device import Partition
+from harness.machine.console import Line
+from harness.storage.life import entry_times, place, spans
+from harness.storage.writelog import FLUSH, LogEntry
+
+PARTS = [Partition(2, "env", 1 << 20, 1 << 20), Partition(3, "rootA", 2 << 20, 8 << 20),
+         Partition(4, "rootB", 10 << 20, 8 << 20), Partition(5, "data", 18 << 20, 8 << 20)]
+PHASES = ("pull", "deploy", "bootloader")
+
+
+def write(number: int, offset: int) -> LogEntry:
+    return LogEntry(number, offset, 4096, 0, 0)
+
+
+def flush(number: int) -> LogEntry:
+    return LogEntry(number, 0, 0, FLUSH, 0)
+
+
+BOOT1 = [Line(1.0, "U-Boot 2023.01"), Line(1.5, "BROWNOUT uboot-save slot=A"), Line(2.0, "Starting kernel ..."),
+         Line(3.0, "BROWNOUT phase name=pull state=start"), Line(5.0, "BROWNOUT phase name=bootloader state=start"),
+         Line(6.0, "BROWNOUT reboot reason=update")]
+BOOT2 = [Line(10.0, "U-Boot 2023.01"), Line(11.0, "Starting kernel ..."),
+         Line(12.0, "BROWNOUT confirm result=good version=2")]
+
+
+def test_entry_times_are_when_the_count_first_covered_them() -> None:
+    samples = [(1.0, 0), (1.6, 1), (3.5, 3), (5.5, 4)]
+    assert entry_times(samples, 4) == [1.6, 3.5, 3.5, 5.5]
+
+
+def test_entries_are_placed_by_boot_stage_phase_and_partition() -> None:
+    entries = [write(0, 1 << 20), write(1, 10 << 20), flush(2), write(3, 1 << 20), write(4, 18 << 20),
+               write(5, 1 << 20), write(6, 18 << 20), write(7, 0)]
+    times = [1.6, 3.5, 3.6, 5.5, 6.5, 10.5, 12.5, 2.5]
+    placed = place(entries, times, spans([(1, 0.9, BOOT1), (2, 9.9, BOOT2)], PHASES), PARTS, [])
+    assert [(p.boot, p.stage, p.phase, p.partition) for p in placed] == [
+        (1, "firmware", "firmware", "env"), (1, "linux", "pull", "rootB"), (1, "linux", "pull", "-"),
+        (1, "linux", "bootloader", "env"), (1, "linux", "shutdown", "data"),
+        (2, "firmware", "firmware", "env"), (2, "linux", "settled", "data"), (1, "linux", "boot", "")]
+    assert [p.volatile for p in placed][:2] == [False, True]
+
+
+def test_a_client_without_phase_markers_gets_its_phases_from_the_rules() -> None:
+    lines = [Line(2.0, "Starting kernel ..."), Line(3.0, "BROWNOUT update-start"),
+             Line(6.0, "BROWNOUT reboot reason=update")]
+    rules = [("deploy", "/dev/vda[34]"), ("bootloader", "/dev/vda2")]
+    entries = [write(0, 10 << 20), write(1, 1 << 20), write(2, 18 << 20)]
+    placed = place(entries, [4.0, 4.5, 5.0], spans([(1, 0.9, lines)], PHASES), PARTS, rules)
+    assert [p.phase for p in placed] == ["deploy", "bootloader", "update"]
