@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import random
 import logging
 import shutil
 import statistics
@@ -130,7 +131,8 @@ def parse_fault(text: str) -> Fault:
 
 
 def cmd_trial(args: argparse.Namespace) -> int:
-    spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env, args.cut, args.client, args.state)
+    spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env, args.cut, args.client, args.state,
+                     args.lazy_writeback)
     log.info("trial: %s", spec.reproduce())
     result = run_trial(spec, run_dir=args.keep)
     print(result.summary())
@@ -143,10 +145,12 @@ def cmd_record(args: argparse.Namespace) -> int:
     images.build()
     if args.model == "storage":
         log.info("record: running the %s update once with its disk logged, power-on to settled", args.method)
-        index = life.record_life(args.method, "v2", crash.LIFE)
-        print(crash.summarize_life(crash.load_life(args.method, "v2")))
+        index = life.record_life(args.method, "v2", crash.LIFE, client=args.client)
+        print(crash.summarize_life(crash.load_life(args.method, "v2", client=args.client)))
         print(index)
         return 0
+    if args.client != "safe":
+        raise HarnessError("record --client is for the storage model: the syscall record is the real client's")
     log.info("record: running the %s update once under the agent, recording every cut point", args.method)
     path = campaign.record(args.method)
     _, points = campaign.load_record(args.method, path)
@@ -163,12 +167,15 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
         name = f"compare-{'-'.join(names)}-seed{args.seed}"
     elif args.model == "storage":
-        planned = storage_plan(args.method, args.cuts, args.seed)
-        name = f"{args.method}-storage-seed{args.seed}"
+        planned = storage_plan(args.method, args.cuts, args.seed, args.client)
+        name = f"{args.method}-{args.client}-storage-seed{args.seed}"
     else:
         _, points = campaign.load_record(args.method, args.record)
         planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
         name = f"{args.method}-{args.client}-seed{args.seed}"
+        if args.lazy_writeback:
+            planned = [dataclasses.replace(c, id=f"{c.id}-lazy", lazy_writeback=True) for c in planned]
+            name += "-lazy"
     if args.shard:
         planned = campaign.shard(planned, *args.shard)
         name += "-shard{}of{}".format(*args.shard)
@@ -182,13 +189,18 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def storage_plan(method: str, cuts: str, seed: int) -> list[campaign.PlannedCut]:
+def storage_plan(method: str, cuts: str, seed: int, client: str = "safe") -> list[campaign.PlannedCut]:
     """The crash states to judge, as planned trials (a life is recorded first where none fits the images)."""
-    recorded = crash.ensure_life(method)
+    recorded = crash.ensure_life(method, client=client)
     states = crash.plan_states(recorded, cuts, seed)
     log.info("campaign: %s", crash.summarize_plan(recorded, states))
-    return [campaign.PlannedCut(f"{method}-storage-{p.phase}-{p.state.token().replace(':', '-').replace('+', '_')}",
-                                method, "v2", p.phase, p.state.upto, "", state=p.state.token())
+    return storage_trials(method, states, client)
+
+
+def storage_trials(method: str, states: list[crash.PlannedState], client: str = "safe") -> list[campaign.PlannedCut]:
+    suffix = "" if client == "safe" else f"-{client}"
+    return [campaign.PlannedCut(f"{method}-storage-{p.phase}-{p.state.token().replace(':', '-').replace('+', '_')}"
+                                + suffix, method, "v2", p.phase, p.state.upto, "", client, state=p.state.token())
             for p in states]
 
 
@@ -304,7 +316,21 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool) -> TrialRate:
     if not planned:
         raise HarnessError(f"{method} has no bootloader cut points recorded")
     planned = (planned * (trials // len(planned) + 1))[:trials]
-    planned = [dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)]
+    return time_campaign([dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)],
+                         method, jobs, cold)
+
+
+def bench_states(method: str, states: int, jobs: int, seed: int) -> TrialRate:
+    """A seeded sample of the distinct crash states of the method's disk life, judged and timed."""
+    recorded = crash.ensure_life(method)
+    every = crash.plan_states(recorded, "all", seed)
+    sample = sorted(random.Random(seed).sample(every, min(states, len(every))),
+                    key=lambda p: (p.state.upto, p.state.token()))
+    return time_campaign(storage_trials(method, sample), method, jobs, cold=True)
+
+
+def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, cold: bool) -> TrialRate:
+    """Run `planned` as a campaign into a scratch journal: its trials per hour."""
     with tempfile.TemporaryDirectory(prefix="brownout-bench-") as tmp:
         journal = journal_mod.Journal(Path(tmp) / "bench.jsonl")
         started = time.monotonic()
@@ -318,6 +344,24 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool) -> TrialRate:
     if len(times) > jobs + 1 and times[-1] > times[jobs]:
         steady = 3600 * (len(times) - jobs - 1) / (times[-1] - times[jobs])
     return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries))
+
+
+def cmd_bench_states(args: argparse.Namespace) -> int:
+    """Crash states judged per hour, next to syscall-model trials per hour of the same run."""
+    images.build()
+    states = bench_states(args.method, args.states, args.jobs, args.seed)
+    trials = bench_trials(args.method, args.states, args.jobs, cold=False)
+    for name, rate in (("crash states (storage model, cold power-on)", states),
+                       ("bootloader-point trials (syscall model, snapshots)", trials)):
+        steady = f" ({rate.steady_per_hour:.0f}/hour steady)" if rate.steady_per_hour is not None else ""
+        print(f"{rate.trials} {args.method} {name}, -j {args.jobs}: {rate.wall_s:.0f} s wall, "
+              f"{rate.per_hour:.0f}/hour{steady}")
+        print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
+    if args.json:
+        results.write_bench(args.json, "states", {"method": args.method, "seed": args.seed,
+                                                  "states": rate_figures(states, args.jobs, True),
+                                                  "syscall": rate_figures(trials, args.jobs, False)})
+    return 0
 
 
 def cmd_bench_trials(args: argparse.Namespace) -> int:
@@ -439,6 +483,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--state", metavar="TOKEN",
                    help="power on from a crash state of the recorded disk life instead of updating, "
                         "e.g. prefix:120, dropped:130:121, torn:57:4096:zero (record --model storage)")
+    t.add_argument("--lazy-writeback", action="store_true",
+                   help="keep what the update writes in the guest's page cache until a program syncs")
     t.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     t.add_argument("--keep", type=Path, metavar="DIR", help="keep disks and console logs in DIR")
     t.set_defaults(func=cmd_trial)
@@ -449,6 +495,8 @@ def parser() -> argparse.ArgumentParser:
                                    "with --model storage, log every write and flush the disk sees "
                                    "from power-on to the settled new version (build/records/life/).")
     r.add_argument("--method", default="ab", choices=methods)
+    r.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
+                   help="with --model storage: record the life of a test fixture client")
     r.add_argument("--model", default="syscall", choices=MODELS,
                    help="syscall: the client's cut points; storage: the disk's writes and flushes")
     r.set_defaults(func=cmd_record)
@@ -483,6 +531,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--model", default="syscall", choices=MODELS,
                    help="syscall: cut at the client's syscalls; storage: judge crash states of the "
                         "disk's recorded life (prefixes, writes lost from the disk cache, torn writes)")
+    c.add_argument("--lazy-writeback", action="store_true",
+                   help="syscall model: keep what the update writes in the guest's page cache until a "
+                        "program syncs (every trial starts cold)")
     c.add_argument("--cold", action="store_true",
                    help="cold-boot every trial instead of starting from a snapshot of its phase")
     c.add_argument("--shard", type=shard_arg, metavar="I/N",
@@ -539,6 +590,17 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
                     help="also write the figures as JSON to FILE")
     bt.set_defaults(func=cmd_bench_trials)
+    bs = bench_sub.add_parser("states", help="crash states judged per hour (storage model)",
+                              description="Judge a seeded sample of STATES distinct crash states of the "
+                                          "method's recorded disk life, JOBS in parallel, then as many "
+                                          "syscall-model bootloader-point trials, and print both per hour.")
+    bs.add_argument("--method", default="ab", choices=methods)
+    bs.add_argument("--states", type=positive_int, default=12)
+    bs.add_argument("--seed", type=int, default=1)
+    bs.add_argument("-j", "--jobs", type=positive_int, default=2)
+    bs.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
+                    help="also write the figures as JSON to FILE")
+    bs.set_defaults(func=cmd_bench_states)
 
     res = sub.add_parser("results", help="write docs/results.md from journals and bench figures",
                          description="Write a Markdown page of results: per journal, the outcome counts per "

@@ -58,3 +58,47 @@ def test_the_slot_lost_from_the_disk_cache_before_its_flush_leaves_v1(trial, ab_
     state = CrashState("dropped", epoch[-1], dropped=tuple(lost))
     result = trial(method="ab", payload="v2", state=state.token())
     assert result.final == "v1" and set(result.verdicts) >= {"atomic", "completes"}, result.summary()
+
+
+# The unsynced-switch fixture (tests/fixtures/ab_unsynced.c): the new slot's data
+# is still unsynced when the boot order switches to it.
+UNSYNCED = "unsynced"
+FLAGGED_OK = {"atomic", "completes"}
+
+
+def flagged(result) -> bool:
+    """The trial shows what the client did wrong: not atomic, not completed, or a
+    broken boot on the way (the half-written slot booted before the fallback)."""
+    return not FLAGGED_OK <= set(result.verdicts) or bool(result.anomalies)
+
+
+def test_the_unsynced_switch_is_flagged_under_lazy_writeback(trial) -> None:
+    # Right after the env's own fsync: the boot order names slot B, whose data
+    # never left the page cache.
+    result = trial(method="ab", payload="v2", client=UNSYNCED, lazy_writeback=True,
+                   cut="phase=bootloader,syscall=fsync,n=1,edge=after")
+    assert result.cut and result.cut.get("phase") == "bootloader", result.summary()
+    assert flagged(result), result.summary()
+
+
+def test_the_unsynced_switch_is_flagged_by_the_storage_model(trial) -> None:
+    life = crash.ensure_life("ab", client=UNSYNCED)
+    switch = min(p.number for p in life.placed if p.phase == "bootloader" and p.partition == "env")
+    epoch = next(e for e in epochs(life.entries) if switch in e)
+    slot_in_epoch = [n for n in epoch if life.placed[n].partition == "rootB" and n < switch]
+    slot_after = [p.number for p in life.placed if p.partition == "rootB" and p.number > switch]
+    if slot_after:
+        # Writeback still had slot data to write when the env switched: stop before the next of it.
+        state = CrashState("prefix", slot_after[0])
+    else:
+        # Everything reached the disk before the env's flush, in the same epoch: the cache loses the slot's last write.
+        assert slot_in_epoch, "the env switch shares no epoch with the slot's writes"
+        state = CrashState("dropped", epoch[-1], dropped=(slot_in_epoch[-1],))
+    result = trial(method="ab", payload="v2", client=UNSYNCED, state=state.token())
+    assert flagged(result), result.summary()
+    # The safe client flushes its slot before the switch: no such state exists for it.
+    safe = crash.ensure_life("ab")
+    safe_switch = min(p.number for p in safe.placed if p.phase == "bootloader" and p.partition == "env")
+    safe_epoch = next(e for e in epochs(safe.entries) if safe_switch in e)
+    assert not [n for n in safe_epoch if safe.placed[n].partition == "rootB"]
+    assert not [p for p in safe.placed if p.partition == "rootB" and p.number > safe_switch]

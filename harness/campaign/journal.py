@@ -65,6 +65,7 @@ class Entry:
     rollback: str | None = None
     refusal: str | None = None
     update_error: dict[str, str] | None = None
+    lazy_writeback: bool = False
     error: str = ""
     console_tail: str = ""
     images: dict | None = None   # the image steps' keys the trial ran on

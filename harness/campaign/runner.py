@@ -55,6 +55,7 @@ class PlannedCut:
     snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
     rank: int = 0                # the point's place in its phase, from 1 (0: aim by index)
     state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
+    lazy_writeback: bool = False
 
     @property
     def spec(self) -> str | None:
@@ -65,7 +66,8 @@ class PlannedCut:
         return cutspec.point(self.index, self.edge)
 
     def trial(self) -> TrialSpec:
-        return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client, state=self.state or None)
+        return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client, state=self.state or None,
+                         lazy_writeback=self.lazy_writeback)
 
 
 def record_path(method: str) -> Path:
@@ -156,7 +158,8 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
         single_boot = methods.get(method).request_boots == 1
         for k, i in enumerate(members):
             out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}",
-                             snapshot=len(members) >= SNAPSHOT_MIN and single_boot and not planned[i].state)
+                             snapshot=len(members) >= SNAPSHOT_MIN and single_boot
+                             and not (planned[i].state or planned[i].lazy_writeback))
     return out
 
 

@@ -15,4 +15,5 @@ METHOD = Method("ab",
                 (method_step("ab", "payloads-ab", "payloads.sh", deps=("rootfs", "keys")),
                  disk_step("ab", deps=("kernel", "initramfs", "rootfs"))),
                 "disk-ab", "ab.img", root_of, payload_steps=("payloads-ab",),
-                clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe"})
+                clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe",
+                         "unsynced": "fixtures/brownout-ab-unsynced"})

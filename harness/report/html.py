@@ -35,6 +35,8 @@ def label(entry: Entry) -> str:
     results must never be read as the method's), and the fault model when it is
     the storage one (a crash state of the disk, not a cut at a syscall)."""
     name = entry.method if entry.client == "safe" else f"{entry.method} ({entry.client} client)"
+    if entry.lazy_writeback:
+        name += " [lazy writeback]"
     return f"{name} [storage]" if entry.model == "storage" else name
 
 
@@ -256,6 +258,7 @@ def _failures_html(entries: list[Entry]) -> str:
         notes = "".join(f"<li>{escape(n)}</li>" for n in e.notes) or "<li>none</li>"
         boots = "".join(f"<li>{escape(_boot_line(b))}</li>" for b in e.boots)
         out.append(f'<div class="failure"><h3>{escape(e.id or label(e))}: {escape(why)}</h3>'
+                   f"{_state_html(e)}"
                    f"<p>reproduce: <code>{escape(e.reproduce)}</code></p><p>evidence: {_evidence_html(e)}</p>"
                    f"<p>notes:</p><ul>{notes}</ul>" + (f"<p>boots:</p><ol>{boots}</ol>" if boots else "") +
                    f"{_mixed_roots_html(list(e.mixed_roots))}"
@@ -263,6 +266,17 @@ def _failures_html(entries: list[Entry]) -> str:
                    f"<pre>{escape(tail) if tail is not None else 'log not available'}</pre></details></div>")
     out.append("</div>")
     return "".join(out)
+
+
+def _state_html(e: Entry) -> str:
+    """A storage-model trial's crash state: kind, where in the life, which write."""
+    cut = e.cut or {}
+    if e.model != "storage":
+        return ""
+    return (f"<p>crash state: {escape(cut.get('state', '?'))} ({escape(cut.get('kind', '?'))}); "
+            f"write {escape(cut.get('index', '?'))} of boot {escape(cut.get('boot', '?'))}, "
+            f"{escape(cut.get('stage', '?'))}, phase {escape(cut.get('phase', '?'))}, "
+            f"partition {escape(cut.get('partition', '?'))}, device offset {escape(cut.get('offset', '?'))}</p>")
 
 
 def _boot_line(b: dict) -> str:

@@ -279,6 +279,11 @@ def bench_section(path: Path) -> list[str]:
     elif b["benchmark"] == "trials":
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
                        "outcomes"], [_rate_row(b["method"], b)])
+    elif b["benchmark"] == "states":
+        out += [f"Crash states of {b['method']}'s disk life judged per hour (storage model, seed {b.get('seed')}), "
+                "next to bootloader-point trials of the syscall model in the same run:", ""]
+        out += _table(["model", "trials", "jobs", "start", "wall", "per hour", "after the first", "outcomes"],
+                      [_rate_row("storage", b["states"]), _rate_row("syscall", b["syscall"])])
     elif b["benchmark"] == "all":
         out += [f"Per method, -j {b.get('jobs')}: median cold boot to first heartbeat ({b.get('boots')} boots), "
                 f"bootloader-point cut trials per hour ({b.get('trials')} trials):", ""]

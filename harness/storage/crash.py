@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 class Life:
     method: str
     payload: str
+    client: str
     log: Path
     entries: list[LogEntry]
     placed: list[PlacedEntry]
@@ -50,9 +51,10 @@ class Life:
                 "offset": str(entry.offset), "len": str(entry.length)}
 
 
-def load_life(method: str, payload: str, directory: Path = LIFE) -> Life:
-    log_path, index_path = life_paths(method, payload, directory)
-    hint = f"run './brownout record --model storage --method {method}'"
+def load_life(method: str, payload: str, directory: Path = LIFE, client: str = "safe") -> Life:
+    log_path, index_path = life_paths(method, payload, directory, client)
+    hint = f"run './brownout record --model storage --method {method}" + \
+        ("'" if client == "safe" else f" --client {client}'")
     if not index_path.exists() or not log_path.exists():
         raise HarnessError(f"no recorded disk life of {method} {payload} at {log_path}: {hint}")
     try:
@@ -66,27 +68,28 @@ def load_life(method: str, payload: str, directory: Path = LIFE) -> Life:
     entries = read_log(log_path)
     if len(entries) != len(placed):
         raise HarnessError(f"{log_path} has {len(entries)} entries, its index {len(placed)}: {hint} again")
-    return Life(method, payload, log_path, entries, placed)
+    return Life(method, payload, client, log_path, entries, placed)
 
 
-def ensure_life(method: str, payload: str = "v2", directory: Path = LIFE) -> Life:
+def ensure_life(method: str, payload: str = "v2", directory: Path = LIFE, client: str = "safe") -> Life:
     """The recorded life, recorded first where none fits the images built now.
     Under a lock: parallel workers record it once, and never interleave a log
     with another recording's index."""
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / f".{method}-{payload}.lock", "w") as lock:
+    with open(directory / f".{method}-{payload}-{client}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return load_life(method, payload, directory)
+            return load_life(method, payload, directory, client)
         except HarnessError as e:
             log.info("%s; recording it now", e)
-        record_life(method, payload, directory)
-        return load_life(method, payload, directory)
+        record_life(method, payload, directory, client=client)
+        return load_life(method, payload, directory, client)
 
 
-def prepare(method: str, payload: str, token: str, run_dir: Path) -> tuple[Path, dict[str, str]]:
+def prepare(method: str, payload: str, token: str, run_dir: Path,
+            client: str = "safe") -> tuple[Path, dict[str, str]]:
     """The state's disk (an overlay on the pristine disk, in run_dir) and its journal record."""
-    life = load_life(method, payload)
+    life = load_life(method, payload, client=client)
     state = parse_token(token)
     if state.upto > len(life.entries):
         raise HarnessError(f"state {token}: the recorded life has only {len(life.entries)} entries")

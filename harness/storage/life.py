@@ -162,24 +162,25 @@ def partition_of(entry: LogEntry, parts: list[Partition]) -> Partition | None:
     return next((p for p in parts if p.offset <= entry.offset < p.offset + p.size), None)
 
 
-def life_paths(method: str, payload: str, directory: Path) -> tuple[Path, Path]:
-    stem = directory / f"{method}-{payload}"
-    return stem.with_suffix(".log"), stem.with_suffix(".json")
+def life_paths(method: str, payload: str, directory: Path, client: str = "safe") -> tuple[Path, Path]:
+    stem = directory / (f"{method}-{payload}" + ("" if client == "safe" else f"-{client}"))
+    return Path(f"{stem}.log"), Path(f"{stem}.json")
 
 
-def record_life(method: str, payload: str, directory: Path, server: UpdateServer | None = None) -> Path:
+def record_life(method: str, payload: str, directory: Path, server: UpdateServer | None = None,
+                client: str = "safe") -> Path:
     """Run one plain update with the disk logged; write the log and its placed
     entries (`<method>-<payload>.json`) to `directory`. Returns the .json path."""
     m = methods.get(method)
     if m.request_boots != 1:
         raise HarnessError(f"{method}'s update runs over several boots: its disk life is not recorded yet")
     directory.mkdir(parents=True, exist_ok=True)
-    log_path, index_path = life_paths(method, payload, directory)
-    tmp_log = log_path.with_suffix(".log.tmp")
+    log_path, index_path = life_paths(method, payload, directory, client)
+    tmp_log = Path(f"{log_path}.tmp")
     tmp_log.unlink(missing_ok=True)
     tmp_log.touch()
-    spec = TrialSpec(method, payload)
-    with _Workspace(directory / f"{method}-{payload}.run", server) as (run_dir, srv):
+    spec = TrialSpec(method, payload, client=client)
+    with _Workspace(index_path.with_suffix(".run"), server) as (run_dir, srv):
         trial = _Trial(spec, run_dir, srv)
         config = trial.device.config
         config.disks = [dataclasses.replace(config.disks[0], write_log=tmp_log)] + config.disks[1:]
@@ -197,9 +198,9 @@ def record_life(method: str, payload: str, directory: Path, server: UpdateServer
     placed = place(entries, entry_times(samples, len(entries)), spans(boots, m.phases),
                    partitions(method), rules)
     flushes, size = sum(e.is_flush for e in entries), sum(e.length for e in entries)
-    header = {"method": method, "payload": payload, "images": images_key(method),
+    header = {"method": method, "payload": payload, "client": client, "images": images_key(method),
               "entries": len(entries), "flushes": flushes, "bytes": size, "boots": len(boots)}
-    tmp_index = index_path.with_suffix(".json.tmp")
+    tmp_index = Path(f"{index_path}.tmp")
     with open(tmp_index, "w") as f:
         json.dump({"life": header, "entries": [dataclasses.asdict(p) for p in placed]}, f)
         f.flush()

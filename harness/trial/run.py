@@ -47,6 +47,7 @@ PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
 # A payload that installs v2 by another route: OSTree's static delta v1->v2.
 V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
+LAZY_WRITEBACK_MEMORY_MIB = 1024
 # settled: a boot that updated (or checked) in place and stays up.
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done"
                      r"|settled)\b")
@@ -100,6 +101,7 @@ class TrialResult:
     rollback: str | None = None
     refusal: str | None = None
     update_error: dict[str, str] | None = None    # the first update-error's reason, detail (and message)
+    lazy_writeback: bool = False
     # A trial that ended without a verdict (final "error" or "timeout"): why, and the console's last lines.
     error: str = ""
     console_tail: str = ""
@@ -171,6 +173,8 @@ class TrialSpec:
     # A crash state of the disk's recorded life (storage/states.py token, e.g.
     # "torn:57:4096:zero"): the device powers on from that disk instead of updating.
     state: str | None = None
+    # Keep written data in the guest's page cache until a program syncs (rig.sh).
+    lazy_writeback: bool = False
 
     def __post_init__(self) -> None:
         method = methods.get(self.method)
@@ -205,6 +209,8 @@ class TrialSpec:
             argv += ["--state", self.state]
         if self.client != "safe":
             argv += ["--client", self.client]
+        if self.lazy_writeback:
+            argv.append("--lazy-writeback")
         return shlex.join(argv)
 
 
@@ -288,8 +294,9 @@ class _Workspace:
 class _Trial:
     def __init__(self, spec: TrialSpec, run_dir: Path, server: UpdateServer,
                  snapshot: Snapshot | None = None) -> None:
-        if snapshot and (spec.fault or spec.corrupt_env or not spec.cut):
-            raise HarnessError("a trial from a snapshot takes a cut, and no fault or corrupted env")
+        if snapshot and (spec.fault or spec.corrupt_env or not spec.cut or spec.lazy_writeback):
+            raise HarnessError("a trial from a snapshot takes a cut, and no fault, corrupted env "
+                               "or lazy writeback")
         if spec.state and snapshot:
             raise HarnessError("a crash state powers on cold: it has no snapshot")
         point = cutspec.try_parse(spec.cut or "")
@@ -316,9 +323,12 @@ class _Trial:
         base = snapshot.disk if snapshot else None
         if spec.state:
             from ..storage.crash import prepare      # storage records its life with trials
-            base, self.state_point = prepare(spec.method, spec.payload, spec.state, run_dir)
+            base, self.state_point = prepare(spec.method, spec.payload, spec.state, run_dir, spec.client)
         self.device = Device.create(spec.method, run_dir, net=UserNet(server.port), base=base)
         self.device.config.extra_args += ["-action", "shutdown=pause"]
+        if spec.lazy_writeback:
+            # Room for the whole update in the page cache, next to the running system.
+            self.device.config.memory_mib = LAZY_WRITEBACK_MEMORY_MIB
         if spec.corrupt_env:
             _corrupt_env(self.device)
         self.apps = require("apps")
@@ -326,6 +336,8 @@ class _Trial:
     # -- fw_cfg requests: what the boot hook is asked to do on the next boot
     def _request(self, agent: str | None = None) -> list[str]:
         args = ["-fw_cfg", f"name=opt/brownout/update,string={self.method.request(self.spec.payload)}"]
+        if self.spec.lazy_writeback:
+            args += ["-fw_cfg", "name=opt/brownout/lazy-writeback,string=1"]
         client = self.method.clients[self.spec.client]
         if client:
             args += ["-fw_cfg", f"name=opt/brownout/client,file={self.apps / client}"]
@@ -401,7 +413,8 @@ class _Trial:
                            boots=[r.as_dict() for r in records],
                            anomalies=anomalies(records, spec.payload) + self.unsettled,
                            rollback=self.rollback, refusal=self.refusal,
-                           update_error=error_fields(errors[0]) if errors else None)
+                           update_error=error_fields(errors[0]) if errors else None,
+                           lazy_writeback=spec.lazy_writeback)
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""

@@ -6,7 +6,8 @@
 # spec) or opt/brownout/record (record every cut point instead), and
 # opt/brownout/phase-rules (the agent's --phase-rules: phases by target, for
 # clients that print no phase markers); opt/brownout/client replaces the
-# client with a test fixture.
+# client with a test fixture; opt/brownout/lazy-writeback keeps what the
+# update writes in the page cache until a program syncs.
 
 # rig_install CLIENT — run "CLIENT install URL" as the rig asks, if it asks.
 rig_install() {
@@ -15,6 +16,15 @@ rig_install() {
 	# fw_cfg files end without a newline: read fails at their end, yet sets url.
 	read -r url < "$rig/update/raw"
 	client=$1
+	if [ -r "$rig/lazy-writeback/raw" ]; then
+		# As LazyFS does for files: no periodic writeback, and dirty pages may
+		# fill memory, so a power cut loses every write no program synced.
+		echo 0 > /proc/sys/vm/dirty_writeback_centisecs
+		echo 8640000 > /proc/sys/vm/dirty_expire_centisecs
+		echo 100 > /proc/sys/vm/dirty_ratio
+		echo 99 > /proc/sys/vm/dirty_background_ratio
+		echo "BROWNOUT lazy-writeback"
+	fi
 	if [ -r "$rig/client/raw" ]; then
 		# A test fixture standing in for the real client (tests/fixtures).
 		cp "$rig/client/raw" /run/brownout-client && chmod 0755 /run/brownout-client

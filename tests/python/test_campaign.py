@@ -162,3 +162,15 @@ def test_an_interrupt_takes_down_pytest_and_its_workers(tmp_path: Path) -> None:
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _group_alive(proc.pid)
+
+
+def test_a_crash_state_or_lazy_writeback_is_in_the_reproduction_and_never_from_a_snapshot() -> None:
+    state = campaign.PlannedCut("ab-storage-deploy-prefix-200", "ab", "v2", "deploy", 200, "", state="prefix:200")
+    lazy = campaign.PlannedCut("ab-bootloader-cut302-after-lazy", "ab", "v2", "bootloader", 302, "after",
+                               rank=1, lazy_writeback=True)
+    assert state.spec is None and state.trial().state == "prefix:200"
+    assert state.trial().reproduce().endswith("--state prefix:200")
+    assert lazy.trial().reproduce().endswith("--cut phase=bootloader,n=1,edge=after --lazy-writeback")
+    assert not any(c.snapshot for c in campaign.group_cuts([state] * 5 + [lazy] * 5, 2))
+    with pytest.raises(HarnessError):
+        TrialSpec("ab", "v2", cut="n=1", state="prefix:1")

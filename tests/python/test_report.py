@@ -362,3 +362,22 @@ def test_a_tampered_bundle_does_not_verify(journal: Path, built: Path) -> None:
     rewrite(path, {n: d for n, d in files.items() if not n.endswith("manifest.json")})
     with pytest.raises(HarnessError, match="manifest.json: missing"):
         evidence.verify_bundle(path)
+
+
+def test_storage_model_trials_are_told_apart_and_name_their_crash_state(tmp_path: Path) -> None:
+    state = {"model": "storage", "kind": "torn", "state": "write 57 torn at byte 4096, tail zeroed",
+             "index": "57", "phase": "bootloader", "partition": "env", "boot": "1", "stage": "linux",
+             "offset": "1048576", "len": "16384"}
+    lines = [entry("ab-bootloader-cut302-after", method="ab", phase="bootloader"),
+             {**entry("ab-storage-bootloader-torn-57-4096-zero", method="ab", final="mixed", verdicts=(),
+                      phase="bootloader", cut=False), "cut": state, "cut_spec": "torn:57:4096:zero",
+              "reproduce": "./brownout trial --method ab --payload v2 --state torn:57:4096:zero"}]
+    journal = tmp_path / "j.jsonl"
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    page = report.write(journal).read_text()
+    rows = {(r[0], r[1]) for r in tables(page)["outcome-matrix"][1:]}
+    assert rows == {("ab", "bootloader"), ("ab [storage]", "bootloader")}
+    failing = page[page.index('id="failures"'):]
+    assert "crash state: write 57 torn at byte 4096, tail zeroed (torn); write 57 of boot 1, linux, " \
+           "phase bootloader, partition env" in failing
+    assert "--state torn:57:4096:zero" in failing
