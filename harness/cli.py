@@ -254,11 +254,11 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
     return failing
 
 
-def write_report(journal: Path, with_evidence: bool, output: Path | None = None) -> Path:
+def write_report(journal: Path, with_evidence: bool, output: Path | None = None, model: str | None = None) -> Path:
     """The HTML report (and evidence bundle) of a journal; its path is printed last."""
     # Storage overhead comes from the disks' layouts, where they are built.
     layouts = {name: images.by_name(m.disk_step).out / "layout.json" for name, m in METHODS.items()}
-    out = report.write(journal, output, layouts)
+    out = report.write(journal, output, layouts, model)
     if with_evidence:
         bundle = evidence.write_bundle(journal, out)
         print(f"evidence: {bundle} ({evidence.verify_bundle(bundle)} files, verified)")
@@ -274,7 +274,7 @@ def shard_arg(text: str) -> tuple[int, int]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    write_report(args.journal, args.evidence, args.output)
+    write_report(args.journal, args.evidence, args.output, args.model)
     return 0
 
 
@@ -551,6 +551,9 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--evidence", action="store_true",
                      help="also write <stem>-evidence.tar.gz next to the report: report, journal, "
                           "plan, image digests, tool versions, seeds, failing trials' logs, SHA256SUMS")
+    rep.add_argument("--model", choices=MODELS,
+                     help="only this fault model's cut trials (default: both, the storage model's "
+                          "labelled 'METHOD [storage]')")
     rep.set_defaults(func=cmd_report)
 
     m = sub.add_parser("merge", help="join journals (shards) into one",

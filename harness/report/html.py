@@ -380,11 +380,13 @@ root (a second slot, recovery, the boot environment), plus the repository growth
 """
 
 
-def write(journal: Path, out: Path | None = None, layouts: dict[str, Path] | None = None) -> Path:
-    """Render the report of `journal` to `out` (default: next to it, .html)."""
+def write(journal: Path, out: Path | None = None, layouts: dict[str, Path] | None = None,
+          model: str | None = None) -> Path:
+    """Render the report of `journal` to `out` (default: next to it, .html); with
+    `model`, only that fault model's cut trials (and every scenario)."""
     journal = Path(journal)
     every = load_journal(journal)
-    entries = latest(every)
+    entries = [e for e in latest(every) if model is None or e.kind != "cut" or e.model == model]
     out = Path(out) if out else journal.with_suffix(".html")
     out.write_text(render(entries, journal, layouts, superseded=len(every) - len(entries)))
     log.info("report of %d trials written to %s", len(entries), out)

@@ -381,3 +381,14 @@ def test_storage_model_trials_are_told_apart_and_name_their_crash_state(tmp_path
     assert "crash state: write 57 torn at byte 4096, tail zeroed (torn); write 57 of boot 1, linux, " \
            "phase bootloader, partition env" in failing
     assert "--state torn:57:4096:zero" in failing
+
+
+def test_the_report_can_show_one_fault_model(tmp_path: Path) -> None:
+    lines = [entry("ab-bootloader-cut302-after", method="ab", phase="bootloader"),
+             {**entry("ab-storage-boot-prefix-2", method="ab", phase="boot", cut=False),
+              "cut": {"model": "storage", "phase": "boot", "index": "1"}, "cut_spec": "prefix:2"}]
+    journal = tmp_path / "j.jsonl"
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    for model, label in (("syscall", "ab"), ("storage", "ab [storage]")):
+        page = report.write(journal, tmp_path / f"{model}.html", model=model).read_text()
+        assert [r[0] for r in tables(page)["outcome-matrix"][1:]] == [label]
