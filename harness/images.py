@@ -9,6 +9,7 @@ leaves an output that looks complete.
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import json
@@ -20,6 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from . import HarnessError
 
@@ -221,15 +223,28 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
     IMAGES.mkdir(parents=True, exist_ok=True)
     wanted = _closure(only) if only else {s.name for s in steps()}
     keys: dict[str, str] = {}
-    for each in steps():
-        if each.name not in wanted:
-            continue
-        keys[each.name] = key = step_key(each, keys)
-        if not force and built_key(each) == key:
-            log.info("step %s: up to date", each.name)
-            continue
-        _run_step(each, key)
+    # Two builds at once (a campaign started beside another) would share each step's .tmp.
+    with open(IMAGES / ".build.lock", "w") as lock:
+        if not _try_lock(lock):
+            log.info("another build runs on %s: waiting for it", IMAGES)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        for each in steps():
+            if each.name not in wanted:
+                continue
+            keys[each.name] = key = step_key(each, keys)
+            if not force and built_key(each) == key:
+                log.info("step %s: up to date", each.name)
+                continue
+            _run_step(each, key)
     return keys
+
+
+def _try_lock(lock: IO[str]) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
 
 
 def _closure(names: list[str]) -> set[str]:

@@ -329,15 +329,16 @@ def unaccounted(planned: list[PlannedCut], entries: list[Entry]) -> list[Planned
 
 
 def summarize(entries: list[Entry]) -> str:
-    """Counts per method, client, phase (or scenario kind) and outcome."""
-    rows: Counter[tuple[str, str, str, str]] = Counter()
+    """Counts per method, client, fault model, phase (or scenario kind) and outcome."""
+    rows: Counter[tuple[str, str, str, str, str]] = Counter()
     for e in entries:
         if e.kind == "cut":
             what, result = e.phase, e.outcome
         else:
             what, result = e.kind, e.final if e.final in UNFINISHED else e.failure or "as expected"
-        rows[(e.method, e.client, what, result)] += 1
-    lines = [f"  {'method':<10} {'client':<7} {'phase/kind':<10} {'outcome':<24} trials"]
-    for (method, client, what, result), n in sorted(rows.items()):
-        lines.append(f"  {method:<10} {client:<7} {what:<10} {result:<24} {n}")
+        model = e.model + (" lazy" if e.lazy_writeback else "") if e.kind == "cut" else "-"
+        rows[(e.method, e.client, model, what, result)] += 1
+    lines = [f"  {'method':<10} {'client':<8} {'model':<12} {'phase/kind':<10} {'outcome':<24} trials"]
+    for (method, client, model, what, result), n in sorted(rows.items()):
+        lines.append(f"  {method:<10} {client:<8} {model:<12} {what:<10} {result:<24} {n}")
     return "\n".join(lines)
