@@ -1,9 +1,15 @@
 """Placing a disk life's log entries in boots, stages and phases (no QEMU)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from harness import HarnessError
 from harness.checks.device import Partition
 from harness.machine.console import Line
-from harness.storage.life import entry_times, place, spans
+from harness.storage import crash
+from harness.storage.life import entry_times, life_paths, phase_rules, place, record_life, spans
 from harness.storage.writelog import FLUSH, LogEntry
 
 PARTS = [Partition(2, "env", 1 << 20, 1 << 20), Partition(3, "rootA", 2 << 20, 8 << 20),
@@ -50,3 +56,27 @@ def test_a_client_without_phase_markers_gets_its_phases_from_the_rules() -> None
     entries = [write(0, 10 << 20), write(1, 1 << 20), write(2, 18 << 20)]
     placed = place(entries, [4.0, 4.5, 5.0], spans([(1, 0.9, lines)], PHASES), PARTS, rules)
     assert [p.phase for p in placed] == ["deploy", "bootloader", "update"]
+
+
+def test_phase_rules_name_the_paths_they_match() -> None:
+    assert phase_rules(("deploy path=/dev/vda[34]", "pull path=/data/rauc/* syscall=write", "none syscall=sync")) \
+        == [("deploy", "/dev/vda[34]"), ("pull", "/data/rauc/*")]
+
+
+def test_an_update_over_several_boots_has_no_life_to_record(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError) as e:
+        record_life("asymmetric", "v2", tmp_path)
+    assert "several boots" in str(e.value) and "\n" not in str(e.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_missing_or_stale_life_says_how_to_record_it(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError) as e:
+        crash.load_life("ab", "v2", tmp_path, client="unsynced")
+    assert "./brownout record --model storage --method ab --client unsynced" in str(e.value)
+    log_path, index_path = life_paths("ab", "v2", tmp_path)
+    log_path.write_bytes(b"")
+    index_path.write_text('{"life": {"images": {}}, "entries": []}')
+    with pytest.raises(HarnessError) as e:
+        crash.load_life("ab", "v2", tmp_path)
+    assert "other images" in str(e.value)
