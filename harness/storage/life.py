@@ -144,6 +144,8 @@ def place(entries: list[LogEntry], times: list[float], life: list[_Span], parts:
             # A client that names no phases: the method's rules name a partition's phase.
             phase = next((p for p, glob in rules if part and fnmatch.fnmatch(f"/dev/vda{part.index}", glob)),
                          "update")
+        if entry.is_flush and phase == "update" and placed and placed[-1].boot == span.boot:
+            phase = placed[-1].phase     # a flush ends the writes before it: it takes their phase
         placed.append(PlacedEntry(entry.number, span.boot, span.stage, phase,
                                   "-" if entry.is_flush else (part.name if part else "")))
     return placed

@@ -53,9 +53,9 @@ def test_a_client_without_phase_markers_gets_its_phases_from_the_rules() -> None
     lines = [Line(2.0, "Starting kernel ..."), Line(3.0, "BROWNOUT update-start"),
              Line(6.0, "BROWNOUT reboot reason=update")]
     rules = [("deploy", "/dev/vda[34]"), ("bootloader", "/dev/vda2")]
-    entries = [write(0, 10 << 20), write(1, 1 << 20), write(2, 18 << 20)]
-    placed = place(entries, [4.0, 4.5, 5.0], spans([(1, 0.9, lines)], PHASES), PARTS, rules)
-    assert [p.phase for p in placed] == ["deploy", "bootloader", "update"]
+    entries = [write(0, 10 << 20), flush(1), write(2, 1 << 20), write(3, 18 << 20)]
+    placed = place(entries, [4.0, 4.2, 4.5, 5.0], spans([(1, 0.9, lines)], PHASES), PARTS, rules)
+    assert [p.phase for p in placed] == ["deploy", "deploy", "bootloader", "update"]
 
 
 def test_phase_rules_name_the_paths_they_match() -> None:
