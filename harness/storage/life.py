@@ -134,7 +134,7 @@ def spans(boots: list[tuple[int, float, list[Line]]], phases: tuple[str, ...]) -
 def place(entries: list[LogEntry], times: list[float], life: list[_Span], parts: list[Partition],
           rules: list[tuple[str, str]]) -> list[PlacedEntry]:
     starts = [s.start for s in life]
-    placed = []
+    placed: list[PlacedEntry] = []
     for entry, t in zip(entries, times):
         i = max(0, bisect.bisect_right(starts, t) - 1)
         span = life[i] if life else _Span(0.0, BOOT, 1, "linux")
