@@ -112,9 +112,12 @@ class TrialResult:
                    started: str = "cold") -> TrialResult:
         """A trial the harness could not finish: `final` is "error" or "timeout"."""
         tail = console_tail(log_dir, ERROR_TAIL_LINES) if log_dir else None
+        # A crash state keeps its model, so the report never counts it as a syscall cut.
+        state = {"model": "storage", "state": spec.state} if spec.state else None
         return cls(spec.method, spec.payload, final, [], Measures(None, 0, 0, None, None), spec.reproduce(),
-                   cut_spec=spec.cut or "", client=spec.client, notes=[f"{final}: {reason}"],
-                   log_dir=str(log_dir), started=started, error=reason, console_tail=tail or "")
+                   cut_spec=spec.cut or spec.state or "", cut=state, client=spec.client,
+                   notes=[f"{final}: {reason}"], log_dir=str(log_dir), started=started, error=reason,
+                   console_tail=tail or "", lazy_writeback=spec.lazy_writeback)
 
     @property
     def phase(self) -> str:

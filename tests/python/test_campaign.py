@@ -174,3 +174,10 @@ def test_a_crash_state_or_lazy_writeback_is_in_the_reproduction_and_never_from_a
     assert not any(c.snapshot for c in campaign.group_cuts([state] * 5 + [lazy] * 5, 2))
     with pytest.raises(HarnessError):
         TrialSpec("ab", "v2", cut="n=1", state="prefix:1")
+
+
+def test_an_unfinished_crash_state_stays_in_the_storage_model() -> None:
+    spec = TrialSpec("ab", "v2", state="torn:7:512:ff")
+    result = TrialResult.unfinished(spec, "timeout", "the trial outlived its 1200 s")
+    assert result.model == "storage" and result.cut_spec == "torn:7:512:ff"
+    assert Entry.of_trial("ab-storage-boot-torn-7-512-ff", "cut", "boot", result).model == "storage"
