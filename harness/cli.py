@@ -448,6 +448,7 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_build)
 
     methods = sorted(METHODS)
+    clients = sorted({c for m in METHODS.values() for c in m.clients})
     s = sub.add_parser("boot", help="cold-boot a fresh device and print its boot timeline",
                        description="Boot a fresh device of METHOD through U-Boot to its first "
                                    "heartbeat and print the time spent in each stage.")
@@ -478,7 +479,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--cut", metavar="SPEC",
                    help="cut power at this point of the update, e.g. n=17,edge=after "
                         "(keys: n, edge, syscall, phase, path, target, torn, bytes)")
-    t.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
+    t.add_argument("--client", default="safe", choices=clients,
                    help="'unsafe' runs the deliberately broken test fixture client")
     t.add_argument("--state", metavar="TOKEN",
                    help="power on from a crash state of the recorded disk life instead of updating, "
@@ -495,7 +496,7 @@ def parser() -> argparse.ArgumentParser:
                                    "with --model storage, log every write and flush the disk sees "
                                    "from power-on to the settled new version (build/records/life/).")
     r.add_argument("--method", default="ab", choices=methods)
-    r.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
+    r.add_argument("--client", default="safe", choices=clients,
                    help="with --model storage: record the life of a test fixture client")
     r.add_argument("--model", default="syscall", choices=MODELS,
                    help="syscall: the client's cut points; storage: the disk's writes and flushes")
@@ -518,7 +519,7 @@ def parser() -> argparse.ArgumentParser:
                    "(0: the bootloader points alone)")
     c.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
-    c.add_argument("--client", default="safe", choices=sorted({c for m in METHODS.values() for c in m.clients}),
+    c.add_argument("--client", default="safe", choices=clients,
                    help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
     c.add_argument("--record", type=Path, metavar="FILE",
                    help="the cut points to plan from (default build/records/METHOD.jsonl); "

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from ..errors import HarnessError
 from ..images import source_commit
 from ..methods import images_key
-from ..trial.run import Measures, TrialResult
+from ..trial.run import Measures, TrialResult, fault_model
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,7 @@ class Entry:
 
     @property
     def model(self) -> str:
-        """syscall: a cut at a syscall of the client; storage: a crash state of the disk."""
-        return "storage" if (self.cut or {}).get("model") == "storage" else "syscall"
+        return fault_model(self.cut)
 
     @property
     def outcome(self) -> str:

@@ -72,6 +72,11 @@ class Measures:
     downtime_open: bool = False
 
 
+def fault_model(cut: dict[str, str] | None) -> str:
+    """syscall: a cut at a syscall of the client; storage: a crash state of the disk."""
+    return "storage" if (cut or {}).get("model") == "storage" else "syscall"
+
+
 @dataclass
 class TrialResult:
     method: str
@@ -125,8 +130,7 @@ class TrialResult:
 
     @property
     def model(self) -> str:
-        """syscall: a cut at a syscall of the client; storage: a crash state of the disk."""
-        return "storage" if (self.cut or {}).get("model") == "storage" else "syscall"
+        return fault_model(self.cut)
 
     def as_dict(self) -> dict:
         return asdict(self)
