@@ -166,9 +166,13 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if names:
         planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
         name = f"compare-{'-'.join(names)}-seed{args.seed}"
+    elif args.entries and args.model != "storage":
+        raise HarnessError("--entries picks crash states of the disk's life: it needs --model storage")
     elif args.model == "storage":
-        planned = storage_plan(args.method, args.cuts, args.seed, args.client)
+        planned = storage_plan(args.method, args.cuts, args.seed, args.client, args.entries)
         name = f"{args.method}-{args.client}-storage-seed{args.seed}"
+        if args.entries:
+            name += f"-entries{args.entries.start}-{args.entries.stop - 1}"
     else:
         _, points = campaign.load_record(args.method, args.record)
         planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
@@ -189,10 +193,14 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def storage_plan(method: str, cuts: str, seed: int, client: str = "safe") -> list[campaign.PlannedCut]:
+def storage_plan(method: str, cuts: str, seed: int, client: str = "safe",
+                 entries: range | None = None) -> list[campaign.PlannedCut]:
     """The crash states to judge, as planned trials (a life is recorded first where none fits the images)."""
     recorded = crash.ensure_life(method, client=client)
-    states = crash.plan_states(recorded, cuts, seed)
+    if entries and entries.start >= len(recorded.entries):
+        raise HarnessError(f"--entries {entries.start}-{entries.stop - 1}: the disk life of {method} has "
+                           f"only {len(recorded.entries)} entries (0-{len(recorded.entries) - 1})")
+    states = crash.plan_states(recorded, cuts, seed, entries)
     log.info("campaign: %s", crash.summarize_plan(recorded, states))
     return storage_trials(method, states, client)
 
@@ -291,6 +299,13 @@ def cuts_arg(text: str) -> str:
         return str(int(text))
     raise argparse.ArgumentTypeError("must be 'all' or a number of points per phase "
                                      "(0: the bootloader points alone)")
+
+
+def entries_arg(text: str) -> range:
+    first, dash, last = text.partition("-")
+    if not (first.isdigit() and (not dash or last.isdigit())) or (dash and int(last) < int(first)):
+        raise argparse.ArgumentTypeError("must be a log entry number N or a range A-B with A <= B")
+    return range(int(first), int(last if dash else first) + 1)
 
 
 @dataclass(frozen=True)
@@ -532,6 +547,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--model", default="syscall", choices=MODELS,
                    help="syscall: cut at the client's syscalls; storage: judge crash states of the "
                         "disk's recorded life (prefixes, writes lost from the disk cache, torn writes)")
+    c.add_argument("--entries", type=entries_arg, metavar="A-B",
+                   help="storage model: only the crash states whose power went within these entries of "
+                        "the disk's life (and the firmware's), e.g. the writes of one file")
     c.add_argument("--lazy-writeback", action="store_true",
                    help="syscall model: keep what the update writes in the guest's page cache until a "
                         "program syncs (every trial starts cold)")

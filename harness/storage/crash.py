@@ -105,17 +105,20 @@ class PlannedState:
     same_as: int          # other states that leave the same disk, judged by this one
 
 
-def plan_states(life: Life, cuts: str, seed: int) -> list[PlannedState]:
+def plan_states(life: Life, cuts: str, seed: int, entries: range | None = None) -> list[PlannedState]:
     """Every distinct crash state of the life (`cuts` == 'all'), or every state in
     the firmware's writes and a seeded sample of `cuts` distinct states per other
-    phase. States that leave identical disks are judged once."""
+    phase. With `entries`, only the states whose power went within those log
+    entries, and the firmware's. States that leave identical disks are judged once."""
     volatile = {p.number for p in life.placed if p.volatile}
     states = enumerate_states(life.entries, volatile=lambda e: e.number in volatile, seed=seed)
     distinct = unique(states, fingerprints(life.entries, states, life.log))
     by_phase: dict[str, list[PlannedState]] = {}
     for state, same in distinct:
-        phase = life.where(state).phase
-        by_phase.setdefault(phase, []).append(PlannedState(state, phase, len(same)))
+        at = life.where(state)
+        if entries is not None and at.phase != FIRMWARE and at.number not in entries:
+            continue
+        by_phase.setdefault(at.phase, []).append(PlannedState(state, at.phase, len(same)))
     rng = random.Random(seed)
     planned: list[PlannedState] = []
     for phase, members in by_phase.items():
