@@ -30,7 +30,7 @@ demo: images
 # Lint first: a finding fails the run before any guest boots.
 LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/brownout-init images/initramfs/init \
 	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/*/rootfs/usr/bin/* \
-	images/methods/asymmetric/recovery/init .ci/run brownout
+	images/methods/asymmetric/recovery/init tests/fixtures/single-env/brownout-ab-single-env .ci/run brownout
 lint: deps
 	$(PYTHON) -m flake8 harness scenarios tests/python
 	$(PYTHON) -m mypy --ignore-missing-imports harness

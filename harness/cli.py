@@ -162,12 +162,13 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_campaign(args: argparse.Namespace) -> int:
     names = methods_arg(args.methods) if args.methods else []
+    if args.entries and (names or args.model != "storage"):
+        raise HarnessError("--entries picks crash states of one method's disk life: "
+                           "it needs --model storage and --method")
     images.build()
     if names:
         planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
         name = f"compare-{'-'.join(names)}-seed{args.seed}"
-    elif args.entries and args.model != "storage":
-        raise HarnessError("--entries picks crash states of the disk's life: it needs --model storage")
     elif args.model == "storage":
         planned = storage_plan(args.method, args.cuts, args.seed, args.client, args.entries)
         name = f"{args.method}-{args.client}-storage-seed{args.seed}"

@@ -103,6 +103,7 @@ COMMON_STEPS: tuple[Step, ...] = (
     Step("sysroot", "sysroot.sh",
          params={"SYSROOT_PACKAGES": package_list(COMMON_SYSROOT_PACKAGES, "sysroot-packages")}),
     Step("apps", "apps.sh", inputs=("src", "faultinject", "tests/fixtures/ab_unsafe.c", "tests/fixtures/ab_unsynced.c",
+                                    "tests/fixtures/ab_boottext.c", "tests/fixtures/single-env/brownout-ab-single-env",
                                     "tests/fixtures/build.mk", "Makefile"), deps=("sysroot",)),
     Step("keys", "keys.sh"),
     Step("apt-key", "apt-key.sh"),

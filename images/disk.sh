@@ -7,8 +7,9 @@ MIB=1048576
 
 # boot_script NAME [OF] — $OUT/boot.scr from images/methods/NAME/boot.cmd (or
 # method OF's, for a method that boots as OF does), with each line
-# "#include FRAGMENT" replaced by images/boot/FRAGMENT: U-Boot runs one
-# script, and the env code is shared by the methods that keep boot state.
+# "#include FRAGMENT" replaced by images/boot/FRAGMENT (or $BOOT_FRAGMENTS/
+# FRAGMENT: a test fixture's own way of keeping the boot state): U-Boot runs
+# one script, and the env code is shared by the methods that keep boot state.
 # @METHOD@ in the script becomes NAME. The spliced script stays beside it as
 # $OUT/boot.cmd.
 boot_script() {
@@ -16,7 +17,7 @@ boot_script() {
 	while IFS= read -r line; do
 		line=${line//@METHOD@/$name}
 		if [[ $line =~ ^[[:space:]]*#include[[:space:]]+([^[:space:]]+)[[:space:]]*$ ]]; then
-			fragment=$REPO/images/boot/${BASH_REMATCH[1]}
+			fragment=${BOOT_FRAGMENTS:-$REPO/images/boot}/${BASH_REMATCH[1]}
 			[ -f "$fragment" ] || die "boot script $name.cmd: no fragment $fragment"
 			cat "$fragment"
 		else
@@ -65,11 +66,12 @@ disk_put() {
 	dd if="$3" of="$1" bs=1M seek="$((off / MIB))" conv=notrunc,sparse status=none
 }
 
-# vfat_image OUT SIZE_MIB FILE... — a FAT file system holding FILEs at its root.
+# vfat_image OUT SIZE_MIB FILE... — a FAT file system holding FILEs at its root
+# (FAT32 with FAT_BITS=32, else as mkfs.vfat picks for the size).
 vfat_image() {
 	local out=$1 size=$2; shift 2
 	rm -f "$out"
-	mkfs.vfat -C -n BOOT -i 0b00b007 "$out" $((size * 1024)) >/dev/null
+	mkfs.vfat -C ${FAT_BITS:+-F "$FAT_BITS"} -n BOOT -i 0b00b007 "$out" $((size * 1024)) >/dev/null
 	mcopy -i "$out" -m "$@" ::/
 }
 

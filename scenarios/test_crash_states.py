@@ -8,6 +8,7 @@ import pytest
 from harness.storage import crash
 from harness.storage.life import FIRMWARE
 from harness.storage.states import CrashState, epochs
+from harness.storage.writelog import read_data
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -19,6 +20,11 @@ def ab_life(update_server) -> crash.Life:
 
 def firmware_writes(life: crash.Life, boot: int) -> list[int]:
     return [p.number for p in life.placed if p.boot == boot and p.stage == FIRMWARE]
+
+
+def writes(life: crash.Life, partition: str, phase: str) -> list[int]:
+    return [p.number for p in life.placed
+            if p.partition == partition and p.phase == phase and life.entries[p.number].is_write]
 
 
 def test_the_ab_life_holds_both_boots_and_every_phase(ab_life: crash.Life) -> None:
@@ -98,3 +104,36 @@ def test_the_unsynced_switch_is_flagged_by_the_storage_model(trial) -> None:
     safe_epoch = next(e for e in epochs(safe.entries) if safe_switch in e)
     assert not [n for n in safe_epoch if safe.placed[n].partition == "rootB"]
     assert not [p for p in safe.placed if p.partition == "rootB" and p.number > safe_switch]
+
+
+# Field failures of the boot state itself: fixture devices that keep the boot
+# order another way (tests/fixtures/single-env, tests/fixtures/boot-text).
+SINGLE_ENV = "single-env"
+BOOT_TEXT = "boot-text"
+
+
+def torn_at_first_sector(number: int) -> str:
+    return CrashState("torn", number + 1, torn=number, torn_at=512, tail="zero").token()
+
+
+def test_a_torn_single_env_bricks_where_the_redundant_env_survives(trial, ab_life: crash.Life) -> None:
+    life = crash.ensure_life("ab", client=SINGLE_ENV)
+    (switch,) = writes(life, "env", "bootloader")
+    result = trial(method="ab", payload="v2", client=SINGLE_ENV, state=torn_at_first_sector(switch))
+    assert result.final == "bricked" and flagged(result), result.summary()
+    # The A/B device's switch torn the same way: the older copy still names a slot.
+    result = trial(method="ab", payload="v2", state=torn_at_first_sector(writes(ab_life, "env", "bootloader")[0]))
+    assert result.final in ("v1", "v2") and not flagged(result), result.summary()
+
+
+def test_a_boot_config_rewritten_in_place_is_zero_filled_by_a_lost_disk_cache(trial) -> None:
+    life = crash.ensure_life("ab", client=BOOT_TEXT)
+    (new_text,) = [n for n in writes(life, "boot", "bootloader")
+                   if read_data(life.log, life.entries[n]).startswith(b"BOOT_ORDER=B A")]
+    epoch = next(e for e in epochs(life.entries) if new_text in e)
+    # The kernel's writeback puts the directory entry that points at the new
+    # cluster in the same epoch: the cache can keep it and lose the data.
+    assert [n for n in writes(life, "boot", "bootloader") if n > new_text and n in epoch]
+    result = trial(method="ab", payload="v2", client=BOOT_TEXT,
+                   state=CrashState("dropped", epoch[-1], dropped=(new_text,)).token())
+    assert result.final == "bricked" and flagged(result), result.summary()

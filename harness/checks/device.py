@@ -27,9 +27,10 @@ class Partition:
     size: int
 
 
-def pristine_disk(method: str) -> Path:
+def pristine_disk(method: str, client: str = "safe") -> Path:
+    """The method's disk as built, or the disk of a test fixture that has one of its own."""
     m = methods.get(method)
-    path = require(m.disk_step) / m.disk_image
+    path = require(m.client_disks.get(client, m.disk_step)) / m.disk_image
     if not path.is_file():
         raise HarnessError(f"disk image {path} is missing: run './brownout build'")
     return path
@@ -78,12 +79,12 @@ class Device:
     config: MachineConfig
 
     @classmethod
-    def create(cls, method: str, run_dir: Path | None = None,
-               net: UserNet | None = None, base: Path | None = None) -> "Device":
-        """`base`: the disk to overlay, by default the method's pristine one."""
+    def create(cls, method: str, run_dir: Path | None = None, net: UserNet | None = None,
+               base: Path | None = None, client: str = "safe") -> "Device":
+        """`base`: the disk to overlay, by default the pristine one of the method (and client)."""
         run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"brownout-{method}-"))
         firmware = require("firmware")
-        disk = make_overlay(base or pristine_disk(method), run_dir)
+        disk = make_overlay(base or pristine_disk(method, client), run_dir)
         config = MachineConfig(bios=firmware / "u-boot.bin", env_flash=firmware / "flash1.img",
                                disks=[Disk(disk, format="qcow2", name="disk")], net=net)
         config.check()

@@ -54,9 +54,12 @@ def served_roots() -> dict[str, Path]:
     return roots
 
 
-def images_key(name: str) -> dict[str, str | None]:
-    """The keys of the image steps that decide what `name`'s update does, syscall by syscall."""
-    return {step: images.built_key(images.by_name(step)) for step in get(name).record_steps}
+def images_key(name: str, client: str = "safe") -> dict[str, str | None]:
+    """The keys of the image steps that decide what `name`'s update does, syscall by syscall
+    (with a test fixture's own disk, where it has one)."""
+    method = get(name)
+    steps = method.record_steps + tuple(s for c, s in method.client_disks.items() if c == client)
+    return {step: images.built_key(images.by_name(step)) for step in steps}
 
 
 def get(name: str) -> Method:

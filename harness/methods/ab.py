@@ -2,8 +2,18 @@
 flips the slot; U-Boot's boot counter falls back to the old one."""
 from __future__ import annotations
 
-from ..images import disk_step, method_step
+from ..images import Step, disk_step, method_step
 from .base import Method, RootLocation
+
+# Test fixtures whose device keeps its boot state another way (tests/fixtures/<name>/).
+FIXTURE_DISKS = ("single-env", "boot-text")
+
+
+def fixture_disk(fixture: str) -> Step:
+    """The A/B disk with a fixture's own boot state (images/methods/ab/fixture-disk.sh)."""
+    return Step(f"disk-ab-{fixture}", "methods/ab/fixture-disk.sh", deps=("disk-ab", "kernel", "initramfs"),
+                inputs=(f"tests/fixtures/{fixture}", "images/methods/ab/boot.cmd", "images/disk.sh"),
+                params={"FIXTURE": fixture})
 
 
 def root_of(init: dict[str, str]) -> RootLocation | None:
@@ -13,7 +23,11 @@ def root_of(init: dict[str, str]) -> RootLocation | None:
 
 METHOD = Method("ab",
                 (method_step("ab", "payloads-ab", "payloads.sh", deps=("rootfs", "keys")),
-                 disk_step("ab", deps=("kernel", "initramfs", "rootfs"))),
+                 disk_step("ab", deps=("kernel", "initramfs", "rootfs")),
+                 *(fixture_disk(f) for f in FIXTURE_DISKS)),
                 "disk-ab", "ab.img", root_of, payload_steps=("payloads-ab",),
                 clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe",
-                         "unsynced": "fixtures/brownout-ab-unsynced"})
+                         "unsynced": "fixtures/brownout-ab-unsynced",
+                         "single-env": "fixtures/brownout-ab-single-env",
+                         "boot-text": "fixtures/brownout-ab-boottext"},
+                client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS})

@@ -80,6 +80,10 @@ class Method:
     boot_limit: int = 3              # boots a new version gets before falling back
     extra_boots: int = 3             # the update's own boots, the fallback, one spare
     clients: dict[str, str | None] = field(default_factory=lambda: {"safe": None})
+    # Test fixtures that run on a device of their own (another way of keeping
+    # the boot state): client -> the image step that makes that disk, named
+    # disk_image in its output, with the same layout.
+    client_disks: dict[str, str] = field(default_factory=dict)
     payload_steps: tuple[str, ...] = ()   # what the update server serves under /<name>/: the first one's <name>/
     # Boots that get the rig's request (update URL, agent, cut): the update's
     # boot, and for asymmetric also recovery's, where the install and its cuts happen.
@@ -127,6 +131,10 @@ class Method:
             elif found["phase"] not in self.phases:
                 out.append(f"phase rule {n} names phase '{found['phase']}', not one of its phases "
                            f"({', '.join(self.phases)})")
+        out += [f"client '{c}' has a disk of its own, but is not one of its clients"
+                for c in self.client_disks if c not in self.clients]
+        out += [f"client '{c}' has its disk from step '{s}', which is not among its image_steps"
+                for c, s in self.client_disks.items() if s not in own]
         if "safe" not in self.clients:
             out.append("it has no 'safe' client")
         return out

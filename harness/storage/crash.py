@@ -63,7 +63,7 @@ def load_life(method: str, payload: str, directory: Path = LIFE, client: str = "
         placed = [PlacedEntry(**p) for p in index["entries"]]
     except (ValueError, KeyError, TypeError):
         raise HarnessError(f"{index_path} is not a brownout disk life: {hint}") from None
-    if header.get("images") != images_key(method):
+    if header.get("images") != images_key(method, client):
         raise HarnessError(f"{index_path} was recorded on other images than the ones built now: {hint} again")
     entries = read_log(log_path)
     if len(entries) != len(placed):
@@ -94,7 +94,8 @@ def prepare(method: str, payload: str, token: str, run_dir: Path,
     if state.upto > len(life.entries):
         raise HarnessError(f"state {token}: the recorded life has only {len(life.entries)} entries")
     run_dir.mkdir(parents=True, exist_ok=True)
-    disk = materialize(state, life.entries, life.log, pristine_disk(method), run_dir / "crash-state.qcow2")
+    disk = materialize(state, life.entries, life.log, pristine_disk(method, client),
+                       run_dir / "crash-state.qcow2")
     return disk, life.point(state)
 
 

@@ -200,7 +200,7 @@ def record_life(method: str, payload: str, directory: Path, server: UpdateServer
     placed = place(entries, entry_times(samples, len(entries)), spans(boots, m.phases),
                    partitions(method), rules)
     flushes, size = sum(e.is_flush for e in entries), sum(e.length for e in entries)
-    header = {"method": method, "payload": payload, "client": client, "images": images_key(method),
+    header = {"method": method, "payload": payload, "client": client, "images": images_key(method, client),
               "entries": len(entries), "flushes": flushes, "bytes": size, "boots": len(boots)}
     tmp_index = Path(f"{index_path}.tmp")
     with open(tmp_index, "w") as f:

@@ -331,7 +331,8 @@ class _Trial:
         if spec.state:
             from ..storage.crash import prepare      # storage records its life with trials
             base, self.state_point = prepare(spec.method, spec.payload, spec.state, run_dir, spec.client)
-        self.device = Device.create(spec.method, run_dir, net=UserNet(server.port), base=base)
+        self.device = Device.create(spec.method, run_dir, net=UserNet(server.port), base=base,
+                                    client=spec.client)
         self.device.config.extra_args += ["-action", "shutdown=pause"]
         if spec.lazy_writeback:
             # Room for the whole update in the page cache, next to the running system.

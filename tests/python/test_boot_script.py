@@ -66,3 +66,16 @@ def test_a_method_that_boots_as_another_gets_its_script_under_its_own_name(tmp_p
     spliced = (tmp_path / "boot.cmd").read_text()
     assert "brownout.method=rauc rauc.slot=${slot}" in spliced
     assert 'uboot-start script=rauc"' in spliced and "method=ab" not in spliced
+
+
+@pytest.mark.parametrize("fixture", ["single-env", "boot-text"])
+def test_a_fixture_device_splices_its_own_fragments(fixture: str, tmp_path: Path) -> None:
+    fragments = REPO / "tests" / "fixtures" / fixture
+    result = subprocess.run(["bash", "-c", '. "$REPO/images/lib.sh"; . "$REPO/images/disk.sh"; boot_script ab'],
+                            env=dict(os.environ, REPO=str(REPO), OUT=str(tmp_path), BOOT_FRAGMENTS=str(fragments)),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    spliced = (tmp_path / "boot.cmd").read_text()
+    assert (fragments / "env-load.cmd").read_text() in spliced
+    assert (BOOT / "env-load.cmd").read_text() not in spliced
+    assert "reason=no-boot-order" in spliced

@@ -35,6 +35,8 @@ def test_every_command_has_help(command: list[str]) -> None:
     (["campaign", "--method", "nosuchmethod"], "invalid choice: 'nosuchmethod'"),
     (["campaign", "--shard", "3/2"], "shard '3/2': I must be from 1 to N"),
     (["campaign", "--shard", "x"], "shard 'x' is not I/N"),
+    (["campaign", "--entries", "9-3"], "must be a log entry number N or a range A-B with A <= B"),
+    (["campaign", "--entries", "a-b"], "must be a log entry number N or a range A-B with A <= B"),
     (["report"], "the following arguments are required: JOURNAL"),
     (["merge", "out.jsonl"], "the following arguments are required: JOURNAL"),
 ])
@@ -58,3 +60,11 @@ def test_an_unknown_method_in_a_comparative_campaign_is_one_clear_error() -> Non
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == "brownout: error: unknown method 'nosuch'; known: " \
         + ", ".join(sorted(METHODS)) + " or all"
+
+
+def test_entries_without_the_storage_model_is_one_clear_error() -> None:
+    result = subprocess.run([str(BROWNOUT), "campaign", "--method", "ab", "--entries", "3-9"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "brownout: error: --entries picks crash states of " \
+        "one method's disk life: it needs --model storage and --method"

@@ -82,3 +82,22 @@ def test_the_in_place_judge_reads_what_dpkg_left() -> None:
     found = judge(root)  # type: ignore[arg-type]
     assert found.facts == {"unsettled": ["bc half-installed"], "brownout-app": "2", "bc": "installed"}
     assert found.notes == ("dpkg: bc half-installed",)
+
+
+def test_a_fixture_disk_must_be_a_step_of_the_method_and_its_client(method_module) -> None:
+    broken = dataclasses.replace(METHODS["ab"], name="fixtures",
+                                 client_disks={"single-env": "disk-elsewhere", "ghost": "disk-ab"})
+    name = method_module("fixtures", broken)
+    with pytest.raises(HarnessError) as e:
+        load((name,))
+    text = str(e.value)
+    assert "client 'single-env' has its disk from step 'disk-elsewhere', which is not among its image_steps" in text
+    assert "client 'ghost' has a disk of its own, but is not one of its clients" in text
+
+
+def test_the_ab_fixture_devices_have_disks_of_their_own() -> None:
+    ab = METHODS["ab"]
+    steps = {s.name: s for s in ab.image_steps}
+    for client, step in ab.client_disks.items():
+        assert client in ab.clients and step in steps
+        assert steps[step].params["FIXTURE"] == client and "disk-ab" in steps[step].deps

@@ -9,8 +9,8 @@ from harness import HarnessError
 from harness.checks.device import Partition
 from harness.machine.console import Line
 from harness.storage import crash
-from harness.storage.life import entry_times, life_paths, phase_rules, place, record_life, spans
-from harness.storage.writelog import FLUSH, LogEntry
+from harness.storage.life import PlacedEntry, entry_times, life_paths, phase_rules, place, record_life, spans
+from harness.storage.writelog import FLUSH, LogEntry, read_log
 
 PARTS = [Partition(2, "env", 1 << 20, 1 << 20), Partition(3, "rootA", 2 << 20, 8 << 20),
          Partition(4, "rootB", 10 << 20, 8 << 20), Partition(5, "data", 18 << 20, 8 << 20)]
@@ -80,3 +80,18 @@ def test_a_missing_or_stale_life_says_how_to_record_it(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as e:
         crash.load_life("ab", "v2", tmp_path)
     assert "other images" in str(e.value)
+
+
+def test_a_plan_within_entries_holds_their_states_and_the_firmwares(tmp_path: Path) -> None:
+    from test_storage import write_log
+    sector = b"x" * 512
+    log = write_log(tmp_path / "life.log", [("w", 0, sector * 2), ("w", 4096, sector), ("f",),
+                                            ("w", 8192, sector * 2), ("w", 16384, sector), ("f",)])
+    placed = [PlacedEntry(0, 1, "firmware", "firmware", "env"), PlacedEntry(1, 1, "linux", "pull", "data"),
+              PlacedEntry(2, 1, "linux", "pull", "-"), PlacedEntry(3, 1, "linux", "deploy", "rootB"),
+              PlacedEntry(4, 1, "linux", "deploy", "rootB"), PlacedEntry(5, 1, "linux", "deploy", "-")]
+    life = crash.Life("ab", "v2", "safe", log, read_log(log), placed)
+    every = crash.plan_states(life, "all", 7)
+    within = crash.plan_states(life, "all", 7, range(3, 4))
+    assert {life.where(p.state).number for p in within} == {0, 3}
+    assert [p for p in every if life.where(p.state).number in (0, 3)] == within
