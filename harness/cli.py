@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import HarnessError
@@ -29,6 +29,7 @@ from .methods import METHODS
 from .machine.qemu import Machine
 from .server import Fault
 from .storage import crash, life
+from .storage.states import CrashState, unique
 from .trial.run import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
 
 log = logging.getLogger("brownout")
@@ -206,10 +207,14 @@ def storage_plan(method: str, cuts: str, seed: int, client: str = "safe",
     return storage_trials(method, states, client)
 
 
-def storage_trials(method: str, states: list[crash.PlannedState], client: str = "safe") -> list[campaign.PlannedCut]:
+def storage_trial_id(method: str, phase: str, state: CrashState, client: str = "safe") -> str:
     suffix = "" if client == "safe" else f"-{client}"
-    return [campaign.PlannedCut(f"{method}-storage-{p.phase}-{p.state.token().replace(':', '-').replace('+', '_')}"
-                                + suffix, method, "v2", p.phase, p.state.upto, "", client, state=p.state.token())
+    return f"{method}-storage-{phase}-{state.token().replace(':', '-').replace('+', '_')}{suffix}"
+
+
+def storage_trials(method: str, states: list[crash.PlannedState], client: str = "safe") -> list[campaign.PlannedCut]:
+    return [campaign.PlannedCut(storage_trial_id(method, p.phase, p.state, client), method, "v2", p.phase,
+                                p.state.upto, "", client, state=p.state.token())
             for p in states]
 
 
@@ -315,6 +320,7 @@ class TrialRate:
     wall_s: float
     steady_per_hour: float | None    # after each worker's first trial (its snapshot)
     outcomes: Counter
+    by_id: dict[str, str] = field(default_factory=dict)   # each trial's outcome and final version
 
     @property
     def per_hour(self) -> float:
@@ -336,13 +342,43 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool) -> TrialRate:
                          method, jobs, cold)
 
 
-def bench_states(method: str, states: int, jobs: int, seed: int) -> TrialRate:
-    """A seeded sample of the distinct crash states of the method's disk life, judged and timed."""
+@dataclass(frozen=True)
+class StateRate:
+    """A seeded sample of crash states judged with the shortcuts, and maybe each on its own too."""
+    states: int
+    judged: TrialRate                 # one trial per class of equivalent states in the sample
+    outcome_of: dict[str, str]        # each sampled state's outcome, from its class's trial
+    direct: TrialRate | None = None   # every sampled state judged on its own
+    differing: tuple[str, ...] = ()   # states whose own outcome is not their class's
+
+    @property
+    def per_hour(self) -> float:
+        return 3600 * self.states / self.judged.wall_s
+
+
+def bench_states(method: str, states: int, jobs: int, seed: int, both_ways: bool) -> StateRate:
+    """A seeded sample of the crash states of the method's disk life, judged
+    once per class of equivalent states and timed; with `both_ways`, every
+    sampled state is judged on its own too and the outcomes compared."""
     recorded = crash.ensure_life(method)
-    every = crash.plan_states(recorded, "all", seed)
+    every = crash.every_state(recorded, seed)
+    keys = crash.equivalence_keys(recorded, every)
     sample = sorted(random.Random(seed).sample(every, min(states, len(every))),
-                    key=lambda p: (p.state.upto, p.state.token()))
-    return time_campaign(storage_trials(method, sample), method, jobs, cold=True)
+                    key=lambda s: (s.upto, s.token()))
+    classes = unique(sample, keys)
+    judged = time_campaign(storage_trials(method, [crash.PlannedState(first, recorded.where(first).phase, len(rest))
+                                                   for first, rest in classes]), method, jobs, cold=True)
+    ids = {state: storage_trial_id(method, recorded.where(first).phase, first)
+           for first, rest in classes for state in (first, *rest)}
+    outcome_of = {state.token(): judged.by_id.get(ids[state], "unfinished") for state in sample}
+    if not both_ways:
+        return StateRate(len(sample), judged, outcome_of)
+    alone = [crash.PlannedState(state, recorded.where(state).phase, 0) for state in sample]
+    direct = time_campaign(storage_trials(method, alone), method, jobs, cold=True)
+    own = {p.state.token(): direct.by_id.get(storage_trial_id(method, p.phase, p.state), "unfinished")
+           for p in alone}
+    differing = tuple(t for t in outcome_of if own[t] != outcome_of[t])
+    return StateRate(len(sample), judged, outcome_of, direct, differing)
 
 
 def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, cold: bool) -> TrialRate:
@@ -359,23 +395,37 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
     steady = None
     if len(times) > jobs + 1 and times[-1] > times[jobs]:
         steady = 3600 * (len(times) - jobs - 1) / (times[-1] - times[jobs])
-    return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries))
+    return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries),
+                     {e.id: f"{e.outcome} ({e.final})" for e in entries})
 
 
 def cmd_bench_states(args: argparse.Namespace) -> int:
     """Crash states judged per hour, next to syscall-model trials per hour of the same run."""
     images.build()
-    states = bench_states(args.method, args.states, args.jobs, args.seed)
-    trials = bench_trials(args.method, args.states, args.jobs, cold=False)
-    for name, rate in (("crash states (storage model, cold power-on)", states),
-                       ("bootloader-point trials (syscall model, snapshots)", trials)):
-        steady = f" ({rate.steady_per_hour:.0f}/hour steady)" if rate.steady_per_hour is not None else ""
-        print(f"{rate.trials} {args.method} {name}, -j {args.jobs}: {rate.wall_s:.0f} s wall, "
-              f"{rate.per_hour:.0f}/hour{steady}")
-        print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
+    states = bench_states(args.method, args.states, args.jobs, args.seed, args.both_ways)
+    judged = states.judged
+    # As many syscall-model trials as cold power-ons the states took, for the same load.
+    trials = bench_trials(args.method, max(judged.trials, 2 * args.jobs), args.jobs, cold=False)
+    print(f"{states.states} {args.method} crash states (storage model, seed {args.seed}), -j {args.jobs}: "
+          f"{judged.trials} judged by a cold power-on, one per class of equivalent states: "
+          f"{judged.wall_s:.0f} s wall, {states.per_hour:.0f} states/hour")
+    print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(states.outcome_of.values()).items())))
+    if states.direct is not None:
+        print(f"  each state judged on its own: {states.direct.wall_s:.0f} s wall, "
+              f"{states.direct.per_hour:.0f} states/hour; the same outcome for "
+              f"{states.states - len(states.differing)} of {states.states}"
+              + (f", differing: {', '.join(states.differing)}" if states.differing else ""))
+    steady = f" ({trials.steady_per_hour:.0f}/hour steady)" if trials.steady_per_hour is not None else ""
+    print(f"{trials.trials} {args.method} bootloader-point trials (syscall model, snapshots), -j {args.jobs}: "
+          f"{trials.wall_s:.0f} s wall, {trials.per_hour:.0f}/hour{steady}")
     if args.json:
-        results.write_bench(args.json, "states", {"method": args.method, "seed": args.seed,
-                                                  "states": rate_figures(states, args.jobs, True),
+        figures = {"states": states.states, "judged": judged.trials, "jobs": args.jobs, "cold": True,
+                   "wall_s": judged.wall_s, "per_hour": states.per_hour, "steady_per_hour": None,
+                   "outcomes": dict(Counter(states.outcome_of.values()))}
+        if states.direct is not None:
+            figures["direct"] = rate_figures(states.direct, args.jobs, True)
+            figures["differing"] = list(states.differing)
+        results.write_bench(args.json, "states", {"method": args.method, "seed": args.seed, "states": figures,
                                                   "syscall": rate_figures(trials, args.jobs, False)})
     return 0
 
@@ -614,11 +664,14 @@ def parser() -> argparse.ArgumentParser:
                     help="also write the figures as JSON to FILE")
     bt.set_defaults(func=cmd_bench_trials)
     bs = bench_sub.add_parser("states", help="crash states judged per hour (storage model)",
-                              description="Judge a seeded sample of STATES distinct crash states of the "
-                                          "method's recorded disk life, JOBS in parallel, then as many "
-                                          "syscall-model bootloader-point trials, and print both per hour.")
+                              description="Judge a seeded sample of STATES crash states of the method's "
+                                          "recorded disk life, one cold power-on per class of equivalent "
+                                          "states, JOBS in parallel, then as many syscall-model "
+                                          "bootloader-point trials as power-ons, and print both per hour.")
     bs.add_argument("--method", default="ab", choices=methods)
     bs.add_argument("--states", type=positive_int, default=12)
+    bs.add_argument("--both-ways", action="store_true",
+                    help="also judge every sampled state on its own and compare the outcomes")
     bs.add_argument("--seed", type=int, default=1)
     bs.add_argument("-j", "--jobs", type=positive_int, default=2)
     bs.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,

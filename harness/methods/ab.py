@@ -30,4 +30,4 @@ METHOD = Method("ab",
                          "unsynced": "fixtures/brownout-ab-unsynced",
                          "single-env": "fixtures/brownout-ab-single-env",
                          "boot-text": "fixtures/brownout-ab-boottext"},
-                client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS})
+                client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS}, target_slot=("rootB", "B"))

@@ -84,6 +84,11 @@ class Method:
     # the boot state): client -> the image step that makes that disk, named
     # disk_image in its output, with the same layout.
     client_disks: dict[str, str] = field(default_factory=dict)
+    # The slot partition the update writes while the device boots the other
+    # one, and its boot name in the env's BOOT_ORDER, e.g. ("rootB", "B"):
+    # until an env names it first, no boot reads it (crash states that differ
+    # only there are judged once).
+    target_slot: tuple[str, str] | None = None
     payload_steps: tuple[str, ...] = ()   # what the update server serves under /<name>/: the first one's <name>/
     # Boots that get the rig's request (update URL, agent, cut): the update's
     # boot, and for asymmetric also recovery's, where the install and its cuts happen.

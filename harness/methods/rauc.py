@@ -20,4 +20,4 @@ METHOD = Method("rauc",
                              "deploy path=/data",      # the fsync of the directory after the status file's rename
                              "bootloader path=/dev/vda2"),
                 # RAUC copies a slot in 8 KiB writes: some 45000 cut points, each listed on the console.
-                record_timeout=1800.0)
+                record_timeout=1800.0, target_slot=("rootB", "B"))

@@ -280,10 +280,20 @@ def bench_section(path: Path) -> list[str]:
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
                        "outcomes"], [_rate_row(b["method"], b)])
     elif b["benchmark"] == "states":
-        out += [f"Crash states of {b['method']}'s disk life judged per hour (storage model, seed {b.get('seed')}), "
-                "next to bootloader-point trials of the syscall model in the same run:", ""]
-        out += _table(["model", "trials", "jobs", "start", "wall", "per hour", "after the first", "outcomes"],
-                      [_rate_row("storage", b["states"]), _rate_row("syscall", b["syscall"])])
+        out += [f"Crash states of {b['method']}'s disk life per hour (storage model, seed {b.get('seed')}): "
+                "a seeded sample, one cold power-on per class of equivalent states, next to bootloader-point "
+                "trials of the syscall model in the same run:", ""]
+        states, rows = b["states"], []
+        rows.append(_states_row("storage, one trial per class", states, states.get("judged", states.get("trials"))))
+        if "direct" in states:
+            rows.append(_states_row("storage, every state on its own", states["direct"], states["direct"]["trials"]))
+        rows.append(_states_row("syscall", b["syscall"], b["syscall"]["trials"]))
+        out += _table(["model", "states or trials", "trials run", "jobs", "wall", "per hour", "outcomes"], rows)
+        if "direct" in states:
+            differing = states.get("differing", [])
+            out += [f"The same outcome judged both ways for {states['states'] - len(differing)} of "
+                    f"{states['states']} states" + (f"; differing: {', '.join(differing)}" if differing else "")
+                    + ".", ""]
     elif b["benchmark"] == "all":
         out += [f"Per method, -j {b.get('jobs')}: median cold boot to first heartbeat ({b.get('boots')} boots), "
                 f"bootloader-point cut trials per hour ({b.get('trials')} trials):", ""]
@@ -294,6 +304,11 @@ def bench_section(path: Path) -> list[str]:
     else:
         out += [f"Unknown benchmark '{b['benchmark']}': not shown.", ""]
     return out
+
+
+def _states_row(model: str, r: dict, run: int) -> list[str]:
+    return [model, str(r.get("states", r.get("trials"))), str(run), str(r["jobs"]), f"{r['wall_s']:.0f} s",
+            f"{r['per_hour']:.0f}", ", ".join(f"{k} {v}" for k, v in sorted(r.get("outcomes", {}).items())) or "-"]
 
 
 def _rate_row(method: str, r: dict) -> list[str]:

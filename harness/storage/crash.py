@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import HarnessError
-from ..checks.device import pristine_disk
+from ..checks.device import Partition, partitions, pristine_disk
 from ..images import BUILD
+from ..methods import get as get_method
 from ..methods import images_key
 from .life import FIRMWARE, PlacedEntry, life_paths, record_life
 from .materialize import materialize
 from .states import CrashState, enumerate_states, fingerprints, parse_token, unique
-from .writelog import LogEntry, read_log
+from .writelog import SECTOR, LogEntry, LogReader, read_log
 
 LIFE = BUILD / "records" / "life"
 
@@ -106,14 +107,53 @@ class PlannedState:
     same_as: int          # other states that leave the same disk, judged by this one
 
 
+def every_state(life: Life, seed: int) -> list[CrashState]:
+    volatile = {p.number for p in life.placed if p.volatile}
+    return enumerate_states(life.entries, volatile=lambda e: e.number in volatile, seed=seed)
+
+
+def equivalence_keys(life: Life, states: list[CrashState],
+                     layout: dict[str, Partition] | None = None) -> dict[CrashState, str]:
+    """Equal for states judged once for all: states that leave the same disk;
+    and, for a method with a target slot, states whose env is one the life had
+    before any env named that slot first (so no boot reads it) and that differ
+    only in that slot, which the update rewrites before it is ever booted."""
+    disk = fingerprints(life.entries, states, life.log)
+    method = get_method(life.method)
+    if method.target_slot is None:
+        return {s: f"disk:{disk[s]}" for s in states}
+    partition, bootname = method.target_slot
+    layout = layout or {p.name: p for p in partitions(life.method)}
+    env, slot = (_sectors(layout[name]) for name in ("env", partition))
+    env_only = fingerprints(life.entries, states, life.log, ignored=((0, env[0]), (env[1], 1 << 62)))
+    not_slot = fingerprints(life.entries, states, life.log, ignored=(slot,))
+    naming = _first_env_naming(life, bootname)
+    blind_envs = {env_only[s] for s in states if s.kind == "prefix" and s.upto <= naming}
+    return {s: f"slot-blind:{not_slot[s]}" if env_only[s] in blind_envs else f"disk:{disk[s]}"
+            for s in states}
+
+
+def _sectors(partition: Partition) -> tuple[int, int]:
+    return partition.offset // SECTOR, (partition.offset + partition.size) // SECTOR
+
+
+def _first_env_naming(life: Life, bootname: str) -> int:
+    """The first env write whose BOOT_ORDER names `bootname` first (the life's length if none)."""
+    wanted = f"BOOT_ORDER={bootname}".encode()
+    with LogReader(life.log) as reader:
+        for placed, entry in zip(life.placed, life.entries):
+            if placed.partition == "env" and entry.is_write and wanted in reader.read(entry):
+                return placed.number
+    return len(life.entries)
+
+
 def plan_states(life: Life, cuts: str, seed: int, entries: range | None = None) -> list[PlannedState]:
     """Every distinct crash state of the life (`cuts` == 'all'), or every state in
     the firmware's writes and a seeded sample of `cuts` distinct states per other
     phase. With `entries`, only the states whose power went within those log
-    entries, and the firmware's. States that leave identical disks are judged once."""
-    volatile = {p.number for p in life.placed if p.volatile}
-    states = enumerate_states(life.entries, volatile=lambda e: e.number in volatile, seed=seed)
-    distinct = unique(states, fingerprints(life.entries, states, life.log))
+    entries, and the firmware's. Equivalent states (equivalence_keys) are judged once."""
+    states = every_state(life, seed)
+    distinct = unique(states, equivalence_keys(life, states))
     by_phase: dict[str, list[PlannedState]] = {}
     for state, same in distinct:
         at = life.where(state)
@@ -150,4 +190,5 @@ def summarize_plan(life: Life, planned: list[PlannedState]) -> str:
     same = sum(p.same_as for p in planned)
     return (f"{len(planned)} distinct crash states of {life.method}'s disk life to judge "
             f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}; "
-            f"{same} more states leave the same disk as one of them)")
+            f"{same} more states leave the same disk as one of them, or one that differs only "
+            f"in a slot no boot reads)")

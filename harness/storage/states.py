@@ -222,9 +222,14 @@ _ZEROES = bytes(SECTOR)
 _ONES = b"\xff" * SECTOR
 
 
-def _hashes(first: int, data: bytes | memoryview) -> list[int]:
+# Sectors a fingerprint leaves out, as [start, stop) sector ranges.
+Ignored = tuple[tuple[int, int], ...]
+
+
+def _hashes(first: int, data: bytes | memoryview, ignored: Ignored = ()) -> list[int]:
     view = memoryview(data)
-    return [int.from_bytes(hashlib.blake2b(view[at:at + SECTOR], digest_size=16,
+    return [0 if any(lo <= first + n < hi for lo, hi in ignored) else
+            int.from_bytes(hashlib.blake2b(view[at:at + SECTOR], digest_size=16,
                                            salt=(first + n).to_bytes(16, "little")).digest(), "little")
             for n, at in enumerate(range(0, len(view), SECTOR))]
 
@@ -234,9 +239,10 @@ def _running_sums(values: Iterable[int]) -> list[int]:
 
 
 def fingerprints(entries: Sequence[LogEntry], states: Iterable[CrashState],
-                 log_path: Path) -> dict[CrashState, str]:
+                 log_path: Path, ignored: Ignored = ()) -> dict[CrashState, str]:
     """A digest of the device contents each state leaves: equal for two states
-    that leave every sector the same (see the set hash above)."""
+    that leave every sector the same (see the set hash above), the `ignored`
+    sectors left out."""
     wanted = list(dict.fromkeys(states))
     for state in wanted:
         check(state, entries)
@@ -257,11 +263,11 @@ def fingerprints(entries: Sequence[LogEntry], states: Iterable[CrashState],
     with LogReader(log_path) as reader:
         for i in range(last + 1):
             entry = entries[i] if i < len(entries) else None
-            new = (_hashes(entry.offset // SECTOR, reader.read(entry))
+            new = (_hashes(entry.offset // SECTOR, reader.read(entry), ignored)
                    if entry is not None and entry.is_write else [])
             here = at.get(i, [])
             torn = [state for state in here if state.kind == "torn"]
-            deltas = _torn_deltas(torn, entry, new, current) if entry is not None and torn else {}
+            deltas = _torn_deltas(torn, entry, new, current, ignored) if entry is not None and torn else {}
             for state in here:
                 if state.kind == "dropped":
                     deltas[state] = _dropped_delta(state, entries, epoch_start, current,
@@ -285,7 +291,7 @@ def fingerprints(entries: Sequence[LogEntry], states: Iterable[CrashState],
 
 
 def _torn_deltas(states: list[CrashState], entry: LogEntry, new: list[int],
-                 current: dict[int, int]) -> dict[CrashState, int]:
+                 current: dict[int, int], ignored: Ignored) -> dict[CrashState, int]:
     """What each tear of one write adds to the sum: its head's new sectors,
     and its tail's pattern unless the tail keeps the old content."""
     first = entry.offset // SECTOR
@@ -299,7 +305,7 @@ def _torn_deltas(states: list[CrashState], entry: LogEntry, new: list[int],
         deltas[state] = gain[keep]
         if state.tail in patterns:
             if state.tail not in tails:
-                filled = _hashes(first, patterns[state.tail] * len(new))
+                filled = _hashes(first, patterns[state.tail] * len(new), ignored)
                 tails[state.tail] = _running_sums(h - o for h, o in zip(filled, old))
             deltas[state] += tails[state.tail][-1] - tails[state.tail][keep]
     return deltas

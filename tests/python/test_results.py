@@ -249,6 +249,24 @@ def test_bench_figures_are_written_as_json_and_shown(tmp_path: Path) -> None:
                                                         "atomic+completes 8"]
 
 
+def test_states_figures_show_both_ways_and_the_states_that_differ(tmp_path: Path) -> None:
+    outcomes = {"atomic+completes (v1)": 39, "atomic+completes (v2)": 1}
+    direct = {"trials": 40, "jobs": 2, "cold": True, "wall_s": 800.0, "per_hour": 180.0, "steady_per_hour": None,
+              "outcomes": outcomes}
+    syscall = {"trials": 40, "jobs": 2, "cold": False, "wall_s": 200.0, "per_hour": 720.0,
+               "steady_per_hour": 800.0, "outcomes": {"atomic+completes": 40}}
+    bench = results.write_bench(tmp_path / "states.json", "states", {
+        "method": "ab", "seed": 7, "syscall": syscall,
+        "states": {"states": 40, "judged": 3, "jobs": 2, "cold": True, "wall_s": 60.0, "per_hour": 2400.0,
+                   "steady_per_hour": None, "outcomes": outcomes, "direct": direct, "differing": ["prefix:9"]}})
+    page = results.render([], [bench], STAMP)
+    rows = table_after(page, "Crash states of ab's disk life per hour")
+    assert rows[1][:6] == ["storage, one trial per class", "40", "3", "2", "60 s", "2400"]
+    assert rows[2][:6] == ["storage, every state on its own", "40", "40", "2", "800 s", "180"]
+    assert rows[3][:3] == ["syscall", "40", "40"]
+    assert "The same outcome judged both ways for 39 of 40 states; differing: prefix:9." in page
+
+
 def test_a_file_that_is_no_bench_output_is_one_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"figures": 1}')
