@@ -90,7 +90,7 @@ def test_a_plan_within_entries_holds_their_states_and_the_firmwares(tmp_path: Pa
     placed = [PlacedEntry(0, 1, "firmware", "firmware", "env"), PlacedEntry(1, 1, "linux", "pull", "data"),
               PlacedEntry(2, 1, "linux", "pull", "-"), PlacedEntry(3, 1, "linux", "deploy", "rootB"),
               PlacedEntry(4, 1, "linux", "deploy", "rootB"), PlacedEntry(5, 1, "linux", "deploy", "-")]
-    life = crash.Life("ab", "v2", "safe", log, read_log(log), placed)
+    life = crash.Life("inplace", "v2", "safe", log, read_log(log), placed)
     every = crash.plan_states(life, "all", 7)
     within = crash.plan_states(life, "all", 7, range(3, 4))
     assert {life.where(p.state).number for p in within} == {0, 3}
