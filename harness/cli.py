@@ -214,7 +214,7 @@ def storage_trial_id(method: str, phase: str, state: CrashState, client: str = "
 
 def storage_trials(method: str, states: list[crash.PlannedState], client: str = "safe") -> list[campaign.PlannedCut]:
     return [campaign.PlannedCut(storage_trial_id(method, p.phase, p.state, client), method, "v2", p.phase,
-                                p.state.upto, "", client, state=p.state.token())
+                                p.state.upto, "", client, state=p.state.token(), equivalents=p.same_as)
             for p in states]
 
 

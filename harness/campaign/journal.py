@@ -66,6 +66,7 @@ class Entry:
     refusal: str | None = None
     update_error: dict[str, str] | None = None
     lazy_writeback: bool = False
+    equivalents: int = 0         # storage model: other crash states this trial's verdict stands for
     error: str = ""
     console_tail: str = ""
     images: dict | None = None   # the image steps' keys the trial ran on
@@ -99,9 +100,10 @@ class Entry:
     @classmethod
     def of_trial(cls, cut_id: str, kind: str, planned_phase: str, result: TrialResult,
                  seed: int | None = None, at: float | None = None, images: dict | None = None,
-                 commit: str = "") -> Entry:
+                 commit: str = "", equivalents: int = 0) -> Entry:
         return cls.from_dict({"id": cut_id, "seed": seed, "planned_phase": planned_phase, "kind": kind,
-                              "time": at, "images": images, "commit": commit, **result.as_dict()})
+                              "time": at, "images": images, "commit": commit, "equivalents": equivalents,
+                              **result.as_dict()})
 
     # -- grading ---------------------------------------------------------------
 
@@ -187,11 +189,11 @@ class Journal:
                 os.close(fd)
 
     def record(self, cut_id: str, kind: str, planned_phase: str, result: TrialResult,
-               seed: int | None = None) -> Entry:
+               seed: int | None = None, equivalents: int = 0) -> Entry:
         """Append the result of one trial, stamped with the time, the image keys and the
         source commit it ran on; returns its entry."""
         entry = Entry.of_trial(cut_id, kind, planned_phase, result, seed, time.time(),
-                               images_key(result.method), source_commit())
+                               images_key(result.method), source_commit(), equivalents)
         self.append(entry)
         return entry
 

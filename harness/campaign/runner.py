@@ -56,6 +56,7 @@ class PlannedCut:
     rank: int = 0                # the point's place in its phase, from 1 (0: aim by index)
     state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
     lazy_writeback: bool = False
+    equivalents: int = 0         # storage model: other states this one's verdict stands for
 
     @property
     def spec(self) -> str | None:
@@ -331,6 +332,7 @@ def unaccounted(planned: list[PlannedCut], entries: list[Entry]) -> list[Planned
 def summarize(entries: list[Entry]) -> str:
     """Counts per method, client, fault model, phase (or scenario kind) and outcome."""
     rows: Counter[tuple[str, str, str, str, str]] = Counter()
+    states: Counter[tuple[str, str, str, str, str]] = Counter()   # with the equivalent states judged by each
     for e in entries:
         if e.kind == "cut":
             what, result = e.phase, e.outcome
@@ -338,7 +340,10 @@ def summarize(entries: list[Entry]) -> str:
             what, result = e.kind, e.final if e.final in UNFINISHED else e.failure or "as expected"
         model = e.model + (" lazy" if e.lazy_writeback else "") if e.kind == "cut" else "-"
         rows[(e.method, e.client, model, what, result)] += 1
+        states[(e.method, e.client, model, what, result)] += 1 + e.equivalents
     lines = [f"  {'method':<10} {'client':<8} {'model':<12} {'phase/kind':<10} {'outcome':<24} trials"]
-    for (method, client, model, what, result), n in sorted(rows.items()):
-        lines.append(f"  {method:<10} {client:<8} {model:<12} {what:<10} {result:<24} {n}")
+    for key, n in sorted(rows.items()):
+        method, client, model, what, result = key
+        stood = f" ({states[key]} states)" if states[key] != n else ""
+        lines.append(f"  {method:<10} {client:<8} {model:<12} {what:<10} {result:<24} {n}{stood}")
     return "\n".join(lines)
