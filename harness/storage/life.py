@@ -106,16 +106,19 @@ class _Span:
     stage: str
 
 
-def spans(boots: list[tuple[int, float, list[Line]]], phases: tuple[str, ...]) -> list[_Span]:
+def spans(boots: list[tuple[int, float, list[Line]]], phases: tuple[str, ...],
+          update_boots: int = 1) -> list[_Span]:
     """The life's phases along the host clock, from each boot's power-on time and
     console lines; a client that names no phases leaves its update as one span
-    ("update") that place() splits by the method's phase rules."""
+    ("update") that place() splits by the method's phase rules. The first
+    `update_boots` boots lead to the update (asymmetric: its recovery boot too);
+    a later boot's Linux writes before a phase marker are its confirm's."""
     out: list[_Span] = []
     for number, powered_on, lines in boots:
         out.append(_Span(powered_on, FIRMWARE, number, FIRMWARE))
         for line in lines:
             if KERNEL_START.match(line.text):
-                out.append(_Span(line.t, BOOT if number == 1 else CONFIRM, number, "linux"))
+                out.append(_Span(line.t, BOOT if number <= update_boots else CONFIRM, number, "linux"))
                 continue
             marker = parse_marker(line.text, line.t)
             if marker is None:
@@ -174,8 +177,6 @@ def record_life(method: str, payload: str, directory: Path, server: UpdateServer
     """Run one plain update with the disk logged; write the log and its placed
     entries (`<method>-<payload>.json`) to `directory`. Returns the .json path."""
     m = methods.get(method)
-    if m.request_boots != 1:
-        raise HarnessError(f"{method}'s update runs over several boots: its disk life is not recorded yet")
     directory.mkdir(parents=True, exist_ok=True)
     log_path, index_path = life_paths(method, payload, directory, client)
     tmp_log = Path(f"{log_path}.tmp")
@@ -197,7 +198,7 @@ def record_life(method: str, payload: str, directory: Path, server: UpdateServer
             disk.unlink()            # keep the consoles, not the disk
     entries = read_log(tmp_log)
     rules = phase_rules(m.phase_rules)
-    placed = place(entries, entry_times(samples, len(entries)), spans(boots, m.phases),
+    placed = place(entries, entry_times(samples, len(entries)), spans(boots, m.phases, m.request_boots),
                    partitions(method), rules)
     flushes, size = sum(e.is_flush for e in entries), sum(e.length for e in entries)
     header = {"method": method, "payload": payload, "client": client, "images": images_key(method, client),

@@ -9,7 +9,7 @@ from harness import HarnessError
 from harness.checks.device import Partition
 from harness.machine.console import Line
 from harness.storage import crash
-from harness.storage.life import PlacedEntry, entry_times, life_paths, phase_rules, place, record_life, spans
+from harness.storage.life import PlacedEntry, entry_times, life_paths, phase_rules, place, spans
 from harness.storage.writelog import FLUSH, LogEntry, read_log
 
 PARTS = [Partition(2, "env", 1 << 20, 1 << 20), Partition(3, "rootA", 2 << 20, 8 << 20),
@@ -63,11 +63,15 @@ def test_phase_rules_name_the_paths_they_match() -> None:
         == [("deploy", "/dev/vda[34]"), ("pull", "/data/rauc/*")]
 
 
-def test_an_update_over_several_boots_has_no_life_to_record(tmp_path: Path) -> None:
-    with pytest.raises(HarnessError) as e:
-        record_life("asymmetric", "v2", tmp_path)
-    assert "several boots" in str(e.value) and "\n" not in str(e.value)
-    assert not list(tmp_path.iterdir())
+def test_an_update_over_several_boots_places_its_recovery_boot_before_the_update() -> None:
+    recovery = [Line(10.0, "U-Boot 2023.01"), Line(11.0, "Starting kernel ..."),
+                Line(12.0, "BROWNOUT phase name=pull state=start"), Line(14.0, "BROWNOUT reboot reason=update")]
+    new = [Line(20.0, "U-Boot 2023.01"), Line(21.0, "Starting kernel ..."),
+           Line(22.0, "BROWNOUT confirm result=good version=2")]
+    entries = [write(0, 1 << 20), write(1, 18 << 20), write(2, 10 << 20), write(3, 18 << 20)]
+    placed = place(entries, [1.6, 11.5, 13.0, 21.5],
+                   spans([(1, 0.9, BOOT1), (2, 9.9, recovery), (3, 19.9, new)], PHASES, update_boots=2), PARTS, [])
+    assert [(p.boot, p.phase) for p in placed] == [(1, "firmware"), (2, "boot"), (2, "pull"), (3, "confirm")]
 
 
 def test_a_missing_or_stale_life_says_how_to_record_it(tmp_path: Path) -> None:
