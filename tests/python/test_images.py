@@ -56,11 +56,16 @@ def test_a_disk_step_is_keyed_by_the_boot_script_fragments_it_includes() -> None
     for step in images.steps():
         for script in (p for p in step.inputs if p.endswith(".cmd")):
             text = (images.REPO / script).read_text()
+            # A fixture's disk takes its fragments from its own folder (BOOT_FRAGMENTS).
+            fixture = step.params.get("FIXTURE")
+            folder = f"tests/fixtures/{fixture}" if fixture else "images/boot"
             for fragment in re.findall(r"^\s*#include\s+(\S+)\s*$", text, re.M):
                 including.add(step.name)
-                assert f"images/boot/{fragment}" in step.inputs, \
+                assert f"{folder}/{fragment}" in step.inputs or (fixture and folder in step.inputs), \
                     f"step {step.name}: {script} includes {fragment}, which its key does not cover"
-    assert including == {"disk-ab", "disk-asymmetric", "disk-ostree", "disk-rauc"}
+                assert (images.REPO / folder / fragment).is_file()
+    assert including == {"disk-ab", "disk-asymmetric", "disk-ostree", "disk-rauc",
+                         "disk-ab-single-env", "disk-ab-boot-text"}
 
 
 def test_every_method_adds_its_packages_and_boot_hook_to_the_root_trees() -> None:
