@@ -17,8 +17,7 @@ from pathlib import Path
 from .. import HarnessError
 from ..checks.device import Partition, partitions, pristine_disk
 from ..images import BUILD
-from ..methods import get as get_method
-from ..methods import images_key
+from ..methods import get as get_method, images_key
 from .life import FIRMWARE, PlacedEntry, life_paths, record_life
 from .materialize import materialize
 from .states import CrashState, enumerate_states, fingerprints, parse_token, unique

@@ -11,6 +11,7 @@ from harness.machine.console import Line
 from harness.storage import crash
 from harness.storage.life import PlacedEntry, entry_times, life_paths, phase_rules, place, spans
 from harness.storage.writelog import FLUSH, LogEntry, read_log
+from test_storage import write_log
 
 PARTS = [Partition(2, "env", 1 << 20, 1 << 20), Partition(3, "rootA", 2 << 20, 8 << 20),
          Partition(4, "rootB", 10 << 20, 8 << 20), Partition(5, "data", 18 << 20, 8 << 20)]
@@ -87,7 +88,6 @@ def test_a_missing_or_stale_life_says_how_to_record_it(tmp_path: Path) -> None:
 
 
 def test_a_plan_within_entries_holds_their_states_and_the_firmwares(tmp_path: Path) -> None:
-    from test_storage import write_log
     sector = b"x" * 512
     log = write_log(tmp_path / "life.log", [("w", 0, sector * 2), ("w", 4096, sector), ("f",),
                                             ("w", 8192, sector * 2), ("w", 16384, sector), ("f",)])
@@ -102,7 +102,6 @@ def test_a_plan_within_entries_holds_their_states_and_the_firmwares(tmp_path: Pa
 
 
 def test_states_that_differ_only_in_a_slot_no_env_names_first_are_one_class(tmp_path: Path) -> None:
-    from test_storage import write_log
     env_a, env_b = (f"BOOT_ORDER={order}".encode().ljust(1024, b"\0") for order in ("A B", "B A"))
     log = write_log(tmp_path / "life.log", [
         ("w", 0, env_a),                       # 0: U-Boot's save, the running slot first
