@@ -1,16 +1,17 @@
 #!/bin/bash
-# Initramfs step: busybox-static (arm64) plus the kernel step's modules and
-# our init script, packed as a gzip'd newc cpio.
+# Initramfs step: busybox-static and e2fsck-static (arm64) plus the kernel
+# step's modules and our init script, packed as a newc cpio.
 . "$(dirname "$0")/lib.sh"
 
-step "initramfs: busybox-static + $(wc -l < "$KERNEL_DIR/modules.order") modules"
-deb=$(apt_download busybox-static)
+step "initramfs: busybox-static + e2fsck-static + $(wc -l < "$KERNEL_DIR/modules.order") modules"
 root="$OUT/.root"
 mkdir -p "$root"/{bin,dev,proc,sys,newroot,lib/modules}
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$OUT/.root" ./bin/busybox
+dpkg-deb --fsys-tarfile "$(apt_download busybox-static)" | tar -x -C "$root" ./bin/busybox
 for applet in $(qemu-aarch64-static "$root/bin/busybox" --list); do
 	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 done
+dpkg-deb --fsys-tarfile "$(apt_download e2fsck-static)" | tar -x -O ./sbin/e2fsck.static > "$root/bin/e2fsck"
+chmod 0755 "$root/bin/e2fsck"
 cp "$KERNEL_DIR"/modules/*.ko "$KERNEL_DIR/modules.order" "$root/lib/modules/"
 install -m 0755 "$REPO/images/initramfs/init" "$root/init"
 # Fixed timestamps and sorted names make the archive depend on content only.

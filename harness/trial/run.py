@@ -545,6 +545,7 @@ class _Trial:
                 self.notes.append(f"boot {len(self.boots)}: no guest reboot seen, power cut")
         boot.wr_bytes = self._written(machine, boot.number)
         power.cut()
+        self.notes += [f"boot {boot.number}: repaired {what} before mounting it" for what in boot.record.repairs]
         boot.ended = time.monotonic()
         return boot
 

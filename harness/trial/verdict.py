@@ -55,20 +55,24 @@ class BootRecord:
     warnings: tuple[str, ...] = ()       # init-warning reasons
     # update-error (reason, detail), and the updater's own message when it gave one
     errors: tuple[tuple[str, ...], ...] = ()
+    # file systems the boot had to repair before it could mount them ("root e2fsck=1")
+    repairs: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {"number": self.number, "version": self.version, "slot": self.slot,
                 "confirm": self.confirm, "settled": self.settled, "settled_version": self.settled_version,
                 "ended_by": self.ended_by,
                 "failure": self.failure, "heartbeat": self.heartbeat,
-                "warnings": list(self.warnings), "errors": [list(e) for e in self.errors]}
+                "warnings": list(self.warnings), "errors": [list(e) for e in self.errors],
+                "repairs": list(self.repairs)}
 
     @classmethod
     def from_dict(cls, d: dict) -> BootRecord:
         return cls(d["number"], d.get("version", ""), d.get("slot", ""), d.get("confirm", ""),
                    d.get("settled", ""), d.get("settled_version", ""), d.get("ended_by", ""), d.get("failure", ""),
                    bool(d.get("heartbeat")), tuple(d.get("warnings", ())),
-                   tuple(tuple(e) for e in d.get("errors", ())))  # type: ignore[misc]
+                   tuple(tuple(e) for e in d.get("errors", ())),  # type: ignore[misc]
+                   tuple(d.get("repairs", ())))
 
     @property
     def is_root(self) -> bool:
@@ -87,6 +91,7 @@ def boot_record(number: int, markers: Iterable[Marker], ended_by: Marker | None 
     heartbeat = False
     warnings: list[str] = []
     errors: list[tuple[str, ...]] = []
+    repairs: list[str] = []
     for m in markers:
         if m.event == "init":
             version, slot = m.get("version", ""), m.get("slot", "")
@@ -98,11 +103,13 @@ def boot_record(number: int, markers: Iterable[Marker], ended_by: Marker | None 
             heartbeat = True
         elif m.event == "init-warning":
             warnings.append(m.get("reason", "unknown"))
+        elif m.event in ("initramfs-repair", "init-repair"):
+            repairs.append(" ".join([m.get("what", "?")] + [f"{k}={v}" for k, v in m.fields.items() if k != "what"]))
         elif m.event == "update-error":
             message = unquote(m.get("message", ""))
             errors.append((m.get("reason", ""), m.get("detail", "")) + ((message,) if message else ()))
     return BootRecord(number, version, slot, confirm, settled, settled_version, ended_by.event if ended_by else "",
-                      failure, heartbeat, tuple(warnings), tuple(errors))
+                      failure, heartbeat, tuple(warnings), tuple(errors), tuple(repairs))
 
 
 def _expected_failure(boot: BootRecord, payload: str) -> bool:

@@ -41,6 +41,15 @@ def test_a_boot_record_reads_its_markers() -> None:
     assert BootRecord.from_dict(json.loads(json.dumps(b.as_dict()))) == b
 
 
+def test_a_boot_record_keeps_the_repairs_that_let_it_mount() -> None:
+    b = boot(2, "initramfs-repair what=root dev=/dev/vda3 e2fsck=1", "init version=2 slot=ostree",
+             "init-repair what=data superblock=8193", "heartbeat seq=1")
+    assert b.repairs == ("root dev=/dev/vda3 e2fsck=1", "data superblock=8193")
+    assert not anomalies([b], "v2")
+    assert BootRecord.from_dict(json.loads(json.dumps(b.as_dict()))) == b
+    assert BootRecord.from_dict({"number": 1}).repairs == ()
+
+
 def test_a_rollback_needs_v2_bad_booted_and_v1_back_after_it() -> None:
     update = boot(1, "init version=1 slot=A", "heartbeat seq=1", "confirm result=good slot=A",
                   "phase name=pull state=start", "reboot reason=update slot=B")
