@@ -134,19 +134,19 @@ static int ab_install(void *arg)
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
 	struct manifest m = { 0 };
-	char running[MANIFEST_VERSION_MAX];
 	int rc;
 
 	client_phase(c, "pull", "start", MARKER({ "slot", tslot }));
 	rc = update_manifest(&ab->up, url, &m);
 	if (rc != CLIENT_OK)
 		return rc;
-	/* A device that runs this version already has nothing to install (a retry that came true). */
-	client_read_version(c->version_file, running, sizeof(running));
-	if (strcmp(running, m.version) == 0) {
-		client_marker(c, "update-none",
-			      MARKER({ "reason", "current" }, { "version", running }));
+	switch (update_check_release(&ab->up, &m)) {
+	case UPDATE_RELEASE_NEWER:
+		break;
+	case UPDATE_RELEASE_CURRENT:
 		return CLIENT_OK;
+	case UPDATE_RELEASE_REFUSED:
+		return CLIENT_ERROR;
 	}
 	rc = ab_reuse(ab, &m);
 	if (rc == 0) {

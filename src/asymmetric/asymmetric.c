@@ -1,7 +1,9 @@
 /*
  * brownout-asymmetric: the asymmetric update client, one program for both systems.
- *   request URL  (normal system) ask for an update: ASYM_URL=URL and
- *                ASYM_RECOVERY=1 in one env store, then reboot into recovery
+ *   request URL  (normal system) ask for an update: the manifest at URL
+ *                verified and newer than the running release, then
+ *                ASYM_URL=URL and ASYM_RECOVERY=1 in one env store, then
+ *                reboot into recovery
  *   confirm      (normal system) run the health check; a healthy root is
  *                marked good (tries reset, a pending ASYM_URL becomes
  *                ASYM_GOOD_URL); an unhealthy one reboots and spends a try
@@ -111,19 +113,42 @@ static int asymmetric_load(const struct asymmetric *a, struct asymmetric_env *st
 	return CLIENT_OK;
 }
 
-static int asymmetric_request(const struct asymmetric *a, const char *url)
+struct asymmetric_request {
+	const struct asymmetric *a;
+	const char *url;
+};
+
+/*
+ * The root checks what it asks for before it asks: a manifest whose signature
+ * does not verify, or an older release, is refused here, before the env is
+ * written or recovery booted (an update_run install). Recovery verifies again.
+ */
+static int asymmetric_request(void *arg)
 {
+	const struct asymmetric_request *r = arg;
+	const struct asymmetric *a = r->a;
 	const struct client *c = &a->cl;
 	struct asymmetric_env st;
+	struct manifest m;
 
-	if (strlen(url) >= ASYMMETRIC_ENV_URL_MAX || !marker_value_ok(url))
-		return client_fail(c, "request", "url", "'%s' is not a URL recovery can keep", url);
+	if (strlen(r->url) >= ASYMMETRIC_ENV_URL_MAX || !marker_value_ok(r->url))
+		return client_fail(c, "request", "url", "'%s' is not a URL recovery can keep", r->url);
+	if (update_manifest(&a->up, r->url, &m) != CLIENT_OK)
+		return CLIENT_ERROR;
+	switch (update_check_release(&a->up, &m)) {
+	case UPDATE_RELEASE_NEWER:
+		break;
+	case UPDATE_RELEASE_CURRENT:
+		return CLIENT_OK;
+	case UPDATE_RELEASE_REFUSED:
+		return CLIENT_ERROR;
+	}
 	client_phase(c, "bootloader", "start", MARKER({ "action", "request" }));
 	if (asymmetric_load(a, &st) != CLIENT_OK)
 		return CLIENT_ERROR;
 	st.recovery = true;
 	st.root_left = ASYMMETRIC_ENV_TRIES;
-	snprintf(st.url, sizeof(st.url), "%s", url);
+	snprintf(st.url, sizeof(st.url), "%s", r->url);
 	if (asymmetric_store(a, &st, "requesting recovery") != CLIENT_OK)
 		return CLIENT_ERROR;
 	client_phase(c, "bootloader", "end", MARKER({ "action", "request" }));
@@ -273,8 +298,11 @@ int main(int argc, char **argv)
 	cmd = cli_parse(&asymmetric_cli, &a, argc, argv, &url, &rc);
 	if (cmd < 0)
 		return rc;
-	if (cmd == ASYMMETRIC_REQUEST)
-		return asymmetric_request(&a, url);
+	if (cmd == ASYMMETRIC_REQUEST) {
+		struct asymmetric_request r = { &a, url };
+
+		return update_run(&a.up, asymmetric_request, &r);
+	}
 	if (cmd == ASYMMETRIC_CONFIRM)
 		return asymmetric_confirm(&a);
 	return update_run(&a.up, asymmetric_recover, &a);

@@ -260,3 +260,29 @@ int manifest_payload_url(const char *manifest_url, const struct manifest *m, cha
 		return -ENAMETOOLONG;
 	return 0;
 }
+
+/* The leading release number of a version, or -1 when it has none. */
+static long manifest_release(const char *version)
+{
+	long n = 0;
+	size_t i;
+
+	for (i = 0; version[i] >= '0' && version[i] <= '9'; i++) {
+		if (i == 9)
+			return -1;
+		n = n * 10 + (version[i] - '0');
+	}
+	if (i == 0 || (version[i] != '\0' && version[i] != '-'))
+		return -1;
+	return n;
+}
+
+int manifest_release_cmp(const char *a, const char *b, int *order)
+{
+	long ra = manifest_release(a), rb = manifest_release(b);
+
+	if (ra < 0 || rb < 0)
+		return -EINVAL;
+	*order = (ra > rb) - (ra < rb);
+	return 0;
+}

@@ -57,4 +57,13 @@ int manifest_verify(const struct manifest *m, const char *buf, EVP_PKEY *key);
 int manifest_payload_url(const char *manifest_url, const struct manifest *m, char *out,
 			 size_t size);
 
+/*
+ * The release order of two versions "<release number>[-<build>]" (1, 2,
+ * 2-bad): *order < 0, 0 or > 0 as a's release is older than b's, the same
+ * release, or newer. Builds of one release are the same release, so neither
+ * replaces the other. Returns 0, or -EINVAL when either has no release
+ * number (digits, at most 9, then the end or '-').
+ */
+int manifest_release_cmp(const char *a, const char *b, int *order);
+
 #endif

@@ -411,6 +411,29 @@ static void test_payload_url(void **state)
 			 -ENAMETOOLONG);
 }
 
+static int release_order(const char *a, const char *b)
+{
+	int order = 99;
+
+	assert_int_equal(manifest_release_cmp(a, b, &order), 0);
+	return order;
+}
+
+static void test_release_order(void **state)
+{
+	int order;
+
+	(void)state;
+	assert_int_equal(release_order("1", "2"), -1);
+	assert_int_equal(release_order("10", "9"), 1);
+	assert_int_equal(release_order("2", "2-bad"), 0);
+	assert_int_equal(release_order("3-rc1", "2"), 1);
+	assert_int_equal(manifest_release_cmp("unknown", "2", &order), -EINVAL);
+	assert_int_equal(manifest_release_cmp("2", "v2", &order), -EINVAL);
+	assert_int_equal(manifest_release_cmp("2x", "2", &order), -EINVAL);
+	assert_int_equal(manifest_release_cmp("1234567890", "2", &order), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_tampered_content),
 		cmocka_unit_test(test_signature_covers_exactly_the_body),
 		cmocka_unit_test(test_payload_url),
+		cmocka_unit_test(test_release_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -61,6 +61,72 @@ static void test_pull_refuses_url(void **state)
 			    "test-update: ftp://example.invalid/manifest: Invalid argument (url)\n");
 }
 
+/* The release of version against a running root whose version file holds running. */
+static enum update_release check_release(const char *running, const char *version,
+					 struct capture *c)
+{
+	char path[] = "/tmp/brownout-test-version-XXXXXX";
+	struct client vc = cl;
+	struct update u = up;
+	struct manifest m = { 0 };
+	enum update_release r;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, running, strlen(running)), (ssize_t)strlen(running));
+	close(fd);
+	vc.version_file = path;
+	u.client = &vc;
+	snprintf(m.version, sizeof(m.version), "%s", version);
+	capture_start(c);
+	r = update_check_release(&u, &m);
+	capture_end(c);
+	unlink(path);
+	return r;
+}
+
+static void test_a_newer_release_installs_silently(void **state)
+{
+	struct capture c;
+
+	(void)state;
+	assert_int_equal(check_release("1\n", "2", &c), UPDATE_RELEASE_NEWER);
+	assert_int_equal(check_release("2\n", "10", &c), UPDATE_RELEASE_NEWER);
+	assert_string_equal(c.out, "");
+	assert_string_equal(c.err, "");
+}
+
+/* A replayed manifest of the running release, or another build of it, installs nothing. */
+static void test_the_running_release_is_current(void **state)
+{
+	struct capture c;
+
+	(void)state;
+	assert_int_equal(check_release("2\n", "2", &c), UPDATE_RELEASE_CURRENT);
+	assert_string_equal(c.out, "BROWNOUT update-none reason=current version=2\n");
+	assert_int_equal(check_release("2\n", "2-bad", &c), UPDATE_RELEASE_CURRENT);
+}
+
+static void test_an_older_release_is_refused(void **state)
+{
+	struct capture c;
+
+	(void)state;
+	assert_int_equal(check_release("2\n", "1", &c), UPDATE_RELEASE_REFUSED);
+	assert_string_equal(c.out, "BROWNOUT update-error reason=verify detail=downgrade\n");
+	assert_string_equal(c.err, "test-update: version 1 is older than the running 2\n");
+}
+
+/* No version file reads "unknown": nothing can be ordered against it. */
+static void test_an_unordered_version_is_refused(void **state)
+{
+	struct capture c;
+
+	(void)state;
+	assert_int_equal(check_release("", "2", &c), UPDATE_RELEASE_REFUSED);
+	assert_string_equal(c.out, "BROWNOUT update-error reason=verify detail=version\n");
+}
+
 /* A new slot file of 4096 zero bytes, named in path (64 bytes), open in slot. */
 static void open_new_slot(char *path, struct slot *slot)
 {
@@ -238,6 +304,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_target_is_the_other_slot),
 		cmocka_unit_test(test_pull_refuses_url),
+		cmocka_unit_test(test_a_newer_release_installs_silently),
+		cmocka_unit_test(test_the_running_release_is_current),
+		cmocka_unit_test(test_an_older_release_is_refused),
+		cmocka_unit_test(test_an_unordered_version_is_refused),
 		cmocka_unit_test(test_deploy_start),
 		cmocka_unit_test(test_deploy_start_size_differs),
 		cmocka_unit_test(test_deploy_start_fsync_fails),
