@@ -31,6 +31,7 @@ from .server import Fault
 from .storage import crash, life
 from .storage.states import CrashState, unique
 from .trial.run import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
+from .trial.start import START_VERSIONS
 
 log = logging.getLogger("brownout")
 
@@ -133,7 +134,7 @@ def parse_fault(text: str) -> Fault:
 
 def cmd_trial(args: argparse.Namespace) -> int:
     spec = TrialSpec(args.method, args.payload, args.fault, args.corrupt_env, args.cut, args.client, args.state,
-                     args.lazy_writeback)
+                     args.lazy_writeback, args.start)
     log.info("trial: %s", spec.reproduce())
     result = run_trial(spec, run_dir=args.keep)
     print(result.summary())
@@ -533,12 +534,16 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("trial", help="update one fresh device, no power cut, and judge it",
-                       description="Boot a fresh device on v1, update it to PAYLOAD, let it boot "
+                       description="Boot a fresh device on v1 (or --from v2), update it to PAYLOAD, let it boot "
                                    "unattended up to its boot limit, then print the final version, "
                                    "verdicts and measures.")
     t.add_argument("--method", default="ab", choices=methods)
     t.add_argument("--payload", default="v2", choices=PAYLOADS + tuple(V2_ROUTES),
-                   help="v2-delta: v2 through OSTree's static delta (ostree only)")
+                   help="v2-delta: v2 through OSTree's static delta (ostree only); v1: an older "
+                        "release, offered to a device --from v2")
+    t.add_argument("--from", dest="start", default="v1", choices=START_VERSIONS,
+                   help="the version the device runs when the update is offered: v1 (factory), or "
+                        "v2 (a device updated to v2 once, kept in build/starts/)")
     t.add_argument("--fault", type=parse_fault, metavar="KIND:AFTER[:COUNT]",
                    help="server fault on the payload download, e.g. close:50000000:6")
     t.add_argument("--corrupt-env", action="store_true", help="destroy both env copies first")

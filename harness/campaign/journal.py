@@ -66,6 +66,7 @@ class Entry:
     refusal: str | None = None
     update_error: dict[str, str] | None = None
     lazy_writeback: bool = False
+    start: str = "v1"            # the version the device ran when the update was offered
     equivalents: int = 0         # storage model: other crash states this trial's verdict stands for
     error: str = ""
     console_tail: str = ""

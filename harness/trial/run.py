@@ -35,6 +35,7 @@ from ..images import require
 from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
 from .runlogs import console_tail
+from .start import check_start, start_disk
 from ..server import Fault, UpdateServer
 from ..machine.snapshot import Snapshot, hold_spec, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
@@ -43,7 +44,8 @@ from .verdict import (BootRecord, anomalies, boot_record, error_fields, refusal_
 
 log = logging.getLogger(__name__)
 
-PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig")
+# v1 is offered to a device started on v2 (--from v2): a downgrade, refused.
+PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig", "v1")
 # A payload that installs v2 by another route: OSTree's static delta v1->v2.
 V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
@@ -107,6 +109,7 @@ class TrialResult:
     refusal: str | None = None
     update_error: dict[str, str] | None = None    # the first update-error's reason, detail (and message)
     lazy_writeback: bool = False
+    start: str = "v1"            # the version the device ran when the update was offered
     # A trial that ended without a verdict (final "error" or "timeout"): why, and the console's last lines.
     error: str = ""
     console_tail: str = ""
@@ -122,7 +125,7 @@ class TrialResult:
         return cls(spec.method, spec.payload, final, [], Measures(None, 0, 0, None, None), spec.reproduce(),
                    cut_spec=spec.cut or spec.state or "", cut=state, client=spec.client,
                    notes=[f"{final}: {reason}"], log_dir=str(log_dir), started=started, error=reason,
-                   console_tail=tail or "", lazy_writeback=spec.lazy_writeback)
+                   console_tail=tail or "", lazy_writeback=spec.lazy_writeback, start=spec.start)
 
     @property
     def phase(self) -> str:
@@ -182,9 +185,14 @@ class TrialSpec:
     state: str | None = None
     # Keep written data in the guest's page cache until a program syncs (rig.sh).
     lazy_writeback: bool = False
+    # The version the device runs when the update is offered (start.py).
+    start: str = "v1"
 
     def __post_init__(self) -> None:
         method = methods.get(self.method)
+        check_start(self.start)
+        if self.start != "v1" and self.state:
+            raise HarnessError("a crash state is of the recorded life from v1: it takes no --from")
         if V2_ROUTES.get(self.payload) not in (None, self.method):
             raise HarnessError(f"payload '{self.payload}' is for method {V2_ROUTES[self.payload]} only")
         if self.payload not in PAYLOADS and self.payload not in V2_ROUTES:
@@ -216,6 +224,8 @@ class TrialSpec:
             argv += ["--state", self.state]
         if self.client != "safe":
             argv += ["--client", self.client]
+        if self.start != "v1":
+            argv += ["--from", self.start]
         if self.lazy_writeback:
             argv.append("--lazy-writeback")
         return shlex.join(argv)
@@ -306,6 +316,8 @@ class _Trial:
                                "or lazy writeback")
         if spec.state and snapshot:
             raise HarnessError("a crash state powers on cold: it has no snapshot")
+        if spec.start != "v1" and snapshot:
+            raise HarnessError(f"a trial from {spec.start} starts cold: its snapshots are of v1")
         point = cutspec.try_parse(spec.cut or "")
         if snapshot and point and point.plain_point and (point.index or 0) <= snapshot.points:
             raise HarnessError(f"cut {spec.cut} comes before the snapshot's hold at {snapshot.phase} "
@@ -322,12 +334,13 @@ class _Trial:
         self.unsettled: list[str] = []       # cycles that ran out of boots
         self.rollback: str | None = None
         self.refusal: str | None = None
+        # Before this trial's server state is set: the start may be built by a trial of its own.
+        base = snapshot.disk if snapshot else start_disk(spec.method, spec.start, server)
         self.server.reset_counters()
         self.server.disarm()
         if spec.fault:
             self.server.arm(spec.fault)
         self.state_point: dict[str, str] | None = None
-        base = snapshot.disk if snapshot else None
         if spec.state:
             from ..storage.crash import prepare      # storage records its life with trials
             base, self.state_point = prepare(spec.method, spec.payload, spec.state, run_dir, spec.client)
@@ -422,7 +435,7 @@ class _Trial:
                            anomalies=anomalies(records, spec.payload) + self.unsettled,
                            rollback=self.rollback, refusal=self.refusal,
                            update_error=error_fields(errors[0]) if errors else None,
-                           lazy_writeback=spec.lazy_writeback)
+                           lazy_writeback=spec.lazy_writeback, start=spec.start)
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -592,7 +605,7 @@ class _Trial:
             else:
                 self.notes.append("final v1 without bc, but the boots show no v2-bad undone: not a rollback")
         errors = update_errors(records)
-        if errors and final == "v1":
+        if errors and final == spec.start:
             # Only the verification the payload was made to fail is its refusal.
             self.refusal = refusal_evidence(spec.payload, records)
             if self.refusal:

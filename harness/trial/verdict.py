@@ -37,6 +37,8 @@ REFUSALS: dict[str, frozenset[tuple[str, str]]] = {
     # checksum (OSTree), package hash against the signed index (in-place).
     "v2-tampered": frozenset({("verify", "sha256"), ("verify", "size"), ("verify", "checksum"),
                               ("verify", "hash")}),
+    # An older release, correctly signed or replayed, offered to a device on v2.
+    "v1": frozenset({("verify", "downgrade")}),
 }
 
 

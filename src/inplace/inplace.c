@@ -3,7 +3,9 @@
  * dpkg (fork/exec, never a shell) against the signed repository the harness
  * serves, then restarts the application and checks its health.
  *   install URL  repair what an earlier run left (dpkg --audit, then
- *                dpkg --configure -a), apt-get update + download (pull),
+ *                dpkg --configure -a), apt-get update, the release check
+ *                (a repository that offers only an older release is refused),
+ *                download (pull),
  *                apt-get install --reinstall of what dpkg could not
  *                configure, apt-get dist-upgrade (deploy), dpkg --audit,
  *                restart the application, health check; ends with
@@ -49,6 +51,8 @@
 /* dpkg-query's line per package: about 30 bytes, a few hundred packages. */
 #define INPLACE_QUERY_MAX 32768
 #define INPLACE_REINSTALL_MAX 8
+/* The package that carries the release (/etc/brownout/version). */
+#define INPLACE_RELEASE_PACKAGE "brownout-app"
 
 enum { INPLACE_INSTALL, INPLACE_CHECK };
 
@@ -382,6 +386,40 @@ static size_t inplace_reinstreq(const struct client *c, char *buf, size_t size, 
 	return n;
 }
 
+/*
+ * apt never downgrades on its own: it would keep the installed package and
+ * call the update done. Refused instead, before anything is downloaded: a
+ * repository that offers only releases older than the installed one (an old
+ * release, correctly signed, or a replayed one). 0 to go on, else CLIENT_ERROR.
+ */
+static int inplace_check_release(const struct client *c)
+{
+	char *installed_q[] = { "dpkg-query", "-W", "-f", "${Version}", INPLACE_RELEASE_PACKAGE, NULL };
+	char *madison[] = { "apt-cache", "madison", INPLACE_RELEASE_PACKAGE, NULL };
+	char installed[64], offers[INPLACE_AUDIT_MAX], oldest_offer[64] = "";
+	char *line, *save = NULL;
+
+	if (inplace_run(installed_q, installed, sizeof(installed), NULL) != 0 || !installed[0])
+		return CLIENT_OK;	/* nothing installed to protect */
+	if (inplace_run(madison, offers, sizeof(offers), NULL) != 0)
+		return client_fail(c, "repository", "apt-cache", "apt-cache madison failed");
+	/* "brownout-app |          2 | http://.../ ./ Packages", a line per version offered */
+	for (line = strtok_r(offers, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char version[64];
+		char *cmp[] = { "dpkg", "--compare-versions", version, "lt", installed, NULL };
+
+		if (sscanf(line, "%*s | %63s |", version) != 1)
+			continue;
+		if (inplace_run(cmp, NULL, 0, NULL) != 0)
+			return CLIENT_OK;	/* not older than the installed release */
+		snprintf(oldest_offer, sizeof(oldest_offer), "%s", version);
+	}
+	if (!oldest_offer[0])
+		return CLIENT_OK;	/* the repository offers none: apt decides */
+	return client_fail(c, "verify", "downgrade", "the repository offers %s %s, older than the installed %s",
+			   INPLACE_RELEASE_PACKAGE, oldest_offer, installed);
+}
+
 static void inplace_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -459,6 +497,8 @@ static int inplace_install(const struct client *c, const char *url, const char *
 	/* apt checks InRelease against /etc/apt/trusted.gpg.d and every index against it. */
 	if (inplace_apt(update, 1, &kind) != 0)
 		return inplace_fetch_fail(c, kind, "repository", "apt-update", "apt-get update");
+	if (inplace_check_release(c) != CLIENT_OK)
+		return CLIENT_ERROR;
 	/* Every .deb is fetched and its hash checked before dpkg touches the root. */
 	if (inplace_apt(download, 2, &kind) != 0)
 		return inplace_fetch_fail(c, kind, "download", "apt-download",

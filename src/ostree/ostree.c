@@ -1,8 +1,9 @@
 /*
  * brownout-ostree: the OSTree update client, on libostree.
  *   install URL  pull the signed commit of ref brownout/update from the archive
- *                repo at URL, deploy it (not staged: no systemd finalizer), arm
- *                the boot counter, make it the default deployment, reboot
+ *                repo at URL (refused if older than the booted commit), deploy
+ *                it (not staged: no systemd finalizer), arm the boot counter,
+ *                make it the default deployment, reboot
  *   confirm      run the health check; mark the booted deployment good (and
  *                only then clean up), make a fallback deployment the default
  *                again, or reboot so the boot counter runs out
@@ -103,6 +104,8 @@ static const char *ostree_pull_error_kind(const GError *error)
 
 	if (strstr(m, "GPG") || strstr(m, "signature") || strstr(m, "Signature"))
 		return "signature";
+	if (strstr(m, "chronologically older"))
+		return "downgrade";
 	if (strstr(m, "Corrupted") || strstr(m, "checksum"))
 		return "checksum";
 	return "pull";
@@ -127,7 +130,8 @@ static int ostree_load(const struct ostree *os, OstreeSysroot **out, OstreeDeplo
 	return CLIENT_OK;
 }
 
-static int ostree_pull(const struct ostree *os, OstreeRepo *repo, const char *url, char **rev)
+static int ostree_pull(const struct ostree *os, OstreeRepo *repo, const char *url,
+		       const char *booted, char **rev)
 {
 	const struct client *c = &os->cl;
 	const char *refs[] = { OSTREE_CLIENT_REF, NULL };
@@ -142,6 +146,9 @@ static int ostree_pull(const struct ostree *os, OstreeRepo *repo, const char *ur
 	g_variant_builder_add(&b, "{sv}", "override-url", g_variant_new_string(url));
 	g_variant_builder_add(&b, "{sv}", "disable-static-deltas",
 			      g_variant_new_boolean(os->no_deltas));
+	/* libostree's downgrade protection: a commit older than the booted one is
+	 * refused once its commit object is fetched, before any of its files. */
+	g_variant_builder_add(&b, "{sv}", "timestamp-check-from-rev", g_variant_new_string(booted));
 	options = g_variant_ref_sink(g_variant_builder_end(&b));
 
 	client_phase(c, "pull", "start", MARKER({ "ref", OSTREE_CLIENT_REF }));
@@ -200,11 +207,14 @@ static int ostree_install(const struct ostree *os, const char *url)
 		return ostree_fail(os, "sysroot", "repo", "install", error);
 	snprintf(before, sizeof(before), "%" PRIu64, ostree_du_kib());
 
-	rc = ostree_pull(os, repo, url, &rev);
+	rc = ostree_pull(os, repo, url, ostree_deployment_get_csum(booted), &rev);
 	if (rc != CLIENT_OK)
 		return rc;
-	if (strcmp(rev, ostree_deployment_get_csum(booted)) == 0)
-		return client_fail(c, "current", "same-commit", "%s is running already", rev);
+	if (strcmp(rev, ostree_deployment_get_csum(booted)) == 0) {
+		/* A retry that came true, or a replayed commit of the running release. */
+		client_marker(c, "update-none", MARKER({ "reason", "current" }, { "commit", rev }));
+		return CLIENT_OK;
+	}
 
 	client_phase(c, "deploy", "start", MARKER_NONE);
 	merge = ostree_sysroot_get_merge_deployment(sysroot, osname);

@@ -30,6 +30,7 @@ STANDINS = {
     "rauc": """#!/bin/sh
 case "$1" in
 service) [ "${FAKE_SERVICE:-}" = dead ] && { echo "Failed to load system config: no such key"; exit 1; }
+         [ -n "${FAKE_HANDLER_SAYS:-}" ] && echo "$FAKE_HANDLER_SAYS" >&2
          exec sleep 30 ;;
 install) printf '%s\\n' "$FAKE_INSTALL_OUT"; exit "${FAKE_INSTALL_STATUS:-0}" ;;
 esac
@@ -87,6 +88,33 @@ def test_each_rauc_failure_is_the_update_error_it_stands_for(run_wrapper, said, 
     assert (got_reason, got_detail) == (reason, detail)
     assert words in message
     assert not any(m.event == "reboot" for m in markers)
+
+
+HANDLER_FAILED = ("LastError: Installation error: Handler error: Child process exited with code 1\n"
+                  "Installing `/data/rauc/update.raucb` failed")
+PRE_INSTALL = REPO / "images" / "methods" / "rauc" / "rootfs" / "usr" / "lib" / "brownout" / "rauc-pre-install"
+
+
+def test_an_older_release_refused_by_the_pre_install_handler_is_named_by_its_words(run_wrapper) -> None:
+    done, markers = run_wrapper(FAKE_INSTALL_OUT=HANDLER_FAILED, FAKE_INSTALL_STATUS="1",
+                                FAKE_HANDLER_SAYS="brownout-rauc-release: refused detail=downgrade: "
+                                                  "bundle version 1 is older than the running 2")
+    assert done.returncode != 0
+    assert error_of(markers) == ("verify", "downgrade", "bundle version 1 is older than the running 2")
+
+
+@pytest.mark.parametrize("running, offered, refused", [
+    ("2", "1", "downgrade"), ("2", "2", ""), ("2", "2-bad", ""), ("1", "2", ""), ("2", "", "version"),
+    ("unknown", "2", "version"),
+])
+def test_the_pre_install_handler_refuses_only_older_or_unordered_releases(
+        tmp_path: Path, running: str, offered: str, refused: str) -> None:
+    (tmp_path / "version").write_text(running + "\n")
+    done = subprocess.run(["sh", str(PRE_INSTALL)], capture_output=True, text=True, timeout=10,
+                          env=dict(os.environ, BROWNOUT_VERSION_FILE=str(tmp_path / "version"),
+                                   RAUC_MF_VERSION=offered))
+    assert done.returncode == (1 if refused else 0), done.stderr
+    assert (f"refused detail={refused}:" in done.stderr) if refused else done.stderr == ""
 
 
 def test_a_successful_install_says_it_reboots_into_the_update(run_wrapper) -> None:

@@ -2,6 +2,7 @@
 # In-place repository step: what the update server serves the in-place
 # method, one flat, signed Debian repository per payload, made with Debian's
 # tools (dpkg-scanpackages for Packages, gpg for InRelease and Release.gpg):
+#   inplace/v1/           brownout-app 1 (an older release, which the client refuses)
 #   inplace/v2/           bc + brownout-app 2 (which depends on bc)
 #   inplace/v2-bad/       bc + brownout-app 2-bad (fails its health check)
 #   inplace/v2-tampered/  v2's signed indices over a changed brownout-app .deb
@@ -41,6 +42,7 @@ repo() {
 keys="$OUT/.gnupg"
 cp -a "$APT_KEY_DIR/archive" "$keys-archive"
 cp -a "$APT_KEY_DIR/rogue" "$keys-rogue"
+repo v1 1 "$keys-archive"
 repo v2 2 "$keys-archive"
 repo v2-bad 2-bad "$keys-archive"
 repo v2-tampered 2 "$keys-archive" tamper

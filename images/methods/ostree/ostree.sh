@@ -52,11 +52,15 @@ shape() { # version — an OSTree-shaped copy of the rootfs tree
 
 repo="$OUT/.repo"
 ostree --repo="$repo" init --mode=archive
+# Fixed timestamps keep the commits reproducible; they grow with the
+# release (v2-bad is a later build of release 2), since libostree refuses a
+# commit older than the booted one.
+declare -A released=([v1]=2023-11-14T22:13:20Z [v2]=2023-11-15T22:13:20Z [v2-bad]=2023-11-16T22:13:20Z)
 for version in v1 v2 v2-bad; do
 	shape "$version"
 	ostree --repo="$repo" commit --branch="$OS/$version" --tree=dir="$OUT/.trees/$version" \
-		--bind-ref="$REF" --subject="brownout $version" \
-		--timestamp=2023-11-14T22:13:20Z --no-xattrs >/dev/null
+		--bind-ref="$REF" --subject="brownout $version" --add-metadata-string="version=${version#v}" \
+		--timestamp="${released[$version]}" --no-xattrs >/dev/null
 done
 rev() { ostree --repo="$repo" rev-parse "$OS/$1"; }
 
@@ -71,6 +75,7 @@ serve() {
 	ostree --repo="$dir" refs --create="$REF" "$(rev "$version")"
 	ostree --repo="$dir" gpg-sign --gpg-homedir="$OUT/.gnupg-$key" "$(rev "$version")" "$(cat "$OUT/gpg/$key.id")"
 }
+serve v1 v1 update
 serve v2 v2 update
 serve v2-bad v2-bad update
 serve v2-badsig v2 rogue
@@ -92,7 +97,7 @@ mv "$objfile.new" "$objfile"
 step "ostree: static delta v1->v2 (served as ostree/v2-delta)"
 cp -al "$OUT/ostree/v2" "$OUT/ostree/v2-delta"
 ostree --repo="$OUT/ostree/v2-delta" static-delta generate --from="$(rev v1)" --to="$(rev v2)" >/dev/null
-for payload in v2 v2-bad v2-badsig v2-tampered v2-delta; do
+for payload in v1 v2 v2-bad v2-badsig v2-tampered v2-delta; do
 	ostree --repo="$OUT/ostree/$payload" summary -u
 done
 

@@ -1,0 +1,68 @@
+"""Where a trial starts: the factory disk (v1), or a device already updated to v2.
+
+A later start is built once per method and set of images: a plain v2 update
+on a fresh device, judged like any trial (it must end on v2, atomic and
+complete), whose disk overlay is kept in build/starts/ with the keys of the
+images it was built on. Trials from it overlay that disk; it is never run
+again per trial. Its backing file is the method's pristine disk, by path."""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .. import HarnessError, methods
+from ..checks.device import pristine_disk
+from ..images import BUILD
+
+log = logging.getLogger(__name__)
+
+STARTS = BUILD / "starts"
+START_VERSIONS = ("v1", "v2")
+
+
+def check_start(start: str) -> None:
+    if start not in START_VERSIONS:
+        raise HarnessError(f"unknown start version '{start}'; known: {', '.join(START_VERSIONS)} "
+                           f"(v1 is the factory disk, v2 a device updated to it)")
+
+
+def start_disk(method: str, start: str, server: object = None, directory: Path = STARTS) -> Path | None:
+    """The disk a trial from `start` overlays, built first where none fits the
+    images built now; None for v1 (the pristine disk). Under a lock: parallel
+    workers build it once."""
+    check_start(start)
+    if start == "v1":
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    disk = directory / f"{method}-{start}.qcow2"
+    key_file = directory / f"{method}-{start}.json"
+    key = {"images": methods.images_key(method), "base": str(pristine_disk(method))}
+    with open(directory / f".{method}-{start}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if disk.is_file() and json.loads(key_file.read_text()) == key:
+                return disk
+        except (OSError, ValueError):
+            pass
+        key_file.unlink(missing_ok=True)
+        log.info("building %s's %s start: a plain update to %s on a fresh device", method, start, start)
+        from .run import TrialSpec, run_trial    # a start is built by a trial
+        work = Path(tempfile.mkdtemp(prefix=f".{method}-{start}-", dir=directory))
+        try:
+            result = run_trial(TrialSpec(method=method, payload=start), work, server)  # type: ignore[arg-type]
+            if result.final != start or not {"atomic", "completes"} <= set(result.verdicts):
+                raise HarnessError(f"{method}'s {start} start failed to build: the update to {start} ended "
+                                   f"in {result.final} ({', '.join(result.verdicts) or 'no verdicts'}); "
+                                   f"see {result.reproduce}")
+            os.replace(work / (pristine_disk(method).stem + ".qcow2"), disk)
+            tmp = key_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
+            os.replace(tmp, key_file)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return disk
