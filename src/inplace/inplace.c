@@ -395,7 +395,10 @@ static size_t inplace_reinstreq(const struct client *c, char *buf, size_t size, 
 static int inplace_check_release(const struct client *c)
 {
 	char *installed_q[] = { "dpkg-query", "-W", "-f", "${Version}", INPLACE_RELEASE_PACKAGE, NULL };
-	char *madison[] = { "apt-cache", "madison", INPLACE_RELEASE_PACKAGE, NULL };
+	/* The lists apt-get update fetched from the source list it was given, as it was given. */
+	char *madison[] = { "apt-cache", "-o", "Dir::Etc::SourceList=" INPLACE_SOURCES,
+			    "-o", "Dir::Etc::SourceParts=/nonexistent", "madison",
+			    INPLACE_RELEASE_PACKAGE, NULL };
 	char installed[64], offers[INPLACE_AUDIT_MAX], oldest_offer[64] = "";
 	char *line, *save = NULL;
 

@@ -30,9 +30,9 @@ STANDINS = {
     "rauc": """#!/bin/sh
 case "$1" in
 service) [ "${FAKE_SERVICE:-}" = dead ] && { echo "Failed to load system config: no such key"; exit 1; }
-         [ -n "${FAKE_HANDLER_SAYS:-}" ] && echo "$FAKE_HANDLER_SAYS" >&2
          exec sleep 30 ;;
-install) printf '%s\\n' "$FAKE_INSTALL_OUT"; exit "${FAKE_INSTALL_STATUS:-0}" ;;
+install) [ -n "${FAKE_HANDLER_SAYS:-}" ] && echo "$FAKE_HANDLER_SAYS" > "$BROWNOUT_RAUC_RUN/brownout-rauc-refusal"
+         printf '%s\\n' "$FAKE_INSTALL_OUT"; exit "${FAKE_INSTALL_STATUS:-0}" ;;
 esac
 exit 1
 """,
@@ -90,15 +90,14 @@ def test_each_rauc_failure_is_the_update_error_it_stands_for(run_wrapper, said, 
     assert not any(m.event == "reboot" for m in markers)
 
 
-HANDLER_FAILED = ("LastError: Installation error: Handler error: Child process exited with code 1\n"
+HANDLER_FAILED = ("LastError: Pre-install handler error: Child process exited with code 1\n"
                   "Installing `/data/rauc/update.raucb` failed")
 PRE_INSTALL = REPO / "images" / "methods" / "rauc" / "rootfs" / "usr" / "lib" / "brownout" / "rauc-pre-install"
 
 
 def test_an_older_release_refused_by_the_pre_install_handler_is_named_by_its_words(run_wrapper) -> None:
     done, markers = run_wrapper(FAKE_INSTALL_OUT=HANDLER_FAILED, FAKE_INSTALL_STATUS="1",
-                                FAKE_HANDLER_SAYS="brownout-rauc-release: refused detail=downgrade: "
-                                                  "bundle version 1 is older than the running 2")
+                                FAKE_HANDLER_SAYS="downgrade bundle version 1 is older than the running 2")
     assert done.returncode != 0
     assert error_of(markers) == ("verify", "downgrade", "bundle version 1 is older than the running 2")
 
@@ -110,11 +109,16 @@ def test_an_older_release_refused_by_the_pre_install_handler_is_named_by_its_wor
 def test_the_pre_install_handler_refuses_only_older_or_unordered_releases(
         tmp_path: Path, running: str, offered: str, refused: str) -> None:
     (tmp_path / "version").write_text(running + "\n")
+    # RAUC 1.8 gives the handler the bundle's mount point; the version is in its manifest.
+    (tmp_path / "manifest.raucm").write_text(f"[update]\ncompatible=brownout-rauc\nversion={offered}\n\n"
+                                             f"[image.rootfs]\nfilename=rootfs.ext4\n")
     done = subprocess.run(["sh", str(PRE_INSTALL)], capture_output=True, text=True, timeout=10,
                           env=dict(os.environ, BROWNOUT_VERSION_FILE=str(tmp_path / "version"),
-                                   RAUC_MF_VERSION=offered))
+                                   RAUC_BUNDLE_MOUNT_POINT=str(tmp_path), BROWNOUT_RAUC_RUN=str(tmp_path)))
     assert done.returncode == (1 if refused else 0), done.stderr
     assert (f"refused detail={refused}:" in done.stderr) if refused else done.stderr == ""
+    said = tmp_path / "brownout-rauc-refusal"
+    assert said.read_text().split()[0] == refused if refused else not said.exists()
 
 
 def test_a_successful_install_says_it_reboots_into_the_update(run_wrapper) -> None:
