@@ -35,8 +35,8 @@ def test_a_wrongly_signed_manifest_is_refused_before_the_root_is_touched(trial) 
     result = trial(method="asymmetric", payload="v2-badsig")
     assert result.final == "v1" and set(result.verdicts) >= {"atomic", "refused"}
     assert result.update_error == {"reason": "manifest", "detail": "bad-signature"}, result.summary()
-    # Into recovery, which drops the request, and back: nothing written to the root.
-    assert result.measures.reboots == 2
+    # The root checks the manifest before it asks recovery: no env write, no reboot.
+    assert result.measures.reboots == 0
     assert result.measures.bytes_downloaded < 10_000
 
 
