@@ -33,7 +33,7 @@ IMAGES = BUILD / "images"
 CACHE = Path(os.environ.get("BROWNOUT_CACHE", Path.home() / ".cache" / "brownout"))
 KEY_FILE = ".key"
 
-VERSIONS = ("v1", "v2", "v2-bad")
+VERSIONS = ("v1", "v2", "v2-bad", "v3")
 
 BOOT_MODULES = "virtio_mmio virtio_blk ext4"
 LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"

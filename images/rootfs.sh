@@ -5,8 +5,9 @@
 #   v1      base + application v1
 #   v2      v1 + the Debian package bc + application v2
 #   v2-bad  v2 whose application fails its health check
+#   v3      v2 + the Debian package dc + application v3: the second update
 # The application is a Debian package in every tree (brownout-app 1, 2,
-# 2-bad; 2 and 2-bad depend on bc), installed with dpkg, so a tree here is
+# 2-bad, 3; 2 and 2-bad depend on bc, 3 on bc and dc), installed with dpkg, so a tree here is
 # what apt makes of v1 on the device with the in-place method's repository.
 # The packages are kept in debs/ for that repository (images/methods/inplace/repo.sh).
 # Each tree becomes an ext4 image and gets a digest (file tree + package list)
@@ -38,12 +39,17 @@ if [ ! -s "$base" ]; then
 fi
 
 bc_deb=$(apt_download bc)
+dc_deb=$(apt_download dc)
 
 # app_deb VERSION — brownout-app as a Debian package: the program and
 # /etc/brownout/version, so an in-place upgrade changes both together.
 app_deb() {
 	local version=$1 pkg="$OUT/debs/.brownout-app-$1" deps=
-	[ "$version" = v1 ] || deps="Depends: bc"
+	case "$version" in
+	v1) ;;
+	v3) deps="Depends: bc, dc" ;;
+	*) deps="Depends: bc" ;;
+	esac
 	mkdir -p "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/etc/brownout"
 	install -m 0755 "$APPS_DIR/$version/brownout-app" "$pkg/usr/bin/brownout-app"
 	echo "${version#v}" > "$pkg/etc/brownout/version"
@@ -64,8 +70,8 @@ CONTROL
 	rm -rf "$pkg"
 }
 mkdir -p "$OUT/debs"
-cp "$bc_deb" "$OUT/debs/"
-for version in v1 v2 v2-bad; do
+cp "$bc_deb" "$dc_deb" "$OUT/debs/"
+for version in $VERSIONS; do
 	app_deb "$version"
 done
 
@@ -93,22 +99,24 @@ make_tree() { # version
 	install -m 0644 "$APT_KEY_DIR/archive.gpg" "$tree/etc/apt/trusted.gpg.d/brownout-archive.gpg"
 	debs=("/tmp/brownout-app_${version#v}_arm64.deb")
 	[ "$version" = v1 ] || debs=("/tmp/$(basename "$bc_deb")" "${debs[@]}")
-	cp "$OUT/debs/$(basename "$bc_deb")" "$OUT/debs/brownout-app_${version#v}_arm64.deb" "$tree/tmp/"
+	[ "$version" != v3 ] || debs=("/tmp/$(basename "$dc_deb")" "${debs[@]}")
+	cp "$OUT/debs/$(basename "$bc_deb")" "$OUT/debs/$(basename "$dc_deb")" \
+		"$OUT/debs/brownout-app_${version#v}_arm64.deb" "$tree/tmp/"
 	chroot "$tree" dpkg -i "${debs[@]}" >/dev/null || die "installing ${debs[*]} into $version failed (binfmt for arm64?)"
 	rm -f "$tree"/tmp/*.deb
 	rm -rf "$tree"/var/log/* "$tree"/var/cache/debconf/*-old "$tree"/var/lib/dpkg/*-old
 }
 
-for version in v1 v2 v2-bad; do
+for version in $VERSIONS; do
 	make_tree "$version"
 done
 
-size_kib=$(du -sk "$OUT/v2" | cut -f1)
+size_kib=$(du -sk "$OUT/v3" | cut -f1)
 # A slot holds any version with room to spare for the in-place method's growth.
 ROOT_SIZE_MIB=$(( (size_kib * 13 / 10 / 1024 / 16 + 1) * 16 + 64 ))
 echo "$ROOT_SIZE_MIB" > "$OUT/root-size-mib"
 
-for version in v1 v2 v2-bad; do
+for version in $VERSIONS; do
 	step "rootfs: ext4 image $version (${ROOT_SIZE_MIB} MiB)"
 	uuid=$(printf 'brownout-%s' "$version" | sha256sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
 	truncate -s "${ROOT_SIZE_MIB}M" "$OUT/$version.ext4"
@@ -117,7 +125,7 @@ for version in v1 v2 v2-bad; do
 done
 
 step "rootfs: digests"
-for version in v1 v2 v2-bad; do
+for version in $VERSIONS; do
 	(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$OUT/$version" --label "$version" \
 		--manifest "$OUT/manifests/$version.json")
 done > "$OUT/digests.jsonl"

@@ -4,11 +4,11 @@
 # src/<method>/client.mk, which this file includes. Included by the top-level
 # Makefile, which runs from the repository root.
 #
-#   c-host      build/host/{v1,v2,v2-bad}/brownout-app, build/host/brownout-health,
+#   c-host      build/host/{v1,v2,v2-bad,v3}/brownout-app, build/host/brownout-health,
 #               the clients built for the host, build/host/tests/test_*
 #   c-test      build and run every cmocka test
 #   c-valgrind  the same tests under valgrind
-#   c-aarch64   build/aarch64/{v1,v2,v2-bad}/brownout-app, build/aarch64/brownout-health,
+#   c-aarch64   build/aarch64/{v1,v2,v2-bad,v3}/brownout-app, build/aarch64/brownout-health,
 #               build/aarch64/brownout-<method> for every client
 #   c-device    DEST=dir: the programs every root tree carries (health check, clients)
 #   c-clean     remove build/host and build/aarch64 (never the sysroot)
@@ -52,9 +52,10 @@ c_includes := -Isrc/lib
 # some of them. app/app.c and app/selftest.c are built per variant.
 c_lib := $(addprefix lib/,marker num fileio status deadline probe cli)
 
-c_variants := v1 v2 v2-bad
+c_variants := v1 v2 v2-bad v3
 c_vflags_v1 := -DAPP_VERSION='"1"'
 c_vflags_v2 := -DAPP_VERSION='"2"'
+c_vflags_v3 := -DAPP_VERSION='"3"'
 c_vflags_v2-bad := -DAPP_VERSION='"2-bad"' -DAPP_SELFTEST_BROKEN
 
 # The shared library's update modules (update: the install steps the A/B and

@@ -44,8 +44,12 @@ from .verdict import (BootRecord, anomalies, boot_record, error_fields, refusal_
 
 log = logging.getLogger(__name__)
 
-# v1 is offered to a device started on v2 (--from v2): a downgrade, refused.
-PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig", "v1")
+# v3 is the second update, offered to a device on v2 (--from v2); v1 offered to
+# it is a downgrade, refused.
+PAYLOADS = ("v2", "v2-bad", "v2-tampered", "v2-badsig", "v3", "v1")
+# What each installing payload installs, and the package that version adds.
+INSTALLS = {"v2": "v2", "v2-delta": "v2", "v3": "v3"}
+NEW_PACKAGE = {"v2": "bc", "v3": "dc"}
 # A payload that installs v2 by another route: OSTree's static delta v1->v2.
 V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
@@ -209,7 +213,15 @@ class TrialSpec:
     def installs(self) -> str | None:
         """The version the device reports once this payload is installed (v2-bad
         never confirms good; a refused payload never installs)."""
-        return "2" if self.payload in ("v2", "v2-delta") else None
+        new = INSTALLS.get(self.payload)
+        return new[1:] if new else None
+
+    @property
+    def whole_versions(self) -> tuple[str, ...]:
+        """The roots that are whole (atomic): the version the device started on,
+        or the one the update installs (from v1, v2 whatever the payload: v2-bad
+        is whole only once undone)."""
+        return (self.start, INSTALLS.get(self.payload, "v2" if self.start == "v1" else self.start))
 
     def reproduce(self) -> str:
         argv = ["./brownout", "trial", "--method", self.method, "--payload", self.payload]
@@ -394,7 +406,7 @@ class _Trial:
                 final, verdicts = "missed", []
             elif faulted and final == "bricked":
                 self.notes.append("not re-run: a bricked device cannot take an update")
-            elif faulted and final == "v2" and "atomic" in verdicts:
+            elif faulted and final == INSTALLS.get(spec.payload) and "atomic" in verdicts:
                 # Nothing is left to complete: the update is in place and runs.
                 verdicts.append("completes")
             elif faulted:
@@ -413,7 +425,7 @@ class _Trial:
 
     def _completes(self, boots: list[_Boot], verdicts: list[str]) -> None:
         final, _, _ = self._judge(boots, "after the re-run")
-        if final == "v2":
+        if final == INSTALLS.get(self.spec.payload):
             verdicts.append("completes")
         else:
             self.notes.append(f"re-running the update after the cut ended in {final}")
@@ -584,7 +596,7 @@ class _Trial:
             self.mixed_roots.append({"when": when, "nearest": root.nearest, "count": root.differ_count,
                                      "paths": list(root.differs)})
         data = check_fs(self.device.disk, parts["data"])
-        if final in ("v1", "v2") and root.fs.clean and data.clean:
+        if final in spec.whole_versions and root.fs.clean and data.clean:
             verdicts.append("atomic")
         for fs in (root.fs, data):
             if not fs.clean:
@@ -593,7 +605,8 @@ class _Trial:
             judgement = self.method.judge.root(root)
             self.findings = judgement.facts
             self.notes += judgement.notes
-        if spec.payload in ("v2", *V2_ROUTES) and final == "v2" and root.has_package("bc") \
+        new = INSTALLS.get(spec.payload)
+        if new and final == new and root.has_package(NEW_PACKAGE[new]) \
                 and not (spec.cut or spec.state):
             verdicts.append("completes")
         records = [b.record for b in boots]

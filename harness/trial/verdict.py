@@ -23,7 +23,7 @@ from typing import Iterable
 from ..machine.console import Marker
 
 # What /etc/brownout/version holds in each built root tree.
-VERSIONS = {"1": "v1", "2": "v2", "2-bad": "v2-bad"}
+VERSIONS = {"1": "v1", "2": "v2", "2-bad": "v2-bad", "3": "v3"}
 BAD_VERSION = "2-bad"
 
 # The update errors that are the refusal a payload was built to provoke:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A/B payloads step: what the update server serves under /ab/, signed.
-#   ab/<version>/rootfs.ext4 + manifest   for v1, v2 and v2-bad
+#   ab/<version>/rootfs.ext4 + manifest   for v1, v2, v2-bad and v3
 #   ab/v2-tampered/                       v2's manifest over a changed payload
 #   ab/v2-badsig/                         v2 signed with the rogue key
 # A payload is the root file system shrunk to its minimum, so the transfer
@@ -32,7 +32,7 @@ payload() {
 	fi
 }
 
-for version in v1 v2 v2-bad; do
+for version in $VERSIONS; do
 	step "payloads-ab: ab/$version"
 	payload "$version" "$version" "$KEYS_DIR/update.key"
 done

@@ -5,6 +5,7 @@
 #   inplace/v1/           brownout-app 1 (an older release, which the client refuses)
 #   inplace/v2/           bc + brownout-app 2 (which depends on bc)
 #   inplace/v2-bad/       bc + brownout-app 2-bad (fails its health check)
+#   inplace/v3/           bc, dc + brownout-app 3 (the second update)
 #   inplace/v2-tampered/  v2's signed indices over a changed brownout-app .deb
 #   inplace/v2-badsig/    v2 signed with the rogue key
 # The packages are the very ones the root trees were built with (rootfs/debs),
@@ -20,6 +21,7 @@ repo() {
 	step "repo-inplace: inplace/$1"
 	mkdir -p "$dir"
 	cp "$ROOTFS_DIR/debs/"bc_*_arm64.deb "$ROOTFS_DIR/debs/brownout-app_${app}_arm64.deb" "$dir/"
+	[ "$app" != 3 ] || cp "$ROOTFS_DIR/debs/"dc_*_arm64.deb "$dir/"
 	(cd "$dir" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null > Packages)
 	gzip -9n < "$dir/Packages" > "$dir/Packages.gz"
 	{
@@ -45,6 +47,7 @@ cp -a "$APT_KEY_DIR/rogue" "$keys-rogue"
 repo v1 1 "$keys-archive"
 repo v2 2 "$keys-archive"
 repo v2-bad 2-bad "$keys-archive"
+repo v3 3 "$keys-archive"
 repo v2-tampered 2 "$keys-archive" tamper
 repo v2-badsig 2 "$keys-rogue"
 gpgconf --homedir "$keys-archive" --kill all 2>/dev/null || true

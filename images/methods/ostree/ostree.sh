@@ -55,8 +55,9 @@ ostree --repo="$repo" init --mode=archive
 # Fixed timestamps keep the commits reproducible; they grow with the
 # release (v2-bad is a later build of release 2), since libostree refuses a
 # commit older than the booted one.
-declare -A released=([v1]=2023-11-14T22:13:20Z [v2]=2023-11-15T22:13:20Z [v2-bad]=2023-11-16T22:13:20Z)
-for version in v1 v2 v2-bad; do
+declare -A released=([v1]=2023-11-14T22:13:20Z [v2]=2023-11-15T22:13:20Z [v2-bad]=2023-11-16T22:13:20Z
+	[v3]=2023-11-17T22:13:20Z)
+for version in $VERSIONS; do
 	shape "$version"
 	ostree --repo="$repo" commit --branch="$OS/$version" --tree=dir="$OUT/.trees/$version" \
 		--bind-ref="$REF" --subject="brownout $version" --add-metadata-string="version=${version#v}" \
@@ -78,6 +79,7 @@ serve() {
 serve v1 v1 update
 serve v2 v2 update
 serve v2-bad v2-bad update
+serve v3 v3 update
 serve v2-badsig v2 rogue
 serve v2-tampered v2 update
 # One object that v2 adds (bc's binary) changes content; its name, the
@@ -97,7 +99,7 @@ mv "$objfile.new" "$objfile"
 step "ostree: static delta v1->v2 (served as ostree/v2-delta)"
 cp -al "$OUT/ostree/v2" "$OUT/ostree/v2-delta"
 ostree --repo="$OUT/ostree/v2-delta" static-delta generate --from="$(rev v1)" --to="$(rev v2)" >/dev/null
-for payload in v1 v2 v2-bad v2-badsig v2-tampered v2-delta; do
+for payload in v1 v2 v2-bad v3 v2-badsig v2-tampered v2-delta; do
 	ostree --repo="$OUT/ostree/$payload" summary -u
 done
 
@@ -137,7 +139,7 @@ ln -sfn loader/uEnv.txt "$sysroot/boot/uEnv.txt"
 : > "$OUT/digests.jsonl"
 (cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$(deployment_of "$sysroot")" --label v1 \
 	--manifest "$OUT/manifests/v1.json") >> "$OUT/digests.jsonl"
-for version in v2 v2-bad; do
+for version in v2 v2-bad v3; do
 	step "ostree: digest of the $version deployment"
 	scratch="$OUT/.scratch-$version"
 	cp -a "$sysroot" "$scratch"

@@ -2,7 +2,7 @@
 # RAUC bundles step: what the update server serves under /rauc/, made and
 # signed with `rauc bundle` (a squashfs with the root image and its manifest,
 # CMS-signed by the update signer the root trees' CA issued).
-#   rauc/<version>/update.raucb   for v1, v2 and v2-bad
+#   rauc/<version>/update.raucb   for v1, v2, v2-bad and v3
 #   rauc/v2-tampered/             v2's bundle with bytes changed under its signature
 #   rauc/v2-badsig/               v2 signed by the rogue CA's signer
 # The root images are the A/B payloads, shrunk to their minimum.
@@ -30,7 +30,7 @@ MANIFEST
 	rm -rf "$content"
 }
 
-for version in v1 v2 v2-bad; do
+for version in $VERSIONS; do
 	step "bundles-rauc: rauc/$version"
 	bundle "$version" "$version" update
 done
