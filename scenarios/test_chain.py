@@ -1,0 +1,43 @@
+"""The second update: a device already on v2 (a start built once per method,
+trial --from v2) takes v3. A/B and RAUC write the other slot this time (A);
+OSTree deploys v3 beside the booted v2 and, once v3 confirms, cleans up the
+v1 deployment it no longer lists; asymmetric and in-place simply run again."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.checks.device import partitions
+from harness.checks.disk import extract
+
+pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(900)]
+
+SECOND_SLOT = {"ab": "A", "rauc": "A", "asymmetric": "root", "inplace": "root"}
+
+
+def deployments(disk: Path, tmp_path: Path) -> list[str]:
+    """The deployment directories of the OSTree partition, offline."""
+    part = {p.name: p for p in partitions("ostree")}["ostree"]
+    image = extract(disk, part, tmp_path / "ostree.img")
+    listing = subprocess.run(["debugfs", "-R", "ls -p /ostree/deploy/brownout/deploy", str(image)],
+                             capture_output=True, text=True, check=True).stdout
+    # ls -p: /inode/mode/uid/gid/name/size/ per entry; directories have mode 04xxxx.
+    return sorted(f[5] for f in (line.split("/") for line in listing.splitlines())
+                  if len(f) > 6 and f[2].startswith("04") and f[5] not in (".", ".."))
+
+
+@pytest.mark.parametrize("method", ["ab", "asymmetric", "inplace", "ostree", "rauc"])
+def test_a_device_on_v2_takes_v3(trial, tmp_path: Path, method: str) -> None:
+    result = trial(method=method, payload="v3", start="v2")
+    assert result.start == "v2" and result.final == "v3", result.summary()
+    assert set(result.verdicts) >= {"atomic", "completes"}, result.summary()
+    assert not result.anomalies, result.summary()
+    if method in SECOND_SLOT:
+        assert result.slot == SECOND_SLOT[method]
+    else:
+        # v3 booted and confirmed; of v1 and v2 only the fallback, v2, is left.
+        disk = next(Path(result.log_dir).glob("*.qcow2"))
+        left = deployments(disk, tmp_path)
+        assert len(left) == 2 and result.slot in left, (left, result.summary())
