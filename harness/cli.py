@@ -144,6 +144,8 @@ def cmd_trial(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    if args.start != "v1" and args.model != "syscall":
+        raise HarnessError(f"record --from {args.start} is for the syscall model: the disk life is v1's")
     images.build()
     if args.model == "storage":
         log.info("record: running the %s update once with its disk logged, power-on to settled", args.method)
@@ -154,8 +156,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.client != "safe":
         raise HarnessError("record --client is for the storage model: the syscall record is the real client's")
     log.info("record: running the %s update once under the agent, recording every cut point", args.method)
-    path = campaign.record(args.method)
-    _, points = campaign.load_record(args.method, path)
+    path = campaign.record(args.method, args.start)
+    _, points = campaign.load_record(args.method, path, args.start)
     by_phase = Counter(p["phase"] for p in points)
     print(f"{len(points)} cut points recorded in {path}: "
           + ", ".join(f"{phase} {by_phase[phase]}" for phase in (*METHODS[args.method].phases, "none")))
@@ -167,6 +169,9 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if args.entries and (names or args.model != "storage"):
         raise HarnessError("--entries picks crash states of one method's disk life: "
                            "it needs --model storage and --method")
+    if args.start != "v1" and (names or args.model != "syscall" or args.lazy_writeback):
+        raise HarnessError(f"--from {args.start} is for one method's cut campaign (--method, syscall model): "
+                           f"the comparison, the recorded life and lazy writeback start from v1")
     images.build()
     if names:
         planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
@@ -177,9 +182,10 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         if args.entries:
             name += f"-entries{args.entries.start}-{args.entries.stop - 1}"
     else:
-        _, points = campaign.load_record(args.method, args.record)
-        planned = campaign.plan(args.method, "v2", points, args.cuts, args.seed, args.client)
-        name = f"{args.method}-{args.client}-seed{args.seed}"
+        _, points = campaign.load_record(args.method, args.record, args.start)
+        planned = campaign.plan(args.method, campaign.NEXT_PAYLOAD[args.start], points, args.cuts, args.seed,
+                                args.client, start=args.start)
+        name = f"{args.method}-{args.client}-seed{args.seed}" + ("" if args.start == "v1" else f"-from-{args.start}")
         if args.lazy_writeback:
             planned = [dataclasses.replace(c, id=f"{c.id}-lazy", lazy_writeback=True) for c in planned]
             name += "-lazy"
@@ -571,6 +577,8 @@ def parser() -> argparse.ArgumentParser:
                    help="with --model storage: record the life of a test fixture client")
     r.add_argument("--model", default="syscall", choices=MODELS,
                    help="syscall: the client's cut points; storage: the disk's writes and flushes")
+    r.add_argument("--from", dest="start", default="v1", choices=START_VERSIONS,
+                   help="record the update a device on this version takes (v2: the second update, to v3)")
     r.set_defaults(func=cmd_record)
 
     c = sub.add_parser("campaign", help="a power-cut trial per point: atomic? completes?",
@@ -592,6 +600,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
     c.add_argument("--client", default="safe", choices=clients,
                    help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
+    c.add_argument("--from", dest="start", default="v1", choices=START_VERSIONS,
+                   help="cut the update a device on this version takes (v2: the second update, to v3, "
+                        "cold trials from a start built once; record it with 'record --from v2')")
     c.add_argument("--record", type=Path, metavar="FILE",
                    help="the cut points to plan from (default build/records/METHOD.jsonl); "
                         "it must have been recorded on the images built now")

@@ -57,6 +57,7 @@ class PlannedCut:
     state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
     lazy_writeback: bool = False
     equivalents: int = 0         # storage model: other states this one's verdict stands for
+    start: str = "v1"            # the version the device runs when the update is offered
 
     @property
     def spec(self) -> str | None:
@@ -68,22 +69,28 @@ class PlannedCut:
 
     def trial(self) -> TrialSpec:
         return TrialSpec(self.method, self.payload, cut=self.spec, client=self.client, state=self.state or None,
-                         lazy_writeback=self.lazy_writeback)
+                         lazy_writeback=self.lazy_writeback, start=self.start)
 
 
-def record_path(method: str) -> Path:
-    return RECORDS / f"{method}.jsonl"
+# The update a device takes from each start: v1's first update, v2's second.
+NEXT_PAYLOAD = {"v1": "v2", "v2": "v3"}
 
 
-def record(method: str, payload: str = "v2") -> Path:
-    points = record_points(TrialSpec(method, payload))
+def record_path(method: str, start: str = "v1") -> Path:
+    return RECORDS / (f"{method}.jsonl" if start == "v1" else f"{method}-from-{start}.jsonl")
+
+
+def record(method: str, start: str = "v1") -> Path:
+    payload = NEXT_PAYLOAD[start]
+    points = record_points(TrialSpec(method, payload, start=start))
     if not points:
         raise HarnessError("the agent recorded no cut points")
-    path = record_path(method)
+    path = record_path(method, start)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
-        f.write(json.dumps({"record": {"method": method, "payload": payload, "images": images_key(method)}}) + "\n")
+        f.write(json.dumps({"record": {"method": method, "payload": payload, "start": start,
+                                       "images": images_key(method)}}) + "\n")
         for point in points:
             f.write(json.dumps(point) + "\n")
         f.flush()
@@ -92,25 +99,28 @@ def record(method: str, payload: str = "v2") -> Path:
     return path
 
 
-def load_record(method: str, path: Path | None = None) -> tuple[dict, list[dict]]:
-    path = path or record_path(method)
+def load_record(method: str, path: Path | None = None, start: str = "v1") -> tuple[dict, list[dict]]:
+    path = path or record_path(method, start)
+    again = f"./brownout record --method {method}" + ("" if start == "v1" else f" --from {start}")
     if not path.exists():
-        raise HarnessError(f"no record of cut points at {path}: run './brownout record --method {method}'")
+        raise HarnessError(f"no record of cut points at {path}: run '{again}'")
     try:
         lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         header = lines[0]["record"]
     except (ValueError, KeyError, IndexError):
-        raise HarnessError(f"{path} is not a brownout record: run './brownout record --method {method}'") from None
+        raise HarnessError(f"{path} is not a brownout record: run '{again}'") from None
     if header.get("method") != method:
         raise HarnessError(f"{path} records method '{header.get('method')}', not '{method}'")
+    if header.get("start", "v1") != start:
+        raise HarnessError(f"{path} records the update from {header.get('start', 'v1')}, not from {start}")
     if header.get("images") != images_key(method):
         raise HarnessError(f"{path} was recorded on other images than the ones built now: "
-                           f"run './brownout record --method {method}' again")
+                           f"run '{again}' again")
     return header, lines[1:]
 
 
 def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
-         client: str = "safe", every_bootloader_point: bool = True) -> list[PlannedCut]:
+         client: str = "safe", every_bootloader_point: bool = True, start: str = "v1") -> list[PlannedCut]:
     """Every bootloader point (unless told otherwise); for pull and deploy all
     points (`cuts` == 'all') or a sample of `cuts` (point, edge) pairs per phase,
     drawn with `seed`. Each cut is aimed by its place in its phase, so a phase
@@ -124,8 +134,9 @@ def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
         sampled = phase != "bootloader" or not every_bootloader_point
         if sampled and cuts != "all":
             pairs = sorted(rng.sample(pairs, min(int(cuts), len(pairs))))
-        planned += [PlannedCut(f"{method}-{phase}-cut{index:03d}-{edge}" + ("" if client == "safe" else f"-{client}"),
-                               method, payload, phase, index, edge, client, rank=rank[index])
+        suffix = ("" if client == "safe" else f"-{client}") + ("" if start == "v1" else f"-from-{start}")
+        planned += [PlannedCut(f"{method}-{phase}-cut{index:03d}-{edge}{suffix}",
+                               method, payload, phase, index, edge, client, rank=rank[index], start=start)
                     for index, edge in pairs]
     return planned
 
@@ -160,7 +171,8 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
         for k, i in enumerate(members):
             out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}",
                              snapshot=len(members) >= SNAPSHOT_MIN and single_boot
-                             and not (planned[i].state or planned[i].lazy_writeback))
+                             and not (planned[i].state or planned[i].lazy_writeback)
+                             and planned[i].start == "v1")
     return out
 
 

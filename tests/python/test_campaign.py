@@ -57,6 +57,23 @@ def test_a_planned_cut_is_a_valid_trial() -> None:
     assert cut.id.endswith("-unsafe")
 
 
+def test_a_cut_of_the_second_update_starts_cold_from_v2() -> None:
+    cuts = campaign.group_cuts(plan("ab", "v3", POINTS, "all", 1, start="v2"), jobs=2)
+    assert all(c.id.endswith("-from-v2") and not c.snapshot for c in cuts)
+    assert cuts[0].trial() == TrialSpec("ab", "v3", cut=cuts[0].spec, start="v2")
+    assert campaign.record_path("ab", "v2").name == "ab-from-v2.jsonl"
+
+
+def test_a_record_of_another_start_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(campaign, "images_key", lambda method: {"rootfs": "k"})
+    path = tmp_path / "ab.jsonl"
+    path.write_text(json.dumps({"record": {"method": "ab", "payload": "v2", "images": {"rootfs": "k"}}})
+                    + "\n" + json.dumps(POINTS[0]) + "\n")
+    assert campaign.load_record("ab", path)[1] == [POINTS[0]]
+    with pytest.raises(HarnessError, match="records the update from v1, not from v2"):
+        campaign.load_record("ab", path, "v2")
+
+
 def test_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.jsonl")
     cut = plan("ab", "v2", POINTS, "1", 1)[0]

@@ -28,7 +28,8 @@ def test_every_command_has_help(command: list[str]) -> None:
     (["boot", "--method", "zz"], "invalid choice: 'zz'"),
     (["bench", "boot", "--runs", "0"], "must be at least 1"),
     (["build", "--colour"], "unrecognized arguments: --colour"),
-    (["trial", "--payload", "v3"], "invalid choice: 'v3'"),
+    (["trial", "--payload", "v4"], "invalid choice: 'v4'"),
+    (["trial", "--from", "v3"], "invalid choice: 'v3'"),
     (["trial", "--fault", "explode:1"], "unknown fault kind 'explode'"),
     (["campaign", "--cuts", "some"], "must be 'all' or a number of points"),
     (["campaign", "--cuts", "-3"], "must be 'all' or a number of points"),
@@ -68,3 +69,14 @@ def test_entries_without_the_storage_model_is_one_clear_error() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == "brownout: error: --entries picks crash states of " \
         "one method's disk life: it needs --model storage and --method"
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["campaign", "--methods", "all", "--from", "v2"], "--from v2 is for one method's cut campaign"),
+    (["campaign", "--method", "ab", "--model", "storage", "--from", "v2"], "--from v2 is for one method's cut"),
+    (["record", "--method", "ab", "--model", "storage", "--from", "v2"], "record --from v2 is for the syscall"),
+])
+def test_a_later_start_outside_a_cut_campaign_is_one_clear_error(args: list[str], complaint: str) -> None:
+    result = subprocess.run([str(BROWNOUT), *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert complaint in result.stderr.strip().splitlines()[-1]
