@@ -9,7 +9,9 @@ die() { printf 'brownout build: error: %s\n' "$*" >&2; exit 1; }
 
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-# Every root tree the steps build and each method serves (images/rootfs.sh).
+# Every root tree the steps build and each method serves (images/rootfs.sh);
+# read by the step scripts that source this file.
+# shellcheck disable=SC2034
 VERSIONS="v1 v2 v2-bad v3"
 
 # apt_download PKG... — fetch arm64 .debs into $CACHE/debs (kept across builds)
