@@ -134,20 +134,16 @@ static int ab_install(void *arg)
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
 	struct manifest m = { 0 };
+	bool install;
 	int rc;
 
 	client_phase(c, "pull", "start", MARKER({ "slot", tslot }));
 	rc = update_manifest(&ab->up, url, &m);
 	if (rc != CLIENT_OK)
 		return rc;
-	switch (update_check_release(&ab->up, &m)) {
-	case UPDATE_RELEASE_NEWER:
-		break;
-	case UPDATE_RELEASE_CURRENT:
-		return CLIENT_OK;
-	case UPDATE_RELEASE_REFUSED:
-		return CLIENT_ERROR;
-	}
+	rc = update_check_release(&ab->up, &m, &install);
+	if (rc != CLIENT_OK || !install)
+		return rc;
 	rc = ab_reuse(ab, &m);
 	if (rc == 0) {
 		rc = update_pull_payload(&ab->up, url, &m, &slot, &res);

@@ -130,19 +130,16 @@ static int asymmetric_request(void *arg)
 	const struct client *c = &a->cl;
 	struct asymmetric_env st;
 	struct manifest m;
+	bool install;
+	int rc;
 
 	if (strlen(r->url) >= ASYMMETRIC_ENV_URL_MAX || !marker_value_ok(r->url))
 		return client_fail(c, "request", "url", "'%s' is not a URL recovery can keep", r->url);
 	if (update_manifest(&a->up, r->url, &m) != CLIENT_OK)
 		return CLIENT_ERROR;
-	switch (update_check_release(&a->up, &m)) {
-	case UPDATE_RELEASE_NEWER:
-		break;
-	case UPDATE_RELEASE_CURRENT:
-		return CLIENT_OK;
-	case UPDATE_RELEASE_REFUSED:
-		return CLIENT_ERROR;
-	}
+	rc = update_check_release(&a->up, &m, &install);
+	if (rc != CLIENT_OK || !install)
+		return rc;
 	client_phase(c, "bootloader", "start", MARKER({ "action", "request" }));
 	if (asymmetric_load(a, &st) != CLIENT_OK)
 		return CLIENT_ERROR;

@@ -58,28 +58,26 @@ int update_manifest(const struct update *u, const char *url, struct manifest *m)
 	return CLIENT_OK;
 }
 
-enum update_release update_check_release(const struct update *u, const struct manifest *m)
+int update_check_release(const struct update *u, const struct manifest *m, bool *install)
 {
 	const struct client *c = u->client;
 	char running[MANIFEST_VERSION_MAX];
 	int order;
 
+	*install = false;
 	client_read_version(c->version_file, running, sizeof(running));
-	if (manifest_release_cmp(m->version, running, &order) < 0) {
-		client_fail(c, "verify", "version", "cannot order version %s against the running %s",
-			    m->version, running);
-		return UPDATE_RELEASE_REFUSED;
-	}
-	if (order < 0) {
-		client_fail(c, "verify", "downgrade", "version %s is older than the running %s",
-			    m->version, running);
-		return UPDATE_RELEASE_REFUSED;
-	}
+	if (manifest_release_cmp(m->version, running, &order) < 0)
+		return client_fail(c, "verify", "version", "cannot order version %s against the running %s",
+				   m->version, running);
+	if (order < 0)
+		return client_fail(c, "verify", "downgrade", "version %s is older than the running %s",
+				   m->version, running);
 	if (order == 0) {
 		client_marker(c, "update-none", MARKER({ "reason", "current" }, { "version", running }));
-		return UPDATE_RELEASE_CURRENT;
+		return CLIENT_OK;
 	}
-	return UPDATE_RELEASE_NEWER;
+	*install = true;
+	return CLIENT_OK;
 }
 
 static int update_sink_write(void *ctx, uint64_t offset, const void *buf, size_t len)

@@ -80,22 +80,16 @@ int update_run(const struct update *u, int (*install)(void *arg), void *arg);
  */
 int update_manifest(const struct update *u, const char *url, struct manifest *m);
 
-/* What an install does with a verified manifest, by its release against the running one's. */
-enum update_release {
-	UPDATE_RELEASE_NEWER,		/* install it */
-	UPDATE_RELEASE_CURRENT,		/* the running release: nothing to install */
-	UPDATE_RELEASE_REFUSED,		/* older, or not comparable: refused */
-};
-
 /*
  * Compare m's release with the running root's (the client's version file),
- * before anything is written. The running release, a retry that came true or
- * a replayed manifest of it, is "update-none reason=current". An older
- * release, correctly signed or replayed, is refused: "update-error
- * reason=verify detail=downgrade"; a version either side cannot order,
- * detail=version.
+ * before anything is written; *install says whether to go on. The running
+ * release, a retry that came true or a replayed manifest of it, is
+ * "update-none reason=current": CLIENT_OK, *install false. An older release,
+ * correctly signed or replayed, is refused: "update-error reason=verify
+ * detail=downgrade" (detail=version for a version either side cannot order),
+ * CLIENT_ERROR. A newer one: CLIENT_OK, *install true.
  */
-enum update_release update_check_release(const struct update *u, const struct manifest *m);
+int update_check_release(const struct update *u, const struct manifest *m, bool *install);
 
 /*
  * Pull: "phase pull start", update_manifest, then update_pull_payload.
