@@ -1,7 +1,7 @@
 #!/bin/bash
 # Rootfs step: one Debian arm64 base (mmdebstrap, cached by its package list:
 # the common one and each method's images/methods/<name>/packages), then the
-# three root trees every method ships:
+# root trees every method ships ($VERSIONS in lib.sh):
 #   v1      base + application v1
 #   v2      v1 + the Debian package bc + application v2
 #   v2-bad  v2 whose application fails its health check

@@ -1,6 +1,7 @@
-"""One trial: a device on v1 is updated, boots unattended, and is judged.
+"""One trial: a device on v1 (or a later start, start.py) is updated, boots
+unattended, and is judged.
 
-The device starts on v1 with an update request in QEMU's fw_cfg (outside the
+The device starts with an update request in QEMU's fw_cfg (outside the
 disks under test). Its boot hook confirms the running version, installs the
 update and reboots. With a cut point, the update runs under the in-guest
 fault-injection agent (also handed over through fw_cfg), which cuts power at
