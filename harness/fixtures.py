@@ -90,10 +90,23 @@ def snapshots(update_server: UpdateServer,
     return get
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Each phase's report on its item, for fixtures that act on the outcome."""
+    outcome = yield
+    report = outcome.get_result()
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+
+
+_REPORTS = pytest.StashKey[dict]()
+
+
 @pytest.fixture
 def trial(update_server: UpdateServer, tmp_path: Path,
-          request: pytest.FixtureRequest) -> Callable[..., TrialResult]:
-    """Run a trial on a fresh device; its result is printed in the session summary."""
+          request: pytest.FixtureRequest) -> Iterator[Callable[..., TrialResult]]:
+    """Run a trial on a fresh device; its result is printed in the session summary.
+    A passed test's device disks are removed (a slot write is 300-400 MB each);
+    its console logs stay, and a failed test keeps everything."""
     count = 0
 
     def run(**spec: object) -> TrialResult:
@@ -104,7 +117,11 @@ def trial(update_server: UpdateServer, tmp_path: Path,
         request.node.user_properties.append(("brownout-trial", result.summary()))
         return result
 
-    return run
+    yield run
+    call = request.node.stash.get(_REPORTS, {}).get("call")
+    if call is not None and call.passed:
+        for disk in tmp_path.glob("trial-*/*.qcow2"):
+            disk.unlink()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
