@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import HarnessError, methods
 from ..checks.device import pristine_disk
 from ..images import BUILD
+from ..server import UpdateServer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def check_start(start: str) -> None:
                            f"(v1 is the factory disk, v2 a device updated to it)")
 
 
-def start_disk(method: str, start: str, server: object = None, directory: Path = STARTS) -> Path | None:
+def start_disk(method: str, start: str, server: UpdateServer | None = None,
+               directory: Path = STARTS) -> Path | None:
     """The disk a trial from `start` overlays, built first where none fits the
     images built now; None for v1 (the pristine disk). Under a lock: parallel
     workers build it once."""
@@ -41,7 +43,8 @@ def start_disk(method: str, start: str, server: object = None, directory: Path =
     directory.mkdir(parents=True, exist_ok=True)
     disk = directory / f"{method}-{start}.qcow2"
     key_file = directory / f"{method}-{start}.json"
-    key = {"images": methods.images_key(method), "base": str(pristine_disk(method))}
+    base = pristine_disk(method)
+    key = {"images": methods.images_key(method), "base": str(base)}
     with open(directory / f".{method}-{start}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -54,12 +57,12 @@ def start_disk(method: str, start: str, server: object = None, directory: Path =
         from .run import TrialSpec, run_trial    # a start is built by a trial
         work = Path(tempfile.mkdtemp(prefix=f".{method}-{start}-", dir=directory))
         try:
-            result = run_trial(TrialSpec(method=method, payload=start), work, server)  # type: ignore[arg-type]
+            result = run_trial(TrialSpec(method=method, payload=start), work, server)
             if result.final != start or not {"atomic", "completes"} <= set(result.verdicts):
                 raise HarnessError(f"{method}'s {start} start failed to build: the update to {start} ended "
                                    f"in {result.final} ({', '.join(result.verdicts) or 'no verdicts'}); "
                                    f"see {result.reproduce}")
-            os.replace(work / (pristine_disk(method).stem + ".qcow2"), disk)
+            os.replace(work / (base.stem + ".qcow2"), disk)
             tmp = key_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
             os.replace(tmp, key_file)

@@ -399,7 +399,7 @@ static int inplace_check_release(const struct client *c)
 	char *madison[] = { "apt-cache", "-o", "Dir::Etc::SourceList=" INPLACE_SOURCES,
 			    "-o", "Dir::Etc::SourceParts=/nonexistent", "madison",
 			    INPLACE_RELEASE_PACKAGE, NULL };
-	char installed[64], offers[INPLACE_AUDIT_MAX], oldest_offer[64] = "";
+	char installed[64], offers[INPLACE_AUDIT_MAX], older_offer[64] = "";
 	char *line, *save = NULL;
 
 	if (inplace_run(installed_q, installed, sizeof(installed), NULL) != 0 || !installed[0])
@@ -415,12 +415,12 @@ static int inplace_check_release(const struct client *c)
 			continue;
 		if (inplace_run(cmp, NULL, 0, NULL) != 0)
 			return CLIENT_OK;	/* not older than the installed release */
-		snprintf(oldest_offer, sizeof(oldest_offer), "%s", version);
+		snprintf(older_offer, sizeof(older_offer), "%s", version);
 	}
-	if (!oldest_offer[0])
+	if (!older_offer[0])
 		return CLIENT_OK;	/* the repository offers none: apt decides */
 	return client_fail(c, "verify", "downgrade", "the repository offers %s %s, older than the installed %s",
-			   INPLACE_RELEASE_PACKAGE, oldest_offer, installed);
+			   INPLACE_RELEASE_PACKAGE, older_offer, installed);
 }
 
 static void inplace_sleep_ms(long ms)
