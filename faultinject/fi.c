@@ -71,6 +71,7 @@ struct fi {
 	const char *cut_file;
 	const char *trigger_path;	/* NULL: the real sysrq trigger */
 	const char *rules_path;		/* NULL: phases from the markers only */
+	const char *initial_phase;	/* --phase: NULL, "none" before the first marker */
 	char **argv;
 	struct rules rules;
 	struct cut_spec spec;
@@ -82,7 +83,7 @@ static void fi_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: brownout-fi (--record FILE | --cut SPEC | --cut-file FILE) [--trigger PATH]\n"
-		"                   [--phase-rules FILE] -- COMMAND [ARGS...]\n"
+		"                   [--phase-rules FILE] [--phase NAME] -- COMMAND [ARGS...]\n"
 		"  --record FILE   list every candidate point of the run as JSON lines in FILE\n"
 		"  --cut SPEC      cut the power at the point SPEC names, e.g. n=3,edge=after\n"
 		"  --cut-file FILE the same, SPEC read from FILE (trailing blanks ignored); a FILE\n"
@@ -95,9 +96,12 @@ static void fi_usage(FILE *f)
 		"                  the phase of the points a rule matches, one rule a line:\n"
 		"                  <phase> path=<glob> [target=<kind>] [syscall=<name>]; others\n"
 		"                  keep the phase the command's markers give\n"
+		"  --phase NAME    the phase of the points before the command's first phase\n"
+		"                  marker (default none): a command that is one phase as a whole\n"
 		"  --help          show this help\n"
 		"SPEC: comma-separated key=value: n=<int> (required, >= 1), edge=before|after,\n"
-		"  syscall=<name>, phase=pull|deploy|bootloader|none|<a phase the rules give>,\n"
+		"  syscall=<name>, phase=pull|deploy|bootloader|none|<the --phase NAME>|\n"
+		"  <a phase the rules give>,\n"
 		"  path=<glob>, target=file|dir|block|path|none, torn=<bytes>, bytes=<N>\n"
 		"exit status: the command's; 2 usage or spec error; 3 the cut never fired;\n"
 		"  125 the agent failed; 126/127 the command could not be run / was not found\n");
@@ -122,9 +126,10 @@ static int fi_phase_check(const struct fi *fi, const struct cut_spec *spec, char
 			  size_t errsize)
 {
 	if (!spec->phase[0] || phase_builtin(spec->phase) ||
+	    (fi->initial_phase && strcmp(spec->phase, fi->initial_phase) == 0) ||
 	    rules_give_phase(&fi->rules, spec->phase))
 		return 0;
-	snprintf(err, errsize, "phase=%s: must be pull, deploy, bootloader, none or a phase"
+	snprintf(err, errsize, "phase=%s: must be pull, deploy, bootloader, none, the --phase or a phase"
 		 " the --phase-rules give", spec->phase);
 	return -EINVAL;
 }
@@ -138,6 +143,7 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 		{ "cut-file", required_argument, NULL, 'f' },
 		{ "trigger", required_argument, NULL, 't' },
 		{ "phase-rules", required_argument, NULL, 'p' },
+		{ "phase", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -161,6 +167,14 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 			break;
 		case 'p':
 			rc = fi_set("--phase-rules", &fi->rules_path, optarg);
+			break;
+		case 'P':
+			rc = fi_set("--phase", &fi->initial_phase, optarg);
+			if (rc == 0 && !phase_name_ok(optarg)) {
+				fprintf(stderr, "brownout-fi: --phase %s: not a phase name (a lowercase"
+					" letter, then lowercase letters, digits or '-')\n", optarg);
+				rc = -EINVAL;
+			}
 			break;
 		case 'h':
 			fi_usage(stdout);
@@ -306,6 +320,7 @@ int main(int argc, char **argv)
 
 	o.argv = fi.argv;
 	o.rules = &fi.rules;
+	o.initial_phase = fi.initial_phase;
 	code = FI_EXIT_FAILED;
 	if (fi.record_path) {
 		rc = record_open(&rec, fi.record_path);

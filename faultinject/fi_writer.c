@@ -9,7 +9,8 @@
  *   [--rename: rename FILE to FILE.done]                  point 5
  *   BROWNOUT phase name=deploy state=end
  * --vec writes A with pwrite64 and B with writev (2 x 2048); --fork does all
- * of it in a child and waits; --exit N exits N. Exit 1 on an I/O error.
+ * of it in a child and waits; --exit N exits N; --quiet prints no markers (a
+ * command that names no phases). Exit 1 on an I/O error.
  */
 #include "marker.h"
 #include "num.h"
@@ -27,12 +28,14 @@
 struct writer {
 	const char *path;
 	int vec, fork, rename;
+	int quiet;
 	int exit_code;
 };
 
-static void writer_phase(const char *name, const char *state)
+static void writer_phase(const struct writer *w, const char *name, const char *state)
 {
-	marker_emit(STDOUT_FILENO, "phase", MARKER({ "name", name }, { "state", state }));
+	if (!w->quiet)
+		marker_emit(STDOUT_FILENO, "phase", MARKER({ "name", name }, { "state", state }));
 }
 
 static int writer_fail(const char *what)
@@ -50,7 +53,7 @@ static int writer_run(const struct writer *w)
 
 	memset(a, 'A', sizeof(a));
 	memset(b, 'B', sizeof(b));
-	writer_phase("pull", "start");
+	writer_phase(w, "pull", "start");
 	fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return writer_fail(w->path);
@@ -59,10 +62,11 @@ static int writer_run(const struct writer *w)
 		return writer_fail("write A");
 	if (fsync(fd) < 0)
 		return writer_fail("fsync A");
-	marker_emit(STDOUT_FILENO, "progress",
-		    MARKER({ "phase", "pull" }, { "bytes", "4096" }, { "total", "8192" }));
-	writer_phase("pull", "end");
-	writer_phase("deploy", "start");
+	if (!w->quiet)
+		marker_emit(STDOUT_FILENO, "progress",
+			    MARKER({ "phase", "pull" }, { "bytes", "4096" }, { "total", "8192" }));
+	writer_phase(w, "pull", "end");
+	writer_phase(w, "deploy", "start");
 	if (w->vec) {
 		/* pwrite above left the position at 0. */
 		if (lseek(fd, WRITER_BLOCK, SEEK_SET) < 0)
@@ -79,7 +83,7 @@ static int writer_run(const struct writer *w)
 	snprintf(done, sizeof(done), "%s.done", w->path);
 	if (w->rename && rename(w->path, done) < 0)
 		return writer_fail("rename");
-	writer_phase("deploy", "end");
+	writer_phase(w, "deploy", "end");
 	return w->exit_code;
 }
 
@@ -95,6 +99,8 @@ static int writer_parse(struct writer *w, int argc, char **argv)
 			w->fork = 1;
 		} else if (strcmp(argv[i], "--rename") == 0) {
 			w->rename = 1;
+		} else if (strcmp(argv[i], "--quiet") == 0) {
+			w->quiet = 1;
 		} else if (strcmp(argv[i], "--exit") == 0 && i + 1 < argc &&
 			   num_parse_u64(argv[i + 1], strlen(argv[i + 1]), 255, &v) == 0) {
 			w->exit_code = (int)v;
@@ -116,7 +122,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	if (writer_parse(&w, argc, argv) < 0) {
-		fprintf(stderr, "usage: fi-writer [--vec] [--fork] [--rename] [--exit N] FILE\n");
+		fprintf(stderr, "usage: fi-writer [--vec] [--fork] [--rename] [--quiet] [--exit N] FILE\n");
 		return 2;
 	}
 	if (!w.fork)

@@ -3,6 +3,7 @@
 
 #include "num.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define PHASE_PREFIX "BROWNOUT "
@@ -11,8 +12,13 @@ static const char *const phase_builtins[] = { "pull", "deploy", "bootloader", "n
 
 void phase_init(struct phase *ph)
 {
+	phase_init_as(ph, "none");
+}
+
+void phase_init_as(struct phase *ph, const char *name)
+{
 	memset(ph, 0, sizeof(*ph));
-	strcpy(ph->name, "none");
+	snprintf(ph->name, sizeof(ph->name), "%s", name);
 }
 
 /* The value of key=... among the space-separated words of line, or NULL; *len is its length. */

@@ -34,6 +34,9 @@ struct phase_progress {
 };
 
 void phase_init(struct phase *ph);
+/* The same, in phase name until the first marker: a command that is one phase
+ * as a whole and prints no markers (a confirm run under the agent). */
+void phase_init_as(struct phase *ph, const char *name);
 
 /*
  * Feed len bytes written to stream (0: stdout, 1: stderr). Complete marker

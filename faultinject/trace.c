@@ -587,7 +587,7 @@ int trace_run(const struct trace_opts *o, struct trace_result *res)
 	tr->o = o;
 	tr->res = res;
 	tr->cut = o->cut;
-	phase_init(&tr->phase);
+	phase_init_as(&tr->phase, o->initial_phase ? o->initial_phase : "none");
 	res->end = TRACE_EXITED;
 
 	rc = trace_start(tr, &errfd);

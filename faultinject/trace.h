@@ -21,6 +21,7 @@ struct trace_opts {
 	int trigger_fd;			/* the cut writes here */
 	int trigger_test;		/* 1: write "b\n", kill the traced tree, return;
 					   0: write "b" to sysrq-trigger, the kernel resets */
+	const char *initial_phase;	/* NULL: "none" until the first phase marker */
 	const char *hold_phase;		/* non-NULL: hold at this phase's start (hold.h), */
 	int (*respec)(void *ctx, struct cut_spec *spec);	/* then get the cut from here */
 	void *respec_ctx;

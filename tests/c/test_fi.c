@@ -547,7 +547,7 @@ static void test_usage_errors(void **state)
 	run(e, phase);
 	assert_int_equal(e->code, 2);
 	assert_contains(e->err, "brownout-fi: --cut n=1,phase=verify: phase=verify: must be pull, deploy,"
-			" bootloader, none or a phase the --phase-rules give\n");
+			" bootloader, none, the --phase or a phase the --phase-rules give\n");
 	run(e, help);
 	assert_int_equal(e->code, 0);
 	assert_contains(e->out, "usage: brownout-fi");
@@ -800,6 +800,49 @@ static void test_hold_on_a_phase_never_reached_is_missed(void **state)
 	assert_contains(e->out, "BROWNOUT cut-missed spec=hold=bootloader points=4 status=0\n");
 }
 
+static void test_phase_names_a_command_without_markers(void **state)
+{
+	struct env *e = *state;
+	const char *argv[] = { e->fi, "--phase", "confirm", "--record", e->rec, "--",
+			       e->writer, "--quiet", e->data, NULL };
+
+	run(e, argv);
+	assert_int_equal(e->code, 0);
+	assert_int_equal(record_lines(e), 4);
+	assert_point(e, 1, "write", "confirm", "0", "4096");
+	assert_point(e, 4, "fsync", "confirm", "null", "null");
+}
+
+static void test_phase_gives_way_to_markers(void **state)
+{
+	struct env *e = *state;
+	const char *argv[] = { e->fi, "--phase", "confirm", "--record", e->rec, "--",
+			       e->writer, e->data, NULL };
+
+	run(e, argv);
+	assert_int_equal(e->code, 0);
+	assert_point(e, 1, "write", "pull", "0", "4096");
+	assert_point(e, 3, "write", "deploy", "4096", "4096");
+}
+
+static void test_phase_names_the_cut(void **state)
+{
+	struct env *e = *state;
+	const char *argv[] = { e->fi, "--phase", "confirm", "--cut", "phase=confirm,n=2,edge=after",
+			       "--trigger", e->trig, "--", e->writer, "--quiet", e->data, NULL };
+	const char *bad[] = { e->fi, "--phase", "Confirm", "--cut", "n=1", "--trigger", e->trig,
+			      "--", e->writer, e->data, NULL };
+
+	run(e, argv);
+	assert_int_equal(e->code, 0);
+	assert_tripped(e);
+	assert_contains(e->out, "BROWNOUT cut index=2 syscall=fsync edge=after phase=confirm path=");
+	assert_data(e, BLOCK, 0);
+	run(e, bad);
+	assert_int_equal(e->code, 2);
+	assert_contains(e->err, "--phase Confirm: not a phase name");
+}
+
 static void test_cut_file_errors(void **state)
 {
 	struct env *e = *state;
@@ -849,6 +892,9 @@ int main(void)
 		T(test_hold_at_the_first_point_a_rule_puts_in_the_phase),
 		T(test_hold_on_a_phase_never_reached_is_missed),
 		T(test_cut_file_errors),
+		T(test_phase_names_a_command_without_markers),
+		T(test_phase_gives_way_to_markers),
+		T(test_phase_names_the_cut),
 	};
 #undef T
 

@@ -29,6 +29,17 @@ static void test_starts_in_none(void **state)
 	assert_string_equal(ph.name, "none");
 }
 
+static void test_starts_in_the_phase_given(void **state)
+{
+	struct phase ph;
+
+	(void)state;
+	phase_init_as(&ph, "confirm");
+	assert_string_equal(ph.name, "confirm");
+	feed(&ph, OUT, "BROWNOUT phase name=pull state=start\n");
+	assert_string_equal(ph.name, "pull");
+}
+
 static void test_start_and_end(void **state)
 {
 	struct phase ph;
@@ -225,6 +236,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_starts_in_none),
+		cmocka_unit_test(test_starts_in_the_phase_given),
 		cmocka_unit_test(test_start_and_end),
 		cmocka_unit_test(test_partial_lines),
 		cmocka_unit_test(test_multiple_lines_in_one_write),
