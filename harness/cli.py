@@ -26,6 +26,7 @@ from .report import results
 from .machine.boot import format_timeline, spread, wait_boot
 from .checks.device import Device
 from .methods import METHODS
+from .methods.base import CONFIRM
 from .machine.qemu import Machine
 from .server import Fault
 from .storage import crash, life
@@ -169,6 +170,9 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if args.entries and (names or args.model != "storage"):
         raise HarnessError("--entries picks crash states of one method's disk life: "
                            "it needs --model storage and --method")
+    if args.phase and (names or args.model != "syscall"):
+        raise HarnessError("--phase picks phases of one method's cut campaign: it needs --method "
+                           "and the syscall model")
     if args.start != "v1" and (names or args.model != "syscall" or args.lazy_writeback):
         raise HarnessError(f"--from {args.start} is for one method's cut campaign (--method, syscall model): "
                            f"the comparison, the recorded life and lazy writeback start from v1")
@@ -184,10 +188,14 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     else:
         _, points = campaign.load_record(args.method, args.record, args.start)
         planned = campaign.plan(args.method, campaign.NEXT_PAYLOAD[args.start], points, args.cuts, args.seed,
-                                args.client, start=args.start)
+                                args.client, start=args.start, phases=tuple(args.phase or ()) or None)
         name = f"{args.method}-{args.client}-seed{args.seed}" + ("" if args.start == "v1" else f"-from-{args.start}")
+        if args.phase:
+            name += "-" + "-".join(args.phase)
         if args.lazy_writeback:
-            planned = [dataclasses.replace(c, id=f"{c.id}-lazy", lazy_writeback=True) for c in planned]
+            # Lazy writeback holds back what the update writes; the confirmation runs on a later boot.
+            planned = [dataclasses.replace(c, id=f"{c.id}-lazy", lazy_writeback=True) for c in planned
+                       if c.phase != CONFIRM]
             name += "-lazy"
     if args.shard:
         planned = campaign.shard(planned, *args.shard)
@@ -603,6 +611,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--from", dest="start", default="v1", choices=START_VERSIONS,
                    help="cut the update a device on this version takes (v2: the second update, to v3, "
                         "cold trials from a start built once; record it with 'record --from v2')")
+    c.add_argument("--phase", action="append", metavar="PHASE",
+                   help="only the cuts of this phase (repeatable), e.g. confirm: the new version's first "
+                        "confirmation and the cleanup after it")
     c.add_argument("--record", type=Path, metavar="FILE",
                    help="the cut points to plan from (default build/records/METHOD.jsonl); "
                         "it must have been recorded on the images built now")

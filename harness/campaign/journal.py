@@ -34,6 +34,7 @@ UNFINISHED = ("error", "timeout")
 HAPPY_FINAL = "v2"
 CLEAN = "atomic+completes"
 AFTER_BROKEN = "after a broken boot"
+COMMIT_UNDONE = "committed, then rolled back"
 _MEASURES = {f.name for f in dataclasses.fields(Measures)}
 
 
@@ -138,6 +139,8 @@ class Entry:
         verdicts = set(self.verdicts)
         if self.final in ("missed", "bricked", *UNFINISHED):
             return self.final
+        if "committed-rolled-back" in verdicts:
+            return COMMIT_UNDONE
         # Whether the device's own re-run gets it out of a mixed root is what
         # separates a method that heals (in-place under apt) from one that stays broken.
         if self.final == "mixed":
@@ -156,6 +159,8 @@ class Entry:
         k, final, verdicts = self.kind, self.final, set(self.verdicts)
         if final in UNFINISHED:
             return f"{final}: {self.error or 'no reason recorded'}"
+        if "committed-rolled-back" in verdicts:
+            return COMMIT_UNDONE
         if k == "cut":
             return None if self.outcome == CLEAN else self.outcome
         if k == "rollback":

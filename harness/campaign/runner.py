@@ -26,6 +26,7 @@ from ..trial import cutspec
 from ..images import BUILD, REPO
 from .journal import UNFINISHED, Entry, Journal
 from ..methods import images_key
+from ..methods.base import CONFIRM
 from ..trial.run import TrialResult, TrialSpec, record_points
 
 EDGES = ("before", "after")
@@ -81,15 +82,23 @@ def record_path(method: str, start: str = "v1") -> Path:
 
 
 def record(method: str, start: str = "v1") -> Path:
+    """Record the update's cut points, then (where the method has a confirm
+    phase) those of the installed version's first confirmation: one run each."""
     payload = NEXT_PAYLOAD[start]
-    points = record_points(TrialSpec(method, payload, start=start))
+    spec = TrialSpec(method, payload, start=start)
+    points = record_points(spec)
     if not points:
         raise HarnessError("the agent recorded no cut points")
+    if CONFIRM in methods.get(method).phases:
+        # Numbered on from the update's, so a point's index names it alone.
+        offset = max(p["index"] for p in points)
+        points += [dict(p, index=p["index"] + offset) for p in record_points(spec, confirm=True)]
     path = record_path(method, start)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
         f.write(json.dumps({"record": {"method": method, "payload": payload, "start": start,
+                                       "phases": list(methods.get(method).phases),
                                        "images": images_key(method)}}) + "\n")
         for point in points:
             f.write(json.dumps(point) + "\n")
@@ -116,18 +125,29 @@ def load_record(method: str, path: Path | None = None, start: str = "v1") -> tup
     if header.get("images") != images_key(method):
         raise HarnessError(f"{path} was recorded on other images than the ones built now: "
                            f"run '{again}' again")
+    if header.get("phases") != list(methods.get(method).phases):
+        raise HarnessError(f"{path} records the phases {', '.join(header.get('phases') or ['the update alone'])}, "
+                           f"not {', '.join(methods.get(method).phases)}: run '{again}' again")
     return header, lines[1:]
 
 
 def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
-         client: str = "safe", every_bootloader_point: bool = True, start: str = "v1") -> list[PlannedCut]:
-    """Every bootloader point (unless told otherwise); for pull and deploy all
+         client: str = "safe", every_bootloader_point: bool = True, start: str = "v1",
+         phases: tuple[str, ...] | None = None) -> list[PlannedCut]:
+    """Every bootloader point (unless told otherwise); for the other phases all
     points (`cuts` == 'all') or a sample of `cuts` (point, edge) pairs per phase,
-    drawn with `seed`. Each cut is aimed by its place in its phase, so a phase
-    after a download whose write count varies is still hit where planned."""
+    drawn with `seed`; only `phases` when given. Each cut is aimed by its place
+    in its phase, so a phase after a download whose write count varies is still
+    hit where planned."""
     rng = random.Random(seed)
     planned: list[PlannedCut] = []
-    for phase in methods.get(method).phases:
+    known = methods.get(method).phases
+    unknown = [p for p in phases or () if p not in known]
+    if unknown:
+        raise HarnessError(f"{method} has no phase {', '.join(unknown)}; its phases: {', '.join(known)}")
+    for phase in known:
+        if phases and phase not in phases:
+            continue
         in_phase = sorted(p["index"] for p in points if p["phase"] == phase)
         rank = {index: k for k, index in enumerate(in_phase, start=1)}
         pairs = [(index, edge) for index in in_phase for edge in EDGES]
@@ -170,7 +190,7 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
         single_boot = methods.get(method).request_boots == 1
         for k, i in enumerate(members):
             out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}",
-                             snapshot=len(members) >= SNAPSHOT_MIN and single_boot
+                             snapshot=len(members) >= SNAPSHOT_MIN and single_boot and phase != CONFIRM
                              and not (planned[i].state or planned[i].lazy_writeback)
                              and planned[i].start == "v1")
     return out

@@ -24,6 +24,10 @@ from ..machine.console import Marker
 
 GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
 # The phases a cut point can be labelled with; a method declares the ones it has.
+# confirm is the new version's first confirmation and the cleanup after it: its
+# cuts come on the first boot of the installed version, the client's confirm
+# run under the agent (rig.sh rig_confirm), never from a snapshot of the update.
+CONFIRM = "confirm"
 PHASE_NAME = re.compile(r"[a-z][a-z0-9-]*")
 # The agent's phase rule (faultinject/rules.h): a phase, then key=value filters, path= among them.
 RULE = re.compile(r"(?P<phase>[^\s#]+)(?P<filters>(\s+[a-z]+=\S+)+)")
@@ -72,8 +76,9 @@ class Method:
     disk_step: str                   # the one of them that makes the disk
     disk_image: str                  # file name in that step's output
     root_of: Callable[[dict[str, str]], RootLocation | None]   # from the `init` marker's fields
-    # The phases of the update, in the order they happen.
-    phases: tuple[str, ...] = ("pull", "deploy", "bootloader")
+    # The phases of the update, in the order they happen; CONFIRM last where the
+    # client's confirmation writes (marks the version good, cleans up).
+    phases: tuple[str, ...] = ("pull", "deploy", "bootloader", CONFIRM)
     # Phase by what a syscall targets, for clients that print no phase markers:
     # "<phase> path=<glob>" lines, first match wins (the agent's --phase-rules).
     phase_rules: tuple[str, ...] = ()
@@ -99,6 +104,11 @@ class Method:
     digests_step: str = "rootfs"     # whose digests.jsonl names the versions' root trees
     request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
     record_timeout: float = 240.0    # a record run: the update under the agent, then its points listed
+
+    @property
+    def update_phases(self) -> tuple[str, ...]:
+        """The phases of the update run itself: the ones a snapshot can hold at."""
+        return tuple(p for p in self.phases if p != CONFIRM)
 
     @property
     def max_boots(self) -> int:

@@ -23,6 +23,7 @@ OUTCOME_COLOURS = {
     "not atomic": "#6a1b9a",
     "mixed, re-run completes": "#ff9800",
     "mixed, not completed": "#e65100",
+    "committed, then rolled back": "#ad1457",
     "bricked": "#c62828",
     "missed": "#757575",
     "error": "#37474f",

@@ -40,8 +40,9 @@ from .start import check_start, start_disk
 from ..server import Fault, UpdateServer
 from ..machine.snapshot import Snapshot, hold_spec, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
-from .verdict import (BootRecord, anomalies, boot_record, error_fields, refusal_evidence, rollback_evidence,
-                      update_errors)
+from ..methods.base import CONFIRM
+from .verdict import (BootRecord, anomalies, boot_record, commit_undone, error_fields, refusal_evidence,
+                      rollback_evidence, update_errors)
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,24 @@ class TrialSpec:
                                f"known: {', '.join(method.clients)}")
         if self.cut is not None:
             cutspec.parse(self.cut)
+        if self.confirm_stage:
+            if CONFIRM not in method.phases:
+                raise HarnessError(f"{self.method} has no confirm phase: its confirmation writes nothing to cut")
+            if self.lazy_writeback or self.state:
+                raise HarnessError("a cut in the confirmation takes no lazy writeback or crash state: "
+                                   "both are of the update")
+            if not self.installs:
+                raise HarnessError(f"a cut in the confirmation needs a payload that installs "
+                                   f"({', '.join(INSTALLS)}), not {self.payload}")
         if self.state is not None and (self.cut or self.fault or self.corrupt_env):
             raise HarnessError("a crash state is the fault: it takes no cut, fault or corrupted env")
+
+    @property
+    def confirm_stage(self) -> bool:
+        """The cut falls in the installed version's first confirmation (phase=confirm),
+        which runs under the agent on the boot after the update."""
+        point = cutspec.try_parse(self.cut or "")
+        return bool(point and point.get("phase") == CONFIRM)
 
     @property
     def installs(self) -> str | None:
@@ -293,15 +310,16 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
     if methods.get(spec.method).request_boots != 1:
         raise HarnessError(f"{spec.method}'s update runs over several boots: its trials start cold")
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).phases)),
+        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).update_phases)),
                       path, srv).snapshot(phase)
 
 
 def record_points(spec: TrialSpec, run_dir: Path | None = None,
-                  server: UpdateServer | None = None) -> list[dict]:
-    """Run the update once under the agent in record mode: every cut point it could take."""
+                  server: UpdateServer | None = None, confirm: bool = False) -> list[dict]:
+    """Run the update once under the agent in record mode: every cut point it
+    could take; with `confirm`, those of the installed version's first confirmation."""
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(spec, path, srv).record()
+        return _Trial(spec, path, srv).record(confirm)
 
 
 class _Workspace:
@@ -331,6 +349,8 @@ class _Trial:
             raise HarnessError("a crash state powers on cold: it has no snapshot")
         if spec.start != "v1" and snapshot:
             raise HarnessError(f"a trial from {spec.start} starts cold: its snapshots are of v1")
+        if spec.confirm_stage and snapshot:
+            raise HarnessError("a cut in the confirmation starts cold: snapshots hold the update")
         point = cutspec.try_parse(spec.cut or "")
         if snapshot and point and point.plain_point and (point.index or 0) <= snapshot.points:
             raise HarnessError(f"cut {spec.cut} comes before the snapshot's hold at {snapshot.phase} "
@@ -369,25 +389,31 @@ class _Trial:
 
     # -- fw_cfg requests: what the boot hook is asked to do on the next boot
     def _request(self, agent: str | None = None) -> list[str]:
+        """The update, run under the agent (`agent`: cut or record) if given."""
         args = ["-fw_cfg", f"name=opt/brownout/update,string={self.method.request(self.spec.payload)}"]
         if self.spec.lazy_writeback:
             args += ["-fw_cfg", "name=opt/brownout/lazy-writeback,string=1"]
         client = self.method.clients[self.spec.client]
         if client:
             args += ["-fw_cfg", f"name=opt/brownout/client,file={self.apps / client}"]
-        if agent:
-            args += ["-fw_cfg", f"name=opt/brownout/agent,file={self.apps / 'brownout-fi'}"]
-            if self.method.phase_rules:
-                rules = self.run_dir / "phase-rules.txt"
-                rules.write_text("".join(f"{rule}\n" for rule in self.method.phase_rules))
-                args += ["-fw_cfg", f"name=opt/brownout/phase-rules,file={rules}"]
-            spec_file = self.run_dir / f"{agent}.txt"
-            if agent == "cut":
-                write_spec_file(spec_file, self.spec.cut or "")
-            else:
-                spec_file.write_text("1")
-            args += ["-fw_cfg", f"name=opt/brownout/{agent},file={spec_file}"]
-        return args
+        return args + (self._agent(agent) if agent else [])
+
+    def _confirm_request(self, agent: str) -> list[str]:
+        """The installed version's confirmation under the agent (cut or record), nothing installed."""
+        return self._agent(agent) + ["-fw_cfg", f"name=opt/brownout/confirm,string={self.spec.installs}"]
+
+    def _agent(self, agent: str) -> list[str]:
+        args = ["-fw_cfg", f"name=opt/brownout/agent,file={self.apps / 'brownout-fi'}"]
+        if self.method.phase_rules:
+            rules = self.run_dir / "phase-rules.txt"
+            rules.write_text("".join(f"{rule}\n" for rule in self.method.phase_rules))
+            args += ["-fw_cfg", f"name=opt/brownout/phase-rules,file={rules}"]
+        spec_file = self.run_dir / f"{agent}.txt"
+        if agent == "cut":
+            write_spec_file(spec_file, self.spec.cut or "")
+        else:
+            spec_file.write_text("1")
+        return args + ["-fw_cfg", f"name=opt/brownout/{agent},file={spec_file}"]
 
     def run(self) -> TrialResult:
         spec = self.spec
@@ -397,8 +423,9 @@ class _Trial:
             # judged offline (root and data as the cut left them), and only then
             # is the update run again.
             # A crash state is the disk as the power cut left it: it only powers on.
-            request = [] if spec.state else self._request("cut" if spec.cut else None)
-            first = self._cycle(power, request, agent=bool(spec.cut), restore=restore)
+            confirm = self._confirm_request("cut") if spec.confirm_stage else None
+            request = [] if spec.state else self._request("cut" if spec.cut and not confirm else None)
+            first = self._cycle(power, request, agent=bool(spec.cut), restore=restore, confirm=confirm)
             measures = self._measures(first)
             faulted = bool(spec.cut or spec.state)
             final, slot, verdicts = self._judge(first, "after the cut" if faulted else "after the update")
@@ -410,6 +437,8 @@ class _Trial:
             elif faulted and final == INSTALLS.get(spec.payload) and "atomic" in verdicts:
                 # Nothing is left to complete: the update is in place and runs.
                 verdicts.append("completes")
+                if spec.confirm_stage:
+                    final, slot = self._commit_holds(power, first, verdicts, final, slot)
             elif faulted:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()
@@ -417,6 +446,20 @@ class _Trial:
                 self._completes(again, verdicts)
                 findings_rerun = self.findings
         return self._result(final, slot, verdicts, measures, first, findings, findings_rerun)
+
+    def _commit_holds(self, power: PowerSwitch, first: list[_Boot], verdicts: list[str],
+                      final: str, slot: str) -> tuple[str, str]:
+        """One more power-on, nothing asked: a committed update must come up again
+        (mender#823's failure is a reboot after the commit taking the rollback
+        path). Returns the final version and slot, judged again when it did not hold."""
+        check = self._cycle(power, [], agent=False)
+        undone = commit_undone([b.record for b in first + check], self.spec.installs or "")
+        if undone is None:
+            return final, slot
+        self.notes.append(undone)
+        final, slot, _ = self._judge(check, "after one more power-on")
+        verdicts.append("committed-rolled-back")
+        return final, slot
 
     def _missed(self, boots: list[_Boot]) -> bool:
         if any(b.outcome and b.outcome.event == "cut-missed" for b in boots):
@@ -475,15 +518,25 @@ class _Trial:
         return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
                         self.server.bytes_served, written, round(elapsed, 3))
 
-    def record(self) -> list[dict]:
-        with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
-            self.device.config.extra_args += self._request("record")
-            # The boots before the last one only hand the update on (asymmetric: to recovery).
-            for boot_no in range(1, self.method.request_boots + 1):
+    def record(self, confirm: bool = False) -> list[dict]:
+        """The update's cut points, or with `confirm` those of the installed
+        version's first confirmation (the update runs plainly before it)."""
+        config = self.device.config
+        base = list(config.extra_args)
+        updates = self.method.request_boots
+        recorded = updates + 1 if confirm else updates
+        with PowerSwitch(config, self.run_dir / "boots") as power:
+            # The boots before the recorded one only hand the update on (asymmetric:
+            # to recovery), or install it before its confirmation is recorded.
+            for boot_no in range(1, recorded + 1):
+                if boot_no <= updates:
+                    config.extra_args = base + self._request(None if confirm else "record")
+                else:
+                    config.extra_args = base + self._confirm_request("record")
                 machine = power.on()
                 qmp = machine.qmp()
                 try:
-                    if boot_no < self.method.request_boots:
+                    if boot_no < recorded:
                         machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
                         qmp.wait_event("SHUTDOWN", timeout=30.0)
                         continue
@@ -492,26 +545,33 @@ class _Trial:
                 finally:
                     power.cut()
         if done.get("status") != "0":
-            raise HarnessError(f"the update failed while recording (status {done.get('status')}); "
+            what = "confirmation" if confirm else "update"
+            raise HarnessError(f"the {what} failed while recording (status {done.get('status')}); "
                                f"console log: {machine.run_dir / 'console.log'}")
         return [json.loads(line.text.split(" ", 1)[1]) for line in machine.console.lines
                 if line.text.startswith("BROWNOUT-POINT ")]
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
-               restore: Path | None = None) -> list[_Boot]:
+               restore: Path | None = None, confirm: list[str] | None = None) -> list[_Boot]:
         """Power on with `request` (the first boot restored from `restore`, if
-        given), then without, until the device settles or its boots run out."""
+        given), then without, until the device settles or its boots run out.
+        With `confirm`, the boot after the update's gets it: the agent is on
+        that boot, in the installed version's confirmation."""
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
         limit = self.method.max_boots
         last_request = self.method.request_boots
+        agent_boot = last_request + 1 if confirm is not None else last_request
         for boot_no in range(1, limit + 1):
-            config.extra_args = base + (request if boot_no <= last_request else [])
+            if boot_no <= last_request:
+                config.extra_args = base + request
+            else:
+                config.extra_args = base + (confirm if confirm is not None and boot_no == agent_boot else [])
             if restore and boot_no == 1:
                 config.extra_args += ["-incoming", "defer"]
             boot = self._boot(power, updating=boot_no == 1 and bool(request),
-                              agent=agent and boot_no == last_request,
+                              agent=agent and boot_no == agent_boot,
                               restore=restore if boot_no == 1 else None)
             boots.append(boot)
             if not boot.rebooted:
@@ -546,6 +606,9 @@ class _Trial:
                         and marker.get("version") != self.spec.installs:
                     continue
                 if agent and marker.event in ("reboot", "settled"):
+                    continue
+                # In a confirmation under the agent, the cut or the agent's end ends the boot.
+                if agent and self.spec.confirm_stage and marker.event == "confirm":
                     continue
                 # A boot that is no finished device (recovery) goes on after an
                 # error: it falls back or retries, then reboots.

@@ -9,6 +9,9 @@ keeps these records in its journal entry, and the verdicts point at them:
   by a boot of v1 that confirmed good (the boot counter or recovery at work);
 - `refused` needs an update error whose reason is the verification the
   payload was made to fail (a signature, a hash), not a broken transfer;
+- `committed-rolled-back` (a failure) needs a boot of the installed version
+  that confirmed good, followed by a boot of another version with no update
+  offered in between: the commit did not hold;
 - anything broken the device booted on the way (a failed confirmation and the
   fallback after it, a boot that never reached its application, a root that
   is no version, an unhealthy settle) is an anomaly, and an anomaly keeps a
@@ -153,6 +156,22 @@ def rollback_evidence(boots: list[BootRecord]) -> str | None:
     via = "recovery" if any(b.slot == "recovery" for b in between) else "the boot counter"
     return (f"v2-bad booted {len(bad)} time(s) (boot {', '.join(str(b.number) for b in bad)}) and failed its "
             f"confirmation; {via} brought v1 back ({back.describe()}, confirmed good)")
+
+
+def commit_undone(boots: list[BootRecord], installed: str) -> str | None:
+    """How a committed update was lost, or None: a boot of `installed` (as
+    /etc/brownout/version holds it) confirmed good, and a later boot came up
+    in another version. The caller passes only boots no update was offered to
+    after the commit."""
+    committed = next((b for b in boots if b.is_root and b.version == installed and b.confirm == "good"), None)
+    if committed is None:
+        return None
+    back = next((b for b in boots if b.number > committed.number and b.is_root and b.version
+                 and b.version != installed), None)
+    if back is None:
+        return None
+    return (f"{committed.describe()} confirmed good (committed); {back.describe()} came up "
+            f"in another version: the commit did not hold")
 
 
 def update_errors(boots: list[BootRecord]) -> list[tuple[str, ...]]:

@@ -3,11 +3,58 @@
 # run. The rig speaks through QEMU's fw_cfg, a channel outside the disks under
 # test: opt/brownout/update (what to install: the client's URL), and for fault
 # injection opt/brownout/agent (the agent binary), opt/brownout/cut (a cut
-# spec) or opt/brownout/record (record every cut point instead), and
-# opt/brownout/phase-rules (the agent's --phase-rules: phases by target, for
+# spec) or opt/brownout/record (record every cut point instead),
+# opt/brownout/confirm (the version whose first confirmation runs under the
+# agent, instead of the update), and opt/brownout/phase-rules (the agent's --phase-rules: phases by target, for
 # clients that print no phase markers); opt/brownout/client replaces the
 # client with a test fixture; opt/brownout/lazy-writeback keeps what the
 # update writes in the page cache until a program syncs.
+
+# rig_agent PHASE COMMAND [ARGS...] — run COMMAND under the fault agent as the
+# rig asks: record every cut point (printed as BROWNOUT-POINT lines), or cut at
+# the spec's point. PHASE names every point of a command that is one phase as
+# a whole (the method's phase rules then do not apply); with "", the rules and
+# the command's markers name them. Returns the agent's status (0 after a record).
+rig_agent() {
+	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
+	phase=$1
+	shift
+	cp "$rig/agent/raw" /run/brownout-fi && chmod 0755 /run/brownout-fi
+	rules=
+	[ -z "$phase" ] && [ -r "$rig/phase-rules/raw" ] && rules=$rig/phase-rules/raw
+	if [ -r "$rig/record/raw" ]; then
+		/run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
+			--record /run/points.jsonl -- "$@"
+		status=$?
+		while read -r point; do echo "BROWNOUT-POINT $point"; done < /run/points.jsonl
+		echo "BROWNOUT record-done status=$status"
+		return 0
+	fi
+	# The cut is read from its file, not passed in, so a hold (a snapshot taken
+	# where a phase starts, see faultinject/hold.h) can learn its cut after a restore.
+	/run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
+		--cut-file "$rig/cut/raw" -- "$@"
+	status=$?
+	echo "BROWNOUT agent-done status=$status"
+	return "$status"
+}
+
+# rig_confirm CLIENT — run "CLIENT confirm": plainly, or under the agent (its
+# points in phase confirm) when opt/brownout/confirm names the version booted.
+# The rig asks for the new version's first confirmation, never the old one's
+# that comes before the update.
+rig_confirm() {
+	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
+	if [ -r "$rig/confirm/raw" ] && [ -r "$rig/agent/raw" ]; then
+		read -r rig_want < "$rig/confirm/raw"
+		read -r rig_version < /etc/brownout/version
+		if [ "$rig_want" = "$rig_version" ]; then
+			rig_agent confirm "$1" confirm
+			return
+		fi
+	fi
+	"$1" confirm
+}
 
 # rig_install CLIENT — run "CLIENT install URL" as the rig asks, if it asks.
 rig_install() {
@@ -31,25 +78,8 @@ rig_install() {
 		client=/run/brownout-client
 	fi
 	[ -r "$rig/agent/raw" ] || { "$client" install "$url"; return; }
-
-	cp "$rig/agent/raw" /run/brownout-fi && chmod 0755 /run/brownout-fi
-	rules=
-	[ -r "$rig/phase-rules/raw" ] && rules=$rig/phase-rules/raw
-	if [ -r "$rig/record/raw" ]; then
-		/run/brownout-fi ${rules:+--phase-rules "$rules"} --record /run/points.jsonl -- \
-			"$client" install --no-reboot "$url"
-		status=$?
-		while read -r point; do echo "BROWNOUT-POINT $point"; done < /run/points.jsonl
-		echo "BROWNOUT record-done status=$status"
-		return 0
-	fi
-	# Under a cut the client must not reboot by itself: if the cut never fires,
-	# the agent has to live long enough to say so. The client has synced. The
-	# cut is read from its file, not passed in, so a hold (a snapshot taken where
-	# a phase starts, see faultinject/hold.h) can learn its cut after a restore.
-	/run/brownout-fi ${rules:+--phase-rules "$rules"} --cut-file "$rig/cut/raw" -- \
-		"$client" install --no-reboot "$url"
-	status=$?
-	echo "BROWNOUT agent-done status=$status"
-	[ "$status" -eq 0 ] && echo b > /proc/sysrq-trigger
+	# Under the agent the client must not reboot by itself: if the cut never
+	# fires, the agent has to live long enough to say so. The client has synced.
+	rig_agent "" "$client" install --no-reboot "$url" || return 0
+	[ -r "$rig/record/raw" ] || echo b > /proc/sysrq-trigger
 }

@@ -67,11 +67,43 @@ def test_a_cut_of_the_second_update_starts_cold_from_v2() -> None:
 def test_a_record_of_another_start_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(campaign, "images_key", lambda method: {"rootfs": "k"})
     path = tmp_path / "ab.jsonl"
-    path.write_text(json.dumps({"record": {"method": "ab", "payload": "v2", "images": {"rootfs": "k"}}})
+    path.write_text(json.dumps({"record": {"method": "ab", "payload": "v2", "images": {"rootfs": "k"},
+                                           "phases": ["pull", "deploy", "bootloader", "confirm"]}})
                     + "\n" + json.dumps(POINTS[0]) + "\n")
     assert campaign.load_record("ab", path)[1] == [POINTS[0]]
     with pytest.raises(HarnessError, match="records the update from v1, not from v2"):
         campaign.load_record("ab", path, "v2")
+
+
+def test_a_record_without_the_confirmation_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(campaign, "images_key", lambda method: {"rootfs": "k"})
+    path = tmp_path / "ab.jsonl"
+    path.write_text(json.dumps({"record": {"method": "ab", "payload": "v2", "images": {"rootfs": "k"}}})
+                    + "\n" + json.dumps(POINTS[0]) + "\n")
+    with pytest.raises(HarnessError, match=r"records the phases the update alone, not pull, deploy, bootloader, "
+                                           r"confirm: run './brownout record --method ab' again"):
+        campaign.load_record("ab", path)
+
+
+def test_confirm_cuts_start_cold_and_a_campaign_can_take_that_phase_alone() -> None:
+    points = POINTS + [{"index": 90 + k, "phase": "confirm"} for k in range(1, 4)]
+    cuts = campaign.group_cuts(plan("ab", "v2", points, "all", 1, phases=("confirm",)), jobs=2)
+    assert [c.id for c in cuts][:2] == ["ab-confirm-cut091-before", "ab-confirm-cut091-after"]
+    assert len(cuts) == 6 and not any(c.snapshot for c in cuts)
+    assert cuts[1].trial() == TrialSpec("ab", "v2", cut="phase=confirm,n=1,edge=after")
+    assert cuts[1].trial().confirm_stage
+    with pytest.raises(HarnessError, match="inplace has no phase confirm; its phases: pull, deploy"):
+        plan("inplace", "v2", points, "all", 1, phases=("confirm",))
+
+
+def test_a_confirm_cut_needs_a_method_that_confirms_and_a_payload_that_installs() -> None:
+    with pytest.raises(HarnessError, match="inplace has no confirm phase"):
+        TrialSpec("inplace", "v2", cut="phase=confirm,n=1")
+    with pytest.raises(HarnessError, match="needs a payload that installs"):
+        TrialSpec("ab", "v2-bad", cut="phase=confirm,n=1")
+    with pytest.raises(HarnessError, match="no lazy writeback"):
+        TrialSpec("ab", "v2", cut="phase=confirm,n=1", lazy_writeback=True)
+    assert not TrialSpec("ab", "v2", cut="phase=pull,n=1").confirm_stage
 
 
 def test_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
@@ -92,6 +124,7 @@ def test_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
     ("mixed", ["completes"], "mixed, re-run completes"),
     ("missed", [], "missed"),
     ("v1", [], "not atomic (v1)"),
+    ("v1", ["atomic", "completes", "committed-rolled-back"], "committed, then rolled back"),
 ])
 def test_outcome(final: str, verdicts: list[str], expected: str) -> None:
     written = Entry.of_trial("ab-pull-cut001-after", "cut", "pull", result(final, verdicts)).to_dict()

@@ -15,7 +15,7 @@ import pytest
 from harness.campaign import runner as campaign
 from harness.campaign.runner import PlannedCut, unaccounted
 from harness.campaign.journal import Journal, latest, load_journal
-from harness.methods import images_key
+from harness.methods import METHODS, images_key
 from harness.trial.run import TrialResult, TrialSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,8 +74,8 @@ def test_an_unfinished_result_carries_its_reason_and_console_tail(tmp_path: Path
 def test_a_campaign_whose_trials_time_out_reports_them_and_exits_non_zero(tmp_path: Path) -> None:
     # A record with one bootloader point: the plan is that point at both edges.
     record = tmp_path / "ab.jsonl"
-    record.write_text(json.dumps({"record": {"method": "ab", "payload": "v2",
-                                             "images": images_key("ab")}}) + "\n"
+    record.write_text(json.dumps({"record": {"method": "ab", "payload": "v2", "images": images_key("ab"),
+                                             "phases": list(METHODS["ab"].phases)}}) + "\n"
                       + json.dumps({"index": 1, "phase": "bootloader"}) + "\n")
     journal = tmp_path / "j.jsonl"
     proc = subprocess.run([str(REPO / "brownout"), "campaign", "--method", "ab", "--cuts", "0", "--record",

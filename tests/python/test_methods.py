@@ -28,7 +28,8 @@ def method_module(monkeypatch: pytest.MonkeyPatch):
 def test_every_registered_method_is_loaded_with_its_phases() -> None:
     assert tuple(METHODS) == REGISTERED
     assert METHODS["inplace"].phases == ("pull", "deploy")
-    assert METHODS["ab"].phases == ("pull", "deploy", "bootloader")
+    assert METHODS["ab"].phases == ("pull", "deploy", "bootloader", "confirm")
+    assert METHODS["ab"].update_phases == ("pull", "deploy", "bootloader")
 
 
 def test_a_method_with_a_missing_disk_step_is_refused(method_module) -> None:

@@ -11,8 +11,8 @@ import pytest
 from harness.campaign.journal import Entry
 from harness.machine.console import parse_marker
 from harness.report.html import overhead, render, spread, strategies
-from harness.trial.verdict import (BootRecord, anomalies, boot_record, error_fields, refusal_evidence,
-                                   rollback_evidence)
+from harness.trial.verdict import (BootRecord, anomalies, boot_record, commit_undone, error_fields,
+                                   refusal_evidence, rollback_evidence)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -61,6 +61,17 @@ def test_a_rollback_needs_v2_bad_booted_and_v1_back_after_it() -> None:
     assert rollback_evidence([update, bad_boot(2), bad_boot(3)]) is None
     # v1 before v2-bad does not count.
     assert rollback_evidence([v1_boot(1), bad_boot(2)]) is None
+
+
+def test_a_commit_undone_needs_the_new_version_confirmed_then_another_booted() -> None:
+    cut = boot(2, "init version=2 slot=B", "heartbeat seq=1", "cut index=3 syscall=fsync edge=after phase=confirm")
+    committed = boot(3, "init version=2 slot=B", "heartbeat seq=1", "confirm result=good slot=B")
+    again = boot(4, "init version=2 slot=B", "heartbeat seq=1", "confirm result=good slot=B")
+    seen = commit_undone([cut, committed, v1_boot(4)], "2")
+    assert seen is not None and "boot 3: version 2 (slot B) confirmed good" in seen and "boot 4: version 1" in seen
+    assert commit_undone([cut, committed, again], "2") is None
+    # A fallback before any commit is the boot counter at work, not a lost commit.
+    assert commit_undone([cut, v1_boot(3)], "2") is None
 
 
 def test_recovery_bringing_v1_back_is_named() -> None:
