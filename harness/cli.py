@@ -31,7 +31,7 @@ from .machine.qemu import Machine
 from .server import Fault
 from .storage import crash, life
 from .storage.states import CrashState, unique
-from .trial.run import PAYLOADS, V2_ROUTES, TrialSpec, run_trial
+from .trial.run import PAYLOADS, TIMINGS, V2_ROUTES, TrialSpec, run_trial
 from .trial.start import START_VERSIONS
 
 log = logging.getLogger("brownout")
@@ -336,22 +336,33 @@ class TrialRate:
     steady_per_hour: float | None    # after each worker's first trial (its snapshot)
     outcomes: Counter
     by_id: dict[str, str] = field(default_factory=dict)   # each trial's outcome and final version
+    # Mean host seconds per trial in each part of a trial (trial/run.py TIMINGS).
+    timings: dict[str, float] = field(default_factory=dict)
+    phases: Counter = field(default_factory=Counter)      # trials per phase cut
 
     @property
     def per_hour(self) -> float:
         return 3600 * self.trials / self.wall_s
 
 
-def bench_trials(method: str, trials: int, jobs: int, cold: bool) -> TrialRate:
-    """A campaign over the recorded bootloader points (repeated to `trials`), timed."""
+def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: bool = False) -> TrialRate:
+    """A campaign over the recorded bootloader points (repeated to `trials`), timed;
+    with `every_phase`, a seeded sample of `trials` points taken in turn from
+    every phase the method has."""
     try:
         _, points = campaign.load_record(method)
     except HarnessError:
         campaign.record(method)
         _, points = campaign.load_record(method)
-    planned = [c for c in campaign.plan(method, "v2", points, "1", 1) if c.phase == "bootloader"]
+    if every_phase:
+        sampled = campaign.plan(method, "v2", points, str(trials), 1, every_bootloader_point=False)
+        by_phase = [[c for c in sampled if c.phase == phase] for phase in METHODS[method].phases]
+        turns = [c for k in range(trials) for c in (group[k] for group in by_phase if k < len(group))]
+        planned = turns[:trials]
+    else:
+        planned = [c for c in campaign.plan(method, "v2", points, "1", 1) if c.phase == "bootloader"]
     if not planned:
-        raise HarnessError(f"{method} has no bootloader cut points recorded")
+        raise HarnessError(f"{method} has no {'' if every_phase else 'bootloader '}cut points recorded")
     planned = (planned * (trials // len(planned) + 1))[:trials]
     return time_campaign([dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)],
                          method, jobs, cold)
@@ -410,8 +421,13 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
     steady = None
     if len(times) > jobs + 1 and times[-1] > times[jobs]:
         steady = 3600 * (len(times) - jobs - 1) / (times[-1] - times[jobs])
+    spent: Counter[str] = Counter()
+    for e in entries:
+        spent.update(e.timings or {})
     return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries),
-                     {e.id: f"{e.outcome} ({e.final})" for e in entries})
+                     {e.id: f"{e.outcome} ({e.final})" for e in entries},
+                     {k: round(spent[k] / len(entries), 2) for k in TIMINGS if spent[k]},
+                     Counter(e.phase for e in entries))
 
 
 def cmd_bench_states(args: argparse.Namespace) -> int:
@@ -446,25 +462,33 @@ def cmd_bench_states(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_trials(args: argparse.Namespace) -> int:
-    """Trials per hour: a campaign over the bootloader points, timed end to end."""
+    """Trials per hour per method: a seeded sample over every phase, timed end to
+    end, with where a trial's time goes; methods one after the other, on the same host."""
     images.build()
-    rate = bench_trials(args.method, args.trials, args.jobs, args.cold)
+    names = sorted(METHODS) if args.method == "all" else [args.method]
     start = "cold starts" if args.cold else "snapshots"
-    print(f"{rate.trials} {args.method} bootloader-point trials from {start}, -j {args.jobs}: "
-          f"{rate.wall_s:.0f} s wall, {rate.wall_s / rate.trials:.1f} s per trial, "
-          f"{rate.per_hour:.0f} trials/hour")
-    if rate.steady_per_hour is not None:
-        print(f"  after the first trial of each worker (snapshot taken): "
-              f"{rate.steady_per_hour:.0f} trials/hour")
-    print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
+    rows = []
+    for n, method in enumerate(names, 1):
+        log.info("bench trials: %s (%d of %d methods)", method, n, len(names))
+        rate = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True)
+        rows.append((method, rate))
+        steady = f", {rate.steady_per_hour:.0f}/hour after each worker's first" \
+            if rate.steady_per_hour is not None else ""
+        print(f"{rate.trials} {method} cut trials from {start} over every phase "
+              f"({', '.join(f'{p} {k}' for p, k in rate.phases.items())}), -j {args.jobs}: "
+              f"{rate.wall_s:.0f} s wall, {rate.per_hour:.0f} trials/hour{steady}")
+        print("  a trial's host time, mean s: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.timings.items()))
+        print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
     if args.json:
-        results.write_bench(args.json, "trials", {"method": args.method, **rate_figures(rate, args.jobs, args.cold)})
+        results.write_bench(args.json, "trials", {
+            "methods": [{"method": m, **rate_figures(rate, args.jobs, args.cold)} for m, rate in rows]})
     return 0
 
 
 def rate_figures(rate: TrialRate, jobs: int, cold: bool) -> dict:
     return {"trials": rate.trials, "jobs": jobs, "cold": cold, "wall_s": rate.wall_s, "per_hour": rate.per_hour,
-            "steady_per_hour": rate.steady_per_hour, "outcomes": dict(rate.outcomes)}
+            "steady_per_hour": rate.steady_per_hour, "outcomes": dict(rate.outcomes),
+            "timings": rate.timings, "phases": dict(rate.phases)}
 
 
 def cmd_bench_all(args: argparse.Namespace) -> int:
@@ -556,8 +580,9 @@ def parser() -> argparse.ArgumentParser:
                    help="v2-delta: v2 through OSTree's static delta (ostree only); v1: an older "
                         "release, offered to a device --from v2")
     t.add_argument("--from", dest="start", default="v1", choices=START_VERSIONS,
-                   help="the version the device runs when the update is offered: v1 (factory), or "
-                        "v2 (a device updated to v2 once, kept in build/starts/)")
+                   help="where the device starts when the update is offered: v1 (factory), v2 (a device "
+                        "updated to v2 once), v2-bad (one that rolled back from v2-bad to v1); a start "
+                        "is built once and kept in build/starts/")
     t.add_argument("--fault", type=parse_fault, metavar="KIND:AFTER[:COUNT]",
                    help="server fault on the payload download, e.g. close:50000000:6")
     t.add_argument("--corrupt-env", action="store_true", help="destroy both env copies first")
@@ -586,7 +611,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--model", default="syscall", choices=MODELS,
                    help="syscall: the client's cut points; storage: the disk's writes and flushes")
     r.add_argument("--from", dest="start", default="v1", choices=START_VERSIONS,
-                   help="record the update a device on this version takes (v2: the second update, to v3)")
+                   help="record the update a device on this version takes (v2: the second update, to v3; "
+                        "v2-bad: v2 after v2-bad was rolled back)")
     r.set_defaults(func=cmd_record)
 
     c = sub.add_parser("campaign", help="a power-cut trial per point: atomic? completes?",
@@ -609,8 +635,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--client", default="safe", choices=clients,
                    help="'unsafe' runs the deliberately broken fixture: the campaign must flag it")
     c.add_argument("--from", dest="start", default="v1", choices=START_VERSIONS,
-                   help="cut the update a device on this version takes (v2: the second update, to v3, "
-                        "cold trials from a start built once; record it with 'record --from v2')")
+                   help="cut the update a device on this version takes (v2: the second update, to v3; v2-bad: "
+                        "v2 after v2-bad was rolled back), cold trials from a start built once; record "
+                        "it with 'record --from'")
     c.add_argument("--phase", action="append", metavar="PHASE",
                    help="only the cuts of this phase (repeatable), e.g. confirm: the new version's first "
                         "confirmation and the cleanup after it")
@@ -680,10 +707,11 @@ def parser() -> argparse.ArgumentParser:
     bb.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
                     help="also write the figures as JSON to FILE")
     bb.set_defaults(func=cmd_bench_boot)
-    bt = bench_sub.add_parser("trials", help="power-cut trials per hour (bootloader points)",
-                              description="Run TRIALS cut trials at the recorded bootloader points, "
-                                          "JOBS in parallel, and print trials per hour.")
-    bt.add_argument("--method", default="ab", choices=methods)
+    bt = bench_sub.add_parser("trials", help="power-cut trials per hour, over every phase",
+                              description="Run TRIALS cut trials per method at a seeded sample of recorded "
+                                          "points taken in turn from every phase, JOBS in parallel, and "
+                                          "print trials per hour and where a trial's time goes.")
+    bt.add_argument("--method", default="ab", choices=(*methods, "all"), help="a method, or all of them")
     bt.add_argument("--trials", type=positive_int, default=8)
     bt.add_argument("-j", "--jobs", type=positive_int, default=2)
     bt.add_argument("--cold", action="store_true", help="cold-boot every trial (no snapshots)")

@@ -1,7 +1,9 @@
-"""The second update: a device already on v2 (a start built once per method,
-trial --from v2) takes v3. A/B and RAUC write the other slot this time (A);
-OSTree deploys v3 beside the booted v2 and, once v3 confirms, cleans up the
-v1 deployment it no longer lists; asymmetric and in-place simply run again."""
+"""The update's later life. The second update: a device already on v2 (a start
+built once per method, trial --from v2) takes v3. A/B and RAUC write the other
+slot this time (A); OSTree deploys v3 beside the booted v2 and, once v3
+confirms, cleans up the v1 deployment it no longer lists; asymmetric and
+in-place simply run again. And after a rollback: a device that was offered
+v2-bad and came back to v1 (--from v2-bad) takes v2 over v2-bad's leftovers."""
 from __future__ import annotations
 
 import subprocess
@@ -41,3 +43,13 @@ def test_a_device_on_v2_takes_v3(trial, tmp_path: Path, method: str) -> None:
         disk = next(Path(result.log_dir).glob("*.qcow2"))
         left = deployments(disk, tmp_path)
         assert len(left) == 2 and result.slot in left, (left, result.summary())
+
+
+@pytest.mark.parametrize("method", ["ab", "asymmetric", "ostree", "rauc"])
+def test_a_device_that_rolled_back_from_v2_bad_takes_v2(trial, method: str) -> None:
+    result = trial(method=method, payload="v2", start="v2-bad")
+    assert result.start == "v2-bad" and result.final == "v2", result.summary()
+    assert set(result.verdicts) >= {"atomic", "completes"}, result.summary()
+    assert not result.anomalies, result.summary()
+    # It came up in v1 (the rollback held) before it took v2.
+    assert result.boots[0]["version"] == "1", result.summary()

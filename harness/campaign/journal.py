@@ -69,6 +69,7 @@ class Entry:
     lazy_writeback: bool = False
     start: str = "v1"            # the version the device ran when the update was offered
     equivalents: int = 0         # storage model: other crash states this trial's verdict stands for
+    timings: dict | None = None  # where the trial's host time went (trial/run.py TIMINGS)
     error: str = ""
     console_tail: str = ""
     images: dict | None = None   # the image steps' keys the trial ran on

@@ -73,8 +73,9 @@ class PlannedCut:
                          lazy_writeback=self.lazy_writeback, start=self.start)
 
 
-# The update a device takes from each start: v1's first update, v2's second.
-NEXT_PAYLOAD = {"v1": "v2", "v2": "v3"}
+# The update a device takes from each start: v1's first update, v2's second,
+# and v2 again after v2-bad was rolled back.
+NEXT_PAYLOAD = {"v1": "v2", "v2": "v3", "v2-bad": "v2"}
 
 
 def record_path(method: str, start: str = "v1") -> Path:

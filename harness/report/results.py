@@ -21,6 +21,7 @@ from .. import HarnessError
 from ..campaign.journal import UNFINISHED, Entry, latest, load_journal
 from ..images import BUILD, REPO, built_key, by_name, source_state, steps
 from ..methods import METHODS
+from ..trial.run import TIMINGS
 from .html import OUTCOMES, Spread, label, matrix, size, strategies
 
 DEFAULT_OUTPUT = REPO / "docs" / "results.md"
@@ -277,8 +278,17 @@ def bench_section(path: Path) -> list[str]:
                       [[r["name"], f"{r['min']:.3f}", f"{r['median']:.3f}", f"{r['max']:.3f}"]
                        for r in b.get("stages", [])])
     elif b["benchmark"] == "trials":
+        rates = b.get("methods") or [b]
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
-                       "outcomes"], [_rate_row(b["method"], b)])
+                       "outcomes"], [_rate_row(r["method"], r) for r in rates])
+        timed = [r for r in rates if r.get("timings")]
+        if timed:
+            parts = [k for k in TIMINGS if any(k in r["timings"] for r in timed)]
+            out += ["Where a trial's host time goes, mean seconds per trial:", ""]
+            out += _table(["method", "phases cut", *parts],
+                          [[r["method"], ", ".join(f"{p} {n}" for p, n in r.get("phases", {}).items()),
+                            *(f"{r['timings'][k]:.1f}" if k in r["timings"] else "-" for k in parts)]
+                           for r in timed])
     elif b["benchmark"] == "states":
         out += [f"Crash states of {b['method']}'s disk life per hour (storage model, seed {b.get('seed')}): "
                 "a seeded sample, one cold power-on per class of equivalent states, next to bootloader-point "

@@ -36,7 +36,7 @@ from ..images import require
 from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
 from .runlogs import console_tail
-from .start import check_start, start_disk
+from .start import RUNNING, check_start, start_disk
 from ..server import Fault, UpdateServer
 from ..machine.snapshot import Snapshot, hold_spec, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
@@ -60,6 +60,11 @@ LAZY_WRITEBACK_MEMORY_MIB = 1024
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done"
                      r"|settled)\b")
 
+
+# Where a trial's host time goes: its start disk and overlay, a snapshot's
+# restore, the boot the agent cuts (power-on or restore to the cut), the other
+# boots of its first cycle, the offline checks, the re-run, the commit check.
+TIMINGS = ("prepare", "restore", "to the cut", "boots", "checks", "re-run", "commit check")
 
 # The shape of a journal entry written by this code; entries without one are
 # older and keep the verdicts they were given (no evidence to re-grade them).
@@ -116,6 +121,8 @@ class TrialResult:
     update_error: dict[str, str] | None = None    # the first update-error's reason, detail (and message)
     lazy_writeback: bool = False
     start: str = "v1"            # the version the device ran when the update was offered
+    # Where the trial's host time went, in seconds (TIMINGS), for the benchmark.
+    timings: dict[str, float] = field(default_factory=dict)
     # A trial that ended without a verdict (final "error" or "timeout"): why, and the console's last lines.
     error: str = ""
     console_tail: str = ""
@@ -196,7 +203,7 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         method = methods.get(self.method)
-        check_start(self.start)
+        check_start(self.start, self.method)
         if self.start != "v1" and self.state:
             raise HarnessError("a crash state is of the recorded life from v1: it takes no --from")
         if V2_ROUTES.get(self.payload) not in (None, self.method):
@@ -235,11 +242,16 @@ class TrialSpec:
         return new[1:] if new else None
 
     @property
+    def running(self) -> str:
+        """The version the device runs when the update is offered."""
+        return RUNNING[self.start]
+
+    @property
     def whole_versions(self) -> tuple[str, ...]:
         """The roots that are whole (atomic): the version the device started on,
         or the one the update installs (from v1, v2 whatever the payload: v2-bad
         is whole only once undone)."""
-        return (self.start, INSTALLS.get(self.payload, "v2" if self.start == "v1" else self.start))
+        return (self.running, INSTALLS.get(self.payload, "v2" if self.running == "v1" else self.running))
 
     def reproduce(self) -> str:
         argv = ["./brownout", "trial", "--method", self.method, "--payload", self.payload]
@@ -355,6 +367,9 @@ class _Trial:
         if snapshot and point and point.plain_point and (point.index or 0) <= snapshot.points:
             raise HarnessError(f"cut {spec.cut} comes before the snapshot's hold at {snapshot.phase} "
                                f"(point {snapshot.points + 1}): start it cold")
+        preparing = time.monotonic()
+        self.timings: dict[str, float] = {}
+        self.stage = "boots"                 # what a boot without the agent counts as (TIMINGS)
         self.spec = spec
         self.from_snapshot = snapshot
         self.method = methods.get(spec.method)
@@ -386,6 +401,10 @@ class _Trial:
         if spec.corrupt_env:
             _corrupt_env(self.device)
         self.apps = require("apps")
+        self._spent("prepare", preparing)
+
+    def _spent(self, what: str, since: float) -> None:
+        self.timings[what] = round(self.timings.get(what, 0.0) + time.monotonic() - since, 3)
 
     # -- fw_cfg requests: what the boot hook is asked to do on the next boot
     def _request(self, agent: str | None = None) -> list[str]:
@@ -442,6 +461,7 @@ class _Trial:
             elif faulted:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()
+                self.stage = "re-run"
                 again = self._cycle(power, self._request(), agent=False)
                 self._completes(again, verdicts)
                 findings_rerun = self.findings
@@ -452,6 +472,7 @@ class _Trial:
         """One more power-on, nothing asked: a committed update must come up again
         (mender#823's failure is a reboot after the commit taking the rollback
         path). Returns the final version and slot, judged again when it did not hold."""
+        self.stage = "commit check"
         check = self._cycle(power, [], agent=False)
         undone = commit_undone([b.record for b in first + check], self.spec.installs or "")
         if undone is None:
@@ -491,7 +512,7 @@ class _Trial:
                            anomalies=anomalies(records, spec.payload) + self.unsettled,
                            rollback=self.rollback, refusal=self.refusal,
                            update_error=error_fields(errors[0]) if errors else None,
-                           lazy_writeback=spec.lazy_writeback, start=spec.start)
+                           lazy_writeback=spec.lazy_writeback, start=spec.start, timings=dict(self.timings))
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -584,12 +605,15 @@ class _Trial:
 
     def _boot(self, power: PowerSwitch, updating: bool, agent: bool,
               restore: Path | None = None) -> _Boot:
+        began = time.monotonic()
         machine = power.on()
         boot = _Boot(machine, len(self.boots) + 1)
         self.boots.append(boot)
         qmp = machine.qmp()
         if restore:
             restore_snapshot(machine, restore)
+            self._spent("restore", began)
+            began = time.monotonic()
         try:
             while True:
                 line = machine.console.wait_for_line(OUTCOME, timeout=STEP_TIMEOUT,
@@ -636,6 +660,7 @@ class _Trial:
         power.cut()
         self.notes += [f"boot {boot.number}: repaired {what} before mounting it" for what in boot.record.repairs]
         boot.ended = time.monotonic()
+        self._spent("to the cut" if agent else self.stage, began)
         return boot
 
     def _finished_device(self, machine: Machine) -> bool:
@@ -644,6 +669,13 @@ class _Trial:
 
     def _judge(self, boots: list[_Boot], when: str) -> tuple[str, str, list[str]]:
         """What the device runs after `boots`, checked offline: final, slot, verdicts."""
+        began = time.monotonic()
+        try:
+            return self._check(boots, when)
+        finally:
+            self._spent("checks", began)
+
+    def _check(self, boots: list[_Boot], when: str) -> tuple[str, str, list[str]]:
         spec = self.spec
         parts = {p.name: p for p in partitions(spec.method)}
         last = boots[-1].machine.console
@@ -682,7 +714,7 @@ class _Trial:
             else:
                 self.notes.append("final v1 without bc, but the boots show no v2-bad undone: not a rollback")
         errors = update_errors(records)
-        if errors and final == spec.start:
+        if errors and final == spec.running:
             # Only the verification the payload was made to fail is its refusal.
             self.refusal = refusal_evidence(spec.payload, records)
             if self.refusal:

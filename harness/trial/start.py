@@ -1,8 +1,10 @@
-"""Where a trial starts: the factory disk (v1), or a device already updated to v2.
+"""Where a trial starts: the factory disk (v1), a device already updated to
+v2, or one that was offered v2-bad and rolled back to v1 (v2-bad's leftovers
+still on it: the other slot, a deployment, a download).
 
-A later start is built once per method and set of images: a plain v2 update
-on a fresh device, judged like any trial (it must end on v2, atomic and
-complete), whose disk overlay is kept in build/starts/ with the keys of the
+A later start is built once per method and set of images: the update to it on
+a fresh device, judged like any trial (v2 must end on v2, atomic and
+complete; v2-bad must end rolled back to v1), whose disk overlay is kept in build/starts/ with the keys of the
 images it was built on. Trials from it overlay that disk; it is never run
 again per trial. Its backing file is the method's pristine disk, by path."""
 from __future__ import annotations
@@ -23,13 +25,21 @@ from ..server import UpdateServer
 log = logging.getLogger(__name__)
 
 STARTS = BUILD / "starts"
-START_VERSIONS = ("v1", "v2")
+START_VERSIONS = ("v1", "v2", "v2-bad")
+# The version a device from each start runs; and how the update that builds it
+# must end: final version and verdicts.
+RUNNING = {"v1": "v1", "v2": "v2", "v2-bad": "v1"}
+BUILT_BY = {"v2": ("v2", {"atomic", "completes"}), "v2-bad": ("v1", {"rolled-back"})}
 
 
-def check_start(start: str) -> None:
+def check_start(start: str, method: str | None = None) -> None:
     if start not in START_VERSIONS:
         raise HarnessError(f"unknown start version '{start}'; known: {', '.join(START_VERSIONS)} "
-                           f"(v1 is the factory disk, v2 a device updated to it)")
+                           f"(v1 is the factory disk, v2 a device updated to it, v2-bad one that "
+                           f"rolled back from it)")
+    if start == "v2-bad" and method and methods.get(method).boot_limit == 0:
+        raise HarnessError(f"{method} cannot start from v2-bad: it has no boot counter and no rollback, "
+                           f"so none of its devices comes back from v2-bad")
 
 
 def start_disk(method: str, start: str, server: UpdateServer | None = None,
@@ -37,7 +47,7 @@ def start_disk(method: str, start: str, server: UpdateServer | None = None,
     """The disk a trial from `start` overlays, built first where none fits the
     images built now; None for v1 (the pristine disk). Under a lock: parallel
     workers build it once."""
-    check_start(start)
+    check_start(start, method)
     if start == "v1":
         return None
     directory.mkdir(parents=True, exist_ok=True)
@@ -56,9 +66,10 @@ def start_disk(method: str, start: str, server: UpdateServer | None = None,
         log.info("building %s's %s start: a plain update to %s on a fresh device", method, start, start)
         from .run import TrialSpec, run_trial    # a start is built by a trial
         work = Path(tempfile.mkdtemp(prefix=f".{method}-{start}-", dir=directory))
+        final, verdicts = BUILT_BY[start]
         try:
             result = run_trial(TrialSpec(method=method, payload=start), work, server)
-            if result.final != start or not {"atomic", "completes"} <= set(result.verdicts):
+            if result.final != final or not verdicts <= set(result.verdicts):
                 raise HarnessError(f"{method}'s {start} start failed to build: the update to {start} ended "
                                    f"in {result.final} ({', '.join(result.verdicts) or 'no verdicts'}); "
                                    f"see {result.reproduce}")

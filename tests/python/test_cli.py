@@ -75,6 +75,10 @@ def test_entries_without_the_storage_model_is_one_clear_error() -> None:
     (["campaign", "--methods", "all", "--from", "v2"], "--from v2 is for one method's cut campaign"),
     (["campaign", "--method", "ab", "--model", "storage", "--from", "v2"], "--from v2 is for one method's cut"),
     (["record", "--method", "ab", "--model", "storage", "--from", "v2"], "record --from v2 is for the syscall"),
+    (["campaign", "--methods", "all", "--phase", "confirm"], "--phase picks phases of one method's cut campaign"),
+    (["trial", "--method", "inplace", "--from", "v2-bad"],
+     "inplace cannot start from v2-bad: it has no boot counter and no rollback"),
+    (["trial", "--method", "inplace", "--cut", "phase=confirm,n=1"], "inplace has no confirm phase"),
 ])
 def test_a_later_start_outside_a_cut_campaign_is_one_clear_error(args: list[str], complaint: str) -> None:
     result = subprocess.run([str(BROWNOUT), *args], capture_output=True, text=True, timeout=60)
