@@ -26,7 +26,8 @@ rig_agent() {
 		/run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
 			--record /run/points.jsonl -- "$@"
 		status=$?
-		while read -r point; do echo "BROWNOUT-POINT $point"; done < /run/points.jsonl
+		# printf, not echo: dash's echo would turn the JSON's \\ into \.
+		while read -r point; do printf 'BROWNOUT-POINT %s\n' "$point"; done < /run/points.jsonl
 		echo "BROWNOUT record-done status=$status"
 		return 0
 	fi
