@@ -249,6 +249,23 @@ def test_bench_figures_are_written_as_json_and_shown(tmp_path: Path) -> None:
                                                         "atomic+completes 8"]
 
 
+def test_trial_rates_of_every_method_show_where_a_trials_time_goes(tmp_path: Path) -> None:
+    def rate(method: str, timings: dict[str, float]) -> dict:
+        return {"method": method, "trials": 8, "jobs": 2, "cold": False, "wall_s": 120.0, "per_hour": 240.0,
+                "steady_per_hour": 300.0, "outcomes": {"atomic+completes": 8}, "timings": timings,
+                "phases": {"pull": 2, "deploy": 2, "bootloader": 2, "confirm": 2}}
+    bench = results.write_bench(tmp_path / "trials.json", "trials", {"methods": [
+        rate("ab", {"prepare": 0.5, "restore": 2.0, "to the cut": 3.25, "checks": 4.0}),
+        rate("inplace", {"prepare": 0.4, "to the cut": 30.0, "re-run": 20.0})]})
+    page = results.render([], [bench], STAMP)
+    assert [row[:6] for row in table_after(page, "### ")[1:]] == [
+        ["ab", "8", "2", "snapshots", "120 s", "240"], ["inplace", "8", "2", "snapshots", "120 s", "240"]]
+    rows = table_after(page, "Where a trial's host time goes")
+    assert rows[0] == ["method", "phases cut", "prepare", "restore", "to the cut", "checks", "re-run"]
+    assert rows[1][2:] == ["0.5", "2.0", "3.2", "4.0", "-"] and rows[2][2:] == ["0.4", "-", "30.0", "-", "20.0"]
+    assert rows[1][1] == "pull 2, deploy 2, bootloader 2, confirm 2"
+
+
 def test_states_figures_show_both_ways_and_the_states_that_differ(tmp_path: Path) -> None:
     outcomes = {"atomic+completes (v1)": 39, "atomic+completes (v2)": 1}
     direct = {"trials": 40, "jobs": 2, "cold": True, "wall_s": 800.0, "per_hour": 180.0, "steady_per_hour": None,
