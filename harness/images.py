@@ -197,7 +197,8 @@ def source_commit() -> str:
     return "" if commit == "unknown" else commit + ("+dirty" if dirty else "")
 
 
-def _run_step(step: Step, key: str) -> None:
+def _run_step(step: Step, key: str) -> float:
+    """Build `step` into its output; returns the seconds it took."""
     tmp = step.out.with_name(step.out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -205,7 +206,6 @@ def _run_step(step: Step, key: str) -> None:
                REPO=str(REPO), LC_ALL="C", **step.params)
     for dep in step.deps:
         env[dep.upper().replace("-", "_") + "_DIR"] = str(by_name(dep).out)
-    log.info("step %s: building", step.name)
     started = time.monotonic()
     result = subprocess.run(["bash", str(REPO / "images" / step.script)], env=env)
     if result.returncode != 0:
@@ -215,7 +215,32 @@ def _run_step(step: Step, key: str) -> None:
     (tmp / KEY_FILE).write_text(key + "\n")
     shutil.rmtree(step.out, ignore_errors=True)
     tmp.rename(step.out)
-    log.info("step %s: built in %.1f s", step.name, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    log.info("step %s: built in %.1f s", step.name, seconds)
+    return seconds
+
+
+# How long each step took when it was last built, kept with the download cache
+# (it outlives build/): the progress line's estimate of the time left.
+DURATIONS = CACHE / "step-seconds.json"
+
+
+def _durations() -> dict[str, float]:
+    try:
+        known = json.loads(DURATIONS.read_text())
+        return {k: float(v) for k, v in known.items()} if isinstance(known, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def time_left(todo: list[str], durations: dict[str, float]) -> str:
+    """The estimate of a build's time left: the last durations of the steps still to build."""
+    known = [durations[name] for name in todo if name in durations]
+    if not known:
+        return "time left unknown (no step timed yet)"
+    s = int(sum(known))
+    text = f"about {s // 60}:{s % 60:02d} left"
+    return text + (f" (+ {len(todo) - len(known)} steps never timed)" if len(known) < len(todo) else "")
 
 
 def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
@@ -229,6 +254,7 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
         if not _try_lock(lock):
             log.info("another build runs on %s: waiting for it", IMAGES)
             fcntl.flock(lock, fcntl.LOCK_EX)
+        todo: list[tuple[Step, str]] = []
         for each in steps():
             if each.name not in wanted:
                 continue
@@ -236,7 +262,15 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
             if not force and built_key(each) == key:
                 log.info("step %s: up to date", each.name)
                 continue
-            _run_step(each, key)
+            todo.append((each, key))
+        durations = _durations()
+        for n, (each, key) in enumerate(todo, 1):
+            log.info("step %d/%d %s: building, %s", n, len(todo), each.name,
+                     time_left([s.name for s, _ in todo[n - 1:]], durations))
+            durations[each.name] = round(_run_step(each, key), 1)
+            tmp = DURATIONS.with_suffix(".tmp")
+            tmp.write_text(json.dumps(durations, indent=1, sort_keys=True))
+            tmp.replace(DURATIONS)
     return keys
 
 

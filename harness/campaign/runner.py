@@ -87,19 +87,25 @@ def record(method: str, start: str = "v1") -> Path:
     phase) those of the installed version's first confirmation: one run each."""
     payload = NEXT_PAYLOAD[start]
     spec = TrialSpec(method, payload, start=start)
-    points = record_points(spec)
+    path = record_path(method, start)
+    took = last_durations(path)
+    began = time.monotonic()
+    points = record_points(spec, expected_s=took.get("update"))
     if not points:
         raise HarnessError("the agent recorded no cut points")
+    durations = {"update": round(time.monotonic() - began, 1)}
     if CONFIRM in methods.get(method).phases:
         # Numbered on from the update's, so a point's index names it alone.
         offset = max(p["index"] for p in points)
-        points += [dict(p, index=p["index"] + offset) for p in record_points(spec, confirm=True)]
-    path = record_path(method, start)
+        began = time.monotonic()
+        points += [dict(p, index=p["index"] + offset)
+                   for p in record_points(spec, confirm=True, expected_s=took.get("confirm"))]
+        durations["confirm"] = round(time.monotonic() - began, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
         f.write(json.dumps({"record": {"method": method, "payload": payload, "start": start,
-                                       "phases": list(methods.get(method).phases),
+                                       "phases": list(methods.get(method).phases), "seconds": durations,
                                        "images": images_key(method)}}) + "\n")
         for point in points:
             f.write(json.dumps(point) + "\n")
@@ -107,6 +113,16 @@ def record(method: str, start: str = "v1") -> Path:
         os.fsync(f.fileno())
     tmp.rename(path)
     return path
+
+
+def last_durations(path: Path) -> dict[str, float]:
+    """How long the record at `path` took, per run (update, confirm): {} for none or an older one."""
+    try:
+        with open(path) as f:
+            seconds = json.loads(f.readline())["record"].get("seconds", {})
+        return {k: float(v) for k, v in seconds.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def load_record(method: str, path: Path | None = None, start: str = "v1") -> tuple[dict, list[dict]]:

@@ -55,6 +55,7 @@ NEW_PACKAGE = {"v2": "bc", "v3": "dc"}
 # A payload that installs v2 by another route: OSTree's static delta v1->v2.
 V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
+RECORD_PROGRESS_S = 30.0
 LAZY_WRITEBACK_MEMORY_MIB = 1024
 # settled: a boot that updated (or checked) in place and stays up.
 OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cut-missed|agent-done|record-done"
@@ -326,12 +327,13 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
                       path, srv).snapshot(phase)
 
 
-def record_points(spec: TrialSpec, run_dir: Path | None = None,
-                  server: UpdateServer | None = None, confirm: bool = False) -> list[dict]:
+def record_points(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None,
+                  confirm: bool = False, expected_s: float | None = None) -> list[dict]:
     """Run the update once under the agent in record mode: every cut point it
-    could take; with `confirm`, those of the installed version's first confirmation."""
+    could take; with `confirm`, those of the installed version's first
+    confirmation. `expected_s`: how long the last such record ran (progress)."""
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(spec, path, srv).record(confirm)
+        return _Trial(spec, path, srv).record(confirm, expected_s)
 
 
 class _Workspace:
@@ -539,7 +541,24 @@ class _Trial:
         return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
                         self.server.bytes_served, written, round(elapsed, 3))
 
-    def record(self, confirm: bool = False) -> list[dict]:
+    def _wait_record(self, machine: Machine, what: str, expected_s: float | None) -> Marker:
+        """The record's end, with a progress line every RECORD_PROGRESS_S: the
+        agent lists the points only once the run is over."""
+        began = time.monotonic()
+        deadline = began + self.method.record_timeout
+        while True:
+            try:
+                return machine.console.wait_for_marker(
+                    "record-done", timeout=min(RECORD_PROGRESS_S, max(0.1, deadline - time.monotonic())))
+            except ConsoleTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+            elapsed = time.monotonic() - began
+            left = f", about {max(0, int(expected_s - elapsed))} s left by the last record" \
+                if expected_s else ", no earlier record to estimate the time left from"
+            log.info("record: %s %s under the agent, %d s of it%s", self.spec.method, what, int(elapsed), left)
+
+    def record(self, confirm: bool = False, expected_s: float | None = None) -> list[dict]:
         """The update's cut points, or with `confirm` those of the installed
         version's first confirmation (the update runs plainly before it)."""
         config = self.device.config
@@ -561,8 +580,7 @@ class _Trial:
                         machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
                         qmp.wait_event("SHUTDOWN", timeout=30.0)
                         continue
-                    done = machine.console.wait_for_marker("record-done",
-                                                           timeout=self.method.record_timeout)
+                    done = self._wait_record(machine, "confirmation" if confirm else "update", expected_s)
                 finally:
                     power.cut()
         if done.get("status") != "0":

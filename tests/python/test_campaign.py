@@ -241,3 +241,12 @@ def test_a_trial_that_stands_for_equivalent_states_counts_them_in_the_summary(tm
     assert [e.equivalents for e in entries] == [4000, 0]
     (row,) = [line for line in campaign.summarize(entries).splitlines() if "pull" in line]
     assert row.split()[-3:] == ["2", "(4002", "states)"]
+
+
+def test_a_records_durations_estimate_the_next_one(tmp_path: Path) -> None:
+    path = tmp_path / "ab.jsonl"
+    assert campaign.last_durations(path) == {}
+    path.write_text(json.dumps({"record": {"method": "ab", "seconds": {"update": 61.5, "confirm": 20}}}) + "\n")
+    assert campaign.last_durations(path) == {"update": 61.5, "confirm": 20.0}
+    path.write_text(json.dumps({"record": {"method": "ab"}}) + "\n")
+    assert campaign.last_durations(path) == {}

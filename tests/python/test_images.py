@@ -93,3 +93,10 @@ def test_each_method_step_lives_in_its_own_folder() -> None:
         for step in method.image_steps:
             assert step.script.startswith(f"methods/{method.name}/"), step
             assert (images.REPO / "images" / step.script).is_file(), step
+
+
+def test_a_builds_time_left_comes_from_the_steps_last_durations() -> None:
+    durations = {"kernel": 30.0, "rootfs": 400.4, "disk-ab": 12.0}
+    assert images.time_left(["rootfs", "disk-ab"], durations) == "about 6:52 left"
+    assert images.time_left(["rootfs", "ostree"], durations) == "about 6:40 left (+ 1 steps never timed)"
+    assert images.time_left(["ostree"], durations) == "time left unknown (no step timed yet)"
