@@ -617,7 +617,7 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("campaign", help="a power-cut trial per point: atomic? completes?",
                        description="Cut power at every recorded bootloader point and at all or a "
-                                   "seeded sample of pull and deploy points (both edges), one trial "
+                                   "seeded sample of each other phase's points (both edges), one trial "
                                    "each, in parallel; results go to a JSON-lines journal.")
     c.add_argument("--method", default="ab", choices=methods)
     c.add_argument("--methods", metavar="all|M1,M2",
@@ -628,7 +628,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--evidence", action="store_true",
                    help="with --methods: also write the evidence bundle next to the report")
     c.add_argument("--cuts", type=cuts_arg, default="all",
-                   help="'all' or points per phase to sample from pull and deploy "
+                   help="'all' or points per phase to sample from the phases other than bootloader "
                    "(0: the bootloader points alone)")
     c.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
     c.add_argument("-j", "--jobs", type=positive_int, default=2, help="trials in parallel")
