@@ -27,6 +27,7 @@ demo: images
 # the end-to-end tests and scenarios that boot real QEMU guests (one per core).
 # Their devices' overlays and snapshots (about 6 GB in all) go to build/pytest,
 # which each run empties first: pytest's default keeps three runs in /tmp.
+# The fifteen slowest tests are listed at the end: where the time goes.
 # Lint first: a finding fails the run before any guest boots.
 LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/brownout-init images/initramfs/init \
 	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/*/rootfs/usr/bin/* images/methods/*/rootfs/usr/lib/brownout/* \
@@ -39,7 +40,7 @@ lint: deps
 		-I src/lib -I faultinject src faultinject tests/fixtures
 
 test: deps lint c-test c-valgrind images
-	$(PYTEST) -n 2 --basetemp=build/pytest tests/python scenarios
+	$(PYTEST) -n 2 --durations=15 --basetemp=build/pytest tests/python scenarios
 
 bench: images
 	./brownout bench boot --runs 10
