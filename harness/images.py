@@ -237,7 +237,7 @@ def time_left(todo: list[str], durations: dict[str, float]) -> str:
     """The estimate of a build's time left: the last durations of the steps still to build."""
     known = [durations[name] for name in todo if name in durations]
     if not known:
-        return "time left unknown (no step timed yet)"
+        return "time left unknown (no step left was ever timed here)"
     s = int(sum(known))
     text = f"about {s // 60}:{s % 60:02d} left"
     return text + (f" (+ {len(todo) - len(known)} steps never timed)" if len(known) < len(todo) else "")

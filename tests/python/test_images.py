@@ -99,4 +99,4 @@ def test_a_builds_time_left_comes_from_the_steps_last_durations() -> None:
     durations = {"kernel": 30.0, "rootfs": 400.4, "disk-ab": 12.0}
     assert images.time_left(["rootfs", "disk-ab"], durations) == "about 6:52 left"
     assert images.time_left(["rootfs", "ostree"], durations) == "about 6:40 left (+ 1 steps never timed)"
-    assert images.time_left(["ostree"], durations) == "time left unknown (no step timed yet)"
+    assert images.time_left(["ostree"], durations) == "time left unknown (no step left was ever timed here)"
