@@ -2,11 +2,12 @@
 v2, or one that was offered v2-bad and rolled back to v1 (v2-bad's leftovers
 still on it: the other slot, a deployment, a download).
 
-A later start is built once per method and set of images: the update to it on
-a fresh device, judged like any trial (v2 must end on v2, atomic and
-complete; v2-bad must end rolled back to v1), whose disk overlay is kept in build/starts/ with the keys of the
-images it was built on. Trials from it overlay that disk; it is never run
-again per trial. Its backing file is the method's pristine disk, by path."""
+A later start is built once per method and set of images: the update to it
+on a fresh device, judged like any trial (v2 must end on v2, atomic and
+complete; v2-bad must end rolled back to v1), whose disk overlay is kept in
+build/starts/ with the keys of the images it was built on. Trials from it
+overlay that disk; it is never run again per trial. Its backing file is the
+method's pristine disk, by path."""
 from __future__ import annotations
 
 import fcntl
