@@ -357,6 +357,9 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: b
     if every_phase:
         sampled = campaign.plan(method, "v2", points, str(trials), 1, every_bootloader_point=False)
         by_phase = [[c for c in sampled if c.phase == phase] for phase in METHODS[method].phases]
+        for group in by_phase:
+            # The plan lists a phase's sample by index: shuffled, so the turns are not its earliest points.
+            random.Random(1).shuffle(group)
         turns = [c for k in range(trials) for c in (group[k] for group in by_phase if k < len(group))]
         planned = turns[:trials]
     else:
