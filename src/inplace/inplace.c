@@ -2,10 +2,10 @@
  * brownout-inplace: the in-place update client. It runs the real apt-get and
  * dpkg (fork/exec, never a shell) against the signed repository the harness
  * serves, then restarts the application and checks its health.
- *   install URL  repair what an earlier run left (dpkg --audit, then
- *                dpkg --configure -a), apt-get update, the release check
- *                (a repository that offers only an older release is refused),
- *                download (pull),
+ *   install URL  repair what an earlier run left (dpkg --audit and dpkg's
+ *                unfolded journal, then dpkg --configure -a), apt-get
+ *                update, the release check (a repository that offers only
+ *                an older release is refused), download (pull),
  *                apt-get install --reinstall of what dpkg could not
  *                configure, apt-get dist-upgrade (deploy), dpkg --audit,
  *                restart the application, health check; ends with
@@ -23,6 +23,7 @@
  * Exit status: 0 healthy, 1 update error or unhealthy, 2 usage error.
  */
 #include "aptlog.h"
+#include "dpkgdb.h"
 
 #include "client.h"
 #include "marker.h"
@@ -336,28 +337,48 @@ static int inplace_audit(void)
 }
 
 /*
- * What an interrupted earlier run left: dpkg --audit, then dpkg --configure -a
- * if needed. dpkg refuses to configure a package flagged reinst-required (cut
- * while dpkg unpacked it: its files may be of two versions) and fails; that is
- * not the end of the update: the deploy reinstalls such packages from the
- * repository (inplace_reinstreq), and the audit after it decides.
+ * dpkg's database is settled when dpkg --audit lists nothing and no journal
+ * entry waits to be folded into the status file (dpkgdb.h). An unreadable
+ * journal directory counts as unsettled: the repair is harmless when needless.
+ */
+static bool inplace_settled(int audit)
+{
+	int journal = dpkgdb_journal_entries(DPKGDB_UPDATES_DIR);
+
+	if (journal < 0)
+		fprintf(stderr, "brownout-inplace: %s: %s\n", DPKGDB_UPDATES_DIR, strerror(-journal));
+	else if (journal > 0)
+		fprintf(stderr, "brownout-inplace: %s: %d entries not folded in\n", DPKGDB_UPDATES_DIR,
+			journal);
+	return audit == 1 && journal == 0;
+}
+
+/*
+ * What an interrupted earlier run left, on every start: dpkg --audit and
+ * dpkg's journal, then dpkg --configure -a if either is unsettled. It opens
+ * the database for writing, so dpkg folds its journal in even when nothing is
+ * left to configure. dpkg refuses to configure a package flagged
+ * reinst-required (cut while dpkg unpacked it: its files may be of two
+ * versions) and fails; that is not the end of the update: the deploy
+ * reinstalls such packages from the repository (inplace_reinstreq), and the
+ * audit after it decides.
  */
 static int inplace_repair(const struct client *c)
 {
 	char *configure[] = { "dpkg", "--configure", "-a", NULL };
-	int clean = inplace_audit();
+	int audit = inplace_audit();
 
-	if (clean < 0)
+	if (audit < 0)
 		return client_fail(c, "dpkg", "audit", "dpkg --audit failed");
-	if (clean) {
+	if (inplace_settled(audit)) {
 		client_marker(c, "inplace-audit", MARKER({ "result", "clean" }));
 		return CLIENT_OK;
 	}
-	client_marker(c, "inplace-audit", MARKER({ "result", "broken" }));
+	client_marker(c, "inplace-audit", MARKER({ "result", audit == 1 ? "journal" : "broken" }));
 	if (inplace_run(configure, NULL, 0, NULL) != 0)
 		fprintf(stderr, "brownout-inplace: dpkg --configure -a failed; the deploy reinstalls what it left\n");
 	client_marker(c, "inplace-audit",
-		      MARKER({ "result", inplace_audit() == 1 ? "repaired" : "unrepaired" }));
+		      MARKER({ "result", inplace_settled(inplace_audit()) ? "repaired" : "unrepaired" }));
 	return CLIENT_OK;
 }
 
