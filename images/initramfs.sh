@@ -5,7 +5,7 @@
 
 step "initramfs: busybox-static + e2fsck-static + $(wc -l < "$KERNEL_DIR/modules.order") modules"
 root="$OUT/.root"
-mkdir -p "$root"/{bin,dev,proc,sys,newroot,lib/modules}
+mkdir -p "$root"/{bin,dev,proc,sys,newroot,sysroot,lib/modules}
 dpkg-deb --fsys-tarfile "$(apt_download busybox-static)" | tar -x -C "$root" ./bin/busybox
 for applet in $(qemu-aarch64-static "$root/bin/busybox" --list); do
 	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"

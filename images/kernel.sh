@@ -25,11 +25,27 @@ closure() {
 	done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++'
 }
 
+# unsign KO — drop the signature scripts/sign-file appended to a module: the
+# signature, a 12-byte struct module_signature ending in the signature's
+# length (big-endian), then a 28-byte magic string. The kernel does not
+# enforce signatures (CONFIG_MODULE_SIG_FORCE unset, no lockdown without
+# UEFI Secure Boot); it marks itself tainted ('E') and skips the SHA-256 of
+# the whole module, which under emulation costs about a third of the
+# initramfs's module loading, and CPU the update shares with the late ones.
+unsign() {
+	local size siglen
+	[ "$(tail -c 28 "$1" | head -c 27)" = "~Module signature appended~" ] || die "$1: not a signed module"
+	siglen=$(tail -c 32 "$1" | head -c 4 | od -An -tu1 | awk '{print (($1 * 256 + $2) * 256 + $3) * 256 + $4}')
+	size=$(stat -c %s "$1")
+	truncate -s $((size - 28 - 12 - siglen)) "$1"
+}
+
 # What the initramfs needs to mount the root: nothing more, every module
 # costs boot time under emulation.
 mkdir -p "$OUT/modules"
 closure $BOOT_MODULES | while read -r ko; do
 	cp "$ko" "$OUT/modules/"
+	unsign "$OUT/modules/$(basename "$ko")"
 	basename "$ko" >> "$OUT/modules.order"
 done
 
@@ -41,6 +57,7 @@ closure $LATE_MODULES $METHOD_MODULES | while read -r ko; do
 	rel=${ko#"$tmp"/}
 	mkdir -p "$late/$(dirname "$rel")"
 	cp "$ko" "$late/$rel"
+	unsign "$late/$rel"
 done
 cp "$tmp/lib/modules/$kver/modules.order" "$tmp/lib/modules/$kver/modules.builtin"* "$late/lib/modules/$kver/"
 depmod -b "$late" "$kver"

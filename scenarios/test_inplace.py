@@ -85,3 +85,21 @@ def test_a_package_dpkg_refuses_to_configure_is_reinstalled_by_the_rerun(trial) 
     assert result.mixed_roots and result.mixed_roots[0]["when"] == "after the cut"
     assert "completes" in result.verdicts
     assert result.dpkg_rerun == {"unsettled": [], "brownout-app": "2", "bc": "installed"}
+
+
+def test_a_cut_before_dpkg_removes_its_folded_journal_is_repaired_by_the_rerun(trial) -> None:
+    # dpkg folds its journal into the status file twice in the upgrade: after
+    # unpacking and after configuring. Power fails at the second, once the new
+    # status file is in place and before the journal entries it folded in are
+    # removed: every package is settled and dpkg --audit finds nothing, yet
+    # the journal is on disk. The client's start folds it in again
+    # (dpkg --configure -a) and the device ends exactly on v2.
+    result = trial(method="inplace", payload="v2",
+                   cut="phase=deploy,syscall=unlinkat,path=/var/lib/dpkg/updates/0000,n=2,edge=before")
+    assert result.cut is not None and result.cut["phase"] == "deploy"
+    assert result.dpkg == {"unsettled": [], "brownout-app": "2", "bc": "installed"}, result.summary()
+    assert result.final == "mixed" and result.mixed_roots, result.summary()
+    assert result.mixed_roots[0]["when"] == "after the cut"
+    assert "+var/lib/dpkg/updates/0000" in result.mixed_roots[0]["paths"], result.summary()
+    assert "completes" in result.verdicts, result.summary()
+    assert [m["when"] for m in result.mixed_roots] == ["after the cut"], result.summary()
