@@ -43,6 +43,11 @@ c_cc_host = $(HOST_CC)
 c_cc_aarch64 = $(CROSS_CC)
 c_flags_host :=
 c_flags_aarch64 = $(CROSS_SYSROOT_FLAGS)
+# The application and its health check, on the boot's critical path, link
+# statically on the device: under emulation the dynamic loader costs each
+# start about 20 ms more. The update clients stay dynamic (libcurl, OpenSSL).
+c_static_host :=
+c_static_aarch64 := -static
 # Every source includes the shared library's headers by name (src/lib); a
 # program's own headers sit next to it.
 c_includes := -Isrc/lib
@@ -98,7 +103,7 @@ build/$(1)/obj/%.o: src/%.c $(c_mk)
 	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $(c_includes) -MMD -MP -c $$< -o $$@
 
 build/$(1)/brownout-health: $(patsubst %,build/$(1)/obj/%.o,app/health $(c_lib))
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_static_$(1)) $$^ -o $$@
 
 # The update modules include libcurl, libubootenv and OpenSSL headers.
 $(patsubst %,build/$(1)/obj/%.o,$(c_update_lib)): build/$(1)/obj/%.o: src/%.c $(c_mk)
@@ -131,7 +136,7 @@ build/$(1)/$(2)/obj/%.o: src/%.c $(c_mk)
 
 build/$(1)/$(2)/brownout-app: $(patsubst %,build/$(1)/$(2)/obj/app/%.o,app selftest) \
 		$(patsubst %,build/$(1)/obj/%.o,$(c_lib))
-	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$^ -o $$@
+	$$(c_cc_$(1)) $$(CFLAGS_COMMON) $$(c_flags_$(1)) $$(c_static_$(1)) $$^ -o $$@
 endef
 
 $(foreach a,$(c_archs),$(eval $(call c_arch_rules,$(a))))
