@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import HarnessError
+from ..scratch import scratch_dir
 
 # Contents of these directories are runtime state, not part of a version.
 VOLATILE = ("proc", "sys", "dev", "run", "tmp", "data", "var/log",
@@ -201,7 +202,8 @@ def ext4_tree(image: Path, offset: int = 0, size: int | None = None, root: str =
     no mount, nothing written to the image."""
     if not image.exists():
         raise HarnessError(f"{image} is missing")
-    with tempfile.TemporaryDirectory(prefix="brownout-digest-") as tmp:
+    room = (size if size is not None else image.stat().st_size - offset) * (2 if offset or size is not None else 1)
+    with tempfile.TemporaryDirectory(prefix="brownout-digest-", dir=scratch_dir(room)) as tmp:
         fs = Path(tmp) / "fs.ext4"
         if offset or size is not None:
             with open(image, "rb") as src, open(fs, "wb") as dst:

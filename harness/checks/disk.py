@@ -26,6 +26,7 @@ from .device import Partition
 from .digest import (TreeDigest, classify, ext4_tree, installed_packages, load_known, load_manifests,
                      nearest, tree_digest, tree_manifest, unsettled_packages)
 from ..images import CACHE
+from ..scratch import scratch_dir
 
 CHECKS = CACHE / "checks"
 _CODE = hashlib.sha256(b"".join(
@@ -145,7 +146,8 @@ def _layers_key(disk: Path, part: Partition, root: str, versions: Path | None = 
 
 
 def _check_root_bytes(disk: Path, part: Partition, root: str, versions: Path | None) -> RootCheck:
-    with tempfile.TemporaryDirectory(prefix="brownout-root-") as tmp:
+    # The partition, then (ext4_tree) the root tree read out of it.
+    with tempfile.TemporaryDirectory(prefix="brownout-root-", dir=scratch_dir(2 * part.size)) as tmp:
         image = extract(disk, part, Path(tmp) / f"{part.name}.ext4")
         key = _content_key(image, root, versions)
         known = _cached(key, part.name)
@@ -213,5 +215,5 @@ def _read_root(image: Path, fs: FsCheck, root: str, versions: Path | None) -> Ro
 
 
 def check_fs(disk: Path, part: Partition) -> FsCheck:
-    with tempfile.TemporaryDirectory(prefix="brownout-fs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="brownout-fs-", dir=scratch_dir(part.size)) as tmp:
         return fsck(extract(disk, part, Path(tmp) / f"{part.name}.img"), part.name)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import bisect
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -14,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import HarnessError
+from ..scratch import scratch_dir
 from .states import CrashState, check
 from .writelog import LogEntry, LogReader
 
-# Where the writes' data waits for qemu-io: memory when there is room for it,
-# else the system's temporary directory.
-_SHM = Path("/dev/shm")
 
 
 @dataclass(frozen=True)
@@ -123,7 +120,8 @@ def materialize(state: CrashState, entries: Sequence[LogEntry], log_path: Path,
     base_format = _format(base)
     room = sum(p.length for p in plan if p.source is not None)
     # Not next to `out`, whose path may have blanks: qemu-io splits a command at them.
-    spool = _SHM if _SHM.is_dir() and shutil.disk_usage(_SHM).free > 2 * room else None
+    # The writes' data waits for qemu-io in memory when there is room for it.
+    spool = scratch_dir(room)
     with tempfile.TemporaryDirectory(prefix="brownout-state-", dir=spool) as tmp, \
             LogReader(log_path) as reader:
         commands = []
