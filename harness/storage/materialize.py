@@ -18,7 +18,6 @@ from .states import CrashState, check
 from .writelog import LogEntry, LogReader
 
 
-
 @dataclass(frozen=True)
 class Piece:
     """A range of the device and what to put there: `source`, the byte of the
