@@ -80,7 +80,8 @@ make_tree() { # version
 	step "rootfs: tree $version"
 	mkdir -p "$tree"
 	tar -x -C "$tree" -f "$base"
-	install -m 0755 "$REPO/images/rootfs/brownout-init" "$tree/sbin/brownout-init"
+	install -m 0755 "$APPS_DIR/brownout-init" "$tree/sbin/brownout-init"
+	install -D -m 0755 "$REPO/images/rootfs/init-late" "$tree/usr/lib/brownout/init-late"
 	cp -a "$KERNEL_DIR/rootfs-modules/." "$tree/"
 	install -m 0755 "$APPS_DIR"/device/* "$tree/usr/bin/"
 	# Every method's boot hook: the kernel command line's brownout.method= picks the one that acts.
