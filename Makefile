@@ -29,7 +29,7 @@ demo: images
 # which each run empties first: pytest's default keeps three runs in /tmp.
 # The fifteen slowest tests are listed at the end: where the time goes.
 # Lint first: a finding fails the run before any guest boots.
-LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/init-late images/initramfs/init \
+LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/init-late images/initramfs/repair-root \
 	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/*/rootfs/usr/bin/* images/methods/*/rootfs/usr/lib/brownout/* \
 	images/methods/asymmetric/recovery/init tests/fixtures/single-env/brownout-ab-single-env .ci/run brownout
 lint: deps

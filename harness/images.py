@@ -99,7 +99,7 @@ def disk_step(method: str, deps: tuple[str, ...], boots_as: str | None = None) -
 COMMON_STEPS: tuple[Step, ...] = (
     Step("kernel", "kernel.sh", params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES,
                                         "METHOD_MODULES": package_list((), "modules").replace(",", " ")}),
-    Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel",)),
+    Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel", "apps")),
     Step("sysroot", "sysroot.sh",
          params={"SYSROOT_PACKAGES": package_list(COMMON_SYSROOT_PACKAGES, "sysroot-packages")}),
     Step("apps", "apps.sh", inputs=("src", "faultinject", "tests/fixtures/ab_unsafe.c", "tests/fixtures/ab_unsynced.c",

@@ -83,3 +83,41 @@ def test_a_corrupt_kernel_is_reported_at_once(device_factory, tmp_path: Path, as
     garbage.write_bytes(b"\0" * 4096 + b"not a kernel" * 1000)
     subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{boot.offset}", str(garbage), "::/Image"], check=True)
     boot_fails_at_once(device, disk, tmp_path, "bad kernel image|boot-failed", assert_reaped)
+
+
+def overwrite(disk: Path, offset: int, data: bytes) -> None:
+    with disk.open("r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def test_a_root_whose_superblock_is_zeroed_is_repaired_by_the_initramfs(
+        device_factory, tmp_path: Path, assert_reaped) -> None:
+    device: Device = device_factory("ab")
+    disk = tmp_path / "torn-superblock.img"
+    subprocess.run(["cp", "--sparse=always", str(pristine_disk("ab")), str(disk)], check=True)
+    root_a = partitions("ab")[2]
+    # ext4's primary superblock: 1 KiB at byte 1024 of the partition.
+    overwrite(disk, root_a.offset + 1024, b"\0" * 1024)
+    config = MachineConfig(bios=device.config.bios, env_flash=device.config.env_flash, disks=[Disk(disk)])
+    with Machine(config, tmp_path / "m") as machine:
+        machine.start()
+        timeline = wait_boot(machine, timeout=BOOT_TIMEOUT)
+        assert (timeline.version, timeline.slot) == ("1", "A")
+        repair = machine.console.markers("initramfs-repair")
+        assert [(m.get("what"), m.get("dev")) for m in repair] == [("root", "/dev/vda3")], repair
+        assert repair[0].get("superblock") is not None, repair
+        pid = machine.pid
+    assert_reaped(pid)
+
+
+def test_a_root_beyond_repair_fails_at_once(device_factory, tmp_path: Path, assert_reaped) -> None:
+    device: Device = device_factory("ab")
+    disk = tmp_path / "no-root.img"
+    subprocess.run(["cp", "--sparse=always", str(pristine_disk("ab")), str(disk)], check=True)
+    root_a = partitions("ab")[2]
+    # Every superblock copy e2fsck could repair from is gone with the whole
+    # slot zeroed (a punched hole reads as zeros and keeps the copy sparse).
+    subprocess.run(["fallocate", "--punch-hole", "--offset", str(root_a.offset), "--length", str(root_a.size),
+                    str(disk)], check=True)
+    boot_fails_at_once(device, disk, tmp_path, "could not mount the root", assert_reaped)
