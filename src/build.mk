@@ -55,7 +55,7 @@ c_includes := -Isrc/lib
 # Modules are named by their path below src/, without .c: lib/marker, ab/env.
 # The shared library's modules that need nothing but libc: every program has
 # some of them. app/app.c and app/selftest.c are built per variant.
-c_lib := $(addprefix lib/,marker num fileio status deadline probe cli)
+c_lib := $(addprefix lib/,marker num fileio status deadline probe cli cmdline)
 
 c_variants := v1 v2 v2-bad v3
 c_vflags_v1 := -DAPP_VERSION='"1"'
