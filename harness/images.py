@@ -113,7 +113,7 @@ COMMON_STEPS: tuple[Step, ...] = (
                          for p in (REPO / METHOD_IMAGES).glob(pattern))),
          deps=("kernel", "apps", "keys", "apt-key"),
          params={"ROOTFS_PACKAGES": package_list(COMMON_ROOTFS_PACKAGES, "packages")}),
-    Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env",)),
+    Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env", "images/boot/u-boot.config")),
 )
 
 

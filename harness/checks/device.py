@@ -85,7 +85,7 @@ class Device:
         run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix=f"brownout-{method}-"))
         firmware = require("firmware")
         disk = make_overlay(base or pristine_disk(method, client), run_dir)
-        config = MachineConfig(bios=firmware / "u-boot.bin", env_flash=firmware / "flash1.img",
+        config = MachineConfig(bios=firmware / "u-boot.bin",
                                disks=[Disk(disk, format="qcow2", name="disk")], net=net)
         config.check()
         return cls(method, run_dir, disk, config)
