@@ -1,6 +1,6 @@
 """OSTree: libostree pulls the new commit into the device's repository and
-deploys it as a hard-linked tree; the loader switch and U-Boot's boot counter
-choose the deployment."""
+deploys it as a hard-linked tree; the client copies its kernel into the spare
+boot slot, and the env's slot and U-Boot's boot counter choose the deployment."""
 from __future__ import annotations
 
 import re

@@ -2,14 +2,16 @@
  * brownout-ostree: the OSTree update client, on libostree.
  *   install URL  pull the signed commit of ref brownout/update from the archive
  *                repo at URL (refused if older than the booted commit), deploy
- *                it (not staged: no systemd finalizer), arm the boot counter,
- *                make it the default deployment, reboot
- *   confirm      run the health check; mark the booted deployment good (and
- *                only then clean up), make a fallback deployment the default
- *                again, or reboot so the boot counter runs out
+ *                it (not staged: no systemd finalizer), make it the default
+ *                deployment, write its kernel into the other boot slot, switch
+ *                the env to that slot with the boot counter armed, reboot
+ *   confirm      run the health check; mark the booted deployment and its boot
+ *                slot good (and only then clean up), make a fallback deployment
+ *                the default again, or reboot so the boot counter runs out
  * Exit status: 0 success, 1 update error (or, for confirm, an unhealthy
  * deployment), 2 usage error, 3 confirm could not check or mark the deployment.
  */
+#include "bootslot.h"
 #include "env.h"
 
 #include "client.h"
@@ -29,6 +31,8 @@
 #define OSTREE_CLIENT_REFSPEC OSTREE_CLIENT_REMOTE ":" OSTREE_CLIENT_REF
 #define OSTREE_CLIENT_REPO "/ostree/repo"
 #define OSTREE_CLIENT_RETRIES_MAX 100
+#define OSTREE_CLIENT_BOOT_A "/dev/vda5"
+#define OSTREE_CLIENT_BOOT_B "/dev/vda6"
 
 enum { OSTREE_CLIENT_INSTALL, OSTREE_CLIENT_CONFIRM };
 
@@ -36,6 +40,7 @@ struct ostree {
 	struct client cl;	/* the program, its voice and shared options (src/lib/client.h) */
 	bool no_deltas;
 	unsigned retries;
+	const char *boot_slot[2];	/* the partitions of boot slots A and B */
 };
 
 /* The command line: commands, options, --help (src/lib/cli.h). */
@@ -54,6 +59,10 @@ static const struct cli_opt ostree_options[] = {
 	{ "retries", "N", "pulls run again after a broken transfer, 0.."
 	  CLI_STR(OSTREE_CLIENT_RETRIES_MAX) " (default 5)",
 	  CLI_UINT, offsetof(struct ostree, retries), 0, OSTREE_CLIENT_RETRIES_MAX },
+	{ "boot-a", "PATH", "boot slot A's partition (default " OSTREE_CLIENT_BOOT_A ")",
+	  CLI_PATH, offsetof(struct ostree, boot_slot[0]), 0, 0 },
+	{ "boot-b", "PATH", "boot slot B's partition (default " OSTREE_CLIENT_BOOT_B ")",
+	  CLI_PATH, offsetof(struct ostree, boot_slot[1]), 0, 0 },
 	CLIENT_OPTS_ENV(struct ostree, cl),
 	{ NULL },
 };
@@ -130,6 +139,70 @@ static int ostree_load(const struct ostree *os, OstreeSysroot **out, OstreeDeplo
 	return CLIENT_OK;
 }
 
+/*
+ * The boot slot whose header names deployment `label` ('A' or 'B'), or 0 when
+ * neither does; a slot that cannot be read is said on stderr and skipped.
+ */
+static char ostree_slot_of(const struct ostree *os, const char *label)
+{
+	for (int i = 0; i < 2; i++) {
+		struct bootslot bs;
+		int rc = bootslot_read(os->boot_slot[i], &bs);
+
+		if (rc == 0 && strcmp(bs.deployment, label) == 0)
+			return (char)('A' + i);
+		if (rc < 0 && rc != -ENOENT)
+			fprintf(stderr, "%s: %s: reading boot slot %c: %s\n", os->cl.name,
+				os->boot_slot[i], 'A' + i, strerror(-rc));
+	}
+	return 0;
+}
+
+/*
+ * The kernel arguments U-Boot boots the deployment with: its bootconfig's
+ * options with ostree= naming the deployment's own directory, which outlives
+ * the /ostree/boot.N links libostree swaps on every deployment change.
+ */
+static char *ostree_slot_args(OstreeSysroot *sysroot, OstreeDeployment *d, const char *options)
+{
+	g_autofree char *dir = ostree_sysroot_get_deployment_dirpath(sysroot, d);
+	g_auto(GStrv) words = g_strsplit(options ? options : "", " ", -1);
+	GString *args = g_string_new(NULL);
+
+	g_string_append_printf(args, "ostree=/%s", dir);
+	for (char **w = words; *w; w++)
+		if (**w && !g_str_has_prefix(*w, "ostree="))
+			g_string_append_printf(args, " %s", *w);
+	return g_string_free(args, FALSE);
+}
+
+/* Write deployment d (listed: its boot files are in /boot) into boot slot `slot`. */
+static int ostree_fill_slot(const struct ostree *os, OstreeSysroot *sysroot, OstreeDeployment *d,
+			    const char *label, char slot)
+{
+	OstreeBootconfigParser *bc = ostree_deployment_get_bootconfig(d);
+	const char *linux_path = bc ? ostree_bootconfig_parser_get(bc, "linux") : NULL;
+	const char *initrd = bc ? ostree_bootconfig_parser_get(bc, "initrd") : NULL;
+	g_autofree char *args = NULL, *kernel = NULL, *ramdisk = NULL;
+	g_autofree char *root = g_file_get_path(ostree_sysroot_get_path(sysroot));
+	const char *dev = os->boot_slot[slot - 'A'];
+	char word[CLIENT_WORD_MAX], s[2] = { slot, '\0' };
+	int rc;
+
+	if (!linux_path || !initrd)
+		return client_fail(&os->cl, "bootloader", "bootconfig",
+				   "%s: no kernel or initramfs in its boot entry", label);
+	args = ostree_slot_args(sysroot, d, ostree_bootconfig_parser_get(bc, "options"));
+	kernel = g_build_filename(root, "boot", linux_path, NULL);
+	ramdisk = g_build_filename(root, "boot", initrd, NULL);
+	rc = bootslot_write(dev, label, args, kernel, ramdisk);
+	if (rc < 0)
+		return client_fail(&os->cl, "bootslot", client_errno_word(rc, word, sizeof(word)),
+				   "%s: writing boot slot %c: %s", dev, slot, strerror(-rc));
+	client_marker(&os->cl, "bootslot-written", MARKER({ "slot", s }, { "deployment", label }));
+	return CLIENT_OK;
+}
+
 static int ostree_pull(const struct ostree *os, OstreeRepo *repo, const char *url,
 		       const char *booted, char **rev)
 {
@@ -197,12 +270,23 @@ static int ostree_install(const struct ostree *os, const char *url)
 	OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
 	char word[CLIENT_WORD_MAX], before[24], after[24];
 	const char *osname;
+	char booted_slot, target;
 	int rc;
 
 	rc = ostree_load(os, &sysroot, &booted, TRUE, "install");
 	if (rc != CLIENT_OK)
 		return rc;
 	osname = ostree_deployment_get_osname(booted);
+	{
+		g_autofree char *booted_name = ostree_label(booted);
+
+		booted_slot = ostree_slot_of(os, booted_name);
+		if (!booted_slot)
+			return client_fail(c, "bootslot", "unknown",
+					   "install: no boot slot holds the booted deployment %s",
+					   booted_name);
+	}
+	target = ostree_env_other(booted_slot);
 	if (!ostree_sysroot_get_repo(sysroot, &repo, NULL, &error))
 		return ostree_fail(os, "sysroot", "repo", "install", error);
 	snprintf(before, sizeof(before), "%" PRIu64, ostree_du_kib());
@@ -228,23 +312,29 @@ static int ostree_install(const struct ostree *os, const char *url)
 	client_phase(c, "deploy", "end", MARKER({ "deployment", name }));
 
 	client_phase(c, "bootloader", "start", MARKER({ "deployment", name }));
-	/* The counter first: once the loader symlink names the new deployment it
-	 * must already be on trial, or a bad one would boot with no way back. A
-	 * cut between the two boots the old default, which confirms and disarms. */
-	rc = ostree_env_arm(c->fw_config);
-	if (rc < 0)
-		return client_fail(c, "bootenv", client_errno_word(rc, word, sizeof(word)),
-				   "%s: arming the boot counter: %s", c->fw_config,
-				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
-	/* New default first, the running one as the fallback (uEnv.txt's
-	 * kernel_image2); older ones go. libostree writes loader.N whole, fsyncs it,
-	 * renames the /boot/loader symlink over, then syncs /boot. */
+	/* New default first, the running one as the fallback; older ones go.
+	 * libostree copies the kernel into the sysroot's /boot, writes loader.N
+	 * whole, renames the /boot/loader symlink over, then syncs /boot. U-Boot
+	 * never reads that file system: a cut from here to the env switch boots
+	 * the running deployment from its slot, and its confirm makes it the
+	 * default again. */
 	list = g_ptr_array_new_with_free_func(g_object_unref);
 	g_ptr_array_add(list, g_object_ref(deployment));
 	g_ptr_array_add(list, g_object_ref(booted));
 	if (!ostree_sysroot_write_deployments_with_options(sysroot, list, &opts, NULL, &error))
 		return ostree_fail(os, "bootloader", "write-deployments", "write deployments",
 				   error);
+	/* The slot of the previous fallback, which no env state boots while
+	 * nothing is pending; flushed before the env names it. */
+	rc = ostree_fill_slot(os, sysroot, deployment, name, target);
+	if (rc != CLIENT_OK)
+		return rc;
+	/* The switch: the new slot and its tries, in one store of the older copy. */
+	rc = ostree_env_arm(c->fw_config, target);
+	if (rc < 0)
+		return client_fail(c, "bootenv", client_errno_word(rc, word, sizeof(word)),
+				   "%s: arming the boot counter: %s", c->fw_config,
+				   rc == -EIO ? "read-back shows other values" : strerror(-rc));
 	client_phase(c, "bootloader", "end", MARKER({ "deployment", name }));
 	snprintf(after, sizeof(after), "%" PRIu64, ostree_du_kib());
 	client_marker(c, "repo-usage", MARKER({ "before_kib", before }, { "after_kib", after }));
@@ -259,22 +349,28 @@ static int ostree_confirm(const struct ostree *os)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *name = NULL;
 	OstreeDeployment *booted = NULL;
-	char word[CLIENT_WORD_MAX];
+	char word[CLIENT_WORD_MAX], slot, s[2] = { 0 };
 	bool fallback = false;
 	int stored = 0, rc;
 
 	if (ostree_load(os, &sysroot, &booted, TRUE, "confirm") != CLIENT_OK)
 		return client_confirm_error(c, "none", "sysroot");
 	name = ostree_label(booted);
+	slot = ostree_slot_of(os, name);
+	if (!slot) {
+		fprintf(stderr, "%s: no boot slot holds the booted deployment %s\n", c->name, name);
+		return client_confirm_error(c, name, "bootslot");
+	}
+	s[0] = slot;
 	/* Not marked good: this boot spent a try; U-Boot falls back once they are gone. */
 	if (!client_healthy(c))
 		return client_unhealthy(c, name);
 	deployments = ostree_sysroot_get_deployments(sysroot);
 	if (deployments->len > 0 && deployments->pdata[0] != booted) {
 		/* U-Boot booted the previous deployment: the default one spent its
-		 * tries. Make the running one the only deployment before the counter
-		 * is disarmed: a cut in between boots it as entry 1 (the script finds
-		 * no entry 2), never the failed one with the counter off. */
+		 * tries (or the env switch never came). Make the running one the only
+		 * deployment before the env names its slot: a cut in between boots it
+		 * again from the same slot, the failed one's tries still spent. */
 		g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_object_unref);
 		OstreeSysrootWriteDeploymentsOpts opts = { .do_postclean = FALSE };
 
@@ -287,7 +383,7 @@ static int ostree_confirm(const struct ostree *os)
 		}
 		fallback = true;
 	}
-	rc = ostree_env_mark_good(c->fw_config, &stored);
+	rc = ostree_env_mark_good(c->fw_config, slot, &stored);
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s: marking %s good: %s\n", c->name, c->fw_config, name,
 			rc == -EIO ? "read-back shows other values" : strerror(-rc));
@@ -297,12 +393,14 @@ static int ostree_confirm(const struct ostree *os)
 	 * files, and repo objects nothing refers to. The fallback stays listed. */
 	if ((stored || fallback) && !ostree_sysroot_cleanup(sysroot, NULL, &error))
 		fprintf(stderr, "%s: cleanup: %s\n", c->name, error->message);
-	return client_confirmed(c, name, stored, MARKER({ "fallback", fallback ? "yes" : "no" }));
+	return client_confirmed(c, name, stored,
+				MARKER({ "fallback", fallback ? "yes" : "no" }, { "boot", s }));
 }
 
 int main(int argc, char **argv)
 {
-	struct ostree os = { .cl = CLIENT_INIT(ostree_cli.name), .retries = 5 };
+	struct ostree os = { .cl = CLIENT_INIT(ostree_cli.name), .retries = 5,
+			     .boot_slot = { OSTREE_CLIENT_BOOT_A, OSTREE_CLIENT_BOOT_B } };
 	const char *url;
 	int cmd, rc;
 

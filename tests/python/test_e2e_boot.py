@@ -91,19 +91,24 @@ def overwrite(disk: Path, offset: int, data: bytes) -> None:
         f.write(data)
 
 
+# OSTree's sysroot is mounted read-write on every boot, so its superblock is
+# rewritten on every boot; U-Boot reads the kernel from a boot slot, not from it.
+@pytest.mark.parametrize("method", ["ab", "ostree"])
 def test_a_root_whose_superblock_is_zeroed_is_repaired_by_the_initramfs(
-        device_factory, tmp_path: Path, assert_reaped) -> None:
-    device: Device = device_factory("ab")
+        device_factory, tmp_path: Path, assert_reaped, method: str) -> None:
+    device: Device = device_factory(method)
     disk = tmp_path / "torn-superblock.img"
-    subprocess.run(["cp", "--sparse=always", str(pristine_disk("ab")), str(disk)], check=True)
-    root_a = partitions("ab")[2]
+    subprocess.run(["cp", "--sparse=always", str(pristine_disk(method)), str(disk)], check=True)
+    root = partitions(method)[2]
     # ext4's primary superblock: 1 KiB at byte 1024 of the partition.
-    overwrite(disk, root_a.offset + 1024, b"\0" * 1024)
+    overwrite(disk, root.offset + 1024, b"\0" * 1024)
     config = MachineConfig(bios=device.config.bios, env_flash=device.config.env_flash, disks=[Disk(disk)])
     with Machine(config, tmp_path / "m") as machine:
         machine.start()
         timeline = wait_boot(machine, timeout=BOOT_TIMEOUT)
-        assert (timeline.version, timeline.slot) == ("1", "A")
+        assert timeline.version == "1"
+        if method == "ab":
+            assert timeline.slot == "A"
         repair = machine.console.markers("initramfs-repair")
         assert [(m.get("what"), m.get("dev")) for m in repair] == [("root", "/dev/vda3")], repair
         assert repair[0].get("superblock") is not None, repair

@@ -11,6 +11,8 @@
 #                      repo whose ref brownout/update is that payload's commit
 #   sysroot.ext4       the device's OSTree partition: v1 committed and deployed
 #                      with libostree's U-Boot backend (/boot/loader/uEnv.txt)
+#   bootslot.img       boot slot A as the factory leaves it: v1's kernel,
+#                      initramfs and arguments (src/ostree/bootslot.h)
 #   digests.jsonl      digest of each version's deployment as libostree lays it out
 #   manifests/         the same, path by path (<version>.json)
 #   sizes.json         plain pull vs static delta v1->v2, repo usage
@@ -133,6 +135,37 @@ make_sysroot() { # DIR
 make_sysroot "$sysroot"
 # /boot/uEnv.txt as libostree's U-Boot backend expects to find it.
 ln -sfn loader/uEnv.txt "$sysroot/boot/uEnv.txt"
+
+# bootslot_image OUT DEPLOYMENT ARGS KERNEL INITRD — a boot slot's content, as
+# bootslot_write (src/ostree/bootslot.c) lays it out and the client writes it:
+# a 4 KiB text header, NUL-padded, then the kernel, then the initramfs, each
+# 4 KiB aligned; offsets and counts in 512-byte blocks, in hex.
+bootslot_image() {
+	local out=$1 deployment=$2 args=$3 kernel=$4 initrd=$5 kblocks rblock rblocks rsize
+	kblocks=$(( ($(stat -c %s "$kernel") + 4095) / 4096 * 8 ))
+	rsize=$(stat -c %s "$initrd")
+	rblock=$(( 8 + kblocks ))
+	rblocks=$(( (rsize + 4095) / 4096 * 8 ))
+	rm -f "$out"
+	printf 'bs_deployment=%s\nbs_kernel_block=0x%x\nbs_kernel_blocks=0x%x\nbs_ramdisk_block=0x%x\nbs_ramdisk_blocks=0x%x\nbs_ramdisk_size=0x%x\nbs_args=%s\n' \
+		"$deployment" 8 "$kblocks" "$rblock" "$rblocks" "$rsize" "$args" > "$out"
+	[ "$(stat -c %s "$out")" -lt 4096 ] || die "boot slot header of $deployment is over 4 KiB"
+	truncate -s 4096 "$out"
+	dd if="$kernel" of="$out" bs=512 seek=8 conv=notrunc status=none
+	dd if="$initrd" of="$out" bs=512 seek="$rblock" conv=notrunc status=none
+	truncate -s $(( (rblock + rblocks) * 512 )) "$out"
+}
+step "ostree: boot slot A with v1's kernel"
+v1_deployment=$(basename "$(deployment_of "$sysroot")")
+v1_entry=$(ls "$sysroot"/boot/loader/entries/*.conf)
+[ "$(echo "$v1_entry" | wc -l)" = 1 ] || die "the factory sysroot has $(echo "$v1_entry" | wc -l) boot entries, not 1"
+entry_field() { awk -v k="$1" '$1 == k { sub(/^[^ ]+ +/, ""); print; exit }' "$v1_entry"; }
+v1_args="ostree=/ostree/deploy/$OS/deploy/$v1_deployment"
+for word in $(entry_field options); do
+	case $word in ostree=*) ;; *) v1_args+=" $word" ;; esac
+done
+bootslot_image "$OUT/bootslot.img" "$v1_deployment" "$v1_args" \
+	"$sysroot/boot$(entry_field linux)" "$sysroot/boot$(entry_field initrd)"
 
 # digest VERSION — of the deployment libostree makes of VERSION from v1 (a
 # scratch sysroot; v1's own is the factory one).
