@@ -229,7 +229,8 @@ def storage_trial_id(method: str, phase: str, state: CrashState, client: str = "
 
 def storage_trials(method: str, states: list[crash.PlannedState], client: str = "safe") -> list[campaign.PlannedCut]:
     return [campaign.PlannedCut(storage_trial_id(method, p.phase, p.state, client), method, "v2", p.phase,
-                                p.state.upto, "", client, state=p.state.token(), equivalents=p.same_as)
+                                p.state.upto, "", client, state=p.state.token(), equivalents=p.same_as,
+                                equivalent_kinds=p.same_kinds)
             for p in states]
 
 

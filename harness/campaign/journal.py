@@ -69,6 +69,7 @@ class Entry:
     lazy_writeback: bool = False
     start: str = "v1"            # the version the device ran when the update was offered
     equivalents: int = 0         # storage model: other crash states this trial's verdict stands for
+    equivalent_kinds: dict[str, int] | None = None   # those states per kind (None: not recorded)
     timings: dict | None = None  # where the trial's host time went (trial/run.py TIMINGS)
     error: str = ""
     console_tail: str = ""
@@ -103,9 +104,11 @@ class Entry:
     @classmethod
     def of_trial(cls, cut_id: str, kind: str, planned_phase: str, result: TrialResult,
                  seed: int | None = None, at: float | None = None, images: dict | None = None,
-                 commit: str = "", equivalents: int = 0) -> Entry:
+                 commit: str = "", equivalents: int = 0,
+                 equivalent_kinds: dict[str, int] | None = None) -> Entry:
         return cls.from_dict({"id": cut_id, "seed": seed, "planned_phase": planned_phase, "kind": kind,
                               "time": at, "images": images, "commit": commit, "equivalents": equivalents,
+                              "equivalent_kinds": equivalent_kinds,
                               **result.as_dict()})
 
     # -- grading ---------------------------------------------------------------
@@ -196,11 +199,12 @@ class Journal:
                 os.close(fd)
 
     def record(self, cut_id: str, kind: str, planned_phase: str, result: TrialResult,
-               seed: int | None = None, equivalents: int = 0) -> Entry:
+               seed: int | None = None, equivalents: int = 0,
+               equivalent_kinds: dict[str, int] | None = None) -> Entry:
         """Append the result of one trial, stamped with the time, the image keys and the
         source commit it ran on; returns its entry."""
         entry = Entry.of_trial(cut_id, kind, planned_phase, result, seed, time.time(),
-                               images_key(result.method), source_commit(), equivalents)
+                               images_key(result.method), source_commit(), equivalents, equivalent_kinds)
         self.append(entry)
         return entry
 

@@ -78,7 +78,8 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         finally:
             for disk in run_dir.glob("*.qcow2"):
                 disk.unlink()            # keep the logs, not the disk
-        journal.record(cut.id, cut.kind, cut.phase, result, config.getoption("brownout_seed"), cut.equivalents)
+        journal.record(cut.id, cut.kind, cut.phase, result, config.getoption("brownout_seed"), cut.equivalents,
+                       dict(cut.equivalent_kinds))
         request.node.user_properties.append(("brownout-trial", result.summary()))
         return result
 

@@ -58,6 +58,7 @@ class PlannedCut:
     state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
     lazy_writeback: bool = False
     equivalents: int = 0         # storage model: other states this one's verdict stands for
+    equivalent_kinds: tuple[tuple[str, int], ...] = ()   # those states per kind
     start: str = "v1"            # the version the device runs when the update is offered
 
     @property

@@ -22,7 +22,7 @@ from ..campaign.journal import UNFINISHED, Entry, latest, load_journal
 from ..images import BUILD, REPO, built_key, by_name, source_state, steps
 from ..methods import METHODS
 from ..trial.run import TIMINGS
-from .html import OUTCOMES, Spread, label, matrix, size, strategies
+from .html import OUTCOMES, Spread, column, label, matrix, size, strategies
 
 DEFAULT_OUTPUT = REPO / "docs" / "results.md"
 BENCH_FORMAT = 1
@@ -176,6 +176,31 @@ def outcome_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     return ["method", "phase", *columns, "trials"], rows
 
 
+NOT_RECORDED = "not recorded"
+
+
+def state_kind_rows(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
+    """Storage-model trials: per method and kind of crash state (prefix, dropped,
+    torn), how many states ended in each outcome, each trial counting for itself
+    and the equivalent states it was judged for."""
+    cells: dict[tuple[str, str], Counter] = {}
+    for e in entries:
+        if e.kind != "cut" or e.model != "storage":
+            continue
+        mine = (e.cut or {}).get("kind") or NOT_RECORDED
+        counts = Counter({mine: 1})
+        if e.equivalent_kinds is not None:
+            counts.update(e.equivalent_kinds)
+        elif e.equivalents:
+            counts[NOT_RECORDED] += e.equivalents
+        for kind, n in counts.items():
+            cells.setdefault((label(e), kind), Counter())[column(e)] += n
+    seen = {o for c in cells.values() for o in c}
+    columns = [o for o in OUTCOMES if o in seen] + sorted(seen - set(OUTCOMES))
+    rows = [[m, k, *(str(c[o]) for o in columns), str(sum(c.values()))] for (m, k), c in sorted(cells.items())]
+    return ["method", "kind of state", *columns, "states"], rows
+
+
 def scenario_rows(entries: list[Entry]) -> list[list[str]]:
     """Trials without a cut: per method and kind, how many met their expectation, and why the others did not."""
     groups: dict[tuple[str, str], list[Entry]] = {}
@@ -244,6 +269,13 @@ def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[
     head, rows = outcome_rows(entries)
     out += ["#### Cut trials: outcome per method and phase", ""]
     out += _table(head, rows) if rows else ["No cut trials in this journal.", ""]
+    head, rows = state_kind_rows(entries)
+    if rows:
+        out += ["#### Crash states: outcome per method and kind of state", "",
+                "Storage model: every state counted, those judged by one trial for a class of equivalent "
+                "states included. A prefix keeps every write up to the power loss; dropped loses writes the "
+                "disk had not flushed; torn cuts one write at a 512-byte boundary.", ""]
+        out += _table(head, rows)
     scenarios = scenario_rows(entries)
     out += ["#### Trials without a cut: per method and kind", ""]
     out += (_table(["method", "kind", "trials", "as expected", "not as expected"], scenarios) if scenarios

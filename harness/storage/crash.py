@@ -11,6 +11,7 @@ import fcntl
 import json
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,7 @@ class PlannedState:
     state: CrashState
     phase: str
     same_as: int          # other states that leave the same disk, judged by this one
+    same_kinds: tuple[tuple[str, int], ...] = ()   # those states per kind (prefix, dropped, torn)
 
 
 def every_state(life: Life, seed: int) -> list[CrashState]:
@@ -158,7 +160,8 @@ def plan_states(life: Life, cuts: str, seed: int, entries: range | None = None) 
         at = life.where(state)
         if entries is not None and at.phase != FIRMWARE and at.number not in entries:
             continue
-        by_phase.setdefault(at.phase, []).append(PlannedState(state, at.phase, len(same)))
+        kinds = tuple(sorted(Counter(s.kind for s in same).items()))
+        by_phase.setdefault(at.phase, []).append(PlannedState(state, at.phase, len(same), kinds))
     rng = random.Random(seed)
     planned: list[PlannedState] = []
     for phase, members in by_phase.items():

@@ -235,10 +235,12 @@ def test_an_unfinished_crash_state_stays_in_the_storage_model() -> None:
 
 def test_a_trial_that_stands_for_equivalent_states_counts_them_in_the_summary(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.jsonl")
-    journal.record("ab-storage-pull-prefix-9", "cut", "pull", result("v1", ["atomic", "completes"]), 7, 4000)
+    journal.record("ab-storage-pull-prefix-9", "cut", "pull", result("v1", ["atomic", "completes"]), 7, 4000,
+                   {"prefix": 10, "torn": 3990})
     journal.record("ab-storage-pull-prefix-12", "cut", "pull", result("v1", ["atomic", "completes"]), 7)
     entries = journal.entries()
     assert [e.equivalents for e in entries] == [4000, 0]
+    assert [e.equivalent_kinds for e in entries] == [{"prefix": 10, "torn": 3990}, None]
     (row,) = [line for line in campaign.summarize(entries).splitlines() if "pull" in line]
     assert row.split()[-3:] == ["2", "(4002", "states)"]
 

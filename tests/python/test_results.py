@@ -311,3 +311,27 @@ def test_each_journal_says_which_commit_and_images_its_trials_ran_on(tmp_path: P
     text = "\n".join(results.journal_section(journal.path))
     assert "source commits the trials ran on: `abc1234`" in text
     assert 'image keys the trials ran on: `{"rootfs": "k1"}`' in text
+
+
+def test_crash_states_are_counted_per_kind_with_the_states_each_trial_stood_for(tmp_path: Path) -> None:
+    def state(id: str, kind: str, final: str, **extra: object) -> dict:
+        e = entry(id, phase="deploy", final=final, **extra)
+        e["cut"] = {"model": "storage", "kind": kind, "phase": "deploy", "index": "9"}
+        e["cut_spec"] = f"{kind}:9"
+        return e
+    path = tmp_path / "ab-storage.jsonl"
+    path.write_text(journal_lines([
+        state("s1", "prefix", "v1", equivalents=5, equivalent_kinds={"prefix": 2, "torn": 3}),
+        state("s2", "torn", "bricked", verdicts=()),
+        # An older line: how many it stood for, not of which kind.
+        state("s3", "dropped", "v2", equivalents=4),
+        entry("ab-pull-cut001-after", phase="pull"),     # the syscall model is not counted here
+    ]))
+    page = results.render([path], [], STAMP)
+    head, *rows = table_after(page, "#### Crash states")
+    counts = {(r[0], r[1]): dict(zip(head[2:], map(int, r[2:]))) for r in rows}
+    assert counts[("ab [storage]", "prefix")]["atomic+completes"] == 3
+    assert counts[("ab [storage]", "torn")] == {"atomic+completes": 3, "bricked": 1, "states": 4}
+    assert counts[("ab [storage]", "dropped")]["states"] == 1
+    assert counts[("ab [storage]", "not recorded")]["atomic+completes"] == 4
+    assert sum(c["states"] for c in counts.values()) == 3 + 4 + 1 + 4

@@ -123,3 +123,15 @@ def test_states_that_differ_only_in_a_slot_no_env_names_first_are_one_class(tmp_
     assert keys[p("prefix:5")] != keys[p("prefix:7")]       # B named first: its content decides
     assert keys[p("prefix:5")] != keys[p("prefix:4")]
     assert keys[p("torn:4:512:old")].startswith("disk:")
+
+
+def test_a_planned_state_counts_the_states_it_stands_for_per_kind(tmp_path: Path) -> None:
+    sector = b"x" * 512
+    # The same bytes written twice: a prefix after either write leaves the same disk.
+    log = write_log(tmp_path / "life.log", [("w", 0, sector), ("f",), ("w", 0, sector), ("f",)])
+    placed = [PlacedEntry(n, 1, "linux", "deploy", "data") for n in range(4)]
+    life = crash.Life("inplace", "v2", "safe", log, read_log(log), placed)
+    planned = crash.plan_states(life, "all", 7)
+    for p in planned:
+        assert sum(n for _, n in p.same_kinds) == p.same_as
+    assert any(dict(p.same_kinds).get("prefix") for p in planned)
