@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.checks.device import partitions
 from harness.storage import crash
 from harness.storage.life import FIRMWARE
 from harness.storage.states import CrashState, epochs
@@ -137,3 +138,24 @@ def test_a_boot_config_rewritten_in_place_is_zero_filled_by_a_lost_disk_cache(tr
     result = trial(method="ab", payload="v2", client=BOOT_TEXT,
                    state=CrashState("dropped", epoch[-1], dropped=(new_text,)).token())
     assert result.final == "bricked" and flagged(result), result.summary()
+
+
+# OSTree's sysroot is mounted read-write on every boot: each mount and sync
+# rewrites its superblock. U-Boot reads the kernel from a boot slot, so a torn
+# superblock is the initramfs's to repair, never a brick.
+def test_a_torn_sysroot_superblock_at_the_new_versions_boot_is_repaired_not_bricked(trial) -> None:
+    life = crash.ensure_life("ostree")
+    sysroot = next(p for p in partitions("ostree") if p.name == "ostree")
+    superblock = sysroot.offset + 1024
+
+    def tear(n: int) -> int:
+        """Where write n must tear for the superblock to read as its zero tail (0: it cannot)."""
+        e = life.entries[n]
+        return (superblock - e.offset) // 512 * 512 if e.offset < superblock < e.offset + e.length else 0
+    rewrites = [p.number for p in life.placed
+                if p.partition == "ostree" and p.boot == 2 and life.entries[p.number].is_write and tear(p.number)]
+    assert rewrites, "the new version's boot wrote no sysroot superblock"
+    state = CrashState("torn", rewrites[0] + 1, torn=rewrites[0], torn_at=tear(rewrites[0]), tail="zero")
+    result = trial(method="ostree", payload="v2", state=state.token())
+    assert result.final in ("v1", "v2") and {"atomic", "completes"} <= set(result.verdicts), result.summary()
+    assert any("repaired root" in n for n in result.notes), result.summary()
