@@ -45,13 +45,10 @@ static void init_sleep_ms(long ms)
 static void init_first_line(const char *path, char *out, size_t size)
 {
 	char text[INIT_TEXT_MAX];
-	size_t len = 0;
-	int rc = fileio_read(path, text, sizeof(text) - 1, &len);
 
 	out[0] = '\0';
-	if (rc < 0)
+	if (fileio_read_text(path, text, sizeof(text)) < 0)
 		return;
-	text[len] = '\0';
 	if (bootargs_first_line(text, out, size) < 0)
 		fprintf(stderr, "brownout-init: %s: first line too long\n", path);
 }
@@ -74,13 +71,13 @@ int main(void)
 	char *app_argv[] = { INIT_APP, NULL };
 	char *late_argv[5];
 	struct bootargs args;
-	size_t len = 0;
 	pid_t app;
+	int rc;
 
 	setenv("PATH", INIT_PATH, 1);
-	if (fileio_read("/proc/cmdline", cmdline, sizeof(cmdline) - 1, &len) < 0)
-		len = 0;
-	cmdline[len] = '\0';
+	rc = fileio_read_text("/proc/cmdline", cmdline, sizeof(cmdline));
+	if (rc < 0)
+		fprintf(stderr, "brownout-init: /proc/cmdline: %s\n", strerror(-rc));
 	if (bootargs_parse(cmdline, &args) < 0)
 		fprintf(stderr, "brownout-init: a brownout.* value on the command line is too long\n");
 	init_first_line("/etc/brownout/version", version, sizeof(version));

@@ -71,13 +71,15 @@ static _Noreturn void initramfs_fail(const char *fmt, ...)
 static void initramfs_load_modules(void)
 {
 	char order[INITRAMFS_TEXT_MAX];
-	size_t len = 0;
 	char *line, *next;
 	int dir = open(INITRAMFS_MODULES, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = dir < 0 ? -errno : fileio_read_text(INITRAMFS_MODULES "/modules.order", order,
+							sizeof(order));
 
-	if (dir < 0 || fileio_read(INITRAMFS_MODULES "/modules.order", order, sizeof(order) - 1, &len) < 0)
+	if (rc == -EFBIG)
+		initramfs_fail("modules-order-too-long");
+	if (rc < 0)
 		initramfs_fail("no-modules-order");
-	order[len] = '\0';
 	for (line = order; *line; line = next) {
 		size_t n = strcspn(line, "\n");
 		int fd;
@@ -221,7 +223,6 @@ int main(void)
 {
 	char cmdline[INITRAMFS_TEXT_MAX], init[PATH_MAX], deployment[PATH_MAX] = "";
 	struct rootargs args;
-	size_t len = 0;
 
 	mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, NULL);
@@ -229,9 +230,8 @@ int main(void)
 	initramfs_load_modules();
 	initramfs_marker("initramfs-modules");
 
-	if (fileio_read("/proc/cmdline", cmdline, sizeof(cmdline) - 1, &len) < 0)
-		len = 0;
-	cmdline[len] = '\0';
+	if (fileio_read_text("/proc/cmdline", cmdline, sizeof(cmdline)) == -EFBIG)
+		initramfs_fail("cmdline-too-long");
 	if (rootargs_parse(cmdline, &args) < 0)
 		initramfs_fail("argument-too-long");
 	if (!args.root[0])

@@ -30,6 +30,20 @@ int fileio_read(const char *path, char *buf, size_t size, size_t *len)
 	return rc;
 }
 
+int fileio_read_text(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	int rc;
+
+	if (size == 0)
+		return -EINVAL;
+	rc = fileio_read(path, buf, size, &len);
+	if (rc == 0 && len == size)
+		rc = -EFBIG;
+	buf[rc < 0 ? 0 : len] = '\0';
+	return rc;
+}
+
 int fileio_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -64,6 +64,24 @@ static void test_read_stops_at_size(void **state)
 	assert_memory_equal(buf, "0123", 4);
 }
 
+static void test_read_text(void **state)
+{
+	char buf[6], small[5];
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	(void)state;
+	assert_int_equal(fileio_write_all(fd, "hello", 5), 0);
+	close(fd);
+	assert_int_equal(fileio_read_text(path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "hello");
+	/* No room for the NUL: too big, and nothing half read is handed back. */
+	assert_int_equal(fileio_read_text(path, small, sizeof(small)), -EFBIG);
+	assert_string_equal(small, "");
+	assert_int_equal(fileio_read_text("/nonexistent/file", buf, sizeof(buf)), -ENOENT);
+	assert_string_equal(buf, "");
+	assert_int_equal(fileio_read_text(path, buf, 0), -EINVAL);
+}
+
 static void test_errors(void **state)
 {
 	char buf[4];
@@ -83,6 +101,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_write_then_read),
 		T(test_read_stops_at_size),
+		T(test_read_text),
 		T(test_errors),
 	};
 #undef T
