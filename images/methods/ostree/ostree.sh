@@ -136,24 +136,24 @@ make_sysroot "$sysroot"
 # /boot/uEnv.txt as libostree's U-Boot backend expects to find it.
 ln -sfn loader/uEnv.txt "$sysroot/boot/uEnv.txt"
 
-# bootslot_image OUT DEPLOYMENT ARGS KERNEL INITRD — a boot slot's content, as
+# bootslot_image IMAGE DEPLOYMENT ARGS KERNEL INITRD — a boot slot's content, as
 # bootslot_write (src/ostree/bootslot.c) lays it out and the client writes it:
 # a 4 KiB text header, NUL-padded, then the kernel, then the initramfs, each
 # 4 KiB aligned; offsets and counts in 512-byte blocks, in hex.
 bootslot_image() {
-	local out=$1 deployment=$2 args=$3 kernel=$4 initrd=$5 kblocks rblock rblocks rsize
+	local image=$1 deployment=$2 args=$3 kernel=$4 initrd=$5 kblocks rblock rblocks rsize
 	kblocks=$(( ($(stat -c %s "$kernel") + 4095) / 4096 * 8 ))
 	rsize=$(stat -c %s "$initrd")
 	rblock=$(( 8 + kblocks ))
 	rblocks=$(( (rsize + 4095) / 4096 * 8 ))
-	rm -f "$out"
+	rm -f "$image"
 	printf 'bs_deployment=%s\nbs_kernel_block=0x%x\nbs_kernel_blocks=0x%x\nbs_ramdisk_block=0x%x\nbs_ramdisk_blocks=0x%x\nbs_ramdisk_size=0x%x\nbs_args=%s\n' \
-		"$deployment" 8 "$kblocks" "$rblock" "$rblocks" "$rsize" "$args" > "$out"
-	[ "$(stat -c %s "$out")" -lt 4096 ] || die "boot slot header of $deployment is over 4 KiB"
-	truncate -s 4096 "$out"
-	dd if="$kernel" of="$out" bs=512 seek=8 conv=notrunc status=none
-	dd if="$initrd" of="$out" bs=512 seek="$rblock" conv=notrunc status=none
-	truncate -s $(( (rblock + rblocks) * 512 )) "$out"
+		"$deployment" 8 "$kblocks" "$rblock" "$rblocks" "$rsize" "$args" > "$image"
+	[ "$(stat -c %s "$image")" -lt 4096 ] || die "boot slot header of $deployment is over 4 KiB"
+	truncate -s 4096 "$image"
+	dd if="$kernel" of="$image" bs=512 seek=8 conv=notrunc status=none
+	dd if="$initrd" of="$image" bs=512 seek="$rblock" conv=notrunc status=none
+	truncate -s $(( (rblock + rblocks) * 512 )) "$image"
 }
 step "ostree: boot slot A with v1's kernel"
 v1_deployment=$(basename "$(deployment_of "$sysroot")")
