@@ -81,7 +81,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = images.BUILD / "demo"
     shutil.rmtree(out, ignore_errors=True)
     journal = journal_mod.Journal(out / "demo.jsonl")
-    args.seed, args.resume, args.cold = 1, False, False
+    args.seed, args.resume, args.cold, args.judge_every_trial = 1, False, False, False
     planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS,
                                every_bootloader_point=False)
     args.trial_timeout = campaign.DEFAULT_TRIAL_TIMEOUT
@@ -266,7 +266,7 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
     log.info("campaign: %d trials (%s), seed %d, %d jobs, journal %s", len(planned),
              ", ".join(f"{k} {v}" for k, v in by_kind.items()), args.seed, args.jobs, journal.path)
     status = campaign.run(planned, journal, args.seed, args.jobs, args.resume, snapshots=not args.cold,
-                          trial_timeout=args.trial_timeout)
+                          trial_timeout=args.trial_timeout, same_disk=not args.judge_every_trial)
     ids = {c.id for c in planned}
     entries = [e for e in journal_mod.latest(journal.entries()) if e.id in ids]
     print(f"campaign: {len(entries)} of {len(planned)} trials in {journal.path}:")
@@ -340,16 +340,20 @@ class TrialRate:
     # Mean host seconds per trial in each part of a trial (trial/run.py TIMINGS).
     timings: dict[str, float] = field(default_factory=dict)
     phases: Counter = field(default_factory=Counter)      # trials per phase cut
+    same_disk: int = 0           # trials that took the outcome of a byte-identical disk after the cut
 
     @property
     def per_hour(self) -> float:
         return 3600 * self.trials / self.wall_s
 
 
-def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: bool = False) -> TrialRate:
-    """A campaign over the recorded bootloader points (repeated to `trials`), timed;
-    with `every_phase`, a seeded sample of `trials` points taken in turn from
-    every phase the method has."""
+def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: bool = False,
+                 same_disk: bool = True) -> TrialRate:
+    """A campaign over the recorded bootloader points (repeated to `trials`, each
+    judged on its own), timed; with `every_phase`, a seeded sample of up to
+    `trials` distinct points taken in turn from every phase the method has,
+    where a cut that leaves a disk already judged takes its outcome unless
+    `same_disk` is false."""
     try:
         _, points = campaign.load_record(method)
     except HarnessError:
@@ -365,11 +369,13 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: b
         planned = turns[:trials]
     else:
         planned = [c for c in campaign.plan(method, "v2", points, "1", 1) if c.phase == "bootloader"]
+        # Repeated points leave the same disks: each is judged, or the repeats would cost nothing.
+        planned = (planned * (trials // max(1, len(planned)) + 1))[:trials]
+        same_disk = False
     if not planned:
         raise HarnessError(f"{method} has no {'' if every_phase else 'bootloader '}cut points recorded")
-    planned = (planned * (trials // len(planned) + 1))[:trials]
     return time_campaign([dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)],
-                         method, jobs, cold)
+                         method, jobs, cold, same_disk)
 
 
 @dataclass(frozen=True)
@@ -411,12 +417,13 @@ def bench_states(method: str, states: int, jobs: int, seed: int, both_ways: bool
     return StateRate(len(sample), judged, outcome_of, direct, differing)
 
 
-def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, cold: bool) -> TrialRate:
+def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, cold: bool,
+                  same_disk: bool = False) -> TrialRate:
     """Run `planned` as a campaign into a scratch journal: its trials per hour."""
     with tempfile.TemporaryDirectory(prefix="brownout-bench-") as tmp:
         journal = journal_mod.Journal(Path(tmp) / "bench.jsonl")
         started = time.monotonic()
-        campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold)
+        campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk)
         wall = time.monotonic() - started
         entries = journal.entries()
     if not entries:
@@ -431,7 +438,7 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
     return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries),
                      {e.id: f"{e.outcome} ({e.final})" for e in entries},
                      {k: round(spent[k] / len(entries), 2) for k in TIMINGS if spent[k]},
-                     Counter(e.phase for e in entries))
+                     Counter(e.phase for e in entries), sum(e.same_disk_as is not None for e in entries))
 
 
 def cmd_bench_states(args: argparse.Namespace) -> int:
@@ -474,24 +481,39 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
     rows = []
     for n, method in enumerate(names, 1):
         log.info("bench trials: %s (%d of %d methods)", method, n, len(names))
-        rate = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True)
-        rows.append((method, rate))
-        steady = f", {rate.steady_per_hour:.0f}/hour after each worker's first" \
-            if rate.steady_per_hour is not None else ""
-        print(f"{rate.trials} {method} cut trials from {start} over every phase "
-              f"({', '.join(f'{p} {k}' for p, k in rate.phases.items())}), -j {args.jobs}: "
-              f"{rate.wall_s:.0f} s wall, {rate.per_hour:.0f} trials/hour{steady}")
-        print("  a trial's host time, mean s: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.timings.items()))
-        print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
+        rate = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True,
+                            same_disk=not args.judge_every_trial)
+        print_rate(rate, method, start, args.jobs)
+        figures = rate_figures(rate, args.jobs, args.cold)
+        if args.both_ways:
+            alone = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True, same_disk=False)
+            differing = sorted(i for i, outcome in rate.by_id.items() if alone.by_id.get(i) != outcome)
+            print(f"  each trial judged on its own: {alone.wall_s:.0f} s wall, {alone.per_hour:.0f} trials/hour; "
+                  f"the same outcome for {rate.trials - len(differing)} of {rate.trials}"
+                  + (f", differing: {', '.join(differing)}" if differing else ""))
+            print_rate(alone, method, start, args.jobs, indent="    ")
+            figures["judged_alone"] = rate_figures(alone, args.jobs, args.cold)
+            figures["differing"] = differing
+        rows.append({"method": method, **figures})
     if args.json:
-        results.write_bench(args.json, "trials", {
-            "methods": [{"method": m, **rate_figures(rate, args.jobs, args.cold)} for m, rate in rows]})
+        results.write_bench(args.json, "trials", {"methods": rows})
     return 0
+
+
+def print_rate(rate: TrialRate, method: str, start: str, jobs: int, indent: str = "") -> None:
+    steady = f", {rate.steady_per_hour:.0f}/hour after each worker's first" \
+        if rate.steady_per_hour is not None else ""
+    print(f"{indent}{rate.trials} {method} cut trials from {start} over every phase "
+          f"({', '.join(f'{p} {k}' for p, k in rate.phases.items())}), -j {jobs}: "
+          f"{rate.wall_s:.0f} s wall, {rate.per_hour:.0f} trials/hour{steady}; "
+          f"{rate.same_disk} took the outcome of a disk already judged")
+    print(f"{indent}  a trial's host time, mean s: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.timings.items()))
+    print(f"{indent}  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
 
 
 def rate_figures(rate: TrialRate, jobs: int, cold: bool) -> dict:
     return {"trials": rate.trials, "jobs": jobs, "cold": cold, "wall_s": rate.wall_s, "per_hour": rate.per_hour,
-            "steady_per_hour": rate.steady_per_hour, "outcomes": dict(rate.outcomes),
+            "steady_per_hour": rate.steady_per_hour, "outcomes": dict(rate.outcomes), "same_disk": rate.same_disk,
             "timings": rate.timings, "phases": dict(rate.phases)}
 
 
@@ -663,7 +685,11 @@ def parser() -> argparse.ArgumentParser:
                    help="syscall model: keep what the update writes in the guest's page cache until a "
                         "program syncs (every trial starts cold)")
     c.add_argument("--cold", action="store_true",
-                   help="cold-boot every trial instead of starting from a snapshot of its phase")
+                   help="cold-boot every trial instead of starting from a snapshot of its phase (or, for a "
+                        "cut in the confirmation, from the disk its update left at the reboot)")
+    c.add_argument("--judge-every-trial", action="store_true",
+                   help="boot and judge every trial, even when its cut left a disk byte-identical to one "
+                        "an earlier trial of the campaign judged (by default it takes that outcome)")
     c.add_argument("--shard", type=shard_arg, metavar="I/N",
                    help="run only shard I of N of the plan (the same plan splits the same way "
                         "everywhere); merge the shards' journals with 'brownout merge'")
@@ -719,6 +745,10 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--trials", type=positive_int, default=8)
     bt.add_argument("-j", "--jobs", type=positive_int, default=2)
     bt.add_argument("--cold", action="store_true", help="cold-boot every trial (no snapshots)")
+    bt.add_argument("--judge-every-trial", action="store_true",
+                    help="boot and judge every trial, even when its cut left a disk already judged")
+    bt.add_argument("--both-ways", action="store_true",
+                    help="run the sample again with every trial judged on its own, and compare the outcomes")
     bt.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
                     help="also write the figures as JSON to FILE")
     bt.set_defaults(func=cmd_bench_trials)

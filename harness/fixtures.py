@@ -109,10 +109,11 @@ def trial(update_server: UpdateServer, tmp_path: Path,
     its console logs stay, and a failed test keeps everything."""
     count = 0
 
-    def run(**spec: object) -> TrialResult:
+    def run(from_installed: bool = False, **spec: object) -> TrialResult:
         nonlocal count
         count += 1
-        result = run_trial(TrialSpec(**spec), tmp_path / f"trial-{count}", update_server)  # type: ignore[arg-type]
+        result = run_trial(TrialSpec(**spec), tmp_path / f"trial-{count}", update_server,  # type: ignore[arg-type]
+                           from_installed=from_installed)
         # user_properties travel from xdist workers to the controller.
         request.node.user_properties.append(("brownout-trial", result.summary()))
         return result

@@ -42,3 +42,14 @@ def test_a_cut_in_the_confirmation_comes_back_on_v2_and_the_commit_holds(trial, 
     assert versions[0][:2] == ("1", "reboot") and versions[1][:2] == ("2", "cut"), versions
     assert [v for v, _, confirm in versions[2:]] == ["2", "2"], versions
     assert all(confirm == "good" for _, _, confirm in versions[2:]), versions
+
+
+def test_a_cut_in_the_confirmation_from_the_installed_disk_runs_no_update(trial) -> None:
+    result = trial(method="ab", payload="v2", cut="phase=confirm,n=1,edge=after", from_installed=True)
+    assert result.started == "installed" and result.phase == "confirm", result.summary()
+    assert result.final == "v2" and {"atomic", "completes"} <= set(result.verdicts), result.summary()
+    # The first power-on is v2's, cut in its confirmation; the update's boot is the start's.
+    versions = [(b["version"], b["ended_by"]) for b in result.boots]
+    assert versions[0] == ("2", "cut") and [v for v, _ in versions[1:]] == ["2", "2"], versions
+    # The payload's bytes were downloaded once, building the start, and count for the trial.
+    assert result.measures.bytes_downloaded >= 300_000_000, result.summary()

@@ -73,6 +73,8 @@ class Entry:
     timings: dict | None = None  # where the trial's host time went (trial/run.py TIMINGS)
     error: str = ""
     console_tail: str = ""
+    # Not booted after its cut: the trial (id) whose cut left the same disk, and that disk's fingerprint.
+    same_disk_as: dict[str, str] | None = None
     images: dict | None = None   # the image steps' keys the trial ran on
     commit: str = ""             # the harness's source commit ("+dirty" with uncommitted changes)
     schema: int | None = None    # None: a line of an older journal shape

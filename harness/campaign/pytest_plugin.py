@@ -5,7 +5,8 @@ through the harness, which journals it. Control goes one way: CLI → pytest
 
 Options: --brownout-plan FILE (the planned trials, campaign.save_plan),
 --brownout-journal FILE, --brownout-seed N, --brownout-trial-timeout SECONDS,
---brownout-cold. Without a plan the campaign test is collected empty.
+--brownout-cold (no snapshots, and a cut in the confirmation runs the update
+before it too), --brownout-judge-every-trial. Without a plan the campaign test is collected empty.
 
 Every trial ends in the journal: one the harness cannot finish (a QEMU or QMP
 failure, a snapshot that cannot be taken or restored) is written as `error`,
@@ -21,11 +22,12 @@ from typing import Callable
 
 import pytest
 
-from .runner import DEFAULT_TRIAL_TIMEOUT, PlannedCut, load_plan
+from .runner import DEFAULT_TRIAL_TIMEOUT, PlannedCut, load_plan, same_disk_store
 from .journal import Journal
 from ..server import UpdateServer
 from ..machine.snapshot import Snapshot
 from ..trial.run import TrialResult, TrialSpec, run_trial
+from ..trial.samedisk import SameDisk, SameDiskStore
 
 # pytest-timeout's signal method ends a test with pytest.fail("Timeout >Ns").
 TIMEOUT_MESSAGE = "Timeout >"
@@ -39,6 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--brownout-trial-timeout", type=float, default=DEFAULT_TRIAL_TIMEOUT, metavar="SECONDS",
                     help="a trial still running after this long is ended and journaled as a timeout")
     group.addoption("--brownout-cold", action="store_true", help="cold-boot every trial (no snapshots)")
+    group.addoption("--brownout-judge-every-trial", action="store_true",
+                    help="boot and judge every trial, even when its cut left a disk already judged")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -69,8 +73,13 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
             snapshot = snapshots(spec, cut.phase) if cut.snapshot and not config.getoption("brownout_cold") else None
             if snapshot and not cut.rank and cut.index <= snapshot.points:
                 snapshot = None          # the point comes before the hold: start cold
-            started = f"snapshot:{snapshot.phase}" if snapshot else "cold"
-            result = run_trial(spec, run_dir, update_server, snapshot=snapshot)
+            cold = config.getoption("brownout_cold")
+            started = f"snapshot:{snapshot.phase}" if snapshot else \
+                "installed" if spec.confirm_stage and not cold else "cold"
+            same_disk = None if config.getoption("brownout_judge_every_trial") else \
+                SameDisk(SameDiskStore(same_disk_store(journal)), cut.id)
+            result = run_trial(spec, run_dir, update_server, snapshot=snapshot, same_disk=same_disk,
+                               from_installed=not cold)
         except KeyboardInterrupt:
             raise                        # a stopped campaign: the trial is run again on --resume
         except BaseException as e:       # noqa: B036 — pytest-timeout's failure is a BaseException

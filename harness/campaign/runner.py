@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -331,9 +332,11 @@ def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
 
 def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool,
         *, snapshots: bool = True, stream: TextIO | None = None,
-        trial_timeout: float = DEFAULT_TRIAL_TIMEOUT) -> int:
+        trial_timeout: float = DEFAULT_TRIAL_TIMEOUT, same_disk: bool = True) -> int:
     """Run the planned trials under pytest(-xdist); returns pytest's exit status.
     Trials start from snapshots (harness/machine/snapshot.py) unless `snapshots` is false.
+    A cut that leaves a disk an earlier trial of the campaign judged takes its
+    outcome (trial/samedisk.py) unless `same_disk` is false: then every trial is judged.
     Progress goes to `stream` (stderr by default); pytest's output to <journal>.pytest.log.
     A planned trial that left no entry (its worker died, its fixtures failed) is
     written to the journal as an error once pytest has ended on its own."""
@@ -344,6 +347,9 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         return 0
     work = journal.path.with_suffix(".plan.json")
     work.parent.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        # Outcomes by disk hold for the images and harness they were judged on: this run's.
+        shutil.rmtree(same_disk_store(journal), ignore_errors=True)
     save_plan(group_cuts(todo, jobs), work)
     env = dict(os.environ, BROWNOUT_REQUIRE_IMAGES="1")
     argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
@@ -352,6 +358,8 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
             f"--brownout-trial-timeout={trial_timeout}"]
     if not snapshots:
         argv.append("--brownout-cold")
+    if not same_disk:
+        argv.append("--brownout-judge-every-trial")
     if jobs > 1:
         argv += ["-n", str(jobs), "--dist", "loadgroup"]
     output = journal.path.with_suffix(".pytest.log")
@@ -373,6 +381,11 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     return status
 
 
+def same_disk_store(journal: Journal) -> Path:
+    """Where a campaign's trials leave their outcomes by the disk their cut left."""
+    return journal.path.with_suffix(".disks")
+
+
 def unaccounted(planned: list[PlannedCut], entries: list[Entry]) -> list[PlannedCut]:
     """Planned trials the journal holds no entry for."""
     ids = {e.id for e in entries}
@@ -383,6 +396,7 @@ def summarize(entries: list[Entry]) -> str:
     """Counts per method, client, fault model, phase (or scenario kind) and outcome."""
     rows: Counter[tuple[str, str, str, str, str]] = Counter()
     states: Counter[tuple[str, str, str, str, str]] = Counter()   # with the equivalent states judged by each
+    taken: Counter[tuple[str, str, str, str, str]] = Counter()    # outcomes taken from a disk already judged
     for e in entries:
         if e.kind == "cut":
             what, result = e.phase, e.outcome
@@ -391,9 +405,11 @@ def summarize(entries: list[Entry]) -> str:
         model = e.model + (" lazy" if e.lazy_writeback else "") if e.kind == "cut" else "-"
         rows[(e.method, e.client, model, what, result)] += 1
         states[(e.method, e.client, model, what, result)] += 1 + e.equivalents
+        taken[(e.method, e.client, model, what, result)] += e.same_disk_as is not None
     lines = [f"  {'method':<10} {'client':<8} {'model':<12} {'phase/kind':<10} {'outcome':<24} trials"]
     for key, n in sorted(rows.items()):
         method, client, model, what, result = key
         stood = f" ({states[key]} states)" if states[key] != n else ""
-        lines.append(f"  {method:<10} {client:<8} {model:<12} {what:<10} {result:<24} {n}{stood}")
+        same = f" ({taken[key]} of a disk already judged)" if taken[key] else ""
+        lines.append(f"  {method:<10} {client:<8} {model:<12} {what:<10} {result:<24} {n}{stood}{same}")
     return "\n".join(lines)

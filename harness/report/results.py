@@ -311,8 +311,19 @@ def bench_section(path: Path) -> list[str]:
                        for r in b.get("stages", [])])
     elif b["benchmark"] == "trials":
         rates = b.get("methods") or [b]
+        rows = []
+        for r in rates:
+            rows.append(_rate_row(r["method"], r) + [str(r.get("same_disk", "-"))])
+            if "judged_alone" in r:
+                rows.append(_rate_row(f"{r['method']}, each judged on its own", r["judged_alone"]) + ["0"])
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
-                       "outcomes"], [_rate_row(r["method"], r) for r in rates])
+                       "outcomes", "outcome of a disk already judged"], rows)
+        for r in rates:
+            if "judged_alone" in r:
+                differing = r.get("differing", [])
+                out += [f"{r['method']}: the same outcome both ways for {r['trials'] - len(differing)} of "
+                        f"{r['trials']} trials" + (f"; differing: {', '.join(differing)}" if differing else "")
+                        + ".", ""]
         timed = [r for r in rates if r.get("timings")]
         if timed:
             parts = [k for k in TIMINGS if any(k in r["timings"] for r in timed)]

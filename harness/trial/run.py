@@ -15,6 +15,7 @@ ends: power off, then the disk is checked offline and the verdicts drawn.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import re
@@ -36,7 +37,8 @@ from ..images import require
 from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
 from .runlogs import console_tail
-from .start import RUNNING, check_start, start_disk
+from .samedisk import Judged, SameDisk, disk_fingerprint
+from .start import RUNNING, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
 from ..machine.snapshot import Snapshot, hold_spec, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
@@ -63,9 +65,13 @@ OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cu
 
 
 # Where a trial's host time goes: its start disk and overlay, a snapshot's
-# restore, the boot the agent cuts (power-on or restore to the cut), the other
-# boots of its first cycle, the offline checks, the re-run, the commit check.
-TIMINGS = ("prepare", "restore", "to the cut", "boots", "checks", "re-run", "commit check")
+# restore, the boot the agent cuts (power-on or restore to the cut), the
+# fingerprint of the disk the cut left, the other boots of its first cycle,
+# the offline checks, the re-run, the commit check.
+TIMINGS = ("prepare", "restore", "to the cut", "same disk", "boots", "checks", "re-run", "commit check")
+# What a trial on a disk already judged takes from the trial that judged it.
+TAKEN_FROM_THE_DISK = ("final", "slot", "verdicts", "notes", "dpkg", "dpkg_rerun", "mixed_roots", "anomalies",
+                       "rollback", "refusal", "update_error")
 
 # The shape of a journal entry written by this code; entries without one are
 # older and keep the verdicts they were given (no evidence to re-grade them).
@@ -127,6 +133,9 @@ class TrialResult:
     # A trial that ended without a verdict (final "error" or "timeout"): why, and the console's last lines.
     error: str = ""
     console_tail: str = ""
+    # Not booted after its cut: its disk then was byte-identical to that of the
+    # campaign's trial named here, whose outcome it takes (samedisk.py).
+    same_disk_as: dict[str, str] | None = None
     schema: int = SCHEMA
 
     @classmethod
@@ -301,12 +310,16 @@ class _Boot:
 
 
 def run_trial(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None,
-              snapshot: Snapshot | None = None) -> TrialResult:
+              snapshot: Snapshot | None = None, same_disk: SameDisk | None = None,
+              from_installed: bool = False) -> TrialResult:
     """Run one trial. `server` may be shared between trials (its counters are reset).
     With `snapshot`, the device starts held where the snapshot's phase begins
-    (snapshot.py) instead of cold; the cut must come at or after that point."""
+    (snapshot.py) instead of cold; the cut must come at or after that point.
+    With `from_installed`, a cut in the confirmation starts from the disk the
+    update leaves at its reboot (start.py) instead of running the update.
+    With `same_disk`, a cut that leaves a disk already judged takes that outcome."""
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(spec, path, srv, snapshot).run()
+        return _Trial(spec, path, srv, snapshot, same_disk, from_installed).run()
 
 
 def update_began(markers: list[Marker]) -> float | None:
@@ -325,6 +338,15 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
     with _Workspace(run_dir, server) as (path, srv):
         return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).update_phases)),
                       path, srv).snapshot(phase)
+
+
+def install(spec: TrialSpec, run_dir: Path, server: UpdateServer | None = None) -> tuple[Path, int, int]:
+    """Run `spec`'s update plainly on a fresh device up to its reboot into the
+    version it installs: that disk, and the bytes downloaded and written."""
+    with _Workspace(run_dir, server) as (path, srv):
+        trial = _Trial(dataclasses.replace(spec, cut=None), path, srv)
+        downloaded, written = trial.install()
+        return trial.device.disk, downloaded, written
 
 
 def record_points(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None,
@@ -355,7 +377,8 @@ class _Workspace:
 
 class _Trial:
     def __init__(self, spec: TrialSpec, run_dir: Path, server: UpdateServer,
-                 snapshot: Snapshot | None = None) -> None:
+                 snapshot: Snapshot | None = None, same_disk: SameDisk | None = None,
+                 from_installed: bool = False) -> None:
         if snapshot and (spec.fault or spec.corrupt_env or not spec.cut or spec.lazy_writeback):
             raise HarnessError("a trial from a snapshot takes a cut, and no fault, corrupted env "
                                "or lazy writeback")
@@ -384,8 +407,15 @@ class _Trial:
         self.unsettled: list[str] = []       # cycles that ran out of boots
         self.rollback: str | None = None
         self.refusal: str | None = None
+        self.same_disk = same_disk
+        self.cut_disk: str | None = None     # the key of the disk the cut left (samedisk.py)
+        self.cut_fingerprint = ""
+        self.judged_before: Judged | None = None
         # Before this trial's server state is set: the start may be built by a trial of its own.
         base = snapshot.disk if snapshot else start_disk(spec.method, spec.start, server)
+        self.installed = installed_disk(spec, server) if from_installed and spec.confirm_stage else None
+        if self.installed:
+            base = self.installed.disk
         self.server.reset_counters()
         self.server.disarm()
         if spec.fault:
@@ -445,8 +475,11 @@ class _Trial:
             # is the update run again.
             # A crash state is the disk as the power cut left it: it only powers on.
             confirm = self._confirm_request("cut") if spec.confirm_stage else None
-            request = [] if spec.state else self._request("cut" if spec.cut and not confirm else None)
+            request = [] if spec.state or self.installed else \
+                self._request("cut" if spec.cut and not confirm else None)
             first = self._cycle(power, request, agent=bool(spec.cut), restore=restore, confirm=confirm)
+            if self.judged_before is not None:
+                return self._taken_from(self.judged_before, first)
             measures = self._measures(first)
             faulted = bool(spec.cut or spec.state)
             final, slot, verdicts = self._judge(first, "after the cut" if faulted else "after the update")
@@ -467,7 +500,44 @@ class _Trial:
                 again = self._cycle(power, self._request(), agent=False)
                 self._completes(again, verdicts)
                 findings_rerun = self.findings
-        return self._result(final, slot, verdicts, measures, first, findings, findings_rerun)
+        return self._remember(self._result(final, slot, verdicts, measures, first, findings, findings_rerun))
+
+    def _judged_before(self, boot: _Boot) -> bool:
+        """After the cut: name the disk it left, and find whether a trial of this
+        campaign judged the same disk after the same update's cut."""
+        if self.same_disk is None or not (boot.outcome and boot.outcome.event == "cut"):
+            return False
+        began = time.monotonic()
+        fingerprint = disk_fingerprint(self.device.disk)
+        self._spent("same disk", began)
+        if fingerprint is None:
+            return False
+        spec = self.spec
+        self.cut_disk = hashlib.sha256(json.dumps(
+            [spec.method, spec.payload, spec.client, spec.start, spec.lazy_writeback, spec.confirm_stage,
+             fingerprint]).encode()).hexdigest()
+        self.cut_fingerprint = fingerprint
+        self.judged_before = self.same_disk.store.get(self.cut_disk)
+        return self.judged_before is not None
+
+    def _remember(self, result: TrialResult) -> TrialResult:
+        """Leave a judged cut's outcome for later trials whose cut leaves the same disk."""
+        if self.same_disk is not None and self.cut_disk is not None and result.final != "missed":
+            self.same_disk.store.put(self.cut_disk, Judged(self.same_disk.trial, self.cut_fingerprint, {
+                k: getattr(result, k) for k in TAKEN_FROM_THE_DISK}))
+        return result
+
+    def _taken_from(self, judged: Judged, first: list[_Boot]) -> TrialResult:
+        """This trial's result, its outcome that of the trial that judged the same disk."""
+        taken = judged.result
+        self.notes.append(f"not booted after the cut: the disk it left held the same bytes as the disk "
+                          f"trial {judged.trial}'s cut left, whose outcome this is")
+        self.notes += [f"{judged.trial}: {note}" for note in taken["notes"]]
+        own = self._result(taken["final"], taken["slot"], list(taken["verdicts"]),
+                           self._measures(first, settled=False), first)
+        return dataclasses.replace(own, **{k: taken[k] for k in TAKEN_FROM_THE_DISK if k != "notes"},
+                                   notes=self.notes,
+                                   same_disk_as={"trial": judged.trial, "fingerprint": judged.fingerprint})
 
     def _commit_holds(self, power: PowerSwitch, first: list[_Boot], verdicts: list[str],
                       final: str, slot: str) -> tuple[str, str]:
@@ -508,13 +578,37 @@ class _Trial:
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
                            slot, spec.cut or spec.state or "", point, spec.client,
                            self.notes, str(self.run_dir),
-                           started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else "cold",
+                           started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else
+                           "installed" if self.installed else "cold",
                            dpkg=findings, dpkg_rerun=findings_rerun, mixed_roots=self.mixed_roots,
                            boots=[r.as_dict() for r in records],
                            anomalies=anomalies(records, spec.payload) + self.unsettled,
                            rollback=self.rollback, refusal=self.refusal,
                            update_error=error_fields(errors[0]) if errors else None,
                            lazy_writeback=spec.lazy_writeback, start=spec.start, timings=dict(self.timings))
+
+    def install(self) -> tuple[int, int]:
+        """Run the update plainly up to its reboot into the version it installs
+        (asymmetric: by way of recovery), then power off: bytes downloaded and written."""
+        config = self.device.config
+        base = list(config.extra_args)
+        written = 0
+        with PowerSwitch(config, self.run_dir / "boots") as power:
+            for _ in range(self.method.request_boots):
+                config.extra_args = base + self._request()
+                machine = power.on()
+                try:
+                    line = machine.console.wait_for_line(
+                        re.compile(r"^BROWNOUT (reboot|update-error|update-none)\b"), timeout=STEP_TIMEOUT)
+                    if not line.text.startswith("BROWNOUT reboot"):
+                        raise HarnessError(f"the update did not install ({line.text.strip()}); "
+                                           f"console log: {machine.run_dir / 'console.log'}")
+                    machine.qmp().wait_event("SHUTDOWN", timeout=30.0)
+                    written += written_bytes(machine)
+                finally:
+                    power.cut()
+        config.extra_args = base
+        return self.server.bytes_served, written
 
     def snapshot(self, phase: str) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off."""
@@ -599,8 +693,10 @@ class _Trial:
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
-        limit = self.method.max_boots
-        last_request = self.method.request_boots
+        # From the installed disk, the update's boots are behind the device.
+        behind = self.method.request_boots if self.installed and not request else 0
+        limit = self.method.max_boots - behind
+        last_request = self.method.request_boots - behind
         agent_boot = last_request + 1 if confirm is not None else last_request
         for boot_no in range(1, limit + 1):
             if boot_no <= last_request:
@@ -613,6 +709,8 @@ class _Trial:
                               agent=agent and boot_no == agent_boot,
                               restore=restore if boot_no == 1 else None)
             boots.append(boot)
+            if agent and boot_no == agent_boot and self._judged_before(boot):
+                break
             if not boot.rebooted:
                 break
         else:
@@ -741,7 +839,8 @@ class _Trial:
             self.notes.append(f"update {'refused' if self.refusal else 'failed'}: {reason} ({detail})")
         return final, slot, verdicts
 
-    def _measures(self, boots: list[_Boot]) -> Measures:
+    def _measures(self, boots: list[_Boot], settled: bool = True) -> Measures:
+        """What `boots` measured; without `settled` (no boot after the cut), no downtime."""
         beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
         # The update ends with its own reboot (not a hand-over to recovery), a cut, or in place.
         ends = [m.t for b in boots for m in b.machine.console.markers()
@@ -756,17 +855,19 @@ class _Trial:
         # An outage that never ends: the update began, the device went down, and
         # its application never beat again. It lasts to the end of the trial.
         last_up = boots[-1].machine.console.markers("heartbeat")
-        still_down = start is not None and switched and not (last_up and last_up[-1].t > start)
+        still_down = settled and start is not None and switched and not (last_up and last_up[-1].t > start)
         if start is not None and still_down:
             down_since = max(beats) if beats else start
             gaps.append(boots[-1].ended - down_since)
             self.notes.append("no heartbeat came back after the update began: downtime runs to the end of the trial")
         written = [b.wr_bytes for b in boots]
-        total_written = None if None in written else sum(written) + (snap.bytes_written if snap else 0)  # type: ignore
+        before = self.installed or snap
+        total_written = None if None in written else \
+            sum(written) + (before.bytes_written if before else 0)  # type: ignore
         return Measures(
-            downtime_s=round(max(gaps), 3) if gaps and switched else None,
+            downtime_s=round(max(gaps), 3) if gaps and switched and settled else None,
             reboots=len(boots) - 1,
-            bytes_downloaded=self.server.bytes_served + (snap.bytes_downloaded if snap else 0),
+            bytes_downloaded=self.server.bytes_served + (before.bytes_downloaded if before else 0),
             bytes_written=total_written,
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
             if start is not None and ends else None,

@@ -1,6 +1,7 @@
 """Campaign planning, journal and outcome logic (no QEMU)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -252,3 +253,15 @@ def test_a_records_durations_estimate_the_next_one(tmp_path: Path) -> None:
     assert campaign.last_durations(path) == {"update": 61.5, "confirm": 20.0}
     path.write_text(json.dumps({"record": {"method": "ab"}}) + "\n")
     assert campaign.last_durations(path) == {}
+
+
+def test_a_trial_on_a_disk_already_judged_is_journaled_and_counted_as_such(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    judged = result("v1", ["atomic", "completes"])
+    taken = dataclasses.replace(judged, same_disk_as={"trial": "ab-pull-cut017-before", "fingerprint": "ab" * 32})
+    journal.record("ab-pull-cut017-before", "cut", "pull", judged, 7)
+    journal.record("ab-pull-cut017-after", "cut", "pull", taken, 7)
+    entries = journal.entries()
+    assert [e.same_disk_as for e in entries] == [None, {"trial": "ab-pull-cut017-before", "fingerprint": "ab" * 32}]
+    (row,) = [line for line in campaign.summarize(entries).splitlines() if "pull" in line]
+    assert row.split()[-7:] == ["2", "(1", "of", "a", "disk", "already", "judged)"]
