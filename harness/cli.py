@@ -742,7 +742,9 @@ def parser() -> argparse.ArgumentParser:
                                           "points taken in turn from every phase, JOBS in parallel, and "
                                           "print trials per hour and where a trial's time goes.")
     bt.add_argument("--method", default="ab", choices=(*methods, "all"), help="a method, or all of them")
-    bt.add_argument("--trials", type=positive_int, default=8)
+    bt.add_argument("--trials", type=positive_int, default=16,
+                    help="distinct cut trials per method, taken in turn from its phases (default 16: four "
+                         "a phase, so each phase's trials share a snapshot, as a campaign's do)")
     bt.add_argument("-j", "--jobs", type=positive_int, default=2)
     bt.add_argument("--cold", action="store_true", help="cold-boot every trial (no snapshots)")
     bt.add_argument("--judge-every-trial", action="store_true",

@@ -27,6 +27,7 @@ from ..trial import cutspec
 from ..images import BUILD, REPO
 from .journal import UNFINISHED, Entry, Journal
 from ..methods import images_key
+from ..checks.device import CLOCK_FORMAT, GUEST_CLOCK_ENV, guest_clock
 from ..methods.base import CONFIRM
 from ..trial.run import TrialResult, TrialSpec, record_points
 
@@ -352,6 +353,8 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         shutil.rmtree(same_disk_store(journal), ignore_errors=True)
     save_plan(group_cuts(todo, jobs), work)
     env = dict(os.environ, BROWNOUT_REQUIRE_IMAGES="1")
+    # One clock start for every power-on of the campaign (device.py), unless pinned.
+    env.setdefault(GUEST_CLOCK_ENV, guest_clock() or time.strftime(CLOCK_FORMAT, time.gmtime()))
     argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
             "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}",
             f"--brownout-plan={work}", f"--brownout-journal={journal.path}", f"--brownout-seed={seed}",

@@ -7,7 +7,9 @@ a module in harness/methods/ plus its image build step.
 """
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +19,26 @@ from pathlib import Path
 from .. import HarnessError, NoSpace, methods
 from ..images import require
 from ..machine.qemu import Disk, MachineConfig, UserNet
+
+
+# The wall time every power-on starts its clock at (UTC, 2006-06-17T16:01:21),
+# as on a device without a battery-backed clock; unset, the host's. Campaigns
+# set it to their start: what a boot writes (a mount time, a log line) is then
+# the same in every trial, so cuts that leave the same disk are seen to.
+GUEST_CLOCK_ENV = "BROWNOUT_GUEST_CLOCK"
+CLOCK_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def guest_clock() -> str | None:
+    """The fixed start of the guests' clock, or None; HarnessError when malformed."""
+    clock = os.environ.get(GUEST_CLOCK_ENV) or None
+    if clock is not None:
+        try:
+            datetime.datetime.strptime(clock, CLOCK_FORMAT)
+        except ValueError:
+            raise HarnessError(f"{GUEST_CLOCK_ENV}={clock} is no UTC time like 2026-06-17T16:01:21: "
+                               f"set it so, or unset it for the host's clock") from None
+    return clock
 
 
 @dataclass(frozen=True)
@@ -87,5 +109,8 @@ class Device:
         disk = make_overlay(base or pristine_disk(method, client), run_dir)
         config = MachineConfig(bios=firmware / "u-boot.bin",
                                disks=[Disk(disk, format="qcow2", name="disk")], net=net)
+        clock = guest_clock()
+        if clock:
+            config.extra_args += ["-rtc", f"base={clock}"]
         config.check()
         return cls(method, run_dir, disk, config)

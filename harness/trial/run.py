@@ -30,7 +30,7 @@ from pathlib import Path
 from .. import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
 from . import cutspec
 from ..machine.console import Marker, parse_marker
-from ..checks.device import Device, partitions
+from ..checks.device import Device, guest_clock, partitions
 from ..checks.digest import classify, load_known
 from ..checks.disk import check_fs, check_root
 from ..images import require
@@ -515,7 +515,7 @@ class _Trial:
         spec = self.spec
         self.cut_disk = hashlib.sha256(json.dumps(
             [spec.method, spec.payload, spec.client, spec.start, spec.lazy_writeback, spec.confirm_stage,
-             fingerprint]).encode()).hexdigest()
+             guest_clock(), fingerprint]).encode()).hexdigest()
         self.cut_fingerprint = fingerprint
         self.judged_before = self.same_disk.store.get(self.cut_disk)
         return self.judged_before is not None

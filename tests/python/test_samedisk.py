@@ -1,5 +1,6 @@
 """The disk fingerprint that lets a trial take the outcome of a byte-identical
-disk, on qcow2 chains made with qemu-img and written with qemu-io."""
+disk, on qcow2 chains made with qemu-img and written with qemu-io; the pinned
+guest clock that makes a campaign's boots write the same bytes."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import HarnessError
+from harness.checks.device import GUEST_CLOCK_ENV, guest_clock
 from harness.trial.samedisk import Judged, SameDiskStore, disk_fingerprint
 
 MIB = 1 << 20
@@ -85,3 +88,13 @@ def test_the_store_keeps_an_outcome_whole(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "disks").iterdir()] == ["k.json"]
     (tmp_path / "disks" / "k.json").write_text("{\"trial\": ")
     assert store.get("k") is None
+
+
+def test_the_guest_clock_is_pinned_only_when_set_and_well_formed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(GUEST_CLOCK_ENV, raising=False)
+    assert guest_clock() is None
+    monkeypatch.setenv(GUEST_CLOCK_ENV, "2026-12-01T11:30:00")
+    assert guest_clock() == "2026-12-01T11:30:00"
+    monkeypatch.setenv(GUEST_CLOCK_ENV, "yesterday")
+    with pytest.raises(HarnessError, match="BROWNOUT_GUEST_CLOCK=yesterday"):
+        guest_clock()
