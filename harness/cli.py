@@ -541,7 +541,8 @@ def cmd_bench_all(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    out = results.write(args.output, args.journals, args.bench)
+    journals = [] if args.bench_only else (args.journals or None)
+    out = results.write(args.output, journals, args.bench)
     print(out)
     return 0
 
@@ -776,6 +777,7 @@ def parser() -> argparse.ArgumentParser:
                                      "stamped with the date, host, commit and image keys. Without JOURNALs: "
                                      "every build/journals/*.jsonl and build/demo/demo.jsonl that exists.")
     res.add_argument("journals", type=Path, nargs="*", metavar="JOURNAL")
+    res.add_argument("--bench-only", action="store_true", help="the bench figures alone, no journal")
     res.add_argument("--bench", type=Path, action="append", default=[], metavar="FILE",
                      help="output of 'brownout bench --json FILE' to include (repeatable)")
     res.add_argument("-o", "--output", type=Path, metavar="OUT.md",

@@ -324,14 +324,17 @@ def bench_section(path: Path) -> list[str]:
                 out += [f"{r['method']}: the same outcome both ways for {r['trials'] - len(differing)} of "
                         f"{r['trials']} trials" + (f"; differing: {', '.join(differing)}" if differing else "")
                         + ".", ""]
-        timed = [r for r in rates if r.get("timings")]
+        labelled = [(r["method"], r) for r in rates]
+        labelled += [(f"{r['method']}, each judged on its own", r["judged_alone"]) for r in rates
+                     if "judged_alone" in r]
+        timed = [(label, r) for label, r in labelled if r.get("timings")]
         if timed:
-            parts = [k for k in TIMINGS if any(k in r["timings"] for r in timed)]
+            parts = [k for k in TIMINGS if any(k in r["timings"] for _, r in timed)]
             out += ["Where a trial's host time goes, mean seconds per trial:", ""]
             out += _table(["method", "phases cut", *parts],
-                          [[r["method"], ", ".join(f"{p} {n}" for p, n in r.get("phases", {}).items()),
+                          [[label, ", ".join(f"{p} {n}" for p, n in r.get("phases", {}).items()),
                             *(f"{r['timings'][k]:.1f}" if k in r["timings"] else "-" for k in parts)]
-                           for r in timed])
+                           for label, r in timed])
     elif b["benchmark"] == "states":
         out += [f"Crash states of {b['method']}'s disk life per hour (storage model, seed {b.get('seed')}): "
                 "a seeded sample, one cold power-on per class of equivalent states, next to bootloader-point "
@@ -395,6 +398,8 @@ def render(journals: list[Path], benches: list[Path], s: Stamp,
     if journals:
         for path in journals:
             out += journal_section(path, layouts)
+    elif benches and not searched:
+        out += ["Bench figures alone: no journal was asked for.", ""]
     else:
         out += [f"No journals: {searched or 'none were given'}. This page holds no trial results. "
                 "Run `make demo` or `./brownout campaign ...`, then `./brownout results`.", ""]
@@ -409,9 +414,9 @@ def render(journals: list[Path], benches: list[Path], s: Stamp,
 
 
 def write(out: Path | None = None, journals: list[Path] | None = None, benches: Sequence[Path] = ()) -> Path:
-    """Write the page for `journals` (default: every one under build/ that exists) to `out`."""
+    """Write the page for `journals` (None: every one under build/ that exists) to `out`."""
     searched = ""
-    if not journals:
+    if journals is None:
         searched = (f"none of {_shown(BUILD / 'journals')}/*.jsonl and "
                     f"{_shown(BUILD / 'demo' / 'demo.jsonl')} exists")
         journals = default_journals()

@@ -266,6 +266,23 @@ def test_trial_rates_of_every_method_show_where_a_trials_time_goes(tmp_path: Pat
     assert rows[1][1] == "pull 2, deploy 2, bootloader 2, confirm 2"
 
 
+def test_trial_rates_run_both_ways_show_the_outcomes_taken_and_the_trials_that_differ(tmp_path: Path) -> None:
+    alone = {"method": "ab", "trials": 16, "jobs": 2, "cold": False, "wall_s": 180.0, "per_hour": 320.0,
+             "steady_per_hour": 400.0, "outcomes": {"atomic+completes": 16}, "same_disk": 0,
+             "timings": {"to the cut": 3.0, "re-run": 10.0}, "phases": {"pull": 16}}
+    bench = results.write_bench(tmp_path / "trials.json", "trials", {"methods": [
+        dict(alone, wall_s=160.0, per_hour=360.0, same_disk=5, timings={"to the cut": 2.8, "same disk": 0.1},
+             judged_alone=alone, differing=["ab-pull-cut017-after-bench3"])]})
+    page = results.render([], [bench], STAMP)
+    rows = table_after(page, "### ")
+    assert rows[1][0] == "ab" and rows[1][5] == "360" and rows[1][-1] == "5"
+    assert rows[2][0] == "ab, each judged on its own" and rows[2][5] == "320" and rows[2][-1] == "0"
+    assert "ab: the same outcome both ways for 15 of 16 trials; differing: ab-pull-cut017-after-bench3." in page
+    timings = table_after(page, "Where a trial's host time goes")
+    assert [row[0] for row in timings[1:]] == ["ab", "ab, each judged on its own"]
+    assert timings[0][2:] == ["to the cut", "same disk", "re-run"] and timings[2][2:] == ["3.0", "-", "10.0"]
+
+
 def test_states_figures_show_both_ways_and_the_states_that_differ(tmp_path: Path) -> None:
     outcomes = {"atomic+completes (v1)": 39, "atomic+completes (v2)": 1}
     direct = {"trials": 40, "jobs": 2, "cold": True, "wall_s": 800.0, "per_hour": 180.0, "steady_per_hour": None,
