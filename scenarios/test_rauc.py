@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.server import Fault
+from harness.trial.run import TrialSpec, record_points
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
 
@@ -74,3 +75,10 @@ def test_an_env_with_both_copies_corrupted_boots_the_default_and_rauc_still_upda
     # it; RAUC's fw_printenv then reads that copy, and the update proceeds.
     result = trial(method="rauc", payload="v2", corrupt_env=True)
     assert result.final == "v2" and "completes" in result.verdicts, result.summary()
+
+
+def test_the_confirmation_recorded_under_the_agent_ends_with_its_points(update_server, tmp_path) -> None:
+    # The system bus is the boot hook's, started before the confirmation: one
+    # the confirmation started would outlive it, and the agent would wait for it.
+    points = record_points(TrialSpec("rauc", "v2"), tmp_path, update_server, confirm=True)
+    assert points and all(p["phase"] == "confirm" for p in points), points

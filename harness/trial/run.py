@@ -14,7 +14,9 @@ ends: power off, then the disk is checked offline and the verdicts drawn.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
+import gzip
 import hashlib
 import json
 import logging
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -681,8 +684,8 @@ class _Trial:
             what = "confirmation" if confirm else "update"
             raise HarnessError(f"the {what} failed while recording (status {done.get('status')}); "
                                f"console log: {machine.run_dir / 'console.log'}")
-        return [json.loads(line.text.split(" ", 1)[1]) for line in machine.console.lines
-                if line.text.startswith("BROWNOUT-POINT ")]
+        return recorded_points([line.text for line in machine.console.lines], done,
+                               machine.run_dir / "console.log")
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
                restore: Path | None = None, confirm: list[str] | None = None) -> list[_Boot]:
@@ -884,6 +887,24 @@ class _Trial:
             self.notes.append(f"boot {boot_number}: block statistics unavailable, bytes written unknown: "
                               f"{str(e).splitlines()[0]}")
             return None
+
+
+POINTS_LINE = "BROWNOUT-POINTS-GZ "
+
+
+def recorded_points(lines: list[str], done: Marker, log_path: Path) -> list[dict]:
+    """The points a record printed (rig.sh: JSON lines, gzip'd, in base64 lines),
+    checked against the count its record-done marker gives."""
+    encoded = "".join(text[len(POINTS_LINE):].strip() for text in lines if text.startswith(POINTS_LINE))
+    try:
+        text = gzip.decompress(base64.b64decode(encoded, validate=True)).decode() if encoded else ""
+        points = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (ValueError, OSError, EOFError, zlib.error) as e:
+        raise HarnessError(f"the record's point list does not decode ({e}); console log: {log_path}") from None
+    if str(len(points)) != done.get("points"):
+        raise HarnessError(f"the record lists {len(points)} points, its end says {done.get('points')}; "
+                           f"console log: {log_path}")
+    return points
 
 
 def written_bytes(machine: Machine) -> int:

@@ -11,7 +11,8 @@
 # update writes in the page cache until a program syncs.
 
 # rig_agent PHASE COMMAND [ARGS...] — run COMMAND under the fault agent as the
-# rig asks: record every cut point (printed as BROWNOUT-POINT lines), or cut at
+# rig asks: record every cut point (printed gzip'd, in base64, as
+# BROWNOUT-POINTS-GZ lines), or cut at
 # the spec's point. PHASE names every point of a command that is one phase as
 # a whole (the method's phase rules then do not apply); with "", the rules and
 # the command's markers name them. Returns the agent's status (0 after a record).
@@ -26,9 +27,10 @@ rig_agent() {
 		/run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
 			--record /run/points.jsonl -- "$@"
 		status=$?
-		# printf, not echo: dash's echo would turn the JSON's \\ into \.
-		while read -r point; do printf 'BROWNOUT-POINT %s\n' "$point"; done < /run/points.jsonl
-		echo "BROWNOUT record-done status=$status"
+		# Compressed: the emulated serial port carries some hundred lines a second,
+		# and a record can hold tens of thousands of points.
+		gzip -c /run/points.jsonl | base64 | sed 's/^/BROWNOUT-POINTS-GZ /'
+		echo "BROWNOUT record-done status=$status points=$(wc -l < /run/points.jsonl)"
 		return 0
 	fi
 	# The cut is read from its file, not passed in, so a hold (a snapshot taken
