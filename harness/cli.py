@@ -82,7 +82,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     shutil.rmtree(out, ignore_errors=True)
     journal = journal_mod.Journal(out / "demo.jsonl")
     args.seed, args.resume, args.cold, args.judge_every_trial = 1, False, False, False
-    planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS,
+    planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS, args.jobs,
                                every_bootloader_point=False)
     args.trial_timeout = campaign.DEFAULT_TRIAL_TIMEOUT
     started = time.monotonic()
@@ -178,7 +178,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
                            f"the comparison, the recorded life and lazy writeback start from v1")
     images.build()
     if names:
-        planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs)
+        planned = comparative_plan(names, args.cuts, args.seed, args.downtime_runs, args.jobs)
         name = f"compare-{'-'.join(names)}-seed{args.seed}"
     elif args.model == "storage":
         planned = storage_plan(args.method, args.cuts, args.seed, args.client, args.entries)
@@ -242,17 +242,12 @@ def methods_arg(text: str) -> list[str]:
     return names
 
 
-def comparative_plan(names: list[str], cuts: str, seed: int, downtime_runs: int,
+def comparative_plan(names: list[str], cuts: str, seed: int, downtime_runs: int, jobs: int,
                      every_bootloader_point: bool = True) -> list[campaign.PlannedCut]:
-    """Per method: the scenarios, then the cuts (a record is made first where none fits the images)."""
+    """Per method: the scenarios, then the cuts (records are made first, `jobs`
+    at a time, where none fits the images)."""
     planned: list[campaign.PlannedCut] = []
-    for name in names:
-        try:
-            _, points = campaign.load_record(name)
-        except HarnessError as e:
-            log.info("campaign: %s; recording %s now", e, name)
-            campaign.record(name)
-            _, points = campaign.load_record(name)
+    for name, points in campaign.records(names, jobs).items():
         planned += campaign.plan_scenarios(name, downtime_runs)
         planned += campaign.plan(name, "v2", points, cuts, seed,
                                  every_bootloader_point=every_bootloader_point)
@@ -354,11 +349,7 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: b
     `trials` distinct points taken in turn from every phase the method has,
     where a cut that leaves a disk already judged takes its outcome unless
     `same_disk` is false."""
-    try:
-        _, points = campaign.load_record(method)
-    except HarnessError:
-        campaign.record(method)
-        _, points = campaign.load_record(method)
+    points = campaign.records([method], 1)[method]
     if every_phase:
         sampled = campaign.plan(method, "v2", points, str(trials), 1, every_bootloader_point=False)
         by_phase = [[c for c in sampled if c.phase == phase] for phase in METHODS[method].phases]
@@ -478,6 +469,8 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
     images.build()
     names = sorted(METHODS) if args.method == "all" else [args.method]
     start = "cold starts" if args.cold else "snapshots"
+    # Recorded before any timing starts, `jobs` at a time: a record is no trial.
+    campaign.records(names, args.jobs)
     rows = []
     for n, method in enumerate(names, 1):
         log.info("bench trials: %s (%d of %d methods)", method, n, len(names))

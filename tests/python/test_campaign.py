@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -74,6 +75,27 @@ def test_a_record_of_another_start_is_refused(tmp_path: Path, monkeypatch: pytes
     assert campaign.load_record("ab", path)[1] == [POINTS[0]]
     with pytest.raises(HarnessError, match="records the update from v1, not from v2"):
         campaign.load_record("ab", path, "v2")
+
+
+def test_missing_records_are_made_side_by_side_and_only_those(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded: set[str] = {"ab"}
+    # Both missing records must be under way at once, or the barrier breaks.
+    both_running = threading.Barrier(2, timeout=10)
+
+    def load(method: str, path: Path | None = None, start: str = "v1") -> tuple[dict, list[dict]]:
+        if method not in recorded:
+            raise HarnessError(f"no record of {method}")
+        return {}, [{"index": 1, "phase": method}]
+
+    def record(method: str, start: str = "v1") -> Path:
+        both_running.wait()
+        recorded.add(method)
+        return Path(method)
+    monkeypatch.setattr(campaign, "load_record", load)
+    monkeypatch.setattr(campaign, "record", record)
+    points = campaign.records(["ab", "ostree", "rauc"], jobs=2)
+    assert points == {m: [{"index": 1, "phase": m}] for m in ("ab", "ostree", "rauc")}
+    assert both_running.n_waiting == 0 and not both_running.broken
 
 
 def test_a_record_without_the_confirmation_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
