@@ -26,7 +26,7 @@ from .runner import DEFAULT_TRIAL_TIMEOUT, PlannedCut, load_plan, same_disk_stor
 from .journal import Journal
 from ..server import UpdateServer
 from ..machine.snapshot import Snapshot
-from ..trial.run import TrialResult, TrialSpec, run_trial
+from ..trial.run import TrialResult, TrialSpec, run_trial, start_label
 from ..trial.samedisk import SameDisk, SameDiskStore
 
 # pytest-timeout's signal method ends a test with pytest.fail("Timeout >Ns").
@@ -74,8 +74,7 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
             if snapshot and not cut.rank and cut.index <= snapshot.points:
                 snapshot = None          # the point comes before the hold: start cold
             cold = config.getoption("brownout_cold")
-            started = f"snapshot:{snapshot.phase}" if snapshot else \
-                "installed" if spec.confirm_stage and not cold else "cold"
+            started = start_label(snapshot, spec.confirm_stage and not cold)
             same_disk = None if config.getoption("brownout_judge_every_trial") else \
                 SameDisk(SameDiskStore(same_disk_store(journal)), cut.id)
             result = run_trial(spec, run_dir, update_server, snapshot=snapshot, same_disk=same_disk,

@@ -352,6 +352,11 @@ def install(spec: TrialSpec, run_dir: Path, server: UpdateServer | None = None) 
         return trial.device.disk, downloaded, written
 
 
+def start_label(snapshot: Snapshot | None, installed: bool) -> str:
+    """Where a trial's first power-on starts, as its result and journal entry say."""
+    return f"snapshot:{snapshot.phase}" if snapshot else "installed" if installed else "cold"
+
+
 def record_points(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None,
                   confirm: bool = False, expected_s: float | None = None) -> list[dict]:
     """Run the update once under the agent in record mode: every cut point it
@@ -581,8 +586,7 @@ class _Trial:
         return TrialResult(spec.method, spec.payload, final, verdicts, measures, spec.reproduce(),
                            slot, spec.cut or spec.state or "", point, spec.client,
                            self.notes, str(self.run_dir),
-                           started=f"snapshot:{self.from_snapshot.phase}" if self.from_snapshot else
-                           "installed" if self.installed else "cold",
+                           started=start_label(self.from_snapshot, self.installed is not None),
                            dpkg=findings, dpkg_rerun=findings_rerun, mixed_roots=self.mixed_roots,
                            boots=[r.as_dict() for r in records],
                            anomalies=anomalies(records, spec.payload) + self.unsettled,

@@ -15,7 +15,8 @@ from harness import HarnessError
 from harness.campaign import runner as campaign
 from harness.campaign.runner import plan
 from harness.campaign.journal import Entry, Journal
-from harness.trial.run import Measures, TrialResult, TrialSpec
+from harness.machine.snapshot import Snapshot
+from harness.trial.run import Measures, TrialResult, TrialSpec, start_label
 
 POINTS = ([{"index": i, "phase": "pull"} for i in range(1, 301)]
           + [{"index": 301, "phase": "deploy"}, {"index": 302, "phase": "bootloader"},
@@ -287,3 +288,10 @@ def test_a_trial_on_a_disk_already_judged_is_journaled_and_counted_as_such(tmp_p
     assert [e.same_disk_as for e in entries] == [None, {"trial": "ab-pull-cut017-before", "fingerprint": "ab" * 32}]
     (row,) = [line for line in campaign.summarize(entries).splitlines() if "pull" in line]
     assert row.split()[-7:] == ["2", "(1", "of", "a", "disk", "already", "judged)"]
+
+
+def test_a_trial_says_where_it_started() -> None:
+    held = Snapshot("deploy", Path("d.qcow2"), Path("s"), 3, 0, 0, 0.0)
+    assert start_label(held, installed=True) == "snapshot:deploy"
+    assert start_label(None, installed=True) == "installed"
+    assert start_label(None, installed=False) == "cold"
