@@ -534,6 +534,9 @@ def cmd_bench_all(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    if args.bench_only and args.journals:
+        raise HarnessError("--bench-only writes the bench figures without journals: name either "
+                           "journals or --bench-only, not both")
     journals = [] if args.bench_only else (args.journals or None)
     out = results.write(args.output, journals, args.bench)
     print(out)

@@ -84,3 +84,13 @@ def test_a_later_start_outside_a_cut_campaign_is_one_clear_error(args: list[str]
     result = subprocess.run([str(BROWNOUT), *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert complaint in result.stderr.strip().splitlines()[-1]
+
+
+def test_bench_figures_alone_and_journals_are_one_clear_error(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    journal.write_text("")
+    result = subprocess.run([str(BROWNOUT), "results", "--bench-only", str(journal), "-o", str(tmp_path / "r.md")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "name either journals or --bench-only, not both" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "r.md").exists()
