@@ -7,6 +7,7 @@ import pytest
 from harness import HarnessError
 from harness.images import require
 from harness.trial.run import TrialSpec, run_trial, take_snapshot
+from harness.trial.samedisk import SameDisk, SameDiskStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
 
@@ -51,11 +52,19 @@ def test_a_trial_from_a_snapshot_is_the_cold_trial(update_server, tmp_path) -> N
     # The pull writes the slot a MiB at a time: every one of those is a point before the hold.
     assert snapshot.points > payload >> 20
     fsync = f"n={snapshot.points + 2},edge=after"
-    result = run_trial(TrialSpec("ab", "v2", cut=fsync), tmp_path / "trial", update_server, snapshot=snapshot)
-    assert result.started == "snapshot:bootloader"
+    judged = SameDiskStore(tmp_path / "judged")
+    result = run_trial(TrialSpec("ab", "v2", cut=fsync), tmp_path / "trial", update_server, snapshot=snapshot,
+                       same_disk=SameDisk(judged, "first"))
+    assert result.started == "snapshot:bootloader" and result.same_disk_as is None
     assert result.cut is not None and result.cut["syscall"] == "fsync" and result.cut["phase"] == "bootloader"
     assert result.final == "v2" and {"atomic", "completes"} <= set(result.verdicts), result.summary()
     assert result.measures.bytes_downloaded >= payload
+    # The same cut again leaves the same disk: its outcome is taken, not judged again.
+    again = run_trial(TrialSpec("ab", "v2", cut=fsync), tmp_path / "again", update_server, snapshot=snapshot,
+                      same_disk=SameDisk(judged, "again"))
+    assert again.same_disk_as is not None and again.same_disk_as["trial"] == "first", again.summary()
+    assert (again.final, again.verdicts, again.slot) == (result.final, result.verdicts, result.slot)
+    assert len(again.boots) == 1 and again.boots[0]["ended_by"] == "cut", again.boots
     with pytest.raises(HarnessError, match="comes before the snapshot's hold"):
         run_trial(TrialSpec("ab", "v2", cut="n=3,edge=after"), tmp_path / "early", update_server,
                   snapshot=snapshot)
