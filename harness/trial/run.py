@@ -605,12 +605,15 @@ class _Trial:
                 config.extra_args = base + self._request()
                 machine = power.on()
                 try:
+                    # Connected now: QMP tells only the clients it has of the
+                    # guest's reboot, which can follow its marker at once.
+                    qmp = machine.qmp()
                     line = machine.console.wait_for_line(
                         re.compile(r"^BROWNOUT (reboot|update-error|update-none)\b"), timeout=STEP_TIMEOUT)
                     if not line.text.startswith("BROWNOUT reboot"):
                         raise HarnessError(f"the update did not install ({line.text.strip()}); "
                                            f"console log: {machine.run_dir / 'console.log'}")
-                    machine.qmp().wait_event("SHUTDOWN", timeout=30.0)
+                    qmp.wait_event("SHUTDOWN", timeout=30.0)
                     written += written_bytes(machine)
                 finally:
                     power.cut()
