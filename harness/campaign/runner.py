@@ -122,18 +122,20 @@ def record(method: str, start: str = "v1") -> Path:
 def records(names: list[str], jobs: int, start: str = "v1") -> dict[str, list[dict]]:
     """Each method's recorded points; the methods without a record that fits
     the images are recorded first, `jobs` at a time (each record is one guest)."""
+    points: dict[str, list[dict]] = {}
     missing: list[str] = []
     for name in names:
         try:
-            load_record(name, start=start)
+            points[name] = load_record(name, start=start)[1]
         except HarnessError as e:
             log.info("campaign: %s; recording %s now", e, name)
             missing.append(name)
     if missing:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             # list(): the first record that fails raises here, after the others end.
-            list(pool.map(lambda name: record(name, start), missing))
-    return {name: load_record(name, start=start)[1] for name in names}
+            paths = list(pool.map(lambda name: record(name, start), missing))
+        points.update((name, load_record(name, path, start)[1]) for name, path in zip(missing, paths))
+    return {name: points[name] for name in names}
 
 
 def last_durations(path: Path) -> dict[str, float]:
