@@ -13,10 +13,10 @@ fi_mk := $(lastword $(MAKEFILE_LIST))
 fi_saved_goal := $(.DEFAULT_GOAL)
 
 # Modules of the agent besides fi.c (its main), and what it uses from src/lib.
-fi_lib := cutpoint syscalls target phase record arch filter point trace hold rules
+fi_lib := cutpoint syscalls fdcopy target phase record arch filter point trace hold rules
 fi_src_lib := $(addprefix lib/,marker num fileio)
 # One test per module; test_fi runs the host brownout-fi on fi-writer end to end.
-fi_tests := $(addprefix test_,cutpoint syscalls target phase record arch filter hold rules fi)
+fi_tests := $(addprefix test_,cutpoint syscalls fdcopy target phase record arch filter hold rules fi)
 fi_test_bins := $(addprefix build/host/tests/,$(fi_tests))
 
 # $(1): arch.

@@ -1,9 +1,10 @@
 /*
- * target: what a stopped tracee's system call acts on, read from /proc and
- * from the tracee's memory.
+ * target: what a stopped tracee's system call acts on, read from /proc, from
+ * a copy of its fd (fdcopy.c) and from the tracee's memory.
  */
 #include "target.h"
 
+#include "fdcopy.h"
 #include "num.h"
 
 #include <errno.h>
@@ -97,40 +98,86 @@ static int target_fdinfo(pid_t pid, int fd, int64_t *pos, unsigned long *flags)
 	return have_pos ? 0 : -EINVAL;
 }
 
-int target_fd(pid_t pid, int fd, int want_pos, struct target *t)
+static enum target_kind target_kind_of(mode_t mode)
 {
-	char link[64];
+	if (S_ISREG(mode))
+		return TARGET_FILE;
+	if (S_ISDIR(mode))
+		return TARGET_DIR;
+	if (S_ISBLK(mode))
+		return TARGET_BLOCK;
+	return TARGET_OTHER;
+}
+
+/* Kind and position from a copy of the fd, which shares the tracee's open file description. */
+static int target_from_copy(int copy, int want_pos, struct target *t)
+{
+	struct stat st;
+	off_t pos;
+	int flags;
+
+	if (fstat(copy, &st) < 0)
+		return -errno;
+	t->kind = target_kind_of(st.st_mode);
+	if (!want_pos || (t->kind != TARGET_FILE && t->kind != TARGET_BLOCK))
+		return 0;
+	flags = fcntl(copy, F_GETFL);
+	if (flags < 0)
+		return -errno;
+	/* An O_APPEND write goes to the end, whatever the position says. */
+	if ((flags & O_APPEND) && t->kind == TARGET_FILE) {
+		t->pos = (int64_t)st.st_size;
+		return 0;
+	}
+	pos = lseek(copy, 0, SEEK_CUR);
+	if (pos < 0)
+		return -errno;
+	t->pos = (int64_t)pos;
+	return 0;
+}
+
+/* The same through /proc, for a kernel without pidfd_getfd. */
+static int target_from_proc(const char *link, pid_t pid, int fd, int want_pos, struct target *t)
+{
 	unsigned long flags = 0;
 	struct stat st;
 	int rc;
+
+	/* stat() follows the fd's magic link to its inode, even for a deleted file or a pipe. */
+	if (stat(link, &st) < 0)
+		return -errno;
+	t->kind = target_kind_of(st.st_mode);
+	if (!want_pos || (t->kind != TARGET_FILE && t->kind != TARGET_BLOCK))
+		return 0;
+	rc = target_fdinfo(pid, fd, &t->pos, &flags);
+	if (rc < 0)
+		return rc;
+	if ((flags & O_APPEND) && t->kind == TARGET_FILE)
+		t->pos = (int64_t)st.st_size;
+	return 0;
+}
+
+int target_fd(pid_t pid, int fd, int want_pos, struct target *t)
+{
+	char link[64];
+	int copy, rc;
 
 	t->kind = TARGET_OTHER;
 	t->path[0] = '\0';
 	t->pos = -1;
 	if (fd < 0)
 		return -EBADF;
+	copy = fdcopy_get(pid, fd);
+	if (copy == -ENOENT)
+		return copy;
 	snprintf(link, sizeof(link), "/proc/%ld/fd/%d", (long)pid, fd);
 	rc = target_readlink(link, t->path, sizeof(t->path));
-	if (rc < 0)
-		return rc;
-	/* stat() follows the fd's magic link to its inode, even for a deleted file or a pipe. */
-	if (stat(link, &st) < 0)
-		return -errno;
-	if (S_ISREG(st.st_mode))
-		t->kind = TARGET_FILE;
-	else if (S_ISDIR(st.st_mode))
-		t->kind = TARGET_DIR;
-	else if (S_ISBLK(st.st_mode))
-		t->kind = TARGET_BLOCK;
-	if (!want_pos || (t->kind != TARGET_FILE && t->kind != TARGET_BLOCK))
-		return 0;
-	rc = target_fdinfo(pid, fd, &t->pos, &flags);
-	if (rc < 0)
-		return rc;
-	/* An O_APPEND write goes to the end, whatever the position says. */
-	if ((flags & O_APPEND) && t->kind == TARGET_FILE)
-		t->pos = (int64_t)st.st_size;
-	return 0;
+	if (rc == 0)
+		rc = copy >= 0 ? target_from_copy(copy, want_pos, t) :
+				 target_from_proc(link, pid, fd, want_pos, t);
+	if (copy >= 0)
+		close(copy);
+	return rc;
 }
 
 ssize_t target_read(pid_t pid, uint64_t addr, void *buf, size_t len)

@@ -10,6 +10,7 @@
 #include "trace.h"
 
 #include "arch.h"
+#include "fdcopy.h"
 #include "filter.h"
 #include "marker.h"
 #include "phase.h"
@@ -113,6 +114,7 @@ static int trace_resume(pid_t tid, int request, int sig)
 static void trace_ended(struct tracer *tr, pid_t tid, int status)
 {
 	trace_forget(tr, tid);
+	fdcopy_forget(tid);
 	if (tid == tr->main)
 		tr->res->status = status;
 }
