@@ -1,6 +1,6 @@
 /*
- * target: what a stopped tracee's system call acts on, read from /proc and
- * from the tracee's memory: an fd's kind, path and position, a path argument
+ * target: what a stopped tracee's system call acts on, read from /proc, from
+ * a copy of the fd (fdcopy.h) and from the tracee's memory: an fd's kind, path and position, a path argument
  * made absolute, the lengths in an iovec array.
  */
 #ifndef BROWNOUT_FI_TARGET_H
