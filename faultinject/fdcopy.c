@@ -7,6 +7,7 @@
  */
 #include "fdcopy.h"
 
+#include "fileio.h"
 #include "num.h"
 
 #include <errno.h>
@@ -34,19 +35,16 @@ static int fdcopy_tgid(pid_t tid, pid_t *tgid)
 {
 	char path[64], buf[FDCOPY_STATUS_MAX];
 	const char *line;
+	size_t len;
 	uint64_t v;
-	ssize_t n;
-	int fd;
+	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
+	/* Tgid is near the top: a longer file's tail does not matter. */
+	rc = fileio_read(path, buf, sizeof(buf) - 1, &len);
+	if (rc < 0)
+		return rc;
+	buf[len] = '\0';
 	line = strstr(buf, "\nTgid:\t");
 	if (!line)
 		return -EPROTO;

@@ -5,6 +5,7 @@
 #include "target.h"
 
 #include "fdcopy.h"
+#include "fileio.h"
 #include "num.h"
 
 #include <errno.h>
@@ -65,17 +66,13 @@ static int target_readlink(const char *link, char *out, size_t size)
 static int target_fdinfo(pid_t pid, int fd, int64_t *pos, unsigned long *flags)
 {
 	char path[64], buf[TARGET_FDINFO_MAX];
-	int have_pos = 0, ifd;
-	ssize_t n;
+	int have_pos = 0, rc;
+	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%d", (long)pid, fd);
-	ifd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ifd < 0)
-		return -errno;
-	n = read(ifd, buf, sizeof(buf) - 1);
-	close(ifd);
-	if (n < 0)
-		return -errno;
+	rc = fileio_read(path, buf, sizeof(buf) - 1, &n);
+	if (rc < 0)
+		return rc;
 	buf[n] = '\0';
 	*flags = 0;
 	for (char *line = buf; *line;) {
