@@ -164,9 +164,12 @@ int target_fd(pid_t pid, int fd, int want_pos, struct target *t)
 	t->pos = -1;
 	if (fd < 0)
 		return -EBADF;
+	/*
+	 * The copy only saves work: when there is none (a thread whose group
+	 * leader has exited, say), /proc serves. A thread that unshared its file
+	 * table would be read through its group leader's; no update client does.
+	 */
 	copy = fdcopy_get(pid, fd);
-	if (copy == -ENOENT)
-		return copy;
 	snprintf(link, sizeof(link), "/proc/%ld/fd/%d", (long)pid, fd);
 	rc = target_readlink(link, t->path, sizeof(t->path));
 	if (rc == 0)
