@@ -6,6 +6,16 @@ steps it depends on. A step whose key is unchanged is skipped, so a warm
 rebuild with no change does nothing. A step builds into a temporary directory
 that is renamed into place only on success, so an interrupted build never
 leaves an output that looks complete.
+
+Every built output is also kept in the cache (which outlives build/ and is
+shared by every clone on the machine), under its step and key. Another clone
+whose step has that key takes the kept output instead of building it, but
+only when the outputs it was built from are the very ones this clone has:
+each output carries a build id, and the ids of the outputs it was built from.
+The build is not byte-for-byte reproducible (file system time stamps, the
+update signing keys), so an output built beside other inputs, even inputs of
+the same key, would not match them: a kept disk whose root is another build's
+v1 is not this clone's v1.
 """
 from __future__ import annotations
 
@@ -32,6 +42,12 @@ BUILD = Path(os.environ.get("BROWNOUT_BUILD", REPO / "build"))
 IMAGES = BUILD / "images"
 CACHE = Path(os.environ.get("BROWNOUT_CACHE", Path.home() / ".cache" / "brownout"))
 KEY_FILE = ".key"
+BUILD_ID_FILE = ".build-id"     # names this build of an output; travels with its kept copy
+BUILT_FROM_FILE = ".built-from"  # the build ids of the outputs it was built from, by step
+KEPT = CACHE / "steps"
+# Kept outputs of each step, newest first: two clones of different commits on
+# one machine take turns without rebuilding, and the cache stays bounded.
+KEPT_PER_STEP = 2
 
 VERSIONS = ("v1", "v2", "v2-bad", "v3")
 
@@ -170,10 +186,88 @@ def step_key(step: Step, keys: dict[str, str]) -> str:
 
 
 def built_key(step: Step) -> str | None:
+    return _key_at(step.out)
+
+
+def _key_at(output: Path) -> str | None:
     try:
-        return (step.out / KEY_FILE).read_text().strip()
+        return (output / KEY_FILE).read_text().strip()
     except FileNotFoundError:
         return None
+
+
+def build_id(output: Path) -> str | None:
+    """The id of the build that made `output` (a step's output directory or a kept copy)."""
+    try:
+        return (output / BUILD_ID_FILE).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def built_from(output: Path) -> dict[str, str] | None:
+    try:
+        made = json.loads((output / BUILT_FROM_FILE).read_text())
+        return made if isinstance(made, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _dep_builds(step: Step) -> dict[str, str | None]:
+    return {dep: build_id(by_name(dep).out) for dep in step.deps}
+
+
+def _current(step: Step, key: str) -> bool:
+    """Whether the output built here is `key`'s and was built from the outputs its deps have now."""
+    return (built_key(step) == key and build_id(step.out) is not None
+            and built_from(step.out) == _dep_builds(step))
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """A copy that keeps hard links, sparse files and symbolic links as they are."""
+    shutil.rmtree(target, ignore_errors=True)
+    result = subprocess.run(["cp", "-a", "--reflink=auto", str(source), str(target)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        raise HarnessError(f"copying {source} to {target} failed: {result.stderr.strip()}")
+
+
+def _take_kept(step: Step, key: str) -> bool:
+    """Put the kept output of `step` at `key` in place, where one was built from
+    the very outputs this clone has for its deps; False where none was."""
+    kept = KEPT / step.name / key
+    if build_id(kept) is None or built_from(kept) != _dep_builds(step) or _key_at(kept) != key:
+        return False
+    tmp = step.out.with_name(step.out.name + ".tmp")
+    try:
+        _copy_tree(kept, tmp)
+    except HarnessError as e:    # pruned by another build while copied: build it here
+        log.warning("step %s: %s; building it instead", step.name, e)
+        return False
+    shutil.rmtree(step.out, ignore_errors=True)
+    tmp.rename(step.out)
+    os.utime(kept)    # the newest use decides which kept outputs stay
+    return True
+
+
+def _keep(step: Step, key: str) -> None:
+    """Keep a copy of the output just built, for other clones; a failure to keep it only costs them a build."""
+    folder = KEPT / step.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        _copy_tree(step.out, tmp)
+        old = folder / f".{key}.{os.getpid()}.old"
+        if (folder / key).exists():
+            (folder / key).rename(old)
+        tmp.rename(folder / key)
+        shutil.rmtree(old, ignore_errors=True)
+        kept = sorted((p for p in folder.iterdir() if not p.name.startswith(".")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in kept[KEPT_PER_STEP:]:
+            shutil.rmtree(stale, ignore_errors=True)
+    except (OSError, HarnessError) as e:
+        log.warning("step %s: built, but not kept for other clones (%s)", step.name, e)
 
 
 def source_state(repo: Path = REPO) -> tuple[str, bool | None]:
@@ -214,6 +308,8 @@ def _run_step(step: Step, key: str) -> float:
         raise HarnessError(f"image build step '{step.name}' failed (exit {result.returncode}); "
                            "see the messages above")
     (tmp / KEY_FILE).write_text(key + "\n")
+    (tmp / BUILD_ID_FILE).write_text(os.urandom(8).hex() + "\n")
+    (tmp / BUILT_FROM_FILE).write_text(json.dumps(_dep_builds(step), sort_keys=True) + "\n")
     shutil.rmtree(step.out, ignore_errors=True)
     tmp.rename(step.out)
     seconds = time.monotonic() - started
@@ -259,16 +355,26 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
         for each in steps():
             if each.name not in wanted:
                 continue
-            keys[each.name] = key = step_key(each, keys)
-            if not force and built_key(each) == key:
+            keys[each.name] = step_key(each, keys)
+            todo.append((each, keys[each.name]))
+        # A step whose dep gets a new output is built again (or taken) too: it was built from the old one.
+        renewed: set[str] = set()
+        for each, key in todo:
+            if force or renewed.intersection(each.deps) or not _current(each, key):
+                renewed.add(each.name)
+            else:
                 log.info("step %s: up to date", each.name)
-                continue
-            todo.append((each, key))
+        todo = [(each, key) for each, key in todo if each.name in renewed]
         durations = _durations()
         for n, (each, key) in enumerate(todo, 1):
+            if not force and _take_kept(each, key):
+                log.info("step %d/%d %s: taken from %s, where an earlier build kept it",
+                         n, len(todo), each.name, KEPT / each.name / key)
+                continue
             log.info("step %d/%d %s: building, %s", n, len(todo), each.name,
                      time_left([s.name for s, _ in todo[n - 1:]], durations))
             durations[each.name] = round(_run_step(each, key), 1)
+            _keep(each, key)
             tmp = DURATIONS.with_suffix(".tmp")
             tmp.write_text(json.dumps(durations, indent=1, sort_keys=True))
             tmp.replace(DURATIONS)

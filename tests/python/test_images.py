@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 
 import pytest
 
@@ -100,3 +101,75 @@ def test_a_builds_time_left_comes_from_the_steps_last_durations() -> None:
     assert images.time_left(["rootfs", "disk-ab"], durations) == "about 6:52 left"
     assert images.time_left(["rootfs", "ostree"], durations) == "about 6:40 left (+ 1 steps never timed)"
     assert images.time_left(["ostree"], durations) == "time left unknown (no step left was ever timed here)"
+
+
+@pytest.fixture
+def two_clones(tmp_path, monkeypatch):
+    """Two steps (`base`, and `top` built from it) of a tiny repository, and a
+    function that builds them in a clone's build folder beside one shared
+    cache; each script counts its runs in runs.log."""
+    repo = tmp_path / "repo"
+    (repo / "images").mkdir(parents=True)
+    (repo / "images" / "lib.sh").write_text("")
+    for name in ("base", "top"):
+        (repo / "images" / f"{name}.sh").write_text(
+            f'echo {name} >> "{tmp_path}/runs.log"\nhead -c 16 /dev/urandom > "$OUT/{name}.bin"\n')
+    graph = (images.Step("base", "base.sh"), images.Step("top", "top.sh", deps=("base",)))
+    monkeypatch.setattr(images, "REPO", repo)
+    monkeypatch.setattr(images, "steps", lambda: graph)
+    monkeypatch.setattr(images, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(images, "KEPT", tmp_path / "cache" / "steps")
+    monkeypatch.setattr(images, "DURATIONS", tmp_path / "cache" / "step-seconds.json")
+
+    def build(clone: str, **kwargs) -> list[str]:
+        monkeypatch.setattr(images, "IMAGES", tmp_path / clone)
+        log = tmp_path / "runs.log"
+        log.unlink(missing_ok=True)
+        images.build(**kwargs)
+        return log.read_text().split() if log.exists() else []
+    return build, tmp_path
+
+
+def test_kept_outputs_serve_another_clone_byte_for_byte(two_clones) -> None:
+    build, root = two_clones
+    assert build("one") == ["base", "top"]
+    assert build("two") == []
+    for name in ("base", "top"):
+        assert (root / "two" / name / f"{name}.bin").read_bytes() == (root / "one" / name / f"{name}.bin").read_bytes()
+        assert images.build_id(root / "two" / name) == images.build_id(root / "one" / name)
+    assert build("two") == [], "taken outputs are up to date"
+
+
+def test_an_output_built_from_another_build_of_its_dep_is_not_taken(two_clones) -> None:
+    build, root = two_clones
+    build("one")
+    shutil.rmtree(images.KEPT / "base")
+    # base is built afresh, so the kept top, built from the first clone's base, does not fit.
+    assert build("two") == ["base", "top"]
+    assert images.built_from(root / "two" / "top") == {"base": images.build_id(root / "two" / "base")}
+
+
+def test_a_dep_built_again_builds_what_depends_on_it(two_clones) -> None:
+    build, _ = two_clones
+    build("one")
+    assert build("one", only=["base"], force=True) == ["base"]
+    assert build("one") == ["top"], "top was built from the base that was replaced"
+
+
+def test_a_kept_copy_without_its_build_id_is_built_instead(two_clones) -> None:
+    build, _ = two_clones
+    build("one")
+    for kept in (images.KEPT / "base").iterdir():
+        (kept / images.BUILD_ID_FILE).unlink()
+    assert build("two") == ["base", "top"]
+
+
+def test_each_step_keeps_its_newest_outputs_only(two_clones) -> None:
+    build, root = two_clones
+    for n in range(images.KEPT_PER_STEP + 2):
+        (images.REPO / "images" / "base.sh").write_text(
+            (images.REPO / "images" / "base.sh").read_text() + f"# change {n}\n")
+        build("one")
+    assert len(list((images.KEPT / "base").iterdir())) == images.KEPT_PER_STEP
+    assert images.build_id(images.KEPT / "base" / images.built_key(images.by_name("base"))) \
+        == images.build_id(root / "one" / "base")
