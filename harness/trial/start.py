@@ -9,22 +9,25 @@ on a fresh device, judged like any trial (v2 must end on v2, atomic and
 complete; v2-bad must end rolled back to v1), whose disk overlay is kept in
 build/starts/ with the keys of the images it was built on. Trials from it
 overlay that disk; it is never run again per trial. Its backing file is the
-method's pristine disk, by path."""
+method's pristine disk, by path. A copy is kept in the cache, where another
+clone whose images are the very same build takes it instead of building it."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from .. import HarnessError, methods
+from .. import HarnessError, images, methods
 from ..checks.device import pristine_disk
-from ..images import BUILD
+from ..images import BUILD, CACHE
 from ..server import UpdateServer
 
 if TYPE_CHECKING:
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STARTS = BUILD / "starts"
+# Each start and installed disk last built on this machine, for other clones with the same images.
+KEPT = CACHE / "starts"
 START_VERSIONS = ("v1", "v2", "v2-bad")
 # The version a device from each start runs; and how the update that builds it
 # must end: final version and verdicts.
@@ -58,36 +63,20 @@ def start_disk(method: str, start: str, server: UpdateServer | None = None,
     check_start(start, method)
     if start == "v1":
         return None
-    directory.mkdir(parents=True, exist_ok=True)
-    disk = directory / f"{method}-{start}.qcow2"
-    key_file = directory / f"{method}-{start}.json"
     base = pristine_disk(method)
-    key = {"images": methods.images_key(method), "base": str(base)}
-    with open(directory / f".{method}-{start}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if disk.is_file() and json.loads(key_file.read_text()) == key:
-                return disk
-        except (OSError, ValueError):
-            pass
-        key_file.unlink(missing_ok=True)
+    final, verdicts = BUILT_BY[start]
+
+    def build(work: Path) -> tuple[Path, dict]:
         log.info("building %s's %s start: a plain update to %s on a fresh device", method, start, start)
         from .run import TrialSpec, run_trial    # a start is built by a trial
-        work = Path(tempfile.mkdtemp(prefix=f".{method}-{start}-", dir=directory))
-        final, verdicts = BUILT_BY[start]
-        try:
-            result = run_trial(TrialSpec(method=method, payload=start), work, server)
-            if result.final != final or not verdicts <= set(result.verdicts):
-                raise HarnessError(f"{method}'s {start} start failed to build: the update to {start} ended "
-                                   f"in {result.final} ({', '.join(result.verdicts) or 'no verdicts'}); "
-                                   f"see {result.reproduce}")
-            os.replace(work / (base.stem + ".qcow2"), disk)
-            tmp = key_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
-            os.replace(tmp, key_file)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return disk
+        result = run_trial(TrialSpec(method=method, payload=start), work, server)
+        if result.final != final or not verdicts <= set(result.verdicts):
+            raise HarnessError(f"{method}'s {start} start failed to build: the update to {start} ended "
+                               f"in {result.final} ({', '.join(result.verdicts) or 'no verdicts'}); "
+                               f"see {result.reproduce}")
+        return work / (base.stem + ".qcow2"), {}
+
+    return _built_once(f"{method}-{start}", _disk_key(method, base), base, build, directory)[0]
 
 
 @dataclass(frozen=True)
@@ -107,28 +96,121 @@ def installed_disk(spec: TrialSpec, server: UpdateServer | None = None,
     Nothing of the run after that reboot depends on how the disk came to be, so
     a confirmation's cut from it is the cut a cold trial makes there."""
     name = f"{spec.method}-{spec.start}-{spec.payload}-{spec.client}-installed"
-    directory.mkdir(parents=True, exist_ok=True)
-    disk, key_file = directory / f"{name}.qcow2", directory / f"{name}.json"
-    key = {"images": methods.images_key(spec.method), "base": str(pristine_disk(spec.method, spec.client))}
-    with open(directory / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            kept = json.loads(key_file.read_text())
-            if disk.is_file() and kept["key"] == key:
-                return Installed(disk, kept["bytes_downloaded"], kept["bytes_written"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        key_file.unlink(missing_ok=True)
+    start = start_disk(spec.method, spec.start, server, directory)
+    backing = start or pristine_disk(spec.method, spec.client)
+    key = _disk_key(spec.method, pristine_disk(spec.method, spec.client), spec.client)
+    if start:
+        key["start"] = json.loads(start.with_suffix(".json").read_text())["build"]
+
+    def build(work: Path) -> tuple[Path, dict]:
         log.info("building %s: %s's update to %s up to its reboot into it", name, spec.method, spec.payload)
         from .run import install    # the disk is built by a trial's update
+        built, downloaded, written = install(spec, work, server)
+        return built, {"bytes_downloaded": downloaded, "bytes_written": written}
+
+    disk, kept = _built_once(name, key, backing, build, directory)
+    return Installed(disk, kept["bytes_downloaded"], kept["bytes_written"])
+
+
+def _disk_key(method: str, base: Path, client: str = "safe") -> dict:
+    """What a disk built by an update on `base` is valid for: the images that
+    decide the update, and the very build of the base it overlays (the build is
+    not byte-for-byte reproducible, so another build's base is another disk)."""
+    return {"images": methods.images_key(method, client), "base": images.build_id(base.parent)}
+
+
+def _built_once(name: str, key: dict, backing: Path, build: Callable[[Path], tuple[Path, dict]],
+                directory: Path) -> tuple[Path, dict]:
+    """The qcow2 overlay of `backing` named `name` in `directory`, with what its
+    build reported and its build id: the one there if its key is `key`, else a
+    copy of the one kept in the cache for that key (set onto this clone's
+    backing file), else one `build(work)` makes, which is then kept for other
+    clones too."""
+    directory.mkdir(parents=True, exist_ok=True)
+    disk, meta = directory / f"{name}.qcow2", directory / f"{name}.json"
+    with open(directory / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = _meta(meta, key)
+        if found is not None and disk.is_file():
+            return disk, found
+        meta.unlink(missing_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=directory))
         try:
-            built, downloaded, written = install(spec, work, server)
+            taken = _take_kept(name, key, backing, work)
+            if taken:
+                built, found = taken
+            else:
+                built, found = build(work)
+                # Names this build: a disk built on it is valid on these bytes only.
+                found["build"] = os.urandom(8).hex()
+                _keep(name, built, dict(found, key=key))
             os.replace(built, disk)
-            tmp = key_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"key": key, "bytes_downloaded": downloaded, "bytes_written": written},
-                                      indent=1, sort_keys=True))
-            os.replace(tmp, key_file)
+            _write_json(meta, dict(found, key=key))
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    return Installed(disk, downloaded, written)
+    return disk, found
+
+
+def _meta(path: Path, key: dict) -> dict | None:
+    """What the disk's build reported (its build id too), where its key is `key`."""
+    try:
+        kept = json.loads(path.read_text())
+        return {k: v for k, v in kept.items() if k != "key"} if kept["key"] == key else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _take_kept(name: str, key: dict, backing: Path, work: Path) -> tuple[Path, dict] | None:
+    """The kept disk for `key`, copied into `work` and set onto `backing` (its
+    bytes are the kept one's: the key names that build), and what its build
+    reported; None if none fits."""
+    copy = work / "kept.qcow2"
+    with _kept_lock(name):
+        found = _meta(KEPT / f"{name}.json", key)
+        if found is None:
+            return None
+        try:
+            shutil.copyfile(KEPT / f"{name}.qcow2", copy)
+        except OSError as e:
+            log.warning("%s: the copy kept in %s did not serve (%s); building it", name, KEPT, e)
+            return None
+    try:
+        subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-F", _format(backing), "-b", str(backing),
+                        str(copy)], check=True, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        log.warning("%s: the copy kept in %s did not serve (%s); building it", name, KEPT, e)
+        return None
+    log.info("%s: taken from %s, where an earlier build kept it", name, KEPT)
+    return copy, found
+
+
+@contextlib.contextmanager
+def _kept_lock(name: str) -> Iterator[None]:
+    """Between clones: a kept disk and its key are replaced and read together."""
+    KEPT.mkdir(parents=True, exist_ok=True)
+    with open(KEPT / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _format(disk: Path) -> str:
+    return "qcow2" if disk.suffix == ".qcow2" else "raw"
+
+
+def _keep(name: str, disk: Path, meta: dict) -> None:
+    """Keep a copy of a disk just built for other clones (one per name); failing costs them a build only."""
+    try:
+        tmp = KEPT / f".{name}.{os.getpid()}.tmp"
+        with _kept_lock(name):
+            shutil.copyfile(disk, tmp)
+            (KEPT / f"{name}.json").unlink(missing_ok=True)
+            os.replace(tmp, KEPT / f"{name}.qcow2")
+            _write_json(KEPT / f"{name}.json", meta)
+    except OSError as e:
+        log.warning("%s: built, but not kept for other clones (%s)", name, e)
