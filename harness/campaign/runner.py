@@ -2,7 +2,9 @@
 point (pytest-xdist underneath), keep every result in a journal.
 
 The record is tied to the images it was made from: a record from other images
-is refused, since its point indices would address other syscalls. The
+is refused, since its point indices would address other syscalls. A copy of
+each record made is kept in the cache, where another clone whose images have
+the same keys finds it instead of recording again. The
 journal (harness/campaign/journal.py) keeps one typed entry per trial, so an
 interrupted campaign resumes where it stopped.
 """
@@ -25,7 +27,7 @@ from typing import TextIO
 
 from .. import HarnessError, methods
 from ..trial import cutspec
-from ..images import BUILD, REPO
+from ..images import BUILD, CACHE, REPO
 from .journal import UNFINISHED, Entry, Journal
 from ..methods import images_key
 from ..checks.device import CLOCK_FORMAT, GUEST_CLOCK_ENV, guest_clock
@@ -34,6 +36,7 @@ from ..trial.run import TrialResult, TrialSpec, record_points
 
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
+KEPT_RECORDS = CACHE / "records"
 DEFAULT_TRIAL_TIMEOUT = 1200.0
 
 log = logging.getLogger(__name__)
@@ -116,7 +119,35 @@ def record(method: str, start: str = "v1") -> Path:
         f.flush()
         os.fsync(f.fileno())
     tmp.rename(path)
+    _keep_record(path)
     return path
+
+
+def _keep_record(path: Path) -> None:
+    """A copy for other clones; failing to keep it costs them a record only."""
+    try:
+        KEPT_RECORDS.mkdir(parents=True, exist_ok=True)
+        tmp = KEPT_RECORDS / f".{path.name}.{os.getpid()}.tmp"
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, KEPT_RECORDS / path.name)
+    except OSError as e:
+        log.warning("record %s made, but not kept for other clones (%s)", path, e)
+
+
+def _take_kept_record(method: str, start: str) -> bool:
+    """Put the record kept for other clones in place if it fits the images built now."""
+    path = record_path(method, start)
+    kept = KEPT_RECORDS / path.name
+    try:
+        load_record(method, kept, start)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        shutil.copyfile(kept, tmp)
+        tmp.rename(path)
+    except (HarnessError, OSError):
+        return False
+    log.info("campaign: %s's record taken from %s, made there on images of the same keys", method, kept)
+    return True
 
 
 def records(names: list[str], jobs: int, start: str = "v1") -> dict[str, list[dict]]:
@@ -128,6 +159,9 @@ def records(names: list[str], jobs: int, start: str = "v1") -> dict[str, list[di
         try:
             points[name] = load_record(name, start=start)[1]
         except HarnessError as e:
+            if _take_kept_record(name, start):
+                points[name] = load_record(name, start=start)[1]
+                continue
             log.info("campaign: %s; recording %s now", e, name)
             missing.append(name)
     if missing:

@@ -295,3 +295,29 @@ def test_a_trial_says_where_it_started() -> None:
     assert start_label(held, installed=True) == "snapshot:deploy"
     assert start_label(None, installed=True) == "installed"
     assert start_label(None, installed=False) == "cold"
+
+
+def kept_record(folder: Path, images: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ab.jsonl").write_text(json.dumps({"record": {
+        "method": "ab", "payload": "v2", "images": images,
+        "phases": ["pull", "deploy", "bootloader", "confirm"]}}) + "\n" + json.dumps(POINTS[0]) + "\n")
+
+
+@pytest.mark.parametrize("kept_images, taken", [({"rootfs": "k"}, True), ({"rootfs": "older"}, False)])
+def test_a_record_kept_by_another_clone_serves_images_of_its_keys_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept_images: dict, taken: bool) -> None:
+    monkeypatch.setattr(campaign, "images_key", lambda method: {"rootfs": "k"})
+    monkeypatch.setattr(campaign, "RECORDS", tmp_path / "clone" / "records")
+    monkeypatch.setattr(campaign, "KEPT_RECORDS", tmp_path / "cache" / "records")
+    kept_record(tmp_path / "cache" / "records", kept_images)
+    made: list[str] = []
+
+    def record(method: str, start: str = "v1") -> Path:
+        made.append(method)
+        kept_record(tmp_path / "clone" / "records", {"rootfs": "k"})
+        return tmp_path / "clone" / "records" / "ab.jsonl"
+    monkeypatch.setattr(campaign, "record", record)
+    assert campaign.records(["ab"], jobs=1) == {"ab": [POINTS[0]]}
+    assert made == ([] if taken else ["ab"])
+    assert (tmp_path / "clone" / "records" / "ab.jsonl").is_file()
