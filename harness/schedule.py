@@ -1,0 +1,131 @@
+"""How `make test` spreads its tests over xdist workers (`--dist load`): the
+longest first, by how long each took when it last ran on this machine, and
+each worker given its next test only as it starts the one before. xdist's
+own load scheduling hands out tests in chunks in file order, so the end of a
+run can find one worker idle while the other still holds several minutes of
+queued guest tests. Longest first, one at a time, leaves only short tests
+for the end, where the workers even out.
+
+The durations are kept in the cache beside the image steps' (they outlive
+build/); a test never timed here counts as a guest test if it lives where
+guest tests do."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .images import CACHE
+
+log = logging.getLogger(__name__)
+
+DURATIONS = CACHE / "test-seconds.json"
+# What an untimed test is guessed to take: a guest test's typical minute, else a unit test's moment.
+GUESS_GUEST_S = 60.0
+GUESS_OTHER_S = 0.1
+GUEST_PATHS = ("scenarios/", "tests/python/test_e2e")
+
+
+def load_durations(path: Path = DURATIONS) -> dict[str, float]:
+    try:
+        known = json.loads(path.read_text())
+        return {k: float(v) for k, v in known.items()} if isinstance(known, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def expected_s(nodeid: str, durations: dict[str, float]) -> float:
+    if nodeid in durations:
+        return durations[nodeid]
+    return GUESS_GUEST_S if nodeid.startswith(GUEST_PATHS) else GUESS_OTHER_S
+
+
+def longest_first(collection: list[str], durations: dict[str, float]) -> list[int]:
+    """The indices of `collection`, longest expected first (ties in collection order)."""
+    return sorted(range(len(collection)), key=lambda i: -expected_s(collection[i], durations))
+
+
+def _scheduler_class() -> type:
+    from xdist.scheduler import LoadScheduling
+
+    class LongestFirst(LoadScheduling):  # type: ignore[misc]
+        """LoadScheduling with its order and chunks replaced (see the module's docstring)."""
+        collection: list[str] | None
+
+        def schedule(self) -> None:
+            assert self.collection_is_completed
+            if self.collection is not None:
+                for node in self.nodes:
+                    self.check_schedule(node)
+                return
+            if not self._check_nodes_have_same_collection():
+                self.log("**Different tests collected, aborting run**")
+                return
+            collection: list[str] = list(self.node2collection.values())[0]
+            self.collection = collection
+            self.pending[:] = longest_first(collection, load_durations())
+            # Round by round, so the two longest start side by side on two workers.
+            for _ in range(2):
+                for node in self.nodes:
+                    if self.pending:
+                        self._send_tests(node, 1)
+            if not self.pending:
+                for node in self.nodes:
+                    node.shutdown()
+
+        def check_schedule(self, node: Any, duration: float = 0) -> None:
+            if node.shutting_down:
+                return
+            if not self.pending:
+                node.shutdown()
+                return
+            # A worker runs a test once it holds the next one (pytest's nextitem): two each.
+            wanted = 2 - len(self.node2pending[node])
+            if wanted > 0:
+                self._send_tests(node, min(wanted, len(self.pending)))
+
+    return LongestFirst
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "load":
+        return None    # a campaign's groups (loadgroup) keep xdist's own scheduling
+    return _scheduler_class()(config, log)
+
+
+class _Timer:
+    """On the controller (or a run without xdist): each test's setup, call and
+    teardown summed, written to DURATIONS at the end with the earlier ones."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.seconds:
+            return
+        merged = load_durations()
+        merged.update((k, round(v, 2)) for k, v in self.seconds.items())
+        try:
+            DURATIONS.parent.mkdir(parents=True, exist_ok=True)
+            tmp = DURATIONS.with_name(f".{DURATIONS.name}.tmp")
+            tmp.write_text(json.dumps(merged, indent=0, sort_keys=True))
+            tmp.replace(DURATIONS)
+        except OSError as e:
+            log.warning("test durations not kept in %s (%s): the next run orders its tests less well", DURATIONS, e)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # Workers report to the controller, which times every test; timing on them too would race.
+    # A campaign's trials are not the suite's tests: their times would only crowd the file.
+    if not hasattr(config, "workerinput") and not config.getoption("brownout_plan", None):
+        config.pluginmanager.register(_Timer(), "brownout-test-durations")
