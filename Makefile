@@ -39,7 +39,10 @@ lint: deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 --inline-suppr \
 		-I src/lib -I faultinject src faultinject tests/fixtures
 
-test: deps lint c-test c-valgrind images
+# The C tests run beside the image build (taken from the cache, it mostly waits
+# on the disk); the tests run longest first by their last times (harness/schedule.py).
+test: deps lint
+	@$(MAKE) --no-print-directory -j2 --output-sync=line c-test c-valgrind images
 	$(PYTEST) -n 2 --durations=15 --basetemp=build/pytest tests/python scenarios
 
 bench: images
