@@ -27,7 +27,9 @@ demo: images
 # the end-to-end tests and scenarios that boot real QEMU guests (one per core).
 # Their devices' overlays and snapshots (about 6 GB in all) go to build/pytest,
 # which each run empties first: pytest's default keeps three runs in /tmp.
-# The fifteen slowest tests are listed at the end: where the time goes.
+# The fifteen slowest tests are listed at the end, and the run's figures (its
+# wall time, each file's share) go to build/bench/suite.json for
+# `./brownout results --bench build/bench/suite.json`.
 # Lint first: a finding fails the run before any guest boots.
 LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/init-late images/initramfs/repair-root \
 	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/*/rootfs/usr/bin/* images/methods/*/rootfs/usr/lib/brownout/* \
@@ -43,7 +45,7 @@ lint: deps
 # on the disk); the tests run longest first by their last times (harness/schedule.py).
 test: deps lint
 	@$(MAKE) --no-print-directory -j2 --output-sync=line c-test c-valgrind images
-	$(PYTEST) -n 2 --durations=15 --basetemp=build/pytest tests/python scenarios
+	BROWNOUT_SUITE_BENCH=build/bench/suite.json $(PYTEST) -n 2 --durations=15 --basetemp=build/pytest tests/python scenarios
 
 bench: images
 	./brownout bench boot --runs 10

@@ -8,11 +8,14 @@ for the end, where the workers even out.
 
 The durations are kept in the cache beside the image steps' (they outlive
 build/); a test never timed here counts as a guest test if it lives where
-guest tests do."""
+guest tests do. A run can also write its figures (wall time, each file's
+summed test time) as bench output, stamped like every bench's."""
 from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,9 @@ from .images import CACHE
 log = logging.getLogger(__name__)
 
 DURATIONS = CACHE / "test-seconds.json"
+# Where `make test` has the run's figures written (`./brownout results --bench FILE` shows them).
+SUITE_BENCH = "BROWNOUT_SUITE_BENCH"
+_WORSE = ("passed", "skipped", "failed")
 # What an untimed test is guessed to take: a guest test's typical minute, else a unit test's moment.
 GUESS_GUEST_S = 60.0
 GUESS_OTHER_S = 0.1
@@ -99,17 +105,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 class _Timer:
     """On the controller (or a run without xdist): each test's setup, call and
-    teardown summed, written to DURATIONS at the end with the earlier ones."""
+    teardown summed, written to DURATIONS at the end with the earlier ones;
+    where SUITE_BENCH names a file, the run's figures too, as bench output."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.seconds: dict[str, float] = {}
+        self.outcomes: dict[str, str] = {}
+        self.started = time.monotonic()
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
+        # The worst of a test's phases (setup, call, teardown): a failed teardown fails a passed call.
+        self.outcomes[report.nodeid] = max(self.outcomes.get(report.nodeid, "passed"), report.outcome,
+                                           key=_WORSE.index)
 
     @pytest.hookimpl
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.seconds:
             return
         merged = load_durations()
@@ -121,6 +134,28 @@ class _Timer:
             tmp.replace(DURATIONS)
         except OSError as e:
             log.warning("test durations not kept in %s (%s): the next run orders its tests less well", DURATIONS, e)
+        bench = os.environ.get(SUITE_BENCH)
+        if bench:
+            from .report.results import write_bench
+            write_bench(Path(bench), "suite", suite_figures(self.seconds, self.outcomes,
+                                                            time.monotonic() - self.started,
+                                                            self.config.getoption("numprocesses", None) or 1,
+                                                            int(exitstatus)))
+
+
+def suite_figures(seconds: dict[str, float], outcomes: dict[str, str], wall_s: float, workers: int,
+                  exit_status: int) -> dict:
+    """A run's wall time and where it went: each test file's tests and their summed seconds."""
+    files: dict[str, list[float]] = {}
+    for nodeid, s in seconds.items():
+        files.setdefault(nodeid.split("::", 1)[0], []).append(s)
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return {"wall_s": round(wall_s, 1), "workers": workers, "tests": len(seconds), "exit_status": exit_status,
+            "outcomes": counts, "test_s": round(sum(seconds.values()), 1),
+            "files": sorted(({"file": f, "tests": len(v), "seconds": round(sum(v), 1)} for f, v in files.items()),
+                            key=lambda r: -r["seconds"])}
 
 
 @pytest.hookimpl(trylast=True)
@@ -128,4 +163,4 @@ def pytest_configure(config: pytest.Config) -> None:
     # Workers report to the controller, which times every test; timing on them too would race.
     # A campaign's trials are not the suite's tests: their times would only crowd the file.
     if not hasattr(config, "workerinput") and not config.getoption("brownout_plan", None):
-        config.pluginmanager.register(_Timer(), "brownout-test-durations")
+        config.pluginmanager.register(_Timer(config), "brownout-test-durations")

@@ -357,6 +357,15 @@ def bench_section(path: Path) -> list[str]:
                        "after the first (snapshot)", "outcomes"],
                       [[r["method"], f"{r['boot_median_s']:.2f} s", *_rate_row(r["method"], r["rate"])[1:]]
                        for r in b.get("methods", [])])
+    elif b["benchmark"] == "suite":
+        busy = b["test_s"] / (b["wall_s"] * b["workers"]) if b["wall_s"] else 0
+        out += [f"The test suite, as `make test` runs it (pytest, -n {b['workers']}): {b['tests']} tests in "
+                f"{b['wall_s']:.0f} s ({', '.join(f'{k} {v}' for k, v in sorted(b['outcomes'].items()))}; "
+                f"exit {b['exit_status']}). The tests' own times add up to {b['test_s']:.0f} s: the workers were "
+                f"busy {busy:.0%} of the run. Where it goes, per file:", ""]
+        out += _table(["file", "tests", "seconds", "share"],
+                      [[f"`{r['file']}`", str(r["tests"]), f"{r['seconds']:.0f}",
+                        f"{r['seconds'] / b['test_s']:.0%}" if b["test_s"] else "-"] for r in b["files"]])
     else:
         out += [f"Unknown benchmark '{b['benchmark']}': not shown.", ""]
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import schedule
 from harness.images import REPO
+from harness.report.results import bench_section, load_bench, write_bench
 
 TIMED = {"t.py::test_t[a-0.8]": 0.8, "t.py::test_t[b-0.5]": 0.5, "t.py::test_t[c-0.2]": 0.2,
          "t.py::test_t[d-0.1]": 0.1, "t.py::test_t[e-0.0]": 0.0}
@@ -33,7 +34,7 @@ def test_two_workers_start_the_two_longest_side_by_side_and_keep_the_times(tmp_p
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "test-seconds.json").write_text(json.dumps(TIMED))
     env = dict(os.environ, ORDER_LOG=str(tmp_path / "order.log"), BROWNOUT_CACHE=str(tmp_path / "cache"),
-               PYTHONPATH=str(REPO))
+               PYTHONPATH=str(REPO), BROWNOUT_SUITE_BENCH=str(tmp_path / "suite.json"))
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "harness.schedule",
                           "-p", "no:cacheprovider", "-c", "/dev/null", "--rootdir", str(tmp_path), "t.py"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
@@ -47,3 +48,24 @@ def test_two_workers_start_the_two_longest_side_by_side_and_keep_the_times(tmp_p
     assert sorted(sum(by_worker.values(), [])) == ["a", "b", "c", "d", "e"]
     kept = json.loads((tmp_path / "cache" / "test-seconds.json").read_text())
     assert set(kept) == set(TIMED) and kept["t.py::test_t[a-0.8]"] >= 0.8, kept
+    suite = load_bench(tmp_path / "suite.json")
+    assert (suite["benchmark"], suite["workers"], suite["tests"], suite["outcomes"]) == ("suite", 2, 5, {"passed": 5})
+    assert [f["file"] for f in suite["files"]] == ["t.py"] and suite["files"][0]["seconds"] >= 1.6
+    assert suite["wall_s"] >= 0.8 and suite["exit_status"] == 0
+
+
+def test_a_test_counts_as_its_worst_phase_and_files_come_longest_first() -> None:
+    seconds = {"a.py::one": 3.0, "a.py::two": 1.0, "b.py::three": 5.0}
+    outcomes = {"a.py::one": "passed", "a.py::two": "failed", "b.py::three": "skipped"}
+    figures = schedule.suite_figures(seconds, outcomes, wall_s=4.5, workers=2, exit_status=1)
+    assert figures["files"] == [{"file": "b.py", "tests": 1, "seconds": 5.0},
+                                {"file": "a.py", "tests": 2, "seconds": 4.0}]
+    assert figures["outcomes"] == {"passed": 1, "failed": 1, "skipped": 1} and figures["test_s"] == 9.0
+
+
+def test_the_results_page_shows_where_the_suites_time_went(tmp_path: Path) -> None:
+    figures = schedule.suite_figures({"a.py::one": 30.0, "b.py::two": 10.0}, {"a.py::one": "passed",
+                                     "b.py::two": "passed"}, wall_s=25.0, workers=2, exit_status=0)
+    text = "\n".join(bench_section(write_bench(tmp_path / "suite.json", "suite", figures)))
+    assert "2 tests in 25 s (passed 2; exit 0)" in text and "busy 80% of the run" in text
+    assert "| `a.py` | 1 | 30 | 75% |" in text
