@@ -296,6 +296,10 @@ def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[
     return out
 
 
+# The suite's files shown one by one on the page, the longest; the rest are summed in one row.
+SUITE_FILES_SHOWN = 15
+
+
 def bench_section(path: Path) -> list[str]:
     b = load_bench(path)
     s = b.get("stamp", {})
@@ -362,10 +366,15 @@ def bench_section(path: Path) -> list[str]:
         out += [f"The test suite, as `make test` runs it (pytest, -n {b['workers']}): {b['tests']} tests in "
                 f"{b['wall_s']:.0f} s ({', '.join(f'{k} {v}' for k, v in sorted(b['outcomes'].items()))}; "
                 f"exit {b['exit_status']}). The tests' own times add up to {b['test_s']:.0f} s: the workers were "
-                f"busy {busy:.0%} of the run. Where it goes, per file:", ""]
+                f"busy {busy:.1%} of the run. Where it goes, per file:", ""]
+        shown, rest = b["files"][:SUITE_FILES_SHOWN], b["files"][SUITE_FILES_SHOWN:]
+        by_file = [(f"`{r['file']}`", r["tests"], r["seconds"]) for r in shown]
+        if rest:
+            by_file.append((f"the other {len(rest)} files", sum(r["tests"] for r in rest),
+                            sum(r["seconds"] for r in rest)))
         out += _table(["file", "tests", "seconds", "share"],
-                      [[f"`{r['file']}`", str(r["tests"]), f"{r['seconds']:.0f}",
-                        f"{r['seconds'] / b['test_s']:.0%}" if b["test_s"] else "-"] for r in b["files"]])
+                      [[name, str(tests), f"{seconds:.0f}", f"{seconds / b['test_s']:.0%}" if b["test_s"] else "-"]
+                       for name, tests, seconds in by_file])
     else:
         out += [f"Unknown benchmark '{b['benchmark']}': not shown.", ""]
     return out

@@ -67,5 +67,5 @@ def test_the_results_page_shows_where_the_suites_time_went(tmp_path: Path) -> No
     figures = schedule.suite_figures({"a.py::one": 30.0, "b.py::two": 10.0}, {"a.py::one": "passed",
                                      "b.py::two": "passed"}, wall_s=25.0, workers=2, exit_status=0)
     text = "\n".join(bench_section(write_bench(tmp_path / "suite.json", "suite", figures)))
-    assert "2 tests in 25 s (passed 2; exit 0)" in text and "busy 80% of the run" in text
+    assert "2 tests in 25 s (passed 2; exit 0)" in text and "busy 80.0% of the run" in text
     assert "| `a.py` | 1 | 30 | 75% |" in text
