@@ -7,8 +7,9 @@ set -euo pipefail
 packages=(
 	qemu-system-arm qemu-utils u-boot-qemu u-boot-tools
 	mmdebstrap qemu-user-static binfmt-support arch-test
-	# the firmware step builds U-Boot from Debian's source package
-	dpkg-dev bison flex
+	# the firmware step builds U-Boot from Debian's source package (its default
+	# environment becomes a C header through xxd)
+	dpkg-dev bison flex xxd
 	gcc make gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcmocka-dev valgrind pkg-config
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
 	python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
