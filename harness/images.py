@@ -322,12 +322,21 @@ def _run_step(step: Step, key: str) -> float:
 DURATIONS = CACHE / "step-seconds.json"
 
 
-def _durations() -> dict[str, float]:
+def read_seconds(path: Path) -> dict[str, float]:
+    """Seconds by name, as `write_seconds` keeps them; {} for none or a damaged file."""
     try:
-        known = json.loads(DURATIONS.read_text())
+        known = json.loads(path.read_text())
         return {k: float(v) for k, v in known.items()} if isinstance(known, dict) else {}
     except (OSError, ValueError, TypeError):
         return {}
+
+
+def write_seconds(path: Path, seconds: dict[str, float]) -> None:
+    """Replace the file whole, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(seconds, indent=1, sort_keys=True))
+    tmp.replace(path)
 
 
 def time_left(todo: list[str], durations: dict[str, float]) -> str:
@@ -365,7 +374,7 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
             else:
                 log.info("step %s: up to date", each.name)
         todo = [(each, key) for each, key in todo if each.name in renewed]
-        durations = _durations()
+        durations = read_seconds(DURATIONS)
         for n, (each, key) in enumerate(todo, 1):
             if not force and _take_kept(each, key):
                 log.info("step %d/%d %s: taken from %s, where an earlier build kept it",
@@ -375,9 +384,7 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
                      time_left([s.name for s, _ in todo[n - 1:]], durations))
             durations[each.name] = round(_run_step(each, key), 1)
             _keep(each, key)
-            tmp = DURATIONS.with_suffix(".tmp")
-            tmp.write_text(json.dumps(durations, indent=1, sort_keys=True))
-            tmp.replace(DURATIONS)
+            write_seconds(DURATIONS, durations)
     return keys
 
 

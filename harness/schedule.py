@@ -12,7 +12,6 @@ guest tests do. A run can also write its figures (wall time, each file's
 summed test time) as bench output, stamped like every bench's."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .images import CACHE
+from .images import CACHE, read_seconds, write_seconds
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +32,6 @@ _WORSE = ("passed", "skipped", "failed")
 GUESS_GUEST_S = 60.0
 GUESS_OTHER_S = 0.1
 GUEST_PATHS = ("scenarios/", "tests/python/test_e2e")
-
-
-def load_durations(path: Path = DURATIONS) -> dict[str, float]:
-    try:
-        known = json.loads(path.read_text())
-        return {k: float(v) for k, v in known.items()} if isinstance(known, dict) else {}
-    except (OSError, ValueError, TypeError):
-        return {}
 
 
 def expected_s(nodeid: str, durations: dict[str, float]) -> float:
@@ -72,7 +63,7 @@ def _scheduler_class() -> type:
                 return
             collection: list[str] = list(self.node2collection.values())[0]
             self.collection = collection
-            self.pending[:] = longest_first(collection, load_durations())
+            self.pending[:] = longest_first(collection, read_seconds(DURATIONS))
             # Round by round, so the two longest start side by side on two workers.
             for _ in range(2):
                 for node in self.nodes:
@@ -125,13 +116,10 @@ class _Timer:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.seconds:
             return
-        merged = load_durations()
+        merged = read_seconds(DURATIONS)
         merged.update((k, round(v, 2)) for k, v in self.seconds.items())
         try:
-            DURATIONS.parent.mkdir(parents=True, exist_ok=True)
-            tmp = DURATIONS.with_name(f".{DURATIONS.name}.tmp")
-            tmp.write_text(json.dumps(merged, indent=0, sort_keys=True))
-            tmp.replace(DURATIONS)
+            write_seconds(DURATIONS, merged)
         except OSError as e:
             log.warning("test durations not kept in %s (%s): the next run orders its tests less well", DURATIONS, e)
         bench = os.environ.get(SUITE_BENCH)
