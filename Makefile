@@ -6,7 +6,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # A test that needs built images fails, not skips, when they are missing.
 export BROWNOUT_REQUIRE_IMAGES := 1
 
-.PHONY: all deps images demo test lint bench clean
+.PHONY: all deps deps-test images demo test lint bench clean
 all: images
 
 include src/build.mk
@@ -14,8 +14,12 @@ include src/build.mk
 include faultinject/build.mk
 include tests/fixtures/build.mk
 
+# What building the images and running trials need; then what the tests need.
 deps:
 	@bash images/deps.sh
+
+deps-test:
+	@bash images/deps.sh --test
 
 images: deps
 	@./brownout build
@@ -34,7 +38,7 @@ demo: images
 LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/init-late images/initramfs/repair-root \
 	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/*/rootfs/usr/bin/* images/methods/*/rootfs/usr/lib/brownout/* \
 	images/methods/asymmetric/recovery/init tests/fixtures/single-env/brownout-ab-single-env .ci/run brownout
-lint: deps
+lint: deps-test
 	$(PYTHON) -m flake8 harness scenarios tests/python
 	$(PYTHON) -m mypy --ignore-missing-imports harness
 	shellcheck -S warning $(LINT_SHELL)
@@ -43,7 +47,7 @@ lint: deps
 
 # The C tests run beside the image build (taken from the cache, it mostly waits
 # on the disk); the tests run longest first by their last times (harness/schedule.py).
-test: deps lint
+test: deps-test lint
 	@$(MAKE) --no-print-directory -j2 --output-sync=line c-test c-valgrind images
 	BROWNOUT_SUITE_BENCH=build/bench/suite.json $(PYTEST) -n 2 --durations=15 --basetemp=build/pytest tests/python scenarios
 

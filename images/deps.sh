@@ -2,6 +2,10 @@
 # Host dependencies, all from Debian: installs what is missing (idempotent),
 # adds the arm64 architecture for the guest's packages, and enables binfmt
 # for arm64 so mmdebstrap can run the guest's maintainer scripts.
+# Usage: deps.sh [--test]. Without --test, what building the images and
+# running trials needs, without the packages' recommendations (half the
+# download: no desktop, codec or firmware stacks QEMU, GCC and mmdebstrap
+# recommend); with --test, also what make test's lint and tests run.
 set -euo pipefail
 
 packages=(
@@ -10,15 +14,24 @@ packages=(
 	# the firmware step builds U-Boot from Debian's source package (its default
 	# environment becomes a C header through xxd)
 	dpkg-dev bison flex xxd
-	gcc make gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcmocka-dev valgrind pkg-config
+	gcc libc6-dev make gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
-	python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
-	python3-matplotlib chromium
-	# make test's lint step
-	flake8 mypy shellcheck cppcheck
+	python3 python3-matplotlib
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
 	gzip
 )
+recommends=--no-install-recommends
+if [ "${1:-}" = --test ]; then
+	packages+=(
+		libcmocka-dev valgrind
+		python3-pytest python3-pytest-xdist python3-pytest-timeout
+		# a test renders the HTML report in a real browser
+		chromium
+		# make test's lint step
+		flake8 mypy shellcheck cppcheck
+	)
+	recommends=
+fi
 # What a method's own build steps run on the host (images/methods/*/host-packages).
 repo=$(cd "$(dirname "$0")/.." && pwd)
 for listing in "$repo"/images/methods/*/host-packages; do
@@ -56,7 +69,7 @@ if [ "${#missing[@]}" -gt 0 ] || [ -n "${need_update:-}" ]; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
 	say "apt-get install ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $recommends "${missing[@]}" >/dev/null ||
 		{ say "error: apt-get install failed for: ${missing[*]}"; exit 1; }
 fi
 
