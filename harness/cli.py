@@ -261,7 +261,8 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
     log.info("campaign: %d trials (%s), seed %d, %d jobs, journal %s", len(planned),
              ", ".join(f"{k} {v}" for k, v in by_kind.items()), args.seed, args.jobs, journal.path)
     status = campaign.run(planned, journal, args.seed, args.jobs, args.resume, snapshots=not args.cold,
-                          trial_timeout=args.trial_timeout, same_disk=not args.judge_every_trial)
+                          trial_timeout=args.trial_timeout, same_disk=not args.judge_every_trial,
+                          hold_rerun=not args.judge_every_trial)
     ids = {c.id for c in planned}
     entries = [e for e in journal_mod.latest(journal.entries()) if e.id in ids]
     print(f"campaign: {len(entries)} of {len(planned)} trials in {journal.path}:")
@@ -343,12 +344,13 @@ class TrialRate:
 
 
 def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: bool = False,
-                 same_disk: bool = True) -> TrialRate:
+                 same_disk: bool = True, hold_rerun: bool = True) -> TrialRate:
     """A campaign over the recorded bootloader points (repeated to `trials`, each
     judged on its own), timed; with `every_phase`, a seeded sample of up to
     `trials` distinct points taken in turn from every phase the method has,
     where a cut that leaves a disk already judged takes its outcome unless
-    `same_disk` is false."""
+    `same_disk` is false, and a re-run goes on from the boot that settled after
+    the cut unless `hold_rerun` is false."""
     points = campaign.records([method], 1)[method]
     if every_phase:
         sampled = campaign.plan(method, "v2", points, str(trials), 1, every_bootloader_point=False)
@@ -366,7 +368,7 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: b
     if not planned:
         raise HarnessError(f"{method} has no {'' if every_phase else 'bootloader '}cut points recorded")
     return time_campaign([dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)],
-                         method, jobs, cold, same_disk)
+                         method, jobs, cold, same_disk, hold_rerun)
 
 
 @dataclass(frozen=True)
@@ -409,12 +411,13 @@ def bench_states(method: str, states: int, jobs: int, seed: int, both_ways: bool
 
 
 def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, cold: bool,
-                  same_disk: bool = False) -> TrialRate:
+                  same_disk: bool = False, hold_rerun: bool = True) -> TrialRate:
     """Run `planned` as a campaign into a scratch journal: its trials per hour."""
     with tempfile.TemporaryDirectory(prefix="brownout-bench-") as tmp:
         journal = journal_mod.Journal(Path(tmp) / "bench.jsonl")
         started = time.monotonic()
-        campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk)
+        campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk,
+                     hold_rerun=hold_rerun)
         wall = time.monotonic() - started
         entries = journal.entries()
     if not entries:
@@ -475,13 +478,15 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
     for n, method in enumerate(names, 1):
         log.info("bench trials: %s (%d of %d methods)", method, n, len(names))
         rate = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True,
-                            same_disk=not args.judge_every_trial)
+                            same_disk=not args.judge_every_trial, hold_rerun=not args.judge_every_trial)
         print_rate(rate, method, start, args.jobs)
         figures = rate_figures(rate, args.jobs, args.cold)
         if args.both_ways:
-            alone = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True, same_disk=False)
+            alone = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True, same_disk=False,
+                                 hold_rerun=False)
             differing = sorted(i for i, outcome in rate.by_id.items() if alone.by_id.get(i) != outcome)
-            print(f"  each trial judged on its own: {alone.wall_s:.0f} s wall, {alone.per_hour:.0f} trials/hour; "
+            print(f"  each trial judged on its own, re-run cold: {alone.wall_s:.0f} s wall, "
+                  f"{alone.per_hour:.0f} trials/hour; "
                   f"the same outcome for {rate.trials - len(differing)} of {rate.trials}"
                   + (f", differing: {', '.join(differing)}" if differing else ""))
             print_rate(alone, method, start, args.jobs, indent="    ")
@@ -686,7 +691,9 @@ def parser() -> argparse.ArgumentParser:
                         "cut in the confirmation, from the disk its update left at the reboot)")
     c.add_argument("--judge-every-trial", action="store_true",
                    help="boot and judge every trial, even when its cut left a disk byte-identical to one "
-                        "an earlier trial of the campaign judged (by default it takes that outcome)")
+                        "an earlier trial of the campaign judged (by default it takes that outcome), and "
+                        "re-run its update from a cold boot (by default from the boot that settled after "
+                        "the cut, held while its disk is judged)")
     c.add_argument("--shard", type=shard_arg, metavar="I/N",
                    help="run only shard I of N of the plan (the same plan splits the same way "
                         "everywhere); merge the shards' journals with 'brownout merge'")
@@ -745,9 +752,11 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("-j", "--jobs", type=positive_int, default=2)
     bt.add_argument("--cold", action="store_true", help="cold-boot every trial (no snapshots)")
     bt.add_argument("--judge-every-trial", action="store_true",
-                    help="boot and judge every trial, even when its cut left a disk already judged")
+                    help="boot and judge every trial, even when its cut left a disk already judged, and "
+                         "re-run its update from a cold boot")
     bt.add_argument("--both-ways", action="store_true",
-                    help="run the sample again with every trial judged on its own, and compare the outcomes")
+                    help="run the sample again with every trial judged on its own (its re-run from a cold "
+                         "boot), and compare the outcomes")
     bt.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
                     help="also write the figures as JSON to FILE")
     bt.set_defaults(func=cmd_bench_trials)

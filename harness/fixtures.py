@@ -109,11 +109,11 @@ def trial(update_server: UpdateServer, tmp_path: Path,
     its console logs stay, and a failed test keeps everything."""
     count = 0
 
-    def run(from_installed: bool = False, **spec: object) -> TrialResult:
+    def run(from_installed: bool = False, hold_rerun: bool = True, **spec: object) -> TrialResult:
         nonlocal count
         count += 1
         result = run_trial(TrialSpec(**spec), tmp_path / f"trial-{count}", update_server,  # type: ignore[arg-type]
-                           from_installed=from_installed)
+                           from_installed=from_installed, hold_rerun=hold_rerun)
         # user_properties travel from xdist workers to the controller.
         request.node.user_properties.append(("brownout-trial", result.summary()))
         return result

@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--brownout-cold", action="store_true", help="cold-boot every trial (no snapshots)")
     group.addoption("--brownout-judge-every-trial", action="store_true",
                     help="boot and judge every trial, even when its cut left a disk already judged")
+    group.addoption("--brownout-cold-rerun", action="store_true",
+                    help="re-run an update after its cut from a cold boot, not from the boot that settled")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -78,7 +80,7 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
             same_disk = None if config.getoption("brownout_judge_every_trial") else \
                 SameDisk(SameDiskStore(same_disk_store(journal)), cut.id)
             result = run_trial(spec, run_dir, update_server, snapshot=snapshot, same_disk=same_disk,
-                               from_installed=not cold)
+                               from_installed=not cold, hold_rerun=not config.getoption("brownout_cold_rerun"))
         except KeyboardInterrupt:
             raise                        # a stopped campaign: the trial is run again on --resume
         except BaseException as e:       # noqa: B036 — pytest-timeout's failure is a BaseException

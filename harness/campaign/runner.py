@@ -387,11 +387,12 @@ def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
 
 def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool,
         *, snapshots: bool = True, stream: TextIO | None = None,
-        trial_timeout: float = DEFAULT_TRIAL_TIMEOUT, same_disk: bool = True) -> int:
+        trial_timeout: float = DEFAULT_TRIAL_TIMEOUT, same_disk: bool = True, hold_rerun: bool = True) -> int:
     """Run the planned trials under pytest(-xdist); returns pytest's exit status.
     Trials start from snapshots (harness/machine/snapshot.py) unless `snapshots` is false.
     A cut that leaves a disk an earlier trial of the campaign judged takes its
     outcome (trial/samedisk.py) unless `same_disk` is false: then every trial is judged.
+    A re-run goes on from the boot that settled after the cut unless `hold_rerun` is false.
     Progress goes to `stream` (stderr by default); pytest's output to <journal>.pytest.log.
     A planned trial that left no entry (its worker died, its fixtures failed) is
     written to the journal as an error once pytest has ended on its own."""
@@ -417,6 +418,8 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         argv.append("--brownout-cold")
     if not same_disk:
         argv.append("--brownout-judge-every-trial")
+    if not hold_rerun:
+        argv.append("--brownout-cold-rerun")
     if jobs > 1:
         argv += ["-n", str(jobs), "--dist", "loadgroup"]
     output = journal.path.with_suffix(".pytest.log")

@@ -1,4 +1,5 @@
-"""Offline checks of a device's disk after power is off: no mount, no loop device.
+"""Offline checks of a device's disk with its power off or its machine stopped:
+no mount, no loop device.
 
 A partition is copied out of the device's qcow2 overlay with `qemu-img dd`,
 then checked with e2fsprogs (`e2fsck -fn`) and read with debugfs for the
@@ -38,11 +39,13 @@ DIFF_LIMIT = 40
 
 
 def extract(disk: Path, part: Partition, out: Path, fmt: str = "qcow2") -> Path:
+    """Copy `part` of `disk` out, raw. Shared (-U): a device held before its
+    re-run is judged with its QEMU stopped, its block layer flushed."""
     if part.offset % MIB or part.size % MIB:
         raise HarnessError(f"partition {part.name} is not MiB-aligned")
     # qemu-img dd counts `count` from the start of the input, skipped blocks included.
     result = subprocess.run(
-        ["qemu-img", "dd", "-f", fmt, "-O", "raw", f"bs={MIB}", f"skip={part.offset // MIB}",
+        ["qemu-img", "dd", "-U", "-f", fmt, "-O", "raw", f"bs={MIB}", f"skip={part.offset // MIB}",
          f"count={(part.offset + part.size) // MIB}", f"if={disk}", f"of={out}"],
         capture_output=True, text=True)
     if result.returncode != 0:

@@ -319,7 +319,7 @@ def bench_section(path: Path) -> list[str]:
         for r in rates:
             rows.append(_rate_row(r["method"], r) + [str(r.get("same_disk", "-"))])
             if "judged_alone" in r:
-                rows.append(_rate_row(f"{r['method']}, each judged on its own", r["judged_alone"]) + ["0"])
+                rows.append(_rate_row(f"{r['method']}, each judged on its own, re-run cold", r["judged_alone"]) + ["0"])
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
                        "outcomes", "outcome of a disk already judged"], rows)
         for r in rates:
@@ -329,7 +329,7 @@ def bench_section(path: Path) -> list[str]:
                         f"{r['trials']} trials" + (f"; differing: {', '.join(differing)}" if differing else "")
                         + ".", ""]
         labelled = [(r["method"], r) for r in rates]
-        labelled += [(f"{r['method']}, each judged on its own", r["judged_alone"]) for r in rates
+        labelled += [(f"{r['method']}, each judged on its own, re-run cold", r["judged_alone"]) for r in rates
                      if "judged_alone" in r]
         timed = [(label, r) for label, r in labelled if r.get("timings")]
         if timed:

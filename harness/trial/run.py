@@ -60,6 +60,9 @@ NEW_PACKAGE = {"v2": "bc", "v3": "dc"}
 # A payload that installs v2 by another route: OSTree's static delta v1->v2.
 V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
+# From a boot's settling to its hold before the update's re-run (rig.sh's rig_hold).
+HOLD_TIMEOUT = 30.0
+HOLD = re.compile(r"^BROWNOUT hold\b")
 RECORD_PROGRESS_S = 30.0
 LAZY_WRITEBACK_MEMORY_MIB = 1024
 # settled: a boot that updated (or checked) in place and stays up.
@@ -295,10 +298,20 @@ class _Boot:
     wr_bytes: int | None = 0     # None: the block statistics could not be read
     since: int = 0               # console index after the last outcome seen
     ended: float = 0.0           # host time.monotonic() at power-off
+    held: bool = False           # settled and held before the re-run, the machine stopped
+    resumes: _Boot | None = None  # the held boot this one's machine was restored from
+
+    def markers(self, event: str | None = None) -> list[Marker]:
+        """What this boot printed; a resumed boot's starts with the init of the boot it resumes."""
+        own = self.machine.console.markers(event)
+        if self.resumes is None or (event not in (None, "init")):
+            return own
+        return self.resumes.markers("init") + own
 
     @property
     def record(self) -> BootRecord:
-        return boot_record(self.number, self.machine.console.markers(), self.outcome, self.failure)
+        return boot_record(self.number, self.markers(), self.outcome, self.failure,
+                           self.resumes.number if self.resumes else 0)
 
     @property
     def rebooted(self) -> bool:
@@ -314,15 +327,17 @@ class _Boot:
 
 def run_trial(spec: TrialSpec, run_dir: Path | None = None, server: UpdateServer | None = None,
               snapshot: Snapshot | None = None, same_disk: SameDisk | None = None,
-              from_installed: bool = False) -> TrialResult:
+              from_installed: bool = False, hold_rerun: bool = True) -> TrialResult:
     """Run one trial. `server` may be shared between trials (its counters are reset).
     With `snapshot`, the device starts held where the snapshot's phase begins
     (snapshot.py) instead of cold; the cut must come at or after that point.
     With `from_installed`, a cut in the confirmation starts from the disk the
     update leaves at its reboot (start.py) instead of running the update.
-    With `same_disk`, a cut that leaves a disk already judged takes that outcome."""
+    With `same_disk`, a cut that leaves a disk already judged takes that outcome.
+    With `hold_rerun`, the boot that settles after a cut holds, and the update's
+    re-run goes on from it (restored after the disk is judged) instead of from a cold boot."""
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(spec, path, srv, snapshot, same_disk, from_installed).run()
+        return _Trial(spec, path, srv, snapshot, same_disk, from_installed, hold_rerun).run()
 
 
 def update_began(markers: list[Marker]) -> float | None:
@@ -386,7 +401,7 @@ class _Workspace:
 class _Trial:
     def __init__(self, spec: TrialSpec, run_dir: Path, server: UpdateServer,
                  snapshot: Snapshot | None = None, same_disk: SameDisk | None = None,
-                 from_installed: bool = False) -> None:
+                 from_installed: bool = False, hold_rerun: bool = True) -> None:
         if snapshot and (spec.fault or spec.corrupt_env or not spec.cut or spec.lazy_writeback):
             raise HarnessError("a trial from a snapshot takes a cut, and no fault, corrupted env "
                                "or lazy writeback")
@@ -416,6 +431,7 @@ class _Trial:
         self.rollback: str | None = None
         self.refusal: str | None = None
         self.same_disk = same_disk
+        self.hold_rerun = hold_rerun
         self.cut_disk: str | None = None     # the key of the disk the cut left (samedisk.py)
         self.cut_fingerprint = ""
         self.judged_before: Judged | None = None
@@ -479,13 +495,17 @@ class _Trial:
         restore = self.from_snapshot.state if self.from_snapshot else None
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
             # After a cut the device boots unattended until it settles; then it is
-            # judged offline (root and data as the cut left them), and only then
-            # is the update run again.
+            # judged offline (root and data as the cut left them, the machine
+            # stopped or off), and only then is the update run again.
             # A crash state is the disk as the power cut left it: it only powers on.
             confirm = self._confirm_request("cut") if spec.confirm_stage else None
             request = [] if spec.state or self.installed else \
                 self._request("cut" if spec.cut and not confirm else None)
-            first = self._cycle(power, request, agent=bool(spec.cut), restore=restore, confirm=confirm)
+            # The boot that settles after a plain cut holds, so a re-run needs no cold boot.
+            held = self._request() + self._rerun_args("hold") \
+                if self.hold_rerun and request and spec.cut and not confirm else None
+            first = self._cycle(power, request, agent=bool(spec.cut), restore=restore, confirm=confirm,
+                                held=held)
             if self.judged_before is not None:
                 return self._taken_from(self.judged_before, first)
             measures = self._measures(first)
@@ -505,7 +525,7 @@ class _Trial:
                 # Does the update still complete after the cut? Run it once more, no fault.
                 self.server.disarm()
                 self.stage = "re-run"
-                again = self._cycle(power, self._request(), agent=False)
+                again = self._rerun(power, first)
                 self._completes(again, verdicts)
                 findings_rerun = self.findings
         return self._remember(self._result(final, slot, verdicts, measures, first, findings, findings_rerun))
@@ -695,11 +715,15 @@ class _Trial:
                                machine.run_dir / "console.log")
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
-               restore: Path | None = None, confirm: list[str] | None = None) -> list[_Boot]:
+               restore: Path | None = None, confirm: list[str] | None = None,
+               held: list[str] | None = None, resumes: _Boot | None = None) -> list[_Boot]:
         """Power on with `request` (the first boot restored from `restore`, if
         given), then without, until the device settles or its boots run out.
         With `confirm`, the boot after the update's gets it: the agent is on
-        that boot, in the installed version's confirmation."""
+        that boot, in the installed version's confirmation. With `held`, the
+        boots after the request's get it instead of nothing: a boot that
+        settles then holds before the update's re-run, and is left stopped.
+        `resumes`: the held boot `restore` holds."""
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
@@ -709,15 +733,20 @@ class _Trial:
         last_request = self.method.request_boots - behind
         agent_boot = last_request + 1 if confirm is not None else last_request
         for boot_no in range(1, limit + 1):
+            holds = False
             if boot_no <= last_request:
                 config.extra_args = base + request
+            elif confirm is not None and boot_no == agent_boot:
+                config.extra_args = base + confirm
             else:
-                config.extra_args = base + (confirm if confirm is not None and boot_no == agent_boot else [])
+                config.extra_args = base + (held or [])
+                holds = held is not None
             if restore and boot_no == 1:
                 config.extra_args += ["-incoming", "defer"]
             boot = self._boot(power, updating=boot_no == 1 and bool(request),
                               agent=agent and boot_no == agent_boot,
-                              restore=restore if boot_no == 1 else None)
+                              restore=restore if boot_no == 1 else None, holds=holds,
+                              resumes=resumes if boot_no == 1 else None)
             boots.append(boot)
             if agent and boot_no == agent_boot and self._judged_before(boot):
                 break
@@ -730,10 +759,12 @@ class _Trial:
         return boots
 
     def _boot(self, power: PowerSwitch, updating: bool, agent: bool,
-              restore: Path | None = None) -> _Boot:
+              restore: Path | None = None, holds: bool = False, resumes: _Boot | None = None) -> _Boot:
+        """One power-on until its outcome. With `holds`, a boot that settles is
+        left stopped at its hold before the re-run (see `_rerun`)."""
         began = time.monotonic()
         machine = power.on()
-        boot = _Boot(machine, len(self.boots) + 1)
+        boot = _Boot(machine, len(self.boots) + 1, resumes=resumes)
         self.boots.append(boot)
         qmp = machine.qmp()
         if restore:
@@ -782,12 +813,50 @@ class _Trial:
                 qmp.wait_event("SHUTDOWN", timeout=30.0)
             except HarnessError:
                 self.notes.append(f"boot {len(self.boots)}: no guest reboot seen, power cut")
+        elif holds and boot.outcome is not None:
+            boot.held = self._hold(machine, boot)
         boot.wr_bytes = self._written(machine, boot.number)
-        power.cut()
+        if not boot.held:
+            power.cut()
         self.notes += [f"boot {boot.number}: repaired {what} before mounting it" for what in boot.record.repairs]
         boot.ended = time.monotonic()
         self._spent("to the cut" if agent else self.stage, began)
         return boot
+
+    def _hold(self, machine: Machine, boot: _Boot) -> bool:
+        """Wait for the settled boot's hold and stop the machine there: stopping
+        flushes QEMU's block layer, so the disk can be judged while it is stopped.
+        False (the boot is then cut as any other) when it does not hold."""
+        try:
+            machine.console.wait_for_line(HOLD, timeout=HOLD_TIMEOUT, since_index=boot.since)
+            machine.qmp().execute("stop")
+        except (ConsoleTimeout, MachineExited, HarnessError) as e:
+            self.notes.append(f"boot {boot.number}: settled but did not hold for the re-run: "
+                              f"{str(e).splitlines()[0]}")
+            return False
+        return True
+
+    def _rerun(self, power: PowerSwitch, first: list[_Boot]) -> list[_Boot]:
+        """The update once more, no fault: in the held boot, saved and restored
+        with the rig's go (no cold boot of the version the cut left), or with
+        a cold boot when that boot did not hold."""
+        held = first[-1] if first[-1].held else None
+        if held is None:
+            return self._cycle(power, self._request(), agent=False)
+        state = self.run_dir / "rerun.state"
+        save(held.machine, state)
+        power.cut()
+        try:
+            return self._cycle(power, self._request() + self._rerun_args("go"), agent=False,
+                               restore=state, resumes=held)
+        finally:
+            state.unlink(missing_ok=True)
+
+    def _rerun_args(self, word: str) -> list[str]:
+        """The rig's rerun file: "hold" for the boots after a cut, "go" for the
+        restored one (one size both: the guest reads fw_cfg sizes once)."""
+        path = write_spec_file(self.run_dir / f"rerun-{word}.txt", word)
+        return ["-fw_cfg", f"name=opt/brownout/rerun,file={path}"]
 
     def _finished_device(self, machine: Machine) -> bool:
         inits = machine.console.markers("init")
@@ -804,12 +873,11 @@ class _Trial:
     def _check(self, boots: list[_Boot], when: str) -> tuple[str, str, list[str]]:
         spec = self.spec
         parts = {p.name: p for p in partitions(spec.method)}
-        last = boots[-1].machine.console
-        inits = last.markers("init")
+        inits = boots[-1].markers("init")
         slot = inits[-1].get("slot", "") if inits else ""
         location = self.method.root_of(dict(inits[-1].fields)) if inits else None
         verdicts: list[str] = []
-        if not last.markers("heartbeat") or location is None:
+        if not boots[-1].markers("heartbeat") or location is None:
             return "bricked", slot, verdicts
         versions = require(self.method.digests_step)
         root = check_root(self.device.disk, parts[location.partition], location.path, versions)

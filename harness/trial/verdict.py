@@ -62,6 +62,9 @@ class BootRecord:
     errors: tuple[tuple[str, ...], ...] = ()
     # file systems the boot had to repair before it could mount them ("root e2fsck=1")
     repairs: tuple[str, ...] = ()
+    # The boot this one goes on from: held before the re-run, judged stopped, restored
+    # (its version and slot are that boot's). 0: a power-on of its own.
+    resumes: int = 0
 
     def as_dict(self) -> dict:
         return {"number": self.number, "version": self.version, "slot": self.slot,
@@ -69,7 +72,7 @@ class BootRecord:
                 "ended_by": self.ended_by,
                 "failure": self.failure, "heartbeat": self.heartbeat,
                 "warnings": list(self.warnings), "errors": [list(e) for e in self.errors],
-                "repairs": list(self.repairs)}
+                "repairs": list(self.repairs), "resumes": self.resumes}
 
     @classmethod
     def from_dict(cls, d: dict) -> BootRecord:
@@ -77,7 +80,7 @@ class BootRecord:
                    d.get("settled", ""), d.get("settled_version", ""), d.get("ended_by", ""), d.get("failure", ""),
                    bool(d.get("heartbeat")), tuple(d.get("warnings", ())),
                    tuple(tuple(e) for e in d.get("errors", ())),  # type: ignore[misc]
-                   tuple(d.get("repairs", ())))
+                   tuple(d.get("repairs", ())), d.get("resumes", 0))
 
     @property
     def is_root(self) -> bool:
@@ -86,11 +89,12 @@ class BootRecord:
 
     def describe(self) -> str:
         where = f"version {self.version or '?'}" + (f" (slot {self.slot})" if self.slot else "")
-        return f"boot {self.number}: {where}"
+        resumed = f", resuming boot {self.resumes}" if self.resumes else ""
+        return f"boot {self.number}: {where}{resumed}"
 
 
 def boot_record(number: int, markers: Iterable[Marker], ended_by: Marker | None = None,
-                failure: str = "") -> BootRecord:
+                failure: str = "", resumes: int = 0) -> BootRecord:
     """The record of one boot from the markers it printed, in order."""
     version = slot = confirm = settled = settled_version = ""
     heartbeat = False
@@ -114,7 +118,7 @@ def boot_record(number: int, markers: Iterable[Marker], ended_by: Marker | None 
             message = unquote(m.get("message", ""))
             errors.append((m.get("reason", ""), m.get("detail", "")) + ((message,) if message else ()))
     return BootRecord(number, version, slot, confirm, settled, settled_version, ended_by.event if ended_by else "",
-                      failure, heartbeat, tuple(warnings), tuple(errors), tuple(repairs))
+                      failure, heartbeat, tuple(warnings), tuple(errors), tuple(repairs), resumes)
 
 
 def _expected_failure(boot: BootRecord, payload: str) -> bool:

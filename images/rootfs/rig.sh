@@ -5,7 +5,8 @@
 # injection opt/brownout/agent (the agent binary), opt/brownout/cut (a cut
 # spec) or opt/brownout/record (record every cut point instead),
 # opt/brownout/confirm (the version whose first confirmation runs under the
-# agent, instead of the update), and opt/brownout/phase-rules (the agent's --phase-rules: phases by target, for
+# agent, instead of the update), opt/brownout/rerun (hold before the update:
+# see rig_hold), and opt/brownout/phase-rules (the agent's --phase-rules: phases by target, for
 # clients that print no phase markers); opt/brownout/client replaces the
 # client with a test fixture; opt/brownout/lazy-writeback keeps what the
 # update writes in the page cache until a program syncs.
@@ -59,10 +60,26 @@ rig_confirm() {
 	"$1" confirm
 }
 
+# rig_hold — when the rig asks (opt/brownout/rerun), hold before the update:
+# say so and wait until that file says "go". The boot after a cut settles here;
+# the rig judges the disk with the machine stopped, then saves it and restores
+# it in another QEMU whose file says "go", so the update runs again without a
+# cold boot of the version the cut left (the same file-size rule as the
+# agent's hold, faultinject/hold.h).
+rig_hold() {
+	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
+	[ -r "$rig/rerun/raw" ] || return 0
+	echo "BROWNOUT hold what=rerun"
+	while read -r rig_go < "$rig/rerun/raw"; [ "$rig_go" != go ]; do
+		sleep 0.05
+	done
+}
+
 # rig_install CLIENT — run "CLIENT install URL" as the rig asks, if it asks.
 rig_install() {
 	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
 	[ -r "$rig/update/raw" ] || return 0
+	rig_hold
 	# fw_cfg files end without a newline: read fails at their end, yet sets url.
 	read -r url < "$rig/update/raw"
 	client=$1

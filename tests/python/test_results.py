@@ -276,10 +276,10 @@ def test_trial_rates_run_both_ways_show_the_outcomes_taken_and_the_trials_that_d
     page = results.render([], [bench], STAMP)
     rows = table_after(page, "### ")
     assert rows[1][0] == "ab" and rows[1][5] == "360" and rows[1][-1] == "5"
-    assert rows[2][0] == "ab, each judged on its own" and rows[2][5] == "320" and rows[2][-1] == "0"
+    assert rows[2][0] == "ab, each judged on its own, re-run cold" and rows[2][5] == "320" and rows[2][-1] == "0"
     assert "ab: the same outcome both ways for 15 of 16 trials; differing: ab-pull-cut017-after-bench3." in page
     timings = table_after(page, "Where a trial's host time goes")
-    assert [row[0] for row in timings[1:]] == ["ab", "ab, each judged on its own"]
+    assert [row[0] for row in timings[1:]] == ["ab", "ab, each judged on its own, re-run cold"]
     assert timings[0][2:] == ["to the cut", "same disk", "re-run"] and timings[2][2:] == ["3.0", "-", "10.0"]
 
 
