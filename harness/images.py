@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -48,6 +49,9 @@ KEPT = CACHE / "steps"
 # Kept outputs of each step, newest first: two clones of different commits on
 # one machine take turns without rebuilding, and the cache stays bounded.
 KEPT_PER_STEP = 2
+# Steps built at once, each as soon as the steps it depends on are: the root
+# trees' downloads beside U-Boot's compile, OSTree's commits beside RAUC's bundles.
+BUILD_JOBS = max(1, min(2, os.cpu_count() or 1))
 
 VERSIONS = ("v1", "v2", "v2-bad", "v3")
 
@@ -339,12 +343,19 @@ def write_seconds(path: Path, seconds: dict[str, float]) -> None:
     tmp.replace(path)
 
 
-def time_left(todo: list[str], durations: dict[str, float]) -> str:
-    """The estimate of a build's time left: the last durations of the steps still to build."""
-    known = [durations[name] for name in todo if name in durations]
+def time_left(todo: list[str], durations: dict[str, float], jobs: int = 1) -> str:
+    """The estimate of a build's time left: the steps still to build (in
+    dependency order), `jobs` at a time, as long as they took when last built."""
+    known = [name for name in todo if name in durations]
     if not known:
         return "time left unknown (no step left was ever timed here)"
-    s = int(sum(known))
+    finish: dict[str, float] = {}
+    free = [0.0] * jobs
+    for name in todo:
+        ready = max((finish[d] for d in by_name(name).deps if d in finish), default=0.0)
+        free.sort()
+        free[0] = finish[name] = max(free[0], ready) + durations.get(name, 0.0)
+    s = int(max(finish.values()))
     text = f"about {s // 60}:{s % 60:02d} left"
     return text + (f" (+ {len(todo) - len(known)} steps never timed)" if len(known) < len(todo) else "")
 
@@ -373,19 +384,56 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
                 renewed.add(each.name)
             else:
                 log.info("step %s: up to date", each.name)
-        todo = [(each, key) for each, key in todo if each.name in renewed]
-        durations = read_seconds(DURATIONS)
-        for n, (each, key) in enumerate(todo, 1):
-            if not force and _take_kept(each, key):
-                log.info("step %d/%d %s: taken from %s, where an earlier build kept it",
-                         n, len(todo), each.name, KEPT / each.name / key)
-                continue
-            log.info("step %d/%d %s: building, %s", n, len(todo), each.name,
-                     time_left([s.name for s, _ in todo[n - 1:]], durations))
-            durations[each.name] = round(_run_step(each, key), 1)
-            _keep(each, key)
-            write_seconds(DURATIONS, durations)
+        _build_steps([(each, key) for each, key in todo if each.name in renewed], force)
     return keys
+
+
+def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JOBS) -> None:
+    """Build (or take) the steps of `todo`, in dependency order, `jobs` at a
+    time: each starts once the steps it depends on are done. After a failure
+    no step starts; the ones running finish, then the first error is raised."""
+    durations = read_seconds(DURATIONS)
+    names = {each.name for each, _ in todo}
+    pending = list(todo)
+    done: set[str] = set()
+    errors: list[HarnessError] = []
+    running: dict[Future[float | None], Step] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            ready = [] if errors else \
+                [(each, key) for each, key in pending if all(d in done or d not in names for d in each.deps)]
+            for each, key in ready[:jobs - len(running)]:
+                pending.remove((each, key))
+                left = time_left([s.name for s in running.values()] + [s.name for s, _ in pending] + [each.name],
+                                 durations, jobs)
+                log.info("step %d/%d %s: %s", len(todo) - len(pending), len(todo), each.name, left)
+                running[pool.submit(_make, each, key, force)] = each
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                each = running.pop(future)
+                try:
+                    seconds = future.result()
+                except HarnessError as e:
+                    errors.append(e)
+                    continue
+                done.add(each.name)
+                if seconds is not None:
+                    durations[each.name] = round(seconds, 1)
+                    write_seconds(DURATIONS, durations)
+    if errors:
+        raise errors[0]
+
+
+def _make(step: Step, key: str, force: bool) -> float | None:
+    """Take `step`'s kept output, or build it and keep it: the seconds the build took, None if taken."""
+    if not force and _take_kept(step, key):
+        log.info("step %s: taken from %s, where an earlier build kept it", step.name, KEPT / step.name / key)
+        return None
+    seconds = _run_step(step, key)
+    _keep(step, key)
+    return seconds
 
 
 def _try_lock(lock: IO[str]) -> bool:

@@ -19,7 +19,11 @@ VERSIONS="v1 v2 v2-bad v3"
 # what was fetched so a warm build does not touch the network.
 apt_download() {
 	mkdir -p "$CACHE/debs"
-	local pkg ver file out=()
+	local pkg ver file lock out=()
+	# Steps build side by side (harness/images.py): one download at a time into
+	# the shared cache, so two steps never fetch the same file at once.
+	exec {lock}>"$CACHE/debs/.lock"
+	flock "$lock"
 	for pkg in "$@"; do
 		ver=$(apt-cache policy "$pkg:arm64" | awk '/Candidate:/ {print $2}')
 		[ -n "$ver" ] && [ "$ver" != "(none)" ] ||
@@ -32,5 +36,6 @@ apt_download() {
 		fi
 		out+=("$file")
 	done
+	exec {lock}>&-
 	printf '%s\n' "${out[@]}"
 }

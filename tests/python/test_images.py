@@ -103,6 +103,61 @@ def test_a_builds_time_left_comes_from_the_steps_last_durations() -> None:
     assert images.time_left(["ostree"], durations) == "time left unknown (no step left was ever timed here)"
 
 
+def test_the_time_left_counts_steps_built_side_by_side() -> None:
+    durations = {"kernel": 30.0, "firmware": 85.0, "rootfs": 400.4}
+    assert images.time_left(["kernel", "firmware"], durations, jobs=2) == "about 1:25 left"
+    # rootfs is built from the kernel step: it waits for it, whatever the jobs.
+    assert images.time_left(["kernel", "firmware", "rootfs"], durations, jobs=2) == "about 7:10 left"
+    assert images.time_left(["kernel", "firmware", "rootfs"], durations, jobs=1) == "about 8:35 left"
+
+
+@pytest.fixture
+def graph(tmp_path, monkeypatch):
+    """A build of `scripts` (step name -> (script, deps)) in a tiny repository,
+    two steps at a time; each script's runs go to runs.log in order of their end."""
+    repo = tmp_path / "repo"
+    (repo / "images").mkdir(parents=True)
+    (repo / "images" / "lib.sh").write_text("")
+    monkeypatch.setattr(images, "REPO", repo)
+    monkeypatch.setattr(images, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(images, "KEPT", tmp_path / "cache" / "steps")
+    monkeypatch.setattr(images, "DURATIONS", tmp_path / "cache" / "step-seconds.json")
+    monkeypatch.setattr(images, "IMAGES", tmp_path / "build")
+    monkeypatch.setattr(images, "BUILD_JOBS", 2)
+
+    def build(scripts: dict[str, tuple[str, tuple[str, ...]]]) -> list[str]:
+        for name, (script, _) in scripts.items():
+            (repo / "images" / f"{name}.sh").write_text(f'cd "{tmp_path}"\n{script}\necho {name} >> runs.log\n')
+        steps = tuple(images.Step(name, f"{name}.sh", deps=deps) for name, (_, deps) in scripts.items())
+        monkeypatch.setattr(images, "steps", lambda: steps)
+        try:
+            images.build()
+        finally:
+            log = tmp_path / "runs.log"
+            runs = log.read_text().split() if log.exists() else []
+        return runs
+    return build, tmp_path
+
+
+def test_steps_that_need_not_wait_for_each_other_are_built_side_by_side(graph) -> None:
+    build, _ = graph
+    # Each waits (10 s at most) for the other to have started: only side by side do both end.
+    meet = 'touch {0}.started; for i in $(seq 100); do [ -e {1}.started ] && exit_ok=1 && break; sleep 0.1; done\n' \
+           '[ -n "${{exit_ok:-}}" ]'
+    runs = build({"one": (meet.format("one", "two"), ()), "two": (meet.format("two", "one"), ()),
+                  "top": ("", ("one", "two"))})
+    assert sorted(runs[:2]) == ["one", "two"] and runs[2:] == ["top"]
+
+
+def test_a_failed_step_starts_nothing_more_and_lets_the_running_one_end(graph) -> None:
+    build, root = graph
+    with pytest.raises(HarnessError, match="image build step 'bad' failed"):
+        build({"slow": ("sleep 1", ()), "bad": ("exit 3", ()), "after": ("", ("bad",)),
+               "later": ("", ())})
+    assert (root / "runs.log").read_text().split() == ["slow"]
+    assert (root / "build" / "slow").is_dir() and not (root / "build" / "after").exists()
+
+
 @pytest.fixture
 def two_clones(tmp_path, monkeypatch):
     """Two steps (`base`, and `top` built from it) of a tiny repository, and a
