@@ -16,7 +16,8 @@ packages=(
 	dpkg-dev bison flex xxd
 	gcc libc6-dev make gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
-	python3 python3-matplotlib
+	# campaigns run their trials under pytest-xdist
+	python3 python3-matplotlib python3-pytest python3-pytest-xdist python3-pytest-timeout
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils
 	gzip
 )
@@ -24,7 +25,6 @@ recommends=--no-install-recommends
 if [ "${1:-}" = --test ]; then
 	packages+=(
 		libcmocka-dev valgrind
-		python3-pytest python3-pytest-xdist python3-pytest-timeout
 		# a test renders the HTML report in a real browser
 		chromium
 		# make test's lint step
