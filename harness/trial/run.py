@@ -841,11 +841,19 @@ class _Trial:
         with the rig's go (no cold boot of the version the cut left), or with
         a cold boot when that boot did not hold."""
         held = first[-1] if first[-1].held else None
+        state = self.run_dir / "rerun.state"
+        if held is not None:
+            began = time.monotonic()
+            try:
+                save(held.machine, state)
+            except HarnessError as e:
+                self.notes.append(f"boot {held.number}: its machine could not be saved for the re-run, "
+                                  f"which boots cold: {str(e).splitlines()[0]}")
+                held = None
+            power.cut()
+            self._spent(self.stage, began)
         if held is None:
             return self._cycle(power, self._request(), agent=False)
-        state = self.run_dir / "rerun.state"
-        save(held.machine, state)
-        power.cut()
         try:
             return self._cycle(power, self._request() + self._rerun_args("go"), agent=False,
                                restore=state, resumes=held)
