@@ -404,7 +404,7 @@ def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JO
                 [(each, key) for each, key in pending if all(d in done or d not in names for d in each.deps)]
             for each, key in ready[:jobs - len(running)]:
                 pending.remove((each, key))
-                left = time_left([s.name for s in running.values()] + [s.name for s, _ in pending] + [each.name],
+                left = time_left([s.name for s in running.values()] + [each.name] + [s.name for s, _ in pending],
                                  durations, jobs)
                 log.info("step %d/%d %s: %s", len(todo) - len(pending), len(todo), each.name, left)
                 running[pool.submit(_make, each, key, force)] = each
