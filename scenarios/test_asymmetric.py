@@ -7,6 +7,7 @@ import pytest
 
 from harness.images import require
 from harness.server import Fault
+from harness.trial.run import TrialSpec, run_trial, take_snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
 
@@ -65,11 +66,34 @@ def test_a_download_cut_by_the_server_is_retried_by_recovery_until_it_completes(
     assert result.measures.reboots == 3
 
 
-@pytest.mark.parametrize("cut", [
-    "phase=bootloader,n=1,torn=8192",      # recovery's env write, torn half-way
-    "phase=pull,n=40,edge=after",          # mid-download into the root slot
-], ids=["asymmetric-bootloader-torn-env", "asymmetric-pull-40-after"])
-def test_a_cut_in_recovery_leads_back_to_recovery_and_a_retry(trial, cut: str) -> None:
-    result = trial(method="asymmetric", payload="v2", cut=cut)
-    assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1]
+def test_a_torn_env_write_in_recovery_leads_back_to_recovery_and_a_retry(trial) -> None:
+    result = trial(method="asymmetric", payload="v2", cut="phase=bootloader,n=1,torn=8192")
+    assert result.cut is not None and result.cut["phase"] == "bootloader"
     assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
+
+
+def test_a_cut_from_a_snapshot_held_in_recovery_is_the_cold_trial(update_server, tmp_path) -> None:
+    """Mid-download into the root slot: the snapshot holds recovery where its pull
+    starts, the root's hand-over behind it. The trial from it ends as the cold
+    trial at that point does, boot for boot after the hand-over, and counts the
+    hand-over's reboot and the downtime since the root's last heartbeat."""
+    snapshot = take_snapshot(TrialSpec("asymmetric", "v2"), "pull", tmp_path / "snapshot", update_server)
+    assert snapshot.boot == 2 and [m.get("slot") for m in snapshot.init] == ["recovery"], snapshot
+    assert snapshot.down_s is not None and snapshot.down_s > 0
+    spec = TrialSpec("asymmetric", "v2", cut=f"n={snapshot.points + 30},edge=after")
+    held = run_trial(spec, tmp_path / "held", update_server, snapshot=snapshot)
+    cold = run_trial(spec, tmp_path / "cold", update_server)
+    for result in (held, cold):
+        assert result.cut is not None and result.cut["phase"] == "pull", result.summary()
+        assert result.final == "v2" and {"atomic", "completes"} <= set(result.verdicts), result.summary()
+        assert result.anomalies == [], result.summary()
+    assert held.started == "snapshot:pull" and cold.started == "cold"
+    assert cold.boots[0]["slot"] == "root" and cold.boots[0]["ended_by"] == "reboot", cold.boots
+    assert [(b["version"], b["slot"], b["ended_by"]) for b in held.boots] == \
+        [(b["version"], b["slot"], b["ended_by"]) for b in cold.boots[1:]], (held.boots, cold.boots)
+    assert held.cut == cold.cut
+    assert held.measures.reboots == cold.measures.reboots
+    # The outage runs from the root's last heartbeat, before the snapshot, to v2's first.
+    assert held.measures.downtime_s is not None and cold.measures.downtime_s is not None
+    assert held.measures.downtime_s > snapshot.down_s
+    assert held.measures.bytes_downloaded >= cold.measures.bytes_downloaded - (1 << 20)

@@ -251,8 +251,7 @@ SNAPSHOT_MIN = 3                 # a snapshot costs about one cold trial's updat
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     """Groups for the workers: each method and phase split into at most `jobs`
     groups of at least four trials, so a snapshot serves several trials; a
-    phase with fewer than SNAPSHOT_MIN trials, or a method whose update runs
-    over several boots, starts them cold."""
+    phase with fewer than SNAPSHOT_MIN trials starts them cold."""
     by_phase: dict[tuple[str, str, str], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind == "cut":
@@ -260,11 +259,9 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     out = list(planned)
     for (method, client, phase), members in by_phase.items():
         groups = max(1, min(jobs, len(members) // 4))
-        # A snapshot holds one boot: an update spread over boots (recovery) starts cold.
-        single_boot = methods.get(method).request_boots == 1
         for k, i in enumerate(members):
             out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}",
-                             snapshot=len(members) >= SNAPSHOT_MIN and single_boot and phase != CONFIRM
+                             snapshot=len(members) >= SNAPSHOT_MIN and phase != CONFIRM
                              and not (planned[i].state or planned[i].lazy_writeback)
                              and planned[i].start == "v1")
     return out

@@ -10,6 +10,11 @@ agent its cut through the same fw_cfg file (same size: the guest reads fw_cfg
 sizes once). Nothing the agent does before the hold depends on the cut, so the
 trial is the trial a cold start would have run, up to where the snapshot was
 taken: the device, its disk and the update's progress are bit for bit the same.
+
+An update that runs over several boots (asymmetric: the root hands it to
+recovery) is held in the boot where its phases run; the boots before it are
+behind the snapshot, and what a trial measures across boots (reboots,
+downtime, bytes) takes them from the snapshot.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import HarnessError
+from .console import Marker
 from .qemu import Machine
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,12 @@ class Snapshot:
     bytes_downloaded: int        # by the update server before the hold
     bytes_written: int           # to the device's disk before the hold
     elapsed_s: float             # from the update's first phase marker to the hold
+    boot: int = 1                # the update's boot that holds: 2 for asymmetric's recovery
+    # The held boot's init markers, printed before the hold: a restored boot's record starts with them.
+    init: tuple[Marker, ...] = ()
+    # How long no heartbeat had come when the update was held (its device down, in
+    # recovery); None when the application still ran.
+    down_s: float | None = None
 
 
 def save(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -> None:

@@ -300,13 +300,16 @@ class _Boot:
     ended: float = 0.0           # host time.monotonic() at power-off
     held: bool = False           # settled and held before the re-run, the machine stopped
     resumes: _Boot | None = None  # the held boot this one's machine was restored from
+    # A restored boot's init markers, printed before its machine was saved
+    # (the held boot's it resumes, or a snapshot's).
+    before: tuple[Marker, ...] = ()
 
     def markers(self, event: str | None = None) -> list[Marker]:
-        """What this boot printed; a resumed boot's starts with the init of the boot it resumes."""
+        """What this boot printed, from its init even when its machine was restored."""
         own = self.machine.console.markers(event)
-        if self.resumes is None or (event not in (None, "init")):
+        if event not in (None, "init"):
             return own
-        return self.resumes.markers("init") + own
+        return list(self.before) + own
 
     @property
     def record(self) -> BootRecord:
@@ -351,8 +354,6 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
     """Boot a fresh device, run `spec`'s update until `phase` starts, save the machine there."""
     if spec.cut or spec.fault or spec.corrupt_env:
         raise HarnessError("a snapshot is taken of a plain update: no cut, fault or corrupted env")
-    if methods.get(spec.method).request_boots != 1:
-        raise HarnessError(f"{spec.method}'s update runs over several boots: its trials start cold")
     with _Workspace(run_dir, server) as (path, srv):
         return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).update_phases)),
                       path, srv).snapshot(phase)
@@ -505,7 +506,7 @@ class _Trial:
             held = self._request() + self._rerun_args("hold") \
                 if self.hold_rerun and request and spec.cut and not confirm else None
             first = self._cycle(power, request, agent=bool(spec.cut), restore=restore, confirm=confirm,
-                                held=held)
+                                held=held, snapshot=self.from_snapshot)
             if self.judged_before is not None:
                 return self._taken_from(self.judged_before, first)
             measures = self._measures(first)
@@ -641,9 +642,27 @@ class _Trial:
         return self.server.bytes_served, written
 
     def snapshot(self, phase: str) -> Snapshot:
-        """Run the update under a hold at `phase`, save the machine there, power off."""
-        with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
-            self.device.config.extra_args += self._request("cut")
+        """Run the update under a hold at `phase`, save the machine there, power off.
+        The boots before the one where the update runs (asymmetric: the root's
+        hand-over to recovery) run plainly first."""
+        config = self.device.config
+        base = list(config.extra_args)
+        written = 0
+        markers: list[Marker] = []
+        boot = self.method.request_boots
+        with PowerSwitch(config, self.run_dir / "boots") as power:
+            for _ in range(1, boot):
+                config.extra_args = base + self._request()
+                machine = power.on()
+                try:
+                    qmp = machine.qmp()
+                    machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
+                    qmp.wait_event("SHUTDOWN", timeout=30.0)
+                    written += written_bytes(machine)
+                    markers += machine.console.markers()
+                finally:
+                    power.cut()
+            config.extra_args = base + self._request("cut")
             machine = power.on()
             try:
                 held = machine.console.wait_for_line(
@@ -655,15 +674,23 @@ class _Trial:
                                        f"({held.text.strip()}); console log: "
                                        f"{machine.run_dir / 'console.log'}")
                 state = self.run_dir / f"{phase}.state"
-                began = update_began(machine.console.markers())
+                own = machine.console.markers()
+                markers += own
+                began = update_began(markers)
                 elapsed = held.t - began if began is not None else 0.0
                 save(machine, state)
-                written = written_bytes(machine)
+                written += written_bytes(machine)
             finally:
                 power.cut()
-        log.info("snapshot at %s start: %s points before it, %s", phase, marker.get("points"), state)
+                config.extra_args = base
+        beats = [m.t for m in markers if m.event == "heartbeat"]
+        up = any(m.event == "heartbeat" for m in own)
+        log.info("snapshot at %s start (boot %d): %s points before it, %s", phase, boot,
+                 marker.get("points"), state)
         return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
-                        self.server.bytes_served, written, round(elapsed, 3))
+                        self.server.bytes_served, written, round(elapsed, 3), boot=boot,
+                        init=tuple(m for m in own if m.event == "init"),
+                        down_s=None if up or not beats else round(held.t - max(beats), 3))
 
     def _wait_record(self, machine: Machine, what: str, expected_s: float | None) -> Marker:
         """The record's end, with a progress line every RECORD_PROGRESS_S: the
@@ -716,19 +743,22 @@ class _Trial:
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
                restore: Path | None = None, confirm: list[str] | None = None,
-               held: list[str] | None = None, resumes: _Boot | None = None) -> list[_Boot]:
+               held: list[str] | None = None, resumes: _Boot | None = None,
+               snapshot: Snapshot | None = None) -> list[_Boot]:
         """Power on with `request` (the first boot restored from `restore`, if
         given), then without, until the device settles or its boots run out.
         With `confirm`, the boot after the update's gets it: the agent is on
         that boot, in the installed version's confirmation. With `held`, the
         boots after the request's get it instead of nothing: a boot that
         settles then holds before the update's re-run, and is left stopped.
-        `resumes`: the held boot `restore` holds."""
+        `resumes`: the held boot `restore` holds. `snapshot`: the one `restore`
+        holds, whose boots before its own are behind the device."""
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
         # From the installed disk, the update's boots are behind the device.
-        behind = self.method.request_boots if self.installed and not request else 0
+        behind = self.method.request_boots if self.installed and not request else \
+            snapshot.boot - 1 if snapshot else 0
         limit = self.method.max_boots - behind
         last_request = self.method.request_boots - behind
         agent_boot = last_request + 1 if confirm is not None else last_request
@@ -746,7 +776,8 @@ class _Trial:
             boot = self._boot(power, updating=boot_no == 1 and bool(request),
                               agent=agent and boot_no == agent_boot,
                               restore=restore if boot_no == 1 else None, holds=holds,
-                              resumes=resumes if boot_no == 1 else None)
+                              resumes=resumes if boot_no == 1 else None,
+                              before=snapshot.init if snapshot and boot_no == 1 else ())
             boots.append(boot)
             if agent and boot_no == agent_boot and self._judged_before(boot):
                 break
@@ -759,12 +790,15 @@ class _Trial:
         return boots
 
     def _boot(self, power: PowerSwitch, updating: bool, agent: bool,
-              restore: Path | None = None, holds: bool = False, resumes: _Boot | None = None) -> _Boot:
+              restore: Path | None = None, holds: bool = False, resumes: _Boot | None = None,
+              before: tuple[Marker, ...] = ()) -> _Boot:
         """One power-on until its outcome. With `holds`, a boot that settles is
-        left stopped at its hold before the re-run (see `_rerun`)."""
+        left stopped at its hold before the re-run (see `_rerun`). `before`:
+        the init markers a restored snapshot's boot printed before its hold."""
         began = time.monotonic()
         machine = power.on()
-        boot = _Boot(machine, len(self.boots) + 1, resumes=resumes)
+        boot = _Boot(machine, len(self.boots) + 1, resumes=resumes,
+                     before=tuple(resumes.markers("init")) if resumes else before)
         self.boots.append(boot)
         qmp = machine.qmp()
         if restore:
@@ -793,7 +827,7 @@ class _Trial:
                     continue
                 # A boot that is no finished device (recovery) goes on after an
                 # error: it falls back or retries, then reboots.
-                if marker.event == "update-error" and not self._finished_device(machine):
+                if marker.event == "update-error" and not self._finished_device(boot):
                     continue
                 if marker.event == "agent-done" and marker.get("status") != "3":
                     # The agent itself failed (a bad spec, say): its stderr is on the console.
@@ -866,8 +900,8 @@ class _Trial:
         path = write_spec_file(self.run_dir / f"rerun-{word}.txt", word)
         return ["-fw_cfg", f"name=opt/brownout/rerun,file={path}"]
 
-    def _finished_device(self, machine: Machine) -> bool:
-        inits = machine.console.markers("init")
+    def _finished_device(self, boot: _Boot) -> bool:
+        inits = boot.markers("init")
         return not inits or self.method.root_of(dict(inits[-1].fields)) is not None
 
     def _judge(self, boots: list[_Boot], when: str) -> tuple[str, str, list[str]]:
@@ -936,6 +970,10 @@ class _Trial:
         # From a snapshot, the update was already under way when the machine was restored.
         began = update_began([m for b in boots for m in b.machine.console.markers()])
         start = began if began is not None else (0.0 if snap else None)
+        if snap and snap.down_s is not None and start is not None:
+            # Restored where the update was held with the device already down
+            # (recovery): its last heartbeat came that long before.
+            beats.insert(0, start - snap.down_s)
         gaps = [b - a for a, b in zip(beats, beats[1:]) if start is not None and b > start]
         switched = len(boots) > 1 or self.method.switch_reboots == 0
         # An outage that never ends: the update began, the device went down, and
@@ -952,7 +990,7 @@ class _Trial:
             sum(written) + (before.bytes_written if before else 0)  # type: ignore
         return Measures(
             downtime_s=round(max(gaps), 3) if gaps and switched and settled else None,
-            reboots=len(boots) - 1,
+            reboots=len(boots) - 1 + (snap.boot - 1 if snap else 0),
             bytes_downloaded=self.server.bytes_served + (before.bytes_downloaded if before else 0),
             bytes_written=total_written,
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
