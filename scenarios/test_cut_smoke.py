@@ -32,8 +32,8 @@ def assert_survived(result: TrialResult, cut: str) -> None:
 
 def test_a_rerun_held_after_the_cut_is_the_cold_rerun(trial) -> None:
     """Mid-download: the boot that settles after the cut holds, is judged
-    stopped, and the re-run goes on from it, restored (boot 3 resumes boot 2,
-    in version 1). It ends as the re-run from a cold boot of version 1 does."""
+    stopped, and the re-run goes on in it (boot 3 resumes boot 2, in version
+    1). It ends as the re-run from a cold boot of version 1 does."""
     cut = "phase=pull,n=40,edge=after"
     held = trial(payload="v2", cut=cut)
     cold = trial(payload="v2", cut=cut, hold_rerun=False)

@@ -239,10 +239,12 @@ class Console:
         with self._cond:
             return len(self._lines)
 
-    def markers(self, event: str | None = None) -> list[Marker]:
-        """All markers so far, or those of one event, in console order."""
+    def markers(self, event: str | None = None, since_index: int = 0,
+                until_index: int | None = None) -> list[Marker]:
+        """All markers so far, or those of one event, in console order; those
+        of lines `since_index` up to `until_index` (excluded) when given."""
         with self._cond:
-            return [m for m in self._line_markers
+            return [m for m in self._line_markers[since_index:until_index]
                     if m is not None and (event is None or m.event == event)]
 
     def tail(self, n: int = TAIL_LINES) -> str:

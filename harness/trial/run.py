@@ -299,14 +299,16 @@ class _Boot:
     since: int = 0               # console index after the last outcome seen
     ended: float = 0.0           # host time.monotonic() at power-off
     held: bool = False           # settled and held before the re-run, the machine stopped
-    resumes: _Boot | None = None  # the held boot this one's machine was restored from
-    # A restored boot's init markers, printed before its machine was saved
-    # (the held boot's it resumes, or a snapshot's).
+    resumes: _Boot | None = None  # the held boot whose machine this one goes on in
+    # Init markers printed before this boot's first console line: the held
+    # boot's it goes on from, or those of the snapshot its machine restores.
     before: tuple[Marker, ...] = ()
+    first_line: int = 0          # its first line on its machine's console
+    end_line: int | None = None  # the first line that is no longer its own (a held boot gone on)
 
     def markers(self, event: str | None = None) -> list[Marker]:
-        """What this boot printed, from its init even when its machine was restored."""
-        own = self.machine.console.markers(event)
+        """What this boot printed, from its init even when it goes on from an earlier one."""
+        own = self.machine.console.markers(event, self.first_line, self.end_line)
         if event not in (None, "init"):
             return own
         return list(self.before) + own
@@ -503,7 +505,7 @@ class _Trial:
             request = [] if spec.state or self.installed else \
                 self._request("cut" if spec.cut and not confirm else None)
             # The boot that settles after a plain cut holds, so a re-run needs no cold boot.
-            held = self._request() + self._rerun_args("hold") \
+            held = self._request() + ["-fw_cfg", "name=opt/brownout/rerun,string=hold"] \
                 if self.hold_rerun and request and spec.cut and not confirm else None
             first = self._cycle(power, request, agent=bool(spec.cut), restore=restore, confirm=confirm,
                                 held=held, snapshot=self.from_snapshot)
@@ -751,8 +753,9 @@ class _Trial:
         that boot, in the installed version's confirmation. With `held`, the
         boots after the request's get it instead of nothing: a boot that
         settles then holds before the update's re-run, and is left stopped.
-        `resumes`: the held boot `restore` holds. `snapshot`: the one `restore`
-        holds, whose boots before its own are behind the device."""
+        `resumes`: a held boot, whose machine the first boot goes on in.
+        `snapshot`: the one `restore` holds, whose boots before its own are
+        behind the device."""
         config = self.device.config
         base = list(config.extra_args)
         boots: list[_Boot] = []
@@ -796,11 +799,16 @@ class _Trial:
         left stopped at its hold before the re-run (see `_rerun`). `before`:
         the init markers a restored snapshot's boot printed before its hold."""
         began = time.monotonic()
-        machine = power.on()
+        machine = resumes.machine if resumes else power.on()
         boot = _Boot(machine, len(self.boots) + 1, resumes=resumes,
-                     before=tuple(resumes.markers("init")) if resumes else before)
+                     before=tuple(resumes.markers("init")) if resumes else before,
+                     first_line=len(machine.console.lines), since=len(machine.console.lines))
         self.boots.append(boot)
         qmp = machine.qmp()
+        if resumes:
+            resumes.end_line = boot.first_line
+            qmp.execute("cont")
+            machine.console.send("go\n")
         if restore:
             restore_snapshot(machine, restore)
             self._spent("restore", began)
@@ -850,6 +858,9 @@ class _Trial:
         elif holds and boot.outcome is not None:
             boot.held = self._hold(machine, boot)
         boot.wr_bytes = self._written(machine, boot.number)
+        if resumes and boot.wr_bytes is not None:
+            # One machine, one counter: the held boot's writes are its own.
+            boot.wr_bytes = None if resumes.wr_bytes is None else boot.wr_bytes - resumes.wr_bytes
         if not boot.held:
             power.cut()
         self.notes += [f"boot {boot.number}: repaired {what} before mounting it" for what in boot.record.repairs]
@@ -871,34 +882,11 @@ class _Trial:
         return True
 
     def _rerun(self, power: PowerSwitch, first: list[_Boot]) -> list[_Boot]:
-        """The update once more, no fault: in the held boot, saved and restored
-        with the rig's go (no cold boot of the version the cut left), or with
-        a cold boot when that boot did not hold."""
+        """The update once more, no fault: in the held boot, let go on the
+        console (no cold boot of the version the cut left), or with a cold
+        boot when that boot did not hold."""
         held = first[-1] if first[-1].held else None
-        state = self.run_dir / "rerun.state"
-        if held is not None:
-            began = time.monotonic()
-            try:
-                save(held.machine, state)
-            except HarnessError as e:
-                self.notes.append(f"boot {held.number}: its machine could not be saved for the re-run, "
-                                  f"which boots cold: {str(e).splitlines()[0]}")
-                held = None
-            power.cut()
-            self._spent(self.stage, began)
-        if held is None:
-            return self._cycle(power, self._request(), agent=False)
-        try:
-            return self._cycle(power, self._request() + self._rerun_args("go"), agent=False,
-                               restore=state, resumes=held)
-        finally:
-            state.unlink(missing_ok=True)
-
-    def _rerun_args(self, word: str) -> list[str]:
-        """The rig's rerun file: "hold" for the boots after a cut, "go" for the
-        restored one (one size both: the guest reads fw_cfg sizes once)."""
-        path = write_spec_file(self.run_dir / f"rerun-{word}.txt", word)
-        return ["-fw_cfg", f"name=opt/brownout/rerun,file={path}"]
+        return self._cycle(power, self._request(), agent=False, resumes=held)
 
     def _finished_device(self, boot: _Boot) -> bool:
         inits = boot.markers("init")
@@ -961,14 +949,14 @@ class _Trial:
 
     def _measures(self, boots: list[_Boot], settled: bool = True) -> Measures:
         """What `boots` measured; without `settled` (no boot after the cut), no downtime."""
-        beats = [m.t for b in boots for m in b.machine.console.markers("heartbeat")]
+        beats = [m.t for b in boots for m in b.markers("heartbeat")]
         # The update ends with its own reboot (not a hand-over to recovery), a cut, or in place.
-        ends = [m.t for b in boots for m in b.machine.console.markers()
+        ends = [m.t for b in boots for m in b.markers()
                 if m.event == "cut" or (m.event == "reboot" and m.get("reason") == "update")
                 or m.event == "settled"]
         snap = self.from_snapshot
         # From a snapshot, the update was already under way when the machine was restored.
-        began = update_began([m for b in boots for m in b.machine.console.markers()])
+        began = update_began([m for b in boots for m in b.markers()])
         start = began if began is not None else (0.0 if snap else None)
         if snap and snap.down_s is not None and start is not None:
             # Restored where the update was held with the device already down
@@ -978,7 +966,7 @@ class _Trial:
         switched = len(boots) > 1 or self.method.switch_reboots == 0
         # An outage that never ends: the update began, the device went down, and
         # its application never beat again. It lasts to the end of the trial.
-        last_up = boots[-1].machine.console.markers("heartbeat")
+        last_up = boots[-1].markers("heartbeat")
         still_down = settled and start is not None and switched and not (last_up and last_up[-1].t > start)
         if start is not None and still_down:
             down_since = max(beats) if beats else start
@@ -995,7 +983,7 @@ class _Trial:
             bytes_written=total_written,
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
             if start is not None and ends else None,
-            **(self.method.judge.measures([m for b in boots for m in b.machine.console.markers()])
+            **(self.method.judge.measures([m for b in boots for m in b.markers()])
                if self.method.judge.measures else {}),
             downtime_open=still_down,
         )

@@ -62,8 +62,8 @@ class BootRecord:
     errors: tuple[tuple[str, ...], ...] = ()
     # file systems the boot had to repair before it could mount them ("root e2fsck=1")
     repairs: tuple[str, ...] = ()
-    # The boot this one goes on from: held before the re-run, judged stopped, restored
-    # (its version and slot are that boot's). 0: a power-on of its own.
+    # The boot this one goes on from: held before the re-run, judged stopped, let
+    # go on (its version and slot are that boot's). 0: a power-on of its own.
     resumes: int = 0
 
     def as_dict(self) -> dict:

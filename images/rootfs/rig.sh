@@ -61,16 +61,17 @@ rig_confirm() {
 }
 
 # rig_hold — when the rig asks (opt/brownout/rerun), hold before the update:
-# say so and wait until that file says "go". The boot after a cut settles here;
-# the rig judges the disk with the machine stopped, then saves it and restores
-# it in another QEMU whose file says "go", so the update runs again without a
-# cold boot of the version the cut left (the same file-size rule as the
-# agent's hold, faultinject/hold.h).
+# say so and wait for the line "go" on the console. The boot after a cut
+# settles here; the rig judges the disk with the machine stopped, then lets
+# it go on, so the update runs again without a cold boot of the version the
+# cut left.
 rig_hold() {
 	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
 	[ -r "$rig/rerun/raw" ] || return 0
+	# Unechoed: the word must not land inside a line another program prints.
+	stty -echo < /dev/console
 	echo "BROWNOUT hold what=rerun"
-	while read -r rig_go < "$rig/rerun/raw"; [ "$rig_go" != go ]; do
+	until read -r rig_go < /dev/console && [ "$rig_go" = go ]; do
 		sleep 0.05
 	done
 }
