@@ -77,6 +77,7 @@ struct fi {
 	struct cut_spec spec;
 	char file_text[CUT_SPEC_MAX];
 	char hold_phase[CUT_PHASE_MAX];	/* "": no hold */
+	uint64_t hold_at;		/* 0: at the phase's start */
 };
 
 static void fi_usage(FILE *f)
@@ -88,8 +89,8 @@ static void fi_usage(FILE *f)
 		"  --cut SPEC      cut the power at the point SPEC names, e.g. n=3,edge=after\n"
 		"  --cut-file FILE the same, SPEC read from FILE (trailing blanks ignored); a FILE\n"
 		"                  holding hold=pull|deploy|bootloader stops the command where that\n"
-		"                  phase starts, says \"BROWNOUT hold\", and waits for FILE to name\n"
-		"                  the cut (for snapshots: see hold.h)\n"
+		"                  phase starts (,at=K: at its K-th point), says \"BROWNOUT hold\",\n"
+		"                  and waits for FILE to name the cut (for snapshots: see hold.h)\n"
 		"  --trigger PATH  test mode: write \"b\\n\" to PATH and kill the command instead of\n"
 		"                  resetting through " FI_SYSRQ "\n"
 		"  --phase-rules FILE\n"
@@ -205,7 +206,8 @@ static int fi_parse_args(struct fi *fi, int argc, char **argv)
 			return -EINVAL;
 		}
 		fi->spec_text = fi->file_text;
-		rc = hold_parse(fi->file_text, fi->hold_phase, sizeof(fi->hold_phase), err, sizeof(err));
+		rc = hold_parse(fi->file_text, fi->hold_phase, sizeof(fi->hold_phase), &fi->hold_at, err,
+				sizeof(err));
 		if (rc < 0) {
 			fprintf(stderr, "brownout-fi: --cut-file %s: %s\n", fi->cut_file, err);
 			return -EINVAL;
@@ -332,6 +334,7 @@ int main(int argc, char **argv)
 	} else {
 		if (fi.hold_phase[0]) {
 			o.hold_phase = fi.hold_phase;
+			o.hold_at = fi.hold_at;
 			o.respec = fi_respec;
 			o.respec_ctx = &fi;
 		} else {

@@ -2,6 +2,7 @@
 #include "hold.h"
 
 #include "fileio.h"
+#include "num.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,20 +32,31 @@ int hold_spec_read(const char *path, char *buf, size_t size)
 	return 0;
 }
 
-int hold_parse(const char *text, char *phase, size_t size, char *err, size_t errsize)
+int hold_parse(const char *text, char *phase, size_t size, uint64_t *at, char *err, size_t errsize)
 {
-	const char *p;
+	const char *p, *comma;
+	size_t len;
 
 	if (strncmp(text, "hold=", 5) != 0)
 		return 0;
 	p = text + 5;
+	comma = strchr(p, ',');
+	len = comma ? (size_t)(comma - p) : strlen(p);
+	*at = 0;
+	if (comma && (strncmp(comma, ",at=", 4) != 0 ||
+		      num_parse_u64(comma + 4, strlen(comma + 4), UINT64_MAX, at) < 0 || *at == 0)) {
+		snprintf(err, errsize, "%s: a hold takes at most at=<point from 1>", text);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < sizeof(hold_phases) / sizeof(hold_phases[0]); i++) {
-		if (strcmp(p, hold_phases[i]) == 0 && strlen(p) < size) {
-			strcpy(phase, p);
+		if (strlen(hold_phases[i]) == len && strncmp(p, hold_phases[i], len) == 0 && len < size) {
+			memcpy(phase, p, len);
+			phase[len] = '\0';
 			return 1;
 		}
 	}
-	snprintf(err, errsize, "hold=%s: must be hold=pull, hold=deploy or hold=bootloader, alone", p);
+	snprintf(err, errsize, "%.*s: must be hold=pull, hold=deploy or hold=bootloader, with at most at=<point>",
+		 (int)(p - text + len), text);
 	return -EINVAL;
 }
 

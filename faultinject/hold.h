@@ -1,12 +1,15 @@
 /*
- * hold: stop the update at the start of a phase, in a state the harness can
- * snapshot, and resume it later with the cut point it names then.
+ * hold: stop the update at the start of a phase, or at one point in it, in a
+ * state the harness can snapshot, and resume it later with the cut point it
+ * names then.
  *
  * The spec arrives in a file the rig provides (QEMU fw_cfg). "hold=<phase>"
  * asks the agent to stop the update at the write of the client's
  * "BROWNOUT phase name=<phase> state=start" marker, or, for a client that
  * prints no phases, at the first point a phase rule puts in <phase> (before
- * it counts), say so, and poll the same
+ * it counts); "hold=<phase>,at=<k>" at the entry of the phase's k-th point,
+ * before it counts, so a cut at that point or a later one fires without the
+ * time from the phase's start. Either says so, and polls the same
  * file until its content changes: a snapshot restored in another QEMU sees
  * that QEMU's file, which names the cut. The file keeps one size (padded with
  * spaces or newlines), since the guest kernel reads fw_cfg sizes only once.
@@ -17,6 +20,7 @@
 #define BROWNOUT_FI_HOLD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cutpoint.h"
 
@@ -26,11 +30,12 @@
 int hold_spec_read(const char *path, char *buf, size_t size);
 
 /*
- * 1 and the phase in phase if text is "hold=<phase>" (pull, deploy or
- * bootloader); 0 if text is not a hold; -EINVAL with a message in err if it
- * is a malformed one.
+ * 1, the phase in phase and the point in *at (0: the phase's start) if text
+ * is "hold=<phase>" or "hold=<phase>,at=<k>" (pull, deploy or bootloader;
+ * k from 1); 0 if text is not a hold; -EINVAL with a message in err if it is
+ * a malformed one.
  */
-int hold_parse(const char *text, char *phase, size_t size, char *err, size_t errsize);
+int hold_parse(const char *text, char *phase, size_t size, uint64_t *at, char *err, size_t errsize);
 
 /*
  * Poll path every poll_ms until its content differs from held, at most

@@ -50,6 +50,7 @@ struct tracer {
 	const struct cut_spec *cut;	/* o->cut, or after a hold the spec given then */
 	struct cut_spec respecced;
 	struct hold_log held;		/* points seen while a hold is pending */
+	uint64_t held_in_phase;		/* those of them in the held phase */
 	uint64_t matched;
 	int said;		/* an error has been reported: trace_run adds nothing */
 	struct cut_point pt;
@@ -420,7 +421,8 @@ static int trace_console(struct tracer *tr, pid_t tid, const struct syscalls_ent
 	phase_feed(&tr->phase, stream, tr->console, (size_t)n, &pr);
 	if (lost)
 		phase_gap(&tr->phase, stream);
-	if (tr->o->hold_phase && !tr->cut && strcmp(tr->phase.name, tr->o->hold_phase) == 0) {
+	if (tr->o->hold_phase && !tr->o->hold_at && !tr->cut &&
+	    strcmp(tr->phase.name, tr->o->hold_phase) == 0) {
 		int rc = trace_hold(tr);
 
 		if (rc < 0)
@@ -462,9 +464,11 @@ static int trace_seccomp(struct tracer *tr, pid_t tid)
 		rules_apply(tr->o->rules, p);
 		/*
 		 * A client that prints no phases reaches the held phase at the first
-		 * point a rule puts in it: hold there, before the point counts.
+		 * point a rule puts in it, a hold at the phase's k-th point at that
+		 * point: hold there, before the point counts.
 		 */
-		if (tr->o->hold_phase && !tr->cut && strcmp(p->phase, tr->o->hold_phase) == 0) {
+		if (tr->o->hold_phase && !tr->cut && strcmp(p->phase, tr->o->hold_phase) == 0 &&
+		    (!tr->o->hold_at || tr->held_in_phase + 1 == tr->o->hold_at)) {
 			rc = trace_hold(tr);
 			if (rc < 0)
 				return rc;
@@ -482,6 +486,7 @@ static int trace_seccomp(struct tracer *tr, pid_t tid)
 			rc = hold_log_add(&tr->held, p);
 			if (rc < 0)
 				return rc;
+			tr->held_in_phase += strcmp(p->phase, tr->o->hold_phase) == 0;
 		}
 		if (s && cut_match(s, p) && ++tr->matched == s->n) {
 			struct trace_cut c = { .index = p->index };

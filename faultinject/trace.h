@@ -23,6 +23,7 @@ struct trace_opts {
 					   0: write "b" to sysrq-trigger, the kernel resets */
 	const char *initial_phase;	/* NULL: "none" until the first phase marker */
 	const char *hold_phase;		/* non-NULL: hold at this phase's start (hold.h), */
+	uint64_t hold_at;		/* or, non-zero, at the entry of its point number hold_at */
 	int (*respec)(void *ctx, struct cut_spec *spec);	/* then get the cut from here */
 	void *respec_ctx;
 };

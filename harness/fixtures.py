@@ -75,16 +75,17 @@ def update_server() -> Iterator[UpdateServer]:
 
 @pytest.fixture(scope="session")
 def snapshots(update_server: UpdateServer,
-              tmp_path_factory: pytest.TempPathFactory) -> Callable[[TrialSpec, str], Snapshot]:
-    """This worker's snapshots: one per update and phase, taken on first use."""
-    taken: dict[tuple[str, str, str, str], Snapshot] = {}
+              tmp_path_factory: pytest.TempPathFactory) -> Callable[[TrialSpec, str, int], Snapshot]:
+    """This worker's snapshots: one per update, phase and point held at (0: where
+    the phase starts), taken on first use."""
+    taken: dict[tuple[str, str, str, str, int], Snapshot] = {}
 
-    def get(spec: TrialSpec, phase: str) -> Snapshot:
-        key = (spec.method, spec.payload, spec.client, phase)
+    def get(spec: TrialSpec, phase: str, at: int = 0) -> Snapshot:
+        key = (spec.method, spec.payload, spec.client, phase, at)
         if key not in taken:
             plain = TrialSpec(spec.method, spec.payload, client=spec.client)
             taken[key] = take_snapshot(plain, phase, tmp_path_factory.mktemp(f"snapshot-{phase}"),
-                                       update_server)
+                                       update_server, at)
         return taken[key]
 
     return get

@@ -47,6 +47,20 @@ def test_a_rerun_held_after_the_cut_is_the_cold_rerun(trial) -> None:
     assert len(held.boots) == len(cold.boots) and held.boots[-1] == cold.boots[-1], (held.boots, cold.boots)
 
 
+def test_a_snapshot_held_at_a_point_of_its_phase_cuts_there(update_server, tmp_path) -> None:
+    """Held at the pull's 40th point, before it counts: the trial cut at that
+    point fires at once, at the first point after the hold, and ends as the
+    cold trial at that point does (above)."""
+    cut = "phase=pull,n=40,edge=after"
+    snapshot = take_snapshot(TrialSpec("ab", "v2"), "pull", tmp_path / "snapshot", update_server, at=40)
+    assert snapshot.at == 40 and snapshot.points >= 39, snapshot
+    result = run_trial(TrialSpec("ab", "v2", cut=cut), tmp_path / "trial", update_server, snapshot=snapshot)
+    assert result.started == "snapshot:pull"
+    assert_survived(result, cut)
+    assert result.cut is not None and result.cut["index"] == str(snapshot.points + 1), result.cut
+    assert result.final == "v1" and result.slot == "A", result.summary()
+
+
 def test_the_unsafe_client_is_flagged(trial) -> None:
     # It switches to the new slot, without fallback, before writing it.
     result = trial(payload="v2", cut="phase=pull,n=40,edge=after", client="unsafe")

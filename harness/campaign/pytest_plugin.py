@@ -60,7 +60,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
-                snapshots: Callable[[TrialSpec, str], Snapshot]) -> Callable[[PlannedCut], TrialResult]:
+                snapshots: Callable[[TrialSpec, str, int], Snapshot]) -> Callable[[PlannedCut], TrialResult]:
     """Run one planned trial and journal it, whatever becomes of it."""
     config = request.config
     journal = Journal(config.getoption("brownout_journal"))
@@ -72,7 +72,8 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         started = "cold"
         try:
             spec = cut.trial()
-            snapshot = snapshots(spec, cut.phase) if cut.snapshot and not config.getoption("brownout_cold") else None
+            snapshot = snapshots(spec, cut.phase, cut.hold_at) \
+                if cut.snapshot and not config.getoption("brownout_cold") else None
             if snapshot and not cut.rank and cut.index <= snapshot.points:
                 snapshot = None          # the point comes before the hold: start cold
             cold = config.getoption("brownout_cold")

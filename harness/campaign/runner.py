@@ -60,6 +60,7 @@ class PlannedCut:
     kind: str = "cut"
     group: str = ""              # trials of one group run on one worker
     snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
+    hold_at: int = 0             # the snapshot holds at this point of the phase (0: its start)
     rank: int = 0                # the point's place in its phase, from 1 (0: aim by index)
     state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
     lazy_writeback: bool = False
@@ -251,7 +252,9 @@ SNAPSHOT_MIN = 3                 # a snapshot costs about one cold trial's updat
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     """Groups for the workers: each method and phase split into at most `jobs`
     groups of at least four trials, so a snapshot serves several trials; a
-    phase with fewer than SNAPSHOT_MIN trials starts them cold."""
+    phase with fewer than SNAPSHOT_MIN trials starts them cold. A group's
+    snapshot holds at its first point, when every trial of it is aimed by
+    its place in the phase, so no trial pays for the time before that point."""
     by_phase: dict[tuple[str, str, str], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind == "cut":
@@ -259,11 +262,17 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     out = list(planned)
     for (method, client, phase), members in by_phase.items():
         groups = max(1, min(jobs, len(members) // 4))
-        for k, i in enumerate(members):
-            out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{k % groups}",
-                             snapshot=len(members) >= SNAPSHOT_MIN and phase != CONFIRM
-                             and not (planned[i].state or planned[i].lazy_writeback)
-                             and planned[i].start == "v1")
+        for g in range(groups):
+            group = members[g::groups]
+            ranks = [planned[i].rank for i in group]
+            hold_at = min(ranks) if all(ranks) else 0
+            for i in group:
+                out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{g}",
+                                 snapshot=len(members) >= SNAPSHOT_MIN and phase != CONFIRM
+                                 and not (planned[i].state or planned[i].lazy_writeback)
+                                 and planned[i].start == "v1")
+                if out[i].snapshot:
+                    out[i] = replace(out[i], hold_at=hold_at)
     return out
 
 

@@ -43,11 +43,14 @@ def write_spec_file(path: Path, spec: str) -> Path:
     return path
 
 
-def hold_spec(phase: str, phases: tuple[str, ...]) -> str:
-    """The agent's spec to hold the update where `phase`, one of the method's `phases`, starts."""
+def hold_spec(phase: str, phases: tuple[str, ...], at: int = 0) -> str:
+    """The agent's spec to hold the update where `phase`, one of the method's
+    `phases`, starts, or with `at` at that phase's at-th point."""
     if phase not in phases:
         raise HarnessError(f"cannot hold at phase '{phase}'; phases: {', '.join(phases)}")
-    return f"hold={phase}"
+    if at < 0:
+        raise HarnessError(f"cannot hold at point {at} of phase '{phase}': points count from 1")
+    return f"hold={phase},at={at}" if at else f"hold={phase}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Snapshot:
     bytes_downloaded: int        # by the update server before the hold
     bytes_written: int           # to the device's disk before the hold
     elapsed_s: float             # from the update's first phase marker to the hold
+    at: int = 0                  # held at this point of the phase (0: where it starts)
     boot: int = 1                # the update's boot that holds: 2 for asymmetric's recovery
     # The held boot's init markers, printed before the hold: a restored boot's record starts with them.
     init: tuple[Marker, ...] = ()

@@ -1,6 +1,7 @@
 """The agent's cut spec, parsed in one place: `key=value` pairs joined by commas
-(`n=17,edge=after`, `phase=bootloader,n=1,torn=8192`, `hold=deploy`), with the
-keys brownout-fi knows (faultinject/cutpoint.c) and a hold."""
+(`n=17,edge=after`, `phase=bootloader,n=1,torn=8192`, `hold=deploy`,
+`hold=pull,at=40`), with the keys brownout-fi knows (faultinject/cutpoint.c)
+and a hold's."""
 from __future__ import annotations
 
 import re
@@ -8,9 +9,9 @@ from dataclasses import dataclass
 
 from ..errors import HarnessError
 
-KEYS = ("n", "edge", "syscall", "phase", "path", "target", "torn", "bytes", "hold")
+KEYS = ("n", "edge", "syscall", "phase", "path", "target", "torn", "bytes", "hold", "at")
 _VALUE = re.compile(r"[A-Za-z0-9_./*?\[\]-]+")
-_NUMBER = ("n", "torn", "bytes")
+_NUMBER = ("n", "torn", "bytes", "at")
 
 
 @dataclass(frozen=True)

@@ -352,13 +352,14 @@ def update_began(markers: list[Marker]) -> float | None:
 
 
 def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
-                  server: UpdateServer | None = None) -> Snapshot:
-    """Boot a fresh device, run `spec`'s update until `phase` starts, save the machine there."""
+                  server: UpdateServer | None = None, at: int = 0) -> Snapshot:
+    """Boot a fresh device, run `spec`'s update until `phase` starts (with `at`,
+    up to that phase's at-th point), save the machine there."""
     if spec.cut or spec.fault or spec.corrupt_env:
         raise HarnessError("a snapshot is taken of a plain update: no cut, fault or corrupted env")
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).update_phases)),
-                      path, srv).snapshot(phase)
+        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).update_phases, at)),
+                      path, srv).snapshot(phase, at)
 
 
 def install(spec: TrialSpec, run_dir: Path, server: UpdateServer | None = None) -> tuple[Path, int, int]:
@@ -643,7 +644,7 @@ class _Trial:
         config.extra_args = base
         return self.server.bytes_served, written
 
-    def snapshot(self, phase: str) -> Snapshot:
+    def snapshot(self, phase: str, at: int = 0) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off.
         The boots before the one where the update runs (asymmetric: the root's
         hand-over to recovery) run plainly first."""
@@ -672,7 +673,8 @@ class _Trial:
                     timeout=STEP_TIMEOUT)
                 marker = parse_marker(held.text, held.t)
                 if marker is None or marker.event != "hold":
-                    raise HarnessError(f"the update never reached phase {phase} to hold there "
+                    where = f"point {at} of phase {phase}" if at else f"phase {phase}"
+                    raise HarnessError(f"the update never reached {where} to hold there "
                                        f"({held.text.strip()}); console log: "
                                        f"{machine.run_dir / 'console.log'}")
                 state = self.run_dir / f"{phase}.state"
@@ -687,10 +689,10 @@ class _Trial:
                 config.extra_args = base
         beats = [m.t for m in markers if m.event == "heartbeat"]
         up = any(m.event == "heartbeat" for m in own)
-        log.info("snapshot at %s start (boot %d): %s points before it, %s", phase, boot,
-                 marker.get("points"), state)
+        log.info("snapshot at %s %s (boot %d): %s points before it, %s", phase,
+                 f"point {at}" if at else "start", boot, marker.get("points"), state)
         return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
-                        self.server.bytes_served, written, round(elapsed, 3), boot=boot,
+                        self.server.bytes_served, written, round(elapsed, 3), at=at, boot=boot,
                         init=tuple(m for m in own if m.event == "init"),
                         down_s=None if up or not beats else round(held.t - max(beats), 3))
 

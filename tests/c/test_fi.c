@@ -785,6 +785,29 @@ static void test_hold_at_the_first_point_a_rule_puts_in_the_phase(void **state)
 	assert_data(e, BLOCK, BLOCK);
 }
 
+static void test_hold_at_a_point_stops_before_it_counts(void **state)
+{
+	struct env *e = *state;
+
+	/* Deploy's second point, 4 of the run, is its fsync: the hold comes after
+	 * deploy's marker and its write. */
+	hold_then(e, "deploy,at=2", "n=4,edge=after");
+	assert_int_equal(e->code, 0);
+	assert_tripped(e);
+	assert_contains(e->out, "BROWNOUT phase name=deploy state=start\nBROWNOUT hold phase=deploy points=3\n");
+	assert_contains(e->out, "BROWNOUT cut index=4 syscall=fsync edge=after phase=deploy");
+	assert_data(e, BLOCK, BLOCK);
+}
+
+static void test_hold_at_a_point_refuses_a_cut_before_it(void **state)
+{
+	struct env *e = *state;
+
+	hold_then(e, "deploy,at=2", "n=1,phase=deploy,edge=after");
+	assert_int_equal(e->code, 125);
+	assert_contains(e->err, "came before the hold at phase deploy");
+}
+
 static void test_hold_on_a_phase_never_reached_is_missed(void **state)
 {
 	struct env *e = *state;
@@ -890,6 +913,8 @@ int main(void)
 		T(test_hold_then_filtered_cut_counts_held_points),
 		T(test_hold_then_a_point_before_it_fails),
 		T(test_hold_at_the_first_point_a_rule_puts_in_the_phase),
+		T(test_hold_at_a_point_stops_before_it_counts),
+		T(test_hold_at_a_point_refuses_a_cut_before_it),
 		T(test_hold_on_a_phase_never_reached_is_missed),
 		T(test_cut_file_errors),
 		T(test_phase_names_a_command_without_markers),

@@ -75,18 +75,39 @@ static void test_read_too_long_and_missing(void **state)
 static void test_parse(void **state)
 {
 	char phase[CUT_PHASE_MAX], err[128];
+	uint64_t at = 1;
 
 	(void)state;
-	assert_int_equal(hold_parse("hold=bootloader", phase, sizeof(phase), err, sizeof(err)), 1);
+	assert_int_equal(hold_parse("hold=bootloader", phase, sizeof(phase), &at, err, sizeof(err)), 1);
 	assert_string_equal(phase, "bootloader");
-	assert_int_equal(hold_parse("hold=pull", phase, sizeof(phase), err, sizeof(err)), 1);
+	assert_int_equal(at, 0);
+	assert_int_equal(hold_parse("hold=pull", phase, sizeof(phase), &at, err, sizeof(err)), 1);
 	assert_string_equal(phase, "pull");
-	assert_int_equal(hold_parse("n=3,edge=after", phase, sizeof(phase), err, sizeof(err)), 0);
-	assert_int_equal(hold_parse("hold=none", phase, sizeof(phase), err, sizeof(err)), -EINVAL);
+	assert_int_equal(hold_parse("n=3,edge=after", phase, sizeof(phase), &at, err, sizeof(err)), 0);
+	assert_int_equal(hold_parse("hold=none", phase, sizeof(phase), &at, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "hold=none: must be"));
-	assert_int_equal(hold_parse("hold=deploy,n=3", phase, sizeof(phase), err, sizeof(err)),
+	assert_int_equal(hold_parse("hold=deploy,n=3", phase, sizeof(phase), &at, err, sizeof(err)),
 			 -EINVAL);
-	assert_int_equal(hold_parse("hold=", phase, sizeof(phase), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most at=<point from 1>"));
+	assert_int_equal(hold_parse("hold=", phase, sizeof(phase), &at, err, sizeof(err)), -EINVAL);
+}
+
+static void test_a_hold_can_name_its_point(void **state)
+{
+	char phase[CUT_PHASE_MAX], err[128];
+	uint64_t at = 0;
+
+	(void)state;
+	assert_int_equal(hold_parse("hold=pull,at=42", phase, sizeof(phase), &at, err, sizeof(err)), 1);
+	assert_string_equal(phase, "pull");
+	assert_int_equal(at, 42);
+	assert_int_equal(hold_parse("hold=pull,at=0", phase, sizeof(phase), &at, err, sizeof(err)), -EINVAL);
+	assert_int_equal(hold_parse("hold=pull,at=-1", phase, sizeof(phase), &at, err, sizeof(err)), -EINVAL);
+	assert_int_equal(hold_parse("hold=pull,at=", phase, sizeof(phase), &at, err, sizeof(err)), -EINVAL);
+	assert_int_equal(hold_parse("hold=pull,at=4,x=1", phase, sizeof(phase), &at, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(hold_parse("hold=pul,at=4", phase, sizeof(phase), &at, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "hold=pul: must be"));
 }
 
 static void test_wait_returns_a_changed_spec(void **state)
@@ -149,6 +170,7 @@ int main(void)
 		T(test_read_trims_padding),
 		T(test_read_too_long_and_missing),
 		T(test_parse),
+		T(test_a_hold_can_name_its_point),
 		T(test_wait_returns_a_changed_spec),
 		T(test_wait_times_out_on_the_same_spec),
 		T(test_log_keeps_each_points_phase),
