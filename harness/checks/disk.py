@@ -5,12 +5,10 @@ A partition is copied out of the device's qcow2 overlay with `qemu-img dd`,
 then checked with e2fsprogs (`e2fsck -fn`) and read with debugfs for the
 root tree digest. The check of a root is a function of the partition's bytes
 alone, and most trials end on one of a few byte-identical roots (a slot that
-was only ever mounted read-only), so its result is kept under the sha256 of
-those bytes (and of this code) and reused. Before even reading them, a trial
-started from a snapshot asks qemu-img which layer of the disk's backing chain
-holds each part of the partition: when none is in the trial's own overlay, the
-bytes are those of files nobody writes any more, and the check this process
-already made of them stands.
+was only ever mounted read-only), so its result is kept under the
+partition's fingerprint (fingerprint.py: the built base named by its
+identity, the bytes the qcow2 layers above it hold hashed) and this code's,
+and reused: a root seen before is neither copied out nor read again.
 """
 from __future__ import annotations
 
@@ -24,6 +22,7 @@ from pathlib import Path
 
 from .. import HarnessError
 from .device import Partition
+from .fingerprint import disk_fingerprint
 from .digest import (TreeDigest, classify, ext4_tree, installed_packages, load_known, load_manifests,
                      nearest, tree_digest, tree_manifest, unsettled_packages)
 from ..images import CACHE
@@ -92,74 +91,43 @@ class RootCheck:
 
 
 # Root checks of partitions that lie wholly in read-only backing layers, by _layers_key.
-_CHECKED_LAYERS: dict[str, RootCheck] = {}
+# This process's checks by key: a snapshot's trials keep meeting the same roots.
+_CHECKED: dict[str, RootCheck] = {}
+_FS_CHECKED: dict[str, FsCheck] = {}
 
 
 def check_root(disk: Path, part: Partition, root: str = "/", versions: Path | None = None) -> RootCheck:
     """fsck of partition `part` and digest of the root tree at `root` in it.
     With `versions` (a directory holding digests.jsonl and manifests/), a root
     that is none of those versions is compared path by path with the nearest."""
-    layers = _layers_key(disk, part, root, versions)
-    if layers in _CHECKED_LAYERS:
-        return _CHECKED_LAYERS[layers]
+    key = _check_key(disk, part, f"root {root}\n{_versions_key(versions)}")
+    if key is not None:
+        known = _CHECKED.get(key) or _cached(key, part.name)
+        if known is not None:
+            _CHECKED[key] = known
+            return known
     checked = _check_root_bytes(disk, part, root, versions)
-    if layers is not None:
-        _CHECKED_LAYERS[layers] = checked
+    if key is not None:
+        _CHECKED[key] = checked
+        _keep(key, checked)
     return checked
 
 
-def _layers_key(disk: Path, part: Partition, root: str, versions: Path | None = None) -> str | None:
-    """Names the partition's bytes by where they lie in the backing chain, or None
-    if any of them is in `disk` itself (written by this device) or qemu-img cannot say.
-
-    Each extent's layer is named by its file's identity (inode, size, mtime): a
-    backing file is only read by the overlays above it, so the same identity
-    and offsets are the same bytes."""
-    info = subprocess.run(["qemu-img", "info", "--backing-chain", "--output=json", "-U", str(disk)],
-                          capture_output=True, text=True)
-    if info.returncode != 0:
+def _check_key(disk: Path, part: Partition, what: str) -> str | None:
+    """The key of a check of `part` in `disk`: its bytes' fingerprint, the check
+    and this code; None when qemu-img cannot say (the check is then made afresh)."""
+    fingerprint = disk_fingerprint(disk, part.offset, part.size)
+    if fingerprint is None:
         return None
-    try:
-        chain = [Path(layer["filename"]).resolve() for layer in json.loads(info.stdout)]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if len(chain) < 2:
-        return None
-    extents = subprocess.run(["qemu-img", "map", "--output=json", "-U", f"--start-offset={part.offset}",
-                              f"--max-length={part.size}", str(disk)], capture_output=True, text=True)
-    if extents.returncode != 0:
-        return None
-    try:
-        mapped = json.loads(extents.stdout)
-    except ValueError:
-        return None
-    if any(e.get("depth", 0) == 0 for e in mapped):
-        return None
-    h = hashlib.sha256(f"{_CODE}\n{root}\n{part.offset} {part.size}\n{_versions_key(versions)}\n".encode())
-    for e in mapped:
-        depth = e["depth"]
-        if depth < len(chain):
-            st = chain[depth].stat()
-            layer = f"{chain[depth]} {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
-        else:
-            layer = "unallocated"
-        h.update(f"{e['start']} {e['length']} {e.get('zero')} {e.get('data')} {e.get('offset')} "
-                 f"{layer}\n".encode())
-    return h.hexdigest()
+    return hashlib.sha256(f"{_CODE}\n{what}\n{part.offset} {part.size}\n{fingerprint}\n".encode()).hexdigest()
 
 
 def _check_root_bytes(disk: Path, part: Partition, root: str, versions: Path | None) -> RootCheck:
     # The partition, then (ext4_tree) the root tree read out of it.
     with tempfile.TemporaryDirectory(prefix="brownout-root-", dir=scratch_dir(2 * part.size)) as tmp:
         image = extract(disk, part, Path(tmp) / f"{part.name}.ext4")
-        key = _content_key(image, root, versions)
-        known = _cached(key, part.name)
-        if known is not None:
-            return known
         fs = fsck(image, part.name)
-        checked = _read_root(image, fs, root, versions)
-        _keep(key, checked)
-        return checked
+        return _read_root(image, fs, root, versions)
 
 
 def _versions_key(versions: Path | None) -> str:
@@ -170,14 +138,6 @@ def _versions_key(versions: Path | None) -> str:
         return hashlib.sha256((versions / "digests.jsonl").read_bytes()).hexdigest()
     except OSError as e:
         raise HarnessError(f"cannot read {versions / 'digests.jsonl'}: {e}; run './brownout build'") from e
-
-
-def _content_key(image: Path, root: str, versions: Path | None) -> str:
-    h = hashlib.sha256(f"{_CODE}\n{root}\n{_versions_key(versions)}\n".encode())
-    with open(image, "rb") as f:
-        while chunk := f.read(8 * MIB):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _cached(key: str, partition: str) -> RootCheck | None:
@@ -218,5 +178,11 @@ def _read_root(image: Path, fs: FsCheck, root: str, versions: Path | None) -> Ro
 
 
 def check_fs(disk: Path, part: Partition) -> FsCheck:
+    key = _check_key(disk, part, "fsck")
+    if key is not None and key in _FS_CHECKED:
+        return _FS_CHECKED[key]
     with tempfile.TemporaryDirectory(prefix="brownout-fs-", dir=scratch_dir(part.size)) as tmp:
-        return fsck(extract(disk, part, Path(tmp) / f"{part.name}.img"), part.name)
+        checked = fsck(extract(disk, part, Path(tmp) / f"{part.name}.img"), part.name)
+    if key is not None:
+        _FS_CHECKED[key] = checked
+    return checked

@@ -191,7 +191,7 @@ def test_check_root_names_what_differs_from_the_nearest_version(tree: Path, tmp_
     checked = disk_mod.check_root(torn, part, versions=versions)
     assert (checked.nearest, checked.differ_count, checked.differs) == ("v2", 1, ("+var/lib/dpkg/status-new",))
     # Served from the cache, the comparison is the same.
-    monkeypatch.setattr(disk_mod, "_CHECKED_LAYERS", {})
+    monkeypatch.setattr(disk_mod, "_CHECKED", {})
     assert disk_mod.check_root(torn, part, versions=versions) == checked
     # Without the manifests the check says so, rather than judge without them.
     for manifest in (versions / "manifests").iterdir():

@@ -1,8 +1,7 @@
-"""Offline disk checks: a root check is reused only while the partition's bytes
-provably lie in backing files nothing writes (harness/checks/disk.py _layers_key)."""
+"""Offline disk checks: a root check is reused for a partition whose fingerprint
+(its bytes, read from the qcow2 chain) is one already checked (harness/checks/disk.py)."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,39 +46,54 @@ def chain(tmp_path: Path) -> tuple[Path, Path]:
     return base, _overlay(base, tmp_path / "frozen.qcow2")
 
 
-def test_untouched_partition_is_named_by_its_layers(chain: tuple[Path, Path], tmp_path: Path) -> None:
+def _key(disk_path: Path, root: str = "/") -> str | None:
+    return disk._check_key(disk_path, PART, f"root {root}")
+
+
+def test_an_untouched_partition_is_named_by_its_layers(chain: tuple[Path, Path], tmp_path: Path) -> None:
     _, frozen = chain
-    one = disk._layers_key(_overlay(frozen, tmp_path / "one.qcow2"), PART, "/")
-    two = disk._layers_key(_overlay(frozen, tmp_path / "two.qcow2"), PART, "/")
+    one = _key(_overlay(frozen, tmp_path / "one.qcow2"))
+    two = _key(_overlay(frozen, tmp_path / "two.qcow2"))
     assert one is not None and one == two
-    assert disk._layers_key(_overlay(frozen, tmp_path / "other-root.qcow2"), PART, "/ostree") != one
+    assert _key(_overlay(frozen, tmp_path / "other-root.qcow2"), "/ostree") != one
 
 
-def test_a_write_into_the_partition_forbids_reuse(chain: tuple[Path, Path], tmp_path: Path) -> None:
+def test_the_key_follows_the_bytes_written_into_the_partition(chain: tuple[Path, Path], tmp_path: Path) -> None:
     _, frozen = chain
+    before = _key(frozen)
     trial = _overlay(frozen, tmp_path / "trial.qcow2")
     _write(trial, PART.offset + PART.size + MIB // 2)       # after the partition: no matter
-    assert disk._layers_key(trial, PART, "/") is not None
+    assert _key(trial) == before
     _write(trial, PART.offset + 64 * 1024)
-    assert disk._layers_key(trial, PART, "/") is None
+    written = _key(trial)
+    assert written is not None and written != before
+    # Another device that wrote the same bytes there holds the same partition.
+    twin = _overlay(frozen, tmp_path / "twin.qcow2")
+    _write(twin, PART.offset + 64 * 1024)
+    assert _key(twin) == written
 
 
 def test_a_changed_backing_file_changes_the_key(chain: tuple[Path, Path], tmp_path: Path) -> None:
     _, frozen = chain
     trial = _overlay(frozen, tmp_path / "trial.qcow2")
-    before = disk._layers_key(trial, PART, "/")
+    before = _key(trial)
     _write(frozen, PART.offset)
-    after = disk._layers_key(trial, PART, "/")
+    after = _key(trial)
     assert before is not None and after is not None and before != after
 
 
-def test_a_disk_without_backing_is_never_reused(chain: tuple[Path, Path]) -> None:
+def test_a_raw_disk_is_named_by_its_file(chain: tuple[Path, Path]) -> None:
     base, _ = chain
-    assert disk._layers_key(base, PART, "/") is None
+    before = _key(base)
+    assert before is not None and _key(base) == before
+    with open(base, "r+b") as f:
+        f.seek(PART.offset)
+        f.write(b"\xff" * 512)
+    assert _key(base) != before
 
 
-def test_check_root_reads_the_bytes_once_per_layers(chain: tuple[Path, Path], tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_root_reads_the_bytes_once_per_key(chain: tuple[Path, Path], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     _, frozen = chain
     reads: list[Path] = []
     real = disk._check_root_bytes
@@ -89,7 +103,7 @@ def test_check_root_reads_the_bytes_once_per_layers(chain: tuple[Path, Path], tm
         return real(image, part, root, versions)
 
     monkeypatch.setattr(disk, "_check_root_bytes", counting)
-    monkeypatch.setattr(disk, "_CHECKED_LAYERS", {})
+    monkeypatch.setattr(disk, "_CHECKED", {})
     monkeypatch.setattr(disk, "CHECKS", tmp_path / "checks")
     first = disk.check_root(_overlay(frozen, tmp_path / "a.qcow2"), PART)
     second = disk.check_root(_overlay(frozen, tmp_path / "b.qcow2"), PART)
@@ -99,7 +113,10 @@ def test_check_root_reads_the_bytes_once_per_layers(chain: tuple[Path, Path], tm
     _write(written, PART.offset + PART.size - 64 * 1024)
     disk.check_root(written, PART)
     assert len(reads) == 2
-    assert os.path.isdir(tmp_path / "checks")
+    # Kept on disk: another process finds it without reading the bytes.
+    monkeypatch.setattr(disk, "_CHECKED", {})
+    assert disk.check_root(_overlay(frozen, tmp_path / "d.qcow2"), PART) == first
+    assert len(reads) == 2 and len(list((tmp_path / "checks").glob("*.json"))) == 2
 
 
 def test_a_device_overlay_on_a_nearly_full_file_system_is_refused_before_it_starts(
