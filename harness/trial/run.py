@@ -797,7 +797,8 @@ class _Trial:
     def _boot(self, power: PowerSwitch, updating: bool, agent: bool,
               restore: Path | None = None, holds: bool = False, resumes: _Boot | None = None,
               before: tuple[Marker, ...] = ()) -> _Boot:
-        """One power-on until its outcome. With `holds`, a boot that settles is
+        """One power-on until its outcome, or with `resumes` the held boot's
+        machine let go on for the re-run. With `holds`, a boot that settles is
         left stopped at its hold before the re-run (see `_rerun`). `before`:
         the init markers a restored snapshot's boot printed before its hold."""
         began = time.monotonic()
