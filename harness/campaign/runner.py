@@ -267,12 +267,10 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
             ranks = [planned[i].rank for i in group]
             hold_at = min(ranks) if all(ranks) else 0
             for i in group:
-                out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{g}",
-                                 snapshot=len(members) >= SNAPSHOT_MIN and phase != CONFIRM
-                                 and not (planned[i].state or planned[i].lazy_writeback)
-                                 and planned[i].start == "v1")
-                if out[i].snapshot:
-                    out[i] = replace(out[i], hold_at=hold_at)
+                snapshot = len(members) >= SNAPSHOT_MIN and phase != CONFIRM \
+                    and not (planned[i].state or planned[i].lazy_writeback) and planned[i].start == "v1"
+                out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{g}", snapshot=snapshot,
+                                 hold_at=hold_at if snapshot else 0)
     return out
 
 

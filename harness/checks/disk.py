@@ -90,7 +90,6 @@ class RootCheck:
         return any(p.split()[0] == name for p in self.packages)
 
 
-# Root checks of partitions that lie wholly in read-only backing layers, by _layers_key.
 # This process's checks by key: a snapshot's trials keep meeting the same roots.
 _CHECKED: dict[str, RootCheck] = {}
 _FS_CHECKED: dict[str, FsCheck] = {}
