@@ -337,6 +337,7 @@ class TrialRate:
     timings: dict[str, float] = field(default_factory=dict)
     phases: Counter = field(default_factory=Counter)      # trials per phase cut
     same_disk: int = 0           # trials that took the outcome of a byte-identical disk after the cut
+    same_but_slot: int = 0       # of those, the disks equal but for the method's target slot
 
     @property
     def per_hour(self) -> float:
@@ -432,7 +433,8 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
     return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries),
                      {e.id: f"{e.outcome} ({e.final})" for e in entries},
                      {k: round(spent[k] / len(entries), 2) for k in TIMINGS if spent[k]},
-                     Counter(e.phase for e in entries), sum(e.same_disk_as is not None for e in entries))
+                     Counter(e.phase for e in entries), sum(e.same_disk_as is not None for e in entries),
+                     sum("without" in (e.same_disk_as or {}) for e in entries))
 
 
 def cmd_bench_states(args: argparse.Namespace) -> int:
@@ -504,7 +506,8 @@ def print_rate(rate: TrialRate, method: str, start: str, jobs: int, indent: str 
     print(f"{indent}{rate.trials} {method} cut trials from {start} over every phase "
           f"({', '.join(f'{p} {k}' for p, k in rate.phases.items())}), -j {jobs}: "
           f"{rate.wall_s:.0f} s wall, {rate.per_hour:.0f} trials/hour{steady}; "
-          f"{rate.same_disk} took the outcome of a disk already judged")
+          f"{rate.same_disk} took the outcome of a disk already judged"
+          + (f" ({rate.same_but_slot} of them equal but for the target slot)" if rate.same_but_slot else ""))
     print(f"{indent}  a trial's host time, mean s: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.timings.items()))
     print(f"{indent}  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
 
@@ -512,7 +515,7 @@ def print_rate(rate: TrialRate, method: str, start: str, jobs: int, indent: str 
 def rate_figures(rate: TrialRate, jobs: int, cold: bool) -> dict:
     return {"trials": rate.trials, "jobs": jobs, "cold": cold, "wall_s": rate.wall_s, "per_hour": rate.per_hour,
             "steady_per_hour": rate.steady_per_hour, "outcomes": dict(rate.outcomes), "same_disk": rate.same_disk,
-            "timings": rate.timings, "phases": dict(rate.phases)}
+            "same_but_slot": rate.same_but_slot, "timings": rate.timings, "phases": dict(rate.phases)}
 
 
 def cmd_bench_all(args: argparse.Namespace) -> int:

@@ -50,15 +50,32 @@ def test_a_rerun_held_after_the_cut_is_the_cold_rerun(trial) -> None:
 def test_a_snapshot_held_at_a_point_of_its_phase_cuts_there(update_server, tmp_path) -> None:
     """Held at the pull's 40th point, before it counts: the trial cut at that
     point fires at once, at the first point after the hold, and ends as the
-    cold trial at that point does (above)."""
+    cold trial at that point does (above). A later pull cut leaves a disk that
+    differs from that one in slot B alone, which no boot ran before the re-run
+    wrote it again: it takes that outcome, named so, without a boot."""
     cut = "phase=pull,n=40,edge=after"
     snapshot = take_snapshot(TrialSpec("ab", "v2"), "pull", tmp_path / "snapshot", update_server, at=40)
     assert snapshot.at == 40 and snapshot.points >= 39, snapshot
-    result = run_trial(TrialSpec("ab", "v2", cut=cut), tmp_path / "trial", update_server, snapshot=snapshot)
-    assert result.started == "snapshot:pull"
+    judged = SameDiskStore(tmp_path / "judged")
+    result = run_trial(TrialSpec("ab", "v2", cut=cut), tmp_path / "trial", update_server, snapshot=snapshot,
+                       same_disk=SameDisk(judged, "first"))
+    assert result.started == "snapshot:pull" and result.same_disk_as is None
     assert_survived(result, cut)
     assert result.cut is not None and result.cut["index"] == str(snapshot.points + 1), result.cut
     assert result.final == "v1" and result.slot == "A", result.summary()
+    # Near the pull's end: the guest kernel has written most of the slot back by then.
+    late = f"phase=pull,n={(payload_size() >> 20) - 4},edge=after"
+    again = run_trial(TrialSpec("ab", "v2", cut=late), tmp_path / "late", update_server, snapshot=snapshot,
+                      same_disk=SameDisk(judged, "late"))
+    assert again.same_disk_as is not None, again.summary()
+    assert (again.same_disk_as["trial"], again.same_disk_as.get("without")) == ("first", "rootB"), again.same_disk_as
+    assert (again.final, again.verdicts, again.slot) == (result.final, result.verdicts, result.slot)
+    assert len(again.boots) == 1 and again.boots[0]["ended_by"] == "cut", again.boots
+    assert any("but for partition rootB" in note for note in again.notes), again.notes
+
+
+def payload_size() -> int:
+    return (require("payloads-ab") / "ab" / "v2" / "rootfs.ext4").stat().st_size
 
 
 def test_the_unsafe_client_is_flagged(trial) -> None:
@@ -81,7 +98,7 @@ def test_a_trial_from_a_snapshot_is_the_cold_trial(update_server, tmp_path) -> N
     fsync: the agent counts the points before the hold, the device ends on v2
     as a cold trial at that point does, and the bytes before the hold count."""
     snapshot = take_snapshot(TrialSpec("ab", "v2"), "bootloader", tmp_path / "snapshot", update_server)
-    payload = (require("payloads-ab") / "ab" / "v2" / "rootfs.ext4").stat().st_size
+    payload = payload_size()
     # The pull writes the slot a MiB at a time: every one of those is a point before the hold.
     assert snapshot.points > payload >> 20
     fsync = f"n={snapshot.points + 2},edge=after"

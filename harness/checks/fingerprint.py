@@ -42,10 +42,12 @@ def _qemu_img_json(*argv: str) -> list | dict | None:
     return parsed if isinstance(parsed, (list, dict)) else None
 
 
-def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None) -> str | None:
+def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None,
+                     without: tuple[int, int] | None = None) -> str | None:
     """The guest-visible content of `disk` (a qcow2 chain, over a raw base or
     not), or of `length` bytes of it from `start`, as a digest; None when
-    qemu-img cannot say."""
+    qemu-img cannot say. `without` (offset, length) leaves a range out: equal
+    digests then say the disks are equal but for that range."""
     chain = _qemu_img_json("info", "--backing-chain", str(disk))
     window = [f"--start-offset={start}"] + ([f"--max-length={length}"] if length is not None else [])
     extents = _qemu_img_json("map", *window, str(disk))
@@ -60,22 +62,33 @@ def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None) -> s
         return None
     base = raw[0] if raw else len(layers)
     named = f"base {_identity(layers[base][0])}" if raw else "no base"
-    digest = hashlib.sha256(f"{_CODE}\n{named}\nfrom {start} length {length}\n".encode())
+    digest = hashlib.sha256(f"{_CODE}\n{named}\nfrom {start} length {length} without {without}\n".encode())
     for extent in extents:
         depth, at, size = extent.get("depth"), extent.get("start"), extent.get("length")
         if not isinstance(depth, int) or not isinstance(at, int) or not isinstance(size, int):
             return None
         if depth >= base:
             continue             # the base's own bytes (or none anywhere): named by its identity
-        if extent.get("data"):
-            if not isinstance(extent.get("offset"), int):
-                return None      # compressed: no plain range to read
-            pieces = _pieces(layers[depth][0], extent["offset"], size, cache=depth > 0)
-        else:
-            pieces = [b"zero"] * -(-size // PIECE)
-        for n, piece in enumerate(pieces):
-            digest.update(f"{at + n * PIECE} ".encode() + piece)
+        offset = extent.get("offset")
+        if extent.get("data") and not isinstance(offset, int):
+            return None          # compressed: no plain range to read
+        for part_at, part_size in _outside(at, size, without):
+            if extent.get("data"):
+                pieces = _pieces(layers[depth][0], offset + part_at - at, part_size, cache=depth > 0)
+            else:
+                pieces = [b"zero"] * -(-part_size // PIECE)
+            for n, piece in enumerate(pieces):
+                digest.update(f"{part_at + n * PIECE} ".encode() + piece)
     return digest.hexdigest()
+
+
+def _outside(at: int, size: int, without: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """The parts of [at, at + size) outside the range `without` (offset, length)."""
+    if without is None:
+        return [(at, size)]
+    cut_from, cut_to = without[0], without[0] + without[1]
+    parts = [(at, min(at + size, cut_from) - at), (max(at, cut_to), at + size - max(at, cut_to))]
+    return [(a, n) for a, n in parts if n > 0]
 
 
 def _pieces(path: Path, offset: int, length: int, cache: bool) -> list[bytes]:

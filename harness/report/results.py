@@ -317,7 +317,8 @@ def bench_section(path: Path) -> list[str]:
         rates = b.get("methods") or [b]
         rows = []
         for r in rates:
-            rows.append(_rate_row(r["method"], r) + [str(r.get("same_disk", "-"))])
+            slot = f" ({r['same_but_slot']} but for the target slot)" if r.get("same_but_slot") else ""
+            rows.append(_rate_row(r["method"], r) + [f"{r.get('same_disk', '-')}{slot}"])
             if "judged_alone" in r:
                 rows.append(_rate_row(f"{r['method']}, each judged on its own, re-run cold", r["judged_alone"]) + ["0"])
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",

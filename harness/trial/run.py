@@ -438,6 +438,8 @@ class _Trial:
         self.hold_rerun = hold_rerun
         self.cut_disk: str | None = None     # the key of the disk the cut left (samedisk.py)
         self.cut_fingerprint = ""
+        # The key and fingerprint of the disk the cut left but for the target slot.
+        self.outside_target: tuple[str, str] | None = None
         self.judged_before: Judged | None = None
         # Before this trial's server state is set: the start may be built by a trial of its own.
         base = snapshot.disk if snapshot else start_disk(spec.method, spec.start, server)
@@ -536,40 +538,88 @@ class _Trial:
 
     def _judged_before(self, boot: _Boot) -> bool:
         """After the cut: name the disk it left, and find whether a trial of this
-        campaign judged the same disk after the same update's cut."""
+        campaign judged the same disk after the same update's cut; or, for a
+        method with a target slot, the same disk but for that slot (samedisk.py)."""
         if self.same_disk is None or not (boot.outcome and boot.outcome.event == "cut"):
             return False
         began = time.monotonic()
         fingerprint = disk_fingerprint(self.device.disk)
+        target = self._target_range()
+        outside = disk_fingerprint(self.device.disk, without=target[1]) if target else None
         self._spent("same disk", began)
         if fingerprint is None:
             return False
-        spec = self.spec
-        self.cut_disk = hashlib.sha256(json.dumps(
-            [spec.method, spec.payload, spec.client, spec.start, spec.lazy_writeback, spec.confirm_stage,
-             guest_clock(), fingerprint]).encode()).hexdigest()
+        self.cut_disk = self._disk_key(fingerprint)
         self.cut_fingerprint = fingerprint
         self.judged_before = self.same_disk.store.get(self.cut_disk)
+        if target and outside is not None:
+            self.outside_target = (self._disk_key(outside, target[0]), outside)
+            if self.judged_before is None:
+                self.judged_before = self.same_disk.store.get(self.outside_target[0])
         return self.judged_before is not None
 
+    def _disk_key(self, fingerprint: str, without: str = "") -> str:
+        spec = self.spec
+        return hashlib.sha256(json.dumps(
+            [spec.method, spec.payload, spec.client, spec.start, spec.lazy_writeback, spec.confirm_stage,
+             guest_clock(), fingerprint] + ([f"without {without}"] if without else [])).encode()).hexdigest()
+
+    def _target_range(self) -> tuple[str, tuple[int, int]] | None:
+        """The method's target slot: its partition's name, offset and size."""
+        if self.method.target_slot is None:
+            return None
+        name = self.method.target_slot[0]
+        part = next(p for p in partitions(self.spec.method) if p.name == name)
+        return name, (part.offset, part.size)
+
+    def _target_unread(self) -> bool:
+        """From the cut until the update's own reboot after the re-run (which comes
+        after the target slot is written whole), every boot ran another slot: the
+        slot's bytes at the cut decided nothing this trial saw."""
+        assert self.method.target_slot is not None
+        bootname = self.method.target_slot[1]
+        cut = next((i for i, b in enumerate(self.boots) if b.outcome and b.outcome.event == "cut"), None)
+        if cut is None:
+            return False
+        for n, boot in enumerate(self.boots[cut:]):
+            inits = boot.markers("init")
+            if not inits or inits[-1].get("slot", bootname) == bootname:
+                return False
+            if n > 0 and any(m.get("reason") == "update" for m in boot.markers("reboot")):
+                return True
+        return True
+
     def _remember(self, result: TrialResult) -> TrialResult:
-        """Leave a judged cut's outcome for later trials whose cut leaves the same disk."""
-        if self.same_disk is not None and self.cut_disk is not None and result.final != "missed":
-            self.same_disk.store.put(self.cut_disk, Judged(self.same_disk.trial, self.cut_fingerprint, {
-                k: getattr(result, k) for k in TAKEN_FROM_THE_DISK}))
+        """Leave a judged cut's outcome for later trials whose cut leaves the same
+        disk, or the same disk but for a target slot no boot ran before the update
+        wrote it again."""
+        if self.same_disk is None or self.cut_disk is None or result.final == "missed":
+            return result
+        taken = {k: getattr(result, k) for k in TAKEN_FROM_THE_DISK}
+        self.same_disk.store.put(self.cut_disk, Judged(self.same_disk.trial, self.cut_fingerprint, taken))
+        if self.outside_target is not None and self._target_unread():
+            key, fingerprint = self.outside_target
+            self.same_disk.store.put(key, Judged(self.same_disk.trial, fingerprint, taken,
+                                                 without=self.method.target_slot[0]))  # type: ignore[index]
         return result
 
     def _taken_from(self, judged: Judged, first: list[_Boot]) -> TrialResult:
         """This trial's result, its outcome that of the trial that judged the same disk."""
         taken = judged.result
-        self.notes.append(f"not booted after the cut: the disk it left held the same bytes as the disk "
-                          f"trial {judged.trial}'s cut left, whose outcome this is")
+        if judged.without:
+            self.notes.append(f"not booted after the cut: the disk it left held the same bytes as the disk "
+                              f"trial {judged.trial}'s cut left, but for partition {judged.without}, which "
+                              f"no boot of that trial ran before the update wrote it again; its outcome is this one")
+        else:
+            self.notes.append(f"not booted after the cut: the disk it left held the same bytes as the disk "
+                              f"trial {judged.trial}'s cut left, whose outcome this is")
         self.notes += [f"{judged.trial}: {note}" for note in taken["notes"]]
         own = self._result(taken["final"], taken["slot"], list(taken["verdicts"]),
                            self._measures(first, settled=False), first)
+        same = {"trial": judged.trial, "fingerprint": judged.fingerprint}
         return dataclasses.replace(own, **{k: taken[k] for k in TAKEN_FROM_THE_DISK if k != "notes"},
                                    notes=self.notes,
-                                   same_disk_as={"trial": judged.trial, "fingerprint": judged.fingerprint})
+                                   same_disk_as=same | ({"without": judged.without} if judged.without else {}))
 
     def _commit_holds(self, power: PowerSwitch, first: list[_Boot], verdicts: list[str],
                       final: str, slot: str) -> tuple[str, str]:

@@ -11,6 +11,15 @@ back is lost with the page cache.
 
 The disk is named by its fingerprint (harness/checks/fingerprint.py): it
 reads no partition, and two equal fingerprints are two equal disks.
+
+A method with a target slot (its contract's `target_slot`: the slot the
+update rewrites whole before any boot runs it) is also named by its disk
+but for that slot, as the storage model's equivalent states are. A judged
+outcome is kept under that name only when the trial shows the slot's bytes
+decided nothing: from the cut to the re-run's own reboot, every boot ran the
+other slot. Two disks equal but for the slot then take the same boots, the
+same checks and the same re-run. Pull and deploy cuts of A/B and RAUC mostly
+leave such disks, so they are judged once per state of the rest of the disk.
 """
 from __future__ import annotations
 
@@ -30,6 +39,7 @@ class Judged:
     trial: str                   # the judged trial's id in the campaign
     fingerprint: str
     result: dict                 # the judged TrialResult's fields that follow from the disk
+    without: str = ""            # the partition left out of the fingerprint, if any
 
 
 class SameDiskStore:
@@ -46,7 +56,7 @@ class SameDiskStore:
     def get(self, key: str) -> Judged | None:
         try:
             data = json.loads(self._path(key).read_text())
-            return Judged(data["trial"], data["fingerprint"], data["result"])
+            return Judged(data["trial"], data["fingerprint"], data["result"], data.get("without", ""))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -54,7 +64,7 @@ class SameDiskStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / f".{key}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps({"trial": judged.trial, "fingerprint": judged.fingerprint,
-                                   "result": judged.result}))
+                                   "result": judged.result, "without": judged.without}))
         tmp.rename(self._path(key))
 
 

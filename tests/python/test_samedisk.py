@@ -75,6 +75,20 @@ def test_another_base_is_another_disk(base: Path, tmp_path: Path) -> None:
         disk_fingerprint(overlay(copy, tmp_path / "b.qcow2"))
 
 
+def test_a_range_left_out_hides_its_writes_and_no_other(base: Path, tmp_path: Path) -> None:
+    slot = (2 * MIB, 2 * MIB)
+    reference, inside, outside = (overlay(base, tmp_path / f"{n}.qcow2") for n in ("ref", "in", "out"))
+    for disk in (reference, inside, outside):
+        write(disk, 0x44, 4 * MIB - 4096, "8k")        # one cluster across the range's end
+    write(inside, 0x55, 3 * MIB)
+    write(inside, 0x55, 4 * MIB - 4096)               # the straddling cluster, its part inside
+    write(outside, 0x55, 4 * MIB)                     # the straddling cluster, its part outside
+    assert disk_fingerprint(reference, without=slot) == disk_fingerprint(inside, without=slot) is not None
+    assert disk_fingerprint(reference, without=slot) != disk_fingerprint(outside, without=slot)
+    assert disk_fingerprint(reference) != disk_fingerprint(inside)
+    assert disk_fingerprint(reference, without=slot) != disk_fingerprint(reference)
+
+
 def test_no_chain_no_fingerprint(tmp_path: Path) -> None:
     assert disk_fingerprint(tmp_path / "missing.qcow2") is None
 
