@@ -12,13 +12,13 @@ import pytest
 from harness.checks.device import partitions
 from harness.images import require
 from harness.server import UpdateServer
-from harness.trial.run import TrialSpec, record_points
+from harness.trial.run import TrialSpec, record_parts, record_points
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(900)]
 
 
 def test_the_ab_confirmation_is_recorded_in_phase_confirm(update_server: UpdateServer, tmp_path: Path) -> None:
-    points = record_points(TrialSpec("ab", "v2"), tmp_path, update_server, confirm=True)
+    points = record_points(TrialSpec("ab", "v2"), tmp_path / "alone", update_server, confirm=True)
     env = "/dev/vda{}".format(next(p.index for p in partitions("ab") if p.name == "env"))
     assert points and all(p["phase"] == "confirm" for p in points), points
     # Marking v2 good is an env write, made durable; the slots are not touched.
@@ -26,6 +26,12 @@ def test_the_ab_confirmation_is_recorded_in_phase_confirm(update_server: UpdateS
     assert any(p["path"] == env and p["syscall"] in ("fsync", "fdatasync") for p in points), points
     assert not [p for p in points if p["path"] and p["path"].startswith("/dev/vda")
                 and p["path"] != env], points
+    # Recorded on the disk a recorded update left (as a campaign's record does):
+    # the same points as after the update run plainly.
+    both = record_parts(TrialSpec("ab", "v2"), ("update", "confirm"), {}, tmp_path / "both", update_server)
+    assert both["update"][0] and all(p["phase"] != "confirm" for p in both["update"][0]), both["update"]
+    assert [(p["phase"], p["syscall"], p["path"]) for p in both["confirm"][0]] == \
+        [(p["phase"], p["syscall"], p["path"]) for p in points], (both["confirm"], points)
 
 
 @pytest.mark.parametrize("method, cut", [

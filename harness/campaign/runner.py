@@ -32,7 +32,7 @@ from .journal import UNFINISHED, Entry, Journal
 from ..methods import images_key
 from ..checks.device import CLOCK_FORMAT, GUEST_CLOCK_ENV, guest_clock
 from ..methods.base import CONFIRM
-from ..trial.run import TrialResult, TrialSpec, record_points
+from ..trial.run import TrialResult, TrialSpec, record_parts
 
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
@@ -96,19 +96,17 @@ def record(method: str, start: str = "v1") -> Path:
     payload = NEXT_PAYLOAD[start]
     spec = TrialSpec(method, payload, start=start)
     path = record_path(method, start)
-    took = last_durations(path)
-    began = time.monotonic()
-    points = record_points(spec, expected_s=took.get("update"))
+    # The confirmation is recorded on the disk the recorded update left: no plain update before it.
+    parts = ("update", "confirm") if CONFIRM in methods.get(method).phases else ("update",)
+    recorded = record_parts(spec, parts, last_durations(path))
+    points = recorded["update"][0]
     if not points:
         raise HarnessError("the agent recorded no cut points")
-    durations = {"update": round(time.monotonic() - began, 1)}
-    if CONFIRM in methods.get(method).phases:
+    durations = {part: seconds for part, (_, seconds) in recorded.items()}
+    if "confirm" in recorded:
         # Numbered on from the update's, so a point's index names it alone.
         offset = max(p["index"] for p in points)
-        began = time.monotonic()
-        points += [dict(p, index=p["index"] + offset)
-                   for p in record_points(spec, confirm=True, expected_s=took.get("confirm"))]
-        durations["confirm"] = round(time.monotonic() - began, 1)
+        points += [dict(p, index=p["index"] + offset) for p in recorded["confirm"][0]]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:

@@ -381,8 +381,18 @@ def record_points(spec: TrialSpec, run_dir: Path | None = None, server: UpdateSe
     """Run the update once under the agent in record mode: every cut point it
     could take; with `confirm`, those of the installed version's first
     confirmation. `expected_s`: how long the last such record ran (progress)."""
+    part = "confirm" if confirm else "update"
+    return record_parts(spec, (part,), {part: expected_s} if expected_s else {}, run_dir, server)[part][0]
+
+
+def record_parts(spec: TrialSpec, parts: tuple[str, ...], expected_s: dict[str, float],
+                 run_dir: Path | None = None,
+                 server: UpdateServer | None = None) -> dict[str, tuple[list[dict], float]]:
+    """The cut points of each of `parts` ('update', 'confirm'), recorded one after
+    the other on one device, and the seconds each took. `expected_s`: how long
+    the last such records ran (progress)."""
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(spec, path, srv).record(confirm, expected_s)
+        return _Trial(spec, path, srv).record(parts, expected_s)
 
 
 class _Workspace:
@@ -763,37 +773,49 @@ class _Trial:
                 if expected_s else ", no earlier record to estimate the time left from"
             log.info("record: %s %s under the agent, %d s of it%s", self.spec.method, what, int(elapsed), left)
 
-    def record(self, confirm: bool = False, expected_s: float | None = None) -> list[dict]:
-        """The update's cut points, or with `confirm` those of the installed
-        version's first confirmation (the update runs plainly before it)."""
+    def record(self, parts: tuple[str, ...], expected_s: dict[str, float]) -> dict[str, tuple[list[dict], float]]:
+        """The cut points of `parts` in turn, and the seconds each took: 'update'
+        (the update under the agent) and 'confirm' (the installed version's
+        first confirmation). A confirmation recorded alone comes after the
+        update run plainly; after a recorded update, it runs on the disk that
+        update left, which it synced before it said it was done."""
         config = self.device.config
         base = list(config.extra_args)
         updates = self.method.request_boots
-        recorded = updates + 1 if confirm else updates
+        recorded: dict[str, tuple[list[dict], float]] = {}
         with PowerSwitch(config, self.run_dir / "boots") as power:
-            # The boots before the recorded one only hand the update on (asymmetric:
-            # to recovery), or install it before its confirmation is recorded.
-            for boot_no in range(1, recorded + 1):
-                if boot_no <= updates:
-                    config.extra_args = base + self._request(None if confirm else "record")
+            for part in parts:
+                began = time.monotonic()
+                confirm = part == "confirm"
+                # The boots before the recorded one only hand the update on (asymmetric:
+                # to recovery), or install it before its confirmation is recorded.
+                if not confirm:
+                    requests = [self._request("record")] * updates
                 else:
-                    config.extra_args = base + self._confirm_request("record")
-                machine = power.on()
-                qmp = machine.qmp()
-                try:
-                    if boot_no < recorded:
-                        machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
-                        qmp.wait_event("SHUTDOWN", timeout=30.0)
-                        continue
-                    done = self._wait_record(machine, "confirmation" if confirm else "update", expected_s)
-                finally:
-                    power.cut()
-        if done.get("status") != "0":
-            what = "confirmation" if confirm else "update"
-            raise HarnessError(f"the {what} failed while recording (status {done.get('status')}); "
-                               f"console log: {machine.run_dir / 'console.log'}")
-        return recorded_points([line.text for line in machine.console.lines], done,
-                               machine.run_dir / "console.log")
+                    requests = ([] if "update" in recorded else [self._request()] * updates) + \
+                        [self._confirm_request("record")]
+                for n, request in enumerate(requests, 1):
+                    config.extra_args = base + request
+                    machine = power.on()
+                    qmp = machine.qmp()
+                    try:
+                        if n < len(requests):
+                            machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
+                            qmp.wait_event("SHUTDOWN", timeout=30.0)
+                            continue
+                        done = self._wait_record(machine, "confirmation" if confirm else "update",
+                                                 expected_s.get(part))
+                    finally:
+                        power.cut()
+                if done.get("status") != "0":
+                    raise HarnessError(f"the {'confirmation' if confirm else 'update'} failed while recording "
+                                       f"(status {done.get('status')}); console log: "
+                                       f"{machine.run_dir / 'console.log'}")
+                points = recorded_points([line.text for line in machine.console.lines], done,
+                                         machine.run_dir / "console.log")
+                recorded[part] = (points, round(time.monotonic() - began, 1))
+        config.extra_args = base
+        return recorded
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
                restore: Path | None = None, confirm: list[str] | None = None,
