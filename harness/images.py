@@ -118,6 +118,9 @@ def disk_step(method: str, deps: tuple[str, ...], boots_as: str | None = None) -
 # The steps every method builds on. Each method declares its own (disk,
 # payloads, anything else it needs) as Method.image_steps.
 COMMON_STEPS: tuple[Step, ...] = (
+    # First: the longest step, and it needs no other, so the rest build beside it.
+    Step("rootfs-base", "rootfs-base.sh",
+         params={"ROOTFS_PACKAGES": package_list(COMMON_ROOTFS_PACKAGES, "packages")}),
     Step("kernel", "kernel.sh", params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES,
                                         "METHOD_MODULES": package_list((), "modules").replace(",", " ")}),
     Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel", "apps")),
@@ -132,8 +135,7 @@ COMMON_STEPS: tuple[Step, ...] = (
          inputs=("images/rootfs", "harness/checks/digest.py",
                  *sorted(str(p.relative_to(REPO)) for pattern in ("*/boot.d", "*/rootfs")
                          for p in (REPO / METHOD_IMAGES).glob(pattern))),
-         deps=("kernel", "apps", "keys", "apt-key"),
-         params={"ROOTFS_PACKAGES": package_list(COMMON_ROOTFS_PACKAGES, "packages")}),
+         deps=("rootfs-base", "kernel", "apps", "keys", "apt-key")),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env", "images/boot/u-boot.config")),
 )
 

@@ -1,7 +1,6 @@
 #!/bin/bash
-# Rootfs step: one Debian arm64 base (mmdebstrap, cached by its package list:
-# the common one and each method's images/methods/<name>/packages), then the
-# root trees every method ships ($VERSIONS in lib.sh):
+# Rootfs step: from the Debian arm64 base (images/rootfs-base.sh), the root
+# trees every method ships ($VERSIONS in lib.sh):
 #   v1      base + application v1
 #   v2      v1 + the Debian package bc + application v2
 #   v2-bad  v2 whose application fails its health check
@@ -15,34 +14,7 @@
 # the paths where a device's root that is neither version differs.
 . "$(dirname "$0")/lib.sh"
 
-# The base is keyed by what makes it, not by this whole script, so editing the
-# tree steps below does not cost a new mmdebstrap run. Bump BASE_RECIPE when
-# the mmdebstrap options change.
-BASE_RECIPE=2
-# apt satisfies init-system-helpers' "usrmerge | usr-is-merged" with usrmerge
-# even beside usr-is-merged, and usrmerge (a converter a merged root never
-# needs) brings perl: about 55 MB and 1,500 files in every root tree, slot
-# payload and OSTree commit. perl-base, which dpkg needs, stays.
-PERL_FOR_USRMERGE="usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl perl perl-modules-5.36 libperl5.36"
-base_key=$(printf '%s\n' "$BASE_RECIPE" "$SUITE" "$MIRROR" "$ROOTFS_PACKAGES" | sha256sum | cut -c1-16)
-base="$CACHE/rootfs-base-$base_key.tar"
-if [ ! -s "$base" ]; then
-	step "rootfs: mmdebstrap arm64 base ($ROOTFS_PACKAGES), about 2-4 minutes"
-	# Man pages, docs and translations are never read on a device; leaving
-	# them out makes every image, payload and transfer smaller.
-	mmdebstrap --quiet --mode=root --arch=arm64 --variant=essential \
-		--include="$ROOTFS_PACKAGES" \
-		--dpkgopt='path-exclude=/usr/share/man/*' \
-		--dpkgopt='path-exclude=/usr/share/doc/*' \
-		--dpkgopt='path-include=/usr/share/doc/*/copyright' \
-		--dpkgopt='path-exclude=/usr/share/locale/*' \
-		--dpkgopt='path-exclude=/usr/share/info/*' \
-		--customize-hook="chroot \"\$1\" dpkg --purge $PERL_FOR_USRMERGE" \
-		--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
-		"$SUITE" "${base%.tar}.partial.tar" "$MIRROR" \
-		|| die "mmdebstrap failed: run 'make deps' (binfmt for arm64, packages) and check the Debian mirror"
-	mv "${base%.tar}.partial.tar" "$base"
-fi
+base="$ROOTFS_BASE_DIR/base.tar"
 
 bc_deb=$(apt_download bc)
 dc_deb=$(apt_download dc)

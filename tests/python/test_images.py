@@ -25,9 +25,11 @@ def test_keys_are_stable() -> None:
 
 def test_a_parameter_change_rebuilds_the_step_and_what_depends_on_it() -> None:
     base = keys_for()
-    rootfs = images.by_name("rootfs")
-    rootfs = dataclasses.replace(rootfs, params={"ROOTFS_PACKAGES": rootfs.params["ROOTFS_PACKAGES"] + ",vim"})
-    changed = keys_for(rootfs=rootfs)
+    rootfs_base = images.by_name("rootfs-base")
+    rootfs_base = dataclasses.replace(rootfs_base,
+                                      params={"ROOTFS_PACKAGES": rootfs_base.params["ROOTFS_PACKAGES"] + ",vim"})
+    changed = keys_for(**{"rootfs-base": rootfs_base})
+    assert changed["rootfs-base"] != base["rootfs-base"]
     assert changed["rootfs"] != base["rootfs"]
     assert changed["disk-ab"] != base["disk-ab"]
     assert changed["kernel"] == base["kernel"]
@@ -69,9 +71,13 @@ def test_a_disk_step_is_keyed_by_the_boot_script_fragments_it_includes() -> None
                          "disk-ab-single-env", "disk-ab-boot-text"}
 
 
+def test_the_longest_step_needs_no_other_and_starts_first() -> None:
+    assert images.steps()[0].name == "rootfs-base" and images.steps()[0].deps == ()
+
+
 def test_every_method_adds_its_packages_and_boot_hook_to_the_root_trees() -> None:
     rootfs = images.by_name("rootfs")
-    packages = rootfs.params["ROOTFS_PACKAGES"].split(",")
+    packages = images.by_name("rootfs-base").params["ROOTFS_PACKAGES"].split(",")
     assert packages[:len(images.COMMON_ROOTFS_PACKAGES)] == list(images.COMMON_ROOTFS_PACKAGES)
     assert {"apt", "ostree", "libubootenv-tool"} <= set(packages)
     assert len(packages) == len(set(packages)), "a package shared by two methods is listed once"
