@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import re
 import shlex
 import shutil
@@ -36,7 +37,7 @@ from ..machine.console import Marker, parse_marker
 from ..checks.device import Device, guest_clock, partitions
 from ..checks.digest import classify, load_known
 from ..checks.disk import check_fs, check_root
-from ..images import require
+from ..images import BUILD, require
 from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
 from .runlogs import console_tail
@@ -486,7 +487,7 @@ class _Trial:
             args += ["-fw_cfg", "name=opt/brownout/lazy-writeback,string=1"]
         client = self.method.clients[self.spec.client]
         if client:
-            args += ["-fw_cfg", f"name=opt/brownout/client,file={self.apps / client}"]
+            args += ["-fw_cfg", f"name=opt/brownout/client,file={rig_file(self.apps / client)}"]
         return args + (self._agent(agent) if agent else [])
 
     def _confirm_request(self, agent: str) -> list[str]:
@@ -494,7 +495,7 @@ class _Trial:
         return self._agent(agent) + ["-fw_cfg", f"name=opt/brownout/confirm,string={self.spec.installs}"]
 
     def _agent(self, agent: str) -> list[str]:
-        args = ["-fw_cfg", f"name=opt/brownout/agent,file={self.apps / 'brownout-fi'}"]
+        args = ["-fw_cfg", f"name=opt/brownout/agent,file={rig_file(self.apps / 'brownout-fi')}"]
         if self.method.phase_rules:
             rules = self.run_dir / "phase-rules.txt"
             rules.write_text("".join(f"{rule}\n" for rule in self.method.phase_rules))
@@ -1071,6 +1072,19 @@ class _Trial:
             self.notes.append(f"boot {boot_number}: block statistics unavailable, bytes written unknown: "
                               f"{str(e).splitlines()[0]}")
             return None
+
+
+def rig_file(program: Path) -> Path:
+    """`program` gzip'd, as the rig hands programs to the guest over fw_cfg
+    (images/rootfs/rig.sh says why), kept under build/ by its content."""
+    data = program.read_bytes()
+    kept = BUILD / "rig" / f"{program.name}-{hashlib.sha256(data).hexdigest()[:16]}.gz"
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
+        tmp.write_bytes(gzip.compress(data, mtime=0))
+        tmp.rename(kept)
+    return kept
 
 
 POINTS_LINE = "BROWNOUT-POINTS-GZ "

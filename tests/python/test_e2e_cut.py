@@ -17,6 +17,7 @@ from harness.checks.device import partitions
 from harness.checks.disk import extract
 from harness.images import require
 from harness.machine.power import PowerSwitch
+from harness.trial.run import rig_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(300)]
 
@@ -51,8 +52,8 @@ def cut_and_read(device_factory, tmp_path: Path, spec: str) -> bytes | None:
     device.config.extra_args += [
         "-action", "shutdown=pause",
         "-fw_cfg", "name=opt/brownout/update,string=unused",
-        "-fw_cfg", f"name=opt/brownout/client,file={writer}",
-        "-fw_cfg", f"name=opt/brownout/agent,file={apps / 'brownout-fi'}",
+        "-fw_cfg", f"name=opt/brownout/client,file={rig_file(writer)}",
+        "-fw_cfg", f"name=opt/brownout/agent,file={rig_file(apps / 'brownout-fi')}",
         "-fw_cfg", f"name=opt/brownout/cut,file={tmp_path / 'cut.txt'}",
     ]
     with PowerSwitch(device.config, tmp_path / "boots") as power:
