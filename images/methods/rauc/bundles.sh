@@ -24,8 +24,12 @@ format=plain
 [image.rootfs]
 filename=rootfs.ext4
 MANIFEST
+	# LZ4, not mksquashfs's default gzip: the device decompresses the whole root
+	# image while it installs, and LZ4 does that several times faster than
+	# zlib, for a bundle about a third larger; it also builds in a tenth of the time.
 	rauc bundle --cert "$KEYS_DIR/$signer-signer.pem" --key "$KEYS_DIR/$signer-signer.key" \
-		--keyring "$KEYS_DIR/$signer-ca.pem" "$content" "$dir/update.raucb" >/dev/null 2>&1 ||
+		--keyring "$KEYS_DIR/$signer-ca.pem" --mksquashfs-args="-comp lz4" \
+		"$content" "$dir/update.raucb" >/dev/null 2>&1 ||
 		die "rauc bundle for rauc/$2 failed (is rauc installed? run 'make deps')"
 	rm -rf "$content"
 }
