@@ -23,7 +23,7 @@ rig_agent() {
 	shift
 	# gzip'd by the rig: the kernel serves a fw_cfg file a page a read, each read
 	# stepping from the file's start a byte at a time, so reading costs the
-	# square of the size (about 0.6 s for the bare agent under TCG).
+	# square of the size (tenths of a second for the bare agent under TCG).
 	zcat "$rig/agent/raw" > /run/brownout-fi && chmod 0755 /run/brownout-fi
 	rules=
 	[ -z "$phase" ] && [ -r "$rig/phase-rules/raw" ] && rules=$rig/phase-rules/raw
