@@ -449,8 +449,8 @@ class _Trial:
         self.hold_rerun = hold_rerun
         self.cut_disk: str | None = None     # the key of the disk the cut left (samedisk.py)
         self.cut_fingerprint = ""
-        # The key and fingerprint of the disk the cut left but for the target slot.
-        self.outside_target: tuple[str, str] | None = None
+        # The key and fingerprint of the disk the cut left but for the target slot, and its partition.
+        self.outside_target: tuple[str, str, str] | None = None
         self.judged_before: Judged | None = None
         # Before this trial's server state is set: the start may be built by a trial of its own.
         base = snapshot.disk if snapshot else start_disk(spec.method, spec.start, server)
@@ -564,7 +564,7 @@ class _Trial:
         self.cut_fingerprint = fingerprint
         self.judged_before = self.same_disk.store.get(self.cut_disk)
         if target and outside is not None:
-            self.outside_target = (self._disk_key(outside, target[0]), outside)
+            self.outside_target = (self._disk_key(outside, target[0]), outside, target[0])
             if self.judged_before is None:
                 self.judged_before = self.same_disk.store.get(self.outside_target[0])
         return self.judged_before is not None
@@ -609,9 +609,8 @@ class _Trial:
         taken = {k: getattr(result, k) for k in TAKEN_FROM_THE_DISK}
         self.same_disk.store.put(self.cut_disk, Judged(self.same_disk.trial, self.cut_fingerprint, taken))
         if self.outside_target is not None and self._target_unread():
-            key, fingerprint = self.outside_target
-            self.same_disk.store.put(key, Judged(self.same_disk.trial, fingerprint, taken,
-                                                 without=self.method.target_slot[0]))  # type: ignore[index]
+            key, fingerprint, partition = self.outside_target
+            self.same_disk.store.put(key, Judged(self.same_disk.trial, fingerprint, taken, without=partition))
         return result
 
     def _taken_from(self, judged: Judged, first: list[_Boot]) -> TrialResult:
