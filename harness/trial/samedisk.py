@@ -18,8 +18,10 @@ but for that slot, as the storage model's equivalent states are. A judged
 outcome is kept under that name only when the trial shows the slot's bytes
 decided nothing: from the cut to the re-run's own reboot, every boot ran the
 other slot. Two disks equal but for the slot then take the same boots, the
-same checks and the same re-run. Pull and deploy cuts of A/B and RAUC mostly
-leave such disks, so they are judged once per state of the rest of the disk.
+same checks and the same re-run. A/B's pull and deploy cuts mostly leave
+such disks, so they are judged about once per state of the rest of the disk.
+RAUC's seldom do: its deploy cuts leave the data partition differing too,
+as the downloaded bundle is written back while it installs.
 """
 from __future__ import annotations
 
