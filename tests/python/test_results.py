@@ -271,11 +271,12 @@ def test_trial_rates_run_both_ways_show_the_outcomes_taken_and_the_trials_that_d
              "steady_per_hour": 400.0, "outcomes": {"atomic+completes": 16}, "same_disk": 0,
              "timings": {"to the cut": 3.0, "re-run": 10.0}, "phases": {"pull": 16}}
     bench = results.write_bench(tmp_path / "trials.json", "trials", {"methods": [
-        dict(alone, wall_s=160.0, per_hour=360.0, same_disk=5, timings={"to the cut": 2.8, "same disk": 0.1},
+        dict(alone, wall_s=160.0, per_hour=360.0, same_disk=5, same_but_slot=2,
+             timings={"to the cut": 2.8, "same disk": 0.1},
              judged_alone=alone, differing=["ab-pull-cut017-after-bench3"])]})
     page = results.render([], [bench], STAMP)
     rows = table_after(page, "### ")
-    assert rows[1][0] == "ab" and rows[1][5] == "360" and rows[1][-1] == "5"
+    assert rows[1][0] == "ab" and rows[1][5] == "360" and rows[1][-1] == "5 (2 but for the target slot)"
     assert rows[2][0] == "ab, each judged on its own, re-run cold" and rows[2][5] == "320" and rows[2][-1] == "0"
     assert "ab: the same outcome both ways for 15 of 16 trials; differing: ab-pull-cut017-after-bench3." in page
     timings = table_after(page, "Where a trial's host time goes")
