@@ -554,20 +554,23 @@ class _Trial:
         if self.same_disk is None or not (boot.outcome and boot.outcome.event == "cut"):
             return False
         began = time.monotonic()
-        fingerprint = disk_fingerprint(self.device.disk)
-        target = self._target_range()
-        outside = disk_fingerprint(self.device.disk, without=target[1]) if target else None
-        self._spent("same disk", began)
-        if fingerprint is None:
-            return False
-        self.cut_disk = self._disk_key(fingerprint)
-        self.cut_fingerprint = fingerprint
-        self.judged_before = self.same_disk.store.get(self.cut_disk)
-        if target and outside is not None:
-            self.outside_target = (self._disk_key(outside, target[0]), outside, target[0])
-            if self.judged_before is None:
+        try:
+            fingerprint = disk_fingerprint(self.device.disk)
+            if fingerprint is None:
+                return False
+            self.cut_disk = self._disk_key(fingerprint)
+            self.cut_fingerprint = fingerprint
+            self.judged_before = self.same_disk.store.get(self.cut_disk)
+            target = self._target_range()
+            # Wanted to look up, or to keep a judged outcome under: not when the whole disk matched.
+            outside = disk_fingerprint(self.device.disk, without=target[1]) \
+                if target and self.judged_before is None else None
+            if target and outside is not None:
+                self.outside_target = (self._disk_key(outside, target[0]), outside, target[0])
                 self.judged_before = self.same_disk.store.get(self.outside_target[0])
-        return self.judged_before is not None
+            return self.judged_before is not None
+        finally:
+            self._spent("same disk", began)
 
     def _disk_key(self, fingerprint: str, without: str = "") -> str:
         spec = self.spec
