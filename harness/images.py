@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO
 
 from . import HarnessError
+from .files import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -339,10 +340,7 @@ def read_seconds(path: Path) -> dict[str, float]:
 
 def write_seconds(path: Path, seconds: dict[str, float]) -> None:
     """Replace the file whole, so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(seconds, indent=1, sort_keys=True))
-    tmp.replace(path)
+    replace_file(path, json.dumps(seconds, indent=1, sort_keys=True))
 
 
 def time_left(todo: list[str], durations: dict[str, float], jobs: int = 1) -> str:

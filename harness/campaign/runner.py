@@ -27,6 +27,7 @@ from typing import TextIO
 
 from .. import HarnessError, methods
 from ..trial import cutspec
+from ..files import replace_copy
 from ..images import BUILD, CACHE, REPO
 from .journal import UNFINISHED, Entry, Journal
 from ..methods import images_key
@@ -125,10 +126,7 @@ def record(method: str, start: str = "v1") -> Path:
 def _keep_record(path: Path) -> None:
     """A copy for other clones; failing to keep it costs them a record only."""
     try:
-        KEPT_RECORDS.mkdir(parents=True, exist_ok=True)
-        tmp = KEPT_RECORDS / f".{path.name}.{os.getpid()}.tmp"
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, KEPT_RECORDS / path.name)
+        replace_copy(path, KEPT_RECORDS / path.name)
     except OSError as e:
         log.warning("record %s made, but not kept for other clones (%s)", path, e)
 

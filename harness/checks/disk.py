@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, replace
@@ -25,6 +24,7 @@ from .device import Partition
 from .fingerprint import disk_fingerprint
 from .digest import (TreeDigest, classify, ext4_tree, installed_packages, load_known, load_manifests,
                      nearest, tree_digest, tree_manifest, unsettled_packages)
+from ..files import replace_file
 from ..images import CACHE
 from ..scratch import scratch_dir
 
@@ -152,10 +152,7 @@ def _cached(key: str, partition: str) -> RootCheck | None:
 
 
 def _keep(key: str, checked: RootCheck) -> None:
-    CHECKS.mkdir(parents=True, exist_ok=True)
-    tmp = CHECKS / f".{key}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(asdict(checked)))
-    tmp.rename(CHECKS / f"{key}.json")
+    replace_file(CHECKS / f"{key}.json", json.dumps(asdict(checked)))
 
 
 def _read_root(image: Path, fs: FsCheck, root: str, versions: Path | None) -> RootCheck:

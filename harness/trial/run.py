@@ -20,7 +20,6 @@ import gzip
 import hashlib
 import json
 import logging
-import os
 import re
 import shlex
 import shutil
@@ -37,6 +36,7 @@ from ..machine.console import Marker, parse_marker
 from ..checks.device import Device, guest_clock, partitions
 from ..checks.digest import classify, load_known
 from ..checks.disk import check_fs, check_root
+from ..files import replace_file
 from ..images import BUILD, require
 from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
@@ -1082,10 +1082,8 @@ def rig_file(program: Path) -> Path:
     data = program.read_bytes()
     kept = BUILD / "rig" / f"{program.name}-{hashlib.sha256(data).hexdigest()[:16]}.gz"
     if not kept.exists():
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
-        tmp.write_bytes(gzip.compress(data, mtime=0))
-        tmp.rename(kept)
+        # A record's methods, each a thread, may write it at once.
+        replace_file(kept, gzip.compress(data, mtime=0))
     return kept
 
 

@@ -26,11 +26,11 @@ as the downloaded bundle is written back while it installs.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..checks.fingerprint import disk_fingerprint
+from ..files import replace_file
 
 __all__ = ["Judged", "SameDisk", "SameDiskStore", "disk_fingerprint"]
 
@@ -63,11 +63,8 @@ class SameDiskStore:
             return None
 
     def put(self, key: str, judged: Judged) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"trial": judged.trial, "fingerprint": judged.fingerprint,
-                                   "result": judged.result, "without": judged.without}))
-        tmp.rename(self._path(key))
+        replace_file(self._path(key), json.dumps({"trial": judged.trial, "fingerprint": judged.fingerprint,
+                                                 "result": judged.result, "without": judged.without}))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from .. import HarnessError, images, methods
 from ..checks.device import pristine_disk
+from ..files import replace_copy, replace_file
 from ..images import BUILD, CACHE
 from ..server import UpdateServer
 
@@ -161,9 +162,7 @@ def _meta(path: Path, key: dict) -> dict | None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    replace_file(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _take_kept(name: str, key: dict, backing: Path, work: Path) -> tuple[Path, dict] | None:
@@ -206,11 +205,9 @@ def _format(disk: Path) -> str:
 def _keep(name: str, disk: Path, meta: dict) -> None:
     """Keep a copy of a disk just built for other clones (one per name); failing costs them a build only."""
     try:
-        tmp = KEPT / f".{name}.{os.getpid()}.tmp"
         with _kept_lock(name):
-            shutil.copyfile(disk, tmp)
             (KEPT / f"{name}.json").unlink(missing_ok=True)
-            os.replace(tmp, KEPT / f"{name}.qcow2")
+            replace_copy(disk, KEPT / f"{name}.qcow2")
             _write_json(KEPT / f"{name}.json", meta)
     except OSError as e:
         log.warning("%s: built, but not kept for other clones (%s)", name, e)
