@@ -64,7 +64,7 @@ LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"
 # its client's build, modules for kernel modules it loads when it needs them),
 # read here into the steps' keys. Files a method puts into every root tree are
 # in images/methods/<name>/rootfs/, its boot hook in boot.d/.
-# usr-is-merged: what init-system-helpers depends on once images/rootfs.sh purges usrmerge.
+# usr-is-merged: what init-system-helpers depends on in a root merged by symlinks (images/rootfs-base.sh).
 COMMON_ROOTFS_PACKAGES = ("mount", "iproute2", "libcurl4", "libssl3", "e2fsprogs", "kmod", "usr-is-merged")
 COMMON_SYSROOT_PACKAGES = ("libc6-dev", "libcurl4-openssl-dev", "libubootenv-dev", "libssl-dev")
 METHOD_IMAGES = "images/methods"
