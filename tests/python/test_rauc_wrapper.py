@@ -1,8 +1,9 @@
 """brownout-rauc, the RAUC method's wrapper, run on the host against stand-ins
 for rauc, curl and the D-Bus tools: which update error each of RAUC's failures
-becomes (with RAUC's words kept), and that a RAUC whose service cannot start
-fails at once with one line, never a hang. Never run without --no-reboot: the
-wrapper reboots through /proc/sysrq-trigger."""
+becomes (with RAUC's words kept), that a RAUC whose service cannot start
+fails at once with one line, never a hang, and how a confirmation marks the
+slot. Never run where it would reboot (an install without --no-reboot, a
+confirmation that marks bad): the wrapper reboots through /proc/sysrq-trigger."""
 from __future__ import annotations
 
 import os
@@ -36,9 +37,20 @@ install) [ -n "${FAKE_HANDLER_SAYS:-}" ] && echo "$FAKE_HANDLER_SAYS" > "$BROWNO
 esac
 exit 1
 """,
+    # dbus-send: the bus says RAUC's name is owned; RAUC's Mark replies as RAUC 1.8
+    # does, or with FAKE_MARK_ERROR. Each call's arguments go to dbus-calls.
     "dbus-send": """#!/bin/sh
-[ "${FAKE_SERVICE:-}" = dead ] || echo "   boolean true"
+echo "$*" >> "$BROWNOUT_RAUC_RUN/dbus-calls"
+case "$*" in
+*NameHasOwner*) [ "${FAKE_SERVICE:-}" = dead ] || echo "   boolean true" ;;
+*Installer.Mark*)
+    [ -z "${FAKE_MARK_ERROR:-}" ] || { echo "Error de.pengutronix.rauc.Installer.Error: $FAKE_MARK_ERROR" >&2; exit 1; }
+    echo "method return time=1.5 sender=:1.2 -> destination=:1.3 serial=9 reply_serial=2"
+    echo '   string "rootfs.1"'
+    echo '   string "marked slot rootfs.1 as good"' ;;
+esac
 """,
+    "brownout-health": "#!/bin/sh\nexit 0\n",
     "dbus-daemon": "#!/bin/sh\nexit 0\n",
     "modprobe": "#!/bin/sh\nexit 0\n",
     "curl": """#!/bin/sh
@@ -58,11 +70,14 @@ def run_wrapper(tmp_path: Path):
         (bin_dir / name).chmod(0o755)
     (tmp_path / "data").mkdir()
 
-    def run(**fake: str) -> tuple[subprocess.CompletedProcess[str], list]:
+    def run(*command: str, **fake: str) -> tuple[subprocess.CompletedProcess[str], list]:
         env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", BROWNOUT_RAUC_DATA=str(tmp_path / "data"),
                    BROWNOUT_RAUC_RUN=str(tmp_path), **fake)
-        done = subprocess.run(["sh", str(WRAPPER), "install", "--no-reboot", "http://10.0.2.100/rauc/v2/update.raucb"],
-                              env=env, capture_output=True, text=True, timeout=60)
+        # An install with --no-reboot, or a confirmation whose health check (the
+        # stand-in's) passes: a mark-bad would reboot through /proc/sysrq-trigger.
+        assert command in ((), ("confirm",))
+        command = command or ("install", "--no-reboot", "http://10.0.2.100/rauc/v2/update.raucb")
+        done = subprocess.run(["sh", str(WRAPPER), *command], env=env, capture_output=True, text=True, timeout=60)
         markers = [m for m in (parse_marker(line, 0.0) for line in done.stdout.splitlines()) if m]
         return done, markers
     return run
@@ -141,3 +156,20 @@ def test_a_broken_download_never_reaches_rauc(run_wrapper) -> None:
     reason, detail, message = error_of(markers)
     assert (reason, detail) == ("download", "curl-exit-18") and "transfer closed" in message
     assert "must not run" not in done.stdout
+
+
+def test_a_confirmation_marks_the_booted_slot_good_through_raucs_d_bus_mark(run_wrapper, tmp_path) -> None:
+    done, markers = run_wrapper("confirm")
+    assert done.returncode == 0, done.stderr
+    assert [(m.event, m.get("result")) for m in markers] == [("confirm", "good")]
+    assert "rauc: marked slot rootfs.1 as good" in done.stdout
+    mark = [call for call in (tmp_path / "dbus-calls").read_text().splitlines() if "Installer.Mark" in call]
+    assert mark == ["--system --print-reply --dest=de.pengutronix.rauc / de.pengutronix.rauc.Installer.Mark "
+                    "string:good string:booted"]
+
+
+def test_a_mark_rauc_refuses_is_a_confirmation_error_with_raucs_words(run_wrapper) -> None:
+    done, markers = run_wrapper("confirm", FAKE_MARK_ERROR="Failed marking slot rootfs.1: fw_setenv failed")
+    assert done.returncode != 0
+    assert [(m.event, m.get("result"), m.get("detail")) for m in markers] == [("confirm", "error", "mark-good")]
+    assert "rauc: Error de.pengutronix.rauc.Installer.Error: Failed marking slot rootfs.1" in done.stdout
