@@ -105,8 +105,20 @@ def test_each_method_step_lives_in_its_own_folder() -> None:
 def test_a_builds_time_left_comes_from_the_steps_last_durations() -> None:
     durations = {"kernel": 30.0, "rootfs": 400.4, "disk-ab": 12.0}
     assert images.time_left(["rootfs", "disk-ab"], durations) == "about 6:52 left"
-    assert images.time_left(["rootfs", "ostree"], durations) == "about 6:40 left (+ 1 steps never timed)"
-    assert images.time_left(["ostree"], durations) == "time left unknown (no step left was ever timed here)"
+    # ostree was never built here: a first build's time stands in for it.
+    assert images.time_left(["rootfs", "ostree"], durations) == \
+        "about 8:00 left (1 of 2 steps at a first build's times: never built here)"
+    assert images.time_left(["ostree", "disk-ostree"], durations) == \
+        "about 1:23 left (a first build's times: no step left was built here before)"
+
+
+def test_a_first_builds_estimate_builds_the_rest_beside_mmdebstrap() -> None:
+    everything = [step.name for step in images.steps()]
+    assert set(images.FIRST_BUILD_S) <= set(everything), "a first build's time for a step that is gone"
+    alone, side_by_side = images.time_left(everything, {}, jobs=1), images.time_left(everything, {}, jobs=2)
+    seconds = [int(m) * 60 + int(s) for m, s in (text.split()[1].split(":") for text in (alone, side_by_side))]
+    # Two at a time, the build takes rootfs-base's time and what must follow it, not the sum.
+    assert seconds[1] < seconds[0] - images.FIRST_BUILD_S["firmware"] + 10, (alone, side_by_side)
 
 
 def test_the_time_left_counts_steps_built_side_by_side() -> None:
