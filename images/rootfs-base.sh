@@ -12,6 +12,7 @@
 # brings perl (about 55 MB and 1,500 files) into every root tree, slot
 # payload and OSTree commit. eatmydata: dpkg, emulated, syncs every file it
 # unpacks to the host's disk; a build that fails is thrown away whole anyway.
+# Its library is gone once the hook is done, and ldconfig then forgets it.
 hooks=/usr/share/mmdebstrap/hooks
 step "rootfs-base: mmdebstrap arm64 ($ROOTFS_PACKAGES), about 3-4 minutes"
 # Man pages, docs and translations are never read on a device; leaving
@@ -25,5 +26,6 @@ mmdebstrap --quiet --mode=root --arch=arm64 --variant=essential \
 	--dpkgopt='path-exclude=/usr/share/locale/*' \
 	--dpkgopt='path-exclude=/usr/share/info/*' \
 	--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
+	--customize-hook='chroot "$1" ldconfig' \
 	"$SUITE" "$OUT/base.tar" "$MIRROR" \
 	|| die "mmdebstrap failed: run 'make deps' (binfmt for arm64, packages) and check the Debian mirror"
