@@ -46,6 +46,8 @@
 
 #define INPLACE_DIR "/run/brownout-inplace"
 #define INPLACE_SOURCES INPLACE_DIR "/sources.list"
+/* The one key the source is signed with (its Signed-By), as the root trees carry it. */
+#define INPLACE_KEYRING "/etc/apt/trusted.gpg.d/brownout-archive.gpg"
 /* How long the restarted application may take to write its first status. */
 #define INPLACE_RESTART_MS 10000
 #define INPLACE_AUDIT_MAX 4096
@@ -313,8 +315,13 @@ static int inplace_sources(const char *url)
 	f = fopen(INPLACE_SOURCES, "we");
 	if (!f)
 		return -errno;
-	/* A flat repository: InRelease and Packages at the URL itself. */
-	if (fprintf(f, "deb %s ./\n", url) < 0)
+	/*
+	 * A flat repository: InRelease and Packages at the URL itself. Signed-By
+	 * trusts its one key, not every key apt trusts: apt-key then checks
+	 * against that keyring alone, where it would first merge each of the
+	 * root's keyrings (Debian's archive keys too) into one.
+	 */
+	if (fprintf(f, "deb [signed-by=" INPLACE_KEYRING "] %s ./\n", url) < 0)
 		rc = -EIO;
 	if (fclose(f) != 0 && rc == 0)
 		rc = -errno;
@@ -518,7 +525,7 @@ static int inplace_install(const struct client *c, const char *url, const char *
 
 	client_phase(c, "pull", "start", MARKER_NONE);
 	inplace_forget_lists();
-	/* apt checks InRelease against /etc/apt/trusted.gpg.d and every index against it. */
+	/* apt checks InRelease against INPLACE_KEYRING and every index against it. */
 	if (inplace_apt(update, 1, &kind) != 0)
 		return inplace_fetch_fail(c, kind, "repository", "apt-update", "apt-get update");
 	if (inplace_check_release(c) != CLIENT_OK)

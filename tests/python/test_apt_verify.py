@@ -106,3 +106,15 @@ def test_no_trusted_keyring_is_a_refusal(tmp_path: Path, repos: Path) -> None:
     status, output, lists = apt_update(tmp_path, repos / "v2", WRAPPER, empty)
     assert status == 100 and lists == []
     assert "is not signed" in output, output
+
+
+def test_an_armored_trusted_keyring_goes_to_apt_key(tmp_path: Path, repos: Path, trusted: Path) -> None:
+    """An armored keyring gpgv cannot read: the answer is apt-key's own."""
+    armored = sorted(Path("/etc/apt/trusted.gpg.d").glob("*.asc")) + sorted(Path("/usr/share/keyrings").glob("*.asc"))
+    if not armored:
+        pytest.skip("the host has no armored keyring to trust")
+    shutil.copyfile(armored[0], trusted / armored[0].name)
+    good = apt_update(tmp_path, repos / "v2", WRAPPER, trusted)
+    assert good[0] == 0 and "InRelease" in good[2], good[1]
+    rogue = apt_update(tmp_path, repos / "v2-badsig", WRAPPER, trusted)
+    assert rogue[0] == 100 and "NO_PUBKEY" in rogue[1], rogue[1]
