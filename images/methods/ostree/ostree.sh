@@ -168,21 +168,33 @@ bootslot_image "$OUT/bootslot.img" "$v1_deployment" "$v1_args" \
 	"$sysroot/boot$(entry_field linux)" "$sysroot/boot$(entry_field initrd)"
 
 # digest VERSION — of the deployment libostree makes of VERSION from v1 (a
-# scratch sysroot; v1's own is the factory one).
-: > "$OUT/digests.jsonl"
-(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$(deployment_of "$sysroot")" --label v1 \
-	--manifest "$OUT/manifests/v1.json") >> "$OUT/digests.jsonl"
-for version in v2 v2-bad v3; do
-	step "ostree: digest of the $version deployment"
-	scratch="$OUT/.scratch-$version"
+# scratch sysroot; v1's own is the factory one), as a digests.jsonl line.
+digest() {
+	local version=$1 scratch="$OUT/.scratch-$1" dep
 	cp -a "$sysroot" "$scratch"
 	ostree --repo="$scratch/ostree/repo" pull-local --remote=brownout "$repo" "$OS/$version" >/dev/null
 	{ userns ostree admin --sysroot="$scratch" deploy --os="$OS" "brownout:$OS/$version" 2>&1 >/dev/null; } | { grep -v '^note: Deploying commit' || true; } >&2
 	dep=$(ls -d "$scratch/ostree/deploy/$OS/deploy/$(rev "$version").0")
 	(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$dep" --label "$version" \
-		--manifest "$OUT/manifests/$version.json") >> "$OUT/digests.jsonl"
+		--manifest "$OUT/manifests/$version.json")
 	rm -rf "$scratch"
+}
+(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$(deployment_of "$sysroot")" --label v1 \
+	--manifest "$OUT/manifests/v1.json") > "$OUT/digests.jsonl"
+# Side by side: each has its own scratch sysroot, and the step's tail is
+# otherwise the image build's alone.
+step "ostree: digests of the v2, v2-bad and v3 deployments"
+later=(v2 v2-bad v3)
+pids=()
+for version in "${later[@]}"; do
+	digest "$version" > "$OUT/.digest-$version" &
+	pids+=($!)
 done
+for n in "${!pids[@]}"; do
+	wait "${pids[$n]}" || { kill "${pids[@]}" 2>/dev/null; die "ostree: the digest of the ${later[$n]} deployment failed"; }
+	cat "$OUT/.digest-${later[$n]}" >> "$OUT/digests.jsonl"
+done
+rm -f "$OUT"/.digest-*
 
 # Sizes: what a plain pull of v2 fetches (the archive objects v2 has and v1
 # has not) and what the static delta weighs, and the device repo's usage.
