@@ -54,6 +54,12 @@ shape() { # version — an OSTree-shaped copy of the rootfs tree
 
 repo="$OUT/.repo"
 ostree --repo="$repo" init --mode=archive
+# Committed into a bare repo, then pulled into the archive one: an archive
+# commit compresses every file before it knows the object is there already,
+# which a pull does for the new objects only. The objects, and so the
+# commits, are the same either way.
+bare="$OUT/.bare"
+ostree --repo="$bare" init --mode=bare
 # Fixed timestamps keep the commits reproducible; they grow with the
 # release (v2-bad is a later build of release 2), since libostree refuses a
 # commit older than the booted one.
@@ -61,10 +67,15 @@ declare -A released=([v1]=2023-11-14T22:13:20Z [v2]=2023-11-15T22:13:20Z [v2-bad
 	[v3]=2023-11-17T22:13:20Z)
 for version in $VERSIONS; do
 	shape "$version"
-	ostree --repo="$repo" commit --branch="$OS/$version" --tree=dir="$OUT/.trees/$version" \
+	ostree --repo="$bare" commit --branch="$OS/$version" --tree=dir="$OUT/.trees/$version" \
 		--bind-ref="$REF" --subject="brownout $version" --add-metadata-string="version=${version#v}" \
 		--timestamp="${released[$version]}" --no-xattrs >/dev/null
 done
+step "ostree: archive repo"
+refs=()
+for version in $VERSIONS; do refs+=("$OS/$version"); done
+ostree --repo="$repo" pull-local "$bare" "${refs[@]}" >/dev/null
+rm -rf "$bare"
 rev() { ostree --repo="$repo" rev-parse "$OS/$1"; }
 
 # serve PAYLOAD VERSION KEY — an archive repo with v1 and VERSION, VERSION
