@@ -107,9 +107,9 @@ def test_a_builds_time_left_comes_from_the_steps_last_durations() -> None:
     assert images.time_left(["rootfs", "disk-ab"], durations) == "about 6:52 left"
     # ostree was never built here: a first build's time stands in for it.
     assert images.time_left(["rootfs", "ostree"], durations) == \
-        "about 8:00 left (1 of 2 steps at a first build's times: never built here)"
+        "about 7:37 left (1 of 2 steps at a first build's times: never built here)"
     assert images.time_left(["ostree", "disk-ostree"], durations) == \
-        "about 1:23 left (a first build's times: no step left was built here before)"
+        "about 1:00 left (a first build's times: no step left was built here before)"
 
 
 def test_a_first_builds_estimate_builds_the_rest_beside_mmdebstrap() -> None:
