@@ -1,11 +1,14 @@
 """The brownout command line: help everywhere, one clear line on bad input."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from harness import cli
+from harness.campaign import runner as campaign
 from harness.methods import METHODS
 
 BROWNOUT = str(Path(__file__).resolve().parents[2] / "brownout")
@@ -94,3 +97,32 @@ def test_bench_figures_alone_and_journals_are_one_clear_error(tmp_path: Path) ->
     assert result.returncode == 1
     assert "name either journals or --bench-only, not both" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "r.md").exists()
+
+
+def test_a_bench_builds_the_confirmations_disks_before_its_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built once per set of images and kept, as a record is: no trial's time."""
+    built: list[tuple[str, str, str, str]] = []
+
+    class Server:
+        def __init__(self, roots: object) -> None:
+            pass
+
+        def __enter__(self) -> Server:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(cli, "served_roots", lambda: {})
+    monkeypatch.setattr(cli, "UpdateServer", Server)
+    monkeypatch.setattr(cli, "installed_disk",
+                        lambda spec, server: built.append((spec.method, spec.payload, spec.client, spec.start)))
+    cut = campaign.PlannedCut("ab-confirm-cut040-after", "ab", "v2", "confirm", 40, "after", rank=2)
+    planned = [cut, dataclasses.replace(cut, id="ab-confirm-cut041-before", index=41),
+               dataclasses.replace(cut, id="ab-pull-cut003-after", phase="pull", index=3),
+               dataclasses.replace(cut, id="ab-confirm-cut040-after-unsafe", client="unsafe")]
+    cli.installed_disks(planned)
+    assert built == [("ab", "v2", "safe", "v1"), ("ab", "v2", "unsafe", "v1")]
+    built.clear()
+    cli.installed_disks([c for c in planned if c.phase != "confirm"])
+    assert built == []
