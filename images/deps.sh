@@ -14,6 +14,8 @@ packages=(
 	# the firmware step builds U-Boot from Debian's source package (its default
 	# environment becomes a C header through xxd)
 	dpkg-dev bison flex xxd
+	# the kernel step builds Debian's kernel source (bc: its timer constants)
+	bc
 	gcc libc6-dev make gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
 	# campaigns run their trials under pytest-xdist

@@ -14,7 +14,9 @@ for applet in $(qemu-aarch64-static "$root/bin/busybox" --list); do
 done
 dpkg-deb --fsys-tarfile "$(apt_download e2fsck-static)" | tar -x -O ./sbin/e2fsck.static > "$root/bin/e2fsck"
 chmod 0755 "$root/bin/e2fsck"
-cp "$KERNEL_DIR"/modules/*.ko "$KERNEL_DIR/modules.order" "$root/lib/modules/"
+# The kernel builds in what mounting the root needs: modules.order may name none.
+find "$KERNEL_DIR/modules" -name '*.ko' -exec cp -t "$root/lib/modules/" {} +
+cp "$KERNEL_DIR/modules.order" "$root/lib/modules/"
 install -m 0755 "$APPS_DIR/brownout-initramfs" "$root/init"
 install -m 0755 "$REPO/images/initramfs/repair-root" "$root/lib/brownout/repair-root"
 # Fixed timestamps and sorted names make the archive depend on content only.

@@ -1,6 +1,6 @@
 /*
- * brownout-initramfs: the initramfs's /init. It loads the drivers the Debian
- * kernel has as modules, mounts the root the kernel command line names (for
+ * brownout-initramfs: the initramfs's /init. It loads the drivers the kernel
+ * has as modules, if any, mounts the root the kernel command line names (for
  * OSTree, the deployment its boot link leads to, as ostree-prepare-root
  * does), hands /dev, /proc, /sys, /run and /tmp over mounted, and starts the
  * root's init. A program rather than a shell script because under emulation
@@ -32,7 +32,7 @@
 #define INITRAMFS_REPAIR "/lib/brownout/repair-root"
 #define INITRAMFS_ROOT "/newroot"
 #define INITRAMFS_SYSROOT "/sysroot"
-/* The virtio disk appears asynchronously after its module loads. */
+/* The virtio disk appears asynchronously, after the kernel has probed it. */
 #define INITRAMFS_ROOT_TRIES 500
 #define INITRAMFS_ROOT_TRY_NS 10000000L
 #define INITRAMFS_TEXT_MAX 4096

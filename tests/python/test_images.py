@@ -19,6 +19,15 @@ def keys_for(**overrides):
     return keys
 
 
+def test_the_kernel_config_is_the_kernel_steps_input_and_says_only_settings() -> None:
+    kernel = images.by_name("kernel")
+    assert "images/kernel.config" in kernel.inputs
+    setting = re.compile(r'CONFIG_[A-Z0-9_]+=(y|m|-?[0-9]+|0x[0-9a-f]+|"[^"]*")')
+    lines = (images.REPO / "images/kernel.config").read_text().splitlines()
+    bad = [line for line in lines if line.strip() and not line.startswith("#") and not setting.fullmatch(line)]
+    assert not bad, "allnoconfig would not take these as settings"
+
+
 def test_keys_are_stable() -> None:
     assert keys_for() == keys_for()
 

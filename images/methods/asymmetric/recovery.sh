@@ -18,8 +18,9 @@ for applet in $(qemu-aarch64-static "$root/bin/busybox" --list); do
 done
 
 # Boot modules first (virtio, ext4 as the initramfs loads them), then the
-# network and fw_cfg with their dependencies, in insmod order.
-cp "$KERNEL_DIR"/modules/*.ko "$root/lib/modules/"
+# network and fw_cfg with their dependencies, in insmod order: those the
+# kernel does not build in (images/kernel.config builds in all of them).
+find "$KERNEL_DIR/modules" -name '*.ko' -exec cp -t "$root/lib/modules/" {} +
 cp "$KERNEL_DIR/modules.order" "$root/lib/modules/modules.order"
 kver=$(cat "$KERNEL_DIR/release")
 for mod in virtio_net qemu_fw_cfg; do

@@ -178,20 +178,24 @@ done
 bootslot_image "$OUT/bootslot.img" "$v1_deployment" "$v1_args" \
 	"$sysroot/boot$(entry_field linux)" "$sysroot/boot$(entry_field initrd)"
 
+# tree_digest DEPLOYMENT VERSION — the deployment's digests.jsonl line, and
+# its manifest.
+tree_digest() {
+	(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$1" --label "$2" \
+		--manifest "$OUT/manifests/$2.json")
+}
 # digest VERSION — of the deployment libostree makes of VERSION from v1 (a
-# scratch sysroot; v1's own is the factory one), as a digests.jsonl line.
+# scratch sysroot; v1's own is the factory one).
 digest() {
 	local version=$1 scratch="$OUT/.scratch-$1" dep
 	cp -a "$sysroot" "$scratch"
 	ostree --repo="$scratch/ostree/repo" pull-local --remote=brownout "$repo" "$OS/$version" >/dev/null
 	{ userns ostree admin --sysroot="$scratch" deploy --os="$OS" "brownout:$OS/$version" 2>&1 >/dev/null; } | { grep -v '^note: Deploying commit' || true; } >&2
 	dep=$(ls -d "$scratch/ostree/deploy/$OS/deploy/$(rev "$version").0")
-	(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$dep" --label "$version" \
-		--manifest "$OUT/manifests/$version.json")
+	tree_digest "$dep" "$version"
 	rm -rf "$scratch"
 }
-(cd "$REPO" && /usr/bin/python3 -m harness.checks.digest tree "$(deployment_of "$sysroot")" --label v1 \
-	--manifest "$OUT/manifests/v1.json") > "$OUT/digests.jsonl"
+tree_digest "$(deployment_of "$sysroot")" v1 > "$OUT/digests.jsonl"
 # Side by side: each has its own scratch sysroot, and the step's tail is
 # otherwise the image build's alone.
 step "ostree: digests of the v2, v2-bad and v3 deployments"
