@@ -59,10 +59,7 @@ fi
 
 echo "BROWNOUT uboot-boot slot=${slot}"
 # cryptomgr.notests: the kernel's crypto self-tests take ~0.25 s of every
-# emulated boot and test the kernel, not the update method.: KASLR
-# forces page-table isolation on cores without E0PD, and under TCG each of
-# its page-table switches flushes QEMU's whole TLB, twice a system call
-# (about 15x slower). The emulated Cortex-A57 is not open to Meltdown.
+# emulated boot and test the kernel, not the update method.
 setenv bootargs "console=ttyAMA0 root=/dev/vda${rootpart} ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=@METHOD@ rauc.slot=${slot} brownout.slot=${slot} brownout.data=/dev/vda5"
 if load virtio 0:1 ${kernel_addr_r} Image && load virtio 0:1 ${ramdisk_addr_r} initrd.img; then
 	booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}

@@ -42,10 +42,7 @@ if test ${slot} = root; then
 	fi
 	echo "BROWNOUT uboot-boot slot=root"
 	# cryptomgr.notests: the kernel's crypto self-tests take ~0.25 s of every
-	# emulated boot and test the kernel, not the update method.: KASLR
-	# forces page-table isolation on cores without E0PD, and under TCG each of
-	# its page-table switches flushes QEMU's whole TLB, twice a system call
-	# (about 15x slower). The emulated Cortex-A57 is not open to Meltdown.
+	# emulated boot and test the kernel, not the update method.
 	setenv bootargs "console=ttyAMA0 root=/dev/vda3 ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=asymmetric brownout.slot=root brownout.data=/dev/vda5"
 	setenv bootpart 1
 	setenv initrd initrd.img
