@@ -58,9 +58,7 @@ if test ${env_saved} = 1; then
 fi
 
 echo "BROWNOUT uboot-boot slot=${slot}"
-# cryptomgr.notests: the kernel's crypto self-tests take ~0.25 s of every
-# emulated boot and test the kernel, not the update method.
-setenv bootargs "console=ttyAMA0 root=/dev/vda${rootpart} ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=@METHOD@ rauc.slot=${slot} brownout.slot=${slot} brownout.data=/dev/vda5"
+setenv bootargs "console=ttyAMA0 root=/dev/vda${rootpart} ro rootwait quiet panic=-1 init=/sbin/brownout-init brownout.method=@METHOD@ rauc.slot=${slot} brownout.slot=${slot} brownout.data=/dev/vda5"
 if load virtio 0:1 ${kernel_addr_r} Image && load virtio 0:1 ${ramdisk_addr_r} initrd.img; then
 	booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}
 fi

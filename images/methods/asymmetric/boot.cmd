@@ -41,15 +41,13 @@ if test ${slot} = root; then
 		echo "BROWNOUT uboot-save slot=root flag=${newflag} root_left=${ASYM_ROOT_LEFT}"
 	fi
 	echo "BROWNOUT uboot-boot slot=root"
-	# cryptomgr.notests: the kernel's crypto self-tests take ~0.25 s of every
-	# emulated boot and test the kernel, not the update method.
-	setenv bootargs "console=ttyAMA0 root=/dev/vda3 ro rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=asymmetric brownout.slot=root brownout.data=/dev/vda5"
+	setenv bootargs "console=ttyAMA0 root=/dev/vda3 ro rootwait quiet panic=-1 init=/sbin/brownout-init brownout.method=asymmetric brownout.slot=root brownout.data=/dev/vda5"
 	setenv bootpart 1
 	setenv initrd initrd.img
 else
 	# Recovery spends nothing: it is never updated, so it always boots.
 	echo "BROWNOUT uboot-boot slot=recovery reason=${reason}"
-	setenv bootargs "console=ttyAMA0 quiet panic=-1 cryptomgr.notests brownout.slot=recovery brownout.data=/dev/vda5"
+	setenv bootargs "console=ttyAMA0 quiet panic=-1 brownout.slot=recovery brownout.data=/dev/vda5"
 	setenv bootpart 4
 	setenv initrd recovery.img
 fi

@@ -5,9 +5,7 @@
 # counter: no rollback exists for this method, and that is what it shows.
 echo "BROWNOUT uboot-start script=inplace"
 echo "BROWNOUT uboot-boot slot=root"
-# cryptomgr.notests: the kernel's crypto self-tests take ~0.25 s of every
-# emulated boot and test the kernel, not the update method.
-setenv bootargs "console=ttyAMA0 root=/dev/vda2 rw rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=inplace brownout.slot=root brownout.data=/dev/vda3"
+setenv bootargs "console=ttyAMA0 root=/dev/vda2 rw rootwait quiet panic=-1 init=/sbin/brownout-init brownout.method=inplace brownout.slot=root brownout.data=/dev/vda3"
 if load virtio 0:1 ${kernel_addr_r} Image && load virtio 0:1 ${ramdisk_addr_r} initrd.img; then
 	booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}
 fi

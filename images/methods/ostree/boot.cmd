@@ -71,8 +71,7 @@ else
 fi
 
 echo "BROWNOUT uboot-boot entry=${entry} slot=${bslot} deployment=${bs_deployment}"
-# cryptomgr.notests and: see the A/B boot script.
-setenv bootargs "console=ttyAMA0 root=/dev/vda3 rw rootwait quiet panic=-1 cryptomgr.notests init=/sbin/brownout-init brownout.method=ostree brownout.data=/dev/vda4 brownout.entry=${entry} ${bs_args}"
+setenv bootargs "console=ttyAMA0 root=/dev/vda3 rw rootwait quiet panic=-1 init=/sbin/brownout-init brownout.method=ostree brownout.data=/dev/vda4 brownout.entry=${entry} ${bs_args}"
 if test ${loaded} = 1; then
 	booti ${kernel_addr_r} ${ramdisk_addr_r}:${bs_ramdisk_size} ${fdtcontroladdr}
 fi
