@@ -40,10 +40,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Line:
-    """One console line; ``t`` is the host's time.monotonic() when it was complete."""
+    """One console line; ``t`` is the host's time.monotonic() when it was complete,
+    ``stamp`` the console's stamp counter read at that moment (None without one)."""
 
     t: float
     text: str
+    stamp: int | None = None
 
 
 class Fields(dict[str, str]):
@@ -146,12 +148,17 @@ class Console:
     def __init__(self, stream: IO[bytes] | int, *, writer: IO[bytes] | int | None = None,
                  log_path: Path | None = None, t0: float | None = None,
                  failures: Sequence[FailurePattern] = DEFAULT_FAILURES,
-                 exit_detail: Callable[[], str] | None = None, name: str = "console") -> None:
+                 exit_detail: Callable[[], str] | None = None, name: str = "console",
+                 stamp: Callable[[], int] | None = None) -> None:
         """``stream``: readable binary stream or fd (QEMU's stdout); ``writer``:
         where send() writes (QEMU's stdin); ``log_path``: a log file with each
         line prefixed by its time relative to ``t0`` (default: now);
-        ``exit_detail``: called for a MachineExited message (e.g. QEMU's status)."""
+        ``exit_detail``: called for a MachineExited message (e.g. QEMU's status);
+        ``stamp``: a counter of the machine's own (a disk's logged writes) read
+        on the reader thread as each line completes, so that everything it
+        counted before the guest printed the line is ordered before the line."""
         self.name = name
+        self._stamp = stamp
         self.t0 = time.monotonic() if t0 is None else t0
         self.failures = tuple(failures)
         self._stream = stream
@@ -210,7 +217,7 @@ class Console:
         text = raw.rstrip(b"\r").decode("utf-8", errors="replace")
         if self._kernel_line is None and KERNEL_START.search(text):
             self._kernel_line = len(self._lines)
-        self._lines.append(Line(t, text))
+        self._lines.append(Line(t, text, self._stamp() if self._stamp is not None else None))
         self._line_markers.append(parse_marker(text, t))
         if self._log is not None:
             try:

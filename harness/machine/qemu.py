@@ -23,6 +23,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .console import Console
 from ..errors import HarnessError, HarnessTimeout
@@ -115,6 +116,7 @@ class MachineConfig:
     disks: list[Disk] = field(default_factory=list)
     net: UserNet | None = None
     extra_args: list[str] = field(default_factory=list)
+    console_stamp: Callable[[], int] | None = None    # see Console's stamp
 
     def __post_init__(self) -> None:
         self.bios = Path(self.bios)
@@ -291,7 +293,7 @@ class Machine:
                                     log_path=self.run_dir / "console.log", t0=self.t_power_on,
                                     exit_detail=functools.partial(
                                         _describe_exit, self._proc, self.run_dir / "qemu.stderr"),
-                                    name=self.name)
+                                    name=self.name, stamp=self.config.console_stamp)
         except BaseException:
             self.kill()
             raise

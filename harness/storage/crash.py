@@ -19,7 +19,7 @@ from .. import HarnessError
 from ..checks.device import Partition, partitions, pristine_disk
 from ..images import BUILD
 from ..methods import get as get_method, images_key
-from .life import FIRMWARE, PlacedEntry, life_paths, record_life
+from .life import FIRMWARE, PLACEMENT, PlacedEntry, life_paths, record_life
 from .materialize import materialize
 from .states import CrashState, enumerate_states, fingerprints, parse_token, unique
 from .writelog import SECTOR, LogEntry, LogReader, read_log
@@ -66,6 +66,8 @@ def load_life(method: str, payload: str, directory: Path = LIFE, client: str = "
         raise HarnessError(f"{index_path} is not a brownout disk life: {hint}") from None
     if header.get("images") != images_key(method, client):
         raise HarnessError(f"{index_path} was recorded on other images than the ones built now: {hint} again")
+    if header.get("placement") != PLACEMENT:
+        raise HarnessError(f"{index_path} places its entries another way than this brownout does: {hint} again")
     entries = read_log(log_path)
     if len(entries) != len(placed):
         raise HarnessError(f"{log_path} has {len(entries)} entries, its index {len(placed)}: {hint} again")

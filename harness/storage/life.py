@@ -3,24 +3,24 @@
 One plain update (no agent, no cut) runs on a device whose disk is logged by
 QEMU's blklogwrites: every write and flush from the first power-on through
 U-Boot, the update, the reboot, the new version's first boot and its confirm,
-to the settled device. A poller samples the log's entry count against the
-host clock; the console's lines carry the same clock, so each entry is placed
-in the boot, stage (firmware or linux) and phase it happened in, and named by
-the partition it hits. Writes land on the disk some time after the syscall that
-made them (the page cache), so a phase is where the disk saw the write, within
-one sampling interval of a boundary.
+to the settled device. The console stamps each line with the log's entry count
+read as the line arrives, so every entry the disk had before the guest printed
+a line is placed before it: each entry is placed in the boot, stage (firmware
+or linux) and phase it happened in, and named by the partition it hits. Writes
+land on the disk some time after the syscall that made them (the page cache),
+so a phase is where the disk saw the write; one that lands between a line's
+print and its arrival on the host counts before the line.
 """
 from __future__ import annotations
 
 import bisect
 import dataclasses
 import fnmatch
+import functools
 import json
 import logging
 import os
 import re
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,8 @@ from .writelog import LogEntry, entry_count, read_log
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.005
+# How the entries were placed: a life placed another way is recorded again.
+PLACEMENT = "console-stamp"
 KERNEL_START = re.compile(r"^Starting kernel")
 # Phases of the life besides the method's own: the firmware's and the kernel's
 # start, the update boot before the update, the way down to its reboot, the new
@@ -58,89 +59,58 @@ class PlacedEntry:
         return self.stage == "linux"
 
 
-class LogPoller:
-    """Samples the log's entry count every few milliseconds in a thread."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="log-poller", daemon=True)
-
-    def __enter__(self) -> "LogPoller":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5.0)
-
-    def _run(self) -> None:
-        last = -1
-        while not self._stop.wait(POLL_INTERVAL):
-            try:
-                count = entry_count(self.path)
-            except (HarnessError, OSError):
-                continue            # not written yet: QEMU writes the superblock at its first entry
-            if count != last:
-                self.samples.append((time.monotonic(), count))
-                last = count
-
-
-def entry_times(samples: list[tuple[float, int]], total: int) -> list[float]:
-    """For each entry, the first sample that counted it: when the disk had it."""
-    times: list[float] = []
-    counts = [c for _, c in samples]
-    for number in range(total):
-        i = bisect.bisect_right(counts, number)
-        times.append(samples[i][0] if i < len(samples) else (samples[-1][0] if samples else 0.0))
-    return times
-
-
 @dataclass(frozen=True)
 class _Span:
-    """A stretch of host time with one phase name."""
-    start: float
+    """A stretch of the log with one phase name, from the entry count its line was stamped with."""
+    start: int
     phase: str
     boot: int
     stage: str
 
 
-def spans(boots: list[tuple[int, float, list[Line]]], phases: tuple[str, ...],
+def spans(boots: list[tuple[int, list[Line]]], phases: tuple[str, ...],
           update_boots: int = 1) -> list[_Span]:
-    """The life's phases along the host clock, from each boot's power-on time and
-    console lines; a client that names no phases leaves its update as one span
+    """The life's phases along the log, from each boot's stamped console lines
+    (U-Boot's first line comes before its first write); a client that names no phases leaves its update as one span
     ("update") that place() splits by the method's phase rules. The first
     `update_boots` boots lead to the update (asymmetric: its recovery boot too);
     a later boot's Linux writes before a phase marker are its confirm's."""
     out: list[_Span] = []
-    for number, powered_on, lines in boots:
-        out.append(_Span(powered_on, FIRMWARE, number, FIRMWARE))
+    for number, lines in boots:
+        if not lines:
+            continue
+        out.append(_Span(_stamp(lines[0]), FIRMWARE, number, FIRMWARE))
         for line in lines:
             if KERNEL_START.match(line.text):
-                out.append(_Span(line.t, BOOT if number <= update_boots else CONFIRM, number, "linux"))
+                out.append(_Span(_stamp(line), BOOT if number <= update_boots else CONFIRM, number, "linux"))
                 continue
             marker = parse_marker(line.text, line.t)
             if marker is None:
                 continue
             if marker.event == "phase" and marker.get("name") in phases:
-                out.append(_Span(line.t, marker.get("name", ""), number, "linux"))
+                out.append(_Span(_stamp(line), marker.get("name", ""), number, "linux"))
             elif marker.event == "update-start":
-                out.append(_Span(line.t, "update", number, "linux"))
+                out.append(_Span(_stamp(line), "update", number, "linux"))
             elif marker.event == "reboot":
-                out.append(_Span(line.t, SHUTDOWN, number, "linux"))
+                out.append(_Span(_stamp(line), SHUTDOWN, number, "linux"))
             elif marker.event == "confirm" and number > 1:
-                out.append(_Span(line.t, SETTLED, number, "linux"))
+                out.append(_Span(_stamp(line), SETTLED, number, "linux"))
     return out
 
 
-def place(entries: list[LogEntry], times: list[float], life: list[_Span], parts: list[Partition],
+def _stamp(line: Line) -> int:
+    if line.stamp is None:
+        raise HarnessError(f"console line {line.text!r} carries no write-log stamp")
+    return line.stamp
+
+
+def place(entries: list[LogEntry], life: list[_Span], parts: list[Partition],
           rules: list[tuple[str, str]]) -> list[PlacedEntry]:
     starts = [s.start for s in life]
     placed: list[PlacedEntry] = []
-    for entry, t in zip(entries, times):
-        i = max(0, bisect.bisect_right(starts, t) - 1)
-        span = life[i] if life else _Span(0.0, BOOT, 1, "linux")
+    for entry in entries:
+        i = max(0, bisect.bisect_right(starts, entry.number) - 1)
+        span = life[i] if life else _Span(0, BOOT, 1, "linux")
         part = partition_of(entry, parts)
         phase = span.phase
         if phase == "update":
@@ -187,22 +157,20 @@ def record_life(method: str, payload: str, directory: Path, server: UpdateServer
         trial = _Trial(spec, run_dir, srv)
         config = trial.device.config
         config.disks = [dataclasses.replace(config.disks[0], write_log=tmp_log)] + config.disks[1:]
-        with LogPoller(tmp_log) as poller:
-            result = trial.run()
+        config.console_stamp = functools.partial(_logged_entries, tmp_log)
+        result = trial.run()
         if result.final != spec.installs and result.final != "v2":
             raise HarnessError(f"the update ended in {result.final}, not v2: no life to record "
                                f"(logs: {run_dir})")
-        boots = [(b.number, _powered_on(b), b.machine.console.lines) for b in trial.boots]
-        samples = poller.samples
+        boots = [(b.number, b.machine.console.lines) for b in trial.boots]
         for disk in run_dir.glob("*.qcow2"):
             disk.unlink()            # keep the consoles, not the disk
     entries = read_log(tmp_log)
     rules = phase_rules(m.phase_rules)
-    placed = place(entries, entry_times(samples, len(entries)), spans(boots, m.phases, m.request_boots),
-                   partitions(method), rules)
+    placed = place(entries, spans(boots, m.phases, m.request_boots), partitions(method), rules)
     flushes, size = sum(e.is_flush for e in entries), sum(e.length for e in entries)
     header = {"method": method, "payload": payload, "client": client, "images": images_key(method, client),
-              "entries": len(entries), "flushes": flushes, "bytes": size, "boots": len(boots)}
+              "placement": PLACEMENT, "entries": len(entries), "flushes": flushes, "bytes": size, "boots": len(boots)}
     tmp_index = Path(f"{index_path}.tmp")
     with open(tmp_index, "w") as f:
         json.dump({"life": header, "entries": [dataclasses.asdict(p) for p in placed]}, f)
@@ -222,6 +190,8 @@ def record_life(method: str, payload: str, directory: Path, server: UpdateServer
     return index_path
 
 
-def _powered_on(boot: object) -> float:
-    lines = boot.machine.console.lines  # type: ignore[attr-defined]
-    return (lines[0].t if lines else 0.0) - 0.001
+def _logged_entries(path: Path) -> int:
+    try:
+        return entry_count(path)
+    except (HarnessError, OSError):
+        return 0            # QEMU writes the superblock with its first entry

@@ -131,6 +131,21 @@ def test_lines_are_split_and_timestamped(pipe_console: tuple[Pipe, Console]) -> 
     assert t_before <= times[0] < times[2] < times[3] <= time.monotonic()
 
 
+def test_each_line_carries_the_stamp_read_as_it_completes(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    pipe, writes = Pipe(w), [0]
+    with Console(r, stamp=lambda: writes[0]) as console:
+        pipe.write("U-Boot 2023.01\n")
+        console.wait_for_line("U-Boot", timeout=10)
+        writes[0] = 3                   # the disk took writes before the next line was printed
+        pipe.write("BROWNOUT phase name=bootloader state=end\nBROWNOUT reboot\n")
+        console.wait_for_line("reboot", timeout=10)
+        assert [line.stamp for line in console.lines] == [0, 3, 3]
+    pipe.close()
+    os.close(r)
+    assert Line(1.0, "plain").stamp is None
+
+
 def test_final_partial_line_is_kept_at_eof(pipe_console: tuple[Pipe, Console]) -> None:
     pipe, console = pipe_console
     pipe.write("one\ntwo without newline")

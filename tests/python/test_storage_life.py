@@ -1,6 +1,7 @@
 """Placing a disk life's log entries in boots, stages and phases (no QEMU)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,9 @@ import pytest
 from harness import HarnessError
 from harness.checks.device import Partition
 from harness.machine.console import Line
+from harness.methods import images_key
 from harness.storage import crash
-from harness.storage.life import PlacedEntry, entry_times, life_paths, phase_rules, place, spans
+from harness.storage.life import PlacedEntry, life_paths, phase_rules, place, spans
 from harness.storage.writelog import FLUSH, LogEntry, read_log
 from test_storage import write_log
 
@@ -26,36 +28,47 @@ def flush(number: int) -> LogEntry:
     return LogEntry(number, 0, 0, FLUSH, 0)
 
 
-BOOT1 = [Line(1.0, "U-Boot 2023.01"), Line(1.5, "BROWNOUT uboot-save slot=A"), Line(2.0, "Starting kernel ..."),
-         Line(3.0, "BROWNOUT phase name=pull state=start"), Line(5.0, "BROWNOUT phase name=bootloader state=start"),
-         Line(6.0, "BROWNOUT reboot reason=update")]
-BOOT2 = [Line(10.0, "U-Boot 2023.01"), Line(11.0, "Starting kernel ..."),
-         Line(12.0, "BROWNOUT confirm result=good version=2")]
-
-
-def test_entry_times_are_when_the_count_first_covered_them() -> None:
-    samples = [(1.0, 0), (1.6, 1), (3.5, 3), (5.5, 4)]
-    assert entry_times(samples, 4) == [1.6, 3.5, 3.5, 5.5]
+# Each line's stamp: how many log entries the disk had when the host read it.
+BOOT1 = [Line(1.0, "U-Boot 2023.01", 0), Line(1.5, "BROWNOUT uboot-save slot=A", 1),
+         Line(2.0, "Starting kernel ...", 1), Line(3.0, "BROWNOUT phase name=pull state=start", 2),
+         Line(5.0, "BROWNOUT phase name=bootloader state=start", 4),
+         Line(5.5, "BROWNOUT phase name=bootloader state=end", 5), Line(6.0, "BROWNOUT reboot reason=update", 5)]
+BOOT2 = [Line(10.0, "U-Boot 2023.01", 6), Line(11.0, "Starting kernel ...", 7),
+         Line(12.0, "BROWNOUT confirm result=good version=2", 7)]
 
 
 def test_entries_are_placed_by_boot_stage_phase_and_partition() -> None:
-    entries = [write(0, 1 << 20), write(1, 10 << 20), flush(2), write(3, 1 << 20), write(4, 18 << 20),
-               write(5, 1 << 20), write(6, 18 << 20), write(7, 0)]
-    times = [1.6, 3.5, 3.6, 5.5, 6.5, 10.5, 12.5, 2.5]
-    placed = place(entries, times, spans([(1, 0.9, BOOT1), (2, 9.9, BOOT2)], PHASES), PARTS, [])
+    entries = [write(0, 1 << 20), write(1, 0), write(2, 10 << 20), flush(3), write(4, 1 << 20),
+               write(5, 18 << 20), write(6, 1 << 20), write(7, 18 << 20)]
+    placed = place(entries, spans([(1, BOOT1), (2, BOOT2)], PHASES), PARTS, [])
     assert [(p.boot, p.stage, p.phase, p.partition) for p in placed] == [
-        (1, "firmware", "firmware", "env"), (1, "linux", "pull", "rootB"), (1, "linux", "pull", "-"),
-        (1, "linux", "bootloader", "env"), (1, "linux", "shutdown", "data"),
-        (2, "firmware", "firmware", "env"), (2, "linux", "settled", "data"), (1, "linux", "boot", "")]
+        (1, "firmware", "firmware", "env"), (1, "linux", "boot", ""), (1, "linux", "pull", "rootB"),
+        (1, "linux", "pull", "-"), (1, "linux", "bootloader", "env"), (1, "linux", "shutdown", "data"),
+        (2, "firmware", "firmware", "env"), (2, "linux", "settled", "data")]
     assert [p.volatile for p in placed][:2] == [False, True]
 
 
+def test_a_write_the_disk_had_before_a_line_was_read_stays_before_it() -> None:
+    # The bootloader's switch (entry 4) reached the disk before its phase's end
+    # and the reboot were printed: both lines count it, however late they came.
+    late = BOOT1[:5] + [Line(60.0, "BROWNOUT phase name=bootloader state=end", 5),
+                        Line(60.0, "BROWNOUT reboot reason=update", 5)]
+    entries = [write(n, off) for n, off in enumerate((1 << 20, 0, 10 << 20, 10 << 20, 1 << 20, 18 << 20))]
+    placed = place(entries, spans([(1, late)], PHASES), PARTS, [])
+    assert [p.phase for p in placed][3:] == ["pull", "bootloader", "shutdown"]
+
+
+def test_a_line_without_a_stamp_is_refused() -> None:
+    with pytest.raises(HarnessError, match="no write-log stamp"):
+        spans([(1, [Line(1.0, "U-Boot 2023.01")])], PHASES)
+
+
 def test_a_client_without_phase_markers_gets_its_phases_from_the_rules() -> None:
-    lines = [Line(2.0, "Starting kernel ..."), Line(3.0, "BROWNOUT update-start"),
-             Line(6.0, "BROWNOUT reboot reason=update")]
+    lines = [Line(1.0, "U-Boot 2023.01", 0), Line(2.0, "Starting kernel ...", 0),
+             Line(3.0, "BROWNOUT update-start", 0), Line(6.0, "BROWNOUT reboot reason=update", 4)]
     rules = [("deploy", "/dev/vda[34]"), ("bootloader", "/dev/vda2")]
     entries = [write(0, 10 << 20), flush(1), write(2, 1 << 20), write(3, 18 << 20)]
-    placed = place(entries, [4.0, 4.2, 4.5, 5.0], spans([(1, 0.9, lines)], PHASES), PARTS, rules)
+    placed = place(entries, spans([(1, lines)], PHASES), PARTS, rules)
     assert [p.phase for p in placed] == ["deploy", "deploy", "bootloader", "update"]
 
 
@@ -65,13 +78,13 @@ def test_phase_rules_name_the_paths_they_match() -> None:
 
 
 def test_an_update_over_several_boots_places_its_recovery_boot_before_the_update() -> None:
-    recovery = [Line(10.0, "U-Boot 2023.01"), Line(11.0, "Starting kernel ..."),
-                Line(12.0, "BROWNOUT phase name=pull state=start"), Line(14.0, "BROWNOUT reboot reason=update")]
-    new = [Line(20.0, "U-Boot 2023.01"), Line(21.0, "Starting kernel ..."),
-           Line(22.0, "BROWNOUT confirm result=good version=2")]
+    first = BOOT1[:3] + [Line(3.0, "BROWNOUT reboot reason=recovery", 1)]
+    recovery = [Line(10.0, "U-Boot 2023.01", 1), Line(11.0, "Starting kernel ...", 1),
+                Line(12.0, "BROWNOUT phase name=pull state=start", 2), Line(14.0, "BROWNOUT reboot reason=update", 3)]
+    new = [Line(20.0, "U-Boot 2023.01", 3), Line(21.0, "Starting kernel ...", 3),
+           Line(22.0, "BROWNOUT confirm result=good version=2", 4)]
     entries = [write(0, 1 << 20), write(1, 18 << 20), write(2, 10 << 20), write(3, 18 << 20)]
-    placed = place(entries, [1.6, 11.5, 13.0, 21.5],
-                   spans([(1, 0.9, BOOT1), (2, 9.9, recovery), (3, 19.9, new)], PHASES, update_boots=2), PARTS, [])
+    placed = place(entries, spans([(1, first), (2, recovery), (3, new)], PHASES, update_boots=2), PARTS, [])
     assert [(p.boot, p.phase) for p in placed] == [(1, "firmware"), (2, "boot"), (2, "pull"), (3, "confirm")]
 
 
@@ -85,6 +98,10 @@ def test_a_missing_or_stale_life_says_how_to_record_it(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as e:
         crash.load_life("ab", "v2", tmp_path)
     assert "other images" in str(e.value)
+    index_path.write_text(json.dumps({"life": {"images": images_key("ab")}, "entries": []}))
+    with pytest.raises(HarnessError) as e:
+        crash.load_life("ab", "v2", tmp_path)
+    assert "another way" in str(e.value)
 
 
 def test_a_plan_within_entries_holds_their_states_and_the_firmwares(tmp_path: Path) -> None:
