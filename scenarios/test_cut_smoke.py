@@ -48,21 +48,38 @@ def test_a_rerun_held_after_the_cut_is_the_cold_rerun(trial) -> None:
 
 
 def test_a_snapshot_held_at_a_point_of_its_phase_cuts_there(update_server, tmp_path) -> None:
-    """Held at the pull's 40th point, before it counts: the trial cut at that
-    point fires at once, at the first point after the hold, and ends as the
-    cold trial at that point does (above). A later pull cut leaves a disk that
-    differs from that one in slot B alone, which no boot ran before the re-run
-    wrote it again: it takes that outcome, named so, without a boot."""
+    """Held at the deploy's second point (the slot state file's write), before
+    it counts: the trial cut at that point fires at once, at the first point
+    after the hold, and the device stays on version 1 in slot A."""
+    cut = "phase=deploy,n=2,edge=after"
+    snapshot = take_snapshot(TrialSpec("ab", "v2"), "deploy", tmp_path / "snapshot", update_server, at=2)
+    assert snapshot.at == 2 and snapshot.points >= 187, snapshot
+    result = run_trial(TrialSpec("ab", "v2", cut=cut), tmp_path / "trial", update_server, snapshot=snapshot)
+    assert result.started == "snapshot:deploy"
+    assert_survived(result, cut)
+    assert result.cut is not None and result.cut["index"] == str(snapshot.points + 1), result.cut
+    assert result.final == "v1" and result.slot == "A", result.summary()
+
+
+def test_a_pull_snapshot_replays_the_transfer_and_a_slot_only_difference_takes_the_outcome(
+        update_server, tmp_path) -> None:
+    """Held where the pull starts, before its first request (a transfer is not
+    restored: its connections end with the QEMU that saved it): a trial cut at
+    the pull's 40th point ends as the cold trial at that point does (above). A
+    later pull cut leaves a disk that differs from that one in slot B alone,
+    which no boot ran before the re-run wrote it again: it takes that outcome,
+    named so, without a boot."""
     cut = "phase=pull,n=40,edge=after"
-    snapshot = take_snapshot(TrialSpec("ab", "v2"), "pull", tmp_path / "snapshot", update_server, at=40)
-    assert snapshot.at == 40 and snapshot.points >= 39, snapshot
+    snapshot = take_snapshot(TrialSpec("ab", "v2"), "pull", tmp_path / "snapshot", update_server)
+    assert snapshot.at == 0 and snapshot.bytes_downloaded == 0, snapshot
     judged = SameDiskStore(tmp_path / "judged")
     result = run_trial(TrialSpec("ab", "v2", cut=cut), tmp_path / "trial", update_server, snapshot=snapshot,
                        same_disk=SameDisk(judged, "first"))
     assert result.started == "snapshot:pull" and result.same_disk_as is None
     assert_survived(result, cut)
-    assert result.cut is not None and result.cut["index"] == str(snapshot.points + 1), result.cut
+    assert result.cut is not None and result.cut["index"] == "40", result.cut
     assert result.final == "v1" and result.slot == "A", result.summary()
+    assert not any(b["errors"] for b in result.boots), result.boots
     # Near the pull's end: the guest kernel has written most of the slot back by then.
     late = f"phase=pull,n={(payload_size() >> 20) - 4},edge=after"
     again = run_trial(TrialSpec("ab", "v2", cut=late), tmp_path / "late", update_server, snapshot=snapshot,
@@ -91,6 +108,16 @@ def test_the_unsafe_client_is_flagged(trial) -> None:
 def test_a_cut_point_that_never_fires_is_its_own_result(trial) -> None:
     result = trial(payload="v2", cut="phase=bootloader,n=50")
     assert result.final == "missed" and result.verdicts == []
+
+
+def test_a_cut_behind_an_update_error_is_missed_not_judged(trial) -> None:
+    """The tampered payload is refused in the deploy phase, so a bootloader cut
+    never fires: the trial has no cut to judge, whatever the device runs."""
+    result = trial(payload="v2-tampered", cut="phase=bootloader,n=1")
+    assert result.final == "missed" and result.verdicts == [], result.summary()
+    assert result.cut is None
+    assert any(note.startswith("the cut point never fired: the update failed first (verify:")
+               for note in result.notes), result.notes
 
 
 def test_a_trial_from_a_snapshot_is_the_cold_trial(update_server, tmp_path) -> None:

@@ -32,7 +32,7 @@ from ..images import BUILD, CACHE, REPO
 from .journal import UNFINISHED, Entry, Journal
 from ..methods import images_key
 from ..checks.device import CLOCK_FORMAT, GUEST_CLOCK_ENV, guest_clock
-from ..methods.base import CONFIRM
+from ..methods.base import CONFIRM, PULL
 from ..trial.run import TrialResult, TrialSpec, record_parts
 
 EDGES = ("before", "after")
@@ -250,7 +250,8 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     groups of at least four trials, so a snapshot serves several trials; a
     phase with fewer than SNAPSHOT_MIN trials starts them cold. A group's
     snapshot holds at its first point, when every trial of it is aimed by
-    its place in the phase, so no trial pays for the time before that point."""
+    its place in the phase, so no trial pays for the time before that point;
+    in the pull phase it holds where the phase starts (snapshot.py)."""
     by_phase: dict[tuple[str, str, str], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind == "cut":
@@ -261,7 +262,7 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
         for g in range(groups):
             group = members[g::groups]
             ranks = [planned[i].rank for i in group]
-            hold_at = min(ranks) if all(ranks) else 0
+            hold_at = min(ranks) if all(ranks) and phase != PULL else 0
             for i in group:
                 snapshot = len(members) >= SNAPSHOT_MIN and phase != CONFIRM \
                     and not (planned[i].state or planned[i].lazy_writeback) and planned[i].start == "v1"

@@ -10,6 +10,11 @@ agent its cut through the same fw_cfg file (same size: the guest reads fw_cfg
 sizes once). Nothing the agent does before the hold depends on the cut, so the
 trial is the trial a cold start would have run, up to where the snapshot was
 taken: the device, its disk and the update's progress are bit for bit the same.
+What is not in the machine is not in the snapshot: the connections to the
+update server end with the QEMU that saved it, so a snapshot in the pull phase
+holds where that phase starts, before the update's first request, never at a
+point inside it (a restored transfer would break, or resume where a cold
+trial does not).
 
 An update that runs over several boots (asymmetric: the root hands it to
 recovery) is held in the boot where its phases run; the boots before it are
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import HarnessError
+from ..methods.base import PULL
 from .console import Marker
 from .qemu import Machine
 
@@ -50,6 +56,9 @@ def hold_spec(phase: str, phases: tuple[str, ...], at: int = 0) -> str:
         raise HarnessError(f"cannot hold at phase '{phase}'; phases: {', '.join(phases)}")
     if at < 0:
         raise HarnessError(f"cannot hold at point {at} of phase '{phase}': points count from 1")
+    if at and phase == PULL:
+        raise HarnessError(f"cannot hold at point {at} of phase '{phase}': its transfers would be "
+                           f"restored without their connections; hold where it starts")
     return f"hold={phase},at={at}" if at else f"hold={phase}"
 
 

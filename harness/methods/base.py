@@ -28,6 +28,10 @@ GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (gues
 # cuts come on the first boot of the installed version, the client's confirm
 # run under the agent (rig.sh rig_confirm), never from a snapshot of the update.
 CONFIRM = "confirm"
+# The phase that talks to the update server. A machine saved inside it holds
+# connections its restored copy no longer has (the server, QEMU's user network
+# and the relay keep them, not the guest): a snapshot holds only where it starts.
+PULL = "pull"
 PHASE_NAME = re.compile(r"[a-z][a-z0-9-]*")
 # The agent's phase rule (faultinject/rules.h): a phase, then key=value filters, path= among them.
 RULE = re.compile(r"(?P<phase>[^\s#]+)(?P<filters>(\s+[a-z]+=\S+)+)")

@@ -523,6 +523,11 @@ class _Trial:
                 if self.hold_rerun and request and spec.cut and not confirm else None
             first = self._cycle(power, request, agent=bool(spec.cut), restore=restore, confirm=confirm,
                                 held=held, snapshot=self.from_snapshot)
+            if self.from_snapshot and first[0].markers("pull-retry"):
+                # No fault is armed on a trial from a snapshot: the restored machine lost a connection.
+                raise HarnessError(f"a transfer broke in the boot restored from the {self.from_snapshot.phase} "
+                                   f"snapshot (pull-retry): this trial is not the cold one; run it cold; "
+                                   f"console log: {first[0].machine.run_dir / 'console.log'}")
             if self.judged_before is not None:
                 return self._taken_from(self.judged_before, first)
             measures = self._measures(first)
@@ -650,8 +655,17 @@ class _Trial:
         return final, slot
 
     def _missed(self, boots: list[_Boot]) -> bool:
+        """A cut trial whose cut never fired has no cut to judge: the agent said
+        so, or the boots ended another way (an update error ends a boot before
+        the agent speaks)."""
         if any(b.outcome and b.outcome.event == "cut-missed" for b in boots):
             self.notes.append("the cut point never fired: the update ended first")
+            return True
+        if self.spec.cut and not any(b.outcome and b.outcome.event == "cut" for b in boots):
+            errors = update_errors([b.record for b in boots])
+            self.notes.append("the cut point never fired: " + (
+                f"the update failed first ({errors[0][0]}: {errors[0][1]})" if errors
+                else "no boot ended on it"))
             return True
         return False
 

@@ -199,20 +199,31 @@ def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
     assert all(c.snapshot for c in planned if c.phase in ("pull", "bootloader"))
     assert not any(c.snapshot for c in planned if c.phase == "deploy")   # 2 trials: cold is cheaper
     assert all(c.group == "" and not c.snapshot for c in planned if c.kind != "cut")
-    # Each group's snapshot holds at its first point, counted in the phase.
+    # Each group's snapshot holds at its first point, counted in the phase; in
+    # the pull phase where it starts, before the update's first request.
     for group in {c.group for c in planned if c.snapshot}:
         members = [c for c in planned if c.group == group]
-        assert {c.hold_at for c in members} == {min(c.rank for c in members)}, members
+        held = 0 if members[0].phase == "pull" else min(c.rank for c in members)
+        assert {c.hold_at for c in members} == {held}, members
     pull = [c for c in planned if c.phase == "pull"]
     assert all(c.trial().cut == f"phase=pull,n={c.rank},edge={c.edge}" for c in pull)
 
 
 def test_a_group_with_a_cut_aimed_by_index_holds_where_its_phase_starts() -> None:
-    cuts = [campaign.PlannedCut(f"ab-pull-{n}", "ab", "v2", "pull", n, "after", rank=n - 10 if n > 12 else 0)
+    cuts = [campaign.PlannedCut(f"ab-deploy-{n}", "ab", "v2", "deploy", n, "after", rank=n - 10 if n > 12 else 0)
             for n in range(12, 16)]
     assert [(c.snapshot, c.hold_at) for c in campaign.group_cuts(cuts, jobs=2)] == [(True, 0)] * 4
     aimed = campaign.group_cuts(cuts[1:] + [dataclasses.replace(cuts[0], rank=1)], jobs=2)
     assert {c.hold_at for c in aimed} == {1}
+
+
+def test_a_pull_group_holds_where_the_pull_starts_whatever_its_points() -> None:
+    """A machine saved mid-transfer comes back without its connections: the
+    pull phase is held before its first request, so each trial replays it."""
+    cuts = [campaign.PlannedCut(f"ab-pull-{n}", "ab", "v2", "pull", n, "after", rank=n) for n in range(20, 24)]
+    assert [(c.snapshot, c.hold_at) for c in campaign.group_cuts(cuts, jobs=2)] == [(True, 0)] * 4
+    with pytest.raises(HarnessError, match="without their connections"):
+        hold_spec("pull", ("pull", "deploy"), at=20)
 
 
 def test_journal_entries_carry_their_kind(tmp_path: Path) -> None:
@@ -339,6 +350,6 @@ def test_a_record_kept_by_another_clone_serves_images_of_its_keys_only(
 
 def test_a_hold_names_its_phase_and_point() -> None:
     assert hold_spec("pull", ("pull", "deploy")) == "hold=pull"
-    assert hold_spec("pull", ("pull", "deploy"), at=40) == "hold=pull,at=40"
+    assert hold_spec("deploy", ("pull", "deploy"), at=40) == "hold=deploy,at=40"
     with pytest.raises(HarnessError, match="cannot hold at phase 'bootloader'; phases: pull, deploy"):
         hold_spec("bootloader", ("pull", "deploy"))
