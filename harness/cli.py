@@ -151,6 +151,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.model == "storage":
         log.info("record: running the %s update once with its disk logged, power-on to settled", args.method)
         index = life.record_life(args.method, "v2", crash.LIFE, client=args.client)
+        crash.keep_life(args.method, "v2", crash.LIFE, args.client)
         print(crash.summarize_life(crash.load_life(args.method, "v2", client=args.client)))
         print(index)
         return 0

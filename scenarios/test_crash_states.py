@@ -7,7 +7,7 @@ import pytest
 
 from harness.checks.device import partitions
 from harness.storage import crash
-from harness.storage.life import FIRMWARE
+from harness.storage.life import FIRMWARE, record_life
 from harness.storage.states import CrashState, epochs
 from harness.storage.writelog import read_data
 
@@ -116,6 +116,16 @@ BOOT_TEXT = "boot-text"
 
 def torn_at_first_sector(number: int) -> str:
     return CrashState("torn", number + 1, torn=number, torn_at=512, tail="zero").token()
+
+
+def test_a_life_recorded_now_places_the_single_env_switch_in_its_bootloader_phase(update_server, tmp_path) -> None:
+    """Recorded afresh, not taken from the lives kept for other clones: its one
+    env write comes within milliseconds of the phase's end and the reboot, and
+    must still be placed in the phase whose write it is."""
+    record_life("ab", "v2", tmp_path, update_server, client=SINGLE_ENV)
+    life = crash.load_life("ab", "v2", tmp_path, client=SINGLE_ENV)
+    assert {p.boot for p in life.placed} == {1, 2}
+    assert len(writes(life, "env", "bootloader")) == 1, [p for p in life.placed if p.partition == "env"]
 
 
 def test_a_torn_single_env_bricks_where_the_redundant_env_survives(trial, ab_life: crash.Life) -> None:

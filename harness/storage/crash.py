@@ -1,12 +1,15 @@
 """Crash states of a recorded disk life, planned and made ready to power on.
 
 The life (life.py) is recorded once per method and payload under
-build/records/life/. A state names which of its writes reached the medium
+build/records/life/, and a copy is kept in the cache for other clones: a life
+is a function of the images it was recorded on and is refused on any other
+(load_life), as a cut-point record is. A state names which of its writes reached the medium
 (states.py); it is made as a qcow2 overlay on the method's pristine disk only
 when its trial runs, and removed with the trial's disk.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -14,10 +17,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .. import HarnessError
 from ..checks.device import Partition, partitions, pristine_disk
-from ..images import BUILD
+from ..files import replace_copy
+from ..images import BUILD, CACHE
 from ..methods import get as get_method, images_key
 from .life import FIRMWARE, PLACEMENT, PlacedEntry, life_paths, record_life
 from .materialize import materialize
@@ -25,6 +30,7 @@ from .states import CrashState, enumerate_states, fingerprints, parse_token, uni
 from .writelog import SECTOR, LogEntry, LogReader, read_log
 
 LIFE = BUILD / "records" / "life"
+KEPT_LIVES = CACHE / "lives"
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +80,60 @@ def load_life(method: str, payload: str, directory: Path = LIFE, client: str = "
     return Life(method, payload, client, log_path, entries, placed)
 
 
-def ensure_life(method: str, payload: str = "v2", directory: Path = LIFE, client: str = "safe") -> Life:
-    """The recorded life, recorded first where none fits the images built now.
-    Under a lock: parallel workers record it once, and never interleave a log
-    with another recording's index."""
+def ensure_life(method: str, payload: str = "v2", directory: Path = LIFE, client: str = "safe",
+                kept: Path = KEPT_LIVES) -> Life:
+    """The recorded life, taken from `kept` or else recorded first where none
+    fits the images built now. Under a lock: parallel workers record it once,
+    and never interleave a log with another recording's index."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / f".{method}-{payload}-{client}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             return load_life(method, payload, directory, client)
         except HarnessError as e:
-            log.info("%s; recording it now", e)
+            missing = e
+        if _take_kept_life(method, payload, directory, client, kept):
+            return load_life(method, payload, directory, client)
+        log.info("%s; recording it now", missing)
         record_life(method, payload, directory, client=client)
+        keep_life(method, payload, directory, client, kept)
         return load_life(method, payload, directory, client)
+
+
+def keep_life(method: str, payload: str, directory: Path = LIFE, client: str = "safe",
+              kept: Path = KEPT_LIVES) -> None:
+    """A copy of the life in `directory` for other clones, its index last (a
+    log without its index is no life); failing to keep it costs them a recording."""
+    try:
+        with _kept_lock(method, payload, client, kept):
+            for source, copy in zip(life_paths(method, payload, directory, client),
+                                    life_paths(method, payload, kept, client)):
+                replace_copy(source, copy)
+    except OSError as e:
+        log.warning("disk life of %s %s recorded, but not kept for other clones (%s)", method, payload, e)
+
+
+@contextlib.contextmanager
+def _kept_lock(method: str, payload: str, client: str, kept: Path) -> Iterator[None]:
+    """The kept pair (log, index) is written and read by one clone at a time."""
+    kept.mkdir(parents=True, exist_ok=True)
+    with open(kept / f".{method}-{payload}-{client}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _take_kept_life(method: str, payload: str, directory: Path, client: str, kept: Path) -> bool:
+    """Put the life kept for other clones in `directory` if it fits the images built now."""
+    try:
+        with _kept_lock(method, payload, client, kept):
+            load_life(method, payload, kept, client)
+            for source, copy in zip(life_paths(method, payload, kept, client),
+                                    life_paths(method, payload, directory, client)):
+                replace_copy(source, copy)
+    except (HarnessError, OSError):
+        return False
+    log.info("%s %s's disk life taken from %s, recorded there on images of the same keys", method, payload, kept)
+    return True
 
 
 def prepare(method: str, payload: str, token: str, run_dir: Path,

@@ -11,7 +11,7 @@ from harness.checks.device import Partition
 from harness.machine.console import Line
 from harness.methods import images_key
 from harness.storage import crash
-from harness.storage.life import PlacedEntry, life_paths, phase_rules, place, spans
+from harness.storage.life import PLACEMENT, PlacedEntry, life_paths, phase_rules, place, spans
 from harness.storage.writelog import FLUSH, LogEntry, read_log
 from test_storage import write_log
 
@@ -152,3 +152,35 @@ def test_a_planned_state_counts_the_states_it_stands_for_per_kind(tmp_path: Path
     for p in planned:
         assert sum(n for _, n in p.same_kinds) == p.same_as
     assert any(dict(p.same_kinds).get("prefix") for p in planned)
+
+
+def _fake_life(directory: Path, key: dict, writes: int) -> None:
+    """A life of `writes` sector writes, placed anywhere, recorded on images of `key`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path, index_path = life_paths("ab", "v2", directory)
+    write_log(log_path, [("w", 512 * n, b"x" * 512) for n in range(writes)])
+    placed = [{"number": n, "boot": 1, "stage": "linux", "phase": "pull", "partition": "rootB"}
+              for n in range(writes)]
+    index_path.write_text(json.dumps({"life": {"images": key, "placement": PLACEMENT}, "entries": placed}))
+
+
+def test_a_life_kept_for_the_images_built_now_is_taken_not_recorded(tmp_path: Path, monkeypatch) -> None:
+    def record(*args: object, **kwargs: object) -> None:
+        raise AssertionError("recorded although a kept life fits")
+    monkeypatch.setattr(crash, "record_life", record)
+    _fake_life(tmp_path / "kept", images_key("ab"), 3)
+    life = crash.ensure_life("ab", directory=tmp_path / "build", kept=tmp_path / "kept")
+    assert len(life.entries) == 3 and life.log == life_paths("ab", "v2", tmp_path / "build")[0]
+
+
+def test_a_life_kept_for_other_images_is_recorded_again_and_kept(tmp_path: Path, monkeypatch) -> None:
+    recorded = []
+
+    def record(method: str, payload: str, directory: Path, client: str = "safe") -> None:
+        recorded.append(method)
+        _fake_life(directory, images_key("ab"), 2)
+    monkeypatch.setattr(crash, "record_life", record)
+    _fake_life(tmp_path / "kept", {"rootfs": "another build"}, 3)
+    life = crash.ensure_life("ab", directory=tmp_path / "build", kept=tmp_path / "kept")
+    assert recorded == ["ab"] and len(life.entries) == 2
+    assert len(crash.load_life("ab", "v2", tmp_path / "kept").entries) == 2
