@@ -71,8 +71,9 @@ class _Span:
 def spans(boots: list[tuple[int, list[Line]]], phases: tuple[str, ...],
           update_boots: int = 1) -> list[_Span]:
     """The life's phases along the log, from each boot's stamped console lines
-    (U-Boot's first line comes before its first write); a client that names no phases leaves its update as one span
-    ("update") that place() splits by the method's phase rules. The first
+    (U-Boot's first line comes before its first write); a client that names no
+    phases leaves its update as one span ("update") that place() splits by the
+    method's phase rules. The first
     `update_boots` boots lead to the update (asymmetric: its recovery boot too);
     a later boot's Linux writes before a phase marker are its confirm's."""
     out: list[_Span] = []
