@@ -62,6 +62,12 @@ def images_key(name: str, client: str = "safe") -> dict[str, str | None]:
     return {step: images.built_key(images.by_name(step)) for step in steps}
 
 
+def images_builds(name: str, client: str = "safe") -> dict[str, str | None]:
+    """The build ids of the same steps as images_key: a disk life holds their
+    bytes, and a rebuild of the same inputs is not byte for byte the same."""
+    return {step: images.build_id(images.by_name(step).out) for step in images_key(name, client)}
+
+
 def get(name: str) -> Method:
     try:
         return METHODS[name]

@@ -1,9 +1,11 @@
 """Crash states of a recorded disk life, planned and made ready to power on.
 
 The life (life.py) is recorded once per method and payload under
-build/records/life/, and a copy is kept in the cache for other clones: a life
-is a function of the images it was recorded on and is refused on any other
-(load_life), as a cut-point record is. A state names which of its writes reached the medium
+build/records/life/, and a copy is kept in the cache for other clones. A life
+holds the bytes the update wrote onto the method's pristine disk, so it is
+taken only on the very builds of the images it was recorded on (load_life):
+a rebuild of the same inputs is not byte for byte the same. A state names
+which of its writes reached the medium
 (states.py); it is made as a qcow2 overlay on the method's pristine disk only
 when its trial runs, and removed with the trial's disk.
 """
@@ -23,7 +25,7 @@ from .. import HarnessError
 from ..checks.device import Partition, partitions, pristine_disk
 from ..files import replace_copy
 from ..images import BUILD, CACHE
-from ..methods import get as get_method, images_key
+from ..methods import get as get_method, images_builds, images_key
 from .life import FIRMWARE, PLACEMENT, PlacedEntry, life_paths, record_life
 from .materialize import materialize
 from .states import CrashState, enumerate_states, fingerprints, parse_token, unique
@@ -72,6 +74,9 @@ def load_life(method: str, payload: str, directory: Path = LIFE, client: str = "
         raise HarnessError(f"{index_path} is not a brownout disk life: {hint}") from None
     if header.get("images") != images_key(method, client):
         raise HarnessError(f"{index_path} was recorded on other images than the ones built now: {hint} again")
+    if header.get("builds") != images_builds(method, client):
+        raise HarnessError(f"{index_path} was recorded on other builds of the images than the ones built now "
+                           f"(a build is not byte for byte reproducible): {hint} again")
     if header.get("placement") != PLACEMENT:
         raise HarnessError(f"{index_path} places its entries another way than this brownout does: {hint} again")
     entries = read_log(log_path)

@@ -27,7 +27,7 @@ from pathlib import Path
 from .. import HarnessError, methods
 from ..checks.device import Partition, partitions
 from ..machine.console import Line, parse_marker
-from ..methods import images_key
+from ..methods import images_builds, images_key
 from ..server import UpdateServer
 from ..trial.run import TrialSpec, _Trial, _Workspace
 from .writelog import LogEntry, entry_count, read_log
@@ -171,7 +171,8 @@ def record_life(method: str, payload: str, directory: Path, server: UpdateServer
     placed = place(entries, spans(boots, m.phases, m.request_boots), partitions(method), rules)
     flushes, size = sum(e.is_flush for e in entries), sum(e.length for e in entries)
     header = {"method": method, "payload": payload, "client": client, "images": images_key(method, client),
-              "placement": PLACEMENT, "entries": len(entries), "flushes": flushes, "bytes": size, "boots": len(boots)}
+              "builds": images_builds(method, client), "placement": PLACEMENT, "entries": len(entries),
+              "flushes": flushes, "bytes": size, "boots": len(boots)}
     tmp_index = Path(f"{index_path}.tmp")
     with open(tmp_index, "w") as f:
         json.dump({"life": header, "entries": [dataclasses.asdict(p) for p in placed]}, f)

@@ -9,7 +9,7 @@ import pytest
 from harness import HarnessError
 from harness.checks.device import Partition
 from harness.machine.console import Line
-from harness.methods import images_key
+from harness.methods import images_builds, images_key
 from harness.storage import crash
 from harness.storage.life import PLACEMENT, PlacedEntry, life_paths, phase_rules, place, spans
 from harness.storage.writelog import FLUSH, LogEntry, read_log
@@ -98,7 +98,13 @@ def test_a_missing_or_stale_life_says_how_to_record_it(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as e:
         crash.load_life("ab", "v2", tmp_path)
     assert "other images" in str(e.value)
-    index_path.write_text(json.dumps({"life": {"images": images_key("ab")}, "entries": []}))
+    index_path.write_text(json.dumps({"life": {"images": images_key("ab"), "builds": {"rootfs": "another"}},
+                                      "entries": []}))
+    with pytest.raises(HarnessError) as e:
+        crash.load_life("ab", "v2", tmp_path)
+    assert "other builds" in str(e.value)
+    index_path.write_text(json.dumps({"life": {"images": images_key("ab"), "builds": images_builds("ab")},
+                                      "entries": []}))
     with pytest.raises(HarnessError) as e:
         crash.load_life("ab", "v2", tmp_path)
     assert "another way" in str(e.value)
@@ -154,31 +160,33 @@ def test_a_planned_state_counts_the_states_it_stands_for_per_kind(tmp_path: Path
     assert any(dict(p.same_kinds).get("prefix") for p in planned)
 
 
-def _fake_life(directory: Path, key: dict, writes: int) -> None:
-    """A life of `writes` sector writes, placed anywhere, recorded on images of `key`."""
+def _fake_life(directory: Path, builds: dict, writes: int) -> None:
+    """A life of `writes` sector writes, placed anywhere, recorded on the images built now
+    but for their build ids, `builds`."""
     directory.mkdir(parents=True, exist_ok=True)
     log_path, index_path = life_paths("ab", "v2", directory)
     write_log(log_path, [("w", 512 * n, b"x" * 512) for n in range(writes)])
     placed = [{"number": n, "boot": 1, "stage": "linux", "phase": "pull", "partition": "rootB"}
               for n in range(writes)]
-    index_path.write_text(json.dumps({"life": {"images": key, "placement": PLACEMENT}, "entries": placed}))
+    index_path.write_text(json.dumps({"life": {"images": images_key("ab"), "builds": builds, "placement": PLACEMENT},
+                                      "entries": placed}))
 
 
 def test_a_life_kept_for_the_images_built_now_is_taken_not_recorded(tmp_path: Path, monkeypatch) -> None:
     def record(*args: object, **kwargs: object) -> None:
         raise AssertionError("recorded although a kept life fits")
     monkeypatch.setattr(crash, "record_life", record)
-    _fake_life(tmp_path / "kept", images_key("ab"), 3)
+    _fake_life(tmp_path / "kept", images_builds("ab"), 3)
     life = crash.ensure_life("ab", directory=tmp_path / "build", kept=tmp_path / "kept")
     assert len(life.entries) == 3 and life.log == life_paths("ab", "v2", tmp_path / "build")[0]
 
 
-def test_a_life_kept_for_other_images_is_recorded_again_and_kept(tmp_path: Path, monkeypatch) -> None:
+def test_a_life_kept_for_another_build_of_the_images_is_recorded_again_and_kept(tmp_path: Path, monkeypatch) -> None:
     recorded = []
 
     def record(method: str, payload: str, directory: Path, client: str = "safe") -> None:
         recorded.append(method)
-        _fake_life(directory, images_key("ab"), 2)
+        _fake_life(directory, images_builds("ab"), 2)
     monkeypatch.setattr(crash, "record_life", record)
     _fake_life(tmp_path / "kept", {"rootfs": "another build"}, 3)
     life = crash.ensure_life("ab", directory=tmp_path / "build", kept=tmp_path / "kept")
