@@ -663,8 +663,10 @@ class _Trial:
             return True
         if self.spec.cut and not any(b.outcome and b.outcome.event == "cut" for b in boots):
             errors = update_errors([b.record for b in boots])
+            failed = next((b for b in boots if b.failure), None)
             self.notes.append("the cut point never fired: " + (
                 f"the update failed first ({errors[0][0]}: {errors[0][1]})" if errors
+                else f"boot {failed.number} failed first ({failed.failure})" if failed
                 else "no boot ended on it"))
             return True
         return False
