@@ -339,6 +339,7 @@ class TrialRate:
     phases: Counter = field(default_factory=Counter)      # trials per phase cut
     same_disk: int = 0           # trials that took the outcome of a byte-identical disk after the cut
     same_but_slot: int = 0       # of those, the disks equal but for the method's target slot
+    fired: dict[str, str] = field(default_factory=dict)   # where each trial's cut fired (fired_at)
 
     @property
     def per_hour(self) -> float:
@@ -449,7 +450,17 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
                      {e.id: f"{e.outcome} ({e.final})" for e in entries},
                      {k: round(spent[k] / len(entries), 2) for k in TIMINGS if spent[k]},
                      Counter(e.phase for e in entries), sum(e.same_disk_as is not None for e in entries),
-                     sum("without" in (e.same_disk_as or {}) for e in entries))
+                     sum("without" in (e.same_disk_as or {}) for e in entries),
+                     {e.id: fired_at(e) for e in entries})
+
+
+def fired_at(entry: journal_mod.Entry) -> str:
+    """Where a trial's cut fired, as far as two runs of the same point agree:
+    its phase and call (an index or offset moves with how the transfer's
+    bytes arrived), or that it never fired."""
+    if not entry.cut:
+        return "no cut"
+    return f"cut in {entry.cut.get('phase', '?')} at {entry.cut.get('syscall', '?')}"
 
 
 def cmd_bench_states(args: argparse.Namespace) -> int:
@@ -499,15 +510,19 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
         print_rate(rate, method, start, args.jobs)
         figures = rate_figures(rate, args.jobs, args.cold)
         if args.both_ways:
-            alone = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True, same_disk=False,
+            alone = bench_trials(method, args.trials, args.jobs, cold=True, every_phase=True, same_disk=False,
                                  hold_rerun=False)
-            differing = sorted(i for i, outcome in rate.by_id.items() if alone.by_id.get(i) != outcome)
-            print(f"  each trial judged on its own, re-run cold: {alone.wall_s:.0f} s wall, "
+            differing = sorted(i for i, outcome in rate.by_id.items()
+                               if (alone.by_id.get(i), alone.fired.get(i)) != (outcome, rate.fired[i]))
+            print(f"  each trial cold, judged on its own, re-run cold: {alone.wall_s:.0f} s wall, "
                   f"{alone.per_hour:.0f} trials/hour; "
-                  f"the same outcome for {rate.trials - len(differing)} of {rate.trials}"
+                  f"the same outcome and cut for {rate.trials - len(differing)} of {rate.trials}"
                   + (f", differing: {', '.join(differing)}" if differing else ""))
-            print_rate(alone, method, start, args.jobs, indent="    ")
-            figures["judged_alone"] = rate_figures(alone, args.jobs, args.cold)
+            for i in differing:
+                print(f"    {i}: {rate.by_id[i]}, {rate.fired[i]}; cold: {alone.by_id.get(i, 'no result')}, "
+                      f"{alone.fired.get(i, '-')}")
+            print_rate(alone, method, "cold starts", args.jobs, indent="    ")
+            figures["judged_alone"] = rate_figures(alone, args.jobs, True)
             figures["differing"] = differing
         rows.append({"method": method, **figures})
     if args.json:
@@ -773,8 +788,8 @@ def parser() -> argparse.ArgumentParser:
                     help="boot and judge every trial, even when its cut left a disk already judged, and "
                          "re-run its update from a cold boot")
     bt.add_argument("--both-ways", action="store_true",
-                    help="run the sample again with every trial judged on its own (its re-run from a cold "
-                         "boot), and compare the outcomes")
+                    help="run the sample again with every trial cold, judged on its own and re-run from a "
+                         "cold boot, and compare the outcomes and the phase and call each cut fired at")
     bt.add_argument("--json", type=Path, metavar="FILE", default=argparse.SUPPRESS,
                     help="also write the figures as JSON to FILE")
     bt.set_defaults(func=cmd_bench_trials)

@@ -300,6 +300,12 @@ def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[
 SUITE_FILES_SHOWN = 15
 
 
+def _alone_label(rate: dict) -> str:
+    """The row of a sample run again with every shortcut off: its trials cold if it says so."""
+    cold = "each cold, " if rate["judged_alone"].get("cold") else "each "
+    return f"{rate['method']}, {cold}judged on its own, re-run cold"
+
+
 def bench_section(path: Path) -> list[str]:
     b = load_bench(path)
     s = b.get("stamp", {})
@@ -320,17 +326,17 @@ def bench_section(path: Path) -> list[str]:
             slot = f" ({r['same_but_slot']} but for the target slot)" if r.get("same_but_slot") else ""
             rows.append(_rate_row(r["method"], r) + [f"{r.get('same_disk', '-')}{slot}"])
             if "judged_alone" in r:
-                rows.append(_rate_row(f"{r['method']}, each judged on its own, re-run cold", r["judged_alone"]) + ["0"])
+                rows.append(_rate_row(_alone_label(r), r["judged_alone"]) + ["0"])
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
                        "outcomes", "outcome of a disk already judged"], rows)
         for r in rates:
             if "judged_alone" in r:
                 differing = r.get("differing", [])
-                out += [f"{r['method']}: the same outcome both ways for {r['trials'] - len(differing)} of "
+                out += [f"{r['method']}: the same outcome and cut both ways for {r['trials'] - len(differing)} of "
                         f"{r['trials']} trials" + (f"; differing: {', '.join(differing)}" if differing else "")
                         + ".", ""]
         labelled = [(r["method"], r) for r in rates]
-        labelled += [(f"{r['method']}, each judged on its own, re-run cold", r["judged_alone"]) for r in rates
+        labelled += [(_alone_label(r), r["judged_alone"]) for r in rates
                      if "judged_alone" in r]
         timed = [(label, r) for label, r in labelled if r.get("timings")]
         if timed:

@@ -126,3 +126,14 @@ def test_a_bench_builds_the_confirmations_disks_before_its_timing(monkeypatch: p
     built.clear()
     cli.installed_disks([c for c in planned if c.phase != "confirm"])
     assert built == []
+
+
+def test_a_bench_compares_where_cuts_fired_by_phase_and_call_not_by_moving_indices() -> None:
+    from harness.campaign.journal import Entry
+    from harness.trial.run import Measures
+    fired = Entry("rauc-pull-cut1538-after", "rauc", "v2", "v1", ("atomic",), Measures(None, 0, 0, 0, 0.0), "",
+                  cut={"index": "1541", "phase": "pull", "syscall": "write", "offset": "12566528"})
+    assert cli.fired_at(fired) == "cut in pull at write"
+    assert cli.fired_at(dataclasses.replace(fired, cut={**fired.cut, "index": "1538", "offset": "12541952"})) \
+        == cli.fired_at(fired)
+    assert cli.fired_at(dataclasses.replace(fired, cut=None)) == "no cut"

@@ -278,7 +278,7 @@ def test_trial_rates_run_both_ways_show_the_outcomes_taken_and_the_trials_that_d
     rows = table_after(page, "### ")
     assert rows[1][0] == "ab" and rows[1][5] == "360" and rows[1][-1] == "5 (2 but for the target slot)"
     assert rows[2][0] == "ab, each judged on its own, re-run cold" and rows[2][5] == "320" and rows[2][-1] == "0"
-    assert "ab: the same outcome both ways for 15 of 16 trials; differing: ab-pull-cut017-after-bench3." in page
+    assert "ab: the same outcome and cut both ways for 15 of 16 trials; differing: ab-pull-cut017-after-bench3." in page
     timings = table_after(page, "Where a trial's host time goes")
     assert [row[0] for row in timings[1:]] == ["ab", "ab, each judged on its own, re-run cold"]
     assert timings[0][2:] == ["to the cut", "same disk", "re-run"] and timings[2][2:] == ["3.0", "-", "10.0"]
@@ -353,3 +353,12 @@ def test_crash_states_are_counted_per_kind_with_the_states_each_trial_stood_for(
     assert counts[("ab [storage]", "dropped")]["states"] == 1
     assert counts[("ab [storage]", "not recorded")]["atomic+completes"] == 4
     assert sum(c["states"] for c in counts.values()) == 3 + 4 + 1 + 4
+
+
+def test_a_sample_run_again_cold_says_so(tmp_path: Path) -> None:
+    alone = {"method": "rauc", "trials": 4, "jobs": 2, "cold": True, "wall_s": 180.0, "per_hour": 80.0,
+             "steady_per_hour": None, "outcomes": {"atomic+completes": 4}, "same_disk": 0}
+    bench = results.write_bench(tmp_path / "trials.json", "trials", {"methods": [
+        dict(alone, cold=False, wall_s=90.0, per_hour=160.0, judged_alone=alone, differing=[])]})
+    rows = table_after(results.render([], [bench], STAMP), "### ")
+    assert rows[2][0] == "rauc, each cold, judged on its own, re-run cold", rows
