@@ -101,6 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_boot(args: argparse.Namespace) -> int:
+    began = results.stamp()
     timelines = []
     for run in range(1, args.runs + 1):
         timeline = boot_once(args.method, args.timeout)
@@ -113,7 +114,7 @@ def cmd_bench_boot(args: argparse.Namespace) -> int:
         print(f"  {row.name:<12} {row.min:7.3f} {row.median:7.3f} {row.max:7.3f}")
     if args.json:
         results.write_bench(args.json, "boot", {"method": args.method, "runs": args.runs,
-                                                "stages": [dataclasses.asdict(r) for r in rows]})
+                                                "stages": [dataclasses.asdict(r) for r in rows]}, began)
     return 0
 
 
@@ -465,6 +466,7 @@ def fired_at(entry: journal_mod.Entry) -> str:
 
 def cmd_bench_states(args: argparse.Namespace) -> int:
     """Crash states judged per hour, next to syscall-model trials per hour of the same run."""
+    began = results.stamp()
     images.build()
     states = bench_states(args.method, args.states, args.jobs, args.seed, args.both_ways)
     judged = states.judged
@@ -490,13 +492,14 @@ def cmd_bench_states(args: argparse.Namespace) -> int:
             figures["direct"] = rate_figures(states.direct, args.jobs, True)
             figures["differing"] = list(states.differing)
         results.write_bench(args.json, "states", {"method": args.method, "seed": args.seed, "states": figures,
-                                                  "syscall": rate_figures(trials, args.jobs, False)})
+                                                  "syscall": rate_figures(trials, args.jobs, False)}, began)
     return 0
 
 
 def cmd_bench_trials(args: argparse.Namespace) -> int:
     """Trials per hour per method: a seeded sample over every phase, timed end to
     end, with where a trial's time goes; methods one after the other, on the same host."""
+    began = results.stamp()
     images.build()
     names = sorted(METHODS) if args.method == "all" else [args.method]
     start = "cold starts" if args.cold else "snapshots"
@@ -526,7 +529,7 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
             figures["differing"] = differing
         rows.append({"method": method, **figures})
     if args.json:
-        results.write_bench(args.json, "trials", {"methods": rows})
+        results.write_bench(args.json, "trials", {"methods": rows}, began)
     return 0
 
 
@@ -550,6 +553,7 @@ def rate_figures(rate: TrialRate, jobs: int, cold: bool) -> dict:
 
 def cmd_bench_all(args: argparse.Namespace) -> int:
     """Per method: median cold boot to first heartbeat, and bootloader-point trials per hour."""
+    began = results.stamp()
     images.build()
     rows = []
     for method in sorted(METHODS):
@@ -567,7 +571,7 @@ def cmd_bench_all(args: argparse.Namespace) -> int:
         results.write_bench(args.json, "all", {
             "jobs": args.jobs, "boots": args.boots, "trials": args.trials,
             "methods": [{"method": m, "boot_median_s": boot, "rate": rate_figures(rate, args.jobs, False)}
-                        for m, boot, rate in rows]})
+                        for m, boot, rate in rows]}, began)
     return 0
 
 

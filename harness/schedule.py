@@ -104,6 +104,9 @@ class _Timer:
         self.seconds: dict[str, float] = {}
         self.outcomes: dict[str, str] = {}
         self.started = time.monotonic()
+        if os.environ.get(SUITE_BENCH):
+            from .report.results import stamp
+            self.began = stamp()       # the commit the suite ran, whatever is committed while it runs
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -128,7 +131,7 @@ class _Timer:
             write_bench(Path(bench), "suite", suite_figures(self.seconds, self.outcomes,
                                                             time.monotonic() - self.started,
                                                             self.config.getoption("numprocesses", None) or 1,
-                                                            int(exitstatus)))
+                                                            int(exitstatus)), self.began)
 
 
 def suite_figures(seconds: dict[str, float], outcomes: dict[str, str], wall_s: float, workers: int,

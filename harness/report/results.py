@@ -113,11 +113,13 @@ def _host_text(s: Stamp) -> str:
 
 # -- bench figures: written by `brownout bench --json FILE`, read back here
 
-def write_bench(path: Path, benchmark: str, figures: dict) -> Path:
-    """One bench run's figures as JSON, with the stamp of the machine it ran on."""
+def write_bench(path: Path, benchmark: str, figures: dict, began: Stamp | None = None) -> Path:
+    """One bench run's figures as JSON, with the stamp of the machine it ran
+    on, taken as the run began (`began`; now if not given): the commit is the
+    code that ran, whatever was committed while it ran."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"brownout_bench": BENCH_FORMAT, "benchmark": benchmark, "stamp": asdict(stamp()), **figures}
+    record = {"brownout_bench": BENCH_FORMAT, "benchmark": benchmark, "stamp": asdict(began or stamp()), **figures}
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path
 

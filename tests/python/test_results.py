@@ -1,6 +1,7 @@
 """The results page (`brownout results`) and bench figures as JSON (no QEMU)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -362,3 +363,10 @@ def test_a_sample_run_again_cold_says_so(tmp_path: Path) -> None:
         dict(alone, cold=False, wall_s=90.0, per_hour=160.0, judged_alone=alone, differing=[])]})
     rows = table_after(results.render([], [bench], STAMP), "### ")
     assert rows[2][0] == "rauc, each cold, judged on its own, re-run cold", rows
+
+
+def test_a_bench_is_stamped_as_it_began_not_as_it_ended(tmp_path: Path) -> None:
+    """A bench runs for minutes: what is committed meanwhile did not run."""
+    began = dataclasses.replace(results.stamp(), commit="3d368ff", dirty=False)
+    record = json.loads(results.write_bench(tmp_path / "boot.json", "boot", {"stages": []}, began).read_text())
+    assert record["stamp"]["commit"] == "3d368ff" and record["stamp"]["dirty"] is False
