@@ -16,11 +16,14 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .images import CACHE, read_seconds, write_seconds
+
+if TYPE_CHECKING:
+    from .report.results import Stamp
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +107,8 @@ class _Timer:
         self.seconds: dict[str, float] = {}
         self.outcomes: dict[str, str] = {}
         self.started = time.monotonic()
-        if os.environ.get(SUITE_BENCH):
-            from .report.results import stamp
-            self.began = stamp()       # the commit the suite ran, whatever is committed while it runs
+        # The commit the suite runs, whatever is committed while it runs.
+        self.began = _stamp() if os.environ.get(SUITE_BENCH) else None
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -132,6 +134,11 @@ class _Timer:
                                                             time.monotonic() - self.started,
                                                             self.config.getoption("numprocesses", None) or 1,
                                                             int(exitstatus)), self.began)
+
+
+def _stamp() -> Stamp:
+    from .report.results import stamp      # not at import: the report package loads matplotlib
+    return stamp()
 
 
 def suite_figures(seconds: dict[str, float], outcomes: dict[str, str], wall_s: float, workers: int,

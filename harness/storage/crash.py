@@ -137,7 +137,7 @@ def _take_kept_life(method: str, payload: str, directory: Path, client: str, kep
                 replace_copy(source, copy)
     except (HarnessError, OSError):
         return False
-    log.info("%s %s's disk life taken from %s, recorded there on images of the same keys", method, payload, kept)
+    log.info("%s %s's disk life taken from %s, recorded there on these very builds", method, payload, kept)
     return True
 
 

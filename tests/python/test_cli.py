@@ -9,7 +9,9 @@ import pytest
 
 from harness import cli
 from harness.campaign import runner as campaign
+from harness.campaign.journal import Entry
 from harness.methods import METHODS
+from harness.trial.run import Measures
 
 BROWNOUT = str(Path(__file__).resolve().parents[2] / "brownout")
 
@@ -129,8 +131,6 @@ def test_a_bench_builds_the_confirmations_disks_before_its_timing(monkeypatch: p
 
 
 def test_a_bench_compares_where_cuts_fired_by_phase_and_call_not_by_moving_indices() -> None:
-    from harness.campaign.journal import Entry
-    from harness.trial.run import Measures
     fired = Entry("rauc-pull-cut1538-after", "rauc", "v2", "v1", ("atomic",), Measures(None, 0, 0, 0, 0.0), "",
                   cut={"index": "1541", "phase": "pull", "syscall": "write", "offset": "12566528"})
     assert cli.fired_at(fired) == "cut in pull at write"
