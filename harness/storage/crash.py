@@ -107,15 +107,20 @@ def ensure_life(method: str, payload: str = "v2", directory: Path = LIFE, client
 
 def keep_life(method: str, payload: str, directory: Path = LIFE, client: str = "safe",
               kept: Path = KEPT_LIVES) -> None:
-    """A copy of the life in `directory` for other clones, its index last (a
-    log without its index is no life); failing to keep it costs them a recording."""
+    """A copy of the life in `directory` for other clones; failing to keep it
+    costs them a recording."""
     try:
         with _kept_lock(method, payload, client, kept):
-            for source, copy in zip(life_paths(method, payload, directory, client),
-                                    life_paths(method, payload, kept, client)):
-                replace_copy(source, copy)
+            _copy_life(method, payload, client, directory, kept)
     except OSError as e:
         log.warning("disk life of %s %s recorded, but not kept for other clones (%s)", method, payload, e)
+
+
+def _copy_life(method: str, payload: str, client: str, source: Path, target: Path) -> None:
+    """The life in `source` into `target`, its log first and its index last: a
+    log without its index is no life."""
+    for path, copy in zip(life_paths(method, payload, source, client), life_paths(method, payload, target, client)):
+        replace_copy(path, copy)
 
 
 @contextlib.contextmanager
@@ -132,9 +137,7 @@ def _take_kept_life(method: str, payload: str, directory: Path, client: str, kep
     try:
         with _kept_lock(method, payload, client, kept):
             load_life(method, payload, kept, client)
-            for source, copy in zip(life_paths(method, payload, kept, client),
-                                    life_paths(method, payload, directory, client)):
-                replace_copy(source, copy)
+            _copy_life(method, payload, client, kept, directory)
     except (HarnessError, OSError):
         return False
     log.info("%s %s's disk life taken from %s, recorded there on these very builds", method, payload, kept)
