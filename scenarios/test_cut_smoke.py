@@ -59,6 +59,9 @@ def test_a_snapshot_held_at_a_point_of_its_phase_cuts_there(update_server, tmp_p
     assert_survived(result, cut)
     assert result.cut is not None and result.cut["index"] == str(snapshot.points + 1), result.cut
     assert result.final == "v1" and result.slot == "A", result.summary()
+    # The update's time is the snapshot's up to the hold, then the restored machine's up to the cut.
+    duration = result.measures.duration_s
+    assert duration is not None and snapshot.elapsed_s <= duration < snapshot.elapsed_s + 60, result.summary()
 
 
 def test_a_pull_snapshot_replays_the_transfer_and_a_slot_only_difference_takes_the_outcome(

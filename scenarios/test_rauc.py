@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.server import Fault
-from harness.trial.run import TrialSpec, record_points
+from harness.trial.run import TrialSpec, record_points, run_trial, take_snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
 
@@ -68,6 +68,20 @@ def test_rauc_survives_the_cut(trial, cut: str) -> None:
     result = trial(method="rauc", payload="v2", cut=cut)
     assert result.cut is not None and result.cut["phase"] == cut.split(",")[0].split("=")[1], result.summary()
     assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
+
+
+def test_a_cut_from_a_snapshot_held_where_the_slot_copy_starts_is_the_cold_cut(update_server, tmp_path) -> None:
+    """RAUC names no phases: the hold comes at the first point a phase rule puts
+    in the deploy. The cut from there is judged as the cold one above, and the
+    update's time runs from its start, before the hold, to the cut."""
+    cut = "phase=deploy,n=400,edge=after"
+    snapshot = take_snapshot(TrialSpec("rauc", "v2"), "deploy", tmp_path / "snapshot", update_server)
+    assert snapshot.bytes_downloaded > 0 and snapshot.elapsed_s > 0, snapshot
+    result = run_trial(TrialSpec("rauc", "v2", cut=cut), tmp_path / "trial", update_server, snapshot=snapshot)
+    assert result.started == "snapshot:deploy" and result.phase == "deploy", result.summary()
+    assert {"atomic", "completes"} <= set(result.verdicts), result.summary()
+    duration = result.measures.duration_s
+    assert duration is not None and snapshot.elapsed_s < duration < snapshot.elapsed_s + 60, result.summary()
 
 
 def test_an_env_with_both_copies_corrupted_boots_the_default_and_rauc_still_updates(trial) -> None:

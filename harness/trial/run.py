@@ -306,6 +306,7 @@ class _Boot:
     before: tuple[Marker, ...] = ()
     first_line: int = 0          # its first line on its machine's console
     end_line: int | None = None  # the first line that is no longer its own (a held boot gone on)
+    restored: float | None = None  # host time.monotonic() when its machine went on from a snapshot
 
     def markers(self, event: str | None = None) -> list[Marker]:
         """What this boot printed, from its init even when it goes on from an earlier one."""
@@ -906,7 +907,7 @@ class _Trial:
         if restore:
             restore_snapshot(machine, restore)
             self._spent("restore", began)
-            began = time.monotonic()
+            began = boot.restored = time.monotonic()
         try:
             while True:
                 line = machine.console.wait_for_line(OUTCOME, timeout=STEP_TIMEOUT,
@@ -1049,9 +1050,9 @@ class _Trial:
                 if m.event == "cut" or (m.event == "reboot" and m.get("reason") == "update")
                 or m.event == "settled"]
         snap = self.from_snapshot
-        # From a snapshot, the update was already under way when the machine was restored.
-        began = update_began([m for b in boots for m in b.markers()])
-        start = began if began is not None else (0.0 if snap else None)
+        # From a snapshot, the update was already under way when the machine was
+        # restored: its time before the hold is the snapshot's, the rest runs from the restore.
+        start = boots[0].restored if snap else update_began([m for b in boots for m in b.markers()])
         if snap and snap.down_s is not None and start is not None:
             # Restored where the update was held with the device already down
             # (recovery): its last heartbeat came that long before.
