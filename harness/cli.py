@@ -333,6 +333,9 @@ class TrialRate:
     trials: int
     wall_s: float
     steady_per_hour: float | None    # after each worker's first trial (its snapshot)
+    # A campaign long enough that its start and snapshots vanish: `jobs` workers
+    # kept busy with trials, each trial taking its own wall time, its snapshot's aside.
+    long_run_per_hour: float | None
     outcomes: Counter
     by_id: dict[str, str] = field(default_factory=dict)   # each trial's outcome and final version
     # Mean host seconds per trial in each part of a trial (trial/run.py TIMINGS).
@@ -447,12 +450,22 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
     spent: Counter[str] = Counter()
     for e in entries:
         spent.update(e.timings or {})
-    return TrialRate(len(entries), wall, steady, Counter(e.outcome for e in entries),
+    return TrialRate(len(entries), wall, steady, long_run_rate(entries, jobs), Counter(e.outcome for e in entries),
                      {e.id: f"{e.outcome} ({e.final})" for e in entries},
                      {k: round(spent[k] / len(entries), 2) for k in TIMINGS if spent[k]},
                      Counter(e.phase for e in entries), sum(e.same_disk_as is not None for e in entries),
                      sum("without" in (e.same_disk_as or {}) for e in entries),
                      {e.id: fired_at(e) for e in entries})
+
+
+def long_run_rate(entries: list[journal_mod.Entry], jobs: int) -> float | None:
+    """Trials per hour of `jobs` workers that do nothing but trials whose
+    snapshots are taken: from each timed trial's wall time (its timings add up
+    to it), less the snapshot it took. None when no trial was timed."""
+    seconds = [sum(e.timings.values()) - e.timings.get("snapshot", 0.0) for e in entries if e.timings]
+    if not seconds or sum(seconds) <= 0:
+        return None
+    return 3600 * jobs * len(seconds) / sum(seconds)
 
 
 def fired_at(entry: journal_mod.Entry) -> str:
@@ -536,6 +549,8 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
 def print_rate(rate: TrialRate, method: str, start: str, jobs: int, indent: str = "") -> None:
     steady = f", {rate.steady_per_hour:.0f}/hour after each worker's first" \
         if rate.steady_per_hour is not None else ""
+    if rate.long_run_per_hour is not None:
+        steady += f", {rate.long_run_per_hour:.0f}/hour in a long run (snapshots taken)"
     print(f"{indent}{rate.trials} {method} cut trials from {start} over every phase "
           f"({', '.join(f'{p} {k}' for p, k in rate.phases.items())}), -j {jobs}: "
           f"{rate.wall_s:.0f} s wall, {rate.per_hour:.0f} trials/hour{steady}; "
@@ -547,8 +562,9 @@ def print_rate(rate: TrialRate, method: str, start: str, jobs: int, indent: str 
 
 def rate_figures(rate: TrialRate, jobs: int, cold: bool) -> dict:
     return {"trials": rate.trials, "jobs": jobs, "cold": cold, "wall_s": rate.wall_s, "per_hour": rate.per_hour,
-            "steady_per_hour": rate.steady_per_hour, "outcomes": dict(rate.outcomes), "same_disk": rate.same_disk,
-            "same_but_slot": rate.same_but_slot, "timings": rate.timings, "phases": dict(rate.phases)}
+            "steady_per_hour": rate.steady_per_hour, "long_run_per_hour": rate.long_run_per_hour,
+            "outcomes": dict(rate.outcomes), "same_disk": rate.same_disk, "same_but_slot": rate.same_but_slot,
+            "timings": rate.timings, "phases": dict(rate.phases)}
 
 
 def cmd_bench_all(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ trials of one group run on one xdist worker, where they share its snapshot.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -67,13 +68,16 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
     timeout = config.getoption("brownout_trial_timeout")
 
     def run(cut: PlannedCut) -> TrialResult:
+        began = time.monotonic()
         run_dir = journal.path.with_suffix(".logs") / cut.id
         shutil.rmtree(run_dir, ignore_errors=True)
         started = "cold"
+        snapshot_s = 0.0
         try:
             spec = cut.trial()
             snapshot = snapshots(spec, cut.phase, cut.hold_at) \
                 if cut.snapshot and not config.getoption("brownout_cold") else None
+            snapshot_s = time.monotonic() - began
             if snapshot and not cut.rank and cut.index <= snapshot.points:
                 snapshot = None          # the point comes before the hold: start cold
             cold = config.getoption("brownout_cold")
@@ -89,12 +93,23 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         finally:
             for disk in run_dir.glob("*.qcow2"):
                 disk.unlink()            # keep the logs, not the disk
+        if result.timings:
+            result.timings = spent(result.timings, snapshot_s, time.monotonic() - began)
         journal.record(cut.id, cut.kind, cut.phase, result, config.getoption("brownout_seed"), cut.equivalents,
                        dict(cut.equivalent_kinds))
         request.node.user_properties.append(("brownout-trial", result.summary()))
         return result
 
     return run
+
+
+def spent(parts: dict[str, float], snapshot_s: float, wall_s: float) -> dict[str, float]:
+    """A campaign trial's timings: the trial's own parts, the snapshot it waited
+    for (none when its worker had it already) and the rest of its wall time, so
+    that the parts add up to that time."""
+    own = {"snapshot": round(snapshot_s, 3)} if snapshot_s >= 0.01 else {}
+    own |= parts
+    return own | {"other": round(max(0.0, wall_s - sum(own.values())), 3)}
 
 
 def unfinished(cut: PlannedCut, error: BaseException, run_dir: Path, started: str, timeout: float) -> TrialResult:

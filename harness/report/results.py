@@ -300,6 +300,8 @@ def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[
 
 # The suite's files shown one by one on the page, the longest; the rest are summed in one row.
 SUITE_FILES_SHOWN = 15
+# A campaign long enough that its start and snapshots vanish (cli.long_run_rate).
+RATE_LONG_RUN = "long run (snapshots taken)"
 
 
 def _alone_label(rate: dict) -> str:
@@ -330,7 +332,7 @@ def bench_section(path: Path) -> list[str]:
             if "judged_alone" in r:
                 rows.append(_rate_row(_alone_label(r), r["judged_alone"]) + ["0"])
         out += _table(["method", "trials", "jobs", "start", "wall", "trials/hour", "after the first (snapshot)",
-                       "outcomes", "outcome of a disk already judged"], rows)
+                       RATE_LONG_RUN, "outcomes", "outcome of a disk already judged"], rows)
         for r in rates:
             if "judged_alone" in r:
                 differing = r.get("differing", [])
@@ -367,7 +369,7 @@ def bench_section(path: Path) -> list[str]:
         out += [f"Per method, -j {b.get('jobs')}: median cold boot to first heartbeat ({b.get('boots')} boots), "
                 f"bootloader-point cut trials per hour ({b.get('trials')} trials):", ""]
         out += _table(["method", "boot, median", "trials", "jobs", "start", "wall", "trials/hour",
-                       "after the first (snapshot)", "outcomes"],
+                       "after the first (snapshot)", RATE_LONG_RUN, "outcomes"],
                       [[r["method"], f"{r['boot_median_s']:.2f} s", *_rate_row(r["method"], r["rate"])[1:]]
                        for r in b.get("methods", [])])
     elif b["benchmark"] == "suite":
@@ -395,9 +397,10 @@ def _states_row(model: str, r: dict, run: int) -> list[str]:
 
 
 def _rate_row(method: str, r: dict) -> list[str]:
-    steady = r.get("steady_per_hour")
+    steady, long_run = r.get("steady_per_hour"), r.get("long_run_per_hour")
     return [method, str(r["trials"]), str(r["jobs"]), "cold" if r.get("cold") else "snapshots",
             f"{r['wall_s']:.0f} s", f"{r['per_hour']:.0f}", "-" if steady is None else f"{steady:.0f}",
+            "-" if long_run is None else f"{long_run:.0f}",
             ", ".join(f"{k} {v}" for k, v in sorted(r.get("outcomes", {}).items())) or "-"]
 
 

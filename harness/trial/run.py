@@ -71,11 +71,15 @@ OUTCOME = re.compile(r"^BROWNOUT (reboot|confirm|update-error|update-none|cut|cu
                      r"|settled)\b")
 
 
-# Where a trial's host time goes: its start disk and overlay, a snapshot's
-# restore, the boot the agent cuts (power-on or restore to the cut), the
-# fingerprint of the disk the cut left, the other boots of its first cycle,
-# the offline checks, the re-run, the commit check.
-TIMINGS = ("prepare", "restore", "to the cut", "same disk", "boots", "checks", "re-run", "commit check")
+# Where a trial's host time goes: its group's snapshot (the campaign's first
+# trial of the group on a worker takes it), its start disk and overlay, a
+# snapshot's restore, the boot the agent cuts (power-on or restore to the cut),
+# the fingerprint of the disk the cut left, the other boots of its first
+# cycle, the offline checks, the re-run, the commit check, and the rest (the
+# campaign's own bookkeeping around the trial). A campaign's trial has them
+# all; one run on its own has no snapshot or rest.
+TIMINGS = ("snapshot", "prepare", "restore", "to the cut", "same disk", "boots", "checks", "re-run", "commit check",
+           "other")
 # What a trial on a disk already judged takes from the trial that judged it.
 TAKEN_FROM_THE_DISK = ("final", "slot", "verdicts", "notes", "dpkg", "dpkg_rerun", "mixed_roots", "anomalies",
                        "rollback", "refusal", "update_error")

@@ -11,6 +11,7 @@ from harness import cli
 from harness.campaign import runner as campaign
 from harness.campaign.journal import Entry
 from harness.methods import METHODS
+from harness.campaign.pytest_plugin import spent
 from harness.trial.run import Measures
 
 BROWNOUT = str(Path(__file__).resolve().parents[2] / "brownout")
@@ -137,3 +138,16 @@ def test_a_bench_compares_where_cuts_fired_by_phase_and_call_not_by_moving_indic
     assert cli.fired_at(dataclasses.replace(fired, cut={**fired.cut, "index": "1538", "offset": "12541952"})) \
         == cli.fired_at(fired)
     assert cli.fired_at(dataclasses.replace(fired, cut=None)) == "no cut"
+
+
+def test_a_long_run_rate_counts_each_trial_whole_but_for_the_snapshot_it_took() -> None:
+    entry = Entry("ab-pull-cut012-after", "ab", "v2", "v1", ("atomic",), Measures(None, 0, 0, 0, 0.0), "")
+    took = dataclasses.replace(entry, timings=spent({"to the cut": 2.0, "boots": 3.0}, 20.0, 26.0))
+    assert took.timings == {"snapshot": 20.0, "to the cut": 2.0, "boots": 3.0, "other": 1.0}
+    after = dataclasses.replace(entry, timings=spent({"to the cut": 2.0, "boots": 2.0}, 0.0, 5.0))
+    assert "snapshot" not in after.timings and after.timings["other"] == 1.0
+    # Two workers, 6 s and 5 s of trial: 2 trials in 5.5 s of each worker's hour.
+    assert cli.long_run_rate([took, after], jobs=2) == pytest.approx(3600 * 2 * 2 / 11.0)
+    # A trial that ended without timings (an error) is left out, not counted as free.
+    assert cli.long_run_rate([took, after, entry], jobs=2) == cli.long_run_rate([took, after], jobs=2)
+    assert cli.long_run_rate([entry], jobs=2) is None

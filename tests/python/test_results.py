@@ -237,7 +237,7 @@ def test_bench_figures_are_written_as_json_and_shown(tmp_path: Path) -> None:
         "stages": [{"name": "kernel", "min": 1.2, "median": 1.25, "max": 1.4},
                    {"name": "total", "min": 2.1, "median": 2.2, "max": 2.6}]})
     rate = {"trials": 8, "jobs": 2, "cold": False, "wall_s": 60.0, "per_hour": 480.0, "steady_per_hour": None,
-            "outcomes": {"atomic+completes": 8}}
+            "long_run_per_hour": 612.4, "outcomes": {"atomic+completes": 8}}
     every = results.write_bench(tmp_path / "all.json", "all", {
         "jobs": 2, "boots": 3, "trials": 8,
         "methods": [{"method": "ab", "boot_median_s": 2.25, "rate": rate}]})
@@ -247,7 +247,7 @@ def test_bench_figures_are_written_as_json_and_shown(tmp_path: Path) -> None:
     assert table_after(page, "Cold power-on")[1:] == [["kernel", "1.200", "1.250", "1.400"],
                                                       ["total", "2.100", "2.200", "2.600"]]
     assert table_after(page, "Per method, -j 2")[1] == ["ab", "2.25 s", "8", "2", "snapshots", "60 s", "480", "-",
-                                                        "atomic+completes 8"]
+                                                        "612", "atomic+completes 8"]
 
 
 def test_trial_rates_of_every_method_show_where_a_trials_time_goes(tmp_path: Path) -> None:
