@@ -41,7 +41,7 @@ _MAX_SOCKET_PATH = 100
 _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 
 
-def _opt(path: Path) -> str:
+def option_value(path: Path) -> str:
     """A path as a QEMU option value (commas are doubled)."""
     return str(path).replace(",", ",,")
 
@@ -62,7 +62,7 @@ class Disk:
     def args(self) -> list[str]:
         if self.write_log is not None:
             return self._logged_args()
-        drive = (f"if=none,id={self.name},file={_opt(self.path)},format={self.format},"
+        drive = (f"if=none,id={self.name},file={option_value(self.path)},format={self.format},"
                  f"cache=writeback")
         if self.readonly:
             drive += ",readonly=on"
@@ -75,8 +75,8 @@ class Disk:
         and write-zeroes are off so every change reaches the log as data."""
         assert self.write_log is not None
         drive = (f"if=none,id={self.name},driver=blklogwrites,cache=writeback,"
-                 f"file.driver={self.format},file.file.driver=file,file.file.filename={_opt(self.path)},"
-                 f"log.driver=file,log.filename={_opt(self.write_log)},"
+                 f"file.driver={self.format},file.file.driver=file,file.file.filename={option_value(self.path)},"
+                 f"log.driver=file,log.filename={option_value(self.write_log)},"
                  f"log-append=on,log-super-update-interval=1")
         return ["-drive", drive, "-device",
                 f"virtio-blk-device,drive={self.name},discard=off,write-zeroes=off"]
@@ -165,12 +165,12 @@ class MachineConfig:
                 "-bios", str(self.bios)]
         if self.env_flash is not None:
             argv += ["-drive",
-                     f"if=pflash,format=raw,unit=1,file={_opt(self.env_flash)},readonly=on"]
+                     f"if=pflash,format=raw,unit=1,file={option_value(self.env_flash)},readonly=on"]
         for disk in self.disks:
             argv += disk.args()
         argv += self.net.args() if self.net is not None else ["-nic", "none"]
         argv += ["-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none",
-                 "-qmp", f"unix:{_opt(qmp_socket)},server=on,wait=off"]
+                 "-qmp", f"unix:{option_value(qmp_socket)},server=on,wait=off"]
         return argv + list(self.extra_args)
 
 
