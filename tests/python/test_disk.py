@@ -130,3 +130,18 @@ def test_a_device_overlay_on_a_nearly_full_file_system_is_refused_before_it_star
     assert not (tmp_path / "device" / "pristine.qcow2").exists()
     monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=DEVICE_ROOM))
     assert make_overlay(base, tmp_path / "device").is_file()
+
+
+def test_a_partition_is_copied_out_whole_and_sparse(chain: tuple[Path, Path], tmp_path: Path) -> None:
+    base, frozen = chain
+    top = _overlay(frozen, tmp_path / "top.qcow2")
+    _write(top, PART.offset + MIB)                   # inside the partition
+    _write(top, PART.offset + PART.size)             # just past its end: not its bytes
+    out = disk.extract(top, PART, tmp_path / "root.img")
+    expected = bytearray(base.read_bytes()[PART.offset:PART.offset + PART.size])
+    expected[MIB:MIB + 64 * 1024] = b"\xab" * (64 * 1024)
+    assert out.read_bytes() == bytes(expected)
+    # The partition's zeros are holes: only its file system's blocks and the write take room.
+    assert out.stat().st_blocks * 512 < PART.size
+    assert disk.extract(base, PART, tmp_path / "raw.img", fmt="raw").read_bytes() == \
+        base.read_bytes()[PART.offset:PART.offset + PART.size]
