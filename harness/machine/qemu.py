@@ -169,6 +169,8 @@ class MachineConfig:
         for disk in self.disks:
             argv += disk.args()
         argv += self.net.args() if self.net is not None else ["-nic", "none"]
+        # The board's hardware random number generator (images/kernel.config says why).
+        argv += ["-device", "virtio-rng-device"]
         argv += ["-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none",
                  "-qmp", f"unix:{option_value(qmp_socket)},server=on,wait=off"]
         return argv + list(self.extra_args)
