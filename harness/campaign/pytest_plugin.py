@@ -75,9 +75,10 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         snapshot_s = 0.0
         try:
             spec = cut.trial()
+            asked = time.monotonic()
             snapshot = snapshots(spec, cut.phase, cut.hold_at) \
                 if cut.snapshot and not config.getoption("brownout_cold") else None
-            snapshot_s = time.monotonic() - began
+            snapshot_s = time.monotonic() - asked
             if snapshot and not cut.rank and cut.index <= snapshot.points:
                 snapshot = None          # the point comes before the hold: start cold
             cold = config.getoption("brownout_cold")
