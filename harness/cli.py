@@ -579,10 +579,11 @@ def cmd_bench_all(args: argparse.Namespace) -> int:
         log.info("bench: %s done", method)
     print(f"per method, -j {args.jobs}: median cold boot to first heartbeat ({args.boots} boots), "
           f"bootloader-point cut trials per hour ({args.trials} trials)")
-    print(f"  {'method':<11} {'boot s':>7} {'trials/h':>9} {'steady/h':>9}")
+    print(f"  {'method':<11} {'boot s':>7} {'trials/h':>9} {'steady/h':>9} {'long run/h':>11}")
     for method, boot, rate in rows:
-        steady = f"{rate.steady_per_hour:9.0f}" if rate.steady_per_hour is not None else f"{'-':>9}"
-        print(f"  {method:<11} {boot:7.2f} {rate.per_hour:9.0f} {steady}")
+        steady, long_run = (f"{r:.0f}" if r is not None else "-"
+                            for r in (rate.steady_per_hour, rate.long_run_per_hour))
+        print(f"  {method:<11} {boot:7.2f} {rate.per_hour:9.0f} {steady:>9} {long_run:>11}")
     if args.json:
         results.write_bench(args.json, "all", {
             "jobs": args.jobs, "boots": args.boots, "trials": args.trials,
