@@ -10,8 +10,8 @@ import pytest
 from harness import cli
 from harness.campaign import runner as campaign
 from harness.campaign.journal import Entry
-from harness.methods import METHODS
 from harness.campaign.pytest_plugin import spent
+from harness.methods import METHODS
 from harness.trial.run import Measures
 
 BROWNOUT = str(Path(__file__).resolve().parents[2] / "brownout")
@@ -146,7 +146,7 @@ def test_a_long_run_rate_counts_each_trial_whole_but_for_the_snapshot_it_took() 
     assert took.timings == {"snapshot": 20.0, "to the cut": 2.0, "boots": 3.0, "other": 1.0}
     after = dataclasses.replace(entry, timings=spent({"to the cut": 2.0, "boots": 2.0}, 0.0, 5.0))
     assert "snapshot" not in after.timings and after.timings["other"] == 1.0
-    # Two workers, 6 s and 5 s of trial: 2 trials in 5.5 s of each worker's hour.
+    # Trials of 6 s and 5 s once the snapshot is aside, on two workers: two trials every 5.5 s.
     assert cli.long_run_rate([took, after], jobs=2) == pytest.approx(3600 * 2 * 2 / 11.0)
     # A trial that ended without timings (an error) is left out, not counted as free.
     assert cli.long_run_rate([took, after, entry], jobs=2) == cli.long_run_rate([took, after], jobs=2)
