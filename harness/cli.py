@@ -547,13 +547,12 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
 
 
 def print_rate(rate: TrialRate, method: str, start: str, jobs: int, indent: str = "") -> None:
-    steady = f", {rate.steady_per_hour:.0f}/hour after each worker's first" \
-        if rate.steady_per_hour is not None else ""
-    if rate.long_run_per_hour is not None:
-        steady += f", {rate.long_run_per_hour:.0f}/hour in a long run (snapshots taken)"
+    others = "".join(f", {r:.0f}/hour {label}" for r, label in (
+        (rate.steady_per_hour, "after each worker's first"),
+        (rate.long_run_per_hour, "in a long run (snapshots taken)")) if r is not None)
     print(f"{indent}{rate.trials} {method} cut trials from {start} over every phase "
           f"({', '.join(f'{p} {k}' for p, k in rate.phases.items())}), -j {jobs}: "
-          f"{rate.wall_s:.0f} s wall, {rate.per_hour:.0f} trials/hour{steady}; "
+          f"{rate.wall_s:.0f} s wall, {rate.per_hour:.0f} trials/hour{others}; "
           f"{rate.same_disk} took the outcome of a disk already judged"
           + (f" ({rate.same_but_slot} of them equal but for the target slot)" if rate.same_but_slot else ""))
     print(f"{indent}  a trial's host time, mean s: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.timings.items()))
