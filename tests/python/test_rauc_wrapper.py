@@ -2,10 +2,12 @@
 for rauc, curl and the D-Bus tools: which update error each of RAUC's failures
 becomes (with RAUC's words kept), that a RAUC whose service cannot start
 fails at once with one line, never a hang, and how a confirmation marks the
-slot. Never run where it would reboot (an install without --no-reboot, a
+slot, and what is kept of a bundle for the install a power cut stopped.
+Never run where it would reboot (an install without --no-reboot, a
 confirmation that marks bad): the wrapper reboots through /proc/sysrq-trigger."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -17,6 +19,7 @@ from harness.images import REPO
 from harness.machine.console import parse_marker
 
 WRAPPER = REPO / "images" / "methods" / "rauc" / "rootfs" / "usr" / "bin" / "brownout-rauc"
+URL = "http://10.0.2.100/rauc/v2/update.raucb"
 
 # RAUC 1.8's own output for each failure (`rauc install`, Debian 12, arm64).
 ROGUE = ("LastError: signature verification failed: Verify error: unable to get local issuer certificate\n"
@@ -27,12 +30,15 @@ WRONG_DEVICE = ("LastError: Installation error: Compatible mismatch: Expected 'b
                 "manifest has 'other-device'\nInstalling `/data/rauc/update.raucb` failed")
 
 STANDINS = {
-    # rauc: the service stays up unless FAKE_SERVICE=dead; install says FAKE_INSTALL_OUT.
+    # rauc: the service stays up unless FAKE_SERVICE=dead; install says FAKE_INSTALL_OUT
+    # and keeps what it was given to install in installed.
     "rauc": """#!/bin/sh
 case "$1" in
 service) [ "${FAKE_SERVICE:-}" = dead ] && { echo "Failed to load system config: no such key"; exit 1; }
+         touch "$BROWNOUT_RAUC_RUN/service-started"
          exec sleep 30 ;;
-install) [ -n "${FAKE_HANDLER_SAYS:-}" ] && echo "$FAKE_HANDLER_SAYS" > "$BROWNOUT_RAUC_RUN/brownout-rauc-refusal"
+install) cp "$2" "$BROWNOUT_RAUC_RUN/installed"
+         [ -n "${FAKE_HANDLER_SAYS:-}" ] && echo "$FAKE_HANDLER_SAYS" > "$BROWNOUT_RAUC_RUN/brownout-rauc-refusal"
          printf '%s\\n' "$FAKE_INSTALL_OUT"; exit "${FAKE_INSTALL_STATUS:-0}" ;;
 esac
 exit 1
@@ -50,12 +56,27 @@ case "$*" in
     echo '   string "marked slot rootfs.1 as good"' ;;
 esac
 """,
-    "brownout-health": "#!/bin/sh\nexit 0\n",
+    # brownout-health: passes; says in health-saw whether RAUC's service had
+    # started within a few seconds of the check's start.
+    "brownout-health": """#!/bin/sh
+for tenth in $(seq 50); do
+    [ -e "$BROWNOUT_RAUC_RUN/service-started" ] && { echo service > "$BROWNOUT_RAUC_RUN/health-saw"; exit 0; }
+    sleep 0.1
+done
+echo nothing > "$BROWNOUT_RAUC_RUN/health-saw"
+""",
     "dbus-daemon": "#!/bin/sh\nexit 0\n",
     "modprobe": "#!/bin/sh\nexit 0\n",
+    # curl: writes "bundle" to its -o file, counting its calls in curl-calls;
+    # with FAKE_CURL_STATUS, a part of it and that exit status.
     "curl": """#!/bin/sh
+echo "$*" >> "$BROWNOUT_RAUC_RUN/curl-calls"
 while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
-[ "${FAKE_CURL_STATUS:-0}" -eq 0 ] || { echo "curl: (18) transfer closed" >&2; exit "$FAKE_CURL_STATUS"; }
+if [ "${FAKE_CURL_STATUS:-0}" -ne 0 ]; then
+    echo bund > "$out"
+    echo "curl: (18) transfer closed" >&2
+    exit "$FAKE_CURL_STATUS"
+fi
 echo bundle > "$out"
 """,
 }
@@ -76,7 +97,7 @@ def run_wrapper(tmp_path: Path):
         # An install with --no-reboot, or a confirmation whose health check (the
         # stand-in's) passes: a mark-bad would reboot through /proc/sysrq-trigger.
         assert command in ((), ("confirm",))
-        command = command or ("install", "--no-reboot", "http://10.0.2.100/rauc/v2/update.raucb")
+        command = command or ("install", "--no-reboot", URL)
         done = subprocess.run(["sh", str(WRAPPER), *command], env=env, capture_output=True, text=True, timeout=60)
         markers = [m for m in (parse_marker(line, 0.0) for line in done.stdout.splitlines()) if m]
         return done, markers
@@ -156,6 +177,47 @@ def test_a_broken_download_never_reaches_rauc(run_wrapper) -> None:
     reason, detail, message = error_of(markers)
     assert (reason, detail) == ("download", "curl-exit-18") and "transfer closed" in message
     assert "must not run" not in done.stdout
+
+
+def kept_bundle(data: Path, url: str) -> Path:
+    """Where the wrapper keeps the bundle of `url`: named for the URL's MD5."""
+    return data / "rauc" / f"{hashlib.md5(url.encode()).hexdigest()}.raucb"
+
+
+def test_a_broken_download_leaves_nothing_a_later_install_would_take_as_a_bundle(run_wrapper, tmp_path) -> None:
+    run_wrapper(FAKE_CURL_STATUS="18")
+    assert list((tmp_path / "data" / "rauc").iterdir()) == []
+
+
+def test_a_whole_bundle_kept_from_a_stopped_install_is_installed_without_a_download(run_wrapper, tmp_path) -> None:
+    bundle = kept_bundle(tmp_path / "data", URL)
+    bundle.parent.mkdir()
+    bundle.write_text("kept bundle\n")
+    done, markers = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "curl-calls").exists()
+    assert (tmp_path / "installed").read_text() == "kept bundle\n"
+    assert not bundle.exists(), "an installed bundle is not kept"
+
+
+def test_what_a_cut_left_of_other_downloads_goes_and_the_fetched_bundle_is_whole(run_wrapper, tmp_path) -> None:
+    rauc = tmp_path / "data" / "rauc"
+    rauc.mkdir()
+    other = kept_bundle(tmp_path / "data", "http://10.0.2.100/rauc/v3/update.raucb")
+    other.write_text("v3 bundle\n")
+    partial = kept_bundle(tmp_path / "data", URL).with_suffix(".raucb.part")
+    partial.write_text("bund")
+    done, _ = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded")
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "curl-calls").read_text().splitlines()) == 1
+    assert (tmp_path / "installed").read_text() == "bundle\n"
+    assert list(rauc.iterdir()) == []
+
+
+def test_the_rauc_service_starts_while_the_health_check_runs(run_wrapper, tmp_path) -> None:
+    done, _ = run_wrapper("confirm")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "health-saw").read_text() == "service\n"
 
 
 def test_a_confirmation_marks_the_booted_slot_good_through_raucs_d_bus_mark(run_wrapper, tmp_path) -> None:
