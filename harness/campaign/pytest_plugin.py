@@ -76,7 +76,7 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         try:
             spec = cut.trial()
             asked = time.monotonic()
-            snapshot = snapshots(spec, cut.phase, cut.hold_at) \
+            snapshot = snapshots(spec, cut.hold_phase or cut.phase, cut.hold_at) \
                 if cut.snapshot and not config.getoption("brownout_cold") else None
             snapshot_s = time.monotonic() - asked
             if snapshot and not cut.rank and cut.index <= snapshot.points:

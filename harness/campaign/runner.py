@@ -61,7 +61,8 @@ class PlannedCut:
     kind: str = "cut"
     group: str = ""              # trials of one group run on one worker
     snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
-    hold_at: int = 0             # the snapshot holds at this point of the phase (0: its start)
+    hold_at: int = 0             # the snapshot holds at this point of its phase (0: its start)
+    hold_phase: str = ""         # the phase the snapshot holds in ("": the cut's own)
     rank: int = 0                # the point's place in its phase, from 1 (0: aim by index)
     state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
     lazy_writeback: bool = False
@@ -246,28 +247,45 @@ SNAPSHOT_MIN = 3                 # a snapshot costs about one cold trial's updat
 
 
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
-    """Groups for the workers: each method and phase split into at most `jobs`
-    groups of at least four trials, so a snapshot serves several trials; a
-    phase with fewer than SNAPSHOT_MIN trials starts them cold. A group's
-    snapshot holds at its first point, when every trial of it is aimed by
-    its place in the phase, so no trial pays for the time before that point;
-    in the pull phase it holds where the phase starts (snapshot.py)."""
-    by_phase: dict[tuple[str, str, str], list[int]] = {}
+    """Groups for the workers, each sharing one snapshot, and at most `jobs`
+    groups of at least four trials to a set of trials that can share one, so
+    every worker has some; a set of fewer than SNAPSHOT_MIN trials starts cold.
+
+    The pull phase's trials form a set of their own, per method, held where
+    that phase starts (a machine saved mid-transfer loses its connections:
+    snapshot.py). The later phases' cuts, each aimed by its place in its
+    phase, form one set per method, in the order of the update: each group
+    is a run of neighbouring points, held at its first point, in whichever
+    phase that is. A trial traces the update only from that point to its
+    own, so a group never pays for the points between two phases' cuts (an
+    updater whose env writes come both before and after its slot copy) nor
+    twice for one phase. Cuts aimed by index (no place in a phase) are held
+    where their phase starts."""
+    sets: dict[tuple[str, ...], list[int]] = {}
     for i, c in enumerate(planned):
-        if c.kind == "cut":
-            by_phase.setdefault((c.method, c.client, c.phase), []).append(i)
+        if c.kind != "cut":
+            continue
+        after_pull = c.rank and c.phase not in (PULL, CONFIRM)
+        sets.setdefault((c.method, c.client, c.start, "held") if after_pull
+                        else (c.method, c.client, c.start, c.phase), []).append(i)
     out = list(planned)
-    for (method, client, phase), members in by_phase.items():
+    for (method, client, start, name), members in sets.items():
+        members.sort(key=lambda i: planned[i].index)
         groups = max(1, min(jobs, len(members) // 4))
         for g in range(groups):
-            group = members[g::groups]
-            ranks = [planned[i].rank for i in group]
-            hold_at = min(ranks) if all(ranks) and phase != PULL else 0
+            group = members[g * len(members) // groups:(g + 1) * len(members) // groups]
+            first = planned[group[0]]
+            if name == "held":
+                hold_phase, hold_at = first.phase, first.rank
+            else:
+                ranks = [planned[i].rank for i in group]
+                hold_phase, hold_at = name, (min(ranks) if all(ranks) and name != PULL else 0)
             for i in group:
-                snapshot = len(members) >= SNAPSHOT_MIN and phase != CONFIRM \
-                    and not (planned[i].state or planned[i].lazy_writeback) and planned[i].start == "v1"
-                out[i] = replace(planned[i], group=f"{method}-{client}-{phase}-{g}", snapshot=snapshot,
-                                 hold_at=hold_at if snapshot else 0)
+                snapshot = len(members) >= SNAPSHOT_MIN and name != CONFIRM \
+                    and not (planned[i].state or planned[i].lazy_writeback) and start == "v1"
+                suffix = "" if start == "v1" else f"-from-{start}"
+                out[i] = replace(planned[i], group=f"{method}-{client}-{name}{suffix}-{g}", snapshot=snapshot,
+                                 hold_at=hold_at if snapshot else 0, hold_phase=hold_phase if snapshot else "")
     return out
 
 

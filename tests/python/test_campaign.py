@@ -195,26 +195,44 @@ def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
         if c.kind == "cut":
             groups[c.phase].add(c.group)
     assert len(groups["pull"]) == 2                  # 10 trials: one group per worker
-    assert len(groups["bootloader"]) == 1            # 4 trials: one snapshot serves them all
-    assert all(c.snapshot for c in planned if c.phase in ("pull", "bootloader"))
-    assert not any(c.snapshot for c in planned if c.phase == "deploy")   # 2 trials: cold is cheaper
+    # 2 deploy and 4 bootloader trials: one snapshot, held at the first deploy point, serves all six.
+    assert len(groups["bootloader"]) == 1 and groups["deploy"] == groups["bootloader"]
+    assert all(c.snapshot for c in planned if c.kind == "cut")
     assert all(c.group == "" and not c.snapshot for c in planned if c.kind != "cut")
-    # Each group's snapshot holds at its first point, counted in the phase; in
-    # the pull phase where it starts, before the update's first request.
-    for group in {c.group for c in planned if c.snapshot}:
-        members = [c for c in planned if c.group == group]
-        held = 0 if members[0].phase == "pull" else min(c.rank for c in members)
-        assert {c.hold_at for c in members} == {held}, members
+    # A pull group's snapshot holds where the pull starts, before the update's first request.
+    assert {(c.hold_phase, c.hold_at) for c in planned if c.phase == "pull"} == {("pull", 0)}
+    assert {(c.hold_phase, c.hold_at) for c in planned if c.phase in ("deploy", "bootloader")} == {("deploy", 1)}
     pull = [c for c in planned if c.phase == "pull"]
     assert all(c.trial().cut == f"phase=pull,n={c.rank},edge={c.edge}" for c in pull)
 
 
+def test_groups_after_the_pull_are_runs_of_neighbouring_points_held_at_their_first() -> None:
+    """An updater whose env writes come before and after its slot copy: each
+    group holds at its first point, whatever that point's phase, so no trial
+    traces the copy to reach an env write after it."""
+    points = ([{"index": i, "phase": "pull"} for i in range(1, 11)]
+              + [{"index": i, "phase": "bootloader"} for i in (11, 12)]
+              + [{"index": i, "phase": "deploy"} for i in range(13, 1013)]
+              + [{"index": i, "phase": "bootloader"} for i in (1013, 1014)])
+    planned = campaign.group_cuts(plan("rauc", "v2", points, "6", 3), jobs=2)
+    held = sorted((c for c in planned if c.phase != "pull"), key=lambda c: c.index)
+    assert len(held) == 14                           # every bootloader point, both edges; 6 deploy cuts
+    first, second = held[:len(held) // 2], held[len(held) // 2:]
+    assert len({c.group for c in first}) == 1 and len({c.group for c in second}) == 1
+    assert first[0].group != second[0].group
+    for group in (first, second):
+        start = group[0]
+        assert {(c.hold_phase, c.hold_at) for c in group} == {(start.phase, start.rank)}
+        assert all(c.index >= start.index for c in group)
+    assert second[-1].phase == "bootloader" and second[0].phase == "deploy"
+
+
 def test_a_group_with_a_cut_aimed_by_index_holds_where_its_phase_starts() -> None:
-    cuts = [campaign.PlannedCut(f"ab-deploy-{n}", "ab", "v2", "deploy", n, "after", rank=n - 10 if n > 12 else 0)
-            for n in range(12, 16)]
-    assert [(c.snapshot, c.hold_at) for c in campaign.group_cuts(cuts, jobs=2)] == [(True, 0)] * 4
-    aimed = campaign.group_cuts(cuts[1:] + [dataclasses.replace(cuts[0], rank=1)], jobs=2)
-    assert {c.hold_at for c in aimed} == {1}
+    cuts = [campaign.PlannedCut(f"ab-deploy-{n}", "ab", "v2", "deploy", n, "after") for n in range(12, 16)]
+    assert [(c.snapshot, c.hold_phase, c.hold_at) for c in campaign.group_cuts(cuts, jobs=2)] \
+        == [(True, "deploy", 0)] * 4
+    aimed = campaign.group_cuts([dataclasses.replace(c, rank=c.index - 10) for c in cuts], jobs=2)
+    assert {(c.hold_phase, c.hold_at) for c in aimed} == {("deploy", 2)}
 
 
 def test_a_pull_group_holds_where_the_pull_starts_whatever_its_points() -> None:
