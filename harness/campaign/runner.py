@@ -244,6 +244,23 @@ def plan_scenarios(method: str, downtime_runs: int) -> list[PlannedCut]:
 
 
 SNAPSHOT_MIN = 3                 # a snapshot costs about one cold trial's update prefix
+# What one more snapshot's own cost (a boot, the save, a restore: about 3 s)
+# is worth in points traced under the agent, at 0.3-1.5 ms a point under TCG.
+SNAPSHOT_POINTS = 6000
+
+
+def held_groups(indices: list[int], most: int) -> int:
+    """How many runs of neighbouring points to split a set of cuts into (their
+    indices, in order): up to `most`, as long as the later runs' snapshots,
+    each tracing the update from its start to its run's first point, cost
+    less than the tracing they save those runs' trials."""
+    n = len(indices)
+    for groups in range(most, 1, -1):
+        later = [indices[g * n // groups:(g + 1) * n // groups] for g in range(1, groups)]
+        saved = sum(len(run) * (run[0] - indices[0]) for run in later)
+        if saved > sum(run[0] + SNAPSHOT_POINTS for run in later):
+            return groups
+    return 1
 
 
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
@@ -259,8 +276,9 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     phase that is. A trial traces the update only from that point to its
     own, so a group never pays for the points between two phases' cuts (an
     updater whose env writes come both before and after its slot copy) nor
-    twice for one phase. Cuts aimed by index (no place in a phase) are held
-    where their phase starts."""
+    twice for one phase; it is split only where a group's snapshot costs less
+    than the tracing it saves (held_groups). Cuts aimed by index (no place in
+    a phase) are held where their phase starts."""
     sets: dict[tuple[str, ...], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind != "cut":
@@ -272,6 +290,8 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     for (method, client, start, name), members in sets.items():
         members.sort(key=lambda i: planned[i].index)
         groups = max(1, min(jobs, len(members) // 4))
+        if name == "held":
+            groups = held_groups([planned[i].index for i in members], groups)
         for g in range(groups):
             group = members[g * len(members) // groups:(g + 1) * len(members) // groups]
             first = planned[group[0]]

@@ -212,8 +212,8 @@ def test_groups_after_the_pull_are_runs_of_neighbouring_points_held_at_their_fir
     traces the copy to reach an env write after it."""
     points = ([{"index": i, "phase": "pull"} for i in range(1, 11)]
               + [{"index": i, "phase": "bootloader"} for i in (11, 12)]
-              + [{"index": i, "phase": "deploy"} for i in range(13, 1013)]
-              + [{"index": i, "phase": "bootloader"} for i in (1013, 1014)])
+              + [{"index": i, "phase": "deploy"} for i in range(13, 30013)]
+              + [{"index": i, "phase": "bootloader"} for i in (30013, 30014)])
     planned = campaign.group_cuts(plan("rauc", "v2", points, "6", 3), jobs=2)
     held = sorted((c for c in planned if c.phase != "pull"), key=lambda c: c.index)
     assert len(held) == 14                           # every bootloader point, both edges; 6 deploy cuts
@@ -225,6 +225,16 @@ def test_groups_after_the_pull_are_runs_of_neighbouring_points_held_at_their_fir
         assert {(c.hold_phase, c.hold_at) for c in group} == {(start.phase, start.rank)}
         assert all(c.index >= start.index for c in group)
     assert second[-1].phase == "bootloader" and second[0].phase == "deploy"
+
+
+def test_a_set_of_cuts_is_split_only_where_a_later_snapshot_saves_more_tracing_than_it_costs() -> None:
+    near = [190, 190, 191, 191, 193, 193, 194, 194]          # A/B: a few env writes after a small deploy
+    assert campaign.held_groups(near, 2) == 1
+    copy = [11160, 11161, 11500, 12300, 29000, 34000, 34960, 34961]   # env writes on both sides of a slot copy
+    assert campaign.held_groups(copy, 2) == 2
+    # Thousands of cuts over a few hundred points: splitting pays, and every worker gets a group.
+    assert campaign.held_groups([63 + k // 2 for k in range(1524)], 2) == 2
+    assert campaign.held_groups(copy, 1) == 1
 
 
 def test_a_group_with_a_cut_aimed_by_index_holds_where_its_phase_starts() -> None:
