@@ -79,11 +79,25 @@ rig_hold() {
 	done
 }
 
+# rig_network — the drivers nothing but an update needs (the network, FAT)
+# and QEMU's user network, restricted: the update server at 10.0.2.100 is the
+# only peer there is, on the local subnet, so no route is needed.
+rig_network() {
+	read -r modules < /etc/brownout/modules
+	modprobe -a $modules || echo "BROWNOUT init-warning reason=modprobe-failed"
+	ip -batch - <<EOF || echo "BROWNOUT init-warning reason=network"
+link set lo up
+addr add 10.0.2.15/24 dev eth0
+link set eth0 up
+EOF
+}
+
 # rig_install CLIENT — run "CLIENT install URL" as the rig asks, if it asks.
 rig_install() {
 	rig=/sys/firmware/qemu_fw_cfg/by_name/opt/brownout
 	[ -r "$rig/update/raw" ] || return 0
 	rig_hold
+	rig_network
 	# fw_cfg files end without a newline: read fails at their end, yet sets url.
 	read -r url < "$rig/update/raw"
 	client=$1

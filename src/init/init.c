@@ -2,7 +2,7 @@
  * brownout-init: PID 1 of every brownout root. It announces the boot
  * ("BROWNOUT init version=V slot=S"), starts the application, hands the rest
  * of the boot to /usr/lib/brownout/init-late (a shell script: the data
- * partition, late drivers, the network, the method's boot hooks), then reaps
+ * partition, the rig's fw_cfg driver, the method's boot hooks), then reaps
  * children forever and starts the application again whenever it ends: the
  * in-place method restarts it after an upgrade by ending it, as a service
  * manager would. The initramfs hands over /dev, /proc, /sys, /run and /tmp
