@@ -264,14 +264,16 @@ def held_groups(indices: list[int], most: int) -> int:
 
 
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
-    """Groups for the workers, each sharing one snapshot, and at most `jobs`
-    groups of at least four trials to a set of trials that can share one, so
-    every worker has some; a set of fewer than SNAPSHOT_MIN trials starts cold.
+    """Groups for the workers: a group's trials run on one worker, from one
+    snapshot. Each set of trials that can share snapshots is split into at
+    most `jobs` groups of at least four trials, so every worker has some; a
+    set of fewer than SNAPSHOT_MIN trials starts cold.
 
-    The pull phase's trials form a set of their own, per method, held where
-    that phase starts (a machine saved mid-transfer loses its connections:
-    snapshot.py). The later phases' cuts, each aimed by its place in its
-    phase, form one set per method, in the order of the update: each group
+    The pull phase's trials form a set per method, held where that phase
+    starts (a machine saved mid-transfer loses its connections: snapshot.py)
+    and dealt round-robin, so each group has early and late points. The later
+    phases' cuts, each aimed by its place in its phase, form one set per
+    method, in the order of the update: each group
     is a run of neighbouring points, held at its first point, in whichever
     phase that is. A trial traces the update only from that point to its
     own, so a group never pays for the points between two phases' cuts (an
@@ -293,7 +295,8 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
         if name == "held":
             groups = held_groups([planned[i].index for i in members], groups)
         for g in range(groups):
-            group = members[g * len(members) // groups:(g + 1) * len(members) // groups]
+            group = members[g * len(members) // groups:(g + 1) * len(members) // groups] \
+                if name == "held" else members[g::groups]
             first = planned[group[0]]
             if name == "held":
                 hold_phase, hold_at = first.phase, first.rank
