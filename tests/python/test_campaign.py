@@ -202,8 +202,10 @@ def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
     # A pull group's snapshot holds where the pull starts, before the update's first request.
     assert {(c.hold_phase, c.hold_at) for c in planned if c.phase == "pull"} == {("pull", 0)}
     assert {(c.hold_phase, c.hold_at) for c in planned if c.phase in ("deploy", "bootloader")} == {("deploy", 1)}
-    pull = [c for c in planned if c.phase == "pull"]
+    pull = sorted((c for c in planned if c.phase == "pull"), key=lambda c: c.index)
     assert all(c.trial().cut == f"phase=pull,n={c.rank},edge={c.edge}" for c in pull)
+    # Every pull trial replays the transfer from its start: each group gets early and late points.
+    assert pull[0].group != pull[1].group and pull[-2].group != pull[-1].group
 
 
 def test_groups_after_the_pull_are_runs_of_neighbouring_points_held_at_their_first() -> None:
