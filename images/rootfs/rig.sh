@@ -81,7 +81,8 @@ rig_hold() {
 
 # rig_network — the drivers nothing but an update needs (the network, FAT)
 # and QEMU's user network, restricted: the update server at 10.0.2.100 is the
-# only peer there is, on the local subnet, so no route is needed.
+# only peer there is, on the local subnet, so no route is needed. Every hook
+# that updates calls it (rig_install does), after its hold.
 rig_network() {
 	read -r modules < /etc/brownout/modules
 	modprobe -a $modules || echo "BROWNOUT init-warning reason=modprobe-failed"
