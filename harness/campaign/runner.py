@@ -244,8 +244,9 @@ def plan_scenarios(method: str, downtime_runs: int) -> list[PlannedCut]:
 
 
 SNAPSHOT_MIN = 3                 # a snapshot costs about one cold trial's update prefix
-# What one more snapshot's own cost (a boot, the save, a restore: about 3 s)
-# is worth in points traced under the agent, at 0.3-1.5 ms a point under TCG.
+# One more snapshot's own cost (a boot, the save, a restore: about 3 s) in
+# points traced under the agent, at about 0.5 ms a point (0.3-1.5 ms under
+# TCG, by method): what the tracing a split saves must exceed.
 SNAPSHOT_POINTS = 6000
 
 
