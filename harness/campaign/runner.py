@@ -274,14 +274,14 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     starts (a machine saved mid-transfer loses its connections: snapshot.py)
     and dealt round-robin, so each group has early and late points. The later
     phases' cuts, each aimed by its place in its phase, form one set per
-    method, in the order of the update: each group
-    is a run of neighbouring points, held at its first point, in whichever
-    phase that is. A trial traces the update only from that point to its
-    own, so a group never pays for the points between two phases' cuts (an
-    updater whose env writes come both before and after its slot copy) nor
-    twice for one phase; it is split only where a group's snapshot costs less
-    than the tracing it saves (held_groups). Cuts aimed by index (no place in
-    a phase) are held where their phase starts."""
+    method, in the order of the update: each group is a run of neighbouring
+    points, held at its first point, in whichever phase that is. A trial
+    traces the update only from that point to its own, so a group never pays
+    for the points between two phases' cuts (an updater whose env writes come
+    both before and after its slot copy) nor twice for one phase; the set is
+    split only where a group's snapshot costs less than the tracing it saves
+    (held_groups). Cuts aimed by index (no place in a phase) are held where
+    their phase starts."""
     sets: dict[tuple[str, ...], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind != "cut":
@@ -292,22 +292,22 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     out = list(planned)
     for (method, client, start, name), members in sets.items():
         members.sort(key=lambda i: planned[i].index)
+        held = name == "held"
         groups = max(1, min(jobs, len(members) // 4))
-        if name == "held":
+        if held:
             groups = held_groups([planned[i].index for i in members], groups)
+        suffix = "" if start == "v1" else f"-from-{start}"
         for g in range(groups):
-            group = members[g * len(members) // groups:(g + 1) * len(members) // groups] \
-                if name == "held" else members[g::groups]
-            first = planned[group[0]]
-            if name == "held":
-                hold_phase, hold_at = first.phase, first.rank
+            if held:
+                group = members[g * len(members) // groups:(g + 1) * len(members) // groups]
+                hold_phase, hold_at = planned[group[0]].phase, planned[group[0]].rank
             else:
+                group = members[g::groups]
                 ranks = [planned[i].rank for i in group]
                 hold_phase, hold_at = name, (min(ranks) if all(ranks) and name != PULL else 0)
             for i in group:
                 snapshot = len(members) >= SNAPSHOT_MIN and name != CONFIRM \
                     and not (planned[i].state or planned[i].lazy_writeback) and start == "v1"
-                suffix = "" if start == "v1" else f"-from-{start}"
                 out[i] = replace(planned[i], group=f"{method}-{client}-{name}{suffix}-{g}", snapshot=snapshot,
                                  hold_at=hold_at if snapshot else 0, hold_phase=hold_phase if snapshot else "")
     return out
