@@ -15,8 +15,11 @@
 # Its library is gone once the hook is done, and ldconfig then forgets it.
 hooks=/usr/share/mmdebstrap/hooks
 step "rootfs-base: mmdebstrap arm64 ($ROOTFS_PACKAGES), about 3-4 minutes"
-# Man pages, docs and translations are never read on a device; leaving
-# them out makes every image, payload and transfer smaller.
+# Man pages, docs, translations, shell completions, lintian overrides and
+# gpg's help texts are never read on a device, nor are iconv's converters for
+# charsets other than the ones glibc builds in (UTF-8, UTF-16, UTF-32, UCS, ASCII):
+# 19 MB and 250 files. Leaving them out makes every image, payload, transfer
+# and OSTree checkout smaller.
 mmdebstrap --quiet --mode=root --arch=arm64 --variant=essential \
 	--hook-dir="$hooks/merged-usr" --hook-dir="$hooks/eatmydata" \
 	--include="$ROOTFS_PACKAGES" \
@@ -25,6 +28,10 @@ mmdebstrap --quiet --mode=root --arch=arm64 --variant=essential \
 	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
 	--dpkgopt='path-exclude=/usr/share/locale/*' \
 	--dpkgopt='path-exclude=/usr/share/info/*' \
+	--dpkgopt='path-exclude=/usr/share/bash-completion/*' \
+	--dpkgopt='path-exclude=/usr/share/lintian/*' \
+	--dpkgopt='path-exclude=/usr/share/gnupg/help.*' \
+	--dpkgopt='path-exclude=/usr/lib/*/gconv/*.so' \
 	--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
 	--customize-hook='chroot "$1" ldconfig' \
 	"$SUITE" "$OUT/base.tar" "$MIRROR" \
