@@ -66,18 +66,26 @@ done
 echo nothing > "$BROWNOUT_RAUC_RUN/health-saw"
 """,
     "dbus-daemon": "#!/bin/sh\nexit 0\n",
+    # rm: each call's arguments go to rm-calls, then the real rm runs.
+    "rm": """#!/bin/sh
+echo "$*" >> "$BROWNOUT_RAUC_RUN/rm-calls"
+exec /bin/rm "$@"
+""",
     "modprobe": "#!/bin/sh\nexit 0\n",
-    # curl: writes "bundle" to its -o file, counting its calls in curl-calls;
-    # with FAKE_CURL_STATUS, a part of it and that exit status.
+    # curl: writes "bundle" (or FAKE_BUNDLE_KIB KiB of x) to its standard output,
+    # counting its calls in curl-calls; with FAKE_CURL_STATUS, a part of it and that exit status.
     "curl": """#!/bin/sh
 echo "$*" >> "$BROWNOUT_RAUC_RUN/curl-calls"
-while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
 if [ "${FAKE_CURL_STATUS:-0}" -ne 0 ]; then
-    echo bund > "$out"
+    echo bund
     echo "curl: (18) transfer closed" >&2
     exit "$FAKE_CURL_STATUS"
 fi
-echo bundle > "$out"
+if [ -n "${FAKE_BUNDLE_KIB:-}" ]; then
+    head -c "$((FAKE_BUNDLE_KIB * 1024))" /dev/zero | tr '\\0' x
+    exit 0
+fi
+echo bundle
 """,
 }
 
@@ -189,6 +197,24 @@ def test_a_broken_download_leaves_nothing_a_later_install_would_take_as_a_bundle
     assert list((tmp_path / "data" / "rauc").iterdir()) == []
 
 
+def test_a_bundle_that_arrives_in_pieces_is_stored_whole(run_wrapper, tmp_path) -> None:
+    # Stored a MiB at a time: two whole blocks and a short one.
+    done, _ = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded", FAKE_BUNDLE_KIB="2600")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "installed").read_bytes() == b"x" * 2600 * 1024
+
+
+def test_a_bundle_that_cannot_be_stored_is_a_download_error_and_leaves_nothing(run_wrapper, tmp_path) -> None:
+    # The transfer ends well; the write of the file fails (a full data partition).
+    (tmp_path / "bin" / "dd").write_text(
+        "#!/bin/sh\ncat > /dev/null\necho 'dd: error writing: No space left on device' >&2\nexit 1\n")
+    (tmp_path / "bin" / "dd").chmod(0o755)
+    done, markers = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded")
+    assert error_of(markers)[:2] == ("download", "store"), done.stdout
+    assert not (tmp_path / "installed").exists()
+    assert list((tmp_path / "data" / "rauc").iterdir()) == []
+
+
 def test_a_whole_bundle_kept_from_a_stopped_install_is_installed_without_a_download(run_wrapper, tmp_path) -> None:
     bundle = kept_bundle(tmp_path / "data", URL)
     bundle.parent.mkdir()
@@ -212,6 +238,15 @@ def test_what_a_cut_left_of_other_downloads_goes_and_the_fetched_bundle_is_whole
     assert len((tmp_path / "curl-calls").read_text().splitlines()) == 1
     assert (tmp_path / "installed").read_text() == "bundle\n"
     assert list(rauc.iterdir()) == []
+
+
+def test_an_install_into_an_empty_bundle_directory_removes_nothing_before_the_download(
+        run_wrapper, tmp_path) -> None:
+    # Under the agent every unlink is a cut point: one of a file that is not there is a point for nothing.
+    done, _ = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded")
+    assert done.returncode == 0, done.stderr
+    removed = (tmp_path / "rm-calls").read_text().splitlines()
+    assert not [r for r in removed if "*" in r], removed
 
 
 def test_the_rauc_service_starts_while_the_health_check_runs(run_wrapper, tmp_path) -> None:
