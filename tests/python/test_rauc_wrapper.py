@@ -73,9 +73,11 @@ exec /bin/rm "$@"
 """,
     "modprobe": "#!/bin/sh\nexit 0\n",
     # curl: writes "bundle" (or FAKE_BUNDLE_KIB KiB of x) to its standard output,
-    # counting its calls in curl-calls; with FAKE_CURL_STATUS, a part of it and that exit status.
+    # counting its calls in curl-calls and listing in curl-found what the bundle
+    # directory held when it started; with FAKE_CURL_STATUS, a part of it and that exit status.
     "curl": """#!/bin/sh
 echo "$*" >> "$BROWNOUT_RAUC_RUN/curl-calls"
+ls "$BROWNOUT_RAUC_DATA/rauc" >> "$BROWNOUT_RAUC_RUN/curl-found"
 if [ "${FAKE_CURL_STATUS:-0}" -ne 0 ]; then
     echo bund
     echo "curl: (18) transfer closed" >&2
@@ -202,6 +204,13 @@ def test_a_bundle_that_arrives_in_pieces_is_stored_whole(run_wrapper, tmp_path) 
     done, _ = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded", FAKE_BUNDLE_KIB="2600")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "installed").read_bytes() == b"x" * 2600 * 1024
+
+
+def test_the_part_file_is_made_before_the_transfer_starts(run_wrapper, tmp_path) -> None:
+    # Its truncation is the pull's first cut point: a snapshot of the pull holds there, before any connection.
+    done, _ = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "curl-found").read_text() == kept_bundle(tmp_path / "data", URL).name + ".part\n"
 
 
 def test_a_bundle_that_cannot_be_stored_is_a_download_error_and_leaves_nothing(run_wrapper, tmp_path) -> None:
