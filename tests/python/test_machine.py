@@ -168,6 +168,17 @@ def test_qmp_on_a_running_machine(assert_reaped: Callable[[int], None]) -> None:
 
 @pytest.mark.qemu
 @pytest.mark.timeout(60)
+def test_qemu_runs_without_transparent_huge_pages(tmp_path: Path) -> None:
+    with Machine(MachineConfig(), tmp_path / "run").start() as machine:
+        status = Path(f"/proc/{machine.pid}/status").read_text()
+    enabled = [line.split(":")[1].strip() for line in status.splitlines() if line.startswith("THP_enabled:")]
+    if not enabled:
+        pytest.skip("this kernel's /proc/<pid>/status has no THP_enabled line")
+    assert enabled == ["0"]
+
+
+@pytest.mark.qemu
+@pytest.mark.timeout(60)
 def test_qemu_failing_to_start_raises_machine_exited_with_its_stderr(tmp_path: Path) -> None:
     config = MachineConfig(extra_args=["-no-such-option"])
     with Machine(config, tmp_path / "run").start() as machine:
