@@ -52,10 +52,10 @@ def without_huge_pages() -> bool:
     QEMU asks for them on guest RAM and its translation buffer; a host that
     grants them (THP "madvise" or "always") then zeroes, and may compact, 2 MiB
     for every first touch of a guest that touches its RAM sparsely, as a boot
-    and a restored snapshot do. With two devices on two cores that host time
-    is taken from the guests (a trial bench: a third to a half less system
-    time). The setting is the process's and its children inherit it, so it is
-    made once, before the first QEMU; True if the kernel took it."""
+    and a restored snapshot do: host kernel time beside the guests' own, on
+    cores they share (trial benches: 6-40 % less system time without them).
+    The setting is the process's and its children inherit it, so it is made
+    once, before the first QEMU; True if the kernel took it."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
         log.debug("prctl(PR_SET_THP_DISABLE): %s", os.strerror(ctypes.get_errno()))
