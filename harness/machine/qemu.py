@@ -53,7 +53,7 @@ def without_huge_pages() -> bool:
     grants them (THP "madvise" or "always") then zeroes, and may compact, 2 MiB
     for every first touch of a guest that touches its RAM sparsely, as a boot
     and a restored snapshot do: host kernel time beside the guests' own, on
-    cores they share (trial benches: 6-40 % less system time without them).
+    cores they share (trial benches spend less system time without them).
     The setting is the process's and its children inherit it, so it is made
     once, before the first QEMU; True if the kernel took it."""
     libc = ctypes.CDLL(None, use_errno=True)
