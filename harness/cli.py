@@ -8,7 +8,6 @@ import random
 import logging
 import shutil
 import statistics
-import signal
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from .machine.boot import format_timeline, spread, wait_boot
 from .checks.device import Device
 from .methods import METHODS, served_roots
 from .methods.base import CONFIRM
-from .machine.qemu import Machine
+from .machine.qemu import Machine, interrupt_on_term
 from .server import Fault, UpdateServer
 from .storage import crash, life
 from .storage.states import CrashState, unique
@@ -844,14 +843,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    # A TERM (kill, a CI job's timeout) stops a run the way Ctrl-C does: machines reaped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_term()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="brownout: %(message)s", stream=sys.stderr)
     try:

@@ -19,9 +19,16 @@ import pytest
 from . import HarnessError, NoSpace, methods
 from .checks.device import Device
 from .machine.power import PowerSwitch
+from .machine.qemu import interrupt_on_term
 from .server import UpdateServer
 from .machine.snapshot import Snapshot
 from .trial.run import TrialResult, TrialSpec, run_trial, take_snapshot
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Killed (a CI job's timeout, a TERM from a shell), a test run unwinds as
+    # on Ctrl-C: fixtures tear down and their machines are reaped.
+    interrupt_on_term()
 
 
 def _images_or_skip(method: str, run_dir: Path) -> Device:

@@ -63,6 +63,18 @@ def without_huge_pages() -> bool:
     return True
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_term() -> None:
+    """Make a TERM (kill, a CI job's timeout) stop this process as Ctrl-C
+    does, so what runs unwinds and every machine is reaped. Left to its
+    default, a TERM ends the process at once, and its QEMUs, each leading a
+    session of its own, run on. Call it from the main thread."""
+    signal.signal(signal.SIGTERM, _interrupted)
+
+
 def option_value(path: Path) -> str:
     """A path as a QEMU option value (commas are doubled)."""
     return str(path).replace(",", ",,")

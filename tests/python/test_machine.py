@@ -299,3 +299,42 @@ def test_no_qemu_outlives_its_machine_or_the_interpreter(
     assert "dropped-reaped" in words, result.stdout
     assert_reaped(int(words["dropped-reaped"]))
     assert_reaped(int(words["kept"]))
+
+
+TERMINATED_RUN = """
+import os, time
+from pathlib import Path
+from harness.machine.qemu import Machine, MachineConfig
+
+
+def test_waits(tmp_path):
+    with Machine(MachineConfig(), tmp_path / "run").start() as machine:
+        Path(os.environ["QEMU_PID_FILE"]).write_text(str(machine.pid))
+        time.sleep(60)
+"""
+
+
+@pytest.mark.qemu
+@pytest.mark.timeout(90)
+def test_a_test_run_killed_with_term_reaps_its_machines(
+        tmp_path: Path, assert_reaped: Callable[[int], None]) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "test_waits.py").write_text(TERMINATED_RUN)
+    pid_file = tmp_path / "qemu.pid"
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-c", os.devnull, "-p", "no:cacheprovider",
+                            "-p", "harness.fixtures", f"--rootdir={tmp_path}", "--basetemp", str(tmp_path / "base"),
+                            str(tmp_path / "test_waits.py")],
+                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo), "QEMU_PID_FILE": str(pid_file)},
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert run.poll() is None and time.monotonic() < deadline, "the inner run started no machine"
+            time.sleep(0.1)
+        qemu = int(pid_file.read_text())
+        run.terminate()
+        output, _ = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode != 0, output
+    assert_reaped(qemu)
