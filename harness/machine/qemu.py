@@ -42,7 +42,20 @@ _MAX_SOCKET_PATH = 100
 _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 
 
+PR_SET_PDEATHSIG = 1
 PR_SET_THP_DISABLE = 41
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent(parent: int) -> None:
+    """QEMU's preexec_fn, between fork and exec: a SIGKILL once the thread that
+    started it ends, so a harness ended outright (SIGKILL, the OOM killer, an
+    xdist worker its controller kills) leaves no QEMU running, where its
+    finalizers never run. Every machine is stopped before the thread that
+    started it ends."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)          # the parent is already gone: no signal will come
 
 
 @functools.cache
@@ -56,8 +69,7 @@ def without_huge_pages() -> bool:
     cores they share (trial benches spend less system time without them).
     The setting is the process's and its children inherit it, so it is made
     once, before the first QEMU; True if the kernel took it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
+    if _LIBC.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
         log.debug("prctl(PR_SET_THP_DISABLE): %s", os.strerror(ctypes.get_errno()))
         return False
     return True
@@ -318,7 +330,8 @@ class Machine:
             try:
                 self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                               stdout=subprocess.PIPE, stderr=stderr,
-                                              start_new_session=True, close_fds=True)
+                                              start_new_session=True, close_fds=True,
+                                              preexec_fn=functools.partial(_die_with_parent, os.getpid()))
             except OSError as e:
                 raise HarnessError(f"cannot start {argv[0]}: {e}") from e
         self._finalizer = weakref.finalize(self, _kill_group, self._proc)

@@ -338,3 +338,36 @@ def test_a_test_run_killed_with_term_reaps_its_machines(
         run.kill()
     assert run.returncode != 0, output
     assert_reaped(qemu)
+
+
+KILLED_HARNESS = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+from harness.machine.qemu import Machine, MachineConfig
+machine = Machine(MachineConfig()).start()
+print(machine.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting for init to reap it is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.qemu
+@pytest.mark.timeout(60)
+def test_no_qemu_outlives_a_harness_killed_outright() -> None:
+    # SIGKILL runs no finalizer: QEMU goes because its parent did.
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", KILLED_HARNESS, str(repo)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == -9, result.stderr
+    qemu = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _running(qemu) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(qemu), f"QEMU {qemu} outlived the harness that started it"
