@@ -4,7 +4,8 @@ A Machine runs ``qemu-system-aarch64 -M virt`` with U-Boot as firmware.  The
 serial port is QEMU's stdio (read by a Console), QMP listens on a unix socket
 in the run directory.  QEMU runs in its own process group and is always killed
 and reaped: by kill(), by the context manager, and by a finalizer that also
-runs at interpreter exit.
+runs at interpreter exit; if the harness ends without any of those (SIGKILL),
+the kernel kills QEMU (its parent-death signal).
 """
 
 from __future__ import annotations
