@@ -45,35 +45,28 @@ _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 
 PR_SET_PDEATHSIG = 1
 PR_SET_THP_DISABLE = 41
-_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC = ctypes.CDLL(None)
 
 
-def _die_with_parent(parent: int) -> None:
-    """QEMU's preexec_fn, between fork and exec: a SIGKILL once the thread that
-    started it ends, so a harness ended outright (SIGKILL, the OOM killer, an
-    xdist worker its controller kills) leaves no QEMU running, where its
-    finalizers never run. Every machine is stopped before the thread that
-    started it ends."""
+def _child_settings(parent: int) -> None:
+    """QEMU's preexec_fn, between fork and exec.
+
+    A SIGKILL once the thread that started it ends, so a harness ended
+    outright (SIGKILL, the OOM killer, an xdist worker its controller kills)
+    leaves no QEMU running, where its finalizers never run. Every machine is
+    stopped before the thread that started it ends.
+
+    No transparent huge pages: QEMU asks for them on guest RAM and its
+    translation buffer; a host that grants them (THP "madvise" or "always")
+    then zeroes, and may compact, 2 MiB for every first touch of a guest that
+    touches its RAM sparsely, as a boot and a restored snapshot do: host
+    kernel time beside the guests' own, on cores they share (trial benches
+    spend less system time without them). A kernel without the setting runs
+    QEMU as before."""
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)          # the parent is already gone: no signal will come
-
-
-@functools.cache
-def without_huge_pages() -> bool:
-    """Keep transparent huge pages from the QEMUs this process starts.
-
-    QEMU asks for them on guest RAM and its translation buffer; a host that
-    grants them (THP "madvise" or "always") then zeroes, and may compact, 2 MiB
-    for every first touch of a guest that touches its RAM sparsely, as a boot
-    and a restored snapshot do: host kernel time beside the guests' own, on
-    cores they share (trial benches spend less system time without them).
-    The setting is the process's and its children inherit it, so it is made
-    once, before the first QEMU; True if the kernel took it."""
-    if _LIBC.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
-        log.debug("prctl(PR_SET_THP_DISABLE): %s", os.strerror(ctypes.get_errno()))
-        return False
-    return True
+    _LIBC.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -325,14 +318,13 @@ class Machine:
         sock.unlink(missing_ok=True)
         argv = self.config.args(sock)
         log.debug("%s: starting %s", self.name, " ".join(argv))
-        without_huge_pages()
         with open(self.run_dir / "qemu.stderr", "wb") as stderr:
             self.t_power_on = time.monotonic()
             try:
                 self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                               stdout=subprocess.PIPE, stderr=stderr,
                                               start_new_session=True, close_fds=True,
-                                              preexec_fn=functools.partial(_die_with_parent, os.getpid()))
+                                              preexec_fn=functools.partial(_child_settings, os.getpid()))
             except OSError as e:
                 raise HarnessError(f"cannot start {argv[0]}: {e}") from e
         self._finalizer = weakref.finalize(self, _kill_group, self._proc)

@@ -21,6 +21,9 @@ ENV_MARKER_THEN_WAIT = "bootdelay=0\nbootcmd=echo BROWNOUT test-boot n=1; sleep 
 ENV_MARKER_THEN_RESET = "bootdelay=0\nbootcmd=echo BROWNOUT test-boot n=1; reset\n"
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def _console(machine: Machine):  # the console of a started machine
     assert machine.started
     return machine.console
@@ -291,8 +294,7 @@ print("kept", kept.pid, flush=True)
 @pytest.mark.timeout(60)
 def test_no_qemu_outlives_its_machine_or_the_interpreter(
         assert_reaped: Callable[[int], None]) -> None:
-    repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", SAFETY_NET_CHILD, str(repo)],
+    result = subprocess.run([sys.executable, "-c", SAFETY_NET_CHILD, str(REPO)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     words = dict(line.split() for line in result.stdout.splitlines())
@@ -318,13 +320,12 @@ def test_waits(tmp_path):
 @pytest.mark.timeout(90)
 def test_a_test_run_killed_with_term_reaps_its_machines(
         tmp_path: Path, assert_reaped: Callable[[int], None]) -> None:
-    repo = Path(__file__).resolve().parents[2]
     (tmp_path / "test_waits.py").write_text(TERMINATED_RUN)
     pid_file = tmp_path / "qemu.pid"
     run = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-c", os.devnull, "-p", "no:cacheprovider",
                             "-p", "harness.fixtures", f"--rootdir={tmp_path}", "--basetemp", str(tmp_path / "base"),
                             str(tmp_path / "test_waits.py")],
-                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo), "QEMU_PID_FILE": str(pid_file)},
+                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO), "QEMU_PID_FILE": str(pid_file)},
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -362,8 +363,7 @@ def _running(pid: int) -> bool:
 @pytest.mark.timeout(60)
 def test_no_qemu_outlives_a_harness_killed_outright() -> None:
     # SIGKILL runs no finalizer: QEMU goes because its parent did.
-    repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", KILLED_HARNESS, str(repo)],
+    result = subprocess.run([sys.executable, "-c", KILLED_HARNESS, str(REPO)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == -9, result.stderr
     qemu = int(result.stdout.split()[0])
