@@ -41,6 +41,13 @@ REAP_TIMEOUT = 10.0
 # AF_UNIX paths are limited to 108 bytes including the NUL.
 _MAX_SOCKET_PATH = 100
 _ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+# On QEMU's multiplexed console, Ctrl-A b is a serial break; the guest's
+# kernel takes the character after a break as a magic SysRq key.
+SERIAL_BREAK = "\x01b"
+# SysRq's help, the answer to a key it has no action for ("h"): the last line
+# of a task listing asked for before it.
+SYSRQ_HELP = re.compile(r"sysrq: HELP : ")
+TASK_LIST_TIMEOUT = 30.0
 
 
 PR_SET_PDEATHSIG = 1
@@ -211,7 +218,10 @@ class MachineConfig:
         argv += self.net.args() if self.net is not None else ["-nic", "none"]
         # The board's hardware random number generator (images/kernel.config says why).
         argv += ["-device", "virtio-rng-device"]
-        argv += ["-no-reboot", "-display", "none", "-serial", "stdio", "-monitor", "none",
+        # The console multiplexed, with nothing else on it, for its escape: a
+        # serial break on demand (list_tasks).
+        argv += ["-no-reboot", "-display", "none", "-chardev", "stdio,id=console,mux=on",
+                 "-serial", "chardev:console", "-monitor", "none",
                  "-qmp", f"unix:{option_value(qmp_socket)},server=on,wait=off"]
         return argv + list(self.extra_args)
 
@@ -358,6 +368,25 @@ class Machine:
             client.connect(timeout)
             self._qmp = client
         return self._qmp
+
+    def list_tasks(self, timeout: float = TASK_LIST_TIMEOUT) -> bool:
+        """Have the guest's kernel list its tasks on the console, for a guest
+        that stopped answering: the blocked ones (SysRq "w"), then every one
+        with its stack ("t"). True once the listing is whole on the console
+        (and in console.log); False when the guest did not give it in time.
+        The console's log level goes to 9 first ("9"): a kernel booted `quiet`
+        keeps the listing, logged at KERN_INFO, off the console. The machine
+        is not meant to run on afterwards."""
+        if not self.alive:
+            return False
+        since = len(self.console.lines)
+        try:
+            self.console.send("".join(SERIAL_BREAK + key for key in "9wth"))
+            self.console.wait_for_line(SYSRQ_HELP, timeout, since_index=since, check_failures=False)
+        except HarnessError as e:       # a timeout, or the machine gone
+            log.info("%s: no task listing from the guest: %s", self.name, str(e).splitlines()[0])
+            return False
+        return True
 
     def wait_exit(self, timeout: float) -> int:
         """Wait at most ``timeout`` s for QEMU to exit on its own; return its status."""

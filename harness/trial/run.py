@@ -949,7 +949,12 @@ class _Trial:
         except (ConsoleTimeout, MachineExited) as e:
             boot.failure = type(e).__name__
             self.notes.append(f"boot {len(self.boots)}: {str(e).splitlines()[0]}")
-        if boot.rebooted:
+            # What each task was doing when the guest stopped answering, before its power goes.
+            if isinstance(e, ConsoleTimeout) and machine.list_tasks():
+                self.notes.append(f"boot {len(self.boots)}: the guest's tasks when it stopped answering "
+                                  f"(SysRq w and t) are in {machine.run_dir / 'console.log'}")
+        # A boot that stopped answering is cut at once: it had its time.
+        if boot.rebooted and boot.failure != ConsoleTimeout.__name__:
             try:
                 qmp.wait_event("SHUTDOWN", timeout=30.0)
             except HarnessError:

@@ -1,15 +1,18 @@
 """End to end: the built A/B device boots through U-Boot, survives a power cut."""
 from __future__ import annotations
 
+import dataclasses
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import BootFailure
+from harness import BootFailure, methods
 from harness.machine.boot import wait_boot
 from harness.checks.device import Device, partitions, pristine_disk
 from harness.machine.qemu import Disk, Machine, MachineConfig
+from harness.trial import run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(300)]
 
@@ -56,6 +59,34 @@ def test_ab_boots_v1_and_comes_back_after_a_power_cut(device_factory, power_fact
     assert second.console.markers("uboot-save")[0].get("a_left") == "1"
     power.cut()
     assert_reaped(second.pid)
+
+
+def test_a_running_guest_lists_its_tasks_on_the_console_when_asked(device_factory, power_factory) -> None:
+    machine = power_factory(device_factory("ab")).on()
+    wait_boot(machine, timeout=BOOT_TIMEOUT)
+    since = len(machine.console.lines)
+    assert machine.list_tasks()
+    listing = "\n".join(line.text for line in machine.console.lines[since:])
+    assert "sysrq: Show Blocked State" in listing and "sysrq: Show State" in listing, listing[-2000:]
+    # "t" lists every task, the application's with its state and stack.
+    assert re.search(r"task:brownout-app\s+state:", listing), listing[-2000:]
+    assert "disabled" not in listing, listing[-2000:]
+    # The guest runs on: the keys were SysRq's, not the application's input.
+    machine.console.wait_for_marker("heartbeat", timeout=10.0, since_index=len(machine.console.lines))
+
+
+def test_a_boot_that_stops_answering_leaves_its_tasks_listed(trial, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No update is done within a second, and the device gets that one boot.
+    monkeypatch.setattr(run, "STEP_TIMEOUT", 1.0)
+    monkeypatch.setitem(methods.METHODS, "ab", dataclasses.replace(methods.get("ab"), boot_limit=1, extra_boots=0))
+    result = trial(method="ab", payload="v2")
+    assert len(result.boots) == 1 and result.boots[0]["failure"] == "ConsoleTimeout", result.summary()
+    listed = [note for note in result.notes if "tasks when it stopped answering" in note]
+    assert len(listed) == 1 and listed[0].startswith("boot 1: "), result.summary()
+    console = Path(listed[0].rsplit(" are in ", 1)[1]).read_text()
+    assert re.search(r"task:brownout-init\s+state:", console), console[-2000:]
+    # Cut at once: no wait for a reboot of its own.
+    assert not any("no guest reboot seen" in note for note in result.notes), result.summary()
 
 
 def boot_fails_at_once(device: Device, disk: Path, tmp_path: Path, reason: str, assert_reaped) -> None:

@@ -48,7 +48,8 @@ def test_command_line(tmp_path: Path) -> None:
             f"{sys.executable} {RELAY} 127.0.0.1 8080 "
             "-device virtio-net-device,netdev=net0") in joined
     assert "-nic" not in argv and "pflash" not in joined
-    for option in ("-no-reboot", "-display none", "-serial stdio", "-monitor none",
+    for option in ("-no-reboot", "-display none", "-chardev stdio,id=console,mux=on",
+                   "-serial chardev:console", "-monitor none",
                    "-qmp unix:/run/qmp.sock,server=on,wait=off"):
         assert option in joined
 
