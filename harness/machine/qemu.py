@@ -375,8 +375,8 @@ class Machine:
         with its stack ("t"). True once the listing is whole on the console
         (and in console.log); False when the guest did not give it in time.
         The console's log level goes to 9 first ("9"): a kernel booted `quiet`
-        keeps the listing, logged at KERN_INFO, off the console. The machine
-        is not meant to run on afterwards."""
+        keeps the listing, logged at KERN_INFO, off the console. It stays
+        there: list a machine's tasks only before its power is cut."""
         if not self.alive:
             return False
         since = len(self.console.lines)

@@ -68,7 +68,7 @@ def test_a_running_guest_lists_its_tasks_on_the_console_when_asked(device_factor
     assert machine.list_tasks()
     listing = "\n".join(line.text for line in machine.console.lines[since:])
     assert "sysrq: Show Blocked State" in listing and "sysrq: Show State" in listing, listing[-2000:]
-    # "t" lists every task, the application's with its state and stack.
+    # "t" lists every task, the application's with its state.
     assert re.search(r"task:brownout-app\s+state:", listing), listing[-2000:]
     assert "disabled" not in listing, listing[-2000:]
     # The guest runs on: the keys were SysRq's, not the application's input.
@@ -76,15 +76,17 @@ def test_a_running_guest_lists_its_tasks_on_the_console_when_asked(device_factor
 
 
 def test_a_boot_that_stops_answering_leaves_its_tasks_listed(trial, monkeypatch: pytest.MonkeyPatch) -> None:
-    # No update is done within a second, and the device gets that one boot.
-    monkeypatch.setattr(run, "STEP_TIMEOUT", 1.0)
+    # Four seconds: the guest's kernel is up (a boot to the application takes
+    # one here), its update is not done (it takes ten); and the device gets that one boot.
+    monkeypatch.setattr(run, "STEP_TIMEOUT", 4.0)
     monkeypatch.setitem(methods.METHODS, "ab", dataclasses.replace(methods.get("ab"), boot_limit=1, extra_boots=0))
     result = trial(method="ab", payload="v2")
     assert len(result.boots) == 1 and result.boots[0]["failure"] == "ConsoleTimeout", result.summary()
     listed = [note for note in result.notes if "tasks when it stopped answering" in note]
     assert len(listed) == 1 and listed[0].startswith("boot 1: "), result.summary()
     console = Path(listed[0].rsplit(" are in ", 1)[1]).read_text()
-    assert re.search(r"task:brownout-init\s+state:", console), console[-2000:]
+    # Whatever the guest was running by then, the kernel's own threads are listed.
+    assert re.search(r"task:kthreadd\s+state:", console), console[-2000:]
     # Cut at once: no wait for a reboot of its own.
     assert not any("no guest reboot seen" in note for note in result.notes), result.summary()
 
