@@ -78,6 +78,12 @@ def group_members(pgid: int) -> list[int]:
 
 
 @pytest.fixture
+def live_group() -> Callable[[int], list[int]]:
+    """group_members, for a test that waits for a process group to end."""
+    return group_members
+
+
+@pytest.fixture
 def assert_reaped() -> Callable[[int], None]:
     """Check that QEMU ``pid`` is gone: not running, not a zombie, no group left."""
 

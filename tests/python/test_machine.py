@@ -352,23 +352,16 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def _running(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie waiting for init to reap it is not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 @pytest.mark.qemu
 @pytest.mark.timeout(60)
-def test_no_qemu_outlives_a_harness_killed_outright() -> None:
-    # SIGKILL runs no finalizer: QEMU goes because its parent did.
+def test_no_qemu_outlives_a_harness_killed_outright(live_group: Callable[[int], list[int]]) -> None:
+    # SIGKILL runs no finalizer: QEMU goes because its parent did. Its group is
+    # its own; a zombie left for init to reap is not running.
     result = subprocess.run([sys.executable, "-c", KILLED_HARNESS, str(REPO)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == -9, result.stderr
     qemu = int(result.stdout.split()[0])
     deadline = time.monotonic() + 10
-    while _running(qemu) and time.monotonic() < deadline:
+    while live_group(qemu) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _running(qemu), f"QEMU {qemu} outlived the harness that started it"
+    assert not live_group(qemu), f"QEMU {qemu} outlived the harness that started it"
