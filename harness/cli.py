@@ -6,6 +6,7 @@ import dataclasses
 import json
 import random
 import logging
+import os
 import shutil
 import statistics
 import sys
@@ -74,21 +75,29 @@ DEMO_DOWNTIME_RUNS = 2
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's first command: a small comparative campaign on the built-in
-    images, every method and phase, ending with its report and evidence bundle."""
+    images, every method and phase, ending with its report and evidence bundle.
+    Where its time went goes to build/bench/demo.json (demo_figures)."""
+    began, started = results.stamp(), time.time()
     images.build()
+    built = images.last_build()
     names = sorted(METHODS)
     out = images.BUILD / "demo"
     shutil.rmtree(out, ignore_errors=True)
     journal = journal_mod.Journal(out / "demo.jsonl")
     args.seed, args.resume, args.cold, args.judge_every_trial = 1, False, False, False
+    marks = [("images", time.time())]
     planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS, args.jobs,
                                every_bootloader_point=False)
+    marks.append(("records", time.time()))
     args.trial_timeout = campaign.DEFAULT_TRIAL_TIMEOUT
-    started = time.monotonic()
     failing = run_campaign(planned, journal, args)
+    marks.append(("trials", time.time()))
     log.info("demo: %d trials in %.0f s, %d missed their expectation (see the report)",
-             len(planned), time.monotonic() - started, len(failing))
+             len(planned), marks[-1][1] - marks[-2][1], len(failing))
     write_report(journal.path, with_evidence=True)
+    marks.append(("report and evidence", time.time()))
+    figures = demo_figures(started, marks, built, os.environ.get(MAKE_STARTED), len(planned), args.jobs)
+    log.info("demo: its figures are in %s", results.write_bench(DEMO_BENCH, "demo", figures, began))
     # Findings (a method that does not roll back, say) are the demo's output; a
     # trial the harness could not finish is not, and fails the run.
     unfinished = [e for e in failing if e.final in journal_mod.UNFINISHED]
@@ -97,6 +106,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"comparison is incomplete (see the report)", file=sys.stderr)
         return 1
     return 0
+
+
+# Set by the Makefile when `make` starts: the demo's time then counts from
+# there, the packages and the image build included.
+MAKE_STARTED = "BROWNOUT_MAKE_STARTED"
+DEMO_BENCH = images.BUILD / "bench" / "demo.json"
+
+
+def demo_figures(started: float, marks: list[tuple[str, float]], built: dict | None,
+                 make_started: str | None, trials: int, jobs: int) -> dict:
+    """The demo's wall time, part by part (seconds), each `marks` entry ending
+    one. From `make demo`'s start when the Makefile says when that was: the
+    packages, then the image build that make ran (`built`, images.last_build:
+    the steps it built, and took from the cache), told apart from a build
+    before this make by its start."""
+    try:
+        since: float | None = float(make_started) if make_started else None
+    except ValueError:
+        since = None
+    if since is not None and since > started:
+        since = None
+    made = built if since is not None and built and built["began"] >= since else None
+    parts: list[tuple[str, float]] = []
+    if made:
+        parts += [("packages", made["began"] - since), ("image build", made["ended"] - made["began"]),
+                  ("before the demo", started - made["ended"])]
+    elif since is not None:
+        parts.append(("packages (images up to date)", started - since))
+    previous = started
+    for name, at in marks:
+        parts.append((name, at - previous))
+        previous = at
+    steps = made["steps"] if made else {}
+    return {"trials": trials, "jobs": jobs, "from_make": since is not None,
+            "wall_s": round(previous - (since if since is not None else started), 1),
+            "parts": [{"part": name, "seconds": round(seconds, 1)} for name, seconds in parts],
+            "steps_built": {k: v for k, v in sorted(steps.items()) if v is not None},
+            "steps_taken": sorted(k for k, v in steps.items() if v is None)}
 
 
 def cmd_bench_boot(args: argparse.Namespace) -> int:

@@ -328,6 +328,8 @@ def _run_step(step: Step, key: str) -> float:
 # How long each step took when it was last built, kept with the download cache
 # (it outlives build/): the progress line's estimate of the time left.
 DURATIONS = CACHE / "step-seconds.json"
+# In IMAGES: what the last build with work to do did (last_build).
+LAST_BUILD_FILE = ".last-build.json"
 
 
 def read_seconds(path: Path) -> dict[str, float]:
@@ -398,20 +400,35 @@ def build(only: list[str] | None = None, force: bool = False) -> dict[str, str]:
                 renewed.add(each.name)
             else:
                 log.info("step %s: up to date", each.name)
-        _build_steps([(each, key) for each, key in todo if each.name in renewed], force)
+        began = time.time()
+        made = _build_steps([(each, key) for each, key in todo if each.name in renewed], force)
+        if made:
+            replace_file(IMAGES / LAST_BUILD_FILE, json.dumps({"began": began, "ended": time.time(), "steps": made}))
     return keys
 
 
-def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JOBS) -> None:
+def last_build() -> dict | None:
+    """What the last build that had work to do did: when it began and ended
+    (seconds since the epoch), and each step it built (seconds) or took (None)."""
+    try:
+        record = json.loads((IMAGES / LAST_BUILD_FILE).read_text())
+        return record if isinstance(record, dict) and "steps" in record else None
+    except (OSError, ValueError):
+        return None
+
+
+def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JOBS) -> dict[str, float | None]:
     """Build (or take) the steps of `todo`, in dependency order, `jobs` at a
     time: each starts once the steps it depends on are done. After a failure
-    no step starts; the ones running finish, then the first error is raised."""
+    no step starts; the ones running finish, then the first error is raised.
+    Returns each step's build seconds (None: taken from the cache)."""
     durations = read_seconds(DURATIONS)
     names = {each.name for each, _ in todo}
     pending = list(todo)
     done: set[str] = set()
     errors: list[HarnessError] = []
     running: dict[Future[float | None], Step] = {}
+    made: dict[str, float | None] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
             ready = [] if errors else \
@@ -433,11 +450,13 @@ def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JO
                     errors.append(e)
                     continue
                 done.add(each.name)
+                made[each.name] = seconds
                 if seconds is not None:
                     durations[each.name] = round(seconds, 1)
                     write_seconds(DURATIONS, durations)
     if errors:
         raise errors[0]
+    return made
 
 
 def _make(step: Step, key: str, force: bool) -> float | None:

@@ -372,6 +372,16 @@ def bench_section(path: Path) -> list[str]:
                        "after the first (snapshot)", RATE_LONG_RUN, "outcomes"],
                       [[r["method"], f"{r['boot_median_s']:.2f} s", *_rate_row(r["method"], r["rate"])[1:]]
                        for r in b.get("methods", [])])
+    elif b["benchmark"] == "demo":
+        since = "`make demo`'s start" if b.get("from_make") else "`brownout demo`'s start"
+        out += [f"The demo ({b['trials']} trials, -j {b['jobs']}): {b['wall_s']:.0f} s "
+                f"({b['wall_s'] / 60:.1f} min) from {since} to its report, part by part:", ""]
+        out += _table(["part", "seconds"], [[r["part"], f"{r['seconds']:.0f}"] for r in b["parts"]])
+        built, taken = b.get("steps_built", {}), b.get("steps_taken", [])
+        if built or taken:
+            longest = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(built.items(), key=lambda kv: -kv[1])[:3])
+            out += [(f"The image build built {len(built)} steps, two at a time (the longest: {longest})"
+                     if built else "The image build built no step") + f" and took {len(taken)} from the cache.", ""]
     elif b["benchmark"] == "suite":
         busy = b["test_s"] / (b["wall_s"] * b["workers"]) if b["wall_s"] else 0
         out += [f"The test suite, as `make test` runs it (pytest, -n {b['workers']}): {b['tests']} tests in "

@@ -215,11 +215,17 @@ def two_clones(tmp_path, monkeypatch):
 def test_kept_outputs_serve_another_clone_byte_for_byte(two_clones) -> None:
     build, root = two_clones
     assert build("one") == ["base", "top"]
+    first = images.last_build()
+    assert first is not None and set(first["steps"]) == {"base", "top"}
+    assert all(isinstance(s, float) for s in first["steps"].values()) and first["began"] <= first["ended"]
     assert build("two") == []
+    assert images.last_build()["steps"] == {"base": None, "top": None}, "taken, not built"
     for name in ("base", "top"):
         assert (root / "two" / name / f"{name}.bin").read_bytes() == (root / "one" / name / f"{name}.bin").read_bytes()
         assert images.build_id(root / "two" / name) == images.build_id(root / "one" / name)
+    taken = images.last_build()
     assert build("two") == [], "taken outputs are up to date"
+    assert images.last_build() == taken, "a build with nothing to do leaves the last one's record"
 
 
 def test_an_output_built_from_another_build_of_its_dep_is_not_taken(two_clones) -> None:
