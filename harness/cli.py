@@ -85,7 +85,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     shutil.rmtree(out, ignore_errors=True)
     journal = journal_mod.Journal(out / "demo.jsonl")
     args.seed, args.resume, args.cold, args.judge_every_trial = 1, False, False, False
-    marks = [("images", time.time())]
+    marks = [("image check", time.time())]
     planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS, args.jobs,
                                every_bootloader_point=False)
     marks.append(("records", time.time()))

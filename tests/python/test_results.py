@@ -306,11 +306,11 @@ def test_states_figures_show_both_ways_and_the_states_that_differ(tmp_path: Path
 def test_the_demo_counts_from_makes_start_and_tells_this_makes_image_build_from_an_earlier_one(
         tmp_path: Path) -> None:
     from harness.cli import demo_figures
-    marks = [("images", 1010.0), ("records", 1070.0), ("trials", 1460.0), ("report and evidence", 1480.0)]
+    marks = [("image check", 1010.0), ("records", 1070.0), ("trials", 1460.0), ("report and evidence", 1480.0)]
     build = {"began": 120.0, "ended": 900.0, "steps": {"kernel": 614.2, "rootfs": 24.0, "keys": None}}
     cold = demo_figures(1000.0, marks, build, "100.0", 43, 2)
     assert [(p["part"], p["seconds"]) for p in cold["parts"]] == [
-        ("packages", 20.0), ("image build", 780.0), ("before the demo", 100.0), ("images", 10.0),
+        ("packages", 20.0), ("image build", 780.0), ("before the demo", 100.0), ("image check", 10.0),
         ("records", 60.0), ("trials", 390.0), ("report and evidence", 20.0)]
     assert cold["wall_s"] == 1380.0 and cold["from_make"]
     assert cold["steps_built"] == {"kernel": 614.2, "rootfs": 24.0} and cold["steps_taken"] == ["keys"]
@@ -320,7 +320,7 @@ def test_the_demo_counts_from_makes_start_and_tells_this_makes_image_build_from_
     assert warm["steps_built"] == {} and warm["wall_s"] == 530.0
     # Run as `brownout demo` alone (or with a start the Makefile did not give): from its own start.
     for alone in (demo_figures(1000.0, marks, build, None, 43, 2), demo_figures(1000.0, marks, build, "x", 43, 2)):
-        assert alone["parts"][0] == {"part": "images", "seconds": 10.0}
+        assert alone["parts"][0] == {"part": "image check", "seconds": 10.0}
         assert alone["wall_s"] == 480.0 and not alone["from_make"]
     page = results.render([], [results.write_bench(tmp_path / "demo.json", "demo", cold)], STAMP)
     assert "The demo (43 trials, -j 2): 1380 s (23.0 min) from `make demo`'s start to its report" in page
