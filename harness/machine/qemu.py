@@ -51,7 +51,6 @@ TASK_LIST_TIMEOUT = 30.0
 
 
 PR_SET_PDEATHSIG = 1
-PR_SET_THP_DISABLE = 41
 _LIBC = ctypes.CDLL(None)
 
 
@@ -63,17 +62,14 @@ def _child_settings(parent: int) -> None:
     leaves no QEMU running, where its finalizers never run. Every machine is
     stopped before the thread that started it ends.
 
-    No transparent huge pages: QEMU asks for them on guest RAM and its
-    translation buffer; a host that grants them (THP "madvise" or "always")
-    then zeroes, and may compact, 2 MiB for every first touch of a guest that
-    touches its RAM sparsely, as a boot and a restored snapshot do: host
-    kernel time beside the guests' own, on cores they share (trial benches
-    spend less system time without them). A kernel without the setting runs
-    QEMU as before."""
+    Transparent huge pages stay as the host grants them: QEMU asks for them
+    on guest RAM, and restoring a snapshot writes a few hundred MiB of it at
+    once. Where the host's page faults are dear (a host that is itself a
+    virtual machine), faulting that in 4 KiB at a time made every restore
+    several times slower, and trials with it."""
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)          # the parent is already gone: no signal will come
-    _LIBC.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
 
 
 def _interrupted(signum: int, frame: object) -> None:

@@ -172,13 +172,14 @@ def test_qmp_on_a_running_machine(assert_reaped: Callable[[int], None]) -> None:
 
 @pytest.mark.qemu
 @pytest.mark.timeout(60)
-def test_qemu_runs_without_transparent_huge_pages(tmp_path: Path) -> None:
+def test_qemu_may_have_transparent_huge_pages(tmp_path: Path) -> None:
+    """Nothing takes them from QEMU: a restored snapshot's RAM faults in 2 MiB at a time."""
     with Machine(MachineConfig(), tmp_path / "run").start() as machine:
         status = Path(f"/proc/{machine.pid}/status").read_text()
     enabled = [line.split(":")[1].strip() for line in status.splitlines() if line.startswith("THP_enabled:")]
-    if not enabled:
-        pytest.skip("this kernel's /proc/<pid>/status has no THP_enabled line")
-    assert enabled == ["0"]
+    if not enabled or not Path("/sys/kernel/mm/transparent_hugepage").is_dir():
+        pytest.skip("this kernel has no transparent huge pages to give")
+    assert enabled == ["1"]
 
 
 @pytest.mark.qemu
