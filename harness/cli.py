@@ -479,14 +479,24 @@ def bench_states(method: str, states: int, jobs: int, seed: int, both_ways: bool
 
 def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, cold: bool,
                   same_disk: bool = False, hold_rerun: bool = True) -> TrialRate:
-    """Run `planned` as a campaign into a scratch journal: its trials per hour."""
-    with tempfile.TemporaryDirectory(prefix="brownout-bench-") as tmp:
-        journal = journal_mod.Journal(Path(tmp) / "bench.jsonl")
-        started = time.monotonic()
-        campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk,
-                     hold_rerun=hold_rerun)
-        wall = time.monotonic() - started
-        entries = journal.entries()
+    """Run `planned` as a campaign into a scratch journal: its trials per hour.
+    The scratch journal goes once the run is counted, unless a trial ended in
+    error or timeout: then it stays, with its logs, and each such trial is named."""
+    tmp = Path(tempfile.mkdtemp(prefix="brownout-bench-"))
+    journal = journal_mod.Journal(tmp / "bench.jsonl")
+    started = time.monotonic()
+    campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk,
+                 hold_rerun=hold_rerun)
+    wall = time.monotonic() - started
+    entries = journal.entries()
+    unfinished = [e for e in entries if e.final in journal_mod.UNFINISHED]
+    if unfinished:
+        for e in unfinished:
+            log.warning("bench: %s: %s (logs: %s)", e.id, e.failure, e.log_dir or "none")
+        log.warning("bench: %d %s trial(s) ended in error or timeout; the run's journal is kept in %s",
+                    len(unfinished), method, journal.path)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     if not entries:
         raise HarnessError(f"no {method} trial finished")
     times = sorted(e.time or 0.0 for e in entries)

@@ -151,3 +151,22 @@ def test_a_long_run_rate_counts_each_trial_whole_but_for_the_snapshot_it_took() 
     # A trial that ended without timings (an error) is left out, not counted as free.
     assert cli.long_run_rate([took, after, entry], jobs=2) == cli.long_run_rate([took, after], jobs=2)
     assert cli.long_run_rate([entry], jobs=2) is None
+
+
+@pytest.mark.parametrize("final, kept", [("v1", False), ("error", True)])
+def test_a_bench_keeps_its_journal_only_when_a_trial_ended_in_error(
+        final: str, kept: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))
+    ok = Entry("ab-pull-cut001-after", "ab", "v2", "v1", ("atomic", "completes"), Measures(None, 0, 0, 0, 0.0), "",
+               time=1.0)
+    last = dataclasses.replace(ok, id="ab-pull-cut002-after", final=final, verdicts=(), time=2.0,
+                               error="a transfer broke", log_dir="/logs/ab-pull-cut002-after")
+    monkeypatch.setattr(campaign, "run", lambda planned, journal, *a, **k: [journal.append(e) for e in (ok, last)])
+    rate = cli.time_campaign([], "ab", jobs=1, cold=True)
+    assert rate.trials == 2
+    left = list(tmp_path.glob("brownout-bench-*/bench.jsonl"))
+    assert bool(left) == kept
+    if kept:
+        assert "ab-pull-cut002-after: error: a transfer broke (logs: /logs/ab-pull-cut002-after)" in caplog.text
+        assert f"kept in {left[0]}" in caplog.text
