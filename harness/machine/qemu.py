@@ -64,9 +64,8 @@ def _child_settings(parent: int) -> None:
 
     Transparent huge pages stay as the host grants them: QEMU asks for them
     on guest RAM, and restoring a snapshot writes a few hundred MiB of it at
-    once. Where the host's page faults are dear (a host that is itself a
-    virtual machine), faulting that in 4 KiB at a time made every restore
-    several times slower, and trials with it."""
+    once. On a host whose page faults are dear, faulting that in 4 KiB at a
+    time made every restore several times slower, and trials with it."""
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)          # the parent is already gone: no signal will come

@@ -45,8 +45,8 @@ def sha256_file(path: Path) -> str:
 
 def image_digests() -> dict[str, dict]:
     """step -> {key, files: {path under the step: sha256}} for every built step.
-    The files (some GB of images) are hashed one per core at a time: hashlib
-    and file reads let go of the GIL."""
+    The files (some GB of images) are hashed on a thread per core, up to
+    four: hashlib and file reads let go of the GIL."""
     built = [(step, key) for step in images.steps() if (key := images.built_key(step)) is not None]
     listed = {step.name: [p for p in sorted(step.out.rglob("*")) if p.is_file() and not p.is_symlink()]
               for step, _ in built}
