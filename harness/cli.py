@@ -485,8 +485,12 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
     tmp = Path(tempfile.mkdtemp(prefix="brownout-bench-"))
     journal = journal_mod.Journal(tmp / "bench.jsonl")
     started = time.monotonic()
-    campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk,
-                 hold_rerun=hold_rerun)
+    try:
+        campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk,
+                     hold_rerun=hold_rerun)
+    except BaseException:
+        log.warning("bench: the %s run stopped; what it journaled is kept in %s", method, journal.path)
+        raise
     wall = time.monotonic() - started
     entries = journal.entries()
     unfinished = [e for e in entries if e.final in journal_mod.UNFINISHED]
