@@ -22,7 +22,9 @@ from .machine.power import PowerSwitch
 from .machine.qemu import interrupt_on_term
 from .server import UpdateServer
 from .machine.snapshot import Snapshot
-from .trial.run import TrialResult, TrialSpec, run_trial, take_snapshot
+from .campaign.runner import snapshot_store
+from .trial.run import TrialResult, TrialSpec, run_trial
+from .trial.snapshots import SnapshotStore
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,21 +83,14 @@ def update_server() -> Iterator[UpdateServer]:
 
 
 @pytest.fixture(scope="session")
-def snapshots(update_server: UpdateServer,
-              tmp_path_factory: pytest.TempPathFactory) -> Callable[[TrialSpec, str, int], Snapshot]:
-    """This worker's snapshots: one per update, phase and point held at (0: where
-    the phase starts), taken on first use."""
-    taken: dict[tuple[str, str, str, str, int], Snapshot] = {}
-
-    def get(spec: TrialSpec, phase: str, at: int = 0) -> Snapshot:
-        key = (spec.method, spec.payload, spec.client, phase, at)
-        if key not in taken:
-            plain = TrialSpec(spec.method, spec.payload, client=spec.client)
-            taken[key] = take_snapshot(plain, phase, tmp_path_factory.mktemp(f"snapshot-{phase}"),
-                                       update_server, at)
-        return taken[key]
-
-    return get
+def snapshots(update_server: UpdateServer, tmp_path_factory: pytest.TempPathFactory,
+              pytestconfig: pytest.Config) -> Callable[[TrialSpec, str, int], Snapshot]:
+    """Snapshots, one per update, phase and point held at (0: where the phase
+    starts), taken on first use: a campaign's are shared by all its workers
+    (the store beside its journal), others are this worker's."""
+    journal = pytestconfig.getoption("brownout_journal", None)
+    directory = snapshot_store(journal) if journal else tmp_path_factory.mktemp("snapshots")
+    return SnapshotStore(directory, update_server).get
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,7 +4,8 @@ each worker given its next test only as it starts the one before. xdist's
 own load scheduling hands out tests in chunks in file order, so the end of a
 run can find one worker idle while the other still holds several minutes of
 queued guest tests. Longest first, one at a time, leaves only short tests
-for the end, where the workers even out.
+for the end, where the workers even out. A campaign's trials go one at a
+time too, in the order its plan lists them (campaign.dispatch_order).
 
 The durations are kept in the cache beside the image steps' (they outlive
 build/); a test never timed here counts as a guest test if it lives where
@@ -66,7 +67,9 @@ def _scheduler_class() -> type:
                 return
             collection: list[str] = list(self.node2collection.values())[0]
             self.collection = collection
-            self.pending[:] = longest_first(collection, read_seconds(DURATIONS))
+            # A campaign's plan is in the order its trials are to be taken (campaign.dispatch_order).
+            self.pending[:] = range(len(collection)) if self.config.getoption("brownout_plan", None) \
+                else longest_first(collection, read_seconds(DURATIONS))
             # Round by round, so the two longest start side by side on two workers.
             for _ in range(2):
                 for node in self.nodes:
@@ -93,7 +96,7 @@ def _scheduler_class() -> type:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist") != "load":
-        return None    # a campaign's groups (loadgroup) keep xdist's own scheduling
+        return None
     return _scheduler_class()(config, log)
 
 

@@ -11,8 +11,9 @@ before it too), --brownout-judge-every-trial. Without a plan the campaign test i
 Every trial ends in the journal: one the harness cannot finish (a QEMU or QMP
 failure, a snapshot that cannot be taken or restored) is written as `error`,
 one that outlives the trial timeout as `timeout`, each with its reason and the
-console's last lines. Test ids are the planned ids (`-k ab-pull-cut017`), and
-trials of one group run on one xdist worker, where they share its snapshot.
+console's last lines. Test ids are the planned ids (`-k ab-pull-cut017`). The
+campaign's xdist workers share its snapshots (trial/snapshots.py) and take
+the trials one at a time in the plan's order (harness/schedule.py).
 """
 from __future__ import annotations
 
@@ -54,9 +55,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     path = metafunc.config.getoption("brownout_plan")
     plan = load_plan(path) if path else []
     timeout = pytest.mark.timeout(metafunc.config.getoption("brownout_trial_timeout"))
-    metafunc.parametrize("planned_cut", [
-        pytest.param(c, marks=[timeout, *([pytest.mark.xdist_group(c.group)] if c.group else [])]) for c in plan],
-        ids=[c.id for c in plan])
+    metafunc.parametrize("planned_cut", [pytest.param(c, marks=[timeout]) for c in plan], ids=[c.id for c in plan])
 
 
 @pytest.fixture
@@ -105,8 +104,8 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
 
 
 def spent(parts: dict[str, float], snapshot_s: float, wall_s: float) -> dict[str, float]:
-    """A campaign trial's timings: the trial's own parts, the snapshot it waited
-    for (none when its worker had it already) and the rest of its wall time, so
+    """A campaign trial's timings: the trial's own parts, the snapshot it took or
+    waited for (none when it was taken already) and the rest of its wall time, so
     that the parts add up to that time."""
     own = {"snapshot": round(snapshot_s, 3)} if snapshot_s >= 0.01 else {}
     own |= parts

@@ -59,7 +59,7 @@ class PlannedCut:
     edge: str
     client: str = "safe"
     kind: str = "cut"
-    group: str = ""              # trials of one group run on one worker
+    group: str = ""              # trials that start from one snapshot
     snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
     hold_at: int = 0             # the snapshot holds at this point of its phase (0: its start)
     hold_phase: str = ""         # the phase the snapshot holds in ("": the cut's own)
@@ -265,23 +265,22 @@ def held_groups(indices: list[int], most: int) -> int:
 
 
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
-    """Groups for the workers: a group's trials run on one worker, from one
-    snapshot. Each set of trials that can share snapshots is split into at
-    most `jobs` groups of at least four trials, so every worker has some; a
-    set of fewer than SNAPSHOT_MIN trials starts cold.
+    """Groups of trials that start from one snapshot; a set of fewer than
+    SNAPSHOT_MIN trials starts cold. Any worker runs any trial: the campaign's
+    snapshots are shared (trial/snapshots.py).
 
-    The pull phase's trials form a set per method, held where that phase
-    starts (a machine saved mid-transfer loses its connections: snapshot.py)
-    and dealt round-robin, so each group has early and late points. The later
-    phases' cuts, each aimed by its place in its phase, form one set per
-    method, in the order of the update: each group is a run of neighbouring
-    points, held at its first point, in whichever phase that is. A trial
-    traces the update only from that point to its own, so a group never pays
-    for the points between two phases' cuts (an updater whose env writes come
-    both before and after its slot copy) nor twice for one phase; the set is
-    split only where a group's snapshot costs less than the tracing it saves
-    (held_groups). Cuts aimed by index (no place in a phase) are held where
-    their phase starts."""
+    The pull phase's trials form one group per method, held where that phase
+    starts (a machine saved mid-transfer loses its connections: snapshot.py).
+    The later phases' cuts, each aimed by its place in its phase, form one set
+    per method, in the order of the update: each group is a run of
+    neighbouring points, held at its first point, in whichever phase that is.
+    A trial traces the update only from that point to its own, so a group
+    never pays for the points between two phases' cuts (an updater whose env
+    writes come both before and after its slot copy) nor twice for one phase;
+    the set is split, into at most one group per worker of at least four
+    trials, only where a group's snapshot costs less than the tracing it
+    saves (held_groups). Cuts aimed by index (no place in a phase) are held
+    where their phase starts."""
     sets: dict[tuple[str, ...], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind != "cut":
@@ -293,16 +292,15 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     for (method, client, start, name), members in sets.items():
         members.sort(key=lambda i: planned[i].index)
         held = name == "held"
-        groups = max(1, min(jobs, len(members) // 4))
-        if held:
-            groups = held_groups([planned[i].index for i in members], groups)
+        groups = held_groups([planned[i].index for i in members], max(1, min(jobs, len(members) // 4))) \
+            if held else 1
         suffix = "" if start == "v1" else f"-from-{start}"
         for g in range(groups):
             if held:
                 group = members[g * len(members) // groups:(g + 1) * len(members) // groups]
                 hold_phase, hold_at = planned[group[0]].phase, planned[group[0]].rank
             else:
-                group = members[g::groups]
+                group = members
                 ranks = [planned[i].rank for i in group]
                 hold_phase, hold_at = name, (min(ranks) if all(ranks) and name != PULL else 0)
             for i in group:
@@ -311,6 +309,24 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
                 out[i] = replace(planned[i], group=f"{method}-{client}-{name}{suffix}-{g}", snapshot=snapshot,
                                  hold_at=hold_at if snapshot else 0, hold_phase=hold_phase if snapshot else "")
     return out
+
+
+def dispatch_order(planned: list[PlannedCut]) -> list[PlannedCut]:
+    """The order the workers take the trials in, each the next one as it comes
+    free: the scenarios first (each a whole cold update or more), then the
+    trials from snapshots, taking the snapshots in turn (the first trial of
+    each first), so that the workers take different snapshots side by side
+    and a trial seldom waits for one being taken; the cold cuts, short and
+    many, last, where they even out the workers' ends."""
+    by_snapshot: dict[tuple[str, ...], list[PlannedCut]] = {}
+    for c in planned:
+        if c.kind == "cut" and c.snapshot:
+            by_snapshot.setdefault((c.method, c.payload, c.client, c.hold_phase or c.phase, str(c.hold_at)),
+                                   []).append(c)
+    turns = [c for k in range(max(map(len, by_snapshot.values()), default=0))
+             for c in (trials[k] for trials in by_snapshot.values() if k < len(trials))]
+    return ([c for c in planned if c.kind != "cut"] + turns
+            + [c for c in planned if c.kind == "cut" and not c.snapshot])
 
 
 def save_plan(planned: list[PlannedCut], path: Path) -> None:
@@ -449,7 +465,9 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     if not resume:
         # Outcomes by disk hold for the images and harness they were judged on: this run's.
         shutil.rmtree(same_disk_store(journal), ignore_errors=True)
-    save_plan(group_cuts(todo, jobs), work)
+    # Snapshots are this run's: whatever an interrupted run left may be of other images.
+    shutil.rmtree(snapshot_store(journal.path), ignore_errors=True)
+    save_plan(dispatch_order(group_cuts(todo, jobs)), work)
     env = dict(os.environ, BROWNOUT_REQUIRE_IMAGES="1")
     # One clock start for every power-on of the campaign (device.py), unless pinned.
     env.setdefault(GUEST_CLOCK_ENV, guest_clock() or time.strftime(CLOCK_FORMAT, time.gmtime()))
@@ -464,7 +482,8 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     if not hold_rerun:
         argv.append("--brownout-cold-rerun")
     if jobs > 1:
-        argv += ["-n", str(jobs), "--dist", "loadgroup"]
+        # One trial at a time to whichever worker is free, in the plan's order (harness/schedule.py).
+        argv += ["-n", str(jobs), "--dist", "load"]
     output = journal.path.with_suffix(".pytest.log")
     progress = Progress(len(todo), stream or sys.stderr)
     with open(output, "w") as out:
@@ -475,6 +494,7 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         finally:
             if proc.poll() is None:
                 stop_group(proc)
+            shutil.rmtree(snapshot_store(journal.path), ignore_errors=True)
     last = [line for line in output.read_text(errors="replace").splitlines() if line.strip()]
     print(f"brownout: pytest: {last[-1].strip('= ') if last else 'no output'} (output in {output})")
     for cut in unaccounted(todo, journal.entries()):
@@ -482,6 +502,11 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
                   f"without one; see {output}")
         journal.record(cut.id, cut.kind, cut.phase, TrialResult.unfinished(cut.trial(), "error", reason), seed)
     return status
+
+
+def snapshot_store(journal: Path) -> Path:
+    """Where the workers of the campaign journaled in `journal` keep the snapshots they share (trial/snapshots.py)."""
+    return Path(journal).with_suffix(".snapshots")
 
 
 def same_disk_store(journal: Journal) -> Path:

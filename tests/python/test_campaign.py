@@ -188,13 +188,13 @@ def test_scenarios_of_a_comparative_campaign() -> None:
     assert len({c.id for c in planned}) == len(planned)
 
 
-def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
+def test_cut_groups_share_snapshots() -> None:
     planned = campaign.group_cuts(plan("ab", "v2", POINTS, "10", 7) + campaign.plan_scenarios("ab", 1), jobs=2)
     groups = {c.phase: set() for c in planned if c.kind == "cut"}
     for c in planned:
         if c.kind == "cut":
             groups[c.phase].add(c.group)
-    assert len(groups["pull"]) == 2                  # 10 trials: one group per worker
+    assert len(groups["pull"]) == 1                  # every worker starts its pull trials from one snapshot
     # 2 deploy and 4 bootloader trials: one snapshot, held at the first deploy point, serves all six.
     assert len(groups["bootloader"]) == 1 and groups["deploy"] == groups["bootloader"]
     assert all(c.snapshot for c in planned if c.kind == "cut")
@@ -204,8 +204,29 @@ def test_cut_groups_share_snapshots_but_spread_over_workers() -> None:
     assert {(c.hold_phase, c.hold_at) for c in planned if c.phase in ("deploy", "bootloader")} == {("deploy", 1)}
     pull = sorted((c for c in planned if c.phase == "pull"), key=lambda c: c.index)
     assert all(c.trial().cut == f"phase=pull,n={c.rank},edge={c.edge}" for c in pull)
-    # Every pull trial replays the transfer from its start: each group gets early and late points.
-    assert pull[0].group != pull[1].group and pull[-2].group != pull[-1].group
+
+
+def test_workers_take_the_scenarios_first_then_the_snapshots_in_turn_then_the_cold_cuts() -> None:
+    points = ([{"index": i, "phase": "pull"} for i in range(1, 11)]
+              + [{"index": i, "phase": "bootloader"} for i in (11, 12)]
+              + [{"index": i, "phase": "deploy"} for i in range(13, 30013)]
+              + [{"index": i, "phase": "bootloader"} for i in (30013, 30014)]
+              + [{"index": i, "phase": "confirm"} for i in range(30015, 30020)])
+    grouped = campaign.group_cuts(plan("rauc", "v2", points, "6", 3) + campaign.plan_scenarios("rauc", 1), jobs=2)
+    order = campaign.dispatch_order(grouped)
+    assert sorted(c.id for c in order) == sorted(c.id for c in grouped)
+    kinds = [c.kind for c in order]
+    assert kinds[:4] == ["happy", "rollback", "refusal", "refusal"] and set(kinds[4:]) == {"cut"}
+    held = [c for c in order if c.kind == "cut" and c.snapshot]
+    snapshot_of = [(c.hold_phase, c.hold_at) for c in held]
+    # Three snapshots (the pull's, and two runs of the later points), taken in turn: the first
+    # three trials need one each, and the next three the same ones again.
+    assert len(set(snapshot_of)) == 3 and len(set(snapshot_of[:3])) == 3 and snapshot_of[3:6] == snapshot_of[:3]
+    for snapshot in set(snapshot_of):
+        ids = [c.id for c in held if (c.hold_phase, c.hold_at) == snapshot]
+        assert ids == [c.id for c in grouped if c.snapshot and (c.hold_phase, c.hold_at) == snapshot]
+    cold = order[4 + len(held):]
+    assert cold and all(c.phase == "confirm" and not c.snapshot for c in cold)
 
 
 def test_groups_after_the_pull_are_runs_of_neighbouring_points_held_at_their_first() -> None:

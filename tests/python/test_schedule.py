@@ -69,3 +69,33 @@ def test_the_results_page_shows_where_the_suites_time_went(tmp_path: Path) -> No
     text = "\n".join(bench_section(write_bench(tmp_path / "suite.json", "suite", figures)))
     assert "2 tests in 25 s (passed 2; exit 0)" in text and "busy 80.0% of the run" in text
     assert "| `a.py` | 1 | 30 | 75% |" in text
+
+
+def test_a_campaign_goes_in_its_plans_order_one_trial_at_a_time(tmp_path: Path) -> None:
+    """The durations kept would start a and b; a campaign's plan starts e and d, its first two."""
+    (tmp_path / "t.py").write_text(
+        "import os\nimport pytest\n"
+        "@pytest.mark.parametrize('name, seconds', [('e', 0.0), ('d', 0.1), ('c', 0.2), ('b', 0.5), ('a', 0.8)])\n"
+        "def test_t(name, seconds):\n"
+        "    with open(os.environ['ORDER_LOG'], 'a') as f:\n"
+        "        f.write(name + ' ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n")
+    (tmp_path / "conftest.py").write_text(
+        "def pytest_addoption(parser):\n"
+        "    parser.addoption('--brownout-plan')\n")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "test-seconds.json").write_text(json.dumps(TIMED))
+    env = dict(os.environ, ORDER_LOG=str(tmp_path / "order.log"), BROWNOUT_CACHE=str(tmp_path / "cache"),
+               PYTHONPATH=str(REPO))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "harness.schedule",
+                          "-p", "no:cacheprovider", "-c", "/dev/null", "--rootdir", str(tmp_path),
+                          "--brownout-plan", "plan.json", "t.py"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    by_worker: dict[str, list[str]] = {}
+    for line in (tmp_path / "order.log").read_text().splitlines():
+        name, worker = line.split()
+        by_worker.setdefault(worker, []).append(name)
+    assert sorted(names[0] for names in by_worker.values()) == ["d", "e"], by_worker
+    assert sorted(sum(by_worker.values(), [])) == ["a", "b", "c", "d", "e"]
+    # A campaign's trials are not the suite's tests: the durations kept are left alone.
+    assert json.loads((tmp_path / "cache" / "test-seconds.json").read_text()) == TIMED

@@ -1,0 +1,68 @@
+"""A campaign's snapshots, shared by its workers: taken once, whoever asks first."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from harness import HarnessError
+from harness.machine.console import Marker
+from harness.machine.snapshot import Snapshot
+from harness.trial import snapshots
+from harness.trial.run import TrialSpec
+from harness.trial.snapshots import SnapshotStore, from_json, to_json
+
+
+Taken = list[tuple[str, str, int]]
+
+
+def fake_take(taken: Taken, seconds: float = 0.0, fail: bool = False) -> Callable[..., Snapshot]:
+    def take(spec: TrialSpec, phase: str, run_dir: Path, server: object, at: int) -> Snapshot:
+        taken.append((spec.method, phase, at))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        time.sleep(seconds)
+        if fail:
+            raise HarnessError("the update never reached phase deploy to hold there")
+        (run_dir / "disk.qcow2").write_bytes(b"disk")
+        (run_dir / f"{phase}.state").write_bytes(b"state")
+        return Snapshot(phase, run_dir / "disk.qcow2", run_dir / f"{phase}.state", 41, 1000, 2000, 3.5, at=at,
+                        boot=2, init=(Marker("init", {"version": "1", "slot": "A"}, 0.7, "BROWNOUT init"),),
+                        down_s=1.25)
+    return take
+
+
+def test_a_snapshot_reads_back_as_it_was_taken(tmp_path: Path) -> None:
+    snapshot = fake_take([])(TrialSpec("asymmetric", "v2"), "deploy", tmp_path, None, 3)
+    assert from_json(to_json(snapshot)) == snapshot
+
+
+def test_the_second_worker_takes_the_first_ones_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: Taken = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken, seconds=0.3))
+    workers = [SnapshotStore(tmp_path / "store") for _ in range(2)]
+    got: list[Snapshot] = []
+    threads = [threading.Thread(target=lambda w=w: got.append(w.get(TrialSpec("ab", "v2", cut="n=5"), "deploy", 4)))
+               for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert taken == [("ab", "deploy", 4)]
+    assert len(got) == 2 and got[0] == got[1] and got[0].disk.read_bytes() == b"disk"
+    # Another point of the phase, or another update, is another snapshot.
+    workers[0].get(TrialSpec("ab", "v2"), "deploy", 5)
+    workers[1].get(TrialSpec("ab", "v2-bad"), "deploy", 4)
+    assert taken[1:] == [("ab", "deploy", 5), ("ab", "deploy", 4)]
+
+
+def test_a_snapshot_that_failed_is_taken_again_from_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: Taken = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken, fail=True))
+    with pytest.raises(HarnessError, match="never reached"):
+        SnapshotStore(tmp_path).get(TrialSpec("rauc", "v2"), "pull")
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
+    snapshot = SnapshotStore(tmp_path).get(TrialSpec("rauc", "v2"), "pull")
+    assert len(taken) == 2 and snapshot.state.read_bytes() == b"state"
