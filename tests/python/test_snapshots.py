@@ -1,6 +1,7 @@
 """A campaign's snapshots, shared by its workers: taken once, whoever asks first."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -9,6 +10,9 @@ from typing import Callable
 import pytest
 
 from harness import HarnessError
+from harness.campaign import runner as campaign
+from harness.campaign.journal import Journal
+from harness.campaign.runner import PlannedCut
 from harness.machine.console import Marker
 from harness.machine.snapshot import Snapshot
 from harness.trial import snapshots
@@ -66,3 +70,26 @@ def test_a_snapshot_that_failed_is_taken_again_from_nothing(tmp_path: Path, monk
     monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
     snapshot = SnapshotStore(tmp_path).get(TrialSpec("rauc", "v2"), "pull")
     assert len(taken) == 2 and snapshot.state.read_bytes() == b"state"
+
+
+@pytest.mark.qemu
+@pytest.mark.e2e
+@pytest.mark.timeout(900)
+def test_two_workers_run_their_trials_from_one_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four cuts held at one point: the first worker takes the snapshot, the
+    other waits for it and restores it in its own QEMU, on its own update server."""
+    cuts = [PlannedCut(f"ab-deploy-cut{rank}-{edge}", "ab", "v2", "deploy", 0, edge, rank=rank)
+            for rank in (1, 2) for edge in ("before", "after")]
+    journal = Journal(tmp_path / "j.jsonl")
+    store = campaign.snapshot_store(journal.path)
+    removed: list[Path] = []
+    # The store is kept past the run, to be counted; that the run removes it is recorded.
+    monkeypatch.setattr(campaign.shutil, "rmtree", lambda path, **kw: removed.append(Path(path)))
+    status = campaign.run(cuts, journal, seed=1, jobs=2, resume=False, stream=open(os.devnull, "w"))
+    entries = journal.entries()
+    assert status == 0, [(e.id, e.final, e.failure) for e in entries]
+    assert sorted(e.id for e in entries) == sorted(c.id for c in cuts)
+    assert {e.started for e in entries} == {"snapshot:deploy"}
+    assert [d.name for d in store.iterdir() if (d / "snapshot.json").exists()] == ["ab-v2-safe-deploy-1"]
+    # Before and after the run: a snapshot is a few hundred MB, and of this run's images only.
+    assert removed.count(store) == 2
