@@ -79,16 +79,14 @@ def test_a_campaign_goes_in_its_plans_order_one_trial_at_a_time(tmp_path: Path) 
         "def test_t(name, seconds):\n"
         "    with open(os.environ['ORDER_LOG'], 'a') as f:\n"
         "        f.write(name + ' ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n")
-    (tmp_path / "conftest.py").write_text(
-        "def pytest_addoption(parser):\n"
-        "    parser.addoption('--brownout-plan')\n")
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "test-seconds.json").write_text(json.dumps(TIMED))
     env = dict(os.environ, ORDER_LOG=str(tmp_path / "order.log"), BROWNOUT_CACHE=str(tmp_path / "cache"),
                PYTHONPATH=str(REPO))
+    # The campaign's plugin gives the option; its plan makes tests of planned trials only, and t.py has none.
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "harness.schedule",
-                          "-p", "no:cacheprovider", "-c", "/dev/null", "--rootdir", str(tmp_path),
-                          "--brownout-plan", "plan.json", "t.py"],
+                          "-p", "harness.campaign.pytest_plugin", "-p", "no:cacheprovider", "-c", "/dev/null",
+                          "--rootdir", str(tmp_path), "--brownout-plan", "plan.json", "t.py"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     by_worker: dict[str, list[str]] = {}
