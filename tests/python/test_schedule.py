@@ -15,15 +15,9 @@ TIMED = {"t.py::test_t[a-0.8]": 0.8, "t.py::test_t[b-0.5]": 0.5, "t.py::test_t[c
          "t.py::test_t[d-0.1]": 0.1, "t.py::test_t[e-0.0]": 0.0}
 
 
-def test_the_longest_known_test_comes_first_and_untimed_guest_tests_before_unit_tests() -> None:
-    collection = ["tests/python/test_unit.py::test_new", "t.py::test_t[c-0.2]",
-                  "scenarios/test_new.py::test_boot", "t.py::test_t[a-0.8]"]
-    order = [collection[i] for i in schedule.longest_first(collection, TIMED)]
-    assert order == ["scenarios/test_new.py::test_boot", "t.py::test_t[a-0.8]", "t.py::test_t[c-0.2]",
-                     "tests/python/test_unit.py::test_new"]
-
-
-def test_two_workers_start_the_two_longest_side_by_side_and_keep_the_times(tmp_path: Path) -> None:
+def run_five(tmp_path: Path, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest -n 2 under the scheduler on five tests that log their start and
+    sleep (a 0.8 s ... e 0 s), with TIMED as the durations kept."""
     (tmp_path / "t.py").write_text(
         "import os, time\nimport pytest\n"
         "@pytest.mark.parametrize('name, seconds', [('e', 0.0), ('d', 0.1), ('c', 0.2), ('b', 0.5), ('a', 0.8)])\n"
@@ -33,17 +27,34 @@ def test_two_workers_start_the_two_longest_side_by_side_and_keep_the_times(tmp_p
         "    time.sleep(seconds)\n")
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "test-seconds.json").write_text(json.dumps(TIMED))
-    env = dict(os.environ, ORDER_LOG=str(tmp_path / "order.log"), BROWNOUT_CACHE=str(tmp_path / "cache"),
-               PYTHONPATH=str(REPO), BROWNOUT_SUITE_BENCH=str(tmp_path / "suite.json"))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "harness.schedule",
-                          "-p", "no:cacheprovider", "-c", "/dev/null", "--rootdir", str(tmp_path), "t.py"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    environ = dict(os.environ, ORDER_LOG=str(tmp_path / "order.log"), BROWNOUT_CACHE=str(tmp_path / "cache"),
+                   PYTHONPATH=str(REPO), **env)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "harness.schedule",
+                           "-p", "no:cacheprovider", "-c", "/dev/null", "--rootdir", str(tmp_path), *options, "t.py"],
+                          cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def started_by_worker(tmp_path: Path) -> dict[str, list[str]]:
+    """The tests each worker started, in order."""
     by_worker: dict[str, list[str]] = {}
-    for line in (tmp_path / "order.log").read_text().split("\n"):
-        if line:
-            name, worker = line.split()
-            by_worker.setdefault(worker, []).append(name)
+    for line in (tmp_path / "order.log").read_text().splitlines():
+        name, worker = line.split()
+        by_worker.setdefault(worker, []).append(name)
+    return by_worker
+
+
+def test_the_longest_known_test_comes_first_and_untimed_guest_tests_before_unit_tests() -> None:
+    collection = ["tests/python/test_unit.py::test_new", "t.py::test_t[c-0.2]",
+                  "scenarios/test_new.py::test_boot", "t.py::test_t[a-0.8]"]
+    order = [collection[i] for i in schedule.longest_first(collection, TIMED)]
+    assert order == ["scenarios/test_new.py::test_boot", "t.py::test_t[a-0.8]", "t.py::test_t[c-0.2]",
+                     "tests/python/test_unit.py::test_new"]
+
+
+def test_two_workers_start_the_two_longest_side_by_side_and_keep_the_times(tmp_path: Path) -> None:
+    run = run_five(tmp_path, BROWNOUT_SUITE_BENCH=str(tmp_path / "suite.json"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    by_worker = started_by_worker(tmp_path)
     assert sorted(names[0] for names in by_worker.values()) == ["a", "b"], by_worker
     assert sorted(sum(by_worker.values(), [])) == ["a", "b", "c", "d", "e"]
     kept = json.loads((tmp_path / "cache" / "test-seconds.json").read_text())
@@ -73,26 +84,10 @@ def test_the_results_page_shows_where_the_suites_time_went(tmp_path: Path) -> No
 
 def test_a_campaign_goes_in_its_plans_order_one_trial_at_a_time(tmp_path: Path) -> None:
     """The durations kept would start a and b; a campaign's plan starts e and d, its first two."""
-    (tmp_path / "t.py").write_text(
-        "import os\nimport pytest\n"
-        "@pytest.mark.parametrize('name, seconds', [('e', 0.0), ('d', 0.1), ('c', 0.2), ('b', 0.5), ('a', 0.8)])\n"
-        "def test_t(name, seconds):\n"
-        "    with open(os.environ['ORDER_LOG'], 'a') as f:\n"
-        "        f.write(name + ' ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n")
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "test-seconds.json").write_text(json.dumps(TIMED))
-    env = dict(os.environ, ORDER_LOG=str(tmp_path / "order.log"), BROWNOUT_CACHE=str(tmp_path / "cache"),
-               PYTHONPATH=str(REPO))
     # The campaign's plugin gives the option; its plan makes tests of planned trials only, and t.py has none.
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "harness.schedule",
-                          "-p", "harness.campaign.pytest_plugin", "-p", "no:cacheprovider", "-c", "/dev/null",
-                          "--rootdir", str(tmp_path), "--brownout-plan", "plan.json", "t.py"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    run = run_five(tmp_path, "-p", "harness.campaign.pytest_plugin", "--brownout-plan", "plan.json")
     assert run.returncode == 0, run.stdout + run.stderr
-    by_worker: dict[str, list[str]] = {}
-    for line in (tmp_path / "order.log").read_text().splitlines():
-        name, worker = line.split()
-        by_worker.setdefault(worker, []).append(name)
+    by_worker = started_by_worker(tmp_path)
     assert sorted(names[0] for names in by_worker.values()) == ["d", "e"], by_worker
     assert sorted(sum(by_worker.values(), [])) == ["a", "b", "c", "d", "e"]
     # A campaign's trials are not the suite's tests: the durations kept are left alone.
