@@ -355,20 +355,37 @@ FIRST_BUILD_S = {"kernel": 620.0, "rootfs-base": 290.0, "firmware": 110.0, "ostr
 FIRST_BUILD_OTHER_S = 3.0        # a disk, the keys, a repository
 
 
-def time_left(todo: list[str], durations: dict[str, float], jobs: int = 1) -> str:
+# While no step ends, a line this often says what runs and the time left.
+PROGRESS_INTERVAL_S = 30.0
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def time_left(todo: list[str], durations: dict[str, float], jobs: int = 1,
+              running_for: dict[str, float] | None = None) -> str:
     """The estimate of a build's time left: the steps still to build (in
     dependency order), `jobs` at a time, as long as they took when last built
-    here, or as long as a first build takes (FIRST_BUILD_S) if never."""
+    here, or as long as a first build takes (FIRST_BUILD_S) if never; a step
+    in `running_for` has run that many seconds of it already."""
+    running_for = running_for or {}
     guessed = [name for name in todo if name not in durations]
+    overdue: list[str] = []
     finish: dict[str, float] = {}
     free = [0.0] * jobs
     for name in todo:
         ready = max((finish[d] for d in by_name(name).deps if d in finish), default=0.0)
         free.sort()
         took = durations[name] if name in durations else FIRST_BUILD_S.get(name, FIRST_BUILD_OTHER_S)
+        if running_for.get(name, 0.0) > took:
+            overdue.append(name)
+        took = max(0.0, took - running_for.get(name, 0.0))
         free[0] = finish[name] = max(free[0], ready) + took
-    s = int(max(finish.values(), default=0.0))
-    text = f"about {s // 60}:{s % 60:02d} left"
+    text = f"about {_clock(max(finish.values(), default=0.0))} left"
+    if overdue:
+        text += f" ({', '.join(overdue)} already longer than estimated)"
     if not guessed:
         return text
     if len(guessed) == len(todo):
@@ -428,20 +445,33 @@ def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JO
     done: set[str] = set()
     errors: list[HarnessError] = []
     running: dict[Future[float | None], Step] = {}
+    started: dict[str, float] = {}
     made: dict[str, float | None] = {}
+
+    def left() -> str:
+        now = time.monotonic()
+        return time_left([s.name for s in running.values()] + [s.name for s, _ in pending], durations, jobs,
+                         {s.name: now - started[s.name] for s in running.values()})
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
             ready = [] if errors else \
                 [(each, key) for each, key in pending if all(d in done or d not in names for d in each.deps)]
             for each, key in ready[:jobs - len(running)]:
                 pending.remove((each, key))
-                left = time_left([s.name for s in running.values()] + [each.name] + [s.name for s, _ in pending],
-                                 durations, jobs)
-                log.info("step %d/%d %s: %s", len(todo) - len(pending), len(todo), each.name, left)
+                started[each.name] = time.monotonic()
                 running[pool.submit(_make, each, key, force)] = each
+                log.info("step %d/%d %s: %s", len(todo) - len(pending), len(todo), each.name, left())
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished, _ = wait(running, timeout=PROGRESS_INTERVAL_S, return_when=FIRST_COMPLETED)
+            if not finished:
+                # A long step (the kernel's, mmdebstrap's) says nothing for minutes: say what still runs.
+                now = time.monotonic()
+                log.info("%d/%d steps done; building %s: %s", len(done), len(todo),
+                         ", ".join(f"{s.name} for {_clock(now - started[s.name])}" for s in running.values()),
+                         left())
+                continue
             for future in finished:
                 each = running.pop(future)
                 try:

@@ -138,6 +138,15 @@ def test_the_time_left_counts_steps_built_side_by_side() -> None:
     assert images.time_left(["kernel", "firmware", "rootfs"], durations, jobs=1) == "about 8:35 left"
 
 
+def test_a_running_steps_time_left_counts_what_it_has_run() -> None:
+    durations = {"kernel": 300.0, "firmware": 85.0, "rootfs": 20.0}
+    assert images.time_left(["kernel", "firmware", "rootfs"], durations, jobs=2,
+                            running_for={"kernel": 240.0, "firmware": 30.0}) == "about 1:20 left"
+    # Past its estimate, a step is counted as ending now, and the line says so.
+    assert images.time_left(["kernel", "rootfs"], durations, jobs=2, running_for={"kernel": 310.0}) == \
+        "about 0:20 left (kernel already longer than estimated)"
+
+
 @pytest.fixture
 def graph(tmp_path, monkeypatch):
     """A build of `scripts` (step name -> (script, deps)) in a tiny repository,
@@ -261,3 +270,13 @@ def test_each_step_keeps_its_newest_outputs_only(two_clones) -> None:
     assert len(list((images.KEPT / "base").iterdir())) == images.KEPT_PER_STEP
     assert images.build_id(images.KEPT / "base" / images.built_key(images.by_name("base"))) \
         == images.build_id(root / "one" / "base")
+
+
+def test_a_long_step_is_reported_while_it_runs(graph, monkeypatch, caplog) -> None:
+    build, _ = graph
+    monkeypatch.setattr(images, "PROGRESS_INTERVAL_S", 0.1)
+    with caplog.at_level("INFO", logger=images.log.name):
+        build({"slow": ("sleep 1", ()), "after": ("", ("slow",))})
+    lines = [r.getMessage() for r in caplog.records if "building slow for" in r.getMessage()]
+    assert lines and lines[0].startswith("0/2 steps done; building slow for 0:00: about "), lines
+    assert "left" in lines[-1]
