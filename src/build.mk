@@ -23,7 +23,7 @@ SYSROOT ?= build/images/sysroot/root
 # Tested when a recipe runs, not when this file is read, so a sysroot made
 # earlier in the same make run is used. Without one, the cross libc from
 # libc6-dev-arm64-cross is enough for the app and the health check;
-# brownout-ab needs the sysroot's libcurl, libubootenv and OpenSSL.
+# brownout-ab needs the sysroot's libcurl headers, libubootenv and OpenSSL.
 CROSS_SYSROOT_FLAGS = $(shell test -d '$(SYSROOT)' && echo '--sysroot=$(abspath $(SYSROOT))')
 
 # pkg-config for libraries inside the Debian arm64 sysroot, e.g.
@@ -45,7 +45,7 @@ c_flags_host :=
 c_flags_aarch64 = $(CROSS_SYSROOT_FLAGS)
 # The application and its health check, on the boot's critical path, link
 # statically on the device: under emulation the dynamic loader costs each
-# start about 20 ms more. The update clients stay dynamic (libcurl, OpenSSL).
+# start about 20 ms more. The update clients stay dynamic (libubootenv, OpenSSL).
 c_static_host :=
 c_static_aarch64 := -static
 # Every source includes the shared library's headers by name (src/lib); a
@@ -74,12 +74,15 @@ c_update_lib := $(addprefix lib/,bootenv verify manifest download slot slotstate
 c_client_objs := $(addprefix lib/,client cli marker num)
 # Everything a program on the update modules links besides its own modules.
 c_update_objs = $(c_update_lib) $(c_client_objs) $(addprefix lib/,fileio deadline)
+# libcurl's headers only: lib/download loads libcurl when a transfer is about
+# to start (download_global_init), so a client that only confirms never loads it.
 c_update_pkgs := libcurl libubootenv libcrypto
+c_update_link_pkgs := libubootenv libcrypto
 c_once = $(if $(filter undefined,$(origin c_cache_$(1))),$(eval c_cache_$(1) := $(shell $(2))))$(c_cache_$(1))
 c_pkg_cflags_host = $(call c_once,pc_cflags_host,pkg-config --cflags $(c_update_pkgs))
-c_pkg_libs_host = $(call c_once,pc_libs_host,pkg-config --libs $(c_update_pkgs))
+c_pkg_libs_host = $(call c_once,pc_libs_host,pkg-config --libs $(c_update_link_pkgs))
 c_pkg_cflags_aarch64 = $(call c_once,pc_cflags_aarch64,$(PKG_CONFIG_CROSS) --cflags $(c_update_pkgs))
-c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(c_update_pkgs))
+c_pkg_libs_aarch64 = $(call c_once,pc_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(c_update_link_pkgs))
 
 # Every module has tests/c/test_<name>.c, named for its prefix: lib/marker's
 # is test_marker, asymmetric/policy's test_asymmetric_policy. Listed, not
@@ -113,7 +116,8 @@ endef
 
 # $(1): method, $(2): its modules (src/<method>/<method>.c and the rest), $(3): arch.
 # brownout-<method> on the update modules: it and they compiled and linked
-# against libcurl, libubootenv and OpenSSL. A client's client.mk calls it.
+# against libubootenv and OpenSSL (libcurl is loaded when a transfer starts).
+# A client's client.mk calls it.
 define c_update_client
 $(patsubst %,build/$(3)/obj/%.o,$(2)): build/$(3)/obj/%.o: src/%.c $(c_mk)
 	@mkdir -p $$(@D)

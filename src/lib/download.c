@@ -9,6 +9,7 @@
 #include "num.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +19,25 @@
 #include <time.h>
 
 #define DL_HEADER_MAX 128
+#define DL_CURL_SONAME "libcurl.so.4"
+
+/*
+ * libcurl, loaded by download_global_init, that is when an install is about
+ * to transfer, not when a client starts: a confirmation, which never
+ * transfers, starts without libcurl and the two dozen libraries it brings
+ * (TLS, Kerberos, LDAP, SSH), each of which costs every boot's confirmation
+ * milliseconds of dynamic loading under emulation.
+ */
+static struct {
+	void *lib;
+	CURLcode (*global_init)(long flags);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *curl);
+	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *curl);
+} dl_curl;
 
 struct dl {
 	CURL *curl;
@@ -127,14 +147,50 @@ enum download_verdict download_judge(uint64_t offset, uint64_t total, long statu
 	}
 }
 
-int download_global_init(void)
+/* dlsym into a function pointer: POSIX's way, which ISO C's casts do not allow. */
+static int dl_sym(const char *name, void *fn)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+	void *sym = dlsym(dl_curl.lib, name);
+
+	if (!sym)
+		return -ENOENT;
+	memcpy(fn, &sym, sizeof(sym));
+	return 0;
+}
+
+int download_global_init(const char **why)
+{
+	*why = NULL;
+	if (!dl_curl.lib) {
+		dl_curl.lib = dlopen(DL_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+		if (!dl_curl.lib) {
+			*why = dlerror();
+			return -ENOENT;
+		}
+		if (dl_sym("curl_global_init", &dl_curl.global_init) < 0 ||
+		    dl_sym("curl_global_cleanup", &dl_curl.global_cleanup) < 0 ||
+		    dl_sym("curl_easy_init", &dl_curl.easy_init) < 0 ||
+		    dl_sym("curl_easy_setopt", &dl_curl.easy_setopt) < 0 ||
+		    dl_sym("curl_easy_perform", &dl_curl.easy_perform) < 0 ||
+		    dl_sym("curl_easy_getinfo", &dl_curl.easy_getinfo) < 0 ||
+		    dl_sym("curl_easy_cleanup", &dl_curl.easy_cleanup) < 0) {
+			*why = DL_CURL_SONAME " lacks a libcurl function";
+			dlclose(dl_curl.lib);
+			memset(&dl_curl, 0, sizeof(dl_curl));
+			return -ENOSYS;
+		}
+	}
+	if (dl_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		*why = "curl_global_init failed";
+		return -EIO;
+	}
+	return 0;
 }
 
 void download_global_cleanup(void)
 {
-	curl_global_cleanup();
+	if (dl_curl.lib)
+		dl_curl.global_cleanup();
 }
 
 static void dl_marker(struct dl *d, const char *event, const struct marker_field *f, size_t n)
@@ -197,7 +253,7 @@ static enum download_verdict dl_judge_small(long status)
 static void dl_judge_now(struct dl *d)
 {
 	d->judged = 1;
-	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &d->status);
+	dl_curl.easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &d->status);
 	if (!d->sink) {
 		d->verdict = dl_judge_small(d->status);
 		return;
@@ -357,9 +413,9 @@ static enum dl_outcome dl_attempt(struct dl *d, int *rc)
 	d->len = 0;
 	if (download_range(d->sink ? d->offset : 0, range, sizeof(range)) < 0)
 		return *rc = -EINVAL, DL_GIVE_UP;
-	curl_easy_setopt(d->curl, CURLOPT_RANGE, range[0] ? range : NULL);
+	dl_curl.easy_setopt(d->curl, CURLOPT_RANGE, range[0] ? range : NULL);
 
-	cc = curl_easy_perform(d->curl);
+	cc = dl_curl.easy_perform(d->curl);
 	/* A response without a body (416, a bare 404) never reached dl_write. */
 	if (!d->judged && (cc == CURLE_OK || cc == CURLE_PARTIAL_FILE))
 		dl_judge_now(d);
@@ -427,26 +483,26 @@ static int dl_run(struct dl *d, const char *url, struct download_result *res)
 	enum dl_outcome out;
 	int rc = 0;
 
-	d->curl = curl_easy_init();
+	d->curl = dl_curl.easy_init();
 	if (!d->curl) {
 		res->detail = "nomem";
 		return -ENOMEM;
 	}
-	curl_easy_setopt(d->curl, CURLOPT_URL, url);
+	dl_curl.easy_setopt(d->curl, CURLOPT_URL, url);
 	/* Plain HTTP to the update server and nothing else; no redirects to elsewhere. */
-	curl_easy_setopt(d->curl, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(d->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(d->curl, CURLOPT_USERAGENT, "brownout-ab");
-	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT, d->o->connect_timeout_s);
+	dl_curl.easy_setopt(d->curl, CURLOPT_PROTOCOLS_STR, "http");
+	dl_curl.easy_setopt(d->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	dl_curl.easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	dl_curl.easy_setopt(d->curl, CURLOPT_USERAGENT, "brownout-ab");
+	dl_curl.easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT, d->o->connect_timeout_s);
 	/* A stalled server ends the attempt (dl_xferinfo). */
-	curl_easy_setopt(d->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(d->curl, CURLOPT_XFERINFOFUNCTION, dl_xferinfo);
-	curl_easy_setopt(d->curl, CURLOPT_XFERINFODATA, d);
-	curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, dl_header);
-	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, d);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, dl_write);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
+	dl_curl.easy_setopt(d->curl, CURLOPT_NOPROGRESS, 0L);
+	dl_curl.easy_setopt(d->curl, CURLOPT_XFERINFOFUNCTION, dl_xferinfo);
+	dl_curl.easy_setopt(d->curl, CURLOPT_XFERINFODATA, d);
+	dl_curl.easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, dl_header);
+	dl_curl.easy_setopt(d->curl, CURLOPT_HEADERDATA, d);
+	dl_curl.easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, dl_write);
+	dl_curl.easy_setopt(d->curl, CURLOPT_WRITEDATA, d);
 
 	for (;;) {
 		attempts++;
@@ -460,7 +516,7 @@ static int dl_run(struct dl *d, const char *url, struct download_result *res)
 			break;
 		dl_sleep_ms(d->o->retry_delay_ms);
 	}
-	curl_easy_cleanup(d->curl);
+	dl_curl.easy_cleanup(d->curl);
 	d->curl = NULL;
 	res->attempts = attempts;
 	res->received = d->received;

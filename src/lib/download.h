@@ -66,8 +66,13 @@ struct download_result {
 	uint8_t sha256[VERIFY_SHA256_LEN];	/* of the whole payload, on success */
 };
 
-/* curl_global_init/cleanup, once per process around every other call. */
-int download_global_init(void);
+/*
+ * Load libcurl (the first time) and curl_global_init, once per process
+ * around every other call; download_global_cleanup after them. Returns 0, or
+ * a negative errno with *why saying what failed: -ENOENT libcurl cannot be
+ * loaded, -ENOSYS it lacks a function, -EIO it does not initialise.
+ */
+int download_global_init(const char **why);
 void download_global_cleanup(void);
 
 /*

@@ -15,10 +15,11 @@ char update_target(const struct update *u)
 
 int update_run(const struct update *u, int (*install)(void *arg), void *arg)
 {
+	const char *why;
 	int rc;
 
-	if (download_global_init() < 0) {
-		fprintf(stderr, "%s: libcurl initialisation failed\n", u->client->name);
+	if (download_global_init(&why) < 0) {
+		fprintf(stderr, "%s: libcurl: %s\n", u->client->name, why);
 		return CLIENT_ERROR;
 	}
 	rc = install(arg);

@@ -68,9 +68,9 @@ struct update {
 char update_target(const struct update *u);
 
 /*
- * Run install(arg) with libcurl set up around it for the transfers
- * (download_global_init, then download_global_cleanup). Returns what install
- * returns, or CLIENT_ERROR if libcurl cannot start (said).
+ * Run install(arg) with libcurl loaded and set up around it for the
+ * transfers (download_global_init, then download_global_cleanup). Returns
+ * what install returns, or CLIENT_ERROR if libcurl cannot start (said).
  */
 int update_run(const struct update *u, int (*install)(void *arg), void *arg);
 

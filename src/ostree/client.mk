@@ -4,9 +4,8 @@
 # report). Built for the device only: the logic that can be tested off the
 # device, the boot counter and the boot slots, lives in ostree/env and
 # ostree/bootslot and is tested on the host. Included by src/build.mk.
-c_ostree_pkgs := ostree-1 $(c_update_pkgs)
-c_ostree_cflags_aarch64 = $(call c_once,pc_ostree_cflags_aarch64,$(PKG_CONFIG_CROSS) --cflags $(c_ostree_pkgs))
-c_ostree_libs_aarch64 = $(call c_once,pc_ostree_libs_aarch64,$(PKG_CONFIG_CROSS) --libs $(c_ostree_pkgs))
+c_ostree_cflags_aarch64 = $(call c_once,pc_ostree_cflags_aarch64,$(PKG_CONFIG_CROSS) --cflags ostree-1 $(c_update_pkgs))
+c_ostree_libs_aarch64 = $(call c_once,pc_ostree_libs_aarch64,$(PKG_CONFIG_CROSS) --libs ostree-1 $(c_update_link_pkgs))
 
 build/aarch64/obj/ostree/ostree.o: src/ostree/ostree.c $(c_mk)
 	@mkdir -p $(@D)

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -341,11 +342,13 @@ static void done(struct run *r)
 
 static int group_setup(void **state)
 {
+	const char *why;
+
 	(void)state;
 	payload = malloc(TOTAL);
 	for (size_t i = 0; i < TOTAL; i++)
 		payload[i] = (uint8_t)(i * 2654435761u >> 13);
-	return download_global_init();
+	return download_global_init(&why);
 }
 
 static int group_teardown(void **state)
@@ -672,6 +675,24 @@ static void test_small(void **state)
 	server_stop(&srv);
 }
 
+/* ---- loading ---- */
+
+/* A program on the download module starts without libcurl; the first init loads it. */
+static void test_libcurl_is_loaded_by_the_first_init(void **state)
+{
+	const char *why = "unset";
+	void *loaded;
+
+	(void)state;
+	assert_null(dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD));
+	assert_int_equal(download_global_init(&why), 0);
+	assert_null(why);
+	loaded = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD);
+	assert_non_null(loaded);
+	dlclose(loaded);
+	download_global_cleanup();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,5 +722,10 @@ int main(void)
 		cmocka_unit_test(test_small),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	const struct CMUnitTest first[] = {
+		cmocka_unit_test(test_libcurl_is_loaded_by_the_first_init),
+	};
+	int failed = cmocka_run_group_tests_name("before libcurl is loaded", first, NULL, NULL);
+
+	return failed + cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

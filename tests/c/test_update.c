@@ -290,8 +290,10 @@ static void test_deploy_read_back_differs(void **state)
 
 static int group_setup(void **state)
 {
+	const char *why;
+
 	(void)state;
-	return download_global_init();
+	return download_global_init(&why);
 }
 
 static int group_teardown(void **state)
