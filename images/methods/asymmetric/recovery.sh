@@ -38,17 +38,23 @@ install -m 0755 "$REPO/images/methods/asymmetric/recovery/init" "$root/init"
 
 # needed FILE — the DT_NEEDED names of an ELF file.
 needed() { aarch64-linux-gnu-readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-todo=("$root/usr/bin/brownout-asymmetric") seen=" "
+# add_lib LIB WHO — copy LIB (which WHO needs) from the v1 tree, once; its own needs are walked later.
+todo=() seen=" "
+add_lib() {
+	case "$seen" in *" $1 "*) return ;; esac
+	seen+="$1 "
+	local src
+	src=$(ls "$libs/usr/lib/aarch64-linux-gnu/$1" "$libs/lib/aarch64-linux-gnu/$1" 2>/dev/null | head -n1 || true)
+	[ -n "$src" ] || die "recovery: $1 (needed by $2) is not in the v1 tree"
+	cp -L "$src" "$root/lib/aarch64-linux-gnu/$1"
+	todo+=("$root/lib/aarch64-linux-gnu/$1")
+}
+for lib in $(needed "$root/usr/bin/brownout-asymmetric"); do add_lib "$lib" brownout-asymmetric; done
+# The installer loads libcurl itself when its transfers start (src/lib/download.c).
+add_lib libcurl.so.4 "brownout-asymmetric's transfers"
 while [ "${#todo[@]}" -gt 0 ]; do
 	elf=${todo[0]}; todo=("${todo[@]:1}")
-	for lib in $(needed "$elf"); do
-		case "$seen" in *" $lib "*) continue ;; esac
-		seen+="$lib "
-		src=$(ls "$libs/usr/lib/aarch64-linux-gnu/$lib" "$libs/lib/aarch64-linux-gnu/$lib" 2>/dev/null | head -n1 || true)
-		[ -n "$src" ] || die "recovery: $lib (needed by $(basename "$elf")) is not in the v1 tree"
-		cp -L "$src" "$root/lib/aarch64-linux-gnu/$lib"
-		todo+=("$root/lib/aarch64-linux-gnu/$lib")
-	done
+	for lib in $(needed "$elf"); do add_lib "$lib" "$(basename "$elf")"; done
 done
 # The program interpreter, where the ELF headers name it.
 cp -L "$libs/usr/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
