@@ -448,10 +448,10 @@ def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JO
     started: dict[str, float] = {}
     made: dict[str, float | None] = {}
 
-    def left() -> str:
+    def left(starting: str | None = None) -> str:
         now = time.monotonic()
-        return time_left([s.name for s in running.values()] + [s.name for s, _ in pending], durations, jobs,
-                         {s.name: now - started[s.name] for s in running.values()})
+        names = [s.name for s in running.values()] + ([starting] if starting else []) + [s.name for s, _ in pending]
+        return time_left(names, durations, jobs, {s.name: now - started[s.name] for s in running.values()})
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         while pending or running:
@@ -459,9 +459,9 @@ def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JO
                 [(each, key) for each, key in pending if all(d in done or d not in names for d in each.deps)]
             for each, key in ready[:jobs - len(running)]:
                 pending.remove((each, key))
+                log.info("step %d/%d %s: %s", len(todo) - len(pending), len(todo), each.name, left(each.name))
                 started[each.name] = time.monotonic()
                 running[pool.submit(_make, each, key, force)] = each
-                log.info("step %d/%d %s: %s", len(todo) - len(pending), len(todo), each.name, left())
             if not running:
                 break
             finished, _ = wait(running, timeout=PROGRESS_INTERVAL_S, return_when=FIRST_COMPLETED)
