@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,21 +365,51 @@ def _clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def expected_seconds(name: str, durations: dict[str, float]) -> float:
+    """How long step `name` takes: as long as when last built here, or a first build's time."""
+    return durations[name] if name in durations else FIRST_BUILD_S.get(name, FIRST_BUILD_OTHER_S)
+
+
+def critical_paths(names: list[str], durations: dict[str, float]) -> dict[str, float]:
+    """Per step of `names`: its expected seconds and those of the longest chain
+    of steps of `names` that wait for it. The build starts the ready step whose
+    chain is longest: the steps that end the build (the kernel, then the root
+    trees, then OSTree's commit and its disk) start as early as they can."""
+    waiting = {name: [other for other in names if name in by_name(other).deps] for name in names}
+    paths: dict[str, float] = {}
+
+    def path(name: str) -> float:
+        if name not in paths:
+            paths[name] = expected_seconds(name, durations) + max((path(w) for w in waiting[name]), default=0.0)
+        return paths[name]
+    return {name: path(name) for name in names}
+
+
+def by_priority(names: list[str], durations: dict[str, float], first: Collection[str] = ()) -> list[str]:
+    """`names` (in dependency order) in the order the build starts them: the
+    ones in `first` (already running), then the longest chain first. A step's
+    chain is never shorter than that of a step waiting for it, and a tie keeps
+    the dependency order, so the result is a dependency order too."""
+    paths = critical_paths(names, durations)
+    return sorted(names, key=lambda name: (name not in first, -paths[name]))
+
+
 def time_left(todo: list[str], durations: dict[str, float], jobs: int = 1,
               running_for: dict[str, float] | None = None) -> str:
     """The estimate of a build's time left: the steps still to build (in
-    dependency order), `jobs` at a time, as long as they took when last built
-    here, or as long as a first build takes (FIRST_BUILD_S) if never; a step
-    in `running_for` has run that many seconds of it already."""
+    dependency order), `jobs` at a time, longest chain first, each as long as
+    it took when last built here, or as long as a first build takes
+    (FIRST_BUILD_S) if never; a step in `running_for` has run that many
+    seconds of it already."""
     running_for = running_for or {}
     guessed = [name for name in todo if name not in durations]
     overdue: list[str] = []
     finish: dict[str, float] = {}
     free = [0.0] * jobs
-    for name in todo:
+    for name in by_priority(todo, durations, first=running_for):
         ready = max((finish[d] for d in by_name(name).deps if d in finish), default=0.0)
         free.sort()
-        took = durations[name] if name in durations else FIRST_BUILD_S.get(name, FIRST_BUILD_OTHER_S)
+        took = expected_seconds(name, durations)
         if running_for.get(name, 0.0) > took:
             overdue.append(name)
         took = max(0.0, took - running_for.get(name, 0.0))
@@ -434,13 +465,16 @@ def last_build() -> dict | None:
         return None
 
 
-def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JOBS) -> dict[str, float | None]:
-    """Build (or take) the steps of `todo`, in dependency order, `jobs` at a
-    time: each starts once the steps it depends on are done. After a failure
+def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int | None = None) -> dict[str, float | None]:
+    """Build (or take) the steps of `todo`, `jobs` (BUILD_JOBS) at a time: each
+    starts once the steps it depends on are done, the one on the longest chain
+    first (by_priority). After a failure
     no step starts; the ones running finish, then the first error is raised.
     Returns each step's build seconds (None: taken from the cache)."""
+    at_once = jobs or BUILD_JOBS
     durations = read_seconds(DURATIONS)
     names = {each.name for each, _ in todo}
+    order = {name: n for n, name in enumerate(by_priority([each.name for each, _ in todo], durations))}
     pending = list(todo)
     done: set[str] = set()
     errors: list[HarnessError] = []
@@ -451,13 +485,14 @@ def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int = BUILD_JO
     def left(starting: str | None = None) -> str:
         now = time.monotonic()
         names = [s.name for s in running.values()] + ([starting] if starting else []) + [s.name for s, _ in pending]
-        return time_left(names, durations, jobs, {s.name: now - started[s.name] for s in running.values()})
+        return time_left(names, durations, at_once, {s.name: now - started[s.name] for s in running.values()})
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
         while pending or running:
             ready = [] if errors else \
-                [(each, key) for each, key in pending if all(d in done or d not in names for d in each.deps)]
-            for each, key in ready[:jobs - len(running)]:
+                sorted(((each, key) for each, key in pending if all(d in done or d not in names for d in each.deps)),
+                       key=lambda ready_step: order[ready_step[0].name])
+            for each, key in ready[:at_once - len(running)]:
                 pending.remove((each, key))
                 log.info("step %d/%d %s: %s", len(todo) - len(pending), len(todo), each.name, left(each.name))
                 started[each.name] = time.monotonic()

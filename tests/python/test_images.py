@@ -185,6 +185,24 @@ def test_steps_that_need_not_wait_for_each_other_are_built_side_by_side(graph) -
     assert sorted(runs[:2]) == ["one", "two"] and runs[2:] == ["top"]
 
 
+def test_the_ready_step_on_the_longest_chain_starts_first(graph, monkeypatch) -> None:
+    build, root = graph
+    monkeypatch.setattr(images, "BUILD_JOBS", 1)
+    (root / "cache").mkdir()
+    images.write_seconds(images.DURATIONS, {"short": 5.0, "other": 5.0, "head": 5.0, "tail": 50.0})
+    # Listed first, the short ones would go first; the chain head-tail is the build's longest.
+    runs = build({"short": ("", ()), "other": ("", ()), "head": ("", ()), "tail": ("", ("head",))})
+    assert runs == ["head", "tail", "short", "other"]
+
+
+def test_the_build_order_keeps_every_dependency_first() -> None:
+    names = [step.name for step in images.steps()]
+    for durations in ({}, {name: 0.0 for name in names}, {"kernel": 1.0, "initramfs": 900.0}):
+        order = images.by_priority(names, durations)
+        for name in order:
+            assert all(order.index(d) < order.index(name) for d in images.by_name(name).deps), (name, order)
+
+
 def test_a_failed_step_starts_nothing_more_and_lets_the_running_one_end(graph) -> None:
     build, root = graph
     with pytest.raises(HarnessError, match="image build step 'bad' failed"):
