@@ -99,6 +99,27 @@ def test_missing_records_are_made_side_by_side_and_only_those(monkeypatch: pytes
     assert both_running.n_waiting == 0 and not both_running.broken
 
 
+def test_the_longest_missing_records_start_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+    recorded: set[str] = set()
+
+    def load(method: str, path: Path | None = None, start: str = "v1") -> tuple[dict, list[dict]]:
+        if method not in recorded:
+            raise HarnessError(f"no record of {method}")
+        return {}, []
+
+    def record(method: str, start: str = "v1") -> Path:
+        started.append(method)
+        recorded.add(method)
+        return Path(method)
+    monkeypatch.setattr(campaign, "load_record", load)
+    monkeypatch.setattr(campaign, "record", record)
+    monkeypatch.setattr(campaign, "_take_kept_record", lambda name, start: False)
+    campaign.records(["ab", "inplace", "ostree", "rauc"], jobs=1)
+    # RAUC's record lists tens of thousands of points, OSTree's thousands.
+    assert started == ["rauc", "ostree", "ab", "inplace"]
+
+
 def test_a_record_without_the_confirmation_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(campaign, "images_key", lambda method: {"rootfs": "k"})
     path = tmp_path / "ab.jsonl"
