@@ -468,9 +468,9 @@ def last_build() -> dict | None:
 def _build_steps(todo: list[tuple[Step, str]], force: bool, jobs: int | None = None) -> dict[str, float | None]:
     """Build (or take) the steps of `todo`, `jobs` (BUILD_JOBS) at a time: each
     starts once the steps it depends on are done, the one on the longest chain
-    first (by_priority). After a failure
-    no step starts; the ones running finish, then the first error is raised.
-    Returns each step's build seconds (None: taken from the cache)."""
+    first (by_priority). After a failure no step starts; the ones running
+    finish, then the first error is raised. Returns each step's build seconds
+    (None: taken from the cache)."""
     at_once = jobs or BUILD_JOBS
     durations = read_seconds(DURATIONS)
     names = {each.name for each, _ in todo}
