@@ -9,12 +9,12 @@ from typing import Callable
 
 import pytest
 
-from harness import HarnessError
+from harness import HarnessError, QMPError
 from harness.campaign import runner as campaign
 from harness.campaign.journal import Journal
 from harness.campaign.runner import PlannedCut
 from harness.machine.console import Marker
-from harness.machine.snapshot import Snapshot
+from harness.machine.snapshot import Snapshot, restore
 from harness.trial import snapshots
 from harness.trial.run import TrialSpec
 from harness.trial.snapshots import SnapshotStore, from_json, to_json
@@ -93,3 +93,46 @@ def test_two_workers_run_their_trials_from_one_snapshot(tmp_path: Path, monkeypa
     assert [d.name for d in store.iterdir() if (d / "snapshot.json").exists()] == ["ab-v2-safe-deploy-1"]
     # Before and after the run: a snapshot is a few hundred MB, and of this run's images only.
     assert removed.count(store) == 2
+
+
+class ScriptedMachine:
+    """A machine whose QMP answers query-status from a script, its last status repeated."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+        self.commands: list[str] = []
+
+    def qmp(self) -> "ScriptedMachine":
+        return self
+
+    def execute(self, command: str, arguments: dict | None = None) -> dict:
+        self.commands.append(command)
+        if command != "query-status":
+            return {}
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if status == "gone":
+            raise QMPError("QMP socket: connection closed by QEMU while waiting for a reply")
+        return {"status": status}
+
+
+def test_a_restored_machine_that_powers_off_at_once_has_run(tmp_path: Path) -> None:
+    state = tmp_path / "deploy.state"
+    state.write_bytes(b"state")
+    machine = ScriptedMachine(["inmigrate", "paused", "shutdown"])
+    restore(machine, state)  # type: ignore[arg-type]
+    assert machine.commands.count("cont") == 1
+
+
+def test_a_restored_machine_whose_qemu_is_gone_at_once_has_run(tmp_path: Path) -> None:
+    state = tmp_path / "deploy.state"
+    state.write_bytes(b"state")
+    restore(ScriptedMachine(["paused", "gone"]), state)  # type: ignore[arg-type]
+
+
+def test_a_machine_down_before_it_was_resumed_is_not_restored(tmp_path: Path) -> None:
+    state = tmp_path / "deploy.state"
+    state.write_bytes(b"state")
+    with pytest.raises(HarnessError, match="the machine is shutdown"):
+        restore(ScriptedMachine(["inmigrate", "shutdown"]), state)  # type: ignore[arg-type]
+    with pytest.raises(QMPError, match="connection closed"):
+        restore(ScriptedMachine(["inmigrate", "gone"]), state)  # type: ignore[arg-type]
