@@ -29,6 +29,14 @@ def writes(life: crash.Life, partition: str, phase: str | None = None) -> list[i
             if p.partition == partition and phase in (None, p.phase) and life.entries[p.number].is_write]
 
 
+def update_switch(life: crash.Life) -> int:
+    """The update's env switch: its first env write in the update's phases. A
+    write's phase is where the disk had it when the phase's console line reached
+    the host: on a loaded host the bootloader phase's line can arrive after the
+    switch that follows it, which then counts in the phase before."""
+    return min(n for phase in ("pull", "deploy", "bootloader") for n in writes(life, "env", phase))
+
+
 def test_the_ab_life_holds_both_boots_and_every_phase(ab_life: crash.Life) -> None:
     placed = ab_life.placed
     assert {p.boot for p in placed} == {1, 2}
@@ -38,7 +46,7 @@ def test_the_ab_life_holds_both_boots_and_every_phase(ab_life: crash.Life) -> No
     phases = {(p.phase, p.partition) for p in placed}
     assert {("pull", "rootB"), ("bootloader", "env"), ("confirm", "env")} <= phases, phases
     # The slot's data is flushed before the env switch that makes it the boot slot.
-    first_switch = min(p.number for p in placed if p.phase == "bootloader" and p.partition == "env")
+    first_switch = update_switch(ab_life)
     last_slot = max(p.number for p in placed if p.partition == "rootB")
     assert any(ab_life.entries[n].is_flush for n in range(last_slot, first_switch))
 
@@ -87,16 +95,6 @@ def test_the_unsynced_switch_is_flagged_under_lazy_writeback(trial) -> None:
                    cut="phase=bootloader,syscall=fsync,n=1,edge=after")
     assert result.cut and result.cut.get("phase") == "bootloader", result.summary()
     assert flagged(result), result.summary()
-
-
-def update_switch(life: crash.Life) -> int:
-    """The update's env switch: its first env write in the update's phases. A
-    write's phase is where the disk had it when the phase's console line reached
-    the host: on a loaded host the bootloader phase's line can arrive after the
-    switch that follows it, which then counts in the phase before."""
-    return min(p.number for p in life.placed
-               if p.partition == "env" and p.phase in ("pull", "deploy", "bootloader")
-               and life.entries[p.number].is_write)
 
 
 def test_the_unsynced_switch_is_flagged_by_the_storage_model(trial) -> None:
