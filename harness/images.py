@@ -123,7 +123,7 @@ COMMON_STEPS: tuple[Step, ...] = (
     # First: the longest step, and it needs no other, so the rest build beside it.
     Step("rootfs-base", "rootfs-base.sh",
          params={"ROOTFS_PACKAGES": package_list(COMMON_ROOTFS_PACKAGES, "packages")}),
-    Step("kernel", "kernel.sh", inputs=("images/kernel.config",),
+    Step("kernel", "kernel.sh", inputs=("images/kernel.config", "src/hugepages"),
          params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES,
                  "METHOD_MODULES": package_list((), "modules").replace(",", " ")}),
     Step("initramfs", "initramfs.sh", inputs=("images/initramfs",), deps=("kernel", "apps")),
@@ -139,7 +139,7 @@ COMMON_STEPS: tuple[Step, ...] = (
                  *sorted(str(p.relative_to(REPO)) for pattern in ("*/boot.d", "*/rootfs")
                          for p in (REPO / METHOD_IMAGES).glob(pattern))),
          deps=("rootfs-base", "kernel", "apps", "keys", "apt-key")),
-    Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env", "images/boot/u-boot.config")),
+    Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env", "images/boot/u-boot.config", "src/hugepages")),
 )
 
 

@@ -37,7 +37,7 @@ make -s -C "$tree" "${cross[@]}" qemu_arm64_defconfig
 "$tree/scripts/config" --file "$obj/.config" $(grep -v '^#' "$REPO/images/boot/u-boot.config") \
 	--set-str DEFAULT_ENV_FILE "$OUT/env.txt"
 make -s -C "$tree" "${cross[@]}" olddefconfig
-make -s -C "$tree" "${cross[@]}" -j"$(nproc)" u-boot.bin >&2
+with_huge_pages make -s -C "$tree" "${cross[@]}" -j"$(nproc)" u-boot.bin >&2
 cp "$obj/u-boot.bin" "$OUT/u-boot.bin"
 echo "u-boot $version (Debian source, images/boot/u-boot.config)" > "$OUT/u-boot.version"
-rm -rf "$tree" "$obj"
+rm -rf "$tree" "$obj" "$OUT/.hugepages"

@@ -46,7 +46,7 @@ while IFS= read -r line; do
 		die "images/kernel.config: '$line' does not hold in $src $ver (a dependency is not set)" ;;
 	esac
 done < "$config"
-"${kmake[@]}" -j"$(nproc)" Image modules >&2
+with_huge_pages "${kmake[@]}" -j"$(nproc)" Image modules >&2
 kver=$("${kmake[@]}" kernelrelease)
 cp "$tree/arch/arm64/boot/Image" "$OUT/Image"
 cp "$tree/.config" "$OUT/config"
@@ -86,4 +86,4 @@ mkdir -p "$OUT/rootfs-modules/etc/brownout"
 echo $LATE_MODULES > "$OUT/rootfs-modules/etc/brownout/modules"
 echo "$kver" > "$OUT/release"
 echo "$src $ver" > "$OUT/package"
-rm -rf "$tmp" "$tree" "$OUT/.changelog"
+rm -rf "$tmp" "$tree" "$OUT/.changelog" "$OUT/.hugepages"

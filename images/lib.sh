@@ -14,6 +14,18 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 # shellcheck disable=SC2034
 VERSIONS="v1 v2 v2-bad v3"
 
+# with_huge_pages CMD... — run CMD, a compiler's build, with src/hugepages
+# preloaded (its comment says why) and glibc's malloc asking for huge pages
+# too. The library is built into $OUT/.hugepages; the step removes it.
+with_huge_pages() {
+	mkdir -p "$OUT/.hugepages"
+	cc -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -shared -fPIC -I"$REPO/src" \
+		-o "$OUT/.hugepages/hugepages.so" "$REPO/src/hugepages/hugepages.c" ||
+		die "building src/hugepages failed (gcc and libc6-dev: run 'make deps')"
+	LD_PRELOAD="$OUT/.hugepages/hugepages.so${LD_PRELOAD:+ $LD_PRELOAD}" \
+		GLIBC_TUNABLES="glibc.malloc.hugetlb=1${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}" "$@"
+}
+
 # apt_download PKG... — fetch arm64 .debs into $CACHE/debs (kept across builds)
 # and print their paths. apt resolves the current version; the cache keeps
 # what was fetched so a warm build does not touch the network.
