@@ -1,14 +1,15 @@
 /*
  * hugepages: GCC takes the memory for its syntax trees and RTL with mmap, a
  * megabyte or more at a time, and touches it page by page. Where the host's
- * transparent huge page policy is "madvise" (the kernel's default), every
- * 4 KiB page of it is a page fault: compiling one file of the kernel touches
- * about 130 MB, some 33,000 faults, and in a virtual machine a fault can cost
- * 10 to 17 µs, which made the kernel's own time a quarter of the kernel
- * step's CPU time. Preloaded (LD_PRELOAD), this library interposes mmap and
- * advises such mappings into huge pages; the same file then compiles with
- * about 4,000 faults. Where the policy is "always" or "never" the advice
- * changes nothing. Nothing here may fail a program: the advice is best effort.
+ * transparent huge page policy is "madvise" (as on the 2-core virtual
+ * machines brownout's CI runs on), every 4 KiB page of it is a page fault:
+ * compiling one file of the kernel touches about 130 MB, some 33,000 faults,
+ * and in a virtual machine a fault can cost 10 to 17 µs, which made the host
+ * kernel's share (system time) a quarter of the kernel step's CPU time.
+ * Preloaded (LD_PRELOAD), this library interposes mmap and advises such
+ * mappings into huge pages; the same file then compiles with about 4,000
+ * faults. Where the policy is "always" or "never" the advice changes nothing.
+ * Nothing here may fail a program: the advice is best effort.
  */
 #include "hugepages.h"
 

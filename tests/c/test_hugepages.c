@@ -34,8 +34,8 @@ static void test_short_file_shared_and_stack_mappings_are_not(void **state)
 
 /*
  * Whether the kernel holds the mapping that contains P with the huge page
- * advice (VmFlags "hg"): 1 or 0, or -1 when /proc/self/smaps does not show it
- * (under valgrind, which keeps the program's mappings inside its own).
+ * advice (VmFlags "hg"): 1 or 0, or -1 when /proc/self/smaps does not show
+ * it (then the test skips: the check needs the mapping where the kernel lists it).
  */
 static int advised(const void *p)
 {
