@@ -36,21 +36,32 @@ demo: images
 # The fifteen slowest tests are listed at the end, and the run's figures (its
 # wall time, each file's share) go to build/bench/suite.json for
 # `./brownout results --bench build/bench/suite.json`.
-# Lint first: a finding fails the run before any guest boots.
+# Lint, the C tests and the image check run side by side (two at a time: the
+# linters and valgrind are each single-threaded); a finding or a failure stops
+# the run before any guest boots.
 LINT_SHELL := images/*.sh images/rootfs/rig.sh images/rootfs/init-late images/initramfs/repair-root \
 	images/methods/*/*.sh images/methods/*/boot.d/* images/methods/*/rootfs/usr/bin/* images/methods/*/rootfs/usr/lib/brownout/* \
 	images/methods/asymmetric/recovery/init tests/fixtures/single-env/brownout-ab-single-env .ci/run brownout
+LINTERS := lint-python lint-types lint-shell lint-c
+.PHONY: $(LINTERS)
 lint: deps-test
+	@$(MAKE) --no-print-directory -j2 --output-sync=line $(LINTERS)
+
+lint-python:
 	$(PYTHON) -m flake8 harness scenarios tests/python
+lint-types:
 	$(PYTHON) -m mypy --ignore-missing-imports harness
+lint-shell:
 	shellcheck -S warning $(LINT_SHELL)
+lint-c:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 --inline-suppr \
 		-I src/lib -I faultinject src faultinject tests/fixtures
 
-# The C tests run beside the image build (taken from the cache, it mostly waits
-# on the disk); the tests run longest first by their last times (harness/schedule.py).
-test: deps-test lint
-	@$(MAKE) --no-print-directory -j2 --output-sync=line c-test c-valgrind images
+# The image check (taken from the cache, it mostly waits on the disk) runs
+# beside the C tests; the tests run longest first by their last times
+# (harness/schedule.py).
+test: deps-test
+	@$(MAKE) --no-print-directory -j2 --output-sync=line images c-valgrind c-test $(LINTERS)
 	BROWNOUT_SUITE_BENCH=build/bench/suite.json $(PYTEST) -n 2 --durations=15 --basetemp=build/pytest tests/python scenarios
 
 bench: images

@@ -50,7 +50,8 @@ build/host/tests/test_fi: | build/host/brownout-fi build/host/fi-writer
 # c-test and c-valgrind loop over c_test_bins when they run, so appending is
 # enough for the recipes; their prerequisites were read already, hence the extra lines.
 c_test_bins += $(fi_test_bins)
-c-test c-valgrind: $(fi_test_bins)
+c-test: $(fi_test_bins)
+c-valgrind: $(addsuffix .valgrind,$(fi_test_bins))
 c-host: fi-host
 c-aarch64: fi-aarch64
 

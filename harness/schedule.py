@@ -17,14 +17,12 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from .images import CACHE, read_seconds, write_seconds
-
-if TYPE_CHECKING:
-    from .report.results import Stamp
+from .report.results import stamp, write_bench
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +109,7 @@ class _Timer:
         self.outcomes: dict[str, str] = {}
         self.started = time.monotonic()
         # The commit the suite runs, whatever is committed while it runs.
-        self.began = _stamp() if os.environ.get(SUITE_BENCH) else None
+        self.began = stamp() if os.environ.get(SUITE_BENCH) else None
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -132,16 +130,10 @@ class _Timer:
             log.warning("test durations not kept in %s (%s): the next run orders its tests less well", DURATIONS, e)
         bench = os.environ.get(SUITE_BENCH)
         if bench:
-            from .report.results import write_bench
             write_bench(Path(bench), "suite", suite_figures(self.seconds, self.outcomes,
                                                             time.monotonic() - self.started,
                                                             self.config.getoption("numprocesses", None) or 1,
                                                             int(exitstatus)), self.began)
-
-
-def _stamp() -> Stamp:
-    from .report.results import stamp      # not at import: the report package loads matplotlib
-    return stamp()
 
 
 def suite_figures(seconds: dict[str, float], outcomes: dict[str, str], wall_s: float, workers: int,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import io
 import random
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # One colour per outcome, the same in every plot; the good one is green.
 OUTCOME_COLOURS = {
@@ -32,10 +31,19 @@ OUTCOME_COLOURS = {
 RC = {"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "brownout", "font.size": 9}
 
 
+def _matplotlib() -> ModuleType:
+    """matplotlib on the headless backend, loaded by the first plot: every
+    brownout command imports this module, and matplotlib's import costs
+    about half a second of CPU that only a report needs."""
+    import matplotlib
+    matplotlib.use("Agg")
+    return matplotlib
+
+
 def svg(fig: Figure) -> str:
     """The figure as an <svg> element (no XML prolog, so it can sit inside HTML)."""
     buf = io.StringIO()
-    with matplotlib.rc_context(RC):
+    with _matplotlib().rc_context(RC):
         fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
     return text[text.index("<svg"):]
@@ -46,7 +54,10 @@ def strip(groups: dict[str, list[float]], ylabel: str, title: str, integer: bool
     groups = {k: v for k, v in groups.items() if v}
     if not groups:
         return None
-    with matplotlib.rc_context(RC):
+    mpl = _matplotlib()
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+    with mpl.rc_context(RC):
         fig = Figure(figsize=(1.6 + 1.2 * len(groups), 3.2))
         ax = fig.subplots()
         values = list(groups.values())
@@ -71,7 +82,10 @@ def timeline(rows: dict[str, list[tuple[int, str, str]]]) -> str | None:
     rows = {k: v for k, v in rows.items() if v}
     if not rows:
         return None
-    with matplotlib.rc_context(RC):
+    mpl = _matplotlib()
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+    with mpl.rc_context(RC):
         fig = Figure(figsize=(8, 0.8 + 1.0 * len(rows)), layout="constrained")
         axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
         for ax, (name, points) in zip(axes, rows.items()):
