@@ -4,7 +4,10 @@
 #   ab/v2-tampered/                       v2's manifest over a changed payload
 #   ab/v2-badsig/                         v2 signed with the rogue key
 # A payload is the root file system shrunk to its minimum, so the transfer
-# carries no free space; the slot it lands in is larger.
+# carries no free space; the slot it lands in is larger. It has no journal:
+# a slot is only ever mounted read-only (the initramfs's mode=ro), and the
+# journal's 16 MiB would go over the network and into the slot in every
+# update, RAUC's too, for nothing.
 . "$REPO/images/lib.sh"
 
 # sign_manifest KEY IN OUT — append the signature line: base64 of the Ed25519
@@ -21,6 +24,7 @@ payload() {
 	mkdir -p "$dir"
 	cp --sparse=always "$ROOTFS_DIR/$version.ext4" "$dir/rootfs.ext4"
 	e2fsck -fy "$dir/rootfs.ext4" >/dev/null 2>&1 || true
+	tune2fs -O ^has_journal "$dir/rootfs.ext4" >/dev/null || die "tune2fs -O ^has_journal on $version failed"
 	resize2fs -M "$dir/rootfs.ext4" >/dev/null 2>&1 || die "resize2fs -M on $version failed"
 	printf 'version=%s\npayload=rootfs.ext4\nsize=%s\nsha256=%s\n' "${version#v}" \
 		"$(stat -c %s "$dir/rootfs.ext4")" "$(sha256sum "$dir/rootfs.ext4" | cut -c1-64)" > "$dir/manifest.unsigned"
