@@ -31,7 +31,7 @@ import subprocess
 import time
 from collections.abc import Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -66,11 +66,21 @@ LATE_MODULES = "virtio_net vfat nls_cp437 nls_ascii qemu_fw_cfg"
 # read here into the steps' keys. Files a method puts into every root tree are
 # in images/methods/<name>/rootfs/, its boot hook in boot.d/.
 # usr-is-merged: what init-system-helpers depends on in a root merged by symlinks (images/rootfs-base.sh).
-COMMON_ROOTFS_PACKAGES = ("mount", "iproute2", "libcurl4", "libssl3", "e2fsprogs", "kmod", "usr-is-merged")
+# libreadline8: bc's library; v2 and v3 get bc (and dc) with dpkg -i, which installs no dependency.
+COMMON_ROOTFS_PACKAGES = ("mount", "iproute2", "libcurl4", "libssl3", "e2fsprogs", "kmod", "usr-is-merged",
+                          "libreadline8")
 COMMON_SYSROOT_PACKAGES = ("libc6-dev", "libcurl4-openssl-dev", "libubootenv-dev", "libssl-dev")
 METHOD_IMAGES = "images/methods"
 # A boot script line that images/disk.sh boot_script replaces by images/boot/FRAGMENT.
 INCLUDE = re.compile(r"^\s*#include\s+(\S+)\s*$", re.M)
+
+
+# The two sets of root trees (images/rootfs.sh): every method's packages in
+# each tree, and the lean trees, with only what the methods that run them
+# (Method.roots) install; the lean base is made by rootfs-base from the
+# other, the packages only the rest need purged.
+ROOTS = "rootfs"
+LEAN_ROOTS = "rootfs-lean"
 
 
 @dataclass(frozen=True)
@@ -86,11 +96,14 @@ class Step:
         return IMAGES / self.name
 
 
-def package_list(common: tuple[str, ...], filename: str) -> str:
-    """`common` and then every method's images/methods/*/`filename` (one name a
-    line, # comments), each once, comma-separated as mmdebstrap takes them."""
+def package_list(common: tuple[str, ...], filename: str, methods: Collection[str] | None = None) -> str:
+    """`common` and then every method's (or each of `methods`')
+    images/methods/*/`filename` (one name a line, # comments), each once,
+    comma-separated as mmdebstrap takes them."""
     names = list(common)
     for listing in sorted((REPO / METHOD_IMAGES).glob(f"*/{filename}")):
+        if methods is not None and listing.parent.name not in methods:
+            continue
         for line in listing.read_text().splitlines():
             package = line.split("#", 1)[0].strip()
             if package and package not in names:
@@ -121,7 +134,7 @@ def disk_step(method: str, deps: tuple[str, ...], boots_as: str | None = None) -
 # payloads, anything else it needs) as Method.image_steps.
 COMMON_STEPS: tuple[Step, ...] = (
     # First: the longest step, and it needs no other, so the rest build beside it.
-    Step("rootfs-base", "rootfs-base.sh",
+    Step("rootfs-base", "rootfs-base.sh", inputs=("harness/packages.py",),
          params={"ROOTFS_PACKAGES": package_list(COMMON_ROOTFS_PACKAGES, "packages")}),
     Step("kernel", "kernel.sh", inputs=("images/kernel.config", "src/hugepages"),
          params={"BOOT_MODULES": BOOT_MODULES, "LATE_MODULES": LATE_MODULES,
@@ -134,11 +147,12 @@ COMMON_STEPS: tuple[Step, ...] = (
                                     "tests/fixtures/build.mk", "Makefile"), deps=("sysroot",)),
     Step("keys", "keys.sh"),
     Step("apt-key", "apt-key.sh"),
-    Step("rootfs", "rootfs.sh",
-         inputs=("images/rootfs", "harness/checks/digest.py",
-                 *sorted(str(p.relative_to(REPO)) for pattern in ("*/boot.d", "*/rootfs")
-                         for p in (REPO / METHOD_IMAGES).glob(pattern))),
-         deps=("rootfs-base", "kernel", "apps", "keys", "apt-key")),
+    *(Step(name, "rootfs.sh",
+           inputs=("images/rootfs", "harness/checks/digest.py",
+                   *sorted(str(p.relative_to(REPO)) for pattern in ("*/boot.d", "*/rootfs")
+                           for p in (REPO / METHOD_IMAGES).glob(pattern))),
+           deps=("rootfs-base", "kernel", "apps", "keys", "apt-key"), params={"BASE": base})
+      for name, base in ((ROOTS, "base.tar"), (LEAN_ROOTS, "lean.tar"))),
     Step("firmware", "firmware.sh", inputs=("images/boot/firmware.env", "images/boot/u-boot.config", "src/hugepages")),
 )
 
@@ -149,6 +163,10 @@ def steps() -> tuple[Step, ...]:
     order where a step comes after the steps it depends on."""
     from .methods import METHODS   # the methods declare their steps with this module's helpers
     named = {s.name: s for s in COMMON_STEPS}
+    lean = [m.name for m in METHODS.values() if m.roots == LEAN_ROOTS]
+    base = named["rootfs-base"]
+    named[base.name] = replace(base, params={**base.params, "LEAN_PACKAGES": package_list(
+        COMMON_ROOTFS_PACKAGES, "packages", lean).replace(",", " ")})
     for method in METHODS.values():
         named.update((s.name, s) for s in method.image_steps)
     ordered: dict[str, Step] = {}

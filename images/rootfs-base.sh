@@ -36,3 +36,23 @@ mmdebstrap --quiet --mode=root --arch=arm64 --variant=essential \
 	--customize-hook='chroot "$1" ldconfig' \
 	"$SUITE" "$OUT/base.tar" "$MIRROR" \
 	|| die "mmdebstrap failed: run 'make deps' (binfmt for arm64, packages) and check the Debian mirror"
+
+# The lean base ($OUT/lean.tar): the same root with the packages purged that
+# neither the essential set nor LEAN_PACKAGES (the common packages and those
+# of the methods that run the lean trees) needs. apt, libostree and what they
+# bring (ICU, GnuPG: a third of the root) are only the in-place and OSTree
+# methods' and need not be in every slot image the other methods download
+# and write. dpkg refuses the purge if anything kept depends on what goes.
+step "rootfs-base: the lean base, without what only the other methods use"
+lean="$OUT/.lean"
+mkdir -p "$lean"
+tar -x -C "$lean" -f "$OUT/base.tar"
+purge=$(cd "$REPO" && /usr/bin/python3 -m harness.packages removable "$lean/var/lib/dpkg/status" $LEAN_PACKAGES) ||
+	die "cannot tell which packages the lean base goes without"
+[ -n "$purge" ] || die "the lean base would be the whole base: LEAN_PACKAGES names every method's packages"
+# shellcheck disable=SC2086 # a word list
+chroot "$lean" dpkg --purge $purge >/dev/null || die "dpkg --purge in the lean base failed: $(echo $purge)"
+chroot "$lean" ldconfig
+rm -rf "$lean"/var/log/* "$lean"/var/lib/dpkg/*-old "$lean"/var/cache/debconf/*-old
+tar -c -C "$lean" --sort=name --numeric-owner -f "$OUT/lean.tar" .
+rm -rf "$lean"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Rootfs step: from the Debian arm64 base (images/rootfs-base.sh), the root
-# trees every method ships ($VERSIONS in lib.sh):
+# Rootfs steps (rootfs and rootfs-lean, harness/images.py): from a Debian
+# arm64 base (images/rootfs-base.sh), the root trees the methods ship
+# ($VERSIONS in lib.sh):
 #   v1      base + application v1
 #   v2      v1 + the Debian package bc + application v2
 #   v2-bad  v2 whose application fails its health check
@@ -14,7 +15,9 @@
 # the paths where a device's root that is neither version differs.
 . "$(dirname "$0")/lib.sh"
 
-base="$ROOTFS_BASE_DIR/base.tar"
+# BASE: base.tar (every method's packages: the in-place and OSTree methods')
+# or lean.tar (what A/B, asymmetric and RAUC run).
+base="$ROOTFS_BASE_DIR/$BASE"
 
 bc_deb=$(apt_download bc)
 dc_deb=$(apt_download dc)
@@ -75,7 +78,7 @@ make_tree() { # version
 	echo brownout > "$tree/etc/hostname"
 	install -m 0644 "$REPO/images/rootfs/fw_env.config" "$tree/etc/fw_env.config"
 	# The in-place method's repository is signed with this key (images/apt-key.sh).
-	install -m 0644 "$APT_KEY_DIR/archive.gpg" "$tree/etc/apt/trusted.gpg.d/brownout-archive.gpg"
+	install -D -m 0644 "$APT_KEY_DIR/archive.gpg" "$tree/etc/apt/trusted.gpg.d/brownout-archive.gpg"
 	debs=("/tmp/brownout-app_${version#v}_arm64.deb")
 	[ "$version" = v1 ] || debs=("/tmp/$(basename "$bc_deb")" "${debs[@]}")
 	[ "$version" != v3 ] || debs=("/tmp/$(basename "$dc_deb")" "${debs[@]}")

@@ -2,7 +2,7 @@
 flips the slot; U-Boot's boot counter falls back to the old one."""
 from __future__ import annotations
 
-from ..images import Step, disk_step, method_step
+from ..images import LEAN_ROOTS, Step, disk_step, method_step
 from .base import Method, RootLocation
 
 # Test fixtures whose device keeps its boot state another way (tests/fixtures/<name>/).
@@ -22,12 +22,13 @@ def root_of(init: dict[str, str]) -> RootLocation | None:
 
 
 METHOD = Method("ab",
-                (method_step("ab", "payloads-ab", "payloads.sh", deps=("rootfs", "keys")),
-                 disk_step("ab", deps=("kernel", "initramfs", "rootfs")),
+                (method_step("ab", "payloads-ab", "payloads.sh", deps=(LEAN_ROOTS, "keys")),
+                 disk_step("ab", deps=("kernel", "initramfs", LEAN_ROOTS)),
                  *(fixture_disk(f) for f in FIXTURE_DISKS)),
                 "disk-ab", "ab.img", root_of, payload_steps=("payloads-ab",),
                 clients={"safe": None, "unsafe": "fixtures/brownout-ab-unsafe",
                          "unsynced": "fixtures/brownout-ab-unsynced",
                          "single-env": "fixtures/brownout-ab-single-env",
                          "boot-text": "fixtures/brownout-ab-boottext"},
-                client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS}, target_slot=("rootB", "B"))
+                client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS}, target_slot=("rootB", "B"),
+                roots=LEAN_ROOTS, digests_step=LEAN_ROOTS)

@@ -3,7 +3,7 @@ only root slot and boots it; recovery reinstalls the last good image when the
 new one never confirms."""
 from __future__ import annotations
 
-from ..images import disk_step, method_step
+from ..images import LEAN_ROOTS, disk_step, method_step
 from .base import Method, RootLocation
 
 
@@ -18,7 +18,7 @@ METHOD = Method("asymmetric",
                 # Recovery installs the A/B method's signed images.
                 (method_step("asymmetric", "payloads-asymmetric", "payloads.sh", deps=("payloads-ab",)),
                  method_step("asymmetric", "recovery", "recovery.sh", inputs=("recovery",),
-                             deps=("kernel", "apps", "keys", "rootfs"), repo_inputs=("images/rootfs/fw_env.config",)),
-                 disk_step("asymmetric", deps=("kernel", "initramfs", "rootfs", "recovery"))),
+                             deps=("kernel", "apps", "keys", LEAN_ROOTS), repo_inputs=("images/rootfs/fw_env.config",)),
+                 disk_step("asymmetric", deps=("kernel", "initramfs", LEAN_ROOTS, "recovery"))),
                 "disk-asymmetric", "asymmetric.img", root_of, payload_steps=("payloads-asymmetric",),
-                extra_boots=5, request_boots=2, switch_reboots=2)
+                extra_boots=5, request_boots=2, switch_reboots=2, roots=LEAN_ROOTS, digests_step=LEAN_ROOTS)

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from ..images import Step
+from ..images import LEAN_ROOTS, ROOTS, Step
 from ..machine.console import Marker
 
 GUEST_ADDR = "10.0.2.100"        # the update server, as the guest sees it (guestfwd)
@@ -105,7 +105,8 @@ class Method:
     # Reboots the update itself takes to switch over: 0 when it switches in place.
     switch_reboots: int = 1
     judge: Judge = field(default_factory=Judge)
-    digests_step: str = "rootfs"     # whose digests.jsonl names the versions' root trees
+    roots: str = ROOTS               # whose root trees the device runs: ROOTS or LEAN_ROOTS (images.py)
+    digests_step: str = ROOTS        # whose digests.jsonl names the versions' root trees
     request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
     record_timeout: float = 240.0    # a record run: the update under the agent, then its points listed
 
@@ -125,7 +126,7 @@ class Method:
     @property
     def record_steps(self) -> tuple[str, ...]:
         """The steps whose output decides what the update does, syscall by syscall."""
-        return ("apps", "rootfs", *self.payload_steps, self.disk_step)
+        return ("apps", self.roots, *self.payload_steps, self.disk_step)
 
     def problems(self, steps: Iterable[str]) -> list[str]:
         """How this method breaks the contract, given the names of every image step
@@ -133,6 +134,8 @@ class Method:
         known = set(steps)
         own = {s.name for s in self.image_steps}
         out = [] if self.disk_step in own else [f"its disk step '{self.disk_step}' is not among its image_steps"]
+        if self.roots not in (ROOTS, LEAN_ROOTS):
+            out.append(f"its roots '{self.roots}' are neither '{ROOTS}' nor '{LEAN_ROOTS}'")
         out += [f"{what} step '{step}' is not an image step"
                 for what, step in (("digests", self.digests_step), *(("payload", s) for s in self.payload_steps))
                 if step not in known]

@@ -6,13 +6,13 @@ next boot marks the slot good (or bad) through RAUC. RAUC prints no phases:
 the phase rules name them by what each write targets."""
 from __future__ import annotations
 
-from ..images import disk_step, method_step
+from ..images import LEAN_ROOTS, disk_step, method_step
 from .ab import root_of
 from .base import Method
 
 METHOD = Method("rauc",
                 (method_step("rauc", "bundles-rauc", "bundles.sh", deps=("payloads-ab", "keys")),
-                 disk_step("rauc", deps=("kernel", "initramfs", "rootfs", "bundles-rauc"), boots_as="ab")),
+                 disk_step("rauc", deps=("kernel", "initramfs", LEAN_ROOTS, "bundles-rauc"), boots_as="ab")),
                 "disk-rauc", "rauc.img", root_of, payload_steps=("bundles-rauc",),
                 request_path="{payload}/update.raucb",
                 phase_rules=("pull path=/data/rauc/*",
@@ -22,4 +22,4 @@ METHOD = Method("rauc",
                              "deploy path=/data",      # the fsync of the directory after the status file's rename
                              "bootloader path=/dev/vda2"),
                 # RAUC copies a slot in 8 KiB writes: some 45000 cut points, each listed on the console.
-                record_timeout=1800.0, target_slot=("rootB", "B"))
+                record_timeout=1800.0, target_slot=("rootB", "B"), roots=LEAN_ROOTS, digests_step=LEAN_ROOTS)

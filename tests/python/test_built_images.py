@@ -1,4 +1,4 @@
-"""The built root trees: three versions that their digests tell apart."""
+"""The built root trees, full and lean: four versions that their digests tell apart."""
 from __future__ import annotations
 
 import os
@@ -11,14 +11,29 @@ from harness.checks.digest import classify, ext4_digest, installed_packages, loa
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def rootfs():
+def built(step: str):
     try:
-        return images.require("rootfs")
+        return images.require(step)
     except HarnessError as e:
         if os.environ.get("BROWNOUT_REQUIRE_IMAGES") == "1":
             raise
         pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module", params=[images.ROOTS, images.LEAN_ROOTS])
+def rootfs(request):
+    return built(request.param)
+
+
+def test_the_lean_trees_are_the_full_ones_without_what_only_in_place_and_ostree_run() -> None:
+    full, lean = built(images.ROOTS), built(images.LEAN_ROOTS)
+    for version in images.VERSIONS:
+        names = {tree: {p.split()[0] for p in installed_packages(tree / version)} for tree in (full, lean)}
+        assert names[lean] < names[full]
+        assert {"apt", "ostree", "libostree-1-1", "libicu72"} <= names[full] - names[lean]
+        assert {"rauc", "libubootenv-tool", "brownout-app", "libcurl4"} <= names[lean]
+    assert not ({d.digest for d in load_known(full / "digests.jsonl")}
+                & {d.digest for d in load_known(lean / "digests.jsonl")})
 
 
 def test_each_version_has_its_own_digest(rootfs) -> None:

@@ -9,7 +9,7 @@ import types
 import pytest
 
 from harness import HarnessError
-from harness.images import disk_step
+from harness.images import by_name, disk_step
 from harness.methods import METHODS, REGISTERED, Method, load
 from harness.methods.ab import root_of
 
@@ -48,6 +48,21 @@ def test_a_method_step_on_a_step_that_does_not_exist_is_refused(method_module) -
     assert "image step 'disk-orphan' depends on 'no-such-step', which is not an image step" in text
     assert "it names no payload step" in text
     assert "\n" not in text
+
+
+def test_a_method_on_root_trees_that_are_not_built_is_refused(method_module) -> None:
+    name = method_module("roots", dataclasses.replace(METHODS["ab"], name="roots", roots="rootfs-small"))
+    with pytest.raises(HarnessError, match="its roots 'rootfs-small' are neither 'rootfs' nor 'rootfs-lean'"):
+        load((name,))
+
+
+def test_the_slot_methods_run_the_lean_trees_and_the_others_the_full_ones() -> None:
+    assert {m.name for m in METHODS.values() if m.roots == "rootfs-lean"} == {"ab", "asymmetric", "rauc"}
+    for method in ("ab", "asymmetric", "rauc"):
+        assert "rootfs-lean" in METHODS[method].record_steps and METHODS[method].digests_step == "rootfs-lean"
+    # What rootfs-base keeps in the lean base: the lean methods' packages, not the others'.
+    lean = by_name("rootfs-base").params["LEAN_PACKAGES"].split()
+    assert {"rauc", "libubootenv-tool", "libcurl4"} <= set(lean) and not {"apt", "ostree"} & set(lean)
 
 
 def test_a_phase_rule_for_a_phase_the_method_lacks_is_refused(method_module) -> None:

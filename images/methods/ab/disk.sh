@@ -6,7 +6,7 @@
 . "$REPO/images/lib.sh"
 . "$REPO/images/disk.sh"
 
-root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
+root_mib=$(cat "$ROOTFS_LEAN_DIR/root-size-mib")
 step "disk-ab: GPT boot/env/rootA/rootB/data, slots of $root_mib MiB"
 boot_script ab
 vfat_image "$OUT/boot.vfat" 64 "$KERNEL_DIR/Image" "$INITRAMFS_DIR/initrd.img" "$OUT/boot.scr"
@@ -18,6 +18,6 @@ mke2fs -q -t ext4 -L data -F "$OUT/data.ext4"
 disk_create "$OUT/ab.img" boot:64:bootable env:1 rootA:"$root_mib" rootB:"$root_mib" data:64
 disk_put "$OUT/ab.img" 1 "$OUT/boot.vfat"
 disk_put "$OUT/ab.img" 2 "$OUT/env.bin"
-disk_put "$OUT/ab.img" 3 "$ROOTFS_DIR/v1.ext4"
+disk_put "$OUT/ab.img" 3 "$ROOTFS_LEAN_DIR/v1.ext4"
 disk_put "$OUT/ab.img" 5 "$OUT/data.ext4"
 rm -f "$OUT/boot.vfat" "$OUT/data.ext4"

@@ -22,7 +22,7 @@ sign_manifest() {
 payload() {
 	local version=$1 dir="$OUT/ab/$2" key=$3 tamper=${4:-}
 	mkdir -p "$dir"
-	cp --sparse=always "$ROOTFS_DIR/$version.ext4" "$dir/rootfs.ext4"
+	cp --sparse=always "$ROOTFS_LEAN_DIR/$version.ext4" "$dir/rootfs.ext4"
 	e2fsck -fy "$dir/rootfs.ext4" >/dev/null 2>&1 || true
 	tune2fs -O ^has_journal "$dir/rootfs.ext4" >/dev/null || die "tune2fs -O ^has_journal on $version failed"
 	resize2fs -M "$dir/rootfs.ext4" >/dev/null 2>&1 || die "resize2fs -M on $version failed"

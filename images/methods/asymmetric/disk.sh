@@ -5,7 +5,7 @@
 . "$REPO/images/lib.sh"
 . "$REPO/images/disk.sh"
 
-root_mib=$(cat "$ROOTFS_DIR/root-size-mib")
+root_mib=$(cat "$ROOTFS_LEAN_DIR/root-size-mib")
 step "disk-asymmetric: GPT boot/env/root/recovery/data, root of $root_mib MiB"
 boot_script asymmetric
 vfat_image "$OUT/boot.vfat" 64 "$KERNEL_DIR/Image" "$INITRAMFS_DIR/initrd.img" "$OUT/boot.scr"
@@ -20,7 +20,7 @@ mke2fs -q -t ext4 -L data -F "$OUT/data.ext4"
 disk_create "$OUT/asymmetric.img" boot:64:bootable env:1 root:"$root_mib" recovery:64 data:64
 disk_put "$OUT/asymmetric.img" 1 "$OUT/boot.vfat"
 disk_put "$OUT/asymmetric.img" 2 "$OUT/env.bin"
-disk_put "$OUT/asymmetric.img" 3 "$ROOTFS_DIR/v1.ext4"
+disk_put "$OUT/asymmetric.img" 3 "$ROOTFS_LEAN_DIR/v1.ext4"
 disk_put "$OUT/asymmetric.img" 4 "$OUT/recovery.vfat"
 disk_put "$OUT/asymmetric.img" 5 "$OUT/data.ext4"
 rm -f "$OUT/boot.vfat" "$OUT/recovery.vfat" "$OUT/data.ext4"

@@ -9,7 +9,7 @@
 
 step "recovery: busybox-static + brownout-asymmetric + its libraries"
 root="$OUT/.root"
-libs="$ROOTFS_DIR/v1"
+libs="$ROOTFS_LEAN_DIR/v1"
 mkdir -p "$root"/{bin,usr/bin,dev,proc,sys,run,tmp,etc/brownout,lib/modules,lib/aarch64-linux-gnu,var/lock}
 deb=$(apt_download busybox-static)
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" ./bin/busybox
