@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.images import require
 from harness.server import Fault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(900)]
@@ -37,14 +38,16 @@ def test_a_bad_payload_is_refused_and_v1_keeps_running(trial, payload: str, erro
 
 
 def test_a_download_cut_by_the_server_never_switches_and_a_retry_completes(trial) -> None:
-    # More cuts than the client retries: the update fails, the device stays on v1.
-    cut = trial(payload="v2", fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=20_000_000, count=20))
+    # More cuts than the client retries, each after a tenth of the image (its
+    # 1 + 5 attempts end short of it): the update fails, the device stays on v1.
+    tenth = (require("payloads-ab") / "ab" / "v2" / "rootfs.ext4").stat().st_size // 10
+    cut = trial(payload="v2", fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=tenth, count=20))
     # A transfer that breaks is no refusal: nothing was verified and found wrong.
     assert cut.final == "v1" and cut.slot == "A" and "refused" not in cut.verdicts
     assert cut.update_error is not None and cut.update_error["reason"] == "download", cut.summary()
     assert cut.measures.reboots == 0
     # One cut only: the client resumes with a Range request and completes.
-    resumed = trial(payload="v2", fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=20_000_000, count=1))
+    resumed = trial(payload="v2", fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=tenth, count=1))
     assert resumed.final == "v2" and "completes" in resumed.verdicts
 
 

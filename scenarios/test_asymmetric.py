@@ -58,10 +58,11 @@ def test_a_tampered_payload_is_refused_and_recovery_puts_v1_back(trial) -> None:
 
 
 def test_a_download_cut_by_the_server_is_retried_by_recovery_until_it_completes(trial) -> None:
-    # More breaks than the client's in-process retries (1 + 5 attempts): recovery
-    # keeps the request, reboots into itself and tries again.
+    # More breaks than the client's in-process retries (1 + 5 attempts, each
+    # cut after a tenth of the image): recovery keeps the request, reboots
+    # into itself and tries again.
     result = trial(method="asymmetric", payload="v2",
-                   fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=20_000_000, count=8))
+                   fault=Fault("close", pattern="*/rootfs.ext4", after_bytes=image_size("v2") // 10, count=8))
     assert result.final == "v2" and set(result.verdicts) >= {"atomic", "completes"}
     assert result.measures.reboots == 3
 

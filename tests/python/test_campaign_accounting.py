@@ -72,20 +72,21 @@ def test_an_unfinished_result_carries_its_reason_and_console_tail(tmp_path: Path
 @pytest.mark.e2e
 @pytest.mark.timeout(600)
 def test_a_campaign_whose_trials_time_out_reports_them_and_exits_non_zero(tmp_path: Path) -> None:
-    # A record with one bootloader point: the plan is that point at both edges.
+    # A record with one bootloader point: the plan is that point at both edges,
+    # each a cold trial (two boots and the whole slot image), far beyond 3 s.
     record = tmp_path / "ab.jsonl"
     record.write_text(json.dumps({"record": {"method": "ab", "payload": "v2", "images": images_key("ab"),
                                              "phases": list(METHODS["ab"].phases)}}) + "\n"
                       + json.dumps({"index": 1, "phase": "bootloader"}) + "\n")
     journal = tmp_path / "j.jsonl"
     proc = subprocess.run([str(REPO / "brownout"), "campaign", "--method", "ab", "--cuts", "0", "--record",
-                           str(record), "--journal", str(journal), "--trial-timeout", "10", "-j", "1"],
+                           str(record), "--journal", str(journal), "--trial-timeout", "3", "-j", "1"],
                           cwd=REPO, capture_output=True, text=True, timeout=540, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     entries = load_journal(journal)
     assert sorted(e.id for e in entries) == ["ab-bootloader-cut001-after", "ab-bootloader-cut001-before"]
     for e in entries:
-        assert e.final == "timeout" and "outlived its 10 s" in e.error, e
+        assert e.final == "timeout" and "outlived its 3 s" in e.error, e
         assert "BROWNOUT" in e.console_tail or "U-Boot" in e.console_tail, e.console_tail
     assert "timeout" in proc.stdout and "2 of 2 trials" in proc.stdout
 
