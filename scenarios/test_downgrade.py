@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(900)]
 
 
 def slot_version(disk: Path, method: str, partition: str) -> str:
-    versions = require(methods.get(method).digests_step)
+    versions = require(methods.get(method).digests)
     part = {p.name: p for p in partitions(method)}[partition]
     root = check_root(disk, part, "/", versions)
     return classify(root.digest, load_known(versions / "digests.jsonl")) if root.digest else "mixed"

@@ -31,4 +31,4 @@ METHOD = Method("ab",
                          "single-env": "fixtures/brownout-ab-single-env",
                          "boot-text": "fixtures/brownout-ab-boottext"},
                 client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS}, target_slot=("rootB", "B"),
-                roots=LEAN_ROOTS, digests_step=LEAN_ROOTS)
+                roots=LEAN_ROOTS)

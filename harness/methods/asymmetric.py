@@ -21,4 +21,4 @@ METHOD = Method("asymmetric",
                              deps=("kernel", "apps", "keys", LEAN_ROOTS), repo_inputs=("images/rootfs/fw_env.config",)),
                  disk_step("asymmetric", deps=("kernel", "initramfs", LEAN_ROOTS, "recovery"))),
                 "disk-asymmetric", "asymmetric.img", root_of, payload_steps=("payloads-asymmetric",),
-                extra_boots=5, request_boots=2, switch_reboots=2, roots=LEAN_ROOTS, digests_step=LEAN_ROOTS)
+                extra_boots=5, request_boots=2, switch_reboots=2, roots=LEAN_ROOTS)

@@ -106,9 +106,14 @@ class Method:
     switch_reboots: int = 1
     judge: Judge = field(default_factory=Judge)
     roots: str = ROOTS               # whose root trees the device runs: ROOTS or LEAN_ROOTS (images.py)
-    digests_step: str = ROOTS        # whose digests.jsonl names the versions' root trees
+    digests_step: str = ""           # whose digests.jsonl names the versions' root trees ("": its roots')
     request_path: str = "{payload}/manifest"   # under /<method>/ on the update server
     record_timeout: float = 240.0    # a record run: the update under the agent, then its points listed
+
+    @property
+    def digests(self) -> str:
+        """The step whose digests.jsonl names the versions' root trees."""
+        return self.digests_step or self.roots
 
     @property
     def update_phases(self) -> tuple[str, ...]:
@@ -137,7 +142,7 @@ class Method:
         if self.roots not in (ROOTS, LEAN_ROOTS):
             out.append(f"its roots '{self.roots}' are neither '{ROOTS}' nor '{LEAN_ROOTS}'")
         out += [f"{what} step '{step}' is not an image step"
-                for what, step in (("digests", self.digests_step), *(("payload", s) for s in self.payload_steps))
+                for what, step in (("digests", self.digests), *(("payload", s) for s in self.payload_steps))
                 if step not in known]
         out += [f"image step '{s.name}' depends on '{dep}', which is not an image step"
                 for s in self.image_steps for dep in s.deps if dep not in known]

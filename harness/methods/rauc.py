@@ -22,4 +22,4 @@ METHOD = Method("rauc",
                              "deploy path=/data",      # the fsync of the directory after the status file's rename
                              "bootloader path=/dev/vda2"),
                 # RAUC copies a slot in 8 KiB writes: over 13000 cut points, each listed on the console.
-                record_timeout=1800.0, target_slot=("rootB", "B"), roots=LEAN_ROOTS, digests_step=LEAN_ROOTS)
+                record_timeout=1800.0, target_slot=("rootB", "B"), roots=LEAN_ROOTS)

@@ -1013,7 +1013,7 @@ class _Trial:
         verdicts: list[str] = []
         if not boots[-1].markers("heartbeat") or location is None:
             return "bricked", slot, verdicts
-        versions = require(self.method.digests_step)
+        versions = require(self.method.digests)
         root = check_root(self.device.disk, parts[location.partition], location.path, versions)
         final = classify(root.digest, load_known(versions / "digests.jsonl")) if root.digest else "mixed"
         if root.nearest:

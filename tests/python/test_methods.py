@@ -59,7 +59,7 @@ def test_a_method_on_root_trees_that_are_not_built_is_refused(method_module) -> 
 def test_the_slot_methods_run_the_lean_trees_and_the_others_the_full_ones() -> None:
     assert {m.name for m in METHODS.values() if m.roots == "rootfs-lean"} == {"ab", "asymmetric", "rauc"}
     for method in ("ab", "asymmetric", "rauc"):
-        assert "rootfs-lean" in METHODS[method].record_steps and METHODS[method].digests_step == "rootfs-lean"
+        assert "rootfs-lean" in METHODS[method].record_steps and METHODS[method].digests == "rootfs-lean"
     # What rootfs-base keeps in the lean base: the lean methods' packages, not the others'.
     lean = by_name("rootfs-base").params["LEAN_PACKAGES"].split()
     assert {"rauc", "libubootenv-tool", "libcurl4"} <= set(lean) and not {"apt", "ostree"} & set(lean)
