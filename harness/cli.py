@@ -32,6 +32,7 @@ from .server import Fault, UpdateServer
 from .storage import crash, life
 from .storage.states import CrashState, unique
 from .trial.run import PAYLOADS, TIMINGS, V2_ROUTES, TrialSpec, run_trial
+from .trial.snapshots import FROM_KEPT, TAKEN
 from .trial.start import START_VERSIONS, installed_disk
 
 log = logging.getLogger("brownout")
@@ -85,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = images.BUILD / "demo"
     shutil.rmtree(out, ignore_errors=True)
     journal = journal_mod.Journal(out / "demo.jsonl")
-    args.seed, args.resume, args.cold, args.judge_every_trial = 1, False, False, False
+    args.seed, args.resume, args.cold, args.judge_every_trial, args.fresh_snapshots = 1, False, False, False, False
     marks = [("image check", time.time())]
     planned = comparative_plan(names, DEMO_CUTS, args.seed, DEMO_DOWNTIME_RUNS, args.jobs,
                                every_bootloader_point=False)
@@ -311,7 +312,7 @@ def run_campaign(planned: list[campaign.PlannedCut], journal: campaign.Journal,
              ", ".join(f"{k} {v}" for k, v in by_kind.items()), args.seed, args.jobs, journal.path)
     status = campaign.run(planned, journal, args.seed, args.jobs, args.resume, snapshots=not args.cold,
                           trial_timeout=args.trial_timeout, same_disk=not args.judge_every_trial,
-                          hold_rerun=not args.judge_every_trial)
+                          hold_rerun=not args.judge_every_trial, fresh_snapshots=args.fresh_snapshots)
     ids = {c.id for c in planned}
     entries = [e for e in journal_mod.latest(journal.entries()) if e.id in ids]
     print(f"campaign: {len(entries)} of {len(planned)} trials in {journal.path}:")
@@ -391,6 +392,7 @@ class TrialRate:
     same_disk: int = 0           # trials that took the outcome of a byte-identical disk after the cut
     same_but_slot: int = 0       # of those, the disks equal but for the method's target slot
     fired: dict[str, str] = field(default_factory=dict)   # where each trial's cut fired (fired_at)
+    snapshots: Counter = field(default_factory=Counter)   # taken in the run, and kept copies of earlier ones
 
     @property
     def per_hour(self) -> float:
@@ -398,13 +400,14 @@ class TrialRate:
 
 
 def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: bool = False,
-                 same_disk: bool = True, hold_rerun: bool = True) -> TrialRate:
+                 same_disk: bool = True, hold_rerun: bool = True, fresh_snapshots: bool = False) -> TrialRate:
     """A campaign over the recorded bootloader points (repeated to `trials`, each
     judged on its own), timed; with `every_phase`, a seeded sample of up to
     `trials` distinct points taken in turn from every phase the method has,
     where a cut that leaves a disk already judged takes its outcome unless
     `same_disk` is false, and a re-run goes on from the boot that settled after
-    the cut unless `hold_rerun` is false."""
+    the cut unless `hold_rerun` is false. Its snapshots are copies of those an
+    earlier campaign kept where they fit, unless `fresh_snapshots`."""
     points = campaign.records([method], 1)[method]
     if every_phase:
         sampled = campaign.plan(method, "v2", points, str(trials), 1, every_bootloader_point=False)
@@ -424,7 +427,7 @@ def bench_trials(method: str, trials: int, jobs: int, cold: bool, every_phase: b
     if not cold:
         installed_disks(planned)
     return time_campaign([dataclasses.replace(c, id=f"{c.id}-bench{i}") for i, c in enumerate(planned)],
-                         method, jobs, cold, same_disk, hold_rerun)
+                         method, jobs, cold, same_disk, hold_rerun, fresh_snapshots)
 
 
 def installed_disks(planned: list[campaign.PlannedCut]) -> None:
@@ -479,16 +482,17 @@ def bench_states(method: str, states: int, jobs: int, seed: int, both_ways: bool
 
 
 def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, cold: bool,
-                  same_disk: bool = False, hold_rerun: bool = True) -> TrialRate:
+                  same_disk: bool = False, hold_rerun: bool = True, fresh_snapshots: bool = False) -> TrialRate:
     """Run `planned` as a campaign into a scratch journal: its trials per hour.
     The scratch journal goes once the run is counted, unless a trial ended in
     error or timeout: then it stays, with its logs, and each such trial is named."""
     tmp = Path(tempfile.mkdtemp(prefix="brownout-bench-"))
     journal = journal_mod.Journal(tmp / "bench.jsonl")
     started = time.monotonic()
+    snapshots: Counter[str] = Counter()
     try:
         campaign.run(planned, journal, 1, jobs, resume=False, snapshots=not cold, same_disk=same_disk,
-                     hold_rerun=hold_rerun)
+                     hold_rerun=hold_rerun, fresh_snapshots=fresh_snapshots, snapshot_origins=snapshots)
     except BaseException:
         log.warning("bench: the %s run stopped; what it journaled is kept in %s", method, journal.path)
         raise
@@ -516,7 +520,7 @@ def time_campaign(planned: list[campaign.PlannedCut], method: str, jobs: int, co
                      {k: round(spent[k] / len(entries), 2) for k in TIMINGS if spent[k]},
                      Counter(e.phase for e in entries), sum(e.same_disk_as is not None for e in entries),
                      sum("without" in (e.same_disk_as or {}) for e in entries),
-                     {e.id: fired_at(e) for e in entries})
+                     {e.id: fired_at(e) for e in entries}, snapshots)
 
 
 def long_run_rate(entries: list[journal_mod.Entry], jobs: int) -> float | None:
@@ -583,7 +587,8 @@ def cmd_bench_trials(args: argparse.Namespace) -> int:
     for n, method in enumerate(names, 1):
         log.info("bench trials: %s (%d of %d methods)", method, n, len(names))
         rate = bench_trials(method, args.trials, args.jobs, args.cold, every_phase=True,
-                            same_disk=not args.judge_every_trial, hold_rerun=not args.judge_every_trial)
+                            same_disk=not args.judge_every_trial, hold_rerun=not args.judge_every_trial,
+                            fresh_snapshots=args.fresh_snapshots)
         print_rate(rate, method, start, args.jobs)
         figures = rate_figures(rate, args.jobs, args.cold)
         if args.both_ways:
@@ -617,6 +622,9 @@ def print_rate(rate: TrialRate, method: str, start: str, jobs: int, indent: str 
           f"{rate.same_disk} took the outcome of a disk already judged"
           + (f" ({rate.same_but_slot} of them equal but for the target slot)" if rate.same_but_slot else ""))
     print(f"{indent}  a trial's host time, mean s: " + ", ".join(f"{k} {v:.1f}" for k, v in rate.timings.items()))
+    if rate.snapshots:
+        print(f"{indent}  snapshots: {rate.snapshots[TAKEN]} taken in the run, {rate.snapshots[FROM_KEPT]} "
+              f"copied from those an earlier campaign on the same images kept")
     print(f"{indent}  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(rate.outcomes.items())))
 
 
@@ -624,7 +632,8 @@ def rate_figures(rate: TrialRate, jobs: int, cold: bool) -> dict:
     return {"trials": rate.trials, "jobs": jobs, "cold": cold, "wall_s": rate.wall_s, "per_hour": rate.per_hour,
             "steady_per_hour": rate.steady_per_hour, "long_run_per_hour": rate.long_run_per_hour,
             "outcomes": dict(rate.outcomes), "same_disk": rate.same_disk, "same_but_slot": rate.same_but_slot,
-            "timings": rate.timings, "phases": dict(rate.phases)}
+            "timings": rate.timings, "phases": dict(rate.phases),
+            "snapshots_taken": rate.snapshots[TAKEN], "snapshots_kept": rate.snapshots[FROM_KEPT]}
 
 
 def cmd_bench_all(args: argparse.Namespace) -> int:
@@ -808,6 +817,9 @@ def parser() -> argparse.ArgumentParser:
                         "an earlier trial of the campaign judged (by default it takes that outcome), and "
                         "re-run its update from a cold boot (by default from the boot that settled after "
                         "the cut, held while its disk is judged)")
+    c.add_argument("--fresh-snapshots", action="store_true",
+                   help="take every snapshot in this run, none from the copies an earlier campaign on the "
+                        "same images, QEMU, harness and guest clock kept in the cache (kept anew)")
     c.add_argument("--shard", type=shard_arg, metavar="I/N",
                    help="run only shard I of N of the plan (the same plan splits the same way "
                         "everywhere); merge the shards' journals with 'brownout merge'")
@@ -868,6 +880,9 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--judge-every-trial", action="store_true",
                     help="boot and judge every trial, even when its cut left a disk already judged, and "
                          "re-run its update from a cold boot")
+    bt.add_argument("--fresh-snapshots", action="store_true",
+                    help="take every snapshot in the run, as the first campaign on new images does, none "
+                         "from the copies an earlier campaign kept")
     bt.add_argument("--both-ways", action="store_true",
                     help="run the sample again with every trial cold, judged on its own and re-run from a "
                          "cold boot, and compare the outcomes and the phase and call each cut fired at")

@@ -86,11 +86,13 @@ def update_server() -> Iterator[UpdateServer]:
 def snapshots(update_server: UpdateServer, tmp_path_factory: pytest.TempPathFactory,
               pytestconfig: pytest.Config) -> Callable[[TrialSpec, str, int], Snapshot]:
     """Snapshots, one per update, phase and point held at (0: where the phase
-    starts), taken on first use: a campaign's are shared by all its workers
-    (the store beside its journal), others are this worker's."""
+    starts), taken on first use or copied from those kept (trial/snapshots.py):
+    a campaign's are shared by all its workers (the store beside its journal),
+    others are this worker's."""
     journal = pytestconfig.getoption("brownout_journal", None)
     directory = snapshot_store(journal) if journal else tmp_path_factory.mktemp("snapshots")
-    return SnapshotStore(directory, update_server).get
+    fresh = bool(pytestconfig.getoption("brownout_fresh_snapshots", False))
+    return SnapshotStore(directory, update_server, fresh=fresh).get
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,7 +6,8 @@ through the harness, which journals it. Control goes one way: CLI → pytest
 Options: --brownout-plan FILE (the planned trials, campaign.save_plan),
 --brownout-journal FILE, --brownout-seed N, --brownout-trial-timeout SECONDS,
 --brownout-cold (no snapshots, and a cut in the confirmation runs the update
-before it too), --brownout-judge-every-trial. Without a plan the campaign test is collected empty.
+before it too), --brownout-judge-every-trial, --brownout-cold-rerun,
+--brownout-fresh-snapshots. Without a plan the campaign test is collected empty.
 
 Every trial ends in the journal: one the harness cannot finish (a QEMU or QMP
 failure, a snapshot that cannot be taken or restored) is written as `error`,
@@ -47,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="boot and judge every trial, even when its cut left a disk already judged")
     group.addoption("--brownout-cold-rerun", action="store_true",
                     help="re-run an update after its cut from a cold boot, not from the boot that settled")
+    group.addoption("--brownout-fresh-snapshots", action="store_true",
+                    help="take every snapshot, none from those earlier campaigns kept (they are kept anew)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

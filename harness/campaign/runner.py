@@ -34,6 +34,7 @@ from ..methods import images_key
 from ..checks.device import CLOCK_FORMAT, GUEST_CLOCK_ENV, guest_clock
 from ..methods.base import CONFIRM, PULL
 from ..trial.run import TrialResult, TrialSpec, record_parts
+from ..trial.snapshots import FROM_KEPT, KEPT, TAKEN, kept_clock, origins
 
 EDGES = ("before", "after")
 RECORDS = BUILD / "records"
@@ -450,9 +451,14 @@ def stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
 
 def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resume: bool,
         *, snapshots: bool = True, stream: TextIO | None = None,
-        trial_timeout: float = DEFAULT_TRIAL_TIMEOUT, same_disk: bool = True, hold_rerun: bool = True) -> int:
+        trial_timeout: float = DEFAULT_TRIAL_TIMEOUT, same_disk: bool = True, hold_rerun: bool = True,
+        fresh_snapshots: bool = False, snapshot_origins: Counter[str] | None = None) -> int:
     """Run the planned trials under pytest(-xdist); returns pytest's exit status.
-    Trials start from snapshots (harness/machine/snapshot.py) unless `snapshots` is false.
+    Trials start from snapshots (harness/machine/snapshot.py) unless `snapshots` is false:
+    the kept copies of earlier campaigns' where they fit (trial/snapshots.py), unless
+    `fresh_snapshots`; how many were taken and how many kept copies served is
+    added to `snapshot_origins`. Unless the guest clock is pinned, the campaign
+    runs under the clock of the kept snapshots that fit it, or the host's.
     A cut that leaves a disk an earlier trial of the campaign judged takes its
     outcome (trial/samedisk.py) unless `same_disk` is false: then every trial is judged.
     A re-run goes on from the boot that settled after the cut unless `hold_rerun` is false.
@@ -474,7 +480,8 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
     save_plan(dispatch_order(group_cuts(todo, jobs)), work)
     env = dict(os.environ, BROWNOUT_REQUIRE_IMAGES="1")
     # One clock start for every power-on of the campaign (device.py), unless pinned.
-    env.setdefault(GUEST_CLOCK_ENV, guest_clock() or time.strftime(CLOCK_FORMAT, time.gmtime()))
+    env.setdefault(GUEST_CLOCK_ENV, guest_clock() or kept_clock({(c.method, c.client) for c in todo})
+                   or time.strftime(CLOCK_FORMAT, time.gmtime()))
     argv = [sys.executable, "-m", "pytest", "scenarios/test_cut_campaign.py", "-p", "no:cacheprovider",
             "-q", "-rN", f"--junitxml={journal.path.with_suffix('.junit.xml')}",
             f"--brownout-plan={work}", f"--brownout-journal={journal.path}", f"--brownout-seed={seed}",
@@ -485,6 +492,8 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         argv.append("--brownout-judge-every-trial")
     if not hold_rerun:
         argv.append("--brownout-cold-rerun")
+    if fresh_snapshots:
+        argv.append("--brownout-fresh-snapshots")
     if jobs > 1:
         # One trial at a time to whichever worker is free, in the plan's order (harness/schedule.py).
         argv += ["-n", str(jobs), "--dist", "load"]
@@ -498,6 +507,12 @@ def run(planned: list[PlannedCut], journal: Journal, seed: int, jobs: int, resum
         finally:
             if proc.poll() is None:
                 stop_group(proc)
+            found = origins(snapshot_store(journal.path))
+            if snapshots and found:
+                print(f"brownout: snapshots: {found[TAKEN]} taken, {found[FROM_KEPT]} kept from an earlier "
+                      f"campaign (in {KEPT})")
+            if snapshot_origins is not None:
+                snapshot_origins.update(found)
             shutil.rmtree(snapshot_store(journal.path), ignore_errors=True)
     last = [line for line in output.read_text(errors="replace").splitlines() if line.strip()]
     print(f"brownout: pytest: {last[-1].strip('= ') if last else 'no output'} (output in {output})")

@@ -84,12 +84,22 @@ def make_overlay(base: Path, directory: Path) -> Path:
     overlay = directory / (base.stem + ".qcow2")
     if overlay.resolve() == base.resolve():
         overlay = directory / (base.stem + "-trial.qcow2")
-    base_format = "qcow2" if base.suffix == ".qcow2" else "raw"
-    result = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", base_format,
+    result = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", disk_format(base),
                              "-b", str(base), str(overlay)], capture_output=True, text=True)
     if result.returncode != 0:
         raise HarnessError(f"qemu-img create overlay on {base} failed: {result.stderr.strip()}")
     return overlay
+
+
+def disk_format(disk: Path) -> str:
+    return "qcow2" if disk.suffix == ".qcow2" else "raw"
+
+
+def set_backing(overlay: Path, backing: Path) -> None:
+    """Point a copied overlay at `backing`, the same bytes as the disk it was
+    made on, by another path (another clone's build); its data is untouched."""
+    subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-F", disk_format(backing), "-b", str(backing),
+                    str(overlay)], check=True, capture_output=True, text=True, timeout=60)
 
 
 @dataclass

@@ -408,10 +408,17 @@ def _states_row(model: str, r: dict, run: int) -> list[str]:
 
 def _rate_row(method: str, r: dict) -> list[str]:
     steady, long_run = r.get("steady_per_hour"), r.get("long_run_per_hour")
-    return [method, str(r["trials"]), str(r["jobs"]), "cold" if r.get("cold") else "snapshots",
+    return [method, str(r["trials"]), str(r["jobs"]), "cold" if r.get("cold") else _snapshots_text(r),
             f"{r['wall_s']:.0f} s", f"{r['per_hour']:.0f}", "-" if steady is None else f"{steady:.0f}",
             "-" if long_run is None else f"{long_run:.0f}",
             ", ".join(f"{k} {v}" for k, v in sorted(r.get("outcomes", {}).items())) or "-"]
+
+
+def _snapshots_text(r: dict) -> str:
+    """Where a run's snapshots came from, when its figures say."""
+    if "snapshots_taken" not in r:
+        return "snapshots"
+    return f"snapshots: {r['snapshots_taken']} taken, {r.get('snapshots_kept', 0)} kept"
 
 
 def layouts() -> dict[str, Path]:

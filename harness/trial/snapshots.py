@@ -10,34 +10,68 @@ then reads the description. Trials are then not tied to the worker that took
 their snapshot, so the campaign hands each trial to whichever worker is free.
 
 A snapshot that could not be taken leaves no description: the next trial
-that needs it tries again, from nothing."""
+that needs it tries again, from nothing.
+
+A snapshot taken under a fixed guest clock (every campaign's) is also kept
+in the cache, one per update, phase and point, for later campaigns and other
+clones: a store that lacks one takes the kept copy instead, when it was taken
+on the very builds of the method's images and firmware, by the same QEMU and
+harness code, under the same clock. The copy's disk is set onto this clone's
+pristine disk, which holds the same bytes (same build). The least recently
+used kept snapshots go once they hold more than KEPT_BYTES."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import fcntl
+import functools
+import hashlib
 import json
+import logging
+import os
 import shutil
+import subprocess
+import tempfile
+from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
+from .. import images, methods
+from ..checks.device import guest_clock, pristine_disk, set_backing
 from ..files import replace_file
+from ..images import CACHE, REPO
 from ..machine.console import Marker
+from ..machine.qemu import DEFAULT_QEMU
 from ..machine.snapshot import Snapshot
 from ..server import UpdateServer
 from .run import TrialSpec, take_snapshot
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION = "snapshot.json"
+KEPT = CACHE / "snapshots"
+KEPT_BYTES = 4 << 30
+KEPT_FILE = "kept.json"
+# Where a store's snapshot came from, in its description: taken by this store, or the kept copy.
+TAKEN, FROM_KEPT = "taken", "kept"
 
 
 class SnapshotStore:
-    """Snapshots of plain updates held at a phase (and point), one directory each under `directory`."""
+    """Snapshots of plain updates held at a phase (and point), one directory each
+    under `directory`; `kept`: the machine's kept snapshots (None: neither taken
+    from nor kept there), `fresh`: kept there, never taken from there."""
 
-    def __init__(self, directory: Path, server: UpdateServer | None = None) -> None:
+    def __init__(self, directory: Path, server: UpdateServer | None = None, kept: Path | None = KEPT,
+                 fresh: bool = False) -> None:
         self.directory = Path(directory)
         self.server = server
+        self.kept = kept
+        self.fresh = fresh
         self.known: dict[str, Snapshot] = {}
 
     def get(self, spec: TrialSpec, phase: str, at: int = 0) -> Snapshot:
         """The snapshot of `spec`'s update held where `phase` starts (or at its
-        at-th point), taken now unless a worker has taken it."""
+        at-th point), taken now unless a worker has taken it or one is kept."""
         key = f"{spec.method}-{spec.payload}-{spec.client}-{phase}-{at}"
         if key in self.known:
             return self.known[key]
@@ -49,11 +83,176 @@ class SnapshotStore:
                 snapshot = from_json(json.loads((where / DESCRIPTION).read_text()))
             except FileNotFoundError:
                 shutil.rmtree(where, ignore_errors=True)       # what a failed attempt left
-                plain = TrialSpec(spec.method, spec.payload, client=spec.client)
-                snapshot = take_snapshot(plain, phase, where, self.server, at)
-                replace_file(where / DESCRIPTION, json.dumps(to_json(snapshot)))
+                snapshot = self._take(TrialSpec(spec.method, spec.payload, client=spec.client), phase, at, key, where)
         self.known[key] = snapshot
         return snapshot
+
+    def _take(self, plain: TrialSpec, phase: str, at: int, key: str, where: Path) -> Snapshot:
+        """The kept copy if one fits, else a snapshot taken now (and kept); described in `where`."""
+        validity = kept_key(plain) if self.kept else None
+        found, origin = None, FROM_KEPT
+        if self.kept is not None and validity is not None and not self.fresh:
+            found = take_kept(self.kept, key, validity, plain, where)
+        if found is None:
+            found, origin = take_snapshot(plain, phase, where, self.server, at), TAKEN
+            if self.kept is not None and validity is not None:
+                keep(self.kept, key, validity, plain, found)
+        replace_file(where / DESCRIPTION, json.dumps(to_json(found) | {"origin": origin}))
+        return found
+
+
+def origins(directory: Path) -> Counter[str]:
+    """How many of a store's snapshots were taken by it and how many were kept copies."""
+    found: Counter[str] = Counter()
+    for description in Path(directory).glob(f"*/{DESCRIPTION}"):
+        try:
+            found[json.loads(description.read_text()).get("origin", TAKEN)] += 1
+        except (OSError, ValueError, AttributeError):
+            continue
+    return found
+
+
+def kept_key(spec: TrialSpec, clock: str | None = None) -> dict | None:
+    """What a snapshot of `spec`'s update is valid for: the builds of the
+    method's images and of the firmware, QEMU, the harness and the guest clock
+    (`clock`, or the fixed one); None without a fixed clock (its time would be
+    the hour it was taken)."""
+    clock = clock or guest_clock()
+    if clock is None:
+        return None
+    firmware = images.build_id(images.require("firmware"))
+    return {"builds": methods.images_builds(spec.method, spec.client) | {"firmware": firmware},
+            "base": images.build_id(pristine_disk(spec.method, spec.client).parent),
+            "qemu": qemu_version(), "harness": harness_digest(), "clock": clock}
+
+
+@functools.lru_cache(maxsize=1)
+def qemu_version() -> str:
+    try:
+        done = subprocess.run([DEFAULT_QEMU, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def harness_digest() -> str:
+    """The harness code that boots the machine, asks for the update and holds it:
+    all of it, since what a snapshot depends on is spread over several modules."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "harness").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _kept_lock(kept: Path, name: str) -> Iterator[None]:
+    """Between stores and clones: a kept snapshot is replaced, removed and read whole."""
+    kept.mkdir(parents=True, exist_ok=True)
+    with open(kept / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _kept(entry: Path) -> dict | None:
+    try:
+        found = json.loads((entry / KEPT_FILE).read_text())
+        return found if isinstance(found, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) -> Snapshot | None:
+    """The kept snapshot `name` for `key`, copied into `where` (its disk set onto
+    this clone's pristine disk, its state linked); None if none fits or it does not serve."""
+    with _kept_lock(kept, name):
+        found = _kept(kept / name)
+        if found is None or found.get("key") != key:
+            return None
+        try:
+            snapshot = from_json(found["snapshot"])
+            where.mkdir(parents=True, exist_ok=True)
+            disk, state = where / snapshot.disk.name, where / snapshot.state.name
+            shutil.copyfile(kept / name / snapshot.disk.name, disk)
+            _link_or_copy(kept / name / snapshot.state.name, state)
+            set_backing(disk, pristine_disk(spec.method, spec.client))
+            os.utime(kept / name / KEPT_FILE)          # recently used: evicted last
+        except (OSError, KeyError, TypeError, ValueError, subprocess.SubprocessError) as e:
+            log.warning("snapshot %s: the copy kept in %s did not serve (%s); taking it", name, kept, e)
+            shutil.rmtree(where, ignore_errors=True)
+            return None
+    log.info("snapshot %s: taken from %s, where an earlier campaign kept it", name, kept)
+    return dataclasses.replace(snapshot, disk=disk, state=state)
+
+
+def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) -> None:
+    """Keep a snapshot just taken for later stores (one per name), then make room;
+    failing costs them a snapshot only."""
+    try:
+        kept.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=kept))
+        try:
+            shutil.copyfile(snapshot.disk, work / snapshot.disk.name)
+            _link_or_copy(snapshot.state, work / snapshot.state.name)
+            replace_file(work / KEPT_FILE, json.dumps({"key": key, "method": spec.method, "client": spec.client,
+                                                       "snapshot": to_json(snapshot)}, sort_keys=True))
+            with _kept_lock(kept, name):
+                shutil.rmtree(kept / name, ignore_errors=True)
+                os.replace(work, kept / name)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        _make_room(kept, KEPT_BYTES, name)
+    except OSError as e:
+        log.warning("snapshot %s: taken, but not kept for later campaigns (%s)", name, e)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A state file is never written once saved: one inode serves every holder on one file system."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _make_room(kept: Path, most: int, spared: str) -> None:
+    """Remove the least recently used kept snapshots (never `spared`) while they hold more than `most` bytes."""
+    entries = []
+    for entry in kept.iterdir():
+        if entry.is_dir() and not entry.name.startswith("."):
+            used = (entry / KEPT_FILE).stat().st_mtime if (entry / KEPT_FILE).exists() else 0.0
+            entries.append((used, entry, sum(f.stat().st_size for f in entry.iterdir() if f.is_file())))
+    total = sum(size for _, _, size in entries)
+    for _, entry, size in sorted(entries, key=lambda e: e[0]):
+        if total <= most:
+            break
+        if entry.name == spared:
+            continue
+        with _kept_lock(kept, entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+        total -= size
+
+
+def kept_clock(wanted: set[tuple[str, str]], kept: Path = KEPT) -> str | None:
+    """The guest clock of the most recently used kept snapshot of one of the
+    `wanted` updates (method, client) that holds for their images, QEMU and
+    harness now: a campaign under that clock takes the kept snapshots."""
+    if not kept.is_dir():
+        return None
+    current: dict[tuple[str, str, str], dict | None] = {}
+    best: tuple[float, str] | None = None
+    for entry in kept.glob(f"*/{KEPT_FILE}"):
+        found = _kept(entry.parent) or {}
+        key, method, client = found.get("key"), found.get("method"), found.get("client")
+        if not (isinstance(method, str) and isinstance(client, str) and (method, client) in wanted
+                and isinstance(key, dict) and isinstance(key.get("clock"), str)):
+            continue
+        clock = key["clock"]
+        if (method, client, clock) not in current:
+            current[(method, client, clock)] = kept_key(TrialSpec(method, "v2", client=client), clock)
+        used = entry.stat().st_mtime
+        if current[(method, client, clock)] == key and (best is None or used > best[0]):
+            best = (used, clock)
+    return best[1] if best else None
 
 
 def to_json(snapshot: Snapshot) -> dict:

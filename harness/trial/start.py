@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .. import HarnessError, images, methods
-from ..checks.device import pristine_disk
+from ..checks.device import pristine_disk, set_backing
 from ..files import replace_copy, replace_file
 from ..images import BUILD, CACHE
 from ..server import UpdateServer
@@ -180,8 +180,7 @@ def _take_kept(name: str, key: dict, backing: Path, work: Path) -> tuple[Path, d
             log.warning("%s: the copy kept in %s did not serve (%s); building it", name, KEPT, e)
             return None
     try:
-        subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-F", _format(backing), "-b", str(backing),
-                        str(copy)], check=True, capture_output=True, text=True, timeout=60)
+        set_backing(copy, backing)
     except (OSError, subprocess.SubprocessError) as e:
         log.warning("%s: the copy kept in %s did not serve (%s); building it", name, KEPT, e)
         return None
@@ -196,10 +195,6 @@ def _kept_lock(name: str) -> Iterator[None]:
     with open(KEPT / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
-
-
-def _format(disk: Path) -> str:
-    return "qcow2" if disk.suffix == ".qcow2" else "raw"
 
 
 def _keep(name: str, disk: Path, meta: dict) -> None:

@@ -256,11 +256,14 @@ def test_trial_rates_of_every_method_show_where_a_trials_time_goes(tmp_path: Pat
                 "steady_per_hour": 300.0, "outcomes": {"atomic+completes": 8}, "timings": timings,
                 "phases": {"pull": 2, "deploy": 2, "bootloader": 2, "confirm": 2}}
     bench = results.write_bench(tmp_path / "trials.json", "trials", {"methods": [
-        rate("ab", {"prepare": 0.5, "restore": 2.0, "to the cut": 3.25, "checks": 4.0}),
+        rate("ab", {"prepare": 0.5, "restore": 2.0, "to the cut": 3.25, "checks": 4.0})
+        | {"snapshots_taken": 1, "snapshots_kept": 2},
         rate("inplace", {"prepare": 0.4, "to the cut": 30.0, "re-run": 20.0})]})
     page = results.render([], [bench], STAMP)
+    # Where the snapshots came from, where the figures say (older bench output does not).
     assert [row[:6] for row in table_after(page, "### ")[1:]] == [
-        ["ab", "8", "2", "snapshots", "120 s", "240"], ["inplace", "8", "2", "snapshots", "120 s", "240"]]
+        ["ab", "8", "2", "snapshots: 1 taken, 2 kept", "120 s", "240"],
+        ["inplace", "8", "2", "snapshots", "120 s", "240"]]
     rows = table_after(page, "Where a trial's host time goes")
     assert rows[0] == ["method", "phases cut", "prepare", "restore", "to the cut", "checks", "re-run"]
     assert rows[1][2:] == ["0.5", "2.0", "3.2", "4.0", "-"] and rows[2][2:] == ["0.4", "-", "30.0", "-", "20.0"]

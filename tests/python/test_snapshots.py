@@ -1,6 +1,7 @@
 """A campaign's snapshots, shared by its workers: taken once, whoever asks first."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -9,15 +10,17 @@ from typing import Callable
 
 import pytest
 
-from harness import HarnessError, QMPError
+from harness import HarnessError, QMPError, methods
 from harness.campaign import runner as campaign
 from harness.campaign.journal import Journal
 from harness.campaign.runner import PlannedCut
+from harness.checks.device import GUEST_CLOCK_ENV
 from harness.machine.console import Marker
 from harness.machine.snapshot import Snapshot, restore
 from harness.trial import snapshots
-from harness.trial.run import TrialSpec
-from harness.trial.snapshots import SnapshotStore, from_json, to_json
+from harness.server import UpdateServer
+from harness.trial.run import TrialSpec, run_trial
+from harness.trial.snapshots import FROM_KEPT, TAKEN, SnapshotStore, from_json, kept_clock, origins, to_json
 
 
 Taken = list[tuple[str, str, int]]
@@ -70,6 +73,122 @@ def test_a_snapshot_that_failed_is_taken_again_from_nothing(tmp_path: Path, monk
     monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
     snapshot = SnapshotStore(tmp_path).get(TrialSpec("rauc", "v2"), "pull")
     assert len(taken) == 2 and snapshot.state.read_bytes() == b"state"
+
+
+CLOCK = "2026-12-01T11:30:00"
+
+
+@pytest.fixture
+def kept_world(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A pinned guest clock and a stand-in for what a kept snapshot must match
+    (images, QEMU, harness), changed by setting its 'builds'; disks are not rebased."""
+    world: dict = {"builds": "one", "backed": []}
+    monkeypatch.setenv(GUEST_CLOCK_ENV, CLOCK)
+    monkeypatch.setattr(snapshots, "kept_key", lambda spec, clock=None: {
+        "builds": world["builds"], "method": spec.method, "clock": clock or os.environ.get(GUEST_CLOCK_ENV)})
+    monkeypatch.setattr(snapshots, "set_backing", lambda disk, backing: world["backed"].append(disk))
+    monkeypatch.setattr(snapshots, "pristine_disk", lambda method, client="safe": Path(f"/{method}.img"))
+    return world
+
+
+def test_a_kept_snapshot_serves_a_later_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 kept_world: dict) -> None:
+    taken: Taken = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
+    kept = tmp_path / "kept"
+    first = SnapshotStore(tmp_path / "first", kept=kept).get(TrialSpec("ab", "v2", cut="n=5"), "deploy", 4)
+    later = SnapshotStore(tmp_path / "later", kept=kept).get(TrialSpec("ab", "v2", cut="n=9"), "deploy", 4)
+    assert taken == [("ab", "deploy", 4)]
+    assert origins(tmp_path / "first") == {TAKEN: 1} and origins(tmp_path / "later") == {FROM_KEPT: 1}
+    # The later store's own copy, set onto its pristine disk, described as the one taken.
+    assert later.disk.parent == tmp_path / "later" / "ab-v2-safe-deploy-4" and later.disk.read_bytes() == b"disk"
+    assert later.state.read_bytes() == b"state" and kept_world["backed"] == [later.disk]
+    assert dataclasses.replace(later, disk=first.disk, state=first.state) == first
+
+
+def test_a_kept_snapshot_of_other_builds_or_clock_or_asked_fresh_is_taken_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept_world: dict) -> None:
+    taken: Taken = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
+    kept = tmp_path / "kept"
+    spec = TrialSpec("rauc", "v2")
+    SnapshotStore(tmp_path / "1", kept=kept).get(spec, "pull")
+    kept_world["builds"] = "two"
+    SnapshotStore(tmp_path / "2", kept=kept).get(spec, "pull")
+    monkeypatch.setenv(GUEST_CLOCK_ENV, "2026-12-02T08:00:00")
+    SnapshotStore(tmp_path / "3", kept=kept).get(spec, "pull")
+    SnapshotStore(tmp_path / "4", kept=kept, fresh=True).get(spec, "pull")
+    assert len(taken) == 4
+    # Each one taken replaced the kept one: the last serves.
+    SnapshotStore(tmp_path / "5", kept=kept).get(spec, "pull")
+    assert len(taken) == 4 and origins(tmp_path / "5") == {FROM_KEPT: 1}
+    assert [p.name for p in kept.iterdir() if not p.name.startswith(".")] == ["rauc-v2-safe-pull-0"]
+
+
+def test_without_a_fixed_clock_nothing_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(GUEST_CLOCK_ENV, raising=False)
+    taken: Taken = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
+    for n in range(2):
+        SnapshotStore(tmp_path / str(n), kept=tmp_path / "kept").get(TrialSpec("ab", "v2"), "pull")
+    assert len(taken) == 2 and not (tmp_path / "kept").exists()
+
+
+def test_the_least_recently_used_kept_snapshots_make_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          kept_world: dict) -> None:
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take([]))
+    kept = tmp_path / "kept"
+    for n, phase in enumerate(("pull", "deploy", "bootloader")):
+        SnapshotStore(tmp_path / str(n), kept=kept).get(TrialSpec("ab", "v2"), phase)
+        stamp = 1_000_000 + n
+        os.utime(kept / f"ab-v2-safe-{phase}-0" / "kept.json", (stamp, stamp))
+    # Room for these three and no more (a few bytes spare: names differ in length).
+    monkeypatch.setattr(snapshots, "KEPT_BYTES", sum(f.stat().st_size for f in kept.glob("*/*")) + 64)
+    # The oldest is used again: the next oldest goes when a fourth is kept.
+    SnapshotStore(tmp_path / "again", kept=kept).get(TrialSpec("ab", "v2"), "pull")
+    SnapshotStore(tmp_path / "4", kept=kept).get(TrialSpec("ab", "v2-bad"), "pull")
+    left = sorted(p.name for p in kept.iterdir() if not p.name.startswith("."))
+    assert left == ["ab-v2-bad-safe-pull-0", "ab-v2-safe-bootloader-0", "ab-v2-safe-pull-0"]
+
+
+def test_a_campaign_takes_the_clock_of_the_kept_snapshots_that_fit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept_world: dict) -> None:
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take([]))
+    kept = tmp_path / "kept"
+    assert kept_clock({("ab", "safe")}, kept) is None
+    SnapshotStore(tmp_path / "1", kept=kept).get(TrialSpec("ab", "v2"), "pull")
+    monkeypatch.setenv(GUEST_CLOCK_ENV, "2026-12-02T08:00:00")
+    SnapshotStore(tmp_path / "2", kept=kept).get(TrialSpec("rauc", "v2"), "pull")
+    monkeypatch.delenv(GUEST_CLOCK_ENV)
+    assert kept_clock({("ab", "safe")}, kept) == CLOCK
+    assert kept_clock({("ab", "safe"), ("rauc", "safe")}, kept) == "2026-12-02T08:00:00"
+    assert kept_clock({("ostree", "safe"), ("ab", "unsafe")}, kept) is None
+    kept_world["builds"] = "two"        # the images were rebuilt: no kept snapshot fits
+    assert kept_clock({("ab", "safe"), ("rauc", "safe")}, kept) is None
+
+
+@pytest.mark.qemu
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_a_trial_from_a_kept_copy_is_the_trial_from_the_snapshot_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real snapshot kept by one store and copied by another (as another
+    clone's campaign would): the same cut from either copy ends the same way."""
+    monkeypatch.setenv(GUEST_CLOCK_ENV, CLOCK)
+    kept = tmp_path / "kept"
+    with UpdateServer(methods.served_roots()) as server:
+        taken = SnapshotStore(tmp_path / "first", server, kept=kept).get(TrialSpec("ab", "v2"), "pull")
+        copied = SnapshotStore(tmp_path / "later", server, kept=kept).get(TrialSpec("ab", "v2"), "pull")
+        assert origins(tmp_path / "later") == {FROM_KEPT: 1} and copied.disk != taken.disk
+        spec = TrialSpec("ab", "v2", cut="phase=pull,n=3,edge=after")
+        results = [run_trial(spec, tmp_path / name, server, snapshot=snapshot)
+                   for name, snapshot in (("from-taken", taken), ("from-copy", copied))]
+    # A cut in the pull leaves v1, whole; the re-run completes the update.
+    assert [(r.final, r.verdicts, r.started) for r in results] == [("v1", ["atomic", "completes"],
+                                                                    "snapshot:pull")] * 2
+    # Where the cut fired, as far as two runs agree (an offset moves with how the bytes arrived).
+    fired = [((r.cut or {}).get("phase"), (r.cut or {}).get("syscall")) for r in results]
+    assert fired[0] == fired[1] and fired[0][0] == "pull"
 
 
 @pytest.mark.qemu
