@@ -24,7 +24,7 @@ from .server import UpdateServer
 from .machine.snapshot import Snapshot
 from .campaign.runner import snapshot_store
 from .trial.run import TrialResult, TrialSpec, run_trial
-from .trial.snapshots import SnapshotStore
+from .trial.snapshots import KEPT, SnapshotStore
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,7 +92,7 @@ def snapshots(update_server: UpdateServer, tmp_path_factory: pytest.TempPathFact
     journal = pytestconfig.getoption("brownout_journal", None)
     directory = snapshot_store(journal) if journal else tmp_path_factory.mktemp("snapshots")
     fresh = bool(pytestconfig.getoption("brownout_fresh_snapshots", False))
-    return SnapshotStore(directory, update_server, fresh=fresh).get
+    return SnapshotStore(directory, update_server, kept=KEPT, fresh=fresh).get
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -36,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from .. import images, methods
+from .. import HarnessError, images, methods
 from ..checks.device import guest_clock, pristine_disk, set_backing
 from ..files import replace_file
 from ..images import CACHE, REPO
@@ -58,10 +58,11 @@ TAKEN, FROM_KEPT = "taken", "kept"
 
 class SnapshotStore:
     """Snapshots of plain updates held at a phase (and point), one directory each
-    under `directory`; `kept`: the machine's kept snapshots (None: neither taken
-    from nor kept there), `fresh`: kept there, never taken from there."""
+    under `directory`; `kept`: where snapshots are kept for later stores (KEPT:
+    the machine's; None: none kept, none taken from there), `fresh`: kept there,
+    never taken from there."""
 
-    def __init__(self, directory: Path, server: UpdateServer | None = None, kept: Path | None = KEPT,
+    def __init__(self, directory: Path, server: UpdateServer | None = None, kept: Path | None = None,
                  fresh: bool = False) -> None:
         self.directory = Path(directory)
         self.server = server
@@ -218,9 +219,13 @@ def _make_room(kept: Path, most: int, spared: str) -> None:
     """Remove the least recently used kept snapshots (never `spared`) while they hold more than `most` bytes."""
     entries = []
     for entry in kept.iterdir():
-        if entry.is_dir() and not entry.name.startswith("."):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        try:
             used = (entry / KEPT_FILE).stat().st_mtime if (entry / KEPT_FILE).exists() else 0.0
             entries.append((used, entry, sum(f.stat().st_size for f in entry.iterdir() if f.is_file())))
+        except OSError:
+            continue                 # removed meanwhile, by another store making room
     total = sum(size for _, _, size in entries)
     for _, entry, size in sorted(entries, key=lambda e: e[0]):
         if total <= most:
@@ -248,7 +253,10 @@ def kept_clock(wanted: set[tuple[str, str]], kept: Path = KEPT) -> str | None:
             continue
         clock = key["clock"]
         if (method, client, clock) not in current:
-            current[(method, client, clock)] = kept_key(TrialSpec(method, "v2", client=client), clock)
+            try:
+                current[(method, client, clock)] = kept_key(TrialSpec(method, "v2", client=client), clock)
+            except HarnessError:
+                current[(method, client, clock)] = None     # its images are not built here
         used = entry.stat().st_mtime
         if current[(method, client, clock)] == key and (best is None or used > best[0]):
             best = (used, clock)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -134,6 +136,15 @@ def test_without_a_fixed_clock_nothing_is_kept(tmp_path: Path, monkeypatch: pyte
     assert len(taken) == 2 and not (tmp_path / "kept").exists()
 
 
+def test_a_store_given_no_kept_directory_takes_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       kept_world: dict) -> None:
+    taken: Taken = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
+    for n in range(2):
+        SnapshotStore(tmp_path / str(n)).get(TrialSpec("ab", "v2"), "pull")
+    assert len(taken) == 2 and origins(tmp_path / "1") == {TAKEN: 1}
+
+
 def test_the_least_recently_used_kept_snapshots_make_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           kept_world: dict) -> None:
     monkeypatch.setattr(snapshots, "take_snapshot", fake_take([]))
@@ -165,6 +176,38 @@ def test_a_campaign_takes_the_clock_of_the_kept_snapshots_that_fit(
     assert kept_clock({("ostree", "safe"), ("ab", "unsafe")}, kept) is None
     kept_world["builds"] = "two"        # the images were rebuilt: no kept snapshot fits
     assert kept_clock({("ab", "safe"), ("rauc", "safe")}, kept) is None
+
+    def unbuilt(spec: TrialSpec, clock: str | None = None) -> dict:
+        raise HarnessError(f"disk image of {spec.method} is missing: run './brownout build'")
+    monkeypatch.setattr(snapshots, "kept_key", unbuilt)
+    assert kept_clock({("ab", "safe"), ("rauc", "safe")}, kept) is None
+
+
+@pytest.mark.parametrize("pinned", [None, "2026-11-30T00:00:00"])
+def test_a_campaign_runs_under_the_kept_clock_unless_its_clock_is_pinned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned: str | None) -> None:
+    asked: list[set] = []
+    started: list[tuple[list[str], dict]] = []
+
+    def kept(wanted: set) -> str:
+        asked.append(wanted)
+        return CLOCK
+
+    def fake_pytest(argv: list[str], **popen: object) -> subprocess.Popen:
+        started.append((argv, dict(popen["env"])))  # type: ignore[call-overload]
+        return subprocess.Popen([sys.executable, "-c", "pass"], stdout=popen["stdout"])
+    if pinned:
+        monkeypatch.setenv(GUEST_CLOCK_ENV, pinned)
+    else:
+        monkeypatch.delenv(GUEST_CLOCK_ENV, raising=False)
+    monkeypatch.setattr(campaign, "kept_clock", kept)
+    monkeypatch.setattr(campaign, "start_group", fake_pytest)
+    cuts = [PlannedCut("rauc-pull-cut001-after", "rauc", "v2", "pull", 1, "after")]
+    campaign.run(cuts, Journal(tmp_path / "j.jsonl"), seed=1, jobs=1, resume=False, fresh_snapshots=True,
+                 stream=open(os.devnull, "w"))
+    (argv, env), = started
+    assert env[GUEST_CLOCK_ENV] == (pinned or CLOCK) and "--brownout-fresh-snapshots" in argv
+    assert asked == ([] if pinned else [{("rauc", "safe")}])
 
 
 @pytest.mark.qemu
