@@ -164,8 +164,9 @@ def _kept(entry: Path) -> dict | None:
 
 
 def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) -> Snapshot | None:
-    """The kept snapshot `name` for `key`, copied into `where` (its disk set onto
-    this clone's pristine disk, its state linked); None if none fits or it does not serve."""
+    """The kept snapshot `name` for `key`, linked into `where` (its disk copied and
+    set onto this clone's pristine disk where it was kept by another clone); None
+    if none fits or it does not serve."""
     with _kept_lock(kept, name):
         found = _kept(kept / name)
         if found is None or found.get("key") != key:
@@ -174,9 +175,13 @@ def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) ->
             snapshot = from_json(found["snapshot"])
             where.mkdir(parents=True, exist_ok=True)
             disk, state = where / snapshot.disk.name, where / snapshot.state.name
-            shutil.copyfile(kept / name / snapshot.disk.name, disk)
+            backing = pristine_disk(spec.method, spec.client)
+            if found.get("backing") == str(backing):
+                _link_or_copy(kept / name / snapshot.disk.name, disk)
+            else:
+                shutil.copyfile(kept / name / snapshot.disk.name, disk)
+                set_backing(disk, backing)
             _link_or_copy(kept / name / snapshot.state.name, state)
-            set_backing(disk, pristine_disk(spec.method, spec.client))
             os.utime(kept / name / KEPT_FILE)          # recently used: evicted last
         except (OSError, KeyError, TypeError, ValueError, subprocess.SubprocessError) as e:
             log.warning("snapshot %s: the copy kept in %s did not serve (%s); taking it", name, kept, e)
@@ -193,10 +198,11 @@ def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) 
         kept.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=kept))
         try:
-            shutil.copyfile(snapshot.disk, work / snapshot.disk.name)
+            _link_or_copy(snapshot.disk, work / snapshot.disk.name)
             _link_or_copy(snapshot.state, work / snapshot.state.name)
-            replace_file(work / KEPT_FILE, json.dumps({"key": key, "method": spec.method, "client": spec.client,
-                                                       "snapshot": to_json(snapshot)}, sort_keys=True))
+            replace_file(work / KEPT_FILE, json.dumps({
+                "key": key, "method": spec.method, "client": spec.client, "snapshot": to_json(snapshot),
+                "backing": str(pristine_disk(spec.method, spec.client))}, sort_keys=True))
             with _kept_lock(kept, name):
                 shutil.rmtree(kept / name, ignore_errors=True)
                 os.replace(work, kept / name)
@@ -208,7 +214,8 @@ def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) 
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
-    """A state file is never written once saved: one inode serves every holder on one file system."""
+    """A snapshot's files are never written once it is taken (trials overlay its
+    disk): one inode serves every holder on one file system."""
     try:
         os.link(source, target)
     except OSError:

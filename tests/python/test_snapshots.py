@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -84,12 +85,13 @@ CLOCK = "2026-12-01T11:30:00"
 def kept_world(monkeypatch: pytest.MonkeyPatch) -> dict:
     """A pinned guest clock and a stand-in for what a kept snapshot must match
     (images, QEMU, harness), changed by setting its 'builds'; disks are not rebased."""
-    world: dict = {"builds": "one", "backed": []}
+    world: dict = {"builds": "one", "backed": [], "clone": "/clone"}
     monkeypatch.setenv(GUEST_CLOCK_ENV, CLOCK)
     monkeypatch.setattr(snapshots, "kept_key", lambda spec, clock=None: {
         "builds": world["builds"], "method": spec.method, "clock": clock or os.environ.get(GUEST_CLOCK_ENV)})
-    monkeypatch.setattr(snapshots, "set_backing", lambda disk, backing: world["backed"].append(disk))
-    monkeypatch.setattr(snapshots, "pristine_disk", lambda method, client="safe": Path(f"/{method}.img"))
+    monkeypatch.setattr(snapshots, "set_backing", lambda disk, backing: world["backed"].append((disk, backing)))
+    monkeypatch.setattr(snapshots, "pristine_disk",
+                        lambda method, client="safe": Path(world["clone"]) / f"{method}.img")
     return world
 
 
@@ -102,10 +104,15 @@ def test_a_kept_snapshot_serves_a_later_campaign(tmp_path: Path, monkeypatch: py
     later = SnapshotStore(tmp_path / "later", kept=kept).get(TrialSpec("ab", "v2", cut="n=9"), "deploy", 4)
     assert taken == [("ab", "deploy", 4)]
     assert origins(tmp_path / "first") == {TAKEN: 1} and origins(tmp_path / "later") == {FROM_KEPT: 1}
-    # The later store's own copy, set onto its pristine disk, described as the one taken.
+    # The later store's own files, described as the one taken; in the same clone its disk is the one kept.
     assert later.disk.parent == tmp_path / "later" / "ab-v2-safe-deploy-4" and later.disk.read_bytes() == b"disk"
-    assert later.state.read_bytes() == b"state" and kept_world["backed"] == [later.disk]
-    assert dataclasses.replace(later, disk=first.disk, state=first.state) == first
+    assert later.state.read_bytes() == b"state" and later.disk.samefile(first.disk)
+    assert dataclasses.replace(later, disk=first.disk, state=first.state) == first and kept_world["backed"] == []
+    # Another clone's store copies the disk and sets the copy onto its own pristine disk.
+    kept_world["clone"] = "/other-clone"
+    other = SnapshotStore(tmp_path / "other", kept=kept).get(TrialSpec("ab", "v2"), "deploy", 4)
+    assert not other.disk.samefile(first.disk) and other.disk.read_bytes() == b"disk"
+    assert kept_world["backed"] == [(other.disk, Path("/other-clone/ab.img"))] and len(taken) == 1
 
 
 def test_a_kept_snapshot_of_other_builds_or_clock_or_asked_fresh_is_taken_again(
@@ -215,14 +222,17 @@ def test_a_campaign_runs_under_the_kept_clock_unless_its_clock_is_pinned(
 @pytest.mark.timeout(600)
 def test_a_trial_from_a_kept_copy_is_the_trial_from_the_snapshot_taken(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real snapshot kept by one store and copied by another (as another
-    clone's campaign would): the same cut from either copy ends the same way."""
+    """A real snapshot kept by one store and copied by another, as another
+    clone's campaign would (its disk copied and set onto that clone's pristine
+    disk): the same cut from either copy ends the same way."""
     monkeypatch.setenv(GUEST_CLOCK_ENV, CLOCK)
     kept = tmp_path / "kept"
     with UpdateServer(methods.served_roots()) as server:
         taken = SnapshotStore(tmp_path / "first", server, kept=kept).get(TrialSpec("ab", "v2"), "pull")
+        described = kept / "ab-v2-safe-pull-0" / "kept.json"
+        described.write_text(json.dumps(json.loads(described.read_text()) | {"backing": "/another/clone/ab.img"}))
         copied = SnapshotStore(tmp_path / "later", server, kept=kept).get(TrialSpec("ab", "v2"), "pull")
-        assert origins(tmp_path / "later") == {FROM_KEPT: 1} and copied.disk != taken.disk
+        assert origins(tmp_path / "later") == {FROM_KEPT: 1} and not copied.disk.samefile(taken.disk)
         spec = TrialSpec("ab", "v2", cut="phase=pull,n=3,edge=after")
         results = [run_trial(spec, tmp_path / name, server, snapshot=snapshot)
                    for name, snapshot in (("from-taken", taken), ("from-copy", copied))]
