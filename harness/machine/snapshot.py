@@ -4,7 +4,9 @@ the boot and the update up to that phase once, not once per cut point.
 The agent, asked for `hold=<phase>` (faultinject/hold.h), stops the update at
 the client's "phase <phase> start" marker and says `BROWNOUT hold`. The harness
 then stops the machine and saves its state with QEMU's migration to a file; its
-disk overlay is frozen from then on. A trial from the snapshot starts a new
+disk overlay is frozen from then on. Its memory is already in a file: the
+machine that holds runs on one (held_memory), which the migration leaves out,
+and a restored machine maps it privately (restored_memory). A trial from the snapshot starts a new
 QEMU on a fresh overlay of that frozen disk, loads the state, and hands the
 agent its cut through the same fw_cfg file (same size: the guest reads fw_cfg
 sizes once). Nothing the agent does before the hold depends on the cut, so the
@@ -32,7 +34,7 @@ from pathlib import Path
 from .. import HarnessError, QMPError, QMPTimeout
 from ..methods.base import PULL
 from .console import Marker
-from .qemu import Machine
+from .qemu import Machine, option_value
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +82,43 @@ class Snapshot:
     down_s: float | None = None
 
 
+def ram_file(state: Path) -> Path:
+    """Where the memory of the machine saved in `state` is: the file it ran on."""
+    return state.with_suffix(".ram")
+
+
+def held_memory(state: Path, memory_mib: int) -> list[str]:
+    """QEMU options for a machine that will be saved in `state`: its memory is
+    the file beside it (ram_file), shared, so saving it writes nothing more."""
+    return _memory(ram_file(state), memory_mib, shared=True)
+
+
+def restored_memory(state: Path, memory_mib: int) -> list[str]:
+    """QEMU options for a machine restored from `state`: its memory starts as
+    the saved machine's file, mapped privately (pages read as touched, writes
+    the machine's own), so the file serves every restore unchanged."""
+    return ["-incoming", "defer"] + _memory(ram_file(state), memory_mib, shared=False)
+
+
+def _memory(path: Path, memory_mib: int, shared: bool) -> list[str]:
+    return ["-object", f"memory-backend-file,id=ram,size={memory_mib}M,mem-path={option_value(path)},"
+                       f"share={'on' if shared else 'off'}", "-machine", "memory-backend=ram"]
+
+
 def save(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -> None:
-    """Stop the machine and write its state to `state`."""
+    """Stop the machine and write its devices' state to `state` (its memory is
+    in ram_file(state) already: held_memory)."""
     qmp = machine.qmp()
     qmp.execute("stop")
+    _ignore_shared(machine)
     qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(state))}"})
     _wait_migration(machine, "saving", timeout)
+
+
+def _ignore_shared(machine: Machine) -> None:
+    """The migration leaves out memory shared with a file: the file holds it."""
+    machine.qmp().execute("migrate-set-capabilities",
+                          {"capabilities": [{"capability": "x-ignore-shared", "state": True}]})
 
 
 def restore(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -> None:
@@ -93,9 +126,10 @@ def restore(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -
     Once resumed it may power itself off before the next status query (a cut
     armed at the very point the snapshot holds at), QEMU even gone: that
     machine ran."""
-    if not state.is_file():
-        raise HarnessError(f"snapshot state {state} is missing")
+    if not state.is_file() or not ram_file(state).is_file():
+        raise HarnessError(f"snapshot state {state} or its memory {ram_file(state)} is missing")
     qmp = machine.qmp()
+    _ignore_shared(machine)
     qmp.execute("migrate-incoming", {"uri": f"exec:cat {shlex.quote(str(state))}"})
     deadline = time.monotonic() + timeout
     resumed = False

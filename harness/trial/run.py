@@ -44,7 +44,7 @@ from .runlogs import console_tail
 from .samedisk import Judged, SameDisk, disk_fingerprint
 from .start import RUNNING, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
-from ..machine.snapshot import Snapshot, hold_spec, save, write_spec_file
+from ..machine.snapshot import Snapshot, held_memory, hold_spec, restored_memory, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
 from ..methods.base import CONFIRM
 from .verdict import (BootRecord, anomalies, boot_record, commit_undone, error_fields, refusal_evidence,
@@ -749,7 +749,8 @@ class _Trial:
                     markers += machine.console.markers()
                 finally:
                     power.cut()
-            config.extra_args = base + self._request("cut")
+            state = self.run_dir / f"{phase}.state"
+            config.extra_args = base + self._request("cut") + held_memory(state, config.memory_mib)
             machine = power.on()
             try:
                 held = machine.console.wait_for_line(
@@ -761,7 +762,6 @@ class _Trial:
                     raise HarnessError(f"the update never reached {where} to hold there "
                                        f"({held.text.strip()}); console log: "
                                        f"{machine.run_dir / 'console.log'}")
-                state = self.run_dir / f"{phase}.state"
                 own = machine.console.markers()
                 markers += own
                 began = update_began(markers)
@@ -873,7 +873,7 @@ class _Trial:
                 config.extra_args = base + (held or [])
                 holds = held is not None
             if restore and boot_no == 1:
-                config.extra_args += ["-incoming", "defer"]
+                config.extra_args += restored_memory(restore, config.memory_mib)
             boot = self._boot(power, updating=boot_no == 1 and bool(request),
                               agent=agent and boot_no == agent_boot,
                               restore=restore if boot_no == 1 else None, holds=holds,

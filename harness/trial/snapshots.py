@@ -42,7 +42,7 @@ from ..files import replace_file
 from ..images import CACHE, REPO
 from ..machine.console import Marker
 from ..machine.qemu import DEFAULT_QEMU
-from ..machine.snapshot import Snapshot
+from ..machine.snapshot import Snapshot, ram_file
 from ..server import UpdateServer
 from .run import TrialSpec, take_snapshot
 
@@ -181,7 +181,8 @@ def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) ->
             else:
                 shutil.copyfile(kept / name / snapshot.disk.name, disk)
                 set_backing(disk, backing)
-            _link_or_copy(kept / name / snapshot.state.name, state)
+            for saved in (state, ram_file(state)):
+                _link_or_copy(kept / name / saved.name, saved)
             os.utime(kept / name / KEPT_FILE)          # recently used: evicted last
         except (OSError, KeyError, TypeError, ValueError, subprocess.SubprocessError) as e:
             log.warning("snapshot %s: the copy kept in %s did not serve (%s); taking it", name, kept, e)
@@ -198,8 +199,8 @@ def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) 
         kept.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=kept))
         try:
-            _link_or_copy(snapshot.disk, work / snapshot.disk.name)
-            _link_or_copy(snapshot.state, work / snapshot.state.name)
+            for saved in (snapshot.disk, snapshot.state, ram_file(snapshot.state)):
+                _link_or_copy(saved, work / saved.name)
             replace_file(work / KEPT_FILE, json.dumps({
                 "key": key, "method": spec.method, "client": spec.client, "snapshot": to_json(snapshot),
                 "backing": str(pristine_disk(spec.method, spec.client))}, sort_keys=True))
@@ -209,17 +210,19 @@ def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) 
         finally:
             shutil.rmtree(work, ignore_errors=True)
         _make_room(kept, KEPT_BYTES, name)
-    except OSError as e:
+    except (OSError, subprocess.SubprocessError) as e:
         log.warning("snapshot %s: taken, but not kept for later campaigns (%s)", name, e)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
     """A snapshot's files are never written once it is taken (trials overlay its
-    disk): one inode serves every holder on one file system."""
+    disk and map its memory privately): one inode serves every holder on one
+    file system. A copy keeps the memory file's holes."""
     try:
         os.link(source, target)
     except OSError:
-        shutil.copyfile(source, target)
+        subprocess.run(["cp", "--sparse=always", str(source), str(target)], check=True, capture_output=True,
+                       timeout=600)
 
 
 def _make_room(kept: Path, most: int, spared: str) -> None:
@@ -230,7 +233,8 @@ def _make_room(kept: Path, most: int, spared: str) -> None:
             continue
         try:
             used = (entry / KEPT_FILE).stat().st_mtime if (entry / KEPT_FILE).exists() else 0.0
-            entries.append((used, entry, sum(f.stat().st_size for f in entry.iterdir() if f.is_file())))
+            # Bytes held on disk: a memory file is mostly holes.
+            entries.append((used, entry, sum(f.stat().st_blocks * 512 for f in entry.iterdir() if f.is_file())))
         except OSError:
             continue                 # removed meanwhile, by another store making room
     total = sum(size for _, _, size in entries)

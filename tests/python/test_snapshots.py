@@ -19,7 +19,7 @@ from harness.campaign.journal import Journal
 from harness.campaign.runner import PlannedCut
 from harness.checks.device import GUEST_CLOCK_ENV
 from harness.machine.console import Marker
-from harness.machine.snapshot import Snapshot, restore
+from harness.machine.snapshot import Snapshot, held_memory, ram_file, restore, restored_memory
 from harness.trial import snapshots
 from harness.server import UpdateServer
 from harness.trial.run import TrialSpec, run_trial
@@ -38,6 +38,7 @@ def fake_take(taken: Taken, seconds: float = 0.0, fail: bool = False) -> Callabl
             raise HarnessError("the update never reached phase deploy to hold there")
         (run_dir / "disk.qcow2").write_bytes(b"disk")
         (run_dir / f"{phase}.state").write_bytes(b"state")
+        (run_dir / f"{phase}.ram").write_bytes(b"memory")
         return Snapshot(phase, run_dir / "disk.qcow2", run_dir / f"{phase}.state", 41, 1000, 2000, 3.5, at=at,
                         boot=2, init=(Marker("init", {"version": "1", "slot": "A"}, 0.7, "BROWNOUT init"),),
                         down_s=1.25)
@@ -107,6 +108,7 @@ def test_a_kept_snapshot_serves_a_later_campaign(tmp_path: Path, monkeypatch: py
     # The later store's own files, described as the one taken; in the same clone its disk is the one kept.
     assert later.disk.parent == tmp_path / "later" / "ab-v2-safe-deploy-4" and later.disk.read_bytes() == b"disk"
     assert later.state.read_bytes() == b"state" and later.disk.samefile(first.disk)
+    assert ram_file(later.state).samefile(ram_file(first.state))
     assert dataclasses.replace(later, disk=first.disk, state=first.state) == first and kept_world["backed"] == []
     # Another clone's store copies the disk and sets the copy onto its own pristine disk.
     kept_world["clone"] = "/other-clone"
@@ -160,8 +162,8 @@ def test_the_least_recently_used_kept_snapshots_make_room(tmp_path: Path, monkey
         SnapshotStore(tmp_path / str(n), kept=kept).get(TrialSpec("ab", "v2"), phase)
         stamp = 1_000_000 + n
         os.utime(kept / f"ab-v2-safe-{phase}-0" / "kept.json", (stamp, stamp))
-    # Room for these three and no more (a few bytes spare: names differ in length).
-    monkeypatch.setattr(snapshots, "KEPT_BYTES", sum(f.stat().st_size for f in kept.glob("*/*")) + 64)
+    # Room for these three and no more, counted as held on disk (a memory file is mostly holes).
+    monkeypatch.setattr(snapshots, "KEPT_BYTES", sum(f.stat().st_blocks * 512 for f in kept.glob("*/*")))
     # The oldest is used again: the next oldest goes when a fourth is kept.
     SnapshotStore(tmp_path / "again", kept=kept).get(TrialSpec("ab", "v2"), "pull")
     SnapshotStore(tmp_path / "4", kept=kept).get(TrialSpec("ab", "v2-bad"), "pull")
@@ -290,6 +292,7 @@ class ScriptedMachine:
 def test_a_restored_machine_that_powers_off_at_once_has_run(tmp_path: Path) -> None:
     state = tmp_path / "deploy.state"
     state.write_bytes(b"state")
+    ram_file(state).write_bytes(b"memory")
     machine = ScriptedMachine(["inmigrate", "paused", "shutdown"])
     restore(machine, state)  # type: ignore[arg-type]
     assert machine.commands.count("cont") == 1
@@ -298,13 +301,38 @@ def test_a_restored_machine_that_powers_off_at_once_has_run(tmp_path: Path) -> N
 def test_a_restored_machine_whose_qemu_is_gone_at_once_has_run(tmp_path: Path) -> None:
     state = tmp_path / "deploy.state"
     state.write_bytes(b"state")
+    ram_file(state).write_bytes(b"memory")
     restore(ScriptedMachine(["paused", "gone"]), state)  # type: ignore[arg-type]
 
 
 def test_a_machine_down_before_it_was_resumed_is_not_restored(tmp_path: Path) -> None:
     state = tmp_path / "deploy.state"
     state.write_bytes(b"state")
+    ram_file(state).write_bytes(b"memory")
     with pytest.raises(HarnessError, match="the machine is shutdown"):
         restore(ScriptedMachine(["inmigrate", "shutdown"]), state)  # type: ignore[arg-type]
     with pytest.raises(QMPError, match="connection closed"):
         restore(ScriptedMachine(["inmigrate", "gone"]), state)  # type: ignore[arg-type]
+
+
+def test_a_snapshot_is_memory_in_a_file_and_the_devices_in_the_migration(tmp_path: Path) -> None:
+    state = tmp_path / "deploy.state"
+    state.write_bytes(b"state")
+    ram_file(state).write_bytes(b"memory")
+    machine = ScriptedMachine(["running"])
+    restore(machine, state)  # type: ignore[arg-type]
+    # The migration carries no memory: the restored machine maps the saved one's file.
+    assert machine.commands[:2] == ["migrate-set-capabilities", "migrate-incoming"]
+    held, restored = held_memory(state, 512), restored_memory(state, 512)
+    assert held[1] == f"memory-backend-file,id=ram,size=512M,mem-path={tmp_path}/deploy.ram,share=on"
+    # Privately: a restored machine's writes are its own, the file serves the next trial unchanged.
+    assert restored[:2] == ["-incoming", "defer"] and restored[3].endswith("share=off")
+
+
+def test_a_snapshot_without_its_memory_is_not_restored(tmp_path: Path) -> None:
+    state = tmp_path / "deploy.state"
+    state.write_bytes(b"state")
+    machine = ScriptedMachine(["running"])
+    with pytest.raises(HarnessError, match="deploy.ram is missing"):
+        restore(machine, state)  # type: ignore[arg-type]
+    assert machine.commands == []
