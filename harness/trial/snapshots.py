@@ -12,13 +12,15 @@ their snapshot, so the campaign hands each trial to whichever worker is free.
 A snapshot that could not be taken leaves no description: the next trial
 that needs it tries again, from nothing.
 
-A snapshot taken under a fixed guest clock (every campaign's) is also kept
-in the cache, one per update, phase and point, for later campaigns and other
-clones: a store that lacks one takes the kept copy instead, when it was taken
-on the very builds of the method's images and firmware, by the same QEMU and
-harness code, under the same clock. The copy's disk is set onto this clone's
-pristine disk, which holds the same bytes (same build). The least recently
-used kept snapshots go once they hold more than KEPT_BYTES."""
+A store given a kept directory (a campaign's: KEPT, in the cache) keeps each
+snapshot it takes under a fixed guest clock (every campaign's) there, one per
+update, phase and point, for later campaigns and other clones: a store that
+lacks one takes the kept one instead, when it was taken on the very builds of
+the method's images and firmware, by the same QEMU and harness code, under
+the same clock. In one clone its files are linked; another clone copies its
+disk and sets it onto its own pristine disk, which holds the same bytes (same
+build). The least recently used kept snapshots go once they hold more than
+KEPT_BYTES."""
 from __future__ import annotations
 
 import contextlib
