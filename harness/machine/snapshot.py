@@ -5,18 +5,18 @@ The agent, asked for `hold=<phase>` (faultinject/hold.h), stops the update at
 the client's "phase <phase> start" marker and says `BROWNOUT hold`. The harness
 then stops the machine and saves its state with QEMU's migration to a file; its
 disk overlay is frozen from then on. Its memory is already in a file: the
-machine that holds runs on one (held_memory), which the migration leaves out.
-A trial from the snapshot starts a new QEMU on a fresh overlay of that frozen
+machine that holds runs on one (held_memory), which the migration leaves out. A
+trial from the snapshot starts a new QEMU on a fresh overlay of that frozen
 disk and on a private mapping of that memory (restored_memory), loads the
-state, and hands the agent its cut through the same fw_cfg file (same size:
-the guest reads fw_cfg sizes once). Nothing the agent does before the hold depends on the cut, so the
-trial is the trial a cold start would have run, up to where the snapshot was
-taken: the device, its disk and the update's progress are bit for bit the same.
-What is not in the machine is not in the snapshot: the connections to the
-update server end with the QEMU that saved it, so a snapshot in the pull phase
-holds where that phase starts, before the update's first request, never at a
-point inside it (a restored transfer would break, or resume where a cold
-trial does not).
+state, and hands the agent its cut through the same fw_cfg file (same size: the
+guest reads fw_cfg sizes once). Nothing the agent does before the hold depends
+on the cut, so the trial is the trial a cold start would have run, up to where
+the snapshot was taken: the device, its disk and the update's progress are bit
+for bit the same. What is not in the machine is not in the snapshot: the
+connections to the update server end with the QEMU that saved it, so a snapshot
+in the pull phase holds where that phase starts, before the update's first
+request, never at a point inside it (a restored transfer would break, or resume
+where a cold trial does not).
 
 An update that runs over several boots (asymmetric: the root hands it to
 recovery) is held in the boot where its phases run; the boots before it are

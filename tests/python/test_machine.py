@@ -173,7 +173,7 @@ def test_qmp_on_a_running_machine(assert_reaped: Callable[[int], None]) -> None:
 @pytest.mark.qemu
 @pytest.mark.timeout(60)
 def test_qemu_may_have_transparent_huge_pages(tmp_path: Path) -> None:
-    """Nothing takes them from QEMU: a restored snapshot's RAM faults in 2 MiB at a time."""
+    """Nothing takes them from QEMU: a booting machine's RAM faults in 2 MiB at a time."""
     with Machine(MachineConfig(), tmp_path / "run").start() as machine:
         status = Path(f"/proc/{machine.pid}/status").read_text()
     enabled = [line.split(":")[1].strip() for line in status.splitlines() if line.startswith("THP_enabled:")]
