@@ -1,8 +1,10 @@
 """Files replaced whole: a reader sees the old file or the new one, never half
-of one, whichever process or thread writes it."""
+of one, whichever process or thread writes it. And the locks that make a
+read-then-write of such files one step between threads, processes and clones."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -25,6 +27,16 @@ def _replacing(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def locked(directory: Path, name: str) -> Iterator[None]:
+    """Hold the exclusive lock `name` of `directory` (the file .<name>.lock in it)
+    for the block: one holder at a time, whichever thread, process or clone."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def replace_file(path: Path, data: str | bytes) -> None:

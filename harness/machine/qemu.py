@@ -83,6 +83,17 @@ def interrupt_on_term() -> None:
     signal.signal(signal.SIGTERM, _interrupted)
 
 
+@functools.lru_cache(maxsize=1)
+def qemu_version() -> str | None:
+    """The first line `DEFAULT_QEMU --version` prints, or None when it cannot run."""
+    try:
+        done = subprocess.run([DEFAULT_QEMU, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[0].strip() if done.returncode == 0 and lines else None
+
+
 def option_value(path: Path) -> str:
     """A path as a QEMU option value (commas are doubled)."""
     return str(path).replace(",", ",,")

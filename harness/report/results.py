@@ -11,7 +11,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 from typing import Sequence
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -20,13 +19,13 @@ from pathlib import Path
 from .. import HarnessError
 from ..campaign.journal import UNFINISHED, Entry, latest, load_journal
 from ..images import BUILD, REPO, built_key, by_name, source_state, steps
+from ..machine.qemu import DEFAULT_QEMU, qemu_version
 from ..methods import METHODS
 from ..trial.run import TIMINGS
 from .html import OUTCOMES, Spread, column, label, matrix, size, strategies
 
 DEFAULT_OUTPUT = REPO / "docs" / "results.md"
 BENCH_FORMAT = 1
-QEMU = "qemu-system-aarch64"
 
 
 def default_journals() -> list[Path]:
@@ -49,15 +48,6 @@ class Stamp:
     commit: str                      # short hash, or "unknown"
     dirty: bool | None               # uncommitted changes in the tree; None: unknown
     images: dict[str, str | None]    # build step -> key of what is built (None: not built)
-
-
-def _first_line(argv: list[str], cwd: Path | None = None) -> str | None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=cwd)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = done.stdout.strip().splitlines()
-    return lines[0].strip() if done.returncode == 0 and lines else None
 
 
 def memory(meminfo: Path = Path("/proc/meminfo")) -> str:
@@ -97,7 +87,7 @@ def stamp(now: datetime.datetime | None = None) -> Stamp:
     now = now or datetime.datetime.now(datetime.timezone.utc)
     commit, dirty = source_state()
     return Stamp(now.strftime("%Y-%m-%d %H:%M UTC"), nproc(), memory(), cpu_model(), os.uname().release,
-                 _first_line([QEMU, "--version"]) or f"{QEMU} not found",
+                 qemu_version() or f"{DEFAULT_QEMU} not found",
                  commit, dirty, {s.name: built_key(s) for s in steps()})
 
 

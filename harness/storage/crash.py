@@ -11,19 +11,16 @@ when its trial runs, and removed with the trial's disk.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from .. import HarnessError
 from ..checks.device import Partition, partitions, pristine_disk
-from ..files import replace_copy
+from ..files import locked, replace_copy
 from ..images import BUILD, CACHE
 from ..methods import get as get_method, images_builds, images_key
 from .life import FIRMWARE, PLACEMENT, PlacedEntry, life_paths, record_life
@@ -90,9 +87,7 @@ def ensure_life(method: str, payload: str = "v2", directory: Path = LIFE, client
     """The recorded life, taken from `kept` or else recorded first where none
     fits the images built now. Under a lock: parallel workers record it once,
     and never interleave a log with another recording's index."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / f".{method}-{payload}-{client}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(directory, f"{method}-{payload}-{client}"):
         try:
             return load_life(method, payload, directory, client)
         except HarnessError as e:
@@ -110,7 +105,8 @@ def keep_life(method: str, payload: str, directory: Path = LIFE, client: str = "
     """A copy of the life in `directory` for other clones; failing to keep it
     costs them a recording."""
     try:
-        with _kept_lock(method, payload, client, kept):
+        # The kept pair (log, index) is written and read by one clone at a time.
+        with locked(kept, f"{method}-{payload}-{client}"):
             _copy_life(method, payload, client, directory, kept)
     except OSError as e:
         log.warning("disk life of %s %s recorded, but not kept for other clones (%s)", method, payload, e)
@@ -123,19 +119,10 @@ def _copy_life(method: str, payload: str, client: str, source: Path, target: Pat
         replace_copy(path, copy)
 
 
-@contextlib.contextmanager
-def _kept_lock(method: str, payload: str, client: str, kept: Path) -> Iterator[None]:
-    """The kept pair (log, index) is written and read by one clone at a time."""
-    kept.mkdir(parents=True, exist_ok=True)
-    with open(kept / f".{method}-{payload}-{client}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def _take_kept_life(method: str, payload: str, directory: Path, client: str, kept: Path) -> bool:
     """Put the life kept for other clones in `directory` if it fits the images built now."""
     try:
-        with _kept_lock(method, payload, client, kept):
+        with locked(kept, f"{method}-{payload}-{client}"):
             load_life(method, payload, kept, client)
             _copy_life(method, payload, client, kept, directory)
     except (HarnessError, OSError):

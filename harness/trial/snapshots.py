@@ -23,9 +23,7 @@ build). The least recently used kept snapshots go once they hold more than
 KEPT_BYTES."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import functools
 import hashlib
 import json
@@ -36,14 +34,13 @@ import subprocess
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
 
 from .. import HarnessError, images, methods
 from ..checks.device import guest_clock, pristine_disk, set_backing
-from ..files import replace_file
+from ..files import locked, replace_file
 from ..images import CACHE, REPO
 from ..machine.console import Marker
-from ..machine.qemu import DEFAULT_QEMU
+from ..machine.qemu import qemu_version
 from ..machine.snapshot import Snapshot, ram_file
 from ..server import UpdateServer
 from .run import TrialSpec, take_snapshot
@@ -78,10 +75,8 @@ class SnapshotStore:
         key = f"{spec.method}-{spec.payload}-{spec.client}-{phase}-{at}"
         if key in self.known:
             return self.known[key]
-        self.directory.mkdir(parents=True, exist_ok=True)
         where = self.directory / key
-        with open(self.directory / f".{key}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with locked(self.directory, key):
             try:
                 snapshot = from_json(json.loads((where / DESCRIPTION).read_text()))
             except FileNotFoundError:
@@ -126,16 +121,7 @@ def kept_key(spec: TrialSpec, clock: str | None = None) -> dict | None:
     firmware = images.build_id(images.require("firmware"))
     return {"builds": methods.images_builds(spec.method, spec.client) | {"firmware": firmware},
             "base": images.build_id(pristine_disk(spec.method, spec.client).parent),
-            "qemu": qemu_version(), "harness": harness_digest(), "clock": clock}
-
-
-@functools.lru_cache(maxsize=1)
-def qemu_version() -> str:
-    try:
-        done = subprocess.run([DEFAULT_QEMU, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else "unknown"
+            "qemu": qemu_version() or "unknown", "harness": harness_digest(), "clock": clock}
 
 
 @functools.lru_cache(maxsize=1)
@@ -146,15 +132,6 @@ def harness_digest() -> str:
     for path in sorted((REPO / "harness").rglob("*.py")):
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _kept_lock(kept: Path, name: str) -> Iterator[None]:
-    """Between stores and clones: a kept snapshot is replaced, removed and read whole."""
-    kept.mkdir(parents=True, exist_ok=True)
-    with open(kept / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def _kept(entry: Path) -> dict | None:
@@ -169,7 +146,8 @@ def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) ->
     """The kept snapshot `name` for `key`, linked into `where` (its disk copied and
     set onto this clone's pristine disk where it was kept by another clone); None
     if none fits or it does not serve."""
-    with _kept_lock(kept, name):
+    # Between stores and clones: a kept snapshot is replaced, removed and read whole.
+    with locked(kept, name):
         found = _kept(kept / name)
         if found is None or found.get("key") != key:
             return None
@@ -206,7 +184,7 @@ def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) 
             replace_file(work / KEPT_FILE, json.dumps({
                 "key": key, "method": spec.method, "client": spec.client, "snapshot": to_json(snapshot),
                 "backing": str(pristine_disk(spec.method, spec.client))}, sort_keys=True))
-            with _kept_lock(kept, name):
+            with locked(kept, name):
                 shutil.rmtree(kept / name, ignore_errors=True)
                 os.replace(work, kept / name)
         finally:
@@ -245,7 +223,7 @@ def _make_room(kept: Path, most: int, spared: str) -> None:
             break
         if entry.name == spared:
             continue
-        with _kept_lock(kept, entry.name):
+        with locked(kept, entry.name):
             shutil.rmtree(entry, ignore_errors=True)
         total -= size
 

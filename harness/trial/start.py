@@ -13,8 +13,6 @@ method's pristine disk, by path. A copy is kept in the cache, where another
 clone whose images are the very same build takes it instead of building it."""
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -23,11 +21,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
 
 from .. import HarnessError, images, methods
 from ..checks.device import pristine_disk, set_backing
-from ..files import replace_copy, replace_file
+from ..files import locked, replace_copy, replace_file
 from ..images import BUILD, CACHE
 from ..server import UpdateServer
 
@@ -127,10 +125,8 @@ def _built_once(name: str, key: dict, backing: Path, build: Callable[[Path], tup
     copy of the one kept in the cache for that key (set onto this clone's
     backing file), else one `build(work)` makes, which is then kept for other
     clones too."""
-    directory.mkdir(parents=True, exist_ok=True)
     disk, meta = directory / f"{name}.qcow2", directory / f"{name}.json"
-    with open(directory / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(directory, name):
         found = _meta(meta, key)
         if found is not None and disk.is_file():
             return disk, found
@@ -170,7 +166,8 @@ def _take_kept(name: str, key: dict, backing: Path, work: Path) -> tuple[Path, d
     bytes are the kept one's: the key names that build), and what its build
     reported; None if none fits."""
     copy = work / "kept.qcow2"
-    with _kept_lock(name):
+    # Between clones: a kept disk and its key are replaced and read together.
+    with locked(KEPT, name):
         found = _meta(KEPT / f"{name}.json", key)
         if found is None:
             return None
@@ -188,19 +185,10 @@ def _take_kept(name: str, key: dict, backing: Path, work: Path) -> tuple[Path, d
     return copy, found
 
 
-@contextlib.contextmanager
-def _kept_lock(name: str) -> Iterator[None]:
-    """Between clones: a kept disk and its key are replaced and read together."""
-    KEPT.mkdir(parents=True, exist_ok=True)
-    with open(KEPT / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def _keep(name: str, disk: Path, meta: dict) -> None:
     """Keep a copy of a disk just built for other clones (one per name); failing costs them a build only."""
     try:
-        with _kept_lock(name):
+        with locked(KEPT, name):
             (KEPT / f"{name}.json").unlink(missing_ok=True)
             replace_copy(disk, KEPT / f"{name}.qcow2")
             _write_json(KEPT / f"{name}.json", meta)
