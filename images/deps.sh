@@ -18,6 +18,8 @@ packages=(
 	bc
 	gcc libc6-dev make gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config
 	libcurl4-openssl-dev libubootenv-dev libssl-dev
+	# the offline checks read root trees out of ext4 images with libext2fs
+	libext2fs-dev
 	# campaigns run their trials under pytest-xdist
 	python3 python3-matplotlib python3-pytest python3-pytest-xdist python3-pytest-timeout
 	mtools dosfstools fdisk e2fsprogs cpio kmod libubootenv-tool openssl xz-utils

@@ -163,10 +163,14 @@ def tree_digest(root: Path, label: str = "") -> TreeDigest:
     for _, entry in _entries(root):
         h.update(entry)
         count += 1
-    tree = h.hexdigest()
-    packages = hashlib.sha256("\n".join(installed_packages(root)).encode()).hexdigest()
+    return version_digest(label, h.hexdigest(), installed_packages(root), count)
+
+
+def version_digest(label: str, tree: str, installed: list[str], files: int) -> TreeDigest:
+    """A version's digest: its tree's (the entries' SHA-256) with its installed packages'."""
+    packages = hashlib.sha256("\n".join(installed).encode()).hexdigest()
     digest = hashlib.sha256(f"{tree}\n{packages}\n".encode()).hexdigest()
-    return TreeDigest(label, tree, packages, digest, count)
+    return TreeDigest(label, tree, packages, digest, files)
 
 
 def tree_manifest(root: Path) -> dict[str, str]:
@@ -174,10 +178,16 @@ def tree_manifest(root: Path) -> dict[str, str]:
     installed package as "package NAME ARCH" with its version. Two manifests
     name the paths where two trees differ; equal manifests mean equal digests."""
     manifest = {rel: hashlib.sha256(entry).hexdigest()[:16] for rel, entry in _entries(root)}
-    for line in installed_packages(root):
+    return manifest | package_entries(installed_packages(root))
+
+
+def package_entries(installed: list[str]) -> dict[str, str]:
+    """The installed packages' part of a manifest: "package NAME ARCH" to its version."""
+    entries = {}
+    for line in installed:
         name, arch, version = line.split(" ", 2)
-        manifest[f"package {name} {arch}"] = version
-    return manifest
+        entries[f"package {name} {arch}"] = version
+    return entries
 
 
 def manifest_diff(a: dict[str, str], b: dict[str, str]) -> list[str]:

@@ -1,9 +1,9 @@
 """Offline checks of a device's disk with its power off or its machine stopped:
 no mount, no loop device.
 
-A partition is copied out of the device's qcow2 overlay with `qemu-img dd`,
-then checked with e2fsprogs (`e2fsck -fn`) and read with debugfs for the
-root tree digest. The check of a root is a function of the partition's bytes
+A partition is copied out of the device's qcow2 overlay with `qemu-img
+convert`, then checked with e2fsprogs (`e2fsck -fn`) and its root tree's
+digest read straight out of the copy (ext4tree.py). The check of a root is a function of the partition's bytes
 alone, and most trials end on one of a few byte-identical roots (a slot that
 was only ever mounted read-only), so its result is kept under the
 partition's fingerprint (fingerprint.py: the built base named by its
@@ -23,15 +23,15 @@ from .. import HarnessError
 from .device import Partition
 from ..machine.qemu import option_value
 from .fingerprint import disk_fingerprint
-from .digest import (TreeDigest, classify, ext4_tree, installed_packages, load_known, load_manifests,
-                     nearest, tree_digest, tree_manifest, unsettled_packages)
+from .digest import TreeDigest, classify, load_known, load_manifests, nearest
+from .ext4tree import read_tree, tool
 from ..files import replace_file
 from ..images import CACHE
 from ..scratch import scratch_dir
 
 CHECKS = CACHE / "checks"
 _CODE = hashlib.sha256(b"".join(
-    (Path(__file__).parent / name).read_bytes() for name in ("disk.py", "digest.py"))).hexdigest()
+    (Path(__file__).parent / name).read_bytes() for name in ("disk.py", "digest.py", "ext4tree.py"))).hexdigest()
 
 MIB = 1 << 20
 # How many differing paths a check keeps for a root that is no known version.
@@ -125,8 +125,8 @@ def _check_key(disk: Path, part: Partition, what: str) -> str | None:
 
 
 def _check_root_bytes(disk: Path, part: Partition, root: str, versions: Path | None) -> RootCheck:
-    # The partition, then (ext4_tree) the root tree read out of it.
-    with tempfile.TemporaryDirectory(prefix="brownout-root-", dir=scratch_dir(2 * part.size)) as tmp:
+    # The partition, checked, then the root tree read out of it (nothing else is copied).
+    with tempfile.TemporaryDirectory(prefix="brownout-root-", dir=scratch_dir(part.size)) as tmp:
         image = extract(disk, part, Path(tmp) / f"{part.name}.ext4")
         fs = fsck(image, part.name)
         return _read_root(image, fs, root, versions)
@@ -160,19 +160,18 @@ def _keep(key: str, checked: RootCheck) -> None:
 
 def _read_root(image: Path, fs: FsCheck, root: str, versions: Path | None) -> RootCheck:
     """Digest and dpkg's view of the root; for no known version, where it differs.
-    A root debugfs cannot read out has no digest (the device is judged mixed)."""
+    A root that cannot be read out has no digest (the device is judged mixed)."""
     known = load_known(versions / "digests.jsonl") if versions else []
+    program = tool()        # not built is an error of its own, not a root that cannot be read
     try:
-        with ext4_tree(image, root=root) as tree:
-            digest = tree_digest(tree, fs.partition)
-            checked = RootCheck(fs, digest, tuple(installed_packages(tree)), tuple(unsettled_packages(tree)))
-            if versions is None or classify(digest, known) != "mixed":
-                return checked
-            manifest = tree_manifest(tree)
+        tree = read_tree(image, root, fs.partition, program)
     except HarnessError:
         return RootCheck(fs, None, ())
-    # Read only for a mixed root, and outside the try: missing manifests are an error.
-    label, differs = nearest(manifest, load_manifests(versions / "manifests"))
+    checked = RootCheck(fs, tree.digest, tree.packages, tree.unsettled)
+    if versions is None or classify(tree.digest, known) != "mixed":
+        return checked
+    # Missing manifests are an error, not a root that cannot be read.
+    label, differs = nearest(tree.manifest, load_manifests(versions / "manifests"))
     return replace(checked, nearest=label, differ_count=len(differs), differs=tuple(differs[:DIFF_LIMIT]))
 
 

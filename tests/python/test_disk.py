@@ -103,6 +103,8 @@ def test_check_root_reads_the_bytes_once_per_key(chain: tuple[Path, Path], tmp_p
         return real(image, part, root, versions)
 
     monkeypatch.setattr(disk, "_check_root_bytes", counting)
+    # A tree without dpkg's database: the digest tool is never run.
+    monkeypatch.setattr(disk, "tool", lambda: tmp_path / "no-tool")
     monkeypatch.setattr(disk, "_CHECKED", {})
     monkeypatch.setattr(disk, "CHECKS", tmp_path / "checks")
     first = disk.check_root(_overlay(frozen, tmp_path / "a.qcow2"), PART)
