@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,20 +72,36 @@ static void hold_sleep_ms(unsigned ms)
 int hold_wait(const char *path, const char *held, char *out, size_t size, unsigned timeout_ms,
 	      unsigned poll_ms)
 {
+	char *seen = calloc(1, size);	/* the last read, when it differed from held */
+	bool pending = false;		/* seen holds one */
 	unsigned waited = 0;
+	int rc;
 
+	if (!seen)
+		return -ENOMEM;
 	for (;;) {
-		int rc = hold_spec_read(path, out, size);
-
+		rc = hold_spec_read(path, out, size);
 		if (rc < 0)
-			return rc;
-		if (strcmp(out, held) != 0)
-			return 0;
-		if (waited >= timeout_ms)
-			return -ETIMEDOUT;
-		hold_sleep_ms(poll_ms);
-		waited += poll_ms;
+			break;
+		if (strcmp(out, held) != 0) {
+			/* Two reads in a row agree: see hold.h on reads a snapshot cut in two. */
+			if (pending && strcmp(out, seen) == 0)
+				break;
+			strcpy(seen, out);
+			pending = true;
+		} else {
+			pending = false;
+		}
+		if (waited >= timeout_ms) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		/* A new content is read again at once, to confirm it. */
+		hold_sleep_ms(pending ? 1 : poll_ms);
+		waited += pending ? 1 : poll_ms;
 	}
+	free(seen);
+	return rc;
 }
 
 int hold_log_add(struct hold_log *log, const struct cut_point *p)

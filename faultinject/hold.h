@@ -39,7 +39,11 @@ int hold_parse(const char *text, char *phase, size_t size, uint64_t *at, char *e
 
 /*
  * Poll path every poll_ms until its content differs from held, at most
- * timeout_ms; the new content in out. 0, -ETIMEDOUT, or a negative errno.
+ * timeout_ms; the new content in out. A new content counts once two reads in
+ * a row give it: the guest kernel reads a fw_cfg file a byte at a time, so a
+ * snapshot saved during a read restores into a device that goes on from the
+ * byte it had reached, in the new file (the held spec's first bytes, then the
+ * cut's). 0, -ETIMEDOUT, or a negative errno.
  */
 int hold_wait(const char *path, const char *held, char *out, size_t size, unsigned timeout_ms,
 	      unsigned poll_ms);

@@ -7,9 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hold.h"
@@ -120,6 +123,64 @@ static void test_wait_returns_a_changed_spec(void **state)
 	assert_string_equal(out, "n=9");
 }
 
+/*
+ * What a fifo gives its reader, one open at a time: texts in turn, the last
+ * one again for as long as the reader keeps reading, until no reader has come
+ * for half a second. given: how many reads were served.
+ */
+struct reads {
+	char fifo[80];
+	const char *const *texts;
+	int n, given;
+};
+
+static void pause_ms(long ms)
+{
+	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 }, NULL);
+}
+
+static void *give_reads(void *arg)
+{
+	struct reads *r = arg;
+
+	for (r->given = 0;; r->given++) {
+		const char *text = r->texts[r->given < r->n ? r->given : r->n - 1];
+		int fd = -1;
+
+		/* ENXIO while no reader has the fifo open. */
+		for (int tries = 0; fd < 0 && tries < 500; tries++) {
+			fd = open(r->fifo, O_WRONLY | O_NONBLOCK);
+			if (fd < 0)
+				pause_ms(1);
+		}
+		if (fd < 0)
+			return NULL;
+		(void)!write(fd, text, strlen(text));
+		close(fd);
+		/* Time for the reader to read to the end and close: one text per open. */
+		pause_ms(100);
+	}
+}
+
+static void test_wait_takes_a_spec_two_reads_agree_on(void **state)
+{
+	/* The first read after a restore: the held spec's first byte, then the cut's. */
+	static const char *const texts[] = { "hhase=deploy,n=1\n", "phase=deploy,n=1\n", "phase=deploy,n=1\n" };
+	struct reads r = { .texts = texts, .n = 3 };
+	pthread_t writer;
+	char out[64];
+
+	(void)state;
+	snprintf(r.fifo, sizeof(r.fifo), "%s.fifo", path);
+	assert_int_equal(mkfifo(r.fifo, 0600), 0);
+	assert_int_equal(pthread_create(&writer, NULL, give_reads, &r), 0);
+	assert_int_equal(hold_wait(r.fifo, "hold=deploy", out, sizeof(out), 5000, 5), 0);
+	pthread_join(writer, NULL);
+	unlink(r.fifo);
+	assert_string_equal(out, "phase=deploy,n=1");
+	assert_int_equal(r.given, 3);
+}
+
 static void test_wait_times_out_on_the_same_spec(void **state)
 {
 	char out[64];
@@ -172,6 +233,7 @@ int main(void)
 		T(test_parse),
 		T(test_a_hold_can_name_its_point),
 		T(test_wait_returns_a_changed_spec),
+		T(test_wait_takes_a_spec_two_reads_agree_on),
 		T(test_wait_times_out_on_the_same_spec),
 		T(test_log_keeps_each_points_phase),
 	};
