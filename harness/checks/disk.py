@@ -2,13 +2,14 @@
 no mount, no loop device.
 
 A partition is copied out of the device's qcow2 overlay with `qemu-img
-convert`, then checked with e2fsprogs (`e2fsck -fn`) and its root tree's
-digest read straight out of the copy (ext4tree.py). The check of a root is a function of the partition's bytes
-alone, and most trials end on one of a few byte-identical roots (a slot that
-was only ever mounted read-only), so its result is kept under the
-partition's fingerprint (fingerprint.py: the built base named by its
-identity, the bytes the qcow2 layers above it hold hashed) and this code's,
-and reused: a root seen before is neither copied out nor read again.
+convert`, then checked with e2fsprogs (`e2fsck -fn`), and its root tree's
+digest is read straight out of the copy (ext4tree.py). The check of a root
+is a function of the partition's bytes alone, and most trials end on one of
+a few byte-identical roots (a slot that was only ever mounted read-only), so
+its result is kept under the partition's fingerprint (fingerprint.py: the
+built base named by its identity, the bytes the qcow2 layers above it hold
+hashed) and this code's, and reused: a root seen before is neither copied
+out nor read again.
 """
 from __future__ import annotations
 
