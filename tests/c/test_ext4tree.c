@@ -163,11 +163,23 @@ static void file_entry(char *buf, size_t *len, const char *rel, const char *mode
 	entry_bytes(buf, len, rel, "100000", mode, tail, (size_t)n + 1 + 64);
 }
 
+/* The tree at root digests to the SHA-256 of buf's entries, `entries` of them. */
+static void assert_digest(const struct tree *t, const char *root, const char *buf, size_t len,
+			  unsigned long long entries)
+{
+	struct ext4tree_result r;
+	char hex[EXT4TREE_HEX];
+
+	sha256_hex(buf, len, hex);
+	assert_int_equal(ext4tree_digest(t->image, root, &skip, NULL, &r), 0);
+	assert_string_equal(r.tree, hex);
+	assert_int_equal(r.entries, entries);
+}
+
 static void test_digest_is_the_entries_in_walk_order(void **state)
 {
 	struct tree *t = *state;
-	struct ext4tree_result r;
-	char buf[4096], hex[EXT4TREE_HEX];
+	char buf[4096];
 	size_t len = 0;
 
 	/* Top: directories and symlinks to them, sorted; then the rest, sorted. */
@@ -182,26 +194,18 @@ static void test_digest_is_the_entries_in_walk_order(void **state)
 	/* Then b (lost+found is empty, proc's contents are skipped). */
 	entry(buf, &len, "b/up", "120000", "777", "../b");
 	file_entry(buf, &len, "b/file", "640", "hello");
-	sha256_hex(buf, len, hex);
-
-	assert_int_equal(ext4tree_digest(t->image, "/", &skip, NULL, &r), 0);
-	assert_string_equal(r.tree, hex);
-	assert_int_equal(r.entries, 10);
+	assert_digest(t, "/", buf, len, 10);
 }
 
 static void test_a_subtree_is_digested_from_its_own_root(void **state)
 {
 	struct tree *t = *state;
-	struct ext4tree_result r;
-	char buf[1024], hex[EXT4TREE_HEX];
+	char buf[1024];
 	size_t len = 0;
 
 	entry(buf, &len, "up", "120000", "777", "../b");
 	file_entry(buf, &len, "file", "640", "hello");
-	sha256_hex(buf, len, hex);
-	assert_int_equal(ext4tree_digest(t->image, "/b", &skip, NULL, &r), 0);
-	assert_string_equal(r.tree, hex);
-	assert_int_equal(r.entries, 2);
+	assert_digest(t, "/b", buf, len, 2);
 }
 
 static void test_without_skips_every_entry_counts(void **state)
