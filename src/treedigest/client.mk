@@ -10,7 +10,9 @@ build/host/obj/treedigest/%.o: src/treedigest/%.c $(c_mk)
 	@mkdir -p $(@D)
 	$(HOST_CC) $(CFLAGS_COMMON) $(c_includes) $(c_ext4tree_cflags) -MMD -MP -c $< -o $@
 
-build/host/brownout-treedigest: $(patsubst %,build/host/obj/treedigest/%.o,treedigest ext4tree)
+# SHA-256 through the shared library's verify module (src/lib/verify.c).
+build/host/brownout-treedigest: $(patsubst %,build/host/obj/treedigest/%.o,treedigest ext4tree) \
+		build/host/obj/lib/verify.o
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_ext4tree_libs) -o $@
 c_host_bins += build/host/brownout-treedigest
 
@@ -22,13 +24,14 @@ c-host-tools:
 	@test -n '$(DEST)' || { echo 'c-host-tools: name the directory: make c-host-tools DEST=dir' >&2; exit 1; }
 	install -d '$(DEST)'
 	$(HOST_CC) $(CFLAGS_COMMON) $(c_includes) $(c_ext4tree_cflags) src/treedigest/treedigest.c \
-		src/treedigest/ext4tree.c $(c_ext4tree_libs) -o '$(DEST)/brownout-treedigest'
+		src/treedigest/ext4tree.c src/lib/verify.c $(c_ext4tree_libs) -o '$(DEST)/brownout-treedigest'
 
 build/host/tests/obj/test_ext4tree.o: tests/c/test_ext4tree.c $(c_mk)
 	@mkdir -p $(@D)
 	$(HOST_CC) $(CFLAGS_COMMON) $(c_test_includes) $(c_ext4tree_cflags) -MMD -MP -c $< -o $@
 
 # Its images are made by mke2fs -d from trees the test lays out.
-build/host/tests/test_ext4tree: build/host/tests/obj/test_ext4tree.o build/host/obj/treedigest/ext4tree.o
+build/host/tests/test_ext4tree: build/host/tests/obj/test_ext4tree.o build/host/obj/treedigest/ext4tree.o \
+		build/host/obj/lib/verify.o
 	$(HOST_CC) $(CFLAGS_COMMON) $^ $(c_ext4tree_libs) -lcmocka -o $@
 c_test_bins += build/host/tests/test_ext4tree

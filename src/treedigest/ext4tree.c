@@ -1,9 +1,10 @@
 /* ext4tree: a root tree's digest read straight out of an ext4 image (see ext4tree.h). */
 #include "ext4tree.h"
 
+#include "verify.h"
+
 #include <errno.h>
 #include <ext2fs/ext2fs.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ struct ext4tree_walk {
 	ext2_ino_t root;
 	const struct ext4tree_skip *skip;
 	FILE *manifest;
-	EVP_MD_CTX *tree;
+	struct verify_sha256 tree;
 	unsigned long long entries;
 	unsigned char *chunk;
 	struct ext4tree_seen seen;
@@ -55,26 +56,21 @@ static int ext4tree_fail(const char *what, const char *detail, errcode_t err)
 	return -EIO;
 }
 
-static void ext4tree_hex(const unsigned char *md, unsigned len, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < len; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[2 * len] = '\0';
-}
-
+/* The SHA-256 of one buffer, in hex. */
 static int ext4tree_sha256(const void *data, size_t len, char *hex)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
+	struct verify_sha256 h = { 0 };
+	uint8_t md[VERIFY_SHA256_LEN];
+	int rc = verify_sha256_init(&h);
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-		return -EIO;
-	ext4tree_hex(md, mdlen, hex);
-	return 0;
+	if (rc == 0)
+		rc = verify_sha256_update(&h, data, len);
+	if (rc == 0)
+		rc = verify_sha256_final(&h, md);
+	verify_sha256_free(&h);
+	if (rc == 0)
+		verify_hex(md, sizeof(md), hex);
+	return rc;
 }
 
 static size_t ext4tree_slot(const struct ext4tree_seen *s, ext2_ino_t ino)
@@ -135,23 +131,19 @@ static int ext4tree_seen_put(struct ext4tree_seen *s, ext2_ino_t ino, const char
 static int ext4tree_content(struct ext4tree_walk *w, ext2_ino_t ino, const char *path,
 			    unsigned long long *size, char *hex)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0, got;
+	struct verify_sha256 h = { 0 };
+	uint8_t md[VERIFY_SHA256_LEN];
 	ext2_file_t file;
 	errcode_t err;
-	EVP_MD_CTX *ctx;
-	int rc = 0;
+	unsigned got;
+	int rc;
 
 	*size = 0;
 	err = ext2fs_file_open(w->fs, ino, 0, &file);
 	if (err)
 		return ext4tree_fail("opening", path, err);
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
+	rc = verify_sha256_init(&h);
+	while (rc == 0) {
 		err = ext2fs_file_read(file, w->chunk, EXT4TREE_CHUNK, &got);
 		if (err) {
 			fprintf(stderr, "ext4tree: reading %s: %s\n", path, error_message(err));
@@ -159,18 +151,14 @@ static int ext4tree_content(struct ext4tree_walk *w, ext2_ino_t ino, const char 
 		}
 		if (got == 0)
 			break;
-		if (!EVP_DigestUpdate(ctx, w->chunk, got)) {
-			rc = -EIO;
-			goto out;
-		}
+		rc = verify_sha256_update(&h, w->chunk, got);
 		*size += got;
 	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen))
-		rc = -EIO;
-	else
-		ext4tree_hex(md, mdlen, hex);
-out:
-	EVP_MD_CTX_free(ctx);
+	if (rc == 0)
+		rc = verify_sha256_final(&h, md);
+	if (rc == 0)
+		verify_hex(md, sizeof(md), hex);
+	verify_sha256_free(&h);
 	ext2fs_file_close(file);
 	return rc;
 }
@@ -341,8 +329,7 @@ static int ext4tree_emit(struct ext4tree_walk *w, const char *rel, const struct 
 		free(entry);
 		return -ENOMEM;
 	}
-	if (!EVP_DigestUpdate(w->tree, entry, len))
-		rc = -EIO;
+	rc = verify_sha256_update(&w->tree, entry, len);
 	if (rc == 0 && w->manifest) {
 		rc = ext4tree_sha256(entry, len, own);
 		if (rc == 0 && fprintf(w->manifest, "%s%c%.16s%c", rel, 0, own, 0) < 0)
@@ -431,8 +418,7 @@ int ext4tree_digest(const char *image, const char *root, const struct ext4tree_s
 {
 	struct ext4tree_walk w = { .skip = skip, .manifest = manifest, .link_uid = geteuid(),
 				   .link_gid = getegid() };
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
+	uint8_t md[VERIFY_SHA256_LEN];
 	struct ext2_inode inode;
 	errcode_t err;
 	int rc;
@@ -443,12 +429,10 @@ int ext4tree_digest(const char *image, const char *root, const struct ext4tree_s
 	err = ext2fs_open(image, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &w.fs);
 	if (err)
 		return ext4tree_fail("opening", image, err);
-	w.tree = EVP_MD_CTX_new();
 	w.chunk = malloc(EXT4TREE_CHUNK);
-	if (!w.tree || !w.chunk || !EVP_DigestInit_ex(w.tree, EVP_sha256(), NULL)) {
-		rc = -ENOMEM;
+	rc = w.chunk ? verify_sha256_init(&w.tree) : -ENOMEM;
+	if (rc < 0)
 		goto out;
-	}
 	err = ext2fs_namei(w.fs, EXT2_ROOT_INO, EXT2_ROOT_INO, root, &w.root);
 	if (!err)
 		err = ext2fs_read_inode(w.fs, w.root, &inode);
@@ -462,17 +446,17 @@ int ext4tree_digest(const char *image, const char *root, const struct ext4tree_s
 		goto out;
 	}
 	rc = ext4tree_dir(&w, w.root, "");
-	if (rc == 0 && !EVP_DigestFinal_ex(w.tree, md, &mdlen))
-		rc = -EIO;
+	if (rc == 0)
+		rc = verify_sha256_final(&w.tree, md);
 	if (rc == 0) {
-		ext4tree_hex(md, mdlen, out->tree);
+		verify_hex(md, sizeof(md), out->tree);
 		out->entries = w.entries;
 	}
 out:
 	free(w.seen.ino);
 	free(w.seen.hex);
 	free(w.chunk);
-	EVP_MD_CTX_free(w.tree);
+	verify_sha256_free(&w.tree);
 	ext2fs_close_free(&w.fs);
 	return rc;
 }

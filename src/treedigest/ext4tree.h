@@ -17,10 +17,12 @@
 #ifndef BROWNOUT_EXT4TREE_H
 #define BROWNOUT_EXT4TREE_H
 
+#include "verify.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
-#define EXT4TREE_HEX 65		/* a SHA-256 in hex, with its NUL */
+#define EXT4TREE_HEX VERIFY_SHA256_HEX	/* a SHA-256 in hex, with its NUL */
 
 /* Paths (relative to the tree) whose entries are left out of the digest. */
 struct ext4tree_skip {

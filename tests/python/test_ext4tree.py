@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness import HarnessError, images
-from harness.checks import digest
+from harness.checks import digest, disk
+from harness.checks.device import partitions, pristine_disk
 from harness.checks.ext4tree import read_tree, tool
+from harness.methods import get
 
 STATUS = """Package: bash
 Status: install ok installed
@@ -139,7 +141,6 @@ def test_what_cannot_be_read_is_one_error(tmp_path: Path, image: Path, program: 
 @pytest.mark.parametrize("method", ["ab", "inplace", "ostree"])
 def test_every_built_version_reads_as_itself(method: str, program: Path, tmp_path: Path) -> None:
     """The built roots, read from their images, are the versions the build recorded."""
-    from harness.methods import get
     try:
         versions = images.require(get(method).digests)
     except HarnessError as e:
@@ -147,8 +148,6 @@ def test_every_built_version_reads_as_itself(method: str, program: Path, tmp_pat
             raise
         pytest.skip(str(e))
     known = digest.load_known(versions / "digests.jsonl")
-    from harness.checks import disk
-    from harness.checks.device import partitions, pristine_disk
     part = {p.name: p for p in partitions(method)}[{"ab": "rootA", "inplace": "root"}.get(method, "ostree")]
     image = disk.extract(pristine_disk(method, "safe"), part, tmp_path / "root.ext4", fmt="raw")
     if method != "ostree":
