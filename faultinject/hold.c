@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const hold_phases[] = { "pull", "deploy", "bootloader" };
+static const char *const hold_phases[] = { "pull", "deploy", "bootloader", "confirm" };
 
 int hold_spec_read(const char *path, char *buf, size_t size)
 {
@@ -56,7 +56,7 @@ int hold_parse(const char *text, char *phase, size_t size, uint64_t *at, char *e
 			return 1;
 		}
 	}
-	snprintf(err, errsize, "%.*s: must be hold=pull, hold=deploy or hold=bootloader, with at most at=<point>",
+	snprintf(err, errsize, "%.*s: must be hold=pull, hold=deploy, hold=bootloader or hold=confirm, with at most at=<point>",
 		 (int)(p - text + len), text);
 	return -EINVAL;
 }

@@ -31,9 +31,9 @@ int hold_spec_read(const char *path, char *buf, size_t size);
 
 /*
  * 1, the phase in phase and the point in *at (0: the phase's start) if text
- * is "hold=<phase>" or "hold=<phase>,at=<k>" (pull, deploy or bootloader;
- * k from 1); 0 if text is not a hold; -EINVAL with a message in err if it is
- * a malformed one.
+ * is "hold=<phase>" or "hold=<phase>,at=<k>" (pull, deploy, bootloader or
+ * confirm; k from 1); 0 if text is not a hold; -EINVAL with a message in err
+ * if it is a malformed one.
  */
 int hold_parse(const char *text, char *phase, size_t size, uint64_t *at, char *err, size_t errsize);
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -685,22 +686,27 @@ static void write_spec_file(const char *path, const char *text)
  * Run the agent on a spec file holding hold=PHASE; once it says it holds,
  * put `then` into the file (as a restored snapshot's QEMU would) and let it go on.
  */
-static void hold_then_ruled(struct env *e, const char *phase, const char *then, const char *rules);
+static void hold_then_with(struct env *e, const char *phase, const char *then, const char *option,
+			   const char *value, bool quiet);
 
 static void hold_then(struct env *e, const char *phase, const char *then)
 {
-	hold_then_ruled(e, phase, then, NULL);
+	hold_then_with(e, phase, then, NULL, NULL, false);
 }
 
-/* hold_then, with --phase-rules RULES when RULES is not NULL. */
-static void hold_then_ruled(struct env *e, const char *phase, const char *then, const char *rules)
+/*
+ * hold_then, with the agent's OPTION VALUE (--phase-rules FILE, --phase NAME)
+ * when OPTION is not NULL; with `quiet`, the writer prints no phase markers.
+ */
+static void hold_then_with(struct env *e, const char *phase, const char *then, const char *option,
+			   const char *value, bool quiet)
 {
 	char spec[112], hold[32];
 	const char *plain[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--",
 				e->writer, e->data, NULL };
-	const char *ruled[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--phase-rules", rules, "--",
-				e->writer, e->data, NULL };
-	const char **argv = rules ? ruled : plain;
+	const char *opted[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, option, value, "--",
+				e->writer, quiet ? "--quiet" : e->data, quiet ? e->data : NULL, NULL };
+	const char **argv = option ? opted : plain;
 	struct child c;
 	size_t got = 0;
 
@@ -775,7 +781,7 @@ static void test_hold_at_the_first_point_a_rule_puts_in_the_phase(void **state)
 	snprintf(rules, sizeof(rules), "%s/rules", e->dir);
 	snprintf(text, sizeof(text), "bootloader path=%s syscall=fsync\n", e->data);
 	write_text(rules, text);
-	hold_then_ruled(e, "bootloader", "n=2,phase=bootloader,edge=after", rules);
+	hold_then_with(e, "bootloader", "n=2,phase=bootloader,edge=after", "--phase-rules", rules, false);
 	unlink(rules);
 	assert_int_equal(e->code, 0);
 	assert_tripped(e);
@@ -783,6 +789,19 @@ static void test_hold_at_the_first_point_a_rule_puts_in_the_phase(void **state)
 	assert_contains(e->out, "BROWNOUT hold phase=bootloader points=1\n");
 	assert_contains(e->out, "BROWNOUT cut index=4 syscall=fsync edge=after phase=bootloader");
 	assert_data(e, BLOCK, BLOCK);
+}
+
+static void test_hold_in_a_command_that_is_one_phase_stops_at_its_first_point(void **state)
+{
+	struct env *e = *state;
+
+	/* As the installed version's confirmation runs: the whole command is phase confirm. */
+	hold_then_with(e, "confirm", "n=2,phase=confirm,edge=after", "--phase", "confirm", true);
+	assert_int_equal(e->code, 0);
+	assert_tripped(e);
+	assert_contains(e->out, "BROWNOUT hold phase=confirm points=0\n");
+	assert_contains(e->out, "BROWNOUT cut index=2 syscall=fsync edge=after phase=confirm path=");
+	assert_data(e, BLOCK, 0);
 }
 
 static void test_hold_at_a_point_stops_before_it_counts(void **state)
@@ -876,7 +895,7 @@ static void test_cut_file_errors(void **state)
 	write_spec_file(spec, "hold=reboot");
 	run(e, argv);
 	assert_int_equal(e->code, 2);
-	assert_contains(e->err, "hold=reboot: must be hold=pull, hold=deploy or hold=bootloader");
+	assert_contains(e->err, "hold=reboot: must be hold=pull, hold=deploy, hold=bootloader or hold=confirm");
 	unlink(spec);
 	run(e, argv);
 	assert_int_equal(e->code, 2);
@@ -912,6 +931,7 @@ int main(void)
 		T(test_hold_then_cut_counts_from_the_start),
 		T(test_hold_then_filtered_cut_counts_held_points),
 		T(test_hold_then_a_point_before_it_fails),
+		T(test_hold_in_a_command_that_is_one_phase_stops_at_its_first_point),
 		T(test_hold_at_the_first_point_a_rule_puts_in_the_phase),
 		T(test_hold_at_a_point_stops_before_it_counts),
 		T(test_hold_at_a_point_refuses_a_cut_before_it),

@@ -86,6 +86,8 @@ static void test_parse(void **state)
 	assert_int_equal(at, 0);
 	assert_int_equal(hold_parse("hold=pull", phase, sizeof(phase), &at, err, sizeof(err)), 1);
 	assert_string_equal(phase, "pull");
+	assert_int_equal(hold_parse("hold=confirm", phase, sizeof(phase), &at, err, sizeof(err)), 1);
+	assert_string_equal(phase, "confirm");
 	assert_int_equal(hold_parse("n=3,edge=after", phase, sizeof(phase), &at, err, sizeof(err)), 0);
 	assert_int_equal(hold_parse("hold=none", phase, sizeof(phase), &at, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "hold=none: must be"));
