@@ -284,8 +284,10 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     writes come both before and after its slot copy) nor twice for one phase;
     the set is split, into at most one group per worker of at least four
     trials, only where a group's snapshot costs less than the tracing it
-    saves (held_groups). Cuts aimed by index (no place in a phase) are held
-    where their phase starts."""
+    saves (held_groups). The installed version's confirmation is one group,
+    held where it starts, on the disk the update left at its reboot (start.py):
+    its trials skip that version's boot. Cuts aimed by index (no place in a
+    phase) are held where their phase starts."""
     sets: dict[tuple[str, ...], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind != "cut":
@@ -307,9 +309,9 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
             else:
                 group = members
                 ranks = [planned[i].rank for i in group]
-                hold_phase, hold_at = name, (min(ranks) if all(ranks) and name != PULL else 0)
+                hold_phase, hold_at = name, (min(ranks) if all(ranks) and name not in (PULL, CONFIRM) else 0)
             for i in group:
-                snapshot = len(members) >= SNAPSHOT_MIN and name != CONFIRM \
+                snapshot = len(members) >= SNAPSHOT_MIN \
                     and not (planned[i].state or planned[i].lazy_writeback) and start == "v1"
                 out[i] = replace(planned[i], group=f"{method}-{client}-{name}{suffix}-{g}", snapshot=snapshot,
                                  hold_at=hold_at if snapshot else 0, hold_phase=hold_phase if snapshot else "")

@@ -74,7 +74,7 @@ class Snapshot:
     bytes_written: int           # to the device's disk before the hold
     elapsed_s: float             # from the update's first phase marker to the hold
     at: int = 0                  # held at this point of the phase (0: where it starts)
-    boot: int = 1                # the update's boot that holds: 2 for asymmetric's recovery
+    boot: int = 1                # the update's boot that holds: 2 for asymmetric's recovery; 1 in the confirmation
     # The held boot's init markers, printed before the hold: a restored boot's record starts with them.
     init: tuple[Marker, ...] = ()
     # How long no heartbeat had come when the update was held (its device down, in

@@ -251,9 +251,10 @@ class TrialSpec:
     @property
     def confirm_stage(self) -> bool:
         """The cut falls in the installed version's first confirmation (phase=confirm),
-        which runs under the agent on the boot after the update."""
+        or the agent holds where it starts (hold=confirm, a snapshot's), which runs
+        under the agent on the boot after the update."""
         point = cutspec.try_parse(self.cut or "")
-        return bool(point and point.get("phase") == CONFIRM)
+        return bool(point and CONFIRM in (point.get("phase"), point.get("hold")))
 
     @property
     def installs(self) -> str | None:
@@ -363,9 +364,13 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
     up to that phase's at-th point), save the machine there."""
     if spec.cut or spec.fault or spec.corrupt_env:
         raise HarnessError("a snapshot is taken of a plain update: no cut, fault or corrupted env")
+    method = methods.get(spec.method)
+    # The confirmation's snapshot is held on the disk the update leaves at its reboot (start.py).
+    confirm = phase == CONFIRM
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, methods.get(spec.method).update_phases, at)),
-                      path, srv).snapshot(phase, at)
+        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, method.phases if confirm else method.update_phases,
+                                                              at)),
+                      path, srv, from_installed=confirm).snapshot(phase, at)
 
 
 def install(spec: TrialSpec, run_dir: Path, server: UpdateServer | None = None) -> tuple[Path, int, int]:
@@ -429,8 +434,9 @@ class _Trial:
             raise HarnessError("a crash state powers on cold: it has no snapshot")
         if spec.start != "v1" and snapshot:
             raise HarnessError(f"a trial from {spec.start} starts cold: its snapshots are of v1")
-        if spec.confirm_stage and snapshot:
-            raise HarnessError("a cut in the confirmation starts cold: snapshots hold the update")
+        if snapshot and spec.confirm_stage != (snapshot.phase == CONFIRM):
+            raise HarnessError(f"a cut {'in' if spec.confirm_stage else 'before'} the confirmation cannot start "
+                               f"from the {snapshot.phase} snapshot")
         point = cutspec.try_parse(spec.cut or "")
         if snapshot and point and point.plain_point and (point.index or 0) <= snapshot.points:
             raise HarnessError(f"cut {spec.cut} comes before the snapshot's hold at {snapshot.phase} "
@@ -460,7 +466,7 @@ class _Trial:
         # Before this trial's server state is set: the start may be built by a trial of its own.
         base = snapshot.disk if snapshot else start_disk(spec.method, spec.start, server)
         self.installed = installed_disk(spec, server) if from_installed and spec.confirm_stage else None
-        if self.installed:
+        if self.installed and not snapshot:
             base = self.installed.disk
         self.server.reset_counters()
         self.server.disarm()
@@ -731,12 +737,14 @@ class _Trial:
     def snapshot(self, phase: str, at: int = 0) -> Snapshot:
         """Run the update under a hold at `phase`, save the machine there, power off.
         The boots before the one where the update runs (asymmetric: the root's
-        hand-over to recovery) run plainly first."""
+        hand-over to recovery) run plainly first. At phase confirm, the installed
+        disk's first boot is held in its confirmation instead."""
         config = self.device.config
         base = list(config.extra_args)
         written = 0
         markers: list[Marker] = []
-        boot = self.method.request_boots
+        confirm = phase == CONFIRM
+        boot = 1 if confirm else self.method.request_boots
         with PowerSwitch(config, self.run_dir / "boots") as power:
             for _ in range(1, boot):
                 config.extra_args = base + self._request()
@@ -750,7 +758,8 @@ class _Trial:
                 finally:
                     power.cut()
             state = self.run_dir / f"{phase}.state"
-            config.extra_args = base + self._request("cut") + held_memory(state, config.memory_mib)
+            held_run = self._confirm_request("cut") if confirm else self._request("cut")
+            config.extra_args = base + held_run + held_memory(state, config.memory_mib)
             machine = power.on()
             try:
                 held = machine.console.wait_for_line(
@@ -1077,13 +1086,14 @@ class _Trial:
             gaps.append(boots[-1].ended - down_since)
             self.notes.append("no heartbeat came back after the update began: downtime runs to the end of the trial")
         written = [b.wr_bytes for b in boots]
-        before = self.installed or snap
+        # What the update did before this trial's first power-on: the installed disk's, the snapshot's, or both.
+        before = [b for b in (self.installed, snap) if b is not None]
         total_written = None if None in written else \
-            sum(written) + (before.bytes_written if before else 0)  # type: ignore
+            sum(written) + sum(b.bytes_written for b in before)  # type: ignore
         return Measures(
             downtime_s=round(max(gaps), 3) if gaps and switched and settled else None,
             reboots=len(boots) - 1 + (snap.boot - 1 if snap else 0),
-            bytes_downloaded=self.server.bytes_served + (before.bytes_downloaded if before else 0),
+            bytes_downloaded=self.server.bytes_served + sum(b.bytes_downloaded for b in before),
             bytes_written=total_written,
             duration_s=round(ends[0] - start + (snap.elapsed_s if snap else 0), 3)
             if start is not None and ends else None,

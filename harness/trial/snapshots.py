@@ -19,7 +19,8 @@ lacks one takes the kept one instead, when it was taken on the very builds of
 the method's images and firmware, by the same QEMU and harness code, under
 the same clock. In one clone its files are linked; another clone copies its
 disk and sets it onto its own pristine disk, which holds the same bytes (same
-build). The least recently used kept snapshots go once they hold more than
+build); a snapshot held in the installed version's confirmation, onto its own
+installed disk of the same build (start.py). The least recently used kept snapshots go once they hold more than
 KEPT_BYTES."""
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ from ..machine.console import Marker
 from ..machine.qemu import qemu_version
 from ..machine.snapshot import Snapshot, ram_file
 from ..server import UpdateServer
+from ..methods.base import CONFIRM
 from .run import TrialSpec, take_snapshot
+from .start import installed_disk
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +91,18 @@ class SnapshotStore:
     def _take(self, plain: TrialSpec, phase: str, at: int, key: str, where: Path) -> Snapshot:
         """The kept copy if one fits, else a snapshot taken now (and kept); described in `where`."""
         validity = kept_key(plain) if self.kept else None
+        backing = pristine_disk(plain.method, plain.client)
+        if validity is not None and phase == CONFIRM:
+            # Held on the disk the update left at its reboot: valid on that very build of it.
+            installed = installed_disk(plain, self.server)
+            backing, validity["installed"] = installed.disk, installed.build
         found, origin = None, FROM_KEPT
         if self.kept is not None and validity is not None and not self.fresh:
-            found = take_kept(self.kept, key, validity, plain, where)
+            found = take_kept(self.kept, key, validity, backing, where)
         if found is None:
             found, origin = take_snapshot(plain, phase, where, self.server, at), TAKEN
             if self.kept is not None and validity is not None:
-                keep(self.kept, key, validity, plain, found)
+                keep(self.kept, key, validity, plain, backing, found)
         replace_file(where / DESCRIPTION, json.dumps(to_json(found) | {"origin": origin}))
         return found
 
@@ -142,10 +150,10 @@ def _kept(entry: Path) -> dict | None:
         return None
 
 
-def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) -> Snapshot | None:
+def take_kept(kept: Path, name: str, key: dict, backing: Path, where: Path) -> Snapshot | None:
     """The kept snapshot `name` for `key`, linked into `where` (its disk copied and
-    set onto this clone's pristine disk where it was kept by another clone); None
-    if none fits or it does not serve."""
+    set onto this clone's `backing` disk, the pristine or the installed one, where
+    it was kept by another clone); None if none fits or it does not serve."""
     # Between stores and clones: a kept snapshot is replaced, removed and read whole.
     with locked(kept, name):
         found = _kept(kept / name)
@@ -155,7 +163,6 @@ def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) ->
             snapshot = from_json(found["snapshot"])
             where.mkdir(parents=True, exist_ok=True)
             disk, state = where / snapshot.disk.name, where / snapshot.state.name
-            backing = pristine_disk(spec.method, spec.client)
             if found.get("backing") == str(backing):
                 _link_or_copy(kept / name / snapshot.disk.name, disk)
             else:
@@ -172,7 +179,7 @@ def take_kept(kept: Path, name: str, key: dict, spec: TrialSpec, where: Path) ->
     return dataclasses.replace(snapshot, disk=disk, state=state)
 
 
-def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) -> None:
+def keep(kept: Path, name: str, key: dict, spec: TrialSpec, backing: Path, snapshot: Snapshot) -> None:
     """Keep a snapshot just taken for later stores (one per name), then make room;
     failing costs them a snapshot only."""
     try:
@@ -183,7 +190,7 @@ def keep(kept: Path, name: str, key: dict, spec: TrialSpec, snapshot: Snapshot) 
                 _link_or_copy(saved, work / saved.name)
             replace_file(work / KEPT_FILE, json.dumps({
                 "key": key, "method": spec.method, "client": spec.client, "snapshot": to_json(snapshot),
-                "backing": str(pristine_disk(spec.method, spec.client))}, sort_keys=True))
+                "backing": str(backing)}, sort_keys=True))
             with locked(kept, name):
                 shutil.rmtree(kept / name, ignore_errors=True)
                 os.replace(work, kept / name)
@@ -249,7 +256,9 @@ def kept_clock(wanted: set[tuple[str, str]], kept: Path = KEPT) -> str | None:
             except HarnessError:
                 current[(method, client, clock)] = None     # its images are not built here
         used = entry.stat().st_mtime
-        if current[(method, client, clock)] == key and (best is None or used > best[0]):
+        # A confirmation's snapshot names the installed disk's build too.
+        fits = current[(method, client, clock)] == {k: v for k, v in key.items() if k != "installed"}
+        if fits and (best is None or used > best[0]):
             best = (used, clock)
     return best[1] if best else None
 

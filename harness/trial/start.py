@@ -85,6 +85,7 @@ class Installed:
     disk: Path                   # qcow2 overlay, never written once built
     bytes_downloaded: int        # by the update, served
     bytes_written: int           # by the update, to the disk
+    build: str                   # names this build of the disk: one built anew holds other bytes
 
 
 def installed_disk(spec: TrialSpec, server: UpdateServer | None = None,
@@ -108,7 +109,7 @@ def installed_disk(spec: TrialSpec, server: UpdateServer | None = None,
         return built, {"bytes_downloaded": downloaded, "bytes_written": written}
 
     disk, kept = _built_once(name, key, backing, build, directory)
-    return Installed(disk, kept["bytes_downloaded"], kept["bytes_written"])
+    return Installed(disk, kept["bytes_downloaded"], kept["bytes_written"], kept["build"])
 
 
 def _disk_key(method: str, base: Path, client: str = "safe") -> dict:

@@ -23,6 +23,7 @@ from harness.machine.snapshot import Snapshot, held_memory, ram_file, restore, r
 from harness.trial import snapshots
 from harness.server import UpdateServer
 from harness.trial.run import TrialSpec, run_trial
+from harness.trial.start import Installed
 from harness.trial.snapshots import FROM_KEPT, TAKEN, SnapshotStore, from_json, kept_clock, origins, to_json
 
 
@@ -115,6 +116,29 @@ def test_a_kept_snapshot_serves_a_later_campaign(tmp_path: Path, monkeypatch: py
     other = SnapshotStore(tmp_path / "other", kept=kept).get(TrialSpec("ab", "v2"), "deploy", 4)
     assert not other.disk.samefile(first.disk) and other.disk.read_bytes() == b"disk"
     assert kept_world["backed"] == [(other.disk, Path("/other-clone/ab.img"))] and len(taken) == 1
+
+
+def test_a_kept_confirmation_snapshot_serves_only_on_the_installed_disk_of_its_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept_world: dict) -> None:
+    taken: Taken = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
+    kept_world["installed"] = "build-1"
+    monkeypatch.setattr(snapshots, "installed_disk", lambda spec, server=None: Installed(
+        Path(kept_world["clone"]) / f"{spec.method}-installed.qcow2", 100, 200, kept_world["installed"]))
+    kept = tmp_path / "kept"
+    spec = TrialSpec("ab", "v2", cut="phase=confirm,n=3")
+    SnapshotStore(tmp_path / "1", kept=kept).get(spec, "confirm")
+    kept_world["clone"] = "/other-clone"
+    other = SnapshotStore(tmp_path / "2", kept=kept).get(spec, "confirm")
+    # Set onto the other clone's installed disk, not its pristine one.
+    assert taken == [("ab", "confirm", 0)]
+    assert kept_world["backed"] == [(other.disk, Path("/other-clone/ab-installed.qcow2"))]
+    # The kept clock holds for it, as for any other kept snapshot of the method.
+    assert kept_clock({("ab", "safe")}, kept) == CLOCK
+    # An installed disk built anew holds other bytes: the snapshot is taken again.
+    kept_world["installed"] = "build-2"
+    SnapshotStore(tmp_path / "3", kept=kept).get(spec, "confirm")
+    assert taken == [("ab", "confirm", 0)] * 2
 
 
 def test_a_kept_snapshot_of_other_builds_or_clock_or_asked_fresh_is_taken_again(
@@ -244,6 +268,30 @@ def test_a_trial_from_a_kept_copy_is_the_trial_from_the_snapshot_taken(
     # Where the cut fired, as far as two runs agree (an offset moves with how the bytes arrived).
     fired = [((r.cut or {}).get("phase"), (r.cut or {}).get("syscall")) for r in results]
     assert fired[0] == fired[1] and fired[0][0] == "pull"
+
+
+@pytest.mark.qemu
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_a_cut_in_the_confirmation_ends_alike_from_its_snapshot_and_from_the_installed_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot held where the installed version's confirmation starts, on
+    the disk the update left at its reboot: the same cut from it and from a
+    cold boot of that disk ends the same way, at the same point."""
+    monkeypatch.setenv(GUEST_CLOCK_ENV, CLOCK)
+    with UpdateServer(methods.served_roots()) as server:
+        held = SnapshotStore(tmp_path / "store", server).get(TrialSpec("ab", "v2"), "confirm")
+        assert (held.phase, held.points, held.boot, held.bytes_downloaded) == ("confirm", 0, 1, 0)
+        spec = TrialSpec("ab", "v2", cut="phase=confirm,n=1,edge=after")
+        from_snapshot = run_trial(spec, tmp_path / "snapshot", server, snapshot=held, from_installed=True)
+        cold = run_trial(spec, tmp_path / "cold", server, from_installed=True)
+    assert (from_snapshot.started, cold.started) == ("snapshot:confirm", "installed")
+    assert (from_snapshot.final, from_snapshot.verdicts) == (cold.final, cold.verdicts)
+    assert from_snapshot.final == "v2" and "atomic" in from_snapshot.verdicts
+    assert from_snapshot.cut == cold.cut and (cold.cut or {}).get("phase") == "confirm"
+    # The update's bytes are the installed disk's in both.
+    assert from_snapshot.measures.bytes_downloaded == cold.measures.bytes_downloaded > 0
+    assert from_snapshot.measures.reboots == cold.measures.reboots
 
 
 @pytest.mark.qemu
