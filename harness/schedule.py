@@ -5,7 +5,10 @@ own load scheduling hands out tests in chunks in file order, so the end of a
 run can find one worker idle while the other still holds several minutes of
 queued guest tests. Longest first, one at a time, leaves only short tests
 for the end, where the workers even out. A campaign's trials go one at a
-time too, in the order its plan lists them (campaign.dispatch_order).
+time too, in the order its plan lists them (campaign.dispatch_order), except
+that a trial whose snapshot another worker is taking (its first trial sent,
+none of its trials finished) is passed over for the next one that need not
+wait, while there is one.
 
 The durations are kept in the cache beside the image steps' (they outlive
 build/); a test never timed here counts as a guest test if it lives where
@@ -47,12 +50,36 @@ def longest_first(collection: list[str], durations: dict[str, float]) -> list[in
     return sorted(range(len(collection)), key=lambda i: -expected_s(collection[i], durations))
 
 
+def snapshot_groups(collection: list[str], plan: Path | None) -> list[str | None]:
+    """For each test of the collection, the snapshot its campaign trial starts
+    from (campaign.snapshot_of); None for a cold trial, or outside a campaign."""
+    if plan is None:
+        return [None] * len(collection)
+    from .campaign.runner import load_plan, snapshot_of
+    of_trial = {c.id: snapshot_of(c) for c in load_plan(plan)}
+    return [of_trial.get(nodeid.partition("[")[2][:-1]) for nodeid in collection]
+
+
+def next_position(pending: list[int], groups: list[str | None], sent: set[str], finished: set[str]) -> int:
+    """Where in `pending` the test to send next is: the first that waits for
+    no snapshot being taken (its group's first trial sent, none finished);
+    the first of all when each of them would wait."""
+    for position, index in enumerate(pending):
+        group = groups[index]
+        if group is None or group not in sent or group in finished:
+            return position
+    return 0
+
+
 def _scheduler_class() -> type:
     from xdist.scheduler import LoadScheduling
 
     class LongestFirst(LoadScheduling):  # type: ignore[misc]
         """LoadScheduling with its order and chunks replaced (see the module's docstring)."""
         collection: list[str] | None
+        groups: list[str | None]
+        sent: set[str]
+        finished: set[str]
 
         def schedule(self) -> None:
             assert self.collection_is_completed
@@ -65,9 +92,10 @@ def _scheduler_class() -> type:
                 return
             collection: list[str] = list(self.node2collection.values())[0]
             self.collection = collection
+            plan = self.config.getoption("brownout_plan", None)
+            self.groups, self.sent, self.finished = snapshot_groups(collection, plan), set(), set()
             # A campaign's plan is in the order its trials are to be taken (campaign.dispatch_order).
-            self.pending[:] = range(len(collection)) if self.config.getoption("brownout_plan", None) \
-                else longest_first(collection, read_seconds(DURATIONS))
+            self.pending[:] = range(len(collection)) if plan else longest_first(collection, read_seconds(DURATIONS))
             # Round by round, so the two longest start side by side on two workers.
             for _ in range(2):
                 for node in self.nodes:
@@ -87,6 +115,23 @@ def _scheduler_class() -> type:
             wanted = 2 - len(self.node2pending[node])
             if wanted > 0:
                 self._send_tests(node, min(wanted, len(self.pending)))
+
+        def _send_tests(self, node: Any, num: int) -> None:
+            for _ in range(num):
+                if not self.pending:
+                    return
+                index = self.pending.pop(next_position(self.pending, self.groups, self.sent, self.finished))
+                self.pending.insert(0, index)
+                group = self.groups[index]
+                if group is not None:
+                    self.sent.add(group)
+                super()._send_tests(node, 1)
+
+        def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+            group = self.groups[item_index]
+            if group is not None:
+                self.finished.add(group)
+            super().mark_test_complete(node, item_index, duration)
 
     return LongestFirst
 

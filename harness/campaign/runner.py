@@ -318,6 +318,13 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     return out
 
 
+def snapshot_of(c: PlannedCut) -> str | None:
+    """The snapshot a planned trial starts from (its update, phase and point), None for a cold one."""
+    if c.kind != "cut" or not c.snapshot:
+        return None
+    return f"{c.method}-{c.payload}-{c.client}-{c.hold_phase or c.phase}-{c.hold_at}"
+
+
 def dispatch_order(planned: list[PlannedCut]) -> list[PlannedCut]:
     """The order the workers take the trials in, each the next one as it comes
     free: the scenarios first (each a whole cold update or more), then the
@@ -325,11 +332,11 @@ def dispatch_order(planned: list[PlannedCut]) -> list[PlannedCut]:
     each first), so that the workers take different snapshots side by side
     and a trial seldom waits for one being taken; the cold cuts, short and
     many, last, where they even out the workers' ends."""
-    by_snapshot: dict[tuple[str, ...], list[PlannedCut]] = {}
+    by_snapshot: dict[str, list[PlannedCut]] = {}
     for c in planned:
-        if c.kind == "cut" and c.snapshot:
-            by_snapshot.setdefault((c.method, c.payload, c.client, c.hold_phase or c.phase, str(c.hold_at)),
-                                   []).append(c)
+        key = snapshot_of(c)
+        if key is not None:
+            by_snapshot.setdefault(key, []).append(c)
     turns = [c for k in range(max(map(len, by_snapshot.values()), default=0))
              for c in (trials[k] for trials in by_snapshot.values() if k < len(trials))]
     return ([c for c in planned if c.kind != "cut"] + turns

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from harness import schedule
+from harness.campaign.runner import PlannedCut, save_plan
 from harness.images import REPO
 from harness.report.results import bench_section, load_bench, write_bench
 
@@ -85,6 +86,7 @@ def test_the_results_page_shows_where_the_suites_time_went(tmp_path: Path) -> No
 def test_a_campaign_goes_in_its_plans_order_one_trial_at_a_time(tmp_path: Path) -> None:
     """The durations kept would start a and b; a campaign's plan starts e and d, its first two."""
     # The campaign's plugin gives the option; its plan makes tests of planned trials only, and t.py has none.
+    (tmp_path / "plan.json").write_text("[]")
     run = run_five(tmp_path, "-p", "harness.campaign.pytest_plugin", "--brownout-plan", "plan.json")
     assert run.returncode == 0, run.stdout + run.stderr
     by_worker = started_by_worker(tmp_path)
@@ -92,3 +94,27 @@ def test_a_campaign_goes_in_its_plans_order_one_trial_at_a_time(tmp_path: Path) 
     assert sorted(sum(by_worker.values(), [])) == ["a", "b", "c", "d", "e"]
     # A campaign's trials are not the suite's tests: the durations kept are left alone.
     assert json.loads((tmp_path / "cache" / "test-seconds.json").read_text()) == TIMED
+
+
+def test_a_trial_whose_snapshot_another_worker_takes_is_passed_over_while_another_need_not_wait() -> None:
+    groups = ["pull", "held", "pull", "held", None, "held"]
+    # Nothing sent yet: the plan's order.
+    assert schedule.next_position([0, 1, 2, 3, 4, 5], groups, set(), set()) == 0
+    # The pull's and the held snapshot's first trials are out, none finished: a cold trial goes first.
+    assert schedule.next_position([2, 3, 4, 5], groups, {"pull", "held"}, set()) == 2
+    # The pull's first trial finished (its snapshot is there): its next trial goes.
+    assert schedule.next_position([2, 3, 4, 5], groups, {"pull", "held"}, {"pull"}) == 0
+    # Every one left would wait: the first of them, as planned.
+    assert schedule.next_position([3, 5], groups, {"pull", "held"}, {"pull"}) == 0
+
+
+def test_a_campaigns_tests_are_grouped_by_the_snapshot_their_trials_start_from(tmp_path: Path) -> None:
+    cuts = [PlannedCut("ab-deploy-cut5-before", "ab", "v2", "deploy", 5, "before", rank=1, snapshot=True,
+                       hold_phase="deploy", hold_at=1),
+            PlannedCut("ab-pull-cut2-after", "ab", "v2", "pull", 2, "after", rank=2, snapshot=True),
+            PlannedCut("ab-bootloader-cut9-after", "ab", "v2", "bootloader", 9, "after")]
+    plan = tmp_path / "plan.json"
+    save_plan(cuts, plan)
+    collection = [f"scenarios/test_cut_campaign.py::test_power_cut[{c.id}]" for c in cuts] + ["other.py::test_x"]
+    assert schedule.snapshot_groups(collection, plan) == ["ab-v2-safe-deploy-1", "ab-v2-safe-pull-0", None, None]
+    assert schedule.snapshot_groups(collection, None) == [None] * 4
