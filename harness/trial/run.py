@@ -367,10 +367,9 @@ def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
     method = methods.get(spec.method)
     # The confirmation's snapshot is held on the disk the update leaves at its reboot (start.py).
     confirm = phase == CONFIRM
+    held = dataclasses.replace(spec, cut=hold_spec(phase, method.phases if confirm else method.update_phases, at))
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(dataclasses.replace(spec, cut=hold_spec(phase, method.phases if confirm else method.update_phases,
-                                                              at)),
-                      path, srv, from_installed=confirm).snapshot(phase, at)
+        return _Trial(held, path, srv, from_installed=confirm).snapshot(phase, at)
 
 
 def install(spec: TrialSpec, run_dir: Path, server: UpdateServer | None = None) -> tuple[Path, int, int]:

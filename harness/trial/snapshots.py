@@ -20,8 +20,8 @@ the method's images and firmware, by the same QEMU and harness code, under
 the same clock. In one clone its files are linked; another clone copies its
 disk and sets it onto its own pristine disk, which holds the same bytes (same
 build); a snapshot held in the installed version's confirmation, onto its own
-installed disk of the same build (start.py). The least recently used kept snapshots go once they hold more than
-KEPT_BYTES."""
+installed disk of the same build (start.py). The least recently used kept
+snapshots go once they hold more than KEPT_BYTES."""
 from __future__ import annotations
 
 import dataclasses
