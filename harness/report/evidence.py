@@ -16,13 +16,13 @@ import logging
 import os
 import subprocess
 import tarfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import HarnessError
 from .. import images
 from ..campaign.journal import load_journal
+from .filehash import regular_files, sha256_of
 from .html import label
 from ..trial.runlogs import console_logs
 
@@ -32,31 +32,19 @@ SUMS = "SHA256SUMS"
 PACKAGES = ("qemu-system-arm", "u-boot-qemu", "gcc", "e2fsprogs", "mmdebstrap", "libostree-1-1", "python3")
 # Where the kernel and the firmware the devices booted live among the steps' files.
 BOOT_FILES = {"kernel": "kernel/Image", "u-boot": "firmware/u-boot.bin"}
-HASH_THREADS = max(1, min(4, os.cpu_count() or 1))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def image_digests() -> dict[str, dict]:
     """step -> {key, files: {path under the step: sha256}} for every built step.
-    The files (some GB of images) are hashed on a thread per core, up to
-    four: hashlib and file reads let go of the GIL."""
+    The files are some GB of images and tens of thousands of small files (the
+    root trees, the OSTree repository): filehash.sha256_of hashes them side by side."""
     built = [(step, key) for step in images.steps() if (key := images.built_key(step)) is not None]
-    listed = {step.name: [p for p in sorted(step.out.rglob("*")) if p.is_file() and not p.is_symlink()]
-              for step, _ in built}
-    log.info("evidence: hashing the files of %d image steps (%d files)", len(built),
-             sum(len(paths) for paths in listed.values()))
-    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
-        hashed = {step.name: pool.map(sha256_file, listed[step.name]) for step, _ in built}
-        return {step.name: {"key": key, "files": dict(zip((str(p.relative_to(step.out)) for p in listed[step.name]),
-                                                          hashed[step.name]))}
-                for step, key in built}
+    listed = {step.name: regular_files(step.out) for step, _ in built}
+    everything = [f for files in listed.values() for f in files]
+    log.info("evidence: hashing the files of %d image steps (%d files)", len(built), len(everything))
+    sums = sha256_of(everything)
+    return {step.name: {"key": key, "files": {str(p.relative_to(step.out)): sums[p] for p, _ in listed[step.name]}}
+            for step, key in built}
 
 
 def tool_versions() -> dict[str, str]:

@@ -305,6 +305,36 @@ def bundle_of(journal: Path) -> tuple[Path, dict[str, bytes]]:
         return path, {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
+def test_evidence_hashes_every_regular_file_as_sha256sum_would(tmp_path: Path) -> None:
+    from harness.report import filehash
+    top = tmp_path / "step"
+    (top / "tree" / "deep").mkdir(parents=True)
+    contents = {"empty": b"", "small": b"x" * 100, "tree/deep/big": os.urandom(filehash.BIG + 12345),
+                "tree/small": b"y" * 4096}
+    for name, data in contents.items():
+        (top / name).write_bytes(data)
+    (top / "link").symlink_to("small")
+    (top / "tree" / "dirlink").symlink_to("deep")
+    files = filehash.regular_files(top)
+    assert [p.relative_to(top).as_posix() for p, _ in files] == sorted(contents)
+    assert dict(files)[top / "tree/deep/big"] == filehash.BIG + 12345
+    sums = filehash.sha256_of(files)
+    assert {p.relative_to(top).as_posix(): s for p, s in sums.items()} == \
+        {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    assert filehash.sha256_of([]) == {}
+
+
+def test_evidence_hashes_big_files_alone_and_small_ones_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report import filehash
+    monkeypatch.setattr(filehash, "BATCH_FILES", 3)
+    small = [(Path(f"s{i}"), 10 + i) for i in range(7)]
+    big = [(Path("b1"), filehash.BIG), (Path("b2"), 5 * filehash.BIG)]
+    tasks = filehash.batches(small + big)
+    assert tasks[:2] == [[Path("b2")], [Path("b1")]]
+    assert sorted(p for t in tasks[2:] for p in t) == sorted(p for p, _ in small)
+    assert [len(t) for t in tasks[2:]] == [3, 3, 1]
+
+
 def test_an_evidence_bundle_holds_what_the_campaign_rests_on(journal: Path, built: Path, tmp_path: Path) -> None:
     from harness.report import evidence
     campaign.save_plan(plan("ab", "v2", POINTS, "1", 1), journal.with_suffix(".plan.json"))
