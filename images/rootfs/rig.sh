@@ -13,8 +13,10 @@
 
 # rig_agent PHASE COMMAND [ARGS...] — run COMMAND under the fault agent as the
 # rig asks: record every cut point (printed gzip'd, in base64, as
-# BROWNOUT-POINTS-GZ lines), or cut at
-# the spec's point. PHASE names every point of a command that is one phase as
+# BROWNOUT-POINTS-GZ lines), or cut at the spec's point. COMMAND has
+# BROWNOUT_TRACED=1 in its environment: a client that keeps a daemon running
+# between its commands must not under the agent, which waits for every
+# process a command leaves. PHASE names every point of a command that is one phase as
 # a whole (the method's phase rules then do not apply); with "", the rules and
 # the command's markers name them. Returns the agent's status (0 after a record).
 rig_agent() {
@@ -28,7 +30,7 @@ rig_agent() {
 	rules=
 	[ -z "$phase" ] && [ -r "$rig/phase-rules/raw" ] && rules=$rig/phase-rules/raw
 	if [ -r "$rig/record/raw" ]; then
-		/run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
+		BROWNOUT_TRACED=1 /run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
 			--record /run/points.jsonl -- "$@"
 		status=$?
 		# Compressed: the emulated serial port carries some hundred lines a second,
@@ -39,7 +41,7 @@ rig_agent() {
 	fi
 	# The cut is read from its file, not passed in, so a hold (a snapshot taken
 	# where a phase starts, see faultinject/hold.h) can learn its cut after a restore.
-	/run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
+	BROWNOUT_TRACED=1 /run/brownout-fi ${rules:+--phase-rules "$rules"} ${phase:+--phase "$phase"} \
 		--cut-file "$rig/cut/raw" -- "$@"
 	status=$?
 	echo "BROWNOUT agent-done status=$status"

@@ -7,8 +7,10 @@ Never run where it would reboot (an install without --no-reboot, a
 confirmation that marks bad): the wrapper reboots through /proc/sysrq-trigger."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote
@@ -30,13 +32,15 @@ WRONG_DEVICE = ("LastError: Installation error: Compatible mismatch: Expected 'b
                 "manifest has 'other-device'\nInstalling `/data/rauc/update.raucb` failed")
 
 STANDINS = {
-    # rauc: the service stays up unless FAKE_SERVICE=dead; install says FAKE_INSTALL_OUT
+    # rauc: the service stays up (30 s) unless FAKE_SERVICE=dead, its pid in
+    # service-pids; install says FAKE_INSTALL_OUT
     # and keeps what it was given to install in installed.
     "rauc": """#!/bin/sh
 case "$1" in
 service) [ "${FAKE_SERVICE:-}" = dead ] && { echo "Failed to load system config: no such key"; exit 1; }
          touch "$BROWNOUT_RAUC_RUN/service-started"
-         exec sleep 30 ;;
+         echo $$ >> "$BROWNOUT_RAUC_RUN/service-pids"
+         for tenth in $(seq 300); do sleep 0.1; done ;;
 install) cp "$2" "$BROWNOUT_RAUC_RUN/installed"
          [ -n "${FAKE_HANDLER_SAYS:-}" ] && echo "$FAKE_HANDLER_SAYS" > "$BROWNOUT_RAUC_RUN/brownout-rauc-refusal"
          printf '%s\\n' "$FAKE_INSTALL_OUT"; exit "${FAKE_INSTALL_STATUS:-0}" ;;
@@ -111,7 +115,24 @@ def run_wrapper(tmp_path: Path):
         done = subprocess.run(["sh", str(WRAPPER), *command], env=env, capture_output=True, text=True, timeout=60)
         markers = [m for m in (parse_marker(line, 0.0) for line in done.stdout.splitlines()) if m]
         return done, markers
-    return run
+    yield run
+    for pid in services(tmp_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def services(run: Path) -> list[int]:
+    """The pids of the RAUC services the stand-in started, in order."""
+    started = run / "service-pids"
+    return [int(p) for p in started.read_text().split()] if started.exists() else []
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in state
 
 
 def error_of(markers: list) -> tuple[str, str, str]:
@@ -279,3 +300,30 @@ def test_a_mark_rauc_refuses_is_a_confirmation_error_with_raucs_words(run_wrappe
     assert done.returncode != 0
     assert [(m.event, m.get("result"), m.get("detail")) for m in markers] == [("confirm", "error", "mark-good")]
     assert "rauc: Error de.pengutronix.rauc.Installer.Error: Failed marking slot rootfs.1" in done.stdout
+
+
+def test_a_confirmation_leaves_raucs_service_up_for_the_install_that_follows(run_wrapper, tmp_path) -> None:
+    done, _ = run_wrapper("confirm")
+    assert done.returncode == 0, done.stderr
+    [service] = services(tmp_path)
+    assert running(service)
+    assert (tmp_path / "rauc-service.pid").read_text().split() == [str(service)]
+    done, markers = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded")
+    assert done.returncode == 0, done.stderr
+    assert [m.event for m in markers] == ["update-start", "reboot"]
+    assert services(tmp_path) == [service], "the install started a service of its own"
+    assert not running(service), "the install left RAUC's service running before its reboot"
+
+
+def test_under_the_agent_each_command_runs_a_service_of_its_own_and_leaves_none(run_wrapper, tmp_path) -> None:
+    done, _ = run_wrapper("confirm")
+    assert done.returncode == 0, done.stderr
+    [left] = services(tmp_path)
+    done, _ = run_wrapper(FAKE_INSTALL_OUT="Installing succeeded", BROWNOUT_TRACED="1")
+    assert done.returncode == 0, done.stderr
+    first, own = services(tmp_path)
+    assert first == left and not running(left), "the service left up still owned RAUC's bus name"
+    assert not running(own)
+    done, _ = run_wrapper("confirm", BROWNOUT_TRACED="1")
+    assert done.returncode == 0, done.stderr
+    assert len(services(tmp_path)) == 3 and not any(running(pid) for pid in services(tmp_path))
