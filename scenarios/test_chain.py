@@ -23,6 +23,8 @@ def deployments(disk: Path, tmp_path: Path) -> list[str]:
     """The deployment directories of the OSTree partition, offline."""
     part = {p.name: p for p in partitions("ostree")}["ostree"]
     image = extract(disk, part, tmp_path / "ostree.img")
+    # What the last boot journaled, as a mount would find it: debugfs reads no journal.
+    subprocess.run(["e2fsck", "-E", "journal_only", "-p", str(image)], capture_output=True)
     listing = subprocess.run(["debugfs", "-R", "ls -p /ostree/deploy/brownout/deploy", str(image)],
                              capture_output=True, text=True, check=True).stdout
     # ls -p: /inode/mode/uid/gid/name/size/ per entry; directories have mode 04xxxx.
@@ -43,6 +45,8 @@ def test_a_device_on_v2_takes_v3(trial, tmp_path: Path, method: str) -> None:
         disk = next(Path(result.log_dir).glob("*.qcow2"))
         left = deployments(disk, tmp_path)
         assert len(left) == 2 and result.slot in left, (left, result.summary())
+        # Every commit is still named (v1 by the ref the factory pulled it under): nothing to prune.
+        assert cleanups(result.log_dir) == ["prune=skipped"], result.summary()
 
 
 @pytest.mark.parametrize("method", ["ab", "asymmetric", "ostree", "rauc"])
@@ -53,3 +57,16 @@ def test_a_device_that_rolled_back_from_v2_bad_takes_v2(trial, method: str) -> N
     assert not result.anomalies, result.summary()
     # It came up in v1 (the rollback held) before it took v2.
     assert result.boots[0]["version"] == "1", result.summary()
+    if method == "ostree":
+        # v2-bad's commit, pulled by the rolled-back update, is named by no ref once v2 is
+        # pulled: v2's cleanup prunes (its deletions are not synced, so the disk after the
+        # last power-off need not show them).
+        assert cleanups(result.log_dir) == ["prune=done"], result.summary()
+
+
+def cleanups(log_dir: str) -> list[str]:
+    """How each OSTree cleanup of a trial's boots went: its `cleanup` markers' prune field."""
+    lines = (line for console in sorted(Path(log_dir).glob("boots/boot-*/console.log"))
+             for line in console.read_text(errors="replace").splitlines())
+    return [word for line in lines if "BROWNOUT cleanup " in line
+            for word in line.split() if word.startswith("prune=")]

@@ -341,6 +341,75 @@ static int ostree_install(const struct ostree *os, const char *url)
 	return client_reboot_installed(c, name);
 }
 
+/*
+ * Whether a prune can find anything to delete: a commit object in the repo
+ * that no ref names (libostree's deployment refs name every listed
+ * deployment). A prune keeps what the refs reach and deletes the rest, and an
+ * update's objects land in the transaction that moves its ref, so while every
+ * commit is named there is nothing to delete. True when the repo cannot be
+ * listed: the prune then decides.
+ */
+static bool ostree_prune_wanted(OstreeRepo *repo)
+{
+	g_autoptr(GHashTable) refs = NULL, commits = NULL;
+	g_autoptr(GHashTable) named = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GError) error = NULL;
+	GHashTableIter it;
+	gpointer key, value;
+
+	if (!ostree_repo_list_refs(repo, NULL, &refs, NULL, &error) ||
+	    !ostree_repo_list_commit_objects_starting_with(repo, "", &commits, NULL, &error))
+		return true;
+	g_hash_table_iter_init(&it, refs);
+	while (g_hash_table_iter_next(&it, &key, &value))
+		g_hash_table_add(named, value);
+	g_hash_table_iter_init(&it, commits);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		const char *checksum;
+		OstreeObjectType type;
+
+		ostree_object_name_deserialize(key, &checksum, &type);
+		if (!g_hash_table_contains(named, checksum))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * libostree's cleanup (old boot versions and deployments no longer listed go,
+ * then unreachable objects), its prune only when a commit went unnamed. The
+ * prune walks every object of every commit the refs reach, about a second
+ * under emulation, and after an update that keeps the running deployment as
+ * the fallback it has nothing to find. Said as a marker ("cleanup"); a
+ * failure is said on stderr: the deployment is confirmed either way.
+ */
+static void ostree_cleanup(const struct ostree *os, OstreeSysroot *sysroot)
+{
+	g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable();
+	OstreeRepoPruneOptions opts = { .flags = OSTREE_REPO_PRUNE_FLAGS_REFS_ONLY,
+					.reachable = reachable };
+	g_autoptr(GError) error = NULL;
+	gint total = 0, pruned = 0;
+	guint64 freed = 0;
+	char n[16];
+
+	if (!ostree_sysroot_prepare_cleanup(sysroot, NULL, &error)) {
+		fprintf(stderr, "%s: cleanup: %s\n", os->cl.name, error->message);
+		return;
+	}
+	if (!ostree_prune_wanted(ostree_sysroot_repo(sysroot))) {
+		client_marker(&os->cl, "cleanup", MARKER({ "prune", "skipped" }));
+		return;
+	}
+	if (!ostree_sysroot_cleanup_prune_repo(sysroot, &opts, &total, &pruned, &freed, NULL,
+					       &error)) {
+		fprintf(stderr, "%s: cleanup: %s\n", os->cl.name, error->message);
+		return;
+	}
+	snprintf(n, sizeof(n), "%d", pruned);
+	client_marker(&os->cl, "cleanup", MARKER({ "prune", "done" }, { "pruned", n }));
+}
+
 static int ostree_confirm(const struct ostree *os)
 {
 	const struct client *c = &os->cl;
@@ -391,8 +460,8 @@ static int ostree_confirm(const struct ostree *os)
 	}
 	/* Only now is it safe to delete: deployments no longer listed, their boot
 	 * files, and repo objects nothing refers to. The fallback stays listed. */
-	if ((stored || fallback) && !ostree_sysroot_cleanup(sysroot, NULL, &error))
-		fprintf(stderr, "%s: cleanup: %s\n", c->name, error->message);
+	if (stored || fallback)
+		ostree_cleanup(os, sysroot);
 	return client_confirmed(c, name, stored,
 				MARKER({ "fallback", fallback ? "yes" : "no" }, { "boot", s }));
 }
