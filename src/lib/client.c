@@ -76,26 +76,17 @@ int client_fail(const struct client *c, const char *reason, const char *detail,
 	return client_error(c, reason, detail);
 }
 
-pid_t client_health_start(const struct client *c)
+bool client_healthy(const struct client *c)
 {
 	char *argv[] = { (char *)c->health, NULL };
+	int status, rc;
 	pid_t pid;
-	int rc;
 
 	rc = posix_spawn(&pid, c->health, NULL, NULL, argv, environ);
 	if (rc != 0) {
 		fprintf(stderr, "%s: %s: %s\n", c->name, c->health, strerror(rc));
-		return -1;
-	}
-	return pid;
-}
-
-bool client_health_wait(const struct client *c, pid_t pid)
-{
-	int status;
-
-	if (pid < 0)
 		return false;
+	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			fprintf(stderr, "%s: %s: waitpid: %s\n", c->name, c->health,
@@ -104,11 +95,6 @@ bool client_health_wait(const struct client *c, pid_t pid)
 		}
 	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-bool client_healthy(const struct client *c)
-{
-	return client_health_wait(c, client_health_start(c));
 }
 
 void client_read_version(const char *path, char *out, size_t size)

@@ -15,7 +15,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
 #include "cli.h"
 #include "envstore.h"
@@ -88,15 +87,6 @@ int client_fail(const struct client *c, const char *reason, const char *detail,
 
 /* Run c->health; true if it ran and passed. What kept it from running is said on stderr. */
 bool client_healthy(const struct client *c);
-
-/*
- * client_healthy in two halves, so that a confirm's own start-up runs while the
- * health check waits for the app: start c->health (its pid, or -1 when it could
- * not start, said on stderr), then wait for it (true if it ran and passed). A
- * started check is always waited for.
- */
-pid_t client_health_start(const struct client *c);
-bool client_health_wait(const struct client *c, pid_t pid);
 
 /* The first line of path, if it is a marker value, into out; else "unknown". */
 void client_read_version(const char *path, char *out, size_t size);

@@ -421,24 +421,18 @@ static int ostree_confirm(const struct ostree *os)
 	char word[CLIENT_WORD_MAX], slot, s[2] = { 0 };
 	bool fallback = false;
 	int stored = 0, rc;
-	pid_t health;
 
-	/* The health check waits for the app's heartbeat while libostree loads the sysroot. */
-	health = client_health_start(c);
-	if (ostree_load(os, &sysroot, &booted, TRUE, "confirm") != CLIENT_OK) {
-		client_health_wait(c, health);
+	if (ostree_load(os, &sysroot, &booted, TRUE, "confirm") != CLIENT_OK)
 		return client_confirm_error(c, "none", "sysroot");
-	}
 	name = ostree_label(booted);
 	slot = ostree_slot_of(os, name);
 	if (!slot) {
 		fprintf(stderr, "%s: no boot slot holds the booted deployment %s\n", c->name, name);
-		client_health_wait(c, health);
 		return client_confirm_error(c, name, "bootslot");
 	}
 	s[0] = slot;
 	/* Not marked good: this boot spent a try; U-Boot falls back once they are gone. */
-	if (!client_health_wait(c, health))
+	if (!client_healthy(c))
 		return client_unhealthy(c, name);
 	deployments = ostree_sysroot_get_deployments(sysroot);
 	if (deployments->len > 0 && deployments->pdata[0] != booted) {

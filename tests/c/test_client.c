@@ -12,11 +12,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capture.h"
@@ -181,51 +179,6 @@ static void test_health_check(void **state)
 				    "No such file or directory\n");
 }
 
-/*
- * A started check runs while its caller goes on: this one passes only once
- * the caller, after the start, has made the file it waits for (and fails
- * after 5 s without it).
- */
-static void test_health_check_in_two_halves(void **state)
-{
-	char script[64], flag[64], text[256];
-	struct client c = cl;
-	struct capture cap;
-	pid_t pid;
-	int fd;
-
-	(void)state;
-	strcpy(flag, "/var/tmp/test_client.flag.XXXXXX");
-	assert_non_null(mkdtemp(flag));
-	strcat(flag, "/go");
-	snprintf(text, sizeof(text),
-		 "#!/bin/sh\nfor i in $(seq 50); do [ -e %s ] && exit 0; sleep 0.1; done\nexit 1\n", flag);
-	make_file(script, text);
-	assert_int_equal(chmod(script, 0700), 0);
-	c.health = script;
-	pid = client_health_start(&c);
-	assert_true(pid > 0);
-	fd = open(flag, O_CREAT | O_WRONLY, 0600);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_true(client_health_wait(&c, pid));
-	assert_int_equal(unlink(flag), 0);
-	*strrchr(flag, '/') = '\0';
-	assert_int_equal(rmdir(flag), 0);
-	assert_int_equal(unlink(script), 0);
-
-	c.health = "/bin/false";
-	assert_false(client_health_wait(&c, client_health_start(&c)));
-	/* One that could not start is never waited for. */
-	assert_false(client_health_wait(&c, -1));
-	c.health = "/nonexistent/brownout-health";
-	capture_start(&cap);
-	pid = client_health_start(&c);
-	capture_end(&cap);
-	/* posix_spawn says so, or (under valgrind) the child exits 127. */
-	assert_false(client_health_wait(&c, pid));
-}
-
 static void test_read_version(void **state)
 {
 	/* A buffer of 8: the file's first line, if it is a marker value and fits. */
@@ -306,7 +259,6 @@ int main(void)
 		cmocka_unit_test(test_phase_drops_fields_past_six),
 		cmocka_unit_test(test_phase_with_bad_name),
 		cmocka_unit_test(test_health_check),
-		cmocka_unit_test(test_health_check_in_two_halves),
 		cmocka_unit_test(test_read_version),
 		cmocka_unit_test(test_reboot_markers),
 		cmocka_unit_test(test_confirm_markers),
