@@ -346,8 +346,10 @@ static int ostree_install(const struct ostree *os, const char *url)
  * that no ref names (libostree's deployment refs name every listed
  * deployment). A prune keeps what the refs reach and deletes the rest, and an
  * update's objects land in the transaction that moves its ref, so while every
- * commit is named there is nothing to delete. True when the repo cannot be
- * listed: the prune then decides.
+ * commit is named there is nothing to delete but what a cut inside that
+ * transaction left without its commit: the update's re-run takes that up, or
+ * the next prune deletes it. True when the repo cannot be listed: the prune
+ * then decides.
  */
 static bool ostree_prune_wanted(OstreeRepo *repo)
 {
