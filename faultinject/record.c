@@ -118,7 +118,7 @@ static int record_int_field(char *buf, size_t size, size_t *pos, const char *key
 	return record_printf(buf, size, pos, ",\"%s\":%" PRId64, key, v);
 }
 
-int record_format(char *buf, size_t size, const struct cut_point *p)
+int record_format(char *buf, size_t size, const struct cut_point *p, uint64_t ms)
 {
 	size_t pos = 0;
 	int rc;
@@ -147,7 +147,7 @@ int record_format(char *buf, size_t size, const struct cut_point *p)
 	if (rc == 0)
 		rc = record_int_field(buf, size, &pos, "rule", p->rule ? (int64_t)p->rule : -1);
 	if (rc == 0)
-		rc = record_printf(buf, size, &pos, "}\n");
+		rc = record_printf(buf, size, &pos, ",\"ms\":%" PRIu64 "}\n", ms);
 	if (rc < 0) {
 		buf[0] = '\0';
 		return rc;
@@ -158,6 +158,8 @@ int record_format(char *buf, size_t size, const struct cut_point *p)
 int record_open(struct record *r, const char *path)
 {
 	r->path = path;
+	if (clock_gettime(CLOCK_MONOTONIC, &r->opened) < 0)
+		return -errno;
 	r->line = malloc(RECORD_LINE_MAX);
 	if (!r->line)
 		return -ENOMEM;
@@ -172,9 +174,21 @@ int record_open(struct record *r, const char *path)
 	return 0;
 }
 
+/* Milliseconds from `from` to now; 0 if the clock cannot be read (the point is still recorded). */
+static uint64_t record_ms_since(const struct timespec *from)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		return 0;
+	ms = (int64_t)(now.tv_sec - from->tv_sec) * 1000 + (now.tv_nsec - from->tv_nsec) / 1000000;
+	return ms > 0 ? (uint64_t)ms : 0;
+}
+
 int record_point(struct record *r, const struct cut_point *p)
 {
-	int len = record_format(r->line, RECORD_LINE_MAX, p);
+	int len = record_format(r->line, RECORD_LINE_MAX, p, record_ms_since(&r->opened));
 
 	if (len < 0)
 		return len;

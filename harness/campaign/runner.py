@@ -70,6 +70,7 @@ class PlannedCut:
     equivalents: int = 0         # storage model: other states this one's verdict stands for
     equivalent_kinds: tuple[tuple[str, int], ...] = ()   # those states per kind
     start: str = "v1"            # the version the device runs when the update is offered
+    ms: float | None = None      # when the record reached the point, in ms from the update's start
 
     @property
     def spec(self) -> str | None:
@@ -222,6 +223,7 @@ def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
     unknown = [p for p in phases or () if p not in known]
     if unknown:
         raise HarnessError(f"{method} has no phase {', '.join(unknown)}; its phases: {', '.join(known)}")
+    reached = {p["index"]: p["ms"] for p in points if isinstance(p.get("ms"), (int, float))}
     for phase in known:
         if phases and phase not in phases:
             continue
@@ -233,7 +235,8 @@ def plan(method: str, payload: str, points: list[dict], cuts: str, seed: int,
             pairs = sorted(rng.sample(pairs, min(int(cuts), len(pairs))))
         suffix = ("" if client == "safe" else f"-{client}") + ("" if start == "v1" else f"-from-{start}")
         planned += [PlannedCut(f"{method}-{phase}-cut{index:03d}-{edge}{suffix}",
-                               method, payload, phase, index, edge, client, rank=rank[index], start=start)
+                               method, payload, phase, index, edge, client, rank=rank[index], start=start,
+                               ms=reached.get(index))
                     for index, edge in pairs]
     return planned
 
@@ -249,24 +252,45 @@ def plan_scenarios(method: str, downtime_runs: int) -> list[PlannedCut]:
 
 
 SNAPSHOT_MIN = 3                 # a snapshot costs about one cold trial's update prefix
-# One more snapshot's own cost (a boot, the save, a restore: about 3 s) in
-# points traced under the agent, at about 0.5 ms a point (0.3-1.5 ms under
-# TCG, by method): what the tracing a split saves must exceed.
-SNAPSHOT_POINTS = 6000
+# One more snapshot's own cost: a boot, the save, a restore (about 3 s).
+SNAPSHOT_MS = 3000.0
+# A point traced under the agent, where the record gives no times (0.3-1.5 ms under TCG, by method).
+POINT_MS = 0.5
 
 
-def held_groups(indices: list[int], most: int) -> int:
-    """How many runs of neighbouring points to split a set of cuts into (their
-    indices, in order): up to `most`, as long as the later runs' snapshots,
-    each tracing the update from its start to its run's first point, cost
-    less than the tracing they save those runs' trials."""
+def held_splits(indices: list[int], most: int, ms: list[float | None] | None = None) -> list[int]:
+    """Where to split a set of cuts (their indices, in order) into runs of
+    neighbouring points, each held at its first: the positions in `indices`
+    where the later runs start, at most `most` - 1 of them. A trial traces the
+    update from its run's first point to its own; each later run's snapshot
+    traces it from the update's start to that first point, and costs
+    SNAPSHOT_MS more. The time to reach a point is its recorded time (`ms`)
+    where the record gives every one, else its index at POINT_MS a point, so
+    a long stretch without points (a read-back, a checkout) counts for what it
+    takes. Splits are added one at a time, each where it saves the most
+    tracing, while one still saves more than it costs; never between the two
+    edges of one point."""
+    if ms is not None and all(t is not None for t in ms):
+        reach = [float(t) for t in ms]      # type: ignore[arg-type]
+    else:
+        reach = [i * POINT_MS for i in indices]
     n = len(indices)
-    for groups in range(most, 1, -1):
-        later = [indices[g * n // groups:(g + 1) * n // groups] for g in range(1, groups)]
-        saved = sum(len(run) * (run[0] - indices[0]) for run in later)
-        if saved > sum(run[0] + SNAPSHOT_POINTS for run in later):
-            return groups
-    return 1
+    starts = [0]
+    while len(starts) < most:
+        best, best_gain = None, 0.0
+        for s in range(1, n):
+            if indices[s] == indices[s - 1] or s in starts:
+                continue
+            a = max(k for k in starts if k < s)
+            b = min((k for k in starts if k > s), default=n)
+            # Trials s..b-1 trace from s instead of a; the new snapshot traces to s.
+            gain = (b - s) * (reach[s] - reach[a]) - (reach[s] + SNAPSHOT_MS)
+            if gain > best_gain:
+                best, best_gain = s, gain
+        if best is None:
+            break
+        starts = sorted(starts + [best])
+    return starts[1:]
 
 
 def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
@@ -282,12 +306,12 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     A trial traces the update only from that point to its own, so a group
     never pays for the points between two phases' cuts (an updater whose env
     writes come both before and after its slot copy) nor twice for one phase;
-    the set is split, into at most one group per worker of at least four
-    trials, only where a group's snapshot costs less than the tracing it
-    saves (held_groups). The installed version's confirmation is one group,
-    held where it starts, on the disk the update left at its reboot (start.py):
-    its trials skip that version's boot. Cuts aimed by index (no place in a
-    phase) are held where their phase starts."""
+    the set is split, into at most one group per worker, only where a group's
+    snapshot costs less than the tracing it saves, by the time the record
+    says each point takes to reach (held_splits). The installed version's
+    confirmation is one group, held where it starts, on the disk the update
+    left at its reboot (start.py): its trials skip that version's boot. Cuts
+    aimed by index (no place in a phase) are held where their phase starts."""
     sets: dict[tuple[str, ...], list[int]] = {}
     for i, c in enumerate(planned):
         if c.kind != "cut":
@@ -299,15 +323,18 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
     for (method, client, start, name), members in sets.items():
         members.sort(key=lambda i: planned[i].index)
         held = name == "held"
-        groups = held_groups([planned[i].index for i in members], max(1, min(jobs, len(members) // 4))) \
-            if held else 1
+        if held:
+            splits = held_splits([planned[i].index for i in members], max(1, min(jobs, len(members) // 4)),
+                                 [planned[i].ms for i in members])
+            bounds = [0, *splits, len(members)]
+            groups = [members[a:b] for a, b in zip(bounds, bounds[1:])]
+        else:
+            groups = [members]
         suffix = "" if start == "v1" else f"-from-{start}"
-        for g in range(groups):
+        for g, group in enumerate(groups):
             if held:
-                group = members[g * len(members) // groups:(g + 1) * len(members) // groups]
                 hold_phase, hold_at = planned[group[0]].phase, planned[group[0]].rank
             else:
-                group = members
                 ranks = [planned[i].rank for i in group]
                 hold_phase, hold_at = name, (min(ranks) if all(ranks) and name not in (PULL, CONFIRM) else 0)
             for i in group:

@@ -600,12 +600,12 @@ static void test_phase_rules_relabel_what_they_match(void **state)
 	assert_point(e, 1, "write", "pull", "0", "4096");
 	assert_point(e, 3, "write", "deploy", "4096", "4096");
 	record_line(e, 3, line, sizeof(line));
-	assert_contains(line, ",\"rule\":null}");
+	assert_contains(line, ",\"rule\":null,\"ms\":");
 	/* The fsyncs: the rule's phase whatever the markers say, and its line. */
 	assert_point(e, 2, "fsync", "sync-data", "null", "null");
 	assert_point(e, 4, "fsync", "sync-data", "null", "null");
 	record_line(e, 4, line, sizeof(line));
-	assert_contains(line, ",\"rule\":3}");
+	assert_contains(line, ",\"rule\":3,\"ms\":");
 	assert_data(e, BLOCK, BLOCK);
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "record.h"
@@ -89,11 +90,11 @@ static void test_format_line(void **state)
 	int n;
 
 	(void)state;
-	n = record_format(buf, sizeof(buf), &p);
+	n = record_format(buf, sizeof(buf), &p, 2345);
 	assert_string_equal(buf,
 			    "{\"index\":7,\"syscall\":\"pwrite64\",\"edge\":\"-\",\"phase\":\"deploy\","
 			    "\"target\":\"block\",\"path\":\"/dev/vda4\",\"path2\":\"\","
-			    "\"offset\":1048576,\"len\":1048576,\"pid\":123,\"rule\":null}\n");
+			    "\"offset\":1048576,\"len\":1048576,\"pid\":123,\"rule\":null,\"ms\":2345}\n");
 	assert_int_equal(n, (int)strlen(buf));
 }
 
@@ -106,12 +107,12 @@ static void test_format_nulls_and_second_path(void **state)
 	(void)state;
 	strcpy(p.path, "/boot/env \"new\"");
 	strcpy(p.path2, "/boot/env");
-	assert_true(record_format(buf, sizeof(buf), &p) > 0);
+	assert_true(record_format(buf, sizeof(buf), &p, 0) > 0);
 	assert_string_equal(buf,
 			    "{\"index\":1,\"syscall\":\"renameat2\",\"edge\":\"-\",\"phase\":\"bootloader\","
 			    "\"target\":\"path\",\"path\":\"/boot/env \\\"new\\\"\",\"path2\":\"/boot/env\","
-			    "\"offset\":null,\"len\":null,\"pid\":9,\"rule\":3}\n");
-	assert_int_equal(record_format(buf, 40, &p), -ENOSPC);
+			    "\"offset\":null,\"len\":null,\"pid\":9,\"rule\":3,\"ms\":0}\n");
+	assert_int_equal(record_format(buf, 40, &p, 0), -ENOSPC);
 	assert_string_equal(buf, "");
 }
 
@@ -126,7 +127,7 @@ static void test_worst_case_line_fits(void **state)
 	p.path[sizeof(p.path) - 1] = '\0';
 	memset(p.path2, '\xff', sizeof(p.path2) - 1);
 	p.path2[sizeof(p.path2) - 1] = '\0';
-	assert_true(record_format(buf, RECORD_LINE_MAX, &p) > 2 * 6 * (PATH_MAX - 1));
+	assert_true(record_format(buf, RECORD_LINE_MAX, &p, UINT64_MAX) > 2 * 6 * (PATH_MAX - 1));
 	free(buf);
 }
 
@@ -156,7 +157,7 @@ static void test_file_round_trip(void **state)
 	fclose(f);
 	assert_non_null(strstr(text, "{\"index\":7,"));
 	assert_non_null(strstr(text, "}\n{\"index\":8,"));
-	assert_non_null(strstr(text, "\"offset\":null,\"len\":1048576,\"pid\":123,\"rule\":null}\n"));
+	assert_non_null(strstr(text, "\"offset\":null,\"len\":1048576,\"pid\":123,\"rule\":null,\"ms\":"));
 	assert_int_equal(text[n - 1], '\n');
 
 	/* Opening truncates: a record run lists only its own points. */
@@ -173,6 +174,47 @@ static void test_file_round_trip(void **state)
 	assert_int_equal(record_open(&r, path), -ENOENT);
 }
 
+/* The ms of the line at the start of text, or -1. */
+static long ms_of(const char *text)
+{
+	const char *at = strstr(text, "\"ms\":");
+
+	return at ? strtol(at + 5, NULL, 10) : -1;
+}
+
+static void test_points_carry_the_time_since_the_record_opened(void **state)
+{
+	char dir[] = "/tmp/test_record.XXXXXX", path[64], text[1024];
+	const struct timespec pause = { .tv_sec = 0, .tv_nsec = 30 * 1000000L };
+	struct cut_point p = sample();
+	struct record r;
+	long first, second;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/points.jsonl", dir);
+	assert_int_equal(record_open(&r, path), 0);
+	assert_int_equal(record_point(&r, &p), 0);
+	assert_int_equal(nanosleep(&pause, NULL), 0);
+	assert_int_equal(record_point(&r, &p), 0);
+	assert_int_equal(record_close(&r), 0);
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	first = ms_of(text);
+	second = ms_of(strchr(text, '\n') + 1);
+	assert_true(first >= 0);
+	/* The clock is monotonic: the second point comes at least the pause later. */
+	assert_true(second - first >= 30);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_format_nulls_and_second_path),
 		cmocka_unit_test(test_worst_case_line_fits),
 		cmocka_unit_test(test_file_round_trip),
+		cmocka_unit_test(test_points_carry_the_time_since_the_record_opened),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

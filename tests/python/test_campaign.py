@@ -265,24 +265,54 @@ def test_groups_after_the_pull_are_runs_of_neighbouring_points_held_at_their_fir
     planned = campaign.group_cuts(plan("rauc", "v2", points, "6", 3), jobs=2)
     held = sorted((c for c in planned if c.phase != "pull"), key=lambda c: c.index)
     assert len(held) == 14                           # every bootloader point, both edges; 6 deploy cuts
-    first, second = held[:len(held) // 2], held[len(held) // 2:]
-    assert len({c.group for c in first}) == 1 and len({c.group for c in second}) == 1
-    assert first[0].group != second[0].group
+    groups = [[c for c in held if c.group == g] for g in dict.fromkeys(c.group for c in held)]
+    assert len(groups) == 2 and sum(map(len, groups)) == 14
+    first, second = groups
+    assert first[-1].index < second[0].index         # runs of neighbouring points
     for group in (first, second):
         start = group[0]
         assert {(c.hold_phase, c.hold_at) for c in group} == {(start.phase, start.rank)}
         assert all(c.index >= start.index for c in group)
-    assert second[-1].phase == "bootloader" and second[0].phase == "deploy"
+    assert first[0].phase == "bootloader" and second[-1].phase == "bootloader"
 
 
 def test_a_set_of_cuts_is_split_only_where_a_later_snapshot_saves_more_tracing_than_it_costs() -> None:
     near = [190, 190, 191, 191, 193, 193, 194, 194]          # A/B: a few env writes after a small deploy
-    assert campaign.held_groups(near, 2) == 1
+    assert campaign.held_splits(near, 2) == []
     copy = [11160, 11161, 11500, 12300, 29000, 34000, 34960, 34961]   # env writes on both sides of a slot copy
-    assert campaign.held_groups(copy, 2) == 2
+    assert campaign.held_splits(copy, 2) == [4]
     # Thousands of cuts over a few hundred points: splitting pays, and every worker gets a group.
-    assert campaign.held_groups([63 + k // 2 for k in range(1524)], 2) == 2
-    assert campaign.held_groups(copy, 1) == 1
+    assert len(campaign.held_splits([63 + k // 2 for k in range(1524)], 2)) == 1
+    assert campaign.held_splits(copy, 1) == []
+    # Never between the two edges of one point.
+    assert all(copy[s] != copy[s - 1] for s in campaign.held_splits(copy, 8))
+
+
+def test_a_set_of_cuts_is_split_where_the_record_says_the_time_goes() -> None:
+    """A/B's deploy: the slot's fsync (point 104), a read-back of 1.5 s that
+    holds no point, then the record's writes and the env's (105-110). By
+    index the points are neighbours and one snapshot serves them all; by the
+    recorded times the trials after the read-back each save 1.5 s from a
+    snapshot of their own, which costs less."""
+    indices = [104, 104, 105, 105, 106, 107, 107, 108, 109, 109, 110, 110]
+    assert campaign.held_splits(indices, 2) == []
+    ms = [3300.0 if i == 104 else 4800.0 + (i - 105) for i in indices]
+    assert campaign.held_splits(indices, 2, ms) == [2]
+    # Where the record gives no time for some point, the indices decide.
+    assert campaign.held_splits(indices, 2, ms[:-1] + [None]) == []
+
+
+def test_the_plan_carries_each_points_recorded_time_into_its_groups() -> None:
+    points = ([{"index": i, "phase": "pull", "ms": 30.0 * i} for i in range(1, 104)]
+              + [{"index": 104, "phase": "deploy", "ms": 3300.0}]
+              + [{"index": i, "phase": "deploy", "ms": 4800.0 + i} for i in range(105, 109)]
+              + [{"index": i, "phase": "bootloader", "ms": 4900.0 + i} for i in (109, 110)])
+    planned = plan("ab", "v2", points, "all", 1, phases=("deploy", "bootloader"))
+    assert {c.index: c.ms for c in planned}[104] == 3300.0
+    grouped = campaign.group_cuts(planned, jobs=2)
+    holds = {c.index: (c.hold_phase, c.hold_at) for c in grouped}
+    assert holds[104] == ("deploy", 1)
+    assert {holds[i] for i in range(105, 111)} == {("deploy", 2)}
 
 
 def test_a_group_with_a_cut_aimed_by_index_holds_where_its_phase_starts() -> None:
