@@ -6,7 +6,9 @@ import pytest
 
 from harness import HarnessError
 from harness.images import require
+from harness.machine.console import parse_marker
 from harness.trial.run import TrialResult, TrialSpec, run_trial, take_snapshot
+from harness.trial.runlogs import console_logs
 from harness.trial.samedisk import SameDisk, SameDiskStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qemu, pytest.mark.timeout(1200)]
@@ -45,6 +47,33 @@ def test_a_rerun_held_after_the_cut_is_the_cold_rerun(trial) -> None:
     assert [(b["resumes"], b["version"], b["ended_by"]) for b in cold.boots[1:3]] == \
         [(0, "1", "confirm"), (0, "1", "reboot")], cold.boots
     assert len(held.boots) == len(cold.boots) and held.boots[-1] == cold.boots[-1], (held.boots, cold.boots)
+
+
+def test_a_slot_written_whole_before_its_record_is_read_back_not_pulled_again(trial) -> None:
+    """A cut right after the slot's fsync, before the record of what it holds:
+    the re-run finds the record of what the install began writing, reads the
+    slot back equal to the signed manifest and takes it, with no second
+    download. A cut mid-download finds the slot short and pulls it again."""
+    payload = str((require("payloads-ab") / "ab" / "v2" / "rootfs.ext4").stat().st_size)
+    deploy = "phase=deploy,n=1,edge=after"
+    whole = trial(payload="v2", cut=deploy)
+    assert_survived(whole, deploy)
+    assert whole.final == "v1" and whole.slot == "A", whole.summary()
+    assert pulls(whole.log_dir) == [("pulled", payload), ("written", "0")]
+    pull = "phase=pull,n=60,edge=after"
+    short = trial(payload="v2", cut=pull)
+    assert_survived(short, pull)
+    assert pulls(short.log_dir) == [("pulled", payload)]
+
+
+def pulls(log_dir: str) -> list[tuple[str, str]]:
+    """Each pull a trial's boots ended: the payload it reused (or `pulled`) and the bytes it took."""
+    # A console log's line is "[seconds] text" (machine/console.py).
+    texts = (line.partition("] ")[2] for console in console_logs(log_dir)
+             for line in console.read_text(errors="replace").splitlines())
+    markers = (parse_marker(text, 0.0) for text in texts)
+    return [(m.get("reused", "pulled"), m.get("bytes", "")) for m in markers
+            if m and m.event == "phase" and m.get("name") == "pull" and m.get("state") == "end"]
 
 
 def test_a_snapshot_held_at_a_point_of_its_phase_cuts_there(update_server, tmp_path) -> None:

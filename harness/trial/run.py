@@ -603,8 +603,9 @@ class _Trial:
 
     def _target_unread(self) -> bool:
         """From the cut until the update's own reboot after the re-run (which comes
-        after the target slot is written whole), every boot ran another slot: the
-        slot's bytes at the cut decided nothing this trial saw."""
+        after the target slot is written whole, or found whole against the signed
+        payload), every boot ran another slot: the slot's bytes at the cut decided
+        nothing this trial saw but whether the re-run pulled the payload again."""
         assert self.method.target_slot is not None
         bootname = self.method.target_slot[1]
         cut = next((i for i, b in enumerate(self.boots) if b.outcome and b.outcome.event == "cut"), None)

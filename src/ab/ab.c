@@ -57,20 +57,23 @@ static const struct cli ab_cli = {
 };
 
 /*
- * Record that the target slot holds the manifest's payload, verified. Only a
- * hint for a later install of the same payload (slotstate.h): one that cannot
- * be written is said and the install goes on.
+ * Record that the target slot holds the manifest's payload (SLOTSTATE_HOLDS:
+ * verified), or that this install begins writing it there
+ * (SLOTSTATE_WRITING). Only hints for a later install of the same payload
+ * (slotstate.h): one that cannot be written is said and the install goes on.
  */
-static void ab_record_slot(const struct ab *ab, const struct manifest *m)
+static void ab_record_slot(const struct ab *ab, const struct manifest *m, enum slotstate_kind kind)
 {
 	struct slotstate st = { .size = m->size };
 	int rc;
 
 	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
-	rc = slotstate_write(ab->state_dir, update_target(&ab->up), &st);
+	rc = slotstate_write(ab->state_dir, update_target(&ab->up), kind, &st);
 	if (rc < 0)
-		fprintf(stderr, "%s: %s: recording slot %c: %s (the next install pulls again)\n",
-			ab->cl.name, ab->state_dir, update_target(&ab->up), strerror(-rc));
+		fprintf(stderr, "%s: %s: recording slot %c: %s (%s)\n", ab->cl.name, ab->state_dir,
+			update_target(&ab->up), strerror(-rc),
+			kind == SLOTSTATE_HOLDS ? "the next install pulls again" :
+			"an install a power cut stops pulls again");
 }
 
 /* Deploy: make the slot durable, check what the transfer hashed, then what storage holds. */
@@ -83,42 +86,87 @@ static int ab_deploy(const struct ab *ab, const struct manifest *m, struct slot 
 	rc = update_deploy(&ab->up, m, slot, res, &method);
 	if (rc != CLIENT_OK)
 		return rc;
-	ab_record_slot(ab, m);
+	ab_record_slot(ab, m, SLOTSTATE_HOLDS);
 	client_phase(&ab->cl, "deploy", "end", MARKER({ "readback", method }));
 	return CLIENT_OK;
 }
 
+static bool ab_same_payload(const struct slotstate *st, const struct manifest *m)
+{
+	return st->size == m->size && memcmp(st->sha256, m->sha256, sizeof(st->sha256)) == 0;
+}
+
 /*
- * Does the target slot hold the manifest's payload already (an earlier
- * install of it wrote and verified the slot, then lost power before the boot
- * order switched)? Its record says so (slotstate.h). A record of another
- * payload, or a garbled one, is removed before the slot is written again.
- * 1: the slot holds it, deployed; 0: pull it; -1 after a failure (said).
+ * An install of this payload began writing the target slot and was stopped
+ * before it recorded the slot (a power cut in its read-back, say): does the
+ * slot hold the payload whole? Made durable (a write the cut left in the
+ * page cache is flushed first) and read back against the signed manifest.
+ * Any other answer, a failure included, means pull it: the slot is then
+ * written again from its start. Returns whether it holds it, and how it was
+ * read back in *method.
+ */
+static bool ab_written_whole(const struct ab *ab, const struct manifest *m, const char **method)
+{
+	char target = update_target(&ab->up);
+	struct slot slot = { .fd = -1 };
+	int rc;
+
+	rc = slot_open(&slot, ab->up.device[target - 'A'], ab->up.device[ab->up.running - 'A']);
+	if (rc == 0 && m->size > slot.size)
+		rc = -ENOSPC;
+	if (rc == 0)
+		rc = slot_sync(&slot);
+	if (rc == 0)
+		rc = slot_verify(&slot, m->size, m->sha256, method);
+	slot_close(&slot);
+	if (rc < 0)
+		fprintf(stderr, "%s: slot %c was being written with version %s, but %s: pulling it again\n",
+			ab->cl.name, target, m->version,
+			rc == -EBADMSG ? "it does not read back whole" : strerror(-rc));
+	return rc == 0;
+}
+
+/*
+ * Does the target slot hold the manifest's payload already? Its record says
+ * so (an earlier install of it wrote and verified the slot, then lost power
+ * before the boot order switched), or, where the record of what an install
+ * began writing names it, the slot reads back whole (ab_written_whole). A
+ * record of another payload, or a garbled one, is removed before the slot is
+ * written again. 1: the slot holds it, deployed; 0: pull it; -1 after a
+ * failure (said).
  */
 static int ab_reuse(const struct ab *ab, const struct manifest *m)
 {
 	const struct client *c = &ab->cl;
 	char target = update_target(&ab->up), word[CLIENT_WORD_MAX];
+	const char *method;
 	struct slotstate st;
 	int held, rc;
 
-	held = slotstate_read(ab->state_dir, target, &st);
-	if (held == -ENOENT)
-		return 0;
-	if (held == 0 && st.size == m->size && memcmp(st.sha256, m->sha256, sizeof(st.sha256)) == 0) {
+	held = slotstate_read(ab->state_dir, target, SLOTSTATE_HOLDS, &st);
+	if (held == 0 && ab_same_payload(&st, m)) {
 		client_phase(c, "pull", "end", MARKER({ "bytes", "0" }, { "reused", "slot" }));
 		client_phase(c, "deploy", "start", MARKER_NONE);
 		client_phase(c, "deploy", "end", MARKER({ "reused", "slot" }));
 		return 1;
 	}
-	rc = slotstate_clear(ab->state_dir, target);
-	if (rc < 0) {
-		client_fail(c, "slotstate", client_errno_word(rc, word, sizeof(word)),
-			    "%s: removing the record of slot %c: %s", ab->state_dir, target,
-			    strerror(-rc));
-		return -1;
+	if (held != -ENOENT) {
+		rc = slotstate_clear(ab->state_dir, target, SLOTSTATE_HOLDS);
+		if (rc < 0) {
+			client_fail(c, "slotstate", client_errno_word(rc, word, sizeof(word)),
+				    "%s: removing the record of slot %c: %s", ab->state_dir, target,
+				    strerror(-rc));
+			return -1;
+		}
 	}
-	return 0;
+	if (slotstate_read(ab->state_dir, target, SLOTSTATE_WRITING, &st) != 0 || !ab_same_payload(&st, m) ||
+	    !ab_written_whole(ab, m, &method))
+		return 0;
+	client_phase(c, "pull", "end", MARKER({ "bytes", "0" }, { "reused", "written" }));
+	client_phase(c, "deploy", "start", MARKER_NONE);
+	ab_record_slot(ab, m, SLOTSTATE_HOLDS);
+	client_phase(c, "deploy", "end", MARKER({ "readback", method }, { "reused", "written" }));
+	return 1;
 }
 
 /*
@@ -146,6 +194,7 @@ static int ab_install(void *arg)
 		return rc;
 	rc = ab_reuse(ab, &m);
 	if (rc == 0) {
+		ab_record_slot(ab, &m, SLOTSTATE_WRITING);
 		rc = update_pull_payload(&ab->up, url, &m, &slot, &res);
 		if (rc == CLIENT_OK)
 			rc = ab_deploy(ab, &m, &slot, &res);
