@@ -51,15 +51,15 @@ def test_a_rerun_held_after_the_cut_is_the_cold_rerun(trial) -> None:
 
 def test_a_slot_written_whole_before_its_record_is_read_back_not_pulled_again(trial) -> None:
     """A cut right after the slot's fsync, before the record of what it holds:
-    the re-run finds the record of what the install began writing, reads the
-    slot back equal to the signed manifest and takes it, with no second
-    download. A cut mid-download finds the slot short and pulls it again."""
+    the re-run finds the slot tagged with the payload, reads it back equal to
+    the signed manifest and takes it, with no second download. A cut
+    mid-download leaves no tag of the payload and pulls it again."""
     payload = str((require("payloads-ab") / "ab" / "v2" / "rootfs.ext4").stat().st_size)
-    deploy = "phase=deploy,n=1,edge=after"
+    deploy = "phase=deploy,n=2,edge=after"
     whole = trial(payload="v2", cut=deploy)
     assert_survived(whole, deploy)
     assert whole.final == "v1" and whole.slot == "A", whole.summary()
-    assert pulls(whole.log_dir) == [("pulled", payload), ("written", "0")]
+    assert pulls(whole.log_dir) == [("pulled", payload), ("tagged", "0")]
     pull = "phase=pull,n=60,edge=after"
     short = trial(payload="v2", cut=pull)
     assert_survived(short, pull)

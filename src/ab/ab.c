@@ -57,70 +57,79 @@ static const struct cli ab_cli = {
 };
 
 /*
- * Record that the target slot holds the manifest's payload (SLOTSTATE_HOLDS:
- * verified), or that this install begins writing it there
- * (SLOTSTATE_WRITING). Only hints for a later install of the same payload
- * (slotstate.h): one that cannot be written is said and the install goes on.
+ * Record that the target slot holds the manifest's payload, verified. Only a
+ * hint for a later install of the same payload (slotstate.h): one that cannot
+ * be written is said and the install goes on.
  */
-static void ab_record_slot(const struct ab *ab, const struct manifest *m, enum slotstate_kind kind)
+static void ab_record_slot(const struct ab *ab, const struct manifest *m)
 {
 	struct slotstate st = { .size = m->size };
 	int rc;
 
 	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
-	rc = slotstate_write(ab->state_dir, update_target(&ab->up), kind, &st);
+	rc = slotstate_write(ab->state_dir, update_target(&ab->up), &st);
 	if (rc < 0)
-		fprintf(stderr, "%s: %s: recording slot %c: %s (%s)\n", ab->cl.name, ab->state_dir,
-			update_target(&ab->up), strerror(-rc),
-			kind == SLOTSTATE_HOLDS ? "the next install pulls again" :
-			"an install a power cut stops pulls again");
+		fprintf(stderr, "%s: %s: recording slot %c: %s (the next install pulls again)\n",
+			ab->cl.name, ab->state_dir, update_target(&ab->up), strerror(-rc));
 }
 
-/* Deploy: make the slot durable, check what the transfer hashed, then what storage holds. */
+/*
+ * Deploy: tag the slot with the payload (slot.h: a hint for an install of it
+ * that a power cut stops before the slot is recorded, ab_tagged_whole), make
+ * it durable, check what the transfer hashed, then what storage holds.
+ */
 static int ab_deploy(const struct ab *ab, const struct manifest *m, struct slot *slot,
 		     const struct download_result *res)
 {
+	struct slotstate st = { .size = m->size };
+	char tag[SLOTSTATE_FILE_MAX];
 	const char *method;
 	int rc;
 
-	rc = update_deploy(&ab->up, m, slot, res, &method);
+	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
+	rc = slotstate_format(&st, tag, sizeof(tag));
+	rc = update_deploy(&ab->up, m, slot, res, rc < 0 ? NULL : tag, &method);
 	if (rc != CLIENT_OK)
 		return rc;
-	ab_record_slot(ab, m, SLOTSTATE_HOLDS);
+	ab_record_slot(ab, m);
 	client_phase(&ab->cl, "deploy", "end", MARKER({ "readback", method }));
 	return CLIENT_OK;
 }
 
-static bool ab_same_payload(const struct slotstate *st, const struct manifest *m)
-{
-	return st->size == m->size && memcmp(st->sha256, m->sha256, sizeof(st->sha256)) == 0;
-}
-
 /*
- * An install of this payload began writing the target slot and was stopped
- * before it recorded the slot (a power cut in its read-back, say): does the
- * slot hold the payload whole? Made durable (a write the cut left in the
- * page cache is flushed first) and read back against the signed manifest.
- * Any other answer, a failure included, means pull it: the slot is then
- * written again from its start. Returns whether it holds it, and how it was
- * read back in *method.
+ * The target slot is tagged with the manifest's payload (an install of it
+ * wrote the payload whole, then lost power before it recorded the slot: in
+ * its fsync or read-back, say): does the slot hold it whole? Made durable and
+ * read back against the signed manifest, as a deploy does. Any other answer,
+ * a failure included, means pull it: the slot is then written again from its
+ * start. Returns whether it holds it, and how it was read back in *method.
  */
-static bool ab_written_whole(const struct ab *ab, const struct manifest *m, const char **method)
+static bool ab_tagged_whole(const struct ab *ab, const struct manifest *m, const char **method)
 {
-	char target = update_target(&ab->up);
+	char target = update_target(&ab->up), tag[SLOT_TAG_SIZE + 1];
 	struct slot slot = { .fd = -1 };
+	struct slotstate st;
+	size_t len;
 	int rc;
 
 	rc = slot_open(&slot, ab->up.device[target - 'A'], ab->up.device[ab->up.running - 'A']);
-	if (rc == 0 && m->size > slot.size)
+	if (rc == 0 && !slot_has_tag_room(&slot, m->size))
 		rc = -ENOSPC;
+	if (rc == 0)
+		rc = slot_read_tag(&slot, tag, &len);
+	/* An untagged slot, or one tagged with another payload: nothing to check. */
+	if (rc == 0 && (slotstate_parse(tag, len, &st) < 0 || st.size != m->size ||
+			memcmp(st.sha256, m->sha256, sizeof(st.sha256)) != 0)) {
+		slot_close(&slot);
+		return false;
+	}
 	if (rc == 0)
 		rc = slot_sync(&slot);
 	if (rc == 0)
 		rc = slot_verify(&slot, m->size, m->sha256, method);
 	slot_close(&slot);
 	if (rc < 0)
-		fprintf(stderr, "%s: slot %c was being written with version %s, but %s: pulling it again\n",
+		fprintf(stderr, "%s: slot %c is tagged with version %s, but %s: pulling it again\n",
 			ab->cl.name, target, m->version,
 			rc == -EBADMSG ? "it does not read back whole" : strerror(-rc));
 	return rc == 0;
@@ -129,11 +138,10 @@ static bool ab_written_whole(const struct ab *ab, const struct manifest *m, cons
 /*
  * Does the target slot hold the manifest's payload already? Its record says
  * so (an earlier install of it wrote and verified the slot, then lost power
- * before the boot order switched), or, where the record of what an install
- * began writing names it, the slot reads back whole (ab_written_whole). A
- * record of another payload, or a garbled one, is removed before the slot is
- * written again. 1: the slot holds it, deployed; 0: pull it; -1 after a
- * failure (said).
+ * before the boot order switched), or its tag names the payload and the slot
+ * reads back whole (ab_tagged_whole). A record of another payload, or a
+ * garbled one, is removed before the slot is written again.
+ * 1: the slot holds it, deployed; 0: pull it; -1 after a failure (said).
  */
 static int ab_reuse(const struct ab *ab, const struct manifest *m)
 {
@@ -143,15 +151,15 @@ static int ab_reuse(const struct ab *ab, const struct manifest *m)
 	struct slotstate st;
 	int held, rc;
 
-	held = slotstate_read(ab->state_dir, target, SLOTSTATE_HOLDS, &st);
-	if (held == 0 && ab_same_payload(&st, m)) {
+	held = slotstate_read(ab->state_dir, target, &st);
+	if (held == 0 && st.size == m->size && memcmp(st.sha256, m->sha256, sizeof(st.sha256)) == 0) {
 		client_phase(c, "pull", "end", MARKER({ "bytes", "0" }, { "reused", "slot" }));
 		client_phase(c, "deploy", "start", MARKER_NONE);
 		client_phase(c, "deploy", "end", MARKER({ "reused", "slot" }));
 		return 1;
 	}
 	if (held != -ENOENT) {
-		rc = slotstate_clear(ab->state_dir, target, SLOTSTATE_HOLDS);
+		rc = slotstate_clear(ab->state_dir, target);
 		if (rc < 0) {
 			client_fail(c, "slotstate", client_errno_word(rc, word, sizeof(word)),
 				    "%s: removing the record of slot %c: %s", ab->state_dir, target,
@@ -159,13 +167,12 @@ static int ab_reuse(const struct ab *ab, const struct manifest *m)
 			return -1;
 		}
 	}
-	if (slotstate_read(ab->state_dir, target, SLOTSTATE_WRITING, &st) != 0 || !ab_same_payload(&st, m) ||
-	    !ab_written_whole(ab, m, &method))
+	if (!ab_tagged_whole(ab, m, &method))
 		return 0;
-	client_phase(c, "pull", "end", MARKER({ "bytes", "0" }, { "reused", "written" }));
+	client_phase(c, "pull", "end", MARKER({ "bytes", "0" }, { "reused", "tagged" }));
 	client_phase(c, "deploy", "start", MARKER_NONE);
-	ab_record_slot(ab, m, SLOTSTATE_HOLDS);
-	client_phase(c, "deploy", "end", MARKER({ "readback", method }, { "reused", "written" }));
+	ab_record_slot(ab, m);
+	client_phase(c, "deploy", "end", MARKER({ "readback", method }, { "reused", "tagged" }));
 	return 1;
 }
 
@@ -194,7 +201,6 @@ static int ab_install(void *arg)
 		return rc;
 	rc = ab_reuse(ab, &m);
 	if (rc == 0) {
-		ab_record_slot(ab, &m, SLOTSTATE_WRITING);
 		rc = update_pull_payload(&ab->up, url, &m, &slot, &res);
 		if (rc == CLIENT_OK)
 			rc = ab_deploy(ab, &m, &slot, &res);

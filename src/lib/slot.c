@@ -148,6 +148,46 @@ int slot_sync(struct slot *s)
 	return fsync(s->fd) < 0 ? -errno : 0;
 }
 
+int slot_has_tag_room(const struct slot *s, uint64_t len)
+{
+	return s->size >= SLOT_TAG_SIZE && len <= s->size - SLOT_TAG_SIZE;
+}
+
+int slot_write_tag(struct slot *s, const char *text)
+{
+	char tag[SLOT_TAG_SIZE] = { 0 };
+	size_t n = strlen(text);
+
+	if (s->size < SLOT_TAG_SIZE || n >= sizeof(tag))
+		return -ENOSPC;
+	memcpy(tag, text, n);
+	return slot_write(s, s->size - SLOT_TAG_SIZE, tag, sizeof(tag));
+}
+
+int slot_read_tag(struct slot *s, char *buf, size_t *len)
+{
+	size_t got = 0;
+
+	if (s->size < SLOT_TAG_SIZE)
+		return -ENOSPC;
+	while (got < SLOT_TAG_SIZE) {
+		ssize_t r = pread(s->fd, buf + got, SLOT_TAG_SIZE - got,
+				  (off_t)(s->size - SLOT_TAG_SIZE + got));
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		got += (size_t)r;
+	}
+	buf[SLOT_TAG_SIZE] = '\0';
+	*len = strlen(buf);
+	return 0;
+}
+
 /* Hash the first len bytes of fd; reads of whole SLOT_ALIGN units at aligned offsets. */
 static int slot_hash(int fd, uint64_t len, uint8_t out[VERIFY_SHA256_LEN])
 {

@@ -46,6 +46,26 @@ int slot_write(struct slot *s, uint64_t offset, const void *buf, size_t len);
 int slot_sync(struct slot *s);
 
 /*
+ * The slot's tag: its last SLOT_TAG_SIZE bytes, past any payload that leaves
+ * them free (a payload image is only as large as its file system), where a
+ * client notes what it wrote into the slot. Text, padded with NULs.
+ */
+#define SLOT_TAG_SIZE 4096u
+
+/* Whether a payload of len bytes leaves the slot's tag free. */
+int slot_has_tag_room(const struct slot *s, uint64_t len);
+
+/* Write text (shorter than SLOT_TAG_SIZE) as the tag. 0, -ENOSPC (no room or too long) or a negative errno. */
+int slot_write_tag(struct slot *s, const char *text);
+
+/*
+ * Read the tag into buf (SLOT_TAG_SIZE + 1 bytes), NUL-terminated at its first
+ * NUL; *len is the text's length. 0, -ENOSPC (a slot too small for one) or a
+ * negative errno.
+ */
+int slot_read_tag(struct slot *s, char *buf, size_t *len);
+
+/*
  * Read the first len bytes back from storage, not from the page cache, and
  * compare their SHA-256 with expected: O_DIRECT where the file supports it,
  * else dropping the cached pages first (BLKFLSBUF for a block device,

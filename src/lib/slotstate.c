@@ -61,13 +61,11 @@ int slotstate_parse(const char *buf, size_t len, struct slotstate *st)
 	return num_parse_u64(p, (size_t)(nl - p), UINT64_MAX, &st->size) < 0 ? -EINVAL : 0;
 }
 
-static int slotstate_path(const char *dir, char slot, enum slotstate_kind kind, const char *suffix,
-			  char *out, size_t size)
+static int slotstate_path(const char *dir, char slot, const char *suffix, char *out, size_t size)
 {
 	if (slot != 'A' && slot != 'B')
 		return -EINVAL;
-	if (snprintf(out, size, "%s/slot-%c%s%s", dir, slot, kind == SLOTSTATE_WRITING ? ".writing" : "",
-		     suffix) >= (int)size)
+	if (snprintf(out, size, "%s/slot-%c%s", dir, slot, suffix) >= (int)size)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -84,7 +82,7 @@ static int slotstate_fsync_dir(const char *dir)
 	return rc;
 }
 
-int slotstate_write(const char *dir, char slot, enum slotstate_kind kind, const struct slotstate *st)
+int slotstate_write(const char *dir, char slot, const struct slotstate *st)
 {
 	char text[SLOTSTATE_FILE_MAX], path[PATH_MAX], tmp[PATH_MAX];
 	int fd = -1, len, rc;
@@ -92,9 +90,9 @@ int slotstate_write(const char *dir, char slot, enum slotstate_kind kind, const 
 	len = slotstate_format(st, text, sizeof(text));
 	if (len < 0)
 		return len;
-	rc = slotstate_path(dir, slot, kind, "", path, sizeof(path));
+	rc = slotstate_path(dir, slot, "", path, sizeof(path));
 	if (rc == 0)
-		rc = slotstate_path(dir, slot, kind, ".tmp", tmp, sizeof(tmp));
+		rc = slotstate_path(dir, slot, ".tmp", tmp, sizeof(tmp));
 	if (rc < 0)
 		return rc;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -130,13 +128,13 @@ out:
 	return rc;
 }
 
-int slotstate_read(const char *dir, char slot, enum slotstate_kind kind, struct slotstate *st)
+int slotstate_read(const char *dir, char slot, struct slotstate *st)
 {
 	char text[SLOTSTATE_FILE_MAX], path[PATH_MAX];
 	size_t len;
 	int rc;
 
-	rc = slotstate_path(dir, slot, kind, "", path, sizeof(path));
+	rc = slotstate_path(dir, slot, "", path, sizeof(path));
 	if (rc == 0)
 		rc = fileio_read(path, text, sizeof(text), &len);
 	if (rc < 0)
@@ -146,12 +144,12 @@ int slotstate_read(const char *dir, char slot, enum slotstate_kind kind, struct 
 	return slotstate_parse(text, len, st);
 }
 
-int slotstate_clear(const char *dir, char slot, enum slotstate_kind kind)
+int slotstate_clear(const char *dir, char slot)
 {
 	char path[PATH_MAX];
 	int rc;
 
-	rc = slotstate_path(dir, slot, kind, "", path, sizeof(path));
+	rc = slotstate_path(dir, slot, "", path, sizeof(path));
 	if (rc < 0)
 		return rc;
 	if (unlink(path) < 0)

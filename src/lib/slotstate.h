@@ -7,17 +7,8 @@
  * read back equal to the signed manifest, and removed, durably, before the
  * slot is written again: while it exists, the slot holds what it says.
  *
- * A second record says which payload an install began writing into a slot:
- * only a hint, so that an install interrupted after its payload was written
- * but before the slot was recorded (a cut in its read-back, say) checks the
- * slot against the signed manifest before it pulls the payload again. The
- * slot is taken as it is only if it reads back equal, so the hint can be wrong
- * at no cost but the read.
- *
- * <dir>/slot-<A|B> (SLOTSTATE_HOLDS) and <dir>/slot-<A|B>.writing
- * (SLOTSTATE_WRITING) hold "sha256=<64 hex>\nsize=<decimal>\n", written
- * durably: a temporary file, fsync, rename over the old one, fsync of the
- * directory.
+ * <dir>/slot-<A|B> holds "sha256=<64 hex>\nsize=<decimal>\n", written durably:
+ * a temporary file, fsync, rename over the old one, fsync of the directory.
  */
 #ifndef BROWNOUT_SLOTSTATE_H
 #define BROWNOUT_SLOTSTATE_H
@@ -35,25 +26,19 @@ struct slotstate {
 	uint64_t size;
 };
 
-/* What a record says of its slot's payload. */
-enum slotstate_kind {
-	SLOTSTATE_HOLDS,	/* the slot holds it, verified */
-	SLOTSTATE_WRITING,	/* an install began writing it into the slot */
-};
-
 /* The text of st into buf. Returns its length or -ENOSPC. */
 int slotstate_format(const struct slotstate *st, char *buf, size_t size);
 
 /* Parse len bytes. Returns 0 or -EINVAL (garbled, truncated, unknown or missing keys). */
 int slotstate_parse(const char *buf, size_t len, struct slotstate *st);
 
-/* Record st of slot ('A' or 'B') as kind says, durably. 0 or a negative errno. */
-int slotstate_write(const char *dir, char slot, enum slotstate_kind kind, const struct slotstate *st);
+/* Record that slot ('A' or 'B') holds st, durably. 0 or a negative errno. */
+int slotstate_write(const char *dir, char slot, const struct slotstate *st);
 
-/* Slot's record of kind: 0, -ENOENT if none, -EINVAL if garbled, or a negative errno. */
-int slotstate_read(const char *dir, char slot, enum slotstate_kind kind, struct slotstate *st);
+/* What slot holds by the record: 0, -ENOENT if none, -EINVAL if garbled, or a negative errno. */
+int slotstate_read(const char *dir, char slot, struct slotstate *st);
 
-/* Remove slot's record of kind, durably (unlink, fsync of the directory). 0 (also if there was none). */
-int slotstate_clear(const char *dir, char slot, enum slotstate_kind kind);
+/* Remove slot's record, durably (unlink, fsync of the directory). 0 (also if there was none). */
+int slotstate_clear(const char *dir, char slot);
 
 #endif

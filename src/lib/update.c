@@ -144,12 +144,18 @@ int update_pull_payload(const struct update *u, const char *url, const struct ma
 }
 
 int update_deploy_start(const struct update *u, const struct manifest *m, struct slot *slot,
-			const struct download_result *res)
+			const struct download_result *res, const char *tag)
 {
 	char word[CLIENT_WORD_MAX];
 	int rc;
 
 	client_phase(u->client, "deploy", "start", MARKER_NONE);
+	if (tag && slot_has_tag_room(slot, m->size)) {
+		rc = slot_write_tag(slot, tag);
+		if (rc < 0)
+			fprintf(stderr, "%s: %s: tagging the slot: %s\n", u->client->name, slot->path,
+				strerror(-rc));
+	}
 	/* Durable first: every check after this one is about what storage keeps. */
 	rc = slot_sync(slot);
 	if (rc < 0)
@@ -163,14 +169,14 @@ int update_deploy_start(const struct update *u, const struct manifest *m, struct
 }
 
 int update_deploy(const struct update *u, const struct manifest *m, struct slot *slot,
-		  const struct download_result *res, const char **method)
+		  const struct download_result *res, const char *tag, const char **method)
 {
 	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[CLIENT_WORD_MAX];
 	int rc;
 
 	*method = "none";
 	/* Durable before it is checked and long before the boot order points at it. */
-	rc = update_deploy_start(u, m, slot, res);
+	rc = update_deploy_start(u, m, slot, res, tag);
 	if (rc != CLIENT_OK)
 		return rc;
 	if (memcmp(res->sha256, m->sha256, VERIFY_SHA256_LEN) != 0) {

@@ -108,20 +108,22 @@ int update_pull_payload(const struct update *u, const char *url, const struct ma
 			struct slot *slot, struct download_result *res);
 
 /*
- * Deploy's first checks: "phase deploy start", fsync the slot, compare the
- * bytes the pull took with the manifest's size. The hash is the caller's to
- * compare. Returns CLIENT_OK or CLIENT_ERROR.
+ * Deploy's first checks: "phase deploy start", the slot's tag written (tag:
+ * its text, or NULL for none; slot.h; a tag that cannot be written is said,
+ * and the deploy goes on), fsync the slot, compare the bytes the pull took
+ * with the manifest's size. The hash is the caller's to compare. Returns
+ * CLIENT_OK or CLIENT_ERROR.
  */
 int update_deploy_start(const struct update *u, const struct manifest *m, struct slot *slot,
-			const struct download_result *res);
+			const struct download_result *res, const char *tag);
 
 /*
- * Deploy's checks, all of them: update_deploy_start, then the hash the pull
+ * Deploy's checks, all of them: update_deploy_start (with tag), then the hash the pull
  * took against the manifest's, then what storage holds read back
  * (slot_verify; *method says how it was read). "phase deploy end" is the
  * caller's, after what it records of a verified slot. CLIENT_OK or CLIENT_ERROR.
  */
 int update_deploy(const struct update *u, const struct manifest *m, struct slot *slot,
-		  const struct download_result *res, const char **method);
+		  const struct download_result *res, const char *tag, const char **method);
 
 #endif

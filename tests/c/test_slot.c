@@ -245,6 +245,60 @@ static void test_verify_whole_slot(void **state)
 	free(buf);
 }
 
+/* ---- the tag ---- */
+
+static void test_tag_round_trip(void **state)
+{
+	struct files *f = *state;
+	char tag[SLOT_TAG_SIZE + 1], text[SLOT_TAG_SIZE + 1];
+	uint8_t *buf = malloc(DEV_SIZE - SLOT_TAG_SIZE);
+	struct slot s;
+	size_t len;
+
+	assert_non_null(buf);
+	assert_int_equal(slot_open(&s, f->b, f->a), 0);
+	/* A slot never tagged reads as an empty tag (the file's zeros). */
+	assert_int_equal(slot_read_tag(&s, tag, &len), 0);
+	assert_int_equal(len, 0);
+	assert_true(slot_has_tag_room(&s, DEV_SIZE - SLOT_TAG_SIZE));
+	assert_false(slot_has_tag_room(&s, DEV_SIZE - SLOT_TAG_SIZE + 1));
+	assert_int_equal(slot_write_tag(&s, "sha256=00\nsize=1\n"), 0);
+	/* A payload that leaves the tag's room does not touch it. */
+	fill(buf, DEV_SIZE - SLOT_TAG_SIZE, 5);
+	assert_int_equal(slot_write(&s, 0, buf, DEV_SIZE - SLOT_TAG_SIZE), 0);
+	assert_int_equal(slot_read_tag(&s, tag, &len), 0);
+	assert_string_equal(tag, "sha256=00\nsize=1\n");
+	assert_int_equal(len, strlen(tag));
+	/* A shorter tag leaves nothing of the longer one before it. */
+	assert_int_equal(slot_write_tag(&s, "x"), 0);
+	assert_int_equal(slot_read_tag(&s, tag, &len), 0);
+	assert_string_equal(tag, "x");
+	memset(text, 'y', SLOT_TAG_SIZE);
+	text[SLOT_TAG_SIZE] = '\0';
+	assert_int_equal(slot_write_tag(&s, text), -ENOSPC);
+	slot_close(&s);
+	free(buf);
+}
+
+static void test_no_tag_in_a_slot_smaller_than_one(void **state)
+{
+	struct files *f = *state;
+	char tag[SLOT_TAG_SIZE + 1];
+	struct slot s;
+	size_t len;
+	int fd;
+
+	fd = open(f->b, O_RDWR | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, SLOT_TAG_SIZE - 1), 0);
+	close(fd);
+	assert_int_equal(slot_open(&s, f->b, f->a), 0);
+	assert_false(slot_has_tag_room(&s, 0));
+	assert_int_equal(slot_write_tag(&s, "x"), -ENOSPC);
+	assert_int_equal(slot_read_tag(&s, tag, &len), -ENOSPC);
+	slot_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +312,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_sees_what_storage_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_whole_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tag_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_tag_in_a_slot_smaller_than_one, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,19 +97,19 @@ static void test_write_then_read(void **state)
 	struct stat sb;
 
 	(void)state;
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_HOLDS, &back), -ENOENT);
-	assert_int_equal(slotstate_write(dir, 'B', SLOTSTATE_HOLDS, &st), 0);
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_HOLDS, &back), 0);
+	assert_int_equal(slotstate_read(dir, 'B', &back), -ENOENT);
+	assert_int_equal(slotstate_write(dir, 'B', &st), 0);
+	assert_int_equal(slotstate_read(dir, 'B', &back), 0);
 	assert_memory_equal(back.sha256, st.sha256, sizeof(st.sha256));
 	assert_int_equal(back.size, st.size);
-	assert_int_equal(slotstate_read(dir, 'A', SLOTSTATE_HOLDS, &back), -ENOENT);
+	assert_int_equal(slotstate_read(dir, 'A', &back), -ENOENT);
 	/* No temporary file is left behind. */
 	snprintf(path, sizeof(path), "%s/slot-B.tmp", dir);
 	assert_int_equal(stat(path, &sb), -1);
 	/* A second write replaces the first. */
 	st.size = 7;
-	assert_int_equal(slotstate_write(dir, 'B', SLOTSTATE_HOLDS, &st), 0);
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_HOLDS, &back), 0);
+	assert_int_equal(slotstate_write(dir, 'B', &st), 0);
+	assert_int_equal(slotstate_read(dir, 'B', &back), 0);
 	assert_int_equal(back.size, 7);
 }
 
@@ -120,15 +120,15 @@ static void test_bad_slot_and_garbled_file(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(slotstate_write(dir, 'C', SLOTSTATE_HOLDS, &st), -EINVAL);
-	assert_int_equal(slotstate_read(dir, 'c', SLOTSTATE_HOLDS, &st), -EINVAL);
+	assert_int_equal(slotstate_write(dir, 'C', &st), -EINVAL);
+	assert_int_equal(slotstate_read(dir, 'c', &st), -EINVAL);
 	snprintf(path, sizeof(path), "%s/slot-A", dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "sha256=", 7), 7);
 	close(fd);
-	assert_int_equal(slotstate_read(dir, 'A', SLOTSTATE_HOLDS, &st), -EINVAL);
-	assert_int_equal(slotstate_write("/nonexistent/dir/deeper", 'A', SLOTSTATE_HOLDS, &st), -ENOENT);
+	assert_int_equal(slotstate_read(dir, 'A', &st), -EINVAL);
+	assert_int_equal(slotstate_write("/nonexistent/dir/deeper", 'A', &st), -ENOENT);
 }
 
 static void test_clear(void **state)
@@ -136,38 +136,13 @@ static void test_clear(void **state)
 	struct slotstate st = sample();
 
 	(void)state;
-	assert_int_equal(slotstate_clear(dir, 'A', SLOTSTATE_HOLDS), 0);		/* none: nothing to do */
-	assert_int_equal(slotstate_write(dir, 'A', SLOTSTATE_HOLDS, &st), 0);
-	assert_int_equal(slotstate_write(dir, 'B', SLOTSTATE_HOLDS, &st), 0);
-	assert_int_equal(slotstate_clear(dir, 'A', SLOTSTATE_HOLDS), 0);
-	assert_int_equal(slotstate_read(dir, 'A', SLOTSTATE_HOLDS, &st), -ENOENT);
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_HOLDS, &st), 0);
-	assert_int_equal(slotstate_clear(dir, 'X', SLOTSTATE_HOLDS), -EINVAL);
-}
-
-static void test_the_writing_record_is_a_record_of_its_own(void **state)
-{
-	struct slotstate st = sample(), back;
-	char path[128];
-	struct stat sb;
-
-	(void)state;
-	assert_int_equal(slotstate_write(dir, 'B', SLOTSTATE_WRITING, &st), 0);
-	snprintf(path, sizeof(path), "%s/slot-B.writing", dir);
-	assert_int_equal(stat(path, &sb), 0);
-	snprintf(path, sizeof(path), "%s/slot-B.writing.tmp", dir);
-	assert_int_equal(stat(path, &sb), -1);
-	/* What an install began writing says nothing of what the slot holds. */
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_HOLDS, &back), -ENOENT);
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_WRITING, &back), 0);
-	assert_memory_equal(back.sha256, st.sha256, sizeof(st.sha256));
-	st.size = 9;
-	assert_int_equal(slotstate_write(dir, 'B', SLOTSTATE_HOLDS, &st), 0);
-	assert_int_equal(slotstate_clear(dir, 'B', SLOTSTATE_HOLDS), 0);
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_WRITING, &back), 0);
-	assert_int_equal(back.size, sample().size);
-	assert_int_equal(slotstate_clear(dir, 'B', SLOTSTATE_WRITING), 0);
-	assert_int_equal(slotstate_read(dir, 'B', SLOTSTATE_WRITING, &back), -ENOENT);
+	assert_int_equal(slotstate_clear(dir, 'A'), 0);		/* none: nothing to do */
+	assert_int_equal(slotstate_write(dir, 'A', &st), 0);
+	assert_int_equal(slotstate_write(dir, 'B', &st), 0);
+	assert_int_equal(slotstate_clear(dir, 'A'), 0);
+	assert_int_equal(slotstate_read(dir, 'A', &st), -ENOENT);
+	assert_int_equal(slotstate_read(dir, 'B', &st), 0);
+	assert_int_equal(slotstate_clear(dir, 'X'), -EINVAL);
 }
 
 int main(void)
@@ -179,7 +154,6 @@ int main(void)
 		T(test_write_then_read),
 		T(test_bad_slot_and_garbled_file),
 		T(test_clear),
-		T(test_the_writing_record_is_a_record_of_its_own),
 	};
 #undef T
 
