@@ -151,6 +151,24 @@ def _span(entries: list[Entry]) -> str:
                        for t in (min(times), max(times)))
 
 
+def trials_wall_s(entries: list[Entry]) -> float | None:
+    """Seconds from the first trial's start to the last trial's end, each
+    trial's start its end less the host time it took (its timings); None
+    unless every entry was timed."""
+    timed = [(e.time, sum(e.timings.values())) for e in entries if e.time and e.timings]
+    if not entries or len(timed) < len(entries):
+        return None
+    return max(end for end, _ in timed) - min(end - took for end, took in timed)
+
+
+def _trials_rate(entries: list[Entry]) -> str | None:
+    wall = trials_wall_s(entries)
+    if not wall:
+        return None
+    return (f"{wall:.1f} s from the first trial's start to the last one's end, {3600 * len(entries) / wall:.0f} "
+            f"trials/hour (a resumed journal's pauses count too; the campaign's own start does not)")
+
+
 def _spread(d: Spread | None, unit: str = "s") -> str:
     return "n/a" if d is None else f"{d.median:.2f} {unit} ({d.low:.2f}–{d.high:.2f})"
 
@@ -247,6 +265,7 @@ def journal_section(path: Path, layouts: dict[str, Path] | None = None) -> list[
              ("without a verdict", f"{finals['error']} error, {finals['timeout']} timeout"),
              ("failing their expectation", str(sum(e.failure is not None for e in entries))),
              ("trials ran", _span(entries)),
+             *([("trials' wall time", rate)] if (rate := _trials_rate(entries)) else []),
              ("seeds", ", ".join(map(str, seeds)) or "-"),
              ("source commits the trials ran on", ", ".join(f"`{c}`" for c in commits) or "not recorded"),
              ("image keys the trials ran on", "; ".join(f"`{k}`" for k in keys) or "not recorded")]

@@ -400,3 +400,20 @@ def test_a_bench_is_stamped_as_it_began_not_as_it_ended(tmp_path: Path) -> None:
     began = dataclasses.replace(results.stamp(), commit="3d368ff", dirty=False)
     record = json.loads(results.write_bench(tmp_path / "boot.json", "boot", {"stages": []}, began).read_text())
     assert record["stamp"]["commit"] == "3d368ff" and record["stamp"]["dirty"] is False
+
+
+def test_a_timed_journal_says_its_trials_wall_time_and_rate(tmp_path: Path) -> None:
+    # Two workers: trials of 10 s and 6 s from 0, then one of 4 s after the 6 s one.
+    path = tmp_path / "timed.jsonl"
+    t0 = 1_900_000_000.0
+    path.write_text(journal_lines([
+        entry("ab-pull-cut001-after", phase="pull", time=t0 + 10, timings={"to the cut": 2.0, "re-run": 8.0}),
+        entry("ab-pull-cut002-after", phase="pull", time=t0 + 6, timings={"boots": 6.0}),
+        entry("ab-pull-cut003-after", phase="pull", time=t0 + 10, timings={"checks": 4.0}),
+    ]))
+    text = "\n".join(results.journal_section(path))
+    assert "- trials' wall time: 10.0 s from the first trial's start to the last one's end, 1080 trials/hour" \
+        in text
+    # An entry without timings (an older shape): no figure rather than a wrong one.
+    path.write_text(journal_lines([entry("ab-pull-cut001-after", phase="pull")]))
+    assert "trials' wall time" not in "\n".join(results.journal_section(path))
