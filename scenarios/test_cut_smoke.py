@@ -55,7 +55,7 @@ def test_a_slot_written_whole_before_its_record_is_read_back_not_pulled_again(tr
     the signed manifest and takes it, with no second download. A cut
     mid-download leaves no tag of the payload and pulls it again."""
     payload = str((require("payloads-ab") / "ab" / "v2" / "rootfs.ext4").stat().st_size)
-    deploy = "phase=deploy,n=2,edge=after"
+    deploy = "phase=deploy,n=1,edge=after"
     whole = trial(payload="v2", cut=deploy)
     assert_survived(whole, deploy)
     assert whole.final == "v1" and whole.slot == "A", whole.summary()

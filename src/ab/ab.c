@@ -73,27 +73,32 @@ static void ab_record_slot(const struct ab *ab, const struct manifest *m)
 			ab->cl.name, ab->state_dir, update_target(&ab->up), strerror(-rc));
 }
 
-/*
- * Deploy: tag the slot with the payload (slot.h: a hint for an install of it
- * that a power cut stops before the slot is recorded, ab_tagged_whole), make
- * it durable, check what the transfer hashed, then what storage holds.
- */
+/* Deploy: make the slot durable, check what the transfer hashed, then what storage holds. */
 static int ab_deploy(const struct ab *ab, const struct manifest *m, struct slot *slot,
 		     const struct download_result *res)
 {
-	struct slotstate st = { .size = m->size };
-	char tag[SLOTSTATE_FILE_MAX];
 	const char *method;
 	int rc;
 
-	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
-	rc = slotstate_format(&st, tag, sizeof(tag));
-	rc = update_deploy(&ab->up, m, slot, res, rc < 0 ? NULL : tag, &method);
+	rc = update_deploy(&ab->up, m, slot, res, &method);
 	if (rc != CLIENT_OK)
 		return rc;
 	ab_record_slot(ab, m);
 	client_phase(&ab->cl, "deploy", "end", MARKER({ "readback", method }));
 	return CLIENT_OK;
+}
+
+/*
+ * The tag a slot gets once the pull has written m's payload into it whole
+ * (slot.h): a hint for an install of it that a power cut stops before the
+ * slot is recorded (ab_tagged_whole). NULL if it cannot be made.
+ */
+static const char *ab_tag(const struct manifest *m, char *buf, size_t size)
+{
+	struct slotstate st = { .size = m->size };
+
+	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
+	return slotstate_format(&st, buf, size) < 0 ? NULL : buf;
 }
 
 /*
@@ -186,6 +191,7 @@ static int ab_install(void *arg)
 	const struct client *c = &ab->cl;
 	const char *url = ab->url;
 	char target = update_target(&ab->up), tslot[2] = { target, '\0' }, word[CLIENT_WORD_MAX];
+	char tag[SLOTSTATE_FILE_MAX];
 	struct download_result res;
 	struct slot slot = { .fd = -1 };
 	struct manifest m = { 0 };
@@ -201,7 +207,7 @@ static int ab_install(void *arg)
 		return rc;
 	rc = ab_reuse(ab, &m);
 	if (rc == 0) {
-		rc = update_pull_payload(&ab->up, url, &m, &slot, &res);
+		rc = update_pull_payload(&ab->up, url, &m, &slot, &res, ab_tag(&m, tag, sizeof(tag)));
 		if (rc == CLIENT_OK)
 			rc = ab_deploy(ab, &m, &slot, &res);
 	} else {

@@ -169,7 +169,7 @@ static enum asymmetric_policy_install asymmetric_install(const struct asymmetric
 		goto out;
 	}
 	out = ASYMMETRIC_POLICY_BAD_PAYLOAD;
-	if (update_deploy(&a->up, &m, &slot, &res, NULL, &method) != CLIENT_OK)
+	if (update_deploy(&a->up, &m, &slot, &res, &method) != CLIENT_OK)
 		goto out;
 	client_phase(&a->cl, "deploy", "end", MARKER({ "readback", method }));
 	out = ASYMMETRIC_POLICY_INSTALLED;

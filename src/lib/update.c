@@ -86,9 +86,9 @@ static int update_sink_write(void *ctx, uint64_t offset, const void *buf, size_t
 	return slot_write(ctx, offset, buf, len);
 }
 
-/* The payload named by the manifest into the open slot, hashed on the way. */
+/* The payload named by the manifest into the open slot, hashed on the way, then the slot's tag. */
 static int update_payload(const struct update *u, const char *url, const struct manifest *m,
-			  struct slot *slot, struct download_result *res)
+			  struct slot *slot, struct download_result *res, const char *tag)
 {
 	struct download_sink sink = { .write = update_sink_write, .ctx = slot };
 	char payload_url[1024], bytes[24], received[24], attempts[16];
@@ -103,6 +103,12 @@ static int update_payload(const struct update *u, const char *url, const struct 
 		return client_fail(u->client, "download", res->detail,
 				   "%s: %s after %u attempts (%s)", payload_url, strerror(-rc),
 				   res->attempts, res->detail);
+	if (tag && slot_has_tag_room(slot, m->size)) {
+		rc = slot_write_tag(slot, tag);
+		if (rc < 0)
+			fprintf(stderr, "%s: %s: tagging the slot: %s\n", u->client->name, slot->path,
+				strerror(-rc));
+	}
 	snprintf(bytes, sizeof(bytes), "%" PRIu64, res->bytes);
 	snprintf(received, sizeof(received), "%" PRIu64, res->received);
 	snprintf(attempts, sizeof(attempts), "%u", res->attempts);
@@ -121,11 +127,11 @@ int update_pull(const struct update *u, const char *url, struct manifest *m, str
 	rc = update_manifest(u, url, m);
 	if (rc != CLIENT_OK)
 		return rc;
-	return update_pull_payload(u, url, m, slot, res);
+	return update_pull_payload(u, url, m, slot, res, NULL);
 }
 
 int update_pull_payload(const struct update *u, const char *url, const struct manifest *m,
-			struct slot *slot, struct download_result *res)
+			struct slot *slot, struct download_result *res, const char *tag)
 {
 	char target = update_target(u), word[CLIENT_WORD_MAX];
 	const char *dev = u->device[target - 'A'];
@@ -140,22 +146,16 @@ int update_pull_payload(const struct update *u, const char *url, const struct ma
 		return client_fail(u->client, "manifest", "too-big-for-slot", "payload of %" PRIu64
 				   " bytes does not fit slot %c (%" PRIu64 " bytes)", m->size,
 				   target, slot->size);
-	return update_payload(u, url, m, slot, res);
+	return update_payload(u, url, m, slot, res, tag);
 }
 
 int update_deploy_start(const struct update *u, const struct manifest *m, struct slot *slot,
-			const struct download_result *res, const char *tag)
+			const struct download_result *res)
 {
 	char word[CLIENT_WORD_MAX];
 	int rc;
 
 	client_phase(u->client, "deploy", "start", MARKER_NONE);
-	if (tag && slot_has_tag_room(slot, m->size)) {
-		rc = slot_write_tag(slot, tag);
-		if (rc < 0)
-			fprintf(stderr, "%s: %s: tagging the slot: %s\n", u->client->name, slot->path,
-				strerror(-rc));
-	}
 	/* Durable first: every check after this one is about what storage keeps. */
 	rc = slot_sync(slot);
 	if (rc < 0)
@@ -169,14 +169,14 @@ int update_deploy_start(const struct update *u, const struct manifest *m, struct
 }
 
 int update_deploy(const struct update *u, const struct manifest *m, struct slot *slot,
-		  const struct download_result *res, const char *tag, const char **method)
+		  const struct download_result *res, const char **method)
 {
 	char want[VERIFY_SHA256_HEX], got[VERIFY_SHA256_HEX], word[CLIENT_WORD_MAX];
 	int rc;
 
 	*method = "none";
 	/* Durable before it is checked and long before the boot order points at it. */
-	rc = update_deploy_start(u, m, slot, res, tag);
+	rc = update_deploy_start(u, m, slot, res);
 	if (rc != CLIENT_OK)
 		return rc;
 	if (memcmp(res->sha256, m->sha256, VERIFY_SHA256_LEN) != 0) {

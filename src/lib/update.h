@@ -100,30 +100,31 @@ int update_pull(const struct update *u, const char *url, struct manifest *m, str
 
 /*
  * The pull after a verified manifest m: open the target slot, stream the
- * payload next to the manifest into it, hashed on the way ("phase pull end").
- * Nothing is made durable or compared with the manifest yet. *slot is open on
- * return unless opening it failed; the caller closes it. CLIENT_OK or CLIENT_ERROR.
+ * payload next to the manifest into it, hashed on the way, then write the
+ * slot's tag (tag: its text, or NULL for none; slot.h; written only where the
+ * payload leaves it room, and one that cannot be written is said and the pull
+ * goes on) ("phase pull end"). Nothing is made durable or compared with the
+ * manifest yet. *slot is open on return unless opening it failed; the caller
+ * closes it. CLIENT_OK or CLIENT_ERROR.
  */
 int update_pull_payload(const struct update *u, const char *url, const struct manifest *m,
-			struct slot *slot, struct download_result *res);
+			struct slot *slot, struct download_result *res, const char *tag);
 
 /*
- * Deploy's first checks: "phase deploy start", the slot's tag written (tag:
- * its text, or NULL for none; slot.h; a tag that cannot be written is said,
- * and the deploy goes on), fsync the slot, compare the bytes the pull took
- * with the manifest's size. The hash is the caller's to compare. Returns
- * CLIENT_OK or CLIENT_ERROR.
+ * Deploy's first checks: "phase deploy start", fsync the slot, compare the
+ * bytes the pull took with the manifest's size. The hash is the caller's to
+ * compare. Returns CLIENT_OK or CLIENT_ERROR.
  */
 int update_deploy_start(const struct update *u, const struct manifest *m, struct slot *slot,
-			const struct download_result *res, const char *tag);
+			const struct download_result *res);
 
 /*
- * Deploy's checks, all of them: update_deploy_start (with tag), then the hash the pull
+ * Deploy's checks, all of them: update_deploy_start, then the hash the pull
  * took against the manifest's, then what storage holds read back
  * (slot_verify; *method says how it was read). "phase deploy end" is the
  * caller's, after what it records of a verified slot. CLIENT_OK or CLIENT_ERROR.
  */
 int update_deploy(const struct update *u, const struct manifest *m, struct slot *slot,
-		  const struct download_result *res, const char *tag, const char **method);
+		  const struct download_result *res, const char **method);
 
 #endif

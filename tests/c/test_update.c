@@ -153,7 +153,7 @@ static int deploy_start(uint64_t bytes, struct capture *c, char *path)
 
 	open_new_slot(path, &slot);
 	capture_start(c);
-	rc = update_deploy_start(&up, &m, &slot, &res, NULL);
+	rc = update_deploy_start(&up, &m, &slot, &res);
 	capture_end(c);
 	slot_close(&slot);
 	unlink(path);
@@ -184,39 +184,6 @@ static void test_deploy_start_size_differs(void **state)
 	assert_string_equal(c.err, want);
 }
 
-static void test_deploy_start_tags_the_slot_past_the_payload(void **state)
-{
-	struct download_result res = { .bytes = 1024 };
-	struct manifest m = { .size = 1024 };
-	char path[64], tag[SLOT_TAG_SIZE + 1];
-	struct slot slot = { .fd = -1 };
-	struct capture c;
-	size_t len;
-
-	(void)state;
-	open_new_slot(path, &slot);
-	/* Room for the payload and the tag after it. */
-	assert_int_equal(ftruncate(slot.fd, 1024 + SLOT_TAG_SIZE), 0);
-	slot_close(&slot);
-	assert_int_equal(slot_open(&slot, path, "/nonexistent/running"), 0);
-	capture_start(&c);
-	assert_int_equal(update_deploy_start(&up, &m, &slot, &res, "sha256=ab\n"), CLIENT_OK);
-	capture_end(&c);
-	assert_int_equal(slot_read_tag(&slot, tag, &len), 0);
-	assert_string_equal(tag, "sha256=ab\n");
-	/* A payload that reaches into the tag's room: no tag is written. */
-	m.size = res.bytes = 1025;
-	assert_int_equal(slot_write_tag(&slot, ""), 0);
-	capture_start(&c);
-	assert_int_equal(update_deploy_start(&up, &m, &slot, &res, "sha256=cd\n"), CLIENT_OK);
-	capture_end(&c);
-	assert_int_equal(slot_read_tag(&slot, tag, &len), 0);
-	assert_int_equal(len, 0);
-	assert_string_equal(c.err, "");
-	slot_close(&slot);
-	unlink(path);
-}
-
 /* A slot that cannot be made durable: fsync on a closed descriptor. */
 static void test_deploy_start_fsync_fails(void **state)
 {
@@ -228,7 +195,7 @@ static void test_deploy_start_fsync_fails(void **state)
 
 	(void)state;
 	capture_start(&c);
-	rc = update_deploy_start(&up, &m, &slot, &res, NULL);
+	rc = update_deploy_start(&up, &m, &slot, &res);
 	capture_end(&c);
 	assert_int_equal(rc, CLIENT_ERROR);
 	assert_string_equal(c.out, "BROWNOUT phase name=deploy state=start\n"
@@ -264,7 +231,7 @@ static int deploy(int want, int got, struct capture *c, char *path, const char *
 	sha_of(got, 4096, res.sha256);
 	open_new_slot(path, &slot);
 	capture_start(c);
-	rc = update_deploy(&up, &m, &slot, &res, NULL, method);
+	rc = update_deploy(&up, &m, &slot, &res, method);
 	capture_end(c);
 	slot_close(&slot);
 	unlink(path);
@@ -346,7 +313,6 @@ int main(void)
 		cmocka_unit_test(test_an_older_release_is_refused),
 		cmocka_unit_test(test_deploy_start),
 		cmocka_unit_test(test_deploy_start_size_differs),
-		cmocka_unit_test(test_deploy_start_tags_the_slot_past_the_payload),
 		cmocka_unit_test(test_deploy_start_fsync_fails),
 		cmocka_unit_test(test_deploy_reads_back),
 		cmocka_unit_test(test_deploy_hash_differs),
