@@ -103,7 +103,9 @@ static int update_payload(const struct update *u, const char *url, const struct 
 		return client_fail(u->client, "download", res->detail,
 				   "%s: %s after %u attempts (%s)", payload_url, strerror(-rc),
 				   res->attempts, res->detail);
-	if (tag && slot_has_tag_room(slot, m->size)) {
+	/* Only a payload whose bytes hashed to the manifest's on the way: one a deploy will not refuse. */
+	if (tag && slot_has_tag_room(slot, m->size) &&
+	    memcmp(res->sha256, m->sha256, VERIFY_SHA256_LEN) == 0) {
 		rc = slot_write_tag(slot, tag);
 		if (rc < 0)
 			fprintf(stderr, "%s: %s: tagging the slot: %s\n", u->client->name, slot->path,

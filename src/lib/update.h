@@ -101,9 +101,9 @@ int update_pull(const struct update *u, const char *url, struct manifest *m, str
 /*
  * The pull after a verified manifest m: open the target slot, stream the
  * payload next to the manifest into it, hashed on the way, then write the
- * slot's tag (tag: its text, or NULL for none; slot.h; written only where the
- * payload leaves it room, and one that cannot be written is said and the pull
- * goes on) ("phase pull end"). Nothing is made durable or compared with the
+ * slot's tag (tag: its text, or NULL for none; slot.h; written only for a
+ * payload that hashed to the manifest's sha256 and leaves the tag room, and
+ * one that cannot be written is said and the pull goes on) ("phase pull end"). Nothing is made durable or compared with the
  * manifest yet. *slot is open on return unless opening it failed; the caller
  * closes it. CLIENT_OK or CLIENT_ERROR.
  */
