@@ -12,16 +12,16 @@ back is lost with the page cache.
 The disk is named by its fingerprint (harness/checks/fingerprint.py): it
 reads no partition, and two equal fingerprints are two equal disks.
 
-A method with a target slot (its contract's `target_slot`: the slot the
-update rewrites whole before any boot runs it, or takes as it is only once it
-reads back equal to the signed payload) is also named by its disk but for
-that slot, as the storage model's equivalent states are. A judged
-outcome is kept under that name only when the trial shows the slot's bytes
-decided nothing: from the cut to the re-run's own reboot, every boot ran the
-other slot. Two disks equal but for the slot then take the same boots and
-the same checks, and re-runs that end alike: the slot they boot into holds
-the signed payload, written again or found whole. A/B's pull and deploy cuts mostly leave
-such disks, so they are judged about once per state of the rest of the disk.
+A method with a target slot (its contract's `target_slot`: the slot the update
+rewrites whole before any boot runs it, or takes as it is only once it reads
+back equal to the signed payload) is also named by its disk but for that slot,
+as the storage model's equivalent states are. A judged outcome is kept under
+that name only when the trial shows the slot's bytes decided nothing: from the
+cut to the re-run's own reboot, every boot ran the other slot. Two disks equal
+but for the slot then take the same boots and the same checks, and re-runs
+that end alike: the slot they boot into holds the signed payload, written
+again or found whole. A/B's pull and deploy cuts mostly leave such disks, so
+they are judged about once per state of the rest of the disk.
 RAUC's seldom do: its deploy cuts leave the data partition differing too,
 as the downloaded bundle is written back while it installs.
 """
