@@ -56,6 +56,21 @@ static const struct cli ab_cli = {
 	.tail = CLIENT_EXIT_STATUS("slot"),
 };
 
+/* The manifest's payload as a slot record or tag names it (slotstate.h). */
+static struct slotstate ab_payload(const struct manifest *m)
+{
+	struct slotstate st = { .size = m->size };
+
+	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
+	return st;
+}
+
+/* Whether a slot record or tag names the manifest's payload. */
+static bool ab_names_payload(const struct slotstate *st, const struct manifest *m)
+{
+	return st->size == m->size && memcmp(st->sha256, m->sha256, sizeof(st->sha256)) == 0;
+}
+
 /*
  * Record that the target slot holds the manifest's payload, verified. Only a
  * hint for a later install of the same payload (slotstate.h): one that cannot
@@ -63,10 +78,9 @@ static const struct cli ab_cli = {
  */
 static void ab_record_slot(const struct ab *ab, const struct manifest *m)
 {
-	struct slotstate st = { .size = m->size };
+	struct slotstate st = ab_payload(m);
 	int rc;
 
-	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
 	rc = slotstate_write(ab->state_dir, update_target(&ab->up), &st);
 	if (rc < 0)
 		fprintf(stderr, "%s: %s: recording slot %c: %s (the next install pulls again)\n",
@@ -95,9 +109,8 @@ static int ab_deploy(const struct ab *ab, const struct manifest *m, struct slot 
  */
 static const char *ab_tag(const struct manifest *m, char *buf, size_t size)
 {
-	struct slotstate st = { .size = m->size };
+	struct slotstate st = ab_payload(m);
 
-	memcpy(st.sha256, m->sha256, sizeof(st.sha256));
 	return slotstate_format(&st, buf, size) < 0 ? NULL : buf;
 }
 
@@ -123,8 +136,7 @@ static bool ab_tagged_whole(const struct ab *ab, const struct manifest *m, const
 	if (rc == 0)
 		rc = slot_read_tag(&slot, tag, &len);
 	/* An untagged slot, or one tagged with another payload: nothing to check. */
-	if (rc == 0 && (slotstate_parse(tag, len, &st) < 0 || st.size != m->size ||
-			memcmp(st.sha256, m->sha256, sizeof(st.sha256)) != 0)) {
+	if (rc == 0 && (slotstate_parse(tag, len, &st) < 0 || !ab_names_payload(&st, m))) {
 		slot_close(&slot);
 		return false;
 	}
@@ -157,7 +169,7 @@ static int ab_reuse(const struct ab *ab, const struct manifest *m)
 	int held, rc;
 
 	held = slotstate_read(ab->state_dir, target, &st);
-	if (held == 0 && st.size == m->size && memcmp(st.sha256, m->sha256, sizeof(st.sha256)) == 0) {
+	if (held == 0 && ab_names_payload(&st, m)) {
 		client_phase(c, "pull", "end", MARKER({ "bytes", "0" }, { "reused", "slot" }));
 		client_phase(c, "deploy", "start", MARKER_NONE);
 		client_phase(c, "deploy", "end", MARKER({ "reused", "slot" }));

@@ -131,13 +131,25 @@ static void test_worst_case_line_fits(void **state)
 	free(buf);
 }
 
+/* The record file at path into text (size bytes, NUL-terminated); its length. */
+static size_t read_back(const char *path, char *text, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(text, 1, size - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return n;
+}
+
 static void test_file_round_trip(void **state)
 {
 	char dir[] = "/tmp/test_record.XXXXXX", path[64], text[1024];
 	struct cut_point p = sample();
 	struct record r;
 	size_t n;
-	FILE *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -150,11 +162,7 @@ static void test_file_round_trip(void **state)
 	assert_int_equal(record_close(&r), 0);
 	assert_int_equal(record_close(&r), 0);	/* twice is harmless */
 
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	n = read_back(path, text, sizeof(text));
 	assert_non_null(strstr(text, "{\"index\":7,"));
 	assert_non_null(strstr(text, "}\n{\"index\":8,"));
 	assert_non_null(strstr(text, "\"offset\":null,\"len\":1048576,\"pid\":123,\"rule\":null,\"ms\":"));
@@ -163,10 +171,7 @@ static void test_file_round_trip(void **state)
 	/* Opening truncates: a record run lists only its own points. */
 	assert_int_equal(record_open(&r, path), 0);
 	assert_int_equal(record_close(&r), 0);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_int_equal(fread(text, 1, sizeof(text), f), 0);
-	fclose(f);
+	assert_int_equal(read_back(path, text, sizeof(text)), 0);
 
 	unlink(path);
 	rmdir(dir);
@@ -189,8 +194,6 @@ static void test_points_carry_the_time_since_the_record_opened(void **state)
 	struct cut_point p = sample();
 	struct record r;
 	long first, second;
-	size_t n;
-	FILE *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -201,11 +204,7 @@ static void test_points_carry_the_time_since_the_record_opened(void **state)
 	assert_int_equal(record_point(&r, &p), 0);
 	assert_int_equal(record_close(&r), 0);
 
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	read_back(path, text, sizeof(text));
 	first = ms_of(text);
 	second = ms_of(strchr(text, '\n') + 1);
 	assert_true(first >= 0);
