@@ -99,10 +99,9 @@ int fdcopy_get(pid_t tid, int fd)
 		if (rc < 0)
 			return rc == -ESRCH ? -ENOENT : rc;
 		copy = (int)syscall(SYS_pidfd_getfd, p->pidfd, fd, 0);
-		if (copy >= 0) {
-			(void)fcntl(copy, F_SETFD, FD_CLOEXEC);
+		/* pidfd_getfd sets close-on-exec on the copy itself. */
+		if (copy >= 0)
 			return copy;
-		}
 		rc = -errno;
 		if (rc == -EBADF)
 			return -ENOENT;

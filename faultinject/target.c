@@ -118,13 +118,15 @@ static int target_from_copy(int copy, int want_pos, struct target *t)
 	t->kind = target_kind_of(st.st_mode);
 	if (!want_pos || (t->kind != TARGET_FILE && t->kind != TARGET_BLOCK))
 		return 0;
-	flags = fcntl(copy, F_GETFL);
-	if (flags < 0)
-		return -errno;
-	/* An O_APPEND write goes to the end, whatever the position says. */
-	if ((flags & O_APPEND) && t->kind == TARGET_FILE) {
-		t->pos = (int64_t)st.st_size;
-		return 0;
+	/* An O_APPEND write to a file goes to its end, whatever the position says. */
+	if (t->kind == TARGET_FILE) {
+		flags = fcntl(copy, F_GETFL);
+		if (flags < 0)
+			return -errno;
+		if (flags & O_APPEND) {
+			t->pos = (int64_t)st.st_size;
+			return 0;
+		}
 	}
 	pos = lseek(copy, 0, SEEK_CUR);
 	if (pos < 0)
