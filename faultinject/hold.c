@@ -106,6 +106,10 @@ int hold_wait(const char *path, const char *held, char *out, size_t size, unsign
 
 int hold_log_add(struct hold_log *log, const struct cut_point *p)
 {
+	size_t len = strlen(p->path) + 1, len2 = strlen(p->path2) + 1;
+	struct hold_point *h;
+	char *paths;
+
 	if (log->n == log->cap) {
 		size_t cap = log->cap ? log->cap * 2 : 64;
 		struct hold_point *grown = realloc(log->p, cap * sizeof(*grown));
@@ -115,20 +119,32 @@ int hold_log_add(struct hold_log *log, const struct cut_point *p)
 		log->p = grown;
 		log->cap = cap;
 	}
-	log->p[log->n].p = *p;
-	snprintf(log->p[log->n].phase, sizeof(log->p[log->n].phase), "%s", p->phase ? p->phase : "");
-	log->n++;
+	paths = malloc(len + len2);
+	if (!paths)
+		return -ENOMEM;
+	memcpy(paths, p->path, len);
+	memcpy(paths + len, p->path2, len2);
+	h = &log->p[log->n++];
+	*h = (struct hold_point){ .syscall = p->syscall, .kind = p->kind, .paths = paths };
+	snprintf(h->phase, sizeof(h->phase), "%s", p->phase ? p->phase : "");
 	return 0;
 }
 
 unsigned long long hold_log_count(const struct hold_log *log, const struct cut_spec *spec)
 {
+	/* One point to match against, the logged fields set in it in turn: those cut_match reads. */
+	struct cut_point p = { 0 };
 	unsigned long long n = 0;
 
 	for (size_t i = 0; i < log->n; i++) {
-		struct cut_point p = log->p[i].p;
+		const struct hold_point *h = &log->p[i];
+		size_t len = strlen(h->paths) + 1;
 
-		p.phase = log->p[i].phase;
+		p.syscall = h->syscall;
+		p.kind = h->kind;
+		p.phase = h->phase;
+		memcpy(p.path, h->paths, len);
+		strcpy(p.path2, h->paths + len);
 		n += cut_match(spec, &p) != 0;
 	}
 	return n;
@@ -136,6 +152,8 @@ unsigned long long hold_log_count(const struct hold_log *log, const struct cut_s
 
 void hold_log_free(struct hold_log *log)
 {
+	for (size_t i = 0; i < log->n; i++)
+		free(log->p[i].paths);
 	free(log->p);
 	*log = (struct hold_log){ 0 };
 }

@@ -48,10 +48,17 @@ int hold_parse(const char *text, char *phase, size_t size, uint64_t *at, char *e
 int hold_wait(const char *path, const char *held, char *out, size_t size, unsigned timeout_ms,
 	      unsigned poll_ms);
 
-/* A point as seen: its phase copied, since cut_point only points at the tracer's. */
+/*
+ * A point as seen, as much of it as a cut spec filters on: its phase copied,
+ * since cut_point only points at the tracer's, and its paths at their own
+ * length (a cut_point has room for two of PATH_MAX: a deploy of 13,000 writes
+ * logged whole took 100 MB of the guest's memory).
+ */
 struct hold_point {
-	struct cut_point p;
+	const char *syscall;
+	enum target_kind kind;
 	char phase[CUT_PHASE_MAX];
+	char *paths;		/* path, then path2, each ending in its NUL */
 };
 
 /* The candidate points seen before the hold. */

@@ -226,6 +226,34 @@ static void test_log_keeps_each_points_phase(void **state)
 	assert_int_equal(hold_log_count(&log, &spec), 0);
 }
 
+static void test_log_keeps_each_points_paths(void **state)
+{
+	struct hold_log log = { 0 };
+	struct cut_spec spec;
+	char phase[CUT_PHASE_MAX] = "deploy", err[128];
+	struct cut_point write = point(1, "pwrite64", phase), rename = point(2, "renameat2", phase);
+
+	(void)state;
+	rename.kind = TARGET_PATH;
+	strcpy(rename.path, "/data/slot.tmp");
+	strcpy(rename.path2, "/data/slot");
+	assert_int_equal(hold_log_add(&log, &write), 0);
+	assert_int_equal(hold_log_add(&log, &rename), 0);
+	/* The tracer's point is reused for the next stop; the log keeps its own copy. */
+	strcpy(rename.path, "/elsewhere");
+	rename.path2[0] = '\0';
+	assert_int_equal(cut_parse("n=1,path=/dev/vda*", &spec, err, sizeof(err)), 0);
+	assert_int_equal(hold_log_count(&log, &spec), 1);
+	assert_int_equal(cut_parse("n=1,path=/data/slot.tmp", &spec, err, sizeof(err)), 0);
+	assert_int_equal(hold_log_count(&log, &spec), 1);
+	/* A rename matches by its new path too. */
+	assert_int_equal(cut_parse("n=1,path=/data/slot,target=path", &spec, err, sizeof(err)), 0);
+	assert_int_equal(hold_log_count(&log, &spec), 1);
+	assert_int_equal(cut_parse("n=1,path=/elsewhere", &spec, err, sizeof(err)), 0);
+	assert_int_equal(hold_log_count(&log, &spec), 0);
+	hold_log_free(&log);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -238,6 +266,7 @@ int main(void)
 		T(test_wait_takes_a_spec_two_reads_agree_on),
 		T(test_wait_times_out_on_the_same_spec),
 		T(test_log_keeps_each_points_phase),
+		T(test_log_keeps_each_points_paths),
 	};
 #undef T
 
