@@ -51,8 +51,8 @@ int hold_wait(const char *path, const char *held, char *out, size_t size, unsign
 /*
  * A point as seen, as much of it as a cut spec filters on: its phase copied,
  * since cut_point only points at the tracer's, and its paths at their own
- * length (a cut_point has room for two of PATH_MAX: a deploy of 13,000 writes
- * logged whole took 100 MB of the guest's memory).
+ * length. A cut_point has room for two paths of PATH_MAX: logged whole, the
+ * 13,000 writes of RAUC's deploy would fill 100 MB of the guest's memory.
  */
 struct hold_point {
 	const char *syscall;
