@@ -121,34 +121,39 @@ def _ignore_shared(machine: Machine) -> None:
                           {"capabilities": [{"capability": "x-ignore-shared", "state": True}]})
 
 
-def restore(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -> None:
+def restore(machine: Machine, state: Path, timeout: float = MIGRATION_TIMEOUT) -> float:
     """Load `state` into a machine started with `-incoming defer`; it then runs.
-    Once resumed it may power itself off before the next status query (a cut
-    armed at the very point the snapshot holds at), QEMU even gone: that
-    machine ran."""
+    Returns when it went on (time.monotonic()): when it was told to, or, when
+    it went on by itself, the last time it was seen not running, so that what
+    it prints from then on comes after. Once resumed it may power itself off
+    before the next status query (a cut armed at the very point the snapshot
+    holds at), QEMU even gone: that machine ran."""
     if not state.is_file() or not ram_file(state).is_file():
         raise HarnessError(f"snapshot state {state} or its memory {ram_file(state)} is missing")
     qmp = machine.qmp()
     _ignore_shared(machine)
+    quiet = time.monotonic()     # the machine was not running then: it cannot go on before its state loads
     qmp.execute("migrate-incoming", {"uri": f"exec:cat {shlex.quote(str(state))}"})
     deadline = time.monotonic() + timeout
-    resumed = False
+    went_on: float | None = None
     while True:
+        asked = time.monotonic()
         try:
             status = qmp.execute("query-status")["status"]
         except QMPTimeout:
             raise
         except QMPError as e:
-            if resumed and e.error_class is None:
-                return
+            if went_on is not None and e.error_class is None:
+                return went_on
             raise
-        if status == "running" or (resumed and status == "shutdown"):
-            return
+        if status == "running" or (went_on is not None and status == "shutdown"):
+            return quiet if went_on is None else went_on
         if status not in ("inmigrate", "paused", "prelaunch", "postmigrate"):
             raise HarnessError(f"restoring {state}: the machine is {status}")
+        quiet = asked
         if status == "paused":
+            went_on = time.monotonic()
             qmp.execute("cont")
-            resumed = True
         if time.monotonic() > deadline:
             raise HarnessError(f"restoring {state}: still {status} after {timeout:.0f} s")
         time.sleep(0.02)

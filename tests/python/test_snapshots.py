@@ -323,15 +323,19 @@ class ScriptedMachine:
     def __init__(self, statuses: list[str]) -> None:
         self.statuses = statuses
         self.commands: list[str] = []
+        self.at: list[float] = []            # when each command came
+        self.answered: list[str] = []        # each status answered, in turn
 
     def qmp(self) -> "ScriptedMachine":
         return self
 
     def execute(self, command: str, arguments: dict | None = None) -> dict:
         self.commands.append(command)
+        self.at.append(time.monotonic())
         if command != "query-status":
             return {}
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        self.answered.append(status)
         if status == "gone":
             raise QMPError("QMP socket: connection closed by QEMU while waiting for a reply")
         return {"status": status}
@@ -344,6 +348,25 @@ def test_a_restored_machine_that_powers_off_at_once_has_run(tmp_path: Path) -> N
     machine = ScriptedMachine(["inmigrate", "paused", "shutdown"])
     restore(machine, state)  # type: ignore[arg-type]
     assert machine.commands.count("cont") == 1
+
+
+def test_a_restored_machine_went_on_before_anything_it_printed(tmp_path: Path) -> None:
+    """The time a restore returns is when the machine went on, never after:
+    a cut at the first point after the hold is printed before the status
+    query that sees the machine running, and its time counts from the restore."""
+    state = tmp_path / "deploy.state"
+    state.write_bytes(b"state")
+    ram_file(state).write_bytes(b"memory")
+    told = ScriptedMachine(["inmigrate", "paused", "running"])
+    went_on = restore(told, state)  # type: ignore[arg-type]
+    assert went_on <= told.at[told.commands.index("cont")]
+    assert went_on > told.at[told.commands.index("query-status")]
+    # Running at the second query by itself: it went on after the first one saw it loading.
+    by_itself = ScriptedMachine(["inmigrate", "running"])
+    went_on = restore(by_itself, state)  # type: ignore[arg-type]
+    queries = [t for c, t in zip(by_itself.commands, by_itself.at) if c == "query-status"]
+    assert "cont" not in by_itself.commands and by_itself.answered == ["inmigrate", "running"]
+    assert went_on <= queries[0] < queries[1]
 
 
 def test_a_restored_machine_whose_qemu_is_gone_at_once_has_run(tmp_path: Path) -> None:
