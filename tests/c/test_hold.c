@@ -203,11 +203,20 @@ static struct cut_point point(uint64_t index, const char *syscall, char *phase)
 	return p;
 }
 
+/* How many of log's points the cut spec text matches (the spec must parse). */
+static unsigned long long logged_matching(const struct hold_log *log, const char *text)
+{
+	struct cut_spec spec;
+	char err[128];
+
+	assert_int_equal(cut_parse(text, &spec, err, sizeof(err)), 0);
+	return hold_log_count(log, &spec);
+}
+
 static void test_log_keeps_each_points_phase(void **state)
 {
 	struct hold_log log = { 0 };
-	struct cut_spec spec;
-	char phase[CUT_PHASE_MAX] = "pull", err[128];
+	char phase[CUT_PHASE_MAX] = "pull";
 	struct cut_point a = point(1, "pwrite64", phase), b = point(2, "fsync", phase);
 
 	(void)state;
@@ -216,21 +225,17 @@ static void test_log_keeps_each_points_phase(void **state)
 	assert_int_equal(hold_log_add(&log, &b), 0);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(hold_log_add(&log, &b), 0);
-	assert_int_equal(cut_parse("n=1,phase=pull", &spec, err, sizeof(err)), 0);
-	assert_int_equal(hold_log_count(&log, &spec), 1);
-	assert_int_equal(cut_parse("n=1,syscall=fsync,phase=deploy", &spec, err, sizeof(err)), 0);
-	assert_int_equal(hold_log_count(&log, &spec), 101);
-	assert_int_equal(cut_parse("n=1", &spec, err, sizeof(err)), 0);
-	assert_int_equal(hold_log_count(&log, &spec), 102);
+	assert_int_equal(logged_matching(&log, "n=1,phase=pull"), 1);
+	assert_int_equal(logged_matching(&log, "n=1,syscall=fsync,phase=deploy"), 101);
+	assert_int_equal(logged_matching(&log, "n=1"), 102);
 	hold_log_free(&log);
-	assert_int_equal(hold_log_count(&log, &spec), 0);
+	assert_int_equal(logged_matching(&log, "n=1"), 0);
 }
 
 static void test_log_keeps_each_points_paths(void **state)
 {
 	struct hold_log log = { 0 };
-	struct cut_spec spec;
-	char phase[CUT_PHASE_MAX] = "deploy", err[128];
+	char phase[CUT_PHASE_MAX] = "deploy";
 	struct cut_point write = point(1, "pwrite64", phase), rename = point(2, "renameat2", phase);
 
 	(void)state;
@@ -242,15 +247,11 @@ static void test_log_keeps_each_points_paths(void **state)
 	/* The tracer's point is reused for the next stop; the log keeps its own copy. */
 	strcpy(rename.path, "/elsewhere");
 	rename.path2[0] = '\0';
-	assert_int_equal(cut_parse("n=1,path=/dev/vda*", &spec, err, sizeof(err)), 0);
-	assert_int_equal(hold_log_count(&log, &spec), 1);
-	assert_int_equal(cut_parse("n=1,path=/data/slot.tmp", &spec, err, sizeof(err)), 0);
-	assert_int_equal(hold_log_count(&log, &spec), 1);
+	assert_int_equal(logged_matching(&log, "n=1,path=/dev/vda*"), 1);
+	assert_int_equal(logged_matching(&log, "n=1,path=/data/slot.tmp"), 1);
 	/* A rename matches by its new path too. */
-	assert_int_equal(cut_parse("n=1,path=/data/slot,target=path", &spec, err, sizeof(err)), 0);
-	assert_int_equal(hold_log_count(&log, &spec), 1);
-	assert_int_equal(cut_parse("n=1,path=/elsewhere", &spec, err, sizeof(err)), 0);
-	assert_int_equal(hold_log_count(&log, &spec), 0);
+	assert_int_equal(logged_matching(&log, "n=1,path=/data/slot,target=path"), 1);
+	assert_int_equal(logged_matching(&log, "n=1,path=/elsewhere"), 0);
 	hold_log_free(&log);
 }
 
