@@ -42,7 +42,7 @@ from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
 from .runlogs import console_tail
 from .samedisk import Judged, SameDisk, disk_fingerprint
-from .start import RUNNING, check_start, installed_disk, start_disk
+from .start import RUNNING, adopt_installed, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
 from ..machine.snapshot import Snapshot, held_memory, hold_spec, restored_memory, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
@@ -827,6 +827,7 @@ class _Trial:
                 else:
                     requests = ([] if "update" in recorded else [self._request()] * updates) + \
                         [self._confirm_request("record")]
+                written = 0
                 for n, request in enumerate(requests, 1):
                     config.extra_args = base + request
                     machine = power.on()
@@ -835,9 +836,11 @@ class _Trial:
                         if n < len(requests):
                             machine.console.wait_for_marker("reboot", timeout=STEP_TIMEOUT)
                             qmp.wait_event("SHUTDOWN", timeout=30.0)
+                            written += written_bytes(machine)
                             continue
                         done = self._wait_record(machine, "confirmation" if confirm else "update",
                                                  expected_s.get(part))
+                        written += written_bytes(machine)
                     finally:
                         power.cut()
                 if done.get("status") != "0":
@@ -847,8 +850,20 @@ class _Trial:
                 points = recorded_points([line.text for line in machine.console.lines], done,
                                          machine.run_dir / "console.log")
                 recorded[part] = (points, round(time.monotonic() - began, 1))
+                if part == "update" and "confirm" in parts and self.spec.start == "v1":
+                    self._adopt_installed(written)
         config.extra_args = base
         return recorded
+
+    def _adopt_installed(self, written: int) -> None:
+        """The disk the recorded update left, before its confirmation is recorded
+        on it, as the update's installed disk (start.py): failing costs the
+        first trial from it that disk's build only."""
+        try:
+            adopt_installed(self.spec, self.device.disk, self.server.bytes_served, written)
+        except (OSError, HarnessError, subprocess.SubprocessError) as e:
+            log.warning("record: the disk %s's update left was not kept as its installed disk (%s)",
+                        self.spec.method, e)
 
     def _cycle(self, power: PowerSwitch, request: list[str], agent: bool,
                restore: Path | None = None, confirm: list[str] | None = None,

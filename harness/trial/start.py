@@ -95,7 +95,7 @@ def installed_disk(spec: TrialSpec, server: UpdateServer | None = None,
     by a plain run of that update (under a lock: parallel workers build it once).
     Nothing of the run after that reboot depends on how the disk came to be, so
     a confirmation's cut from it is the cut a cold trial makes there."""
-    name = f"{spec.method}-{spec.start}-{spec.payload}-{spec.client}-installed"
+    name = _installed_name(spec)
     start = start_disk(spec.method, spec.start, server, directory)
     backing = start or pristine_disk(spec.method, spec.client)
     key = _disk_key(spec.method, pristine_disk(spec.method, spec.client), spec.client)
@@ -110,6 +110,33 @@ def installed_disk(spec: TrialSpec, server: UpdateServer | None = None,
 
     disk, kept = _built_once(name, key, backing, build, directory)
     return Installed(disk, kept["bytes_downloaded"], kept["bytes_written"], kept["build"])
+
+
+def adopt_installed(spec: TrialSpec, disk: Path, downloaded: int, written: int,
+                    directory: Path = STARTS) -> Installed:
+    """`disk`, which a run of `spec`'s update from v1 left at the end of its
+    install (a record's, under the agent, which cuts nothing and lets the
+    client sync before it says it is done), as that update's installed disk,
+    unless one is built for these images already: a copy, so the run may go on
+    on `disk`. It saves a first campaign the plain run of the update that
+    installed_disk would make."""
+    if spec.start != "v1":
+        raise HarnessError(f"only an update from v1 leaves a disk to adopt, not one from {spec.start}")
+    backing = pristine_disk(spec.method, spec.client)
+
+    def build(work: Path) -> tuple[Path, dict]:
+        copy = work / disk.name
+        shutil.copyfile(disk, copy)
+        set_backing(copy, backing)
+        return copy, {"bytes_downloaded": downloaded, "bytes_written": written}
+
+    kept_disk, kept = _built_once(_installed_name(spec), _disk_key(spec.method, backing, spec.client), backing,
+                                  build, directory)
+    return Installed(kept_disk, kept["bytes_downloaded"], kept["bytes_written"], kept["build"])
+
+
+def _installed_name(spec: TrialSpec) -> str:
+    return f"{spec.method}-{spec.start}-{spec.payload}-{spec.client}-installed"
 
 
 def _disk_key(method: str, base: Path, client: str = "safe") -> dict:

@@ -86,3 +86,42 @@ def test_a_broken_kept_copy_is_built_instead(tmp_path: Path, kept: Path) -> None
     (kept / "m-v2.qcow2").write_bytes(b"not a qcow2")
     start._built_once("m-v2", key, two, builder(two, calls), tmp_path / "two" / "starts")
     assert len(calls) == 2
+
+
+@pytest.fixture
+def adoptable(tmp_path: Path, kept: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A method whose pristine disk is base.img under tmp_path/one, and whose images key is fixed."""
+    pristine = base_disk(tmp_path / "one")
+    monkeypatch.setattr(start, "pristine_disk", lambda method, client="safe": pristine)
+    monkeypatch.setattr(start, "_disk_key", lambda method, base, client="safe": {"images": {"d": "k"},
+                                                                                 "base": "b1"})
+    return pristine
+
+
+def test_a_recorded_updates_disk_is_adopted_as_its_installed_disk_and_serves_without_a_build(
+        tmp_path: Path, adoptable: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.trial import run
+    left = builder(adoptable, [])(tmp_path)[0]
+    starts = tmp_path / "one" / "starts"
+    starts.mkdir()
+    spec = run.TrialSpec("ab", "v2")
+    adopted = start.adopt_installed(spec, left, 300, 400, starts)
+    subprocess.run(["qemu-io", "-c", "write -P 0x11 0 64k", str(left)], check=True, capture_output=True)
+    read = subprocess.run(["qemu-io", "-c", "read -P 0x5a 0 64k", str(adopted.disk)], capture_output=True, text=True)
+    assert read.returncode == 0 and "Pattern verification failed" not in read.stdout, \
+        "the adopted disk is a copy: what the run writes on afterwards is not in it"
+    assert backing_of(adopted.disk) == str(adoptable)
+    assert (adopted.bytes_downloaded, adopted.bytes_written) == (300, 400)
+
+    def no_install(*args: object, **kwargs: object) -> None:
+        raise AssertionError("installed_disk ran the update although a disk was adopted")
+    monkeypatch.setattr(run, "install", no_install)
+    assert start.installed_disk(spec, directory=starts) == adopted
+    again = start.adopt_installed(spec, left, 1, 2, starts)
+    assert again == adopted, "a disk built already stays: another adoption does not replace it"
+
+
+def test_only_an_update_from_the_factory_disk_is_adopted(tmp_path: Path, adoptable: Path) -> None:
+    from harness.trial import run
+    with pytest.raises(start.HarnessError, match="from v1"):
+        start.adopt_installed(run.TrialSpec("ab", "v3", start="v2"), tmp_path / "x.qcow2", 0, 0, tmp_path)
