@@ -117,9 +117,9 @@ def adopt_installed(spec: TrialSpec, disk: Path, downloaded: int, written: int,
     """`disk`, which a run of `spec`'s update from v1 left at the end of its
     install (a record's, under the agent, which cuts nothing and lets the
     client sync before it says it is done), as that update's installed disk,
-    unless one is built for these images already: a copy, so the run may go on
-    on `disk`. It saves a first campaign the plain run of the update that
-    installed_disk would make."""
+    unless one is built for these images already. A copy is kept: the record
+    goes on to write `disk`. It saves a first campaign the plain run of the
+    update that installed_disk would make."""
     if spec.start != "v1":
         raise HarnessError(f"only an update from v1 leaves a disk to adopt, not one from {spec.start}")
     backing = pristine_disk(spec.method, spec.client)
