@@ -108,8 +108,7 @@ def installed_disk(spec: TrialSpec, server: UpdateServer | None = None,
         built, downloaded, written = install(spec, work, server)
         return built, {"bytes_downloaded": downloaded, "bytes_written": written}
 
-    disk, kept = _built_once(name, key, backing, build, directory)
-    return Installed(disk, kept["bytes_downloaded"], kept["bytes_written"], kept["build"])
+    return _installed_once(name, key, backing, build, directory)
 
 
 def adopt_installed(spec: TrialSpec, disk: Path, downloaded: int, written: int,
@@ -125,18 +124,24 @@ def adopt_installed(spec: TrialSpec, disk: Path, downloaded: int, written: int,
     backing = pristine_disk(spec.method, spec.client)
 
     def build(work: Path) -> tuple[Path, dict]:
+        # The record's device overlays the pristine disk, as installed_disk's update does.
         copy = work / disk.name
         shutil.copyfile(disk, copy)
-        set_backing(copy, backing)
         return copy, {"bytes_downloaded": downloaded, "bytes_written": written}
 
-    kept_disk, kept = _built_once(_installed_name(spec), _disk_key(spec.method, backing, spec.client), backing,
-                                  build, directory)
-    return Installed(kept_disk, kept["bytes_downloaded"], kept["bytes_written"], kept["build"])
+    return _installed_once(_installed_name(spec), _disk_key(spec.method, backing, spec.client), backing,
+                           build, directory)
 
 
 def _installed_name(spec: TrialSpec) -> str:
     return f"{spec.method}-{spec.start}-{spec.payload}-{spec.client}-installed"
+
+
+def _installed_once(name: str, key: dict, backing: Path, build: Callable[[Path], tuple[Path, dict]],
+                    directory: Path) -> Installed:
+    """The installed disk `name` (_built_once), with what its build reported."""
+    disk, kept = _built_once(name, key, backing, build, directory)
+    return Installed(disk, kept["bytes_downloaded"], kept["bytes_written"], kept["build"])
 
 
 def _disk_key(method: str, base: Path, client: str = "safe") -> dict:
