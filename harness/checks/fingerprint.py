@@ -3,7 +3,7 @@ without copying it out.
 
 The chain's raw base is named by its file's identity (a built image nothing
 writes); every byte the qcow2 layers above it hold (a snapshot's writes, a
-trial's) is hashed per 64 KiB of guest offset. Two equal fingerprints are two
+trial's) is hashed a cluster at a time, by guest offset. Two equal fingerprints are two
 equal disks, or two equal ranges of them; the reverse need not hold (the
 same bytes held by the base in one chain and by a layer in another differ),
 which only costs a comparison that finds no match.
@@ -11,18 +11,19 @@ which only costs a comparison that finds no match.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import subprocess
+import os
 from pathlib import Path
+
+from .qcow2 import DATA, ZERO, Chain, Unsupported, open_chain
 
 log = logging.getLogger(__name__)
 
-PIECE = 64 * 1024
-_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+_CODE = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes()
+                                for name in ("fingerprint.py", "qcow2.py"))).hexdigest()
 # Backing layers are read by overlays only, never written once a trial runs on
 # them: a range of one, named by the file's identity, hashes the same every time.
-_LAYER_PIECES: dict[tuple[str, int, int], list[bytes]] = {}
+_LAYER_PIECES: dict[tuple[str, int, int], bytes] = {}
 
 
 def _identity(path: Path) -> str:
@@ -30,56 +31,41 @@ def _identity(path: Path) -> str:
     return f"{path} {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
 
 
-def _qemu_img_json(*argv: str) -> list | dict | None:
-    result = subprocess.run(["qemu-img", *argv, "--output=json", "-U"], capture_output=True, text=True)
-    if result.returncode != 0:
-        log.warning("qemu-img %s: %s", argv[0], result.stderr.strip())
-        return None
-    try:
-        parsed = json.loads(result.stdout)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, (list, dict)) else None
-
-
 def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None,
                      without: tuple[int, int] | None = None) -> str | None:
     """The guest-visible content of `disk` (a qcow2 chain, over a raw base or
-    not), or of `length` bytes of it from `start`, as a digest; None when
-    qemu-img cannot say. `without` (offset, length) leaves a range out: equal
-    digests then say the disks are equal but for that range."""
-    chain = _qemu_img_json("info", "--backing-chain", str(disk))
-    window = [f"--start-offset={start}"] + ([f"--max-length={length}"] if length is not None else [])
-    extents = _qemu_img_json("map", *window, str(disk))
-    if not isinstance(chain, list) or not isinstance(extents, list):
-        return None
+    not), or of `length` bytes of it from `start`, as a digest; None when the
+    chain cannot be read (qcow2.py). `without` (offset, length) leaves a range
+    out: equal digests then say the disks are equal but for that range."""
     try:
-        layers = [(Path(layer["filename"]).resolve(), layer["format"]) for layer in chain]
-    except (KeyError, TypeError):
+        chain = open_chain(disk)
+        named = f"base {_identity(chain.base)}" if chain.base else "no base"
+        digest = hashlib.sha256(f"{_CODE}\n{named}\nfrom {start} length {length} without {without}\n".encode())
+        end = chain.size if length is None else min(chain.size, start + length)
+        for part_at, part_size in _outside(start, max(0, end - start), without):
+            _hash_range(chain, part_at, part_at + part_size, digest)
+    except (OSError, UnicodeDecodeError, Unsupported) as e:
+        log.warning("fingerprint of %s: %s", disk, e)
         return None
-    raw = [depth for depth, (_, fmt) in enumerate(layers) if fmt != "qcow2"]
-    if raw and raw != [len(layers) - 1]:
-        return None
-    base = raw[0] if raw else len(layers)
-    named = f"base {_identity(layers[base][0])}" if raw else "no base"
-    digest = hashlib.sha256(f"{_CODE}\n{named}\nfrom {start} length {length} without {without}\n".encode())
-    for extent in extents:
-        depth, at, size = extent.get("depth"), extent.get("start"), extent.get("length")
-        if not isinstance(depth, int) or not isinstance(at, int) or not isinstance(size, int):
-            return None
-        if depth >= base:
-            continue             # the base's own bytes (or none anywhere): named by its identity
-        offset = extent.get("offset")
-        if extent.get("data") and not isinstance(offset, int):
-            return None          # compressed: no plain range to read
-        for part_at, part_size in _outside(at, size, without):
-            if extent.get("data"):
-                pieces = _pieces(layers[depth][0], offset + part_at - at, part_size, cache=depth > 0)
-            else:
-                pieces = [b"zero"] * -(-part_size // PIECE)
-            for n, piece in enumerate(pieces):
-                digest.update(f"{part_at + n * PIECE} ".encode() + piece)
     return digest.hexdigest()
+
+
+def _hash_range(chain: Chain, begin: int, end: int, digest: "hashlib._Hash") -> None:
+    """Every piece of [begin, end) a qcow2 layer holds, by guest offset: a
+    cluster at a time, or the part of one inside the range."""
+    size = chain.cluster_size
+    for index in range(begin // size, -(-end // size)):
+        depth, kind, offset = chain.locate(index)
+        if depth == len(chain.layers):
+            continue             # the base's own bytes (or none anywhere): named by its identity
+        at = max(begin, index * size)
+        upto = min(end, (index + 1) * size)
+        if kind == ZERO:
+            piece = b"zero"
+        else:
+            assert kind == DATA
+            piece = _piece(chain.layers[depth].path, offset + at - index * size, upto - at, cache=depth > 0)
+        digest.update(f"{at} ".encode() + piece)
 
 
 def _outside(at: int, size: int, without: tuple[int, int] | None) -> list[tuple[int, int]]:
@@ -91,15 +77,18 @@ def _outside(at: int, size: int, without: tuple[int, int] | None) -> list[tuple[
     return [(a, n) for a, n in parts if n > 0]
 
 
-def _pieces(path: Path, offset: int, length: int, cache: bool) -> list[bytes]:
-    key = (_identity(path), offset, length)
-    if cache and key in _LAYER_PIECES:
+def _piece(path: Path, offset: int, length: int, cache: bool) -> bytes:
+    key = (_identity(path), offset, length) if cache else None
+    if key is not None and key in _LAYER_PIECES:
         return _LAYER_PIECES[key]
-    pieces = []
-    with open(path, "rb") as f:
-        f.seek(offset)
-        for at in range(0, length, PIECE):
-            pieces.append(hashlib.sha256(f.read(min(PIECE, length - at))).digest())
-    if cache:
-        _LAYER_PIECES[key] = pieces
-    return pieces
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+    if len(data) != length:
+        raise OSError(f"{path}: {length} bytes at {offset} run past the end of the file")
+    piece = hashlib.sha256(data).digest()
+    if key is not None:
+        _LAYER_PIECES[key] = piece
+    return piece
