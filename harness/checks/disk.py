@@ -118,7 +118,7 @@ def check_root(disk: Path, part: Partition, root: str = "/", versions: Path | No
 
 def _check_key(disk: Path, part: Partition, what: str) -> str | None:
     """The key of a check of `part` in `disk`: its bytes' fingerprint, the check
-    and this code; None when qemu-img cannot say (the check is then made afresh)."""
+    and this code; None when the chain cannot be read (the check is then made afresh)."""
     fingerprint = disk_fingerprint(disk, part.offset, part.size)
     if fingerprint is None:
         return None
