@@ -1,8 +1,8 @@
 """Offline checks of a device's disk with its power off or its machine stopped:
 no mount, no loop device.
 
-A partition is copied out of the device's qcow2 overlay with `qemu-img
-convert`, then checked with e2fsprogs (`e2fsck -fn`), and its root tree's
+A partition is copied out of the device's qcow2 chain (read in place,
+qcow2.py), then checked with e2fsprogs (`e2fsck -fn`), and its root tree's
 digest is read straight out of the copy (ext4tree.py). The check of a root
 is a function of the partition's bytes alone, and most trials end on one of
 a few byte-identical roots (a slot that was only ever mounted read-only), so
@@ -24,6 +24,7 @@ from .. import HarnessError
 from .device import Partition
 from ..machine.qemu import option_value
 from .fingerprint import disk_fingerprint
+from .qcow2 import Unsupported, copy_out, open_chain
 from .digest import TreeDigest, classify, load_known, load_manifests, nearest
 from .ext4tree import read_tree, tool
 from ..files import replace_file
@@ -40,12 +41,28 @@ DIFF_LIMIT = 40
 
 
 def extract(disk: Path, part: Partition, out: Path, fmt: str = "qcow2") -> Path:
-    """Copy `part` of `disk` out, raw and sparse: what reads as zeros is not
-    written (a root partition is mostly free space, and writing and freeing
-    it cost more than the rest of the copy). Shared (-U): a device held
-    before its re-run is judged with its QEMU stopped, its block layer flushed."""
+    """Copy `part` of `disk` out, raw and sparse: the chain's zero clusters and
+    its raw base's holes (the free space the image build leaves, disk.sh's
+    `dd conv=sparse`) are not written; a root partition is mostly free space,
+    and writing and freeing it would cost more than the rest of the copy. Read in place through the qcow2
+    chain (qcow2.py), or by `qemu-img convert` for a chain that reader refuses.
+    A device held before its re-run is judged with its QEMU stopped, its block
+    layer flushed: the files hold what the guest wrote."""
     if part.offset % MIB or part.size % MIB:
         raise HarnessError(f"partition {part.name} is not MiB-aligned")
+    try:
+        copy_out(open_chain(disk), part.offset, part.size, out)
+    except Unsupported:
+        _convert(disk, part, out, fmt)
+    except OSError as e:
+        raise HarnessError(f"cannot read partition {part.name} of {disk}: {e}") from e
+    if out.stat().st_size != part.size:
+        raise HarnessError(f"partition {part.name} of {disk}: read {out.stat().st_size} bytes, "
+                           f"expected {part.size}")
+    return out
+
+
+def _convert(disk: Path, part: Partition, out: Path, fmt: str) -> None:
     # The partition as a raw image of its own: a window onto the disk's format driver.
     window = (f"driver=raw,offset={part.offset},size={part.size},file.driver={fmt},"
               f"file.file.driver=file,file.file.filename={option_value(disk)}")
@@ -53,10 +70,6 @@ def extract(disk: Path, part: Partition, out: Path, fmt: str = "qcow2") -> Path:
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise HarnessError(f"cannot read partition {part.name} of {disk}: {result.stderr.strip()}")
-    if out.stat().st_size != part.size:
-        raise HarnessError(f"partition {part.name} of {disk}: read {out.stat().st_size} bytes, "
-                           f"expected {part.size}")
-    return out
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,67 @@ def open_chain(disk: Path) -> Chain:
         raise Unsupported(f"{disk}: layers of sizes {sorted(sizes)}, clusters {sorted(clusters)}")
     # A raw disk alone has no clusters: nothing is located in it.
     return Chain(tuple(layers), base, clusters.pop() if clusters else 1 << 16, sizes.pop())
+
+
+def copy_out(chain: Chain, offset: int, length: int, out: Path) -> None:
+    """Write the guest's bytes [offset, offset + length) to `out`, a new raw
+    file, sparse: zero clusters, and the holes of a sparse raw base, are not
+    written. Runs of clusters one file holds back to back go as one copy."""
+    if offset < 0 or offset + length > chain.size:
+        raise Unsupported(f"range {offset}+{length} outside a disk of {chain.size} bytes")
+    size, end = chain.cluster_size, offset + length
+    runs: list[list] = []            # [source, source offset, guest offset, length]
+    for index in range(offset // size, -(-end // size)):
+        depth, kind, at_file = chain.locate(index)
+        at, upto = max(offset, index * size), min(end, (index + 1) * size)
+        if kind == ZERO or (depth == len(chain.layers) and chain.base is None):
+            continue
+        source = chain.base if depth == len(chain.layers) else chain.layers[depth].path
+        source_at = at if source == chain.base else at_file + at - index * size
+        last = runs[-1] if runs else None
+        if last and last[0] == source and last[1] + last[3] == source_at and last[2] + last[3] == at:
+            last[3] += upto - at
+        else:
+            runs.append([source, source_at, at, upto - at])
+    fds: dict[Path, int] = {}
+    out_fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.ftruncate(out_fd, length)
+        for source, source_at, at, count in runs:
+            if source not in fds:
+                fds[source] = os.open(source, os.O_RDONLY)
+            ranges = _data_ranges(fds[source], source_at, count) if source == chain.base \
+                else [(source_at, count)]
+            for data_at, data_count in ranges:
+                _send(fds[source], out_fd, data_at, at - offset + data_at - source_at, data_count)
+    finally:
+        os.close(out_fd)
+        for fd in fds.values():
+            os.close(fd)
+
+
+def _data_ranges(fd: int, at: int, count: int) -> list[tuple[int, int]]:
+    """The parts of [at, at + count) of a file that are not holes."""
+    ranges, end = [], at + count
+    while at < end:
+        try:
+            data = os.lseek(fd, at, os.SEEK_DATA)
+        except OSError:                  # ENXIO: no data after `at`
+            break
+        if data >= end:
+            break
+        hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
+        ranges.append((data, hole - data))
+        at = hole
+    return ranges
+
+
+def _send(source: int, out: int, at: int, out_at: int, count: int) -> None:
+    """Copy in the kernel (the source's page cache to the output's)."""
+    os.lseek(out, out_at, os.SEEK_SET)
+    while count:
+        sent = os.sendfile(out, source, at, count)
+        if sent <= 0:
+            raise OSError(f"file ended {count} bytes before the copy")
+        at += sent
+        count -= sent

@@ -39,10 +39,14 @@ def chain(tmp_path: Path) -> tuple[Path, Path]:
     part = tmp_path / "part.ext4"
     _run("mke2fs", "-q", "-t", "ext4", "-d", str(tree), str(part), "2M")
     base = tmp_path / "base.img"
+    data = part.read_bytes()
     with open(base, "wb") as f:
         f.truncate(4 * MIB)
-        f.seek(PART.offset)
-        f.write(part.read_bytes())
+        # Zero blocks left as holes, as the image build's `dd conv=sparse` leaves them.
+        for at in range(0, len(data), 4096):
+            if data[at:at + 4096].strip(b"\0"):
+                f.seek(PART.offset + at)
+                f.write(data[at:at + 4096])
     return base, _overlay(base, tmp_path / "frozen.qcow2")
 
 

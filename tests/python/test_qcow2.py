@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks.fingerprint import disk_fingerprint
-from harness.checks.qcow2 import DATA, ZERO, Chain, Unsupported, open_chain
+from harness.checks.qcow2 import DATA, ZERO, Chain, Unsupported, copy_out, open_chain
 
 MIB = 1 << 20
 
@@ -59,7 +59,9 @@ def three_layers(tmp_path: Path) -> Path:
     """A raw base, a frozen overlay (named relatively) and a trial's overlay,
     each written: data, zeros kept allocated and not, a discard, a partial cluster."""
     base = tmp_path / "base.img"
-    base.write_bytes(os.urandom(3 * MIB) + bytes(5 * MIB))
+    with open(base, "wb") as f:
+        f.write(os.urandom(3 * MIB))
+        f.truncate(8 * MIB)          # the tail a hole, as the image build leaves free space
     (tmp_path / "frozen").mkdir()
     frozen = _overlay("../base.img", tmp_path / "frozen" / "frozen.qcow2", "raw")
     _io(frozen, "write -P 0x11 1M 256k", "write -z 2M 64k", "write -P 0x22 5M 4k")
@@ -129,3 +131,18 @@ def test_a_file_that_is_not_a_disk_is_a_raw_base(tmp_path: Path) -> None:
     text.write_bytes(b"not a qcow2 header")
     chain = open_chain(text)
     assert chain.layers == () and chain.base == text.resolve()
+
+
+def test_a_range_copied_out_is_the_guest_bytes_and_sparse(three_layers: Path, tmp_path: Path) -> None:
+    chain = open_chain(three_layers)
+    out = tmp_path / "part.raw"
+    copy_out(chain, MIB, 6 * MIB, out)
+    assert out.read_bytes() == _converted(three_layers, tmp_path)[MIB:7 * MIB]
+    # The base's zero tail past 3 MiB is a hole in it, and stays one: at most
+    # the clusters the overlays hold are written there.
+    assert out.stat().st_blocks * 512 < 3 * MIB
+
+
+def test_a_range_past_the_disk_is_refused(three_layers: Path, tmp_path: Path) -> None:
+    with pytest.raises(Unsupported):
+        copy_out(open_chain(three_layers), 4 * MIB, 8 * MIB, tmp_path / "past.raw")
