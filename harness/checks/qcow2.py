@@ -182,34 +182,48 @@ def copy_out(chain: Chain, offset: int, length: int, out: Path) -> None:
     if offset < 0 or offset + length > chain.size:
         raise Unsupported(f"range {offset}+{length} outside a disk of {chain.size} bytes")
     size, end = chain.cluster_size, offset + length
-    runs: list[list] = []            # [source, source offset, guest offset, length]
+    runs: list[_Run] = []
     for index in range(offset // size, -(-end // size)):
         depth, kind, at_file = chain.locate(index)
         at, upto = max(offset, index * size), min(end, (index + 1) * size)
-        if kind == ZERO or (depth == len(chain.layers) and chain.base is None):
+        if kind == ZERO:
             continue
-        source = chain.base if depth == len(chain.layers) else chain.layers[depth].path
-        source_at = at if source == chain.base else at_file + at - index * size
-        last = runs[-1] if runs else None
-        if last and last[0] == source and last[1] + last[3] == source_at and last[2] + last[3] == at:
-            last[3] += upto - at
+        if depth < len(chain.layers):
+            source, source_at = chain.layers[depth].path, at_file + at - index * size
+        elif chain.base is not None:
+            source, source_at = chain.base, at
         else:
-            runs.append([source, source_at, at, upto - at])
+            continue                 # no layer and no base: zeros
+        last = runs[-1] if runs else None
+        if last and last.source == source and last.source_at + last.count == source_at \
+                and last.at + last.count == at:
+            last.count += upto - at
+        else:
+            runs.append(_Run(source, source_at, at, upto - at))
     fds: dict[Path, int] = {}
     out_fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.ftruncate(out_fd, length)
-        for source, source_at, at, count in runs:
-            if source not in fds:
-                fds[source] = os.open(source, os.O_RDONLY)
-            ranges = _data_ranges(fds[source], source_at, count) if source == chain.base \
-                else [(source_at, count)]
-            for data_at, data_count in ranges:
-                _send(fds[source], out_fd, data_at, at - offset + data_at - source_at, data_count)
+        for run in runs:
+            if run.source not in fds:
+                fds[run.source] = os.open(run.source, os.O_RDONLY)
+            ranges = _data_ranges(fds[run.source], run.source_at, run.count) if run.source == chain.base \
+                else [(run.source_at, run.count)]
+            for data_at, count in ranges:
+                _send(fds[run.source], out_fd, data_at, run.at - offset + data_at - run.source_at, count)
     finally:
         os.close(out_fd)
         for fd in fds.values():
             os.close(fd)
+
+
+@dataclass
+class _Run:
+    """Guest bytes [at, at + count) that `source` holds back to back from `source_at`."""
+    source: Path
+    source_at: int
+    at: int
+    count: int
 
 
 def _data_ranges(fd: int, at: int, count: int) -> list[tuple[int, int]]:
