@@ -15,20 +15,15 @@ import logging
 import os
 from pathlib import Path
 
-from .qcow2 import DATA, ZERO, Chain, Unsupported, open_chain
+from .qcow2 import DATA, ZERO, Chain, Unsupported, identity, keep, open_chain
 
 log = logging.getLogger(__name__)
 
 _CODE = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes()
                                 for name in ("fingerprint.py", "qcow2.py"))).hexdigest()
 # Backing layers are read by overlays only, never written once a trial runs on
-# them: a range of one, named by the file's identity, hashes the same every time.
-_LAYER_PIECES: dict[tuple[str, int, int], bytes] = {}
-
-
-def _identity(path: Path) -> str:
-    st = path.stat()
-    return f"{path} {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
+# them: a cluster of one, named by the file's identity, hashes the same every time.
+_LAYER_PIECES: dict[str, dict[tuple[int, int], bytes]] = {}
 
 
 def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None,
@@ -37,22 +32,36 @@ def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None,
     not), or of `length` bytes of it from `start`, as a digest; None when the
     chain cannot be read (qcow2.py). `without` (offset, length) leaves a range
     out: equal digests then say the disks are equal but for that range."""
+    fds: dict[int, int] = {}
     try:
         chain = open_chain(disk)
-        named = f"base {_identity(chain.base)}" if chain.base else "no base"
+        named = f"base {identity(chain.base)}" if chain.base else "no base"
         digest = hashlib.sha256(f"{_CODE}\n{named}\nfrom {start} length {length} without {without}\n".encode())
         end = chain.size if length is None else min(chain.size, start + length)
+        pieces = [None] + [_layer_pieces(layer.path) for layer in chain.layers[1:]]
         for part_at, part_size in _outside(start, max(0, end - start), without):
-            _hash_range(chain, part_at, part_at + part_size, digest)
+            _hash_range(chain, part_at, part_at + part_size, digest, fds, pieces)
     except (OSError, UnicodeDecodeError, Unsupported) as e:
         log.warning("fingerprint of %s: %s", disk, e)
         return None
+    finally:
+        for fd in fds.values():
+            os.close(fd)
     return digest.hexdigest()
 
 
-def _hash_range(chain: Chain, begin: int, end: int, digest: "hashlib._Hash") -> None:
+def _layer_pieces(path: Path) -> dict[tuple[int, int], bytes]:
+    key = identity(path)
+    if key not in _LAYER_PIECES:
+        keep(_LAYER_PIECES, key, {})
+    return _LAYER_PIECES[key]
+
+
+def _hash_range(chain: Chain, begin: int, end: int, digest: "hashlib._Hash", fds: dict[int, int],
+                cached: list[dict[tuple[int, int], bytes] | None]) -> None:
     """Every piece of [begin, end) a qcow2 layer holds, by guest offset: a
-    cluster at a time, or the part of one inside the range."""
+    cluster at a time, or the part of one inside the range. A backing layer's
+    pieces are hashed once (`cached`, by depth; None for the top layer)."""
     size = chain.cluster_size
     for index in range(begin // size, -(-end // size)):
         depth, kind, offset = chain.locate(index)
@@ -61,10 +70,22 @@ def _hash_range(chain: Chain, begin: int, end: int, digest: "hashlib._Hash") -> 
         at = max(begin, index * size)
         upto = min(end, (index + 1) * size)
         if kind == ZERO:
-            piece = b"zero"
-        else:
-            assert kind == DATA
-            piece = _piece(chain.layers[depth].path, offset + at - index * size, upto - at, cache=depth > 0)
+            digest.update(f"{at} zero".encode())
+            continue
+        assert kind == DATA
+        where = (offset + at - index * size, upto - at)
+        known = cached[depth]
+        piece = known.get(where) if known is not None else None
+        if piece is None:
+            if depth not in fds:
+                fds[depth] = os.open(chain.layers[depth].path, os.O_RDONLY)
+            data = os.pread(fds[depth], where[1], where[0])
+            if len(data) != where[1]:
+                raise OSError(f"{chain.layers[depth].path}: {where[1]} bytes at {where[0]} "
+                              f"run past the end of the file")
+            piece = hashlib.sha256(data).digest()
+            if known is not None:
+                known[where] = piece
         digest.update(f"{at} ".encode() + piece)
 
 
@@ -75,20 +96,3 @@ def _outside(at: int, size: int, without: tuple[int, int] | None) -> list[tuple[
     cut_from, cut_to = without[0], without[0] + without[1]
     parts = [(at, min(at + size, cut_from) - at), (max(at, cut_to), at + size - max(at, cut_to))]
     return [(a, n) for a, n in parts if n > 0]
-
-
-def _piece(path: Path, offset: int, length: int, cache: bool) -> bytes:
-    key = (_identity(path), offset, length) if cache else None
-    if key is not None and key in _LAYER_PIECES:
-        return _LAYER_PIECES[key]
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        data = os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
-    if len(data) != length:
-        raise OSError(f"{path}: {length} bytes at {offset} run past the end of the file")
-    piece = hashlib.sha256(data).digest()
-    if key is not None:
-        _LAYER_PIECES[key] = piece
-    return piece

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,9 @@ _BACKING_FORMAT_EXT = 0xE2792ACA
 _READABLE_INCOMPATIBLE = (1 << 0) | (1 << 3)
 # A backing chain deeper than this is not one the harness made.
 _MAX_DEPTH = 16
+# Backing layers whose tables stay read (a campaign's snapshots, its starts);
+# the least recently added go beyond this many.
+LAYERS_KEPT = 64
 
 # What a cluster of a layer is (Layer.cluster).
 UNALLOCATED, ZERO, DATA = "unallocated", "zero", "data"
@@ -43,8 +48,8 @@ class Layer:
     size: int
     backing: Path | None
     backing_format: str | None
-    _l1: tuple[int, ...]
-    _l2: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    _l1: array
+    _l2: dict[int, array] = field(default_factory=dict)
 
     def cluster(self, index: int) -> tuple[str, int]:
         """What guest cluster `index` is in this file: (UNALLOCATED, 0),
@@ -86,12 +91,16 @@ class Chain:
         return len(self.layers), UNALLOCATED, 0
 
 
-def _read_entries(path: Path, offset: int, count: int) -> tuple[int, ...]:
+def _read_entries(path: Path, offset: int, count: int) -> array:
+    """`count` big-endian 64-bit table entries, 8 bytes each in memory."""
     with open(path, "rb") as f:
         data = os.pread(f.fileno(), count * 8, offset)
     if len(data) != count * 8:
         raise Unsupported(f"{path}: table at {offset} runs past the end of the file")
-    return struct.unpack(f">{count}Q", data)
+    entries = array("Q", data)
+    if sys.byteorder == "little":
+        entries.byteswap()
+    return entries
 
 
 def is_qcow2(path: Path) -> bool:
@@ -130,7 +139,7 @@ def read_layer(path: Path) -> Layer:
             raise Unsupported(f"{path}: backing file name outside the header's first 4 KiB")
         name = header[backing_offset:backing_offset + backing_size].decode()
         backing = Path(name) if os.path.isabs(name) else path.parent / name
-    l1 = _read_entries(path, l1_offset, l1_size) if l1_size else ()
+    l1 = _read_entries(path, l1_offset, l1_size) if l1_size else array("Q")
     return Layer(path, 1 << cluster_bits, size, backing, backing_format, l1)
 
 
@@ -139,9 +148,17 @@ def read_layer(path: Path) -> Layer:
 _BACKING: dict[str, Layer] = {}
 
 
-def _identity(path: Path) -> str:
+def identity(path: Path) -> str:
+    """A file as long as nothing writes it: its path, inode, size and time."""
     st = path.stat()
     return f"{path} {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
+
+
+def keep(cache: dict, key: str, value: object) -> None:
+    """Add to a cache of at most LAYERS_KEPT layers, the oldest dropped."""
+    while len(cache) >= LAYERS_KEPT:
+        del cache[next(iter(cache))]
+    cache[key] = value
 
 
 def open_chain(disk: Path) -> Chain:
@@ -160,9 +177,9 @@ def open_chain(disk: Path) -> Chain:
             raise Unsupported(f"{path}: backing format {fmt}")
         path = path.resolve()
         if layers:
-            key = _identity(path)
+            key = identity(path)
             if key not in _BACKING:
-                _BACKING[key] = read_layer(path)
+                keep(_BACKING, key, read_layer(path))
             layers.append(_BACKING[key])
         else:
             layers.append(read_layer(path))
