@@ -44,10 +44,11 @@ def extract(disk: Path, part: Partition, out: Path, fmt: str = "qcow2") -> Path:
     """Copy `part` of `disk` out, raw and sparse: the chain's zero clusters and
     its raw base's holes (the free space the image build leaves, disk.sh's
     `dd conv=sparse`) are not written; a root partition is mostly free space,
-    and writing and freeing it would cost more than the rest of the copy. Read in place through the qcow2
-    chain (qcow2.py), or by `qemu-img convert` for a chain that reader refuses.
-    A device held before its re-run is judged with its QEMU stopped, its block
-    layer flushed: the files hold what the guest wrote."""
+    and writing and freeing it would cost more than the rest of the copy.
+    Read in place through the qcow2 chain (qcow2.py), or by `qemu-img
+    convert` for a chain that reader refuses. A device held before its re-run
+    is judged with its QEMU stopped, its block layer flushed: the files hold
+    what the guest wrote."""
     if part.offset % MIB or part.size % MIB:
         raise HarnessError(f"partition {part.name} is not MiB-aligned")
     try:

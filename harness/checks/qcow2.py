@@ -18,6 +18,8 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import data_ranges, send
+
 MAGIC = b"QFI\xfb"
 _OFFSET_MASK = 0x00FFFFFFFFFFFE00
 _COMPRESSED = 1 << 62
@@ -224,10 +226,10 @@ def copy_out(chain: Chain, offset: int, length: int, out: Path) -> None:
         for run in runs:
             if run.source not in fds:
                 fds[run.source] = os.open(run.source, os.O_RDONLY)
-            ranges = _data_ranges(fds[run.source], run.source_at, run.count) if run.source == chain.base \
+            ranges = data_ranges(fds[run.source], run.source_at, run.count) if run.source == chain.base \
                 else [(run.source_at, run.count)]
             for data_at, count in ranges:
-                _send(fds[run.source], out_fd, data_at, run.at - offset + data_at - run.source_at, count)
+                send(fds[run.source], out_fd, data_at, run.at - offset + data_at - run.source_at, count)
     finally:
         os.close(out_fd)
         for fd in fds.values():
@@ -241,30 +243,3 @@ class _Run:
     source_at: int
     at: int
     count: int
-
-
-def _data_ranges(fd: int, at: int, count: int) -> list[tuple[int, int]]:
-    """The parts of [at, at + count) of a file that are not holes."""
-    ranges, end = [], at + count
-    while at < end:
-        try:
-            data = os.lseek(fd, at, os.SEEK_DATA)
-        except OSError:                  # ENXIO: no data after `at`
-            break
-        if data >= end:
-            break
-        hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
-        ranges.append((data, hole - data))
-        at = hole
-    return ranges
-
-
-def _send(source: int, out: int, at: int, out_at: int, count: int) -> None:
-    """Copy in the kernel (the source's page cache to the output's)."""
-    os.lseek(out, out_at, os.SEEK_SET)
-    while count:
-        sent = os.sendfile(out, source, at, count)
-        if sent <= 0:
-            raise OSError(f"file ended {count} bytes before the copy")
-        at += sent
-        count -= sent
