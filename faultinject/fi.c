@@ -280,8 +280,8 @@ static int fi_exit_code(const struct fi *fi, const struct trace_result *res)
 	return WEXITSTATUS(res->status);
 }
 
-/* After a hold: the cut the spec file names now (hold.h). */
-static int fi_respec(void *ctx, struct cut_spec *spec)
+/* After a hold: the cut the spec file names now, or another hold further on (hold.h). */
+static int fi_respec(void *ctx, struct cut_spec *spec, struct hold_target *again)
 {
 	struct fi *fi = ctx;
 	char held[CUT_SPEC_MAX], err[256];
@@ -295,15 +295,18 @@ static int fi_respec(void *ctx, struct cut_spec *spec)
 			fi->cut_file, strerror(-rc));
 		return rc;
 	}
-	rc = cut_parse(fi->file_text, spec, err, sizeof(err));
-	if (rc == 0)
-		rc = fi_phase_check(fi, spec, err, sizeof(err));
+	rc = hold_parse(fi->file_text, again->phase, sizeof(again->phase), &again->at, err, sizeof(err));
+	if (rc == 0) {
+		rc = cut_parse(fi->file_text, spec, err, sizeof(err));
+		if (rc == 0)
+			rc = fi_phase_check(fi, spec, err, sizeof(err));
+	}
 	if (rc < 0) {
 		fprintf(stderr, "brownout-fi: --cut-file %s after the hold: %s: %s\n", fi->cut_file,
 			fi->file_text, err);
 		return rc;
 	}
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -150,6 +150,15 @@ unsigned long long hold_log_count(const struct hold_log *log, const struct cut_s
 	return n;
 }
 
+uint64_t hold_log_in_phase(const struct hold_log *log, const char *phase)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < log->n; i++)
+		n += strcmp(log->p[i].phase, phase) == 0;
+	return n;
+}
+
 void hold_log_free(struct hold_log *log)
 {
 	for (size_t i = 0; i < log->n; i++)

@@ -14,7 +14,9 @@
  * that QEMU's file, which names the cut. The file keeps one size (padded with
  * spaces or newlines), since the guest kernel reads fw_cfg sizes only once.
  * Points seen before the hold are kept, so a new spec with filters counts
- * them exactly as a run without a hold would.
+ * them exactly as a run without a hold would. The new content may be another
+ * hold further on: the update goes on to it and holds again, its points
+ * still kept, so one snapshot is taken from another's restore.
  */
 #ifndef BROWNOUT_FI_HOLD_H
 #define BROWNOUT_FI_HOLD_H
@@ -25,6 +27,12 @@
 #include "cutpoint.h"
 
 #define HOLD_POLL_MS 20u
+
+/* Where to hold: a phase's start (at 0) or the entry of its at-th point. */
+struct hold_target {
+	char phase[CUT_PHASE_MAX];
+	uint64_t at;
+};
 
 /* Read a spec file whole, trailing whitespace and NULs removed. 0 or a negative errno. */
 int hold_spec_read(const char *path, char *buf, size_t size);
@@ -71,6 +79,9 @@ int hold_log_add(struct hold_log *log, const struct cut_point *p);
 
 /* How many logged points match spec: the count a run without the hold would have. */
 unsigned long long hold_log_count(const struct hold_log *log, const struct cut_spec *spec);
+
+/* How many logged points are in phase. */
+uint64_t hold_log_in_phase(const struct hold_log *log, const char *phase);
 
 void hold_log_free(struct hold_log *log);
 

@@ -49,6 +49,7 @@ struct tracer {
 	struct phase phase;
 	const struct cut_spec *cut;	/* o->cut, or after a hold the spec given then */
 	struct cut_spec respecced;
+	struct hold_target hold;	/* the pending hold: o's, then one respec gave; phase "": none */
 	struct hold_log held;		/* points seen while a hold is pending */
 	uint64_t held_in_phase;		/* those of them in the held phase */
 	uint64_t matched;
@@ -368,28 +369,60 @@ static int trace_fire(struct tracer *tr, pid_t tid, const struct syscalls_entry 
 }
 
 /*
+ * After a hold, another one further on: at a point of a phase not yet
+ * passed, or where a phase starts that has not started. The points logged
+ * so far stay, so the cut that follows that hold counts from the start.
+ * `pending`: the phase of the point whose entry the hold stopped, about to
+ * count; NULL for a hold at a phase's start.
+ */
+static int trace_hold_again(struct tracer *tr, const struct hold_target *again, const char *pending)
+{
+	uint64_t logged = hold_log_in_phase(&tr->held, again->phase);
+	uint64_t seen = logged + (pending && strcmp(pending, again->phase) == 0);
+
+	if (again->at ? seen >= again->at
+		      : seen > 0 || strcmp(tr->phase.name, again->phase) == 0) {
+		if (again->at)
+			trace_say(tr, "hold at point %" PRIu64 " of phase %s: the hold at phase %s "
+				  "came at its point %" PRIu64, again->at, again->phase, tr->hold.phase,
+				  seen);
+		else
+			trace_say(tr, "hold at phase %s: it started before the hold at phase %s",
+				  again->phase, tr->hold.phase);
+		return -EINVAL;
+	}
+	tr->hold = *again;
+	tr->held_in_phase = logged;	/* the pending point counts once it is logged */
+	return 0;
+}
+
+/*
  * The client is about to announce the held phase: say so, wait for the cut
- * (hold.h), and count the points seen so far against it. The client's
+ * (hold.h), and count the points seen so far against it; or, told to
+ * hold again further on, go on to there. The client's
  * marker write is still pending, so it reaches the console after the hold.
  */
-static int trace_hold(struct tracer *tr)
+static int trace_hold(struct tracer *tr, const char *pending)
 {
+	struct hold_target again = { 0 };
 	char points[24];
 	uint64_t before;
 	int rc;
 
 	snprintf(points, sizeof(points), "%" PRIu64, tr->res->points);
 	rc = marker_emit(STDOUT_FILENO, "hold",
-			 MARKER({ "phase", tr->o->hold_phase }, { "points", points }));
+			 MARKER({ "phase", tr->hold.phase }, { "points", points }));
 	if (rc < 0)
 		fprintf(stderr, "brownout-fi: hold marker: %s\n", strerror(-rc));
 	if (isatty(STDOUT_FILENO))
 		tcdrain(STDOUT_FILENO);
-	rc = tr->o->respec(tr->o->respec_ctx, &tr->respecced);
+	rc = tr->o->respec(tr->o->respec_ctx, &tr->respecced, &again);
 	if (rc < 0) {
 		tr->said = 1;	/* respec has said why */
 		return rc;
 	}
+	if (rc == 1)
+		return trace_hold_again(tr, &again, pending);
 	if (tr->respecced.has_bytes) {
 		trace_say(tr, "--cut %s: bytes= cannot follow a hold (progress before it is not kept)",
 			  tr->respecced.text);
@@ -398,11 +431,12 @@ static int trace_hold(struct tracer *tr)
 	before = hold_log_count(&tr->held, &tr->respecced);
 	if (before >= tr->respecced.n) {
 		trace_say(tr, "--cut %s: that point came before the hold at phase %s",
-			  tr->respecced.text, tr->o->hold_phase);
+			  tr->respecced.text, tr->hold.phase);
 		return -EINVAL;
 	}
 	tr->matched = before;
 	tr->cut = &tr->respecced;
+	tr->hold.phase[0] = '\0';
 	hold_log_free(&tr->held);
 	return 0;
 }
@@ -421,9 +455,9 @@ static int trace_console(struct tracer *tr, pid_t tid, const struct syscalls_ent
 	phase_feed(&tr->phase, stream, tr->console, (size_t)n, &pr);
 	if (lost)
 		phase_gap(&tr->phase, stream);
-	if (tr->o->hold_phase && !tr->o->hold_at && !tr->cut &&
-	    strcmp(tr->phase.name, tr->o->hold_phase) == 0) {
-		int rc = trace_hold(tr);
+	if (tr->hold.phase[0] && !tr->hold.at && !tr->cut &&
+	    strcmp(tr->phase.name, tr->hold.phase) == 0) {
+		int rc = trace_hold(tr, NULL);
 
 		if (rc < 0)
 			return rc;
@@ -467,9 +501,9 @@ static int trace_seccomp(struct tracer *tr, pid_t tid)
 		 * point a rule puts in it, a hold at the phase's k-th point at that
 		 * point: hold there, before the point counts.
 		 */
-		if (tr->o->hold_phase && !tr->cut && strcmp(p->phase, tr->o->hold_phase) == 0 &&
-		    (!tr->o->hold_at || tr->held_in_phase + 1 == tr->o->hold_at)) {
-			rc = trace_hold(tr);
+		if (tr->hold.phase[0] && !tr->cut && strcmp(p->phase, tr->hold.phase) == 0 &&
+		    (!tr->hold.at || tr->held_in_phase + 1 == tr->hold.at)) {
+			rc = trace_hold(tr, p->phase);
 			if (rc < 0)
 				return rc;
 			s = tr->cut;
@@ -482,11 +516,11 @@ static int trace_seccomp(struct tracer *tr, pid_t tid)
 				return rc;
 			}
 		}
-		if (tr->o->hold_phase && !tr->cut) {
+		if (tr->hold.phase[0] && !tr->cut) {
 			rc = hold_log_add(&tr->held, p);
 			if (rc < 0)
 				return rc;
-			tr->held_in_phase += strcmp(p->phase, tr->o->hold_phase) == 0;
+			tr->held_in_phase += strcmp(p->phase, tr->hold.phase) == 0;
 		}
 		if (s && cut_match(s, p) && ++tr->matched == s->n) {
 			struct trace_cut c = { .index = p->index };
@@ -594,6 +628,10 @@ int trace_run(const struct trace_opts *o, struct trace_result *res)
 	tr->o = o;
 	tr->res = res;
 	tr->cut = o->cut;
+	if (o->hold_phase) {
+		snprintf(tr->hold.phase, sizeof(tr->hold.phase), "%s", o->hold_phase);
+		tr->hold.at = o->hold_at;
+	}
 	phase_init_as(&tr->phase, o->initial_phase ? o->initial_phase : "none");
 	res->end = TRACE_EXITED;
 

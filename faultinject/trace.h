@@ -24,7 +24,12 @@ struct trace_opts {
 	const char *initial_phase;	/* NULL: "none" until the first phase marker */
 	const char *hold_phase;		/* non-NULL: hold at this phase's start (hold.h), */
 	uint64_t hold_at;		/* or, non-zero, at the entry of its point number hold_at */
-	int (*respec)(void *ctx, struct cut_spec *spec);	/* then get the cut from here */
+	/*
+	 * Then what comes next: 0, the cut in *spec; 1, another hold further on,
+	 * in *again (a snapshot taken from this one's restore); or a negative
+	 * errno after saying why.
+	 */
+	int (*respec)(void *ctx, struct cut_spec *spec, struct hold_target *again);
 	void *respec_ctx;
 };
 

@@ -698,6 +698,29 @@ static void hold_then(struct env *e, const char *phase, const char *then)
  * hold_then, with the agent's OPTION VALUE (--phase-rules FILE, --phase NAME)
  * when OPTION is not NULL; with `quiet`, the writer prints no phase markers.
  */
+/* Read the agent's stdout on from `got` bytes until its n-th hold marker's line is complete. */
+static size_t read_to_hold(struct env *e, struct child *c, size_t got, int n)
+{
+	while (got < sizeof(e->out) - 1) {
+		ssize_t r = read(c->out, e->out + got, sizeof(e->out) - 1 - got);
+		const char *held = e->out;
+		int seen = 0;
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		e->out[got] = '\0';
+		while ((held = strstr(held, "BROWNOUT hold")) && strchr(held, '\n')) {
+			held = strchr(held, '\n');
+			seen++;
+		}
+		if (seen >= n)
+			break;
+	}
+	e->out[got] = '\0';
+	return got;
+}
+
 static void hold_then_with(struct env *e, const char *phase, const char *then, const char *option,
 			   const char *value, bool quiet)
 {
@@ -708,27 +731,38 @@ static void hold_then_with(struct env *e, const char *phase, const char *then, c
 				e->writer, quiet ? "--quiet" : e->data, quiet ? e->data : NULL, NULL };
 	const char **argv = option ? opted : plain;
 	struct child c;
-	size_t got = 0;
+	size_t got;
 
 	snprintf(spec, sizeof(spec), "%s/spec", e->dir);
 	snprintf(hold, sizeof(hold), "hold=%s", phase);
 	write_spec_file(spec, hold);
 	spawn(e, argv, &c);
 	/* Until the hold marker's line is complete; the writer is stopped meanwhile. */
-	while (got < sizeof(e->out) - 1) {
-		ssize_t n = read(c.out, e->out + got, sizeof(e->out) - 1 - got);
-		const char *held;
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		e->out[got] = '\0';
-		held = strstr(e->out, "BROWNOUT hold");
-		if (held && strchr(held, '\n'))
-			break;
-	}
-	e->out[got] = '\0';
+	got = read_to_hold(e, &c, 0, 1);
 	assert_non_null(strstr(e->out, "BROWNOUT hold"));
+	write_spec_file(spec, then);
+	finish(e, &c, got);
+	unlink(spec);
+}
+
+/*
+ * Hold at FIRST, then (as a snapshot taken from that one's restore) at
+ * SECOND, then `then`: each written once the agent says it holds.
+ */
+static void hold_twice_then(struct env *e, const char *first, const char *second, const char *then)
+{
+	char spec[112];
+	const char *argv[] = { e->fi, "--cut-file", spec, "--trigger", e->trig, "--",
+			       e->writer, e->data, NULL };
+	struct child c;
+	size_t got;
+
+	snprintf(spec, sizeof(spec), "%s/spec", e->dir);
+	write_spec_file(spec, first);
+	spawn(e, argv, &c);
+	got = read_to_hold(e, &c, 0, 1);
+	write_spec_file(spec, second);
+	got = read_to_hold(e, &c, got, 2);
 	write_spec_file(spec, then);
 	finish(e, &c, got);
 	unlink(spec);
@@ -825,6 +859,46 @@ static void test_hold_at_a_point_refuses_a_cut_before_it(void **state)
 	hold_then(e, "deploy,at=2", "n=1,phase=deploy,edge=after");
 	assert_int_equal(e->code, 125);
 	assert_contains(e->err, "came before the hold at phase deploy");
+}
+
+static void test_a_second_hold_goes_on_and_the_cut_counts_from_the_start(void **state)
+{
+	struct env *e = *state;
+
+	/* Held where pull starts, then at deploy's second point (its fsync, 4 of the run). */
+	hold_twice_then(e, "hold=pull", "hold=deploy,at=2", "n=4,edge=after");
+	assert_int_equal(e->code, 0);
+	assert_tripped(e);
+	assert_contains(e->out, "BROWNOUT hold phase=pull points=0\n");
+	assert_contains(e->out, "BROWNOUT phase name=deploy state=start\nBROWNOUT hold phase=deploy points=3\n");
+	assert_contains(e->out, "BROWNOUT cut index=4 syscall=fsync edge=after phase=deploy");
+	assert_data(e, BLOCK, BLOCK);
+}
+
+static void test_a_second_hold_filtered_cut_counts_points_before_both(void **state)
+{
+	struct env *e = *state;
+
+	/* The second fsync of the run: the first came before either hold. */
+	hold_twice_then(e, "hold=pull", "hold=deploy", "n=2,syscall=fsync,edge=after");
+	assert_int_equal(e->code, 0);
+	assert_contains(e->out, "BROWNOUT hold phase=deploy points=2\n");
+	assert_contains(e->out, "BROWNOUT cut index=4 syscall=fsync edge=after phase=deploy");
+}
+
+static void test_a_second_hold_before_the_first_fails(void **state)
+{
+	struct env *e = *state;
+
+	/* Held at deploy's second point: its first, and the pull's start, are behind. */
+	hold_twice_then(e, "hold=deploy,at=2", "hold=deploy,at=1", "n=9,edge=after");
+	assert_int_equal(e->code, 125);
+	assert_contains(e->err, "hold at point 1 of phase deploy: the hold at phase deploy came at its point 2\n");
+	assert_null(strstr(e->out, "BROWNOUT cut "));
+
+	hold_twice_then(e, "hold=deploy,at=2", "hold=pull", "n=9,edge=after");
+	assert_int_equal(e->code, 125);
+	assert_contains(e->err, "hold at phase pull: it started before the hold at phase deploy");
 }
 
 static void test_hold_on_a_phase_never_reached_is_missed(void **state)
@@ -935,6 +1009,9 @@ int main(void)
 		T(test_hold_at_the_first_point_a_rule_puts_in_the_phase),
 		T(test_hold_at_a_point_stops_before_it_counts),
 		T(test_hold_at_a_point_refuses_a_cut_before_it),
+		T(test_a_second_hold_goes_on_and_the_cut_counts_from_the_start),
+		T(test_a_second_hold_filtered_cut_counts_points_before_both),
+		T(test_a_second_hold_before_the_first_fails),
 		T(test_hold_on_a_phase_never_reached_is_missed),
 		T(test_cut_file_errors),
 		T(test_phase_names_a_command_without_markers),
