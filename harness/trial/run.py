@@ -32,11 +32,11 @@ from pathlib import Path
 
 from .. import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
 from . import cutspec
-from ..machine.console import Marker, parse_marker
+from ..machine.console import Line, Marker, parse_marker
 from ..checks.device import Device, guest_clock, partitions
 from ..checks.digest import classify, load_known
 from ..checks.disk import check_fs, check_root
-from ..files import replace_file
+from ..files import copy_sparse, replace_file
 from ..images import BUILD, require
 from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
@@ -44,7 +44,7 @@ from .runlogs import console_tail
 from .samedisk import Judged, SameDisk, disk_fingerprint
 from .start import RUNNING, adopt_installed, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
-from ..machine.snapshot import Snapshot, held_memory, hold_spec, restored_memory, save, write_spec_file
+from ..machine.snapshot import Snapshot, held_memory, hold_spec, ram_file, restored_memory, save, write_spec_file
 from ..machine.snapshot import restore as restore_snapshot
 from ..methods.base import CONFIRM
 from .verdict import (BootRecord, anomalies, boot_record, commit_undone, error_fields, refusal_evidence,
@@ -64,6 +64,8 @@ STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full do
 # From a boot's settling to its hold before the update's re-run (rig.sh's rig_hold).
 HOLD_TIMEOUT = 30.0
 HOLD = re.compile(r"^BROWNOUT hold\b")
+# What ends the boot a snapshot is taken in: the agent's hold, or what stopped the update first.
+HELD = re.compile(r"^BROWNOUT (hold|cut-missed|agent-done|update-error)\b")
 RECORD_PROGRESS_S = 30.0
 LAZY_WRITEBACK_MEMORY_MIB = 1024
 # settled: a boot that updated (or checked) in place and stays up.
@@ -359,17 +361,23 @@ def update_began(markers: list[Marker]) -> float | None:
 
 
 def take_snapshot(spec: TrialSpec, phase: str, run_dir: Path,
-                  server: UpdateServer | None = None, at: int = 0) -> Snapshot:
+                  server: UpdateServer | None = None, at: int = 0, parent: Snapshot | None = None) -> Snapshot:
     """Boot a fresh device, run `spec`'s update until `phase` starts (with `at`,
-    up to that phase's at-th point), save the machine there."""
+    up to that phase's at-th point), save the machine there. With `parent`, a
+    snapshot of the same update held earlier in it, the update goes on from
+    the parent's restore instead of from a cold boot."""
     if spec.cut or spec.fault or spec.corrupt_env:
         raise HarnessError("a snapshot is taken of a plain update: no cut, fault or corrupted env")
     method = methods.get(spec.method)
     # The confirmation's snapshot is held on the disk the update leaves at its reboot (start.py).
     confirm = phase == CONFIRM
+    if parent is not None and (confirm or parent.phase == CONFIRM):
+        raise HarnessError("the confirmation's snapshot runs on the installed disk: it is not taken "
+                           "from another, nor another from it")
     held = dataclasses.replace(spec, cut=hold_spec(phase, method.phases if confirm else method.update_phases, at))
     with _Workspace(run_dir, server) as (path, srv):
-        return _Trial(held, path, srv, from_installed=confirm).snapshot(phase, at)
+        trial = _Trial(held, path, srv, from_installed=confirm)
+        return trial.snapshot_from(parent, phase, at) if parent else trial.snapshot(phase, at)
 
 
 def install(spec: TrialSpec, run_dir: Path, server: UpdateServer | None = None) -> tuple[Path, int, int]:
@@ -762,15 +770,7 @@ class _Trial:
             config.extra_args = base + held_run + held_memory(state, config.memory_mib)
             machine = power.on()
             try:
-                held = machine.console.wait_for_line(
-                    re.compile(r"^BROWNOUT (hold|cut-missed|agent-done|update-error)\b"),
-                    timeout=STEP_TIMEOUT)
-                marker = parse_marker(held.text, held.t)
-                if marker is None or marker.event != "hold":
-                    where = f"point {at} of phase {phase}" if at else f"phase {phase}"
-                    raise HarnessError(f"the update never reached {where} to hold there "
-                                       f"({held.text.strip()}); console log: "
-                                       f"{machine.run_dir / 'console.log'}")
+                held, marker = self._held(machine, phase, at)
                 own = machine.console.markers()
                 markers += own
                 began = update_began(markers)
@@ -788,6 +788,51 @@ class _Trial:
                         self.server.bytes_served, written, round(elapsed, 3), at=at, boot=boot,
                         init=tuple(m for m in own if m.event == "init"),
                         down_s=None if up or not beats else round(held.t - max(beats), 3))
+
+    def snapshot_from(self, parent: Snapshot, phase: str, at: int = 0) -> Snapshot:
+        """The update restored where `parent` holds it, let go on to a hold at
+        `phase` (point `at`) and saved there: the boots and the work before the
+        parent's hold are the parent's, not run again. The disk starts as a
+        copy of the parent's (an overlay on the same disk below) and the memory
+        as a copy of its memory file, mapped shared, so saving writes nothing more.
+        The agent, told to hold again, keeps the points it saw (faultinject/hold.h)."""
+        config = self.device.config
+        base = list(config.extra_args)
+        state = self.run_dir / f"{phase}.state"
+        shutil.copyfile(parent.disk, self.device.disk)
+        copy_sparse(ram_file(parent.state), ram_file(state))
+        with PowerSwitch(config, self.run_dir / "boots") as power:
+            config.extra_args = base + self._request("cut") + ["-incoming", "defer"] + \
+                held_memory(state, config.memory_mib)
+            machine = power.on()
+            try:
+                restored = restore_snapshot(machine, parent.state)
+                held, marker = self._held(machine, phase, at)
+                own = machine.console.markers()
+                save(machine, state)
+                written = written_bytes(machine)
+            finally:
+                power.cut()
+                config.extra_args = base
+        beats = [m.t for m in own if m.event == "heartbeat"]
+        down_s = None if parent.down_s is None else \
+            round(held.t - max(beats), 3) if beats else round(parent.down_s + held.t - restored, 3)
+        log.info("snapshot at %s %s (boot %d), from the %s snapshot: %s points before it, %s", phase,
+                 f"point {at}" if at else "start", parent.boot, parent.phase, marker.get("points"), state)
+        return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
+                        parent.bytes_downloaded + self.server.bytes_served, parent.bytes_written + written,
+                        round(parent.elapsed_s + held.t - restored, 3), at=at, boot=parent.boot,
+                        init=parent.init, down_s=down_s)
+
+    def _held(self, machine: Machine, phase: str, at: int) -> tuple[Line, Marker]:
+        """The agent's hold at `phase` (point `at`): its console line and marker."""
+        held = machine.console.wait_for_line(HELD, timeout=STEP_TIMEOUT)
+        marker = parse_marker(held.text, held.t)
+        if marker is None or marker.event != "hold":
+            where = f"point {at} of phase {phase}" if at else f"phase {phase}"
+            raise HarnessError(f"the update never reached {where} to hold there ({held.text.strip()}); "
+                               f"console log: {machine.run_dir / 'console.log'}")
+        return held, marker
 
     def _wait_record(self, machine: Machine, what: str, expected_s: float | None) -> Marker:
         """The record's end, with a progress line every RECORD_PROGRESS_S: the

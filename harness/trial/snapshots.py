@@ -100,11 +100,47 @@ class SnapshotStore:
         if self.kept is not None and validity is not None and not self.fresh:
             found = take_kept(self.kept, key, validity, backing, where)
         if found is None:
-            found, origin = take_snapshot(plain, phase, where, self.server, at), TAKEN
+            found, origin = self._taken(plain, phase, at, where), TAKEN
             if self.kept is not None and validity is not None:
                 keep(self.kept, key, validity, plain, backing, found)
         replace_file(where / DESCRIPTION, json.dumps(to_json(found) | {"origin": origin}))
         return found
+
+    def _taken(self, plain: TrialSpec, phase: str, at: int, where: Path) -> Snapshot:
+        """Taken now: from the latest snapshot of the same update this store
+        holds already, held earlier in it, when there is one (the boots and the
+        work up to there are not run again); from a cold boot when there is
+        none, or when going on from it failed."""
+        parent = self._parent(plain, phase, at)
+        if parent is not None:
+            try:
+                return take_snapshot(plain, phase, where, self.server, at, parent=parent)
+            except HarnessError as e:
+                log.warning("snapshot %s %s: going on from the %s snapshot failed (%s); taking it from a "
+                            "cold boot", plain.method, phase, parent.phase, str(e).splitlines()[0])
+                shutil.rmtree(where, ignore_errors=True)
+        return take_snapshot(plain, phase, where, self.server, at)
+
+    def _parent(self, plain: TrialSpec, phase: str, at: int) -> Snapshot | None:
+        """The snapshot of `plain`'s update held latest before `phase` (point
+        `at`) that this store has whole (its description written), if any;
+        none for the confirmation's, which runs on the installed disk."""
+        order = methods.get(plain.method).update_phases
+        if phase not in order:
+            return None
+        best: tuple[tuple[int, int], Snapshot] | None = None
+        prefix = f"{plain.method}-{plain.payload}-{plain.client}-"
+        for description in self.directory.glob(f"{prefix}*/{DESCRIPTION}"):
+            try:
+                found = from_json(json.loads(description.read_text()))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if description.parent.name != f"{prefix}{found.phase}-{found.at}" or found.phase not in order:
+                continue
+            held = (order.index(found.phase), found.at)
+            if held < (order.index(phase), at) and (best is None or held > best[0]):
+                best = (held, found)
+        return best[1] if best else None
 
 
 def origins(directory: Path) -> Counter[str]:

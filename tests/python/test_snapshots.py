@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -30,9 +31,15 @@ from harness.trial.snapshots import FROM_KEPT, TAKEN, SnapshotStore, from_json, 
 Taken = list[tuple[str, str, int]]
 
 
-def fake_take(taken: Taken, seconds: float = 0.0, fail: bool = False) -> Callable[..., Snapshot]:
-    def take(spec: TrialSpec, phase: str, run_dir: Path, server: object, at: int) -> Snapshot:
+def fake_take(taken: Taken, seconds: float = 0.0, fail: bool = False,
+              parents: list[str | None] | None = None, refuse_parent: bool = False) -> Callable[..., Snapshot]:
+    def take(spec: TrialSpec, phase: str, run_dir: Path, server: object, at: int,
+             parent: Snapshot | None = None) -> Snapshot:
+        if parent is not None and refuse_parent:
+            raise HarnessError("the update never reached phase bootloader to hold there")
         taken.append((spec.method, phase, at))
+        if parents is not None:
+            parents.append(f"{parent.phase}-{parent.at}" if parent else None)
         run_dir.mkdir(parents=True, exist_ok=True)
         time.sleep(seconds)
         if fail:
@@ -78,6 +85,38 @@ def test_a_snapshot_that_failed_is_taken_again_from_nothing(tmp_path: Path, monk
     monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken))
     snapshot = SnapshotStore(tmp_path).get(TrialSpec("rauc", "v2"), "pull")
     assert len(taken) == 2 and snapshot.state.read_bytes() == b"state"
+
+
+def test_a_later_snapshot_goes_on_from_the_latest_one_held_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: Taken = []
+    parents: list[str | None] = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken, parents=parents))
+    store = SnapshotStore(tmp_path)
+    store.get(TrialSpec("ostree", "v2"), "deploy", 4)
+    store.get(TrialSpec("ostree", "v2"), "pull")
+    store.get(TrialSpec("ostree", "v2"), "deploy", 9)
+    store.get(TrialSpec("ostree", "v2"), "bootloader", 2)
+    # Another worker's store in the same directory goes on from what this one holds.
+    SnapshotStore(tmp_path).get(TrialSpec("ostree", "v2"), "deploy", 6)
+    # Another update, and the confirmation (on the installed disk), start cold.
+    store.get(TrialSpec("ostree", "v2-bad"), "deploy", 5)
+    store.get(TrialSpec("ostree", "v2"), "confirm")
+    assert [t[1:] for t in taken] == [("deploy", 4), ("pull", 0), ("deploy", 9), ("bootloader", 2), ("deploy", 6),
+                                      ("deploy", 5), ("confirm", 0)]
+    assert parents == [None, None, "deploy-4", "deploy-9", "deploy-4", None, None]
+
+
+def test_a_snapshot_that_cannot_go_on_from_another_is_taken_cold(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: Taken = []
+    parents: list[str | None] = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken, parents=parents, refuse_parent=True))
+    store = SnapshotStore(tmp_path)
+    store.get(TrialSpec("rauc", "v2"), "deploy", 3)
+    later = store.get(TrialSpec("rauc", "v2"), "bootloader")
+    assert parents == [None, None] and later.phase == "bootloader"
+    assert origins(tmp_path) == {TAKEN: 2}
 
 
 CLOCK = "2026-12-01T11:30:00"
@@ -268,6 +307,40 @@ def test_a_trial_from_a_kept_copy_is_the_trial_from_the_snapshot_taken(
     # Where the cut fired, as far as two runs agree (an offset moves with how the bytes arrived).
     fired = [((r.cut or {}).get("phase"), (r.cut or {}).get("syscall")) for r in results]
     assert fired[0] == fired[1] and fired[0][0] == "pull"
+
+
+@pytest.mark.qemu
+@pytest.mark.e2e
+@pytest.mark.timeout(900)
+def test_a_snapshot_taken_from_another_is_the_snapshot_taken_cold(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A snapshot held at a deploy point, taken by going on from the pull's
+    restore, and the same one taken from a cold boot: they hold at the same
+    point with the same update behind them, and the same cut from each ends
+    the same way at the same point."""
+    monkeypatch.setenv(GUEST_CLOCK_ENV, CLOCK)
+    with UpdateServer(methods.served_roots()) as server:
+        chained = SnapshotStore(tmp_path / "chained", server)
+        pull = chained.get(TrialSpec("ab", "v2"), "pull")
+        with caplog.at_level(logging.INFO, logger="harness.trial.run"):
+            went_on = chained.get(TrialSpec("ab", "v2"), "deploy", 2)
+        assert "from the pull snapshot" in caplog.text
+        cold = SnapshotStore(tmp_path / "cold", server).get(TrialSpec("ab", "v2"), "deploy", 2)
+        assert went_on.disk.parent != pull.disk.parent and not ram_file(went_on.state).samefile(ram_file(pull.state))
+        assert (went_on.phase, went_on.at, went_on.points, went_on.boot, went_on.bytes_downloaded, went_on.down_s) == \
+            (cold.phase, cold.at, cold.points, cold.boot, cold.bytes_downloaded, cold.down_s)
+        assert went_on.points > pull.points and went_on.init == pull.init
+        spec = TrialSpec("ab", "v2", cut="phase=deploy,n=3,edge=after")
+        results = [run_trial(spec, tmp_path / name, server, snapshot=snapshot)
+                   for name, snapshot in (("from-chained", went_on), ("from-cold", cold))]
+        # The pull's snapshot still serves, unchanged by the one taken from it.
+        from_pull = run_trial(TrialSpec("ab", "v2", cut="phase=pull,n=2,edge=after"), tmp_path / "from-pull",
+                              server, snapshot=pull)
+    assert [(r.final, r.verdicts, r.cut, r.started) for r in results] == \
+        [(results[1].final, results[1].verdicts, results[1].cut, "snapshot:deploy")] * 2
+    assert results[0].cut and results[0].cut.get("phase") == "deploy"
+    assert results[0].measures.bytes_downloaded == results[1].measures.bytes_downloaded
+    assert (from_pull.final, from_pull.verdicts) == ("v1", ["atomic", "completes"])
 
 
 @pytest.mark.qemu
