@@ -84,7 +84,7 @@ def update_server() -> Iterator[UpdateServer]:
 
 @pytest.fixture(scope="session")
 def snapshots(update_server: UpdateServer, tmp_path_factory: pytest.TempPathFactory,
-              pytestconfig: pytest.Config) -> Callable[[TrialSpec, str, int], Snapshot]:
+              pytestconfig: pytest.Config) -> Callable[[TrialSpec, str, int, int], Snapshot]:
     """Snapshots, one per update, phase and point held at (0: where the phase
     starts), taken on first use or copied from those kept (trial/snapshots.py):
     a campaign's are shared by all its workers (the store beside its journal),

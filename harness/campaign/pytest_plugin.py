@@ -63,7 +63,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
-                snapshots: Callable[[TrialSpec, str, int], Snapshot]) -> Callable[[PlannedCut], TrialResult]:
+                snapshots: Callable[[TrialSpec, str, int, int], Snapshot]) -> Callable[[PlannedCut], TrialResult]:
     """Run one planned trial and journal it, whatever becomes of it."""
     config = request.config
     journal = Journal(config.getoption("brownout_journal"))
@@ -78,7 +78,7 @@ def run_planned(request: pytest.FixtureRequest, update_server: UpdateServer,
         try:
             spec = cut.trial()
             asked = time.monotonic()
-            snapshot = snapshots(spec, cut.hold_phase or cut.phase, cut.hold_at) \
+            snapshot = snapshots(spec, cut.hold_phase or cut.phase, cut.hold_at, cut.hold_index - 1) \
                 if cut.snapshot and not config.getoption("brownout_cold") else None
             snapshot_s = time.monotonic() - asked
             if snapshot and not cut.rank and cut.index <= snapshot.points:

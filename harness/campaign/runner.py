@@ -64,6 +64,7 @@ class PlannedCut:
     snapshot: bool = False       # start from the group's snapshot (worth it from 3 trials on)
     hold_at: int = 0             # the snapshot holds at this point of its phase (0: its start)
     hold_phase: str = ""         # the phase the snapshot holds in ("": the cut's own)
+    hold_index: int = 0          # the record's index of the point it holds at (0: a phase's start)
     rank: int = 0                # the point's place in its phase, from 1 (0: aim by index)
     state: str = ""              # a crash state of the disk's life (storage model) instead of a cut
     lazy_writeback: bool = False
@@ -337,11 +338,13 @@ def group_cuts(planned: list[PlannedCut], jobs: int) -> list[PlannedCut]:
             else:
                 ranks = [planned[i].rank for i in group]
                 hold_phase, hold_at = name, (min(ranks) if all(ranks) and name not in (PULL, CONFIRM) else 0)
+            hold_index = planned[group[0]].index if hold_at else 0
             for i in group:
                 snapshot = len(members) >= SNAPSHOT_MIN \
                     and not (planned[i].state or planned[i].lazy_writeback) and start == "v1"
                 out[i] = replace(planned[i], group=f"{method}-{client}-{name}{suffix}-{g}", snapshot=snapshot,
-                                 hold_at=hold_at if snapshot else 0, hold_phase=hold_phase if snapshot else "")
+                                 hold_at=hold_at if snapshot else 0, hold_phase=hold_phase if snapshot else "",
+                                 hold_index=hold_index if snapshot else 0)
     return out
 
 
@@ -358,16 +361,35 @@ def dispatch_order(planned: list[PlannedCut]) -> list[PlannedCut]:
     trials from snapshots, taking the snapshots in turn (the first trial of
     each first), so that the workers take different snapshots side by side
     and a trial seldom waits for one being taken; the cold cuts, short and
-    many, last, where they even out the workers' ends."""
+    many, last, where they even out the workers' ends. The snapshots come in
+    the order they hold in their update, the confirmation's (on the installed
+    disk) right after the pull's: a later one is asked for once an earlier one
+    is under way, and is taken from it when it is there (trial/snapshots.py)."""
     by_snapshot: dict[str, list[PlannedCut]] = {}
     for c in planned:
         key = snapshot_of(c)
         if key is not None:
             by_snapshot.setdefault(key, []).append(c)
-    turns = [c for k in range(max(map(len, by_snapshot.values()), default=0))
-             for c in (trials[k] for trials in by_snapshot.values() if k < len(trials))]
+    ordered = sorted(by_snapshot.values(), key=lambda trials: _held_order(trials[0]))
+    turns = [c for k in range(max(map(len, ordered), default=0))
+             for c in (trials[k] for trials in ordered if k < len(trials))]
     return ([c for c in planned if c.kind != "cut"] + turns
             + [c for c in planned if c.kind == "cut" and not c.snapshot])
+
+
+def _held_order(c: PlannedCut) -> tuple[int, int, int]:
+    """Where a trial's snapshot holds in its update: the pull's start first,
+    the confirmation next, then the later points as the record orders them
+    (a phase's start by the method's phase order)."""
+    phase = c.hold_phase or c.phase
+    if phase == PULL:
+        return (0, 0, 0)
+    if phase == CONFIRM:
+        return (1, 0, 0)
+    if c.hold_index:
+        return (2, c.hold_index, 0)
+    order = methods.get(c.method).update_phases
+    return (3, order.index(phase) if phase in order else len(order), 0)
 
 
 def save_plan(planned: list[PlannedCut], path: Path) -> None:

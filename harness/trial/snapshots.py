@@ -72,9 +72,11 @@ class SnapshotStore:
         self.fresh = fresh
         self.known: dict[str, Snapshot] = {}
 
-    def get(self, spec: TrialSpec, phase: str, at: int = 0) -> Snapshot:
+    def get(self, spec: TrialSpec, phase: str, at: int = 0, before: int = -1) -> Snapshot:
         """The snapshot of `spec`'s update held where `phase` starts (or at its
-        at-th point), taken now unless a worker has taken it or one is kept."""
+        at-th point), taken now unless a worker has taken it or one is kept.
+        `before`: how many of the update's points come before that hold, when
+        the caller knows (the campaign, from the record); -1 when not."""
         key = f"{spec.method}-{spec.payload}-{spec.client}-{phase}-{at}"
         if key in self.known:
             return self.known[key]
@@ -84,11 +86,12 @@ class SnapshotStore:
                 snapshot = from_json(json.loads((where / DESCRIPTION).read_text()))
             except FileNotFoundError:
                 shutil.rmtree(where, ignore_errors=True)       # what a failed attempt left
-                snapshot = self._take(TrialSpec(spec.method, spec.payload, client=spec.client), phase, at, key, where)
+                snapshot = self._take(TrialSpec(spec.method, spec.payload, client=spec.client), phase, at, before,
+                                      key, where)
         self.known[key] = snapshot
         return snapshot
 
-    def _take(self, plain: TrialSpec, phase: str, at: int, key: str, where: Path) -> Snapshot:
+    def _take(self, plain: TrialSpec, phase: str, at: int, before: int, key: str, where: Path) -> Snapshot:
         """The kept copy if one fits, else a snapshot taken now (and kept); described in `where`."""
         validity = kept_key(plain) if self.kept else None
         backing = pristine_disk(plain.method, plain.client)
@@ -100,18 +103,18 @@ class SnapshotStore:
         if self.kept is not None and validity is not None and not self.fresh:
             found = take_kept(self.kept, key, validity, backing, where)
         if found is None:
-            found, origin = self._taken(plain, phase, at, where), TAKEN
+            found, origin = self._taken(plain, phase, at, before, where), TAKEN
             if self.kept is not None and validity is not None:
                 keep(self.kept, key, validity, plain, backing, found)
         replace_file(where / DESCRIPTION, json.dumps(to_json(found) | {"origin": origin}))
         return found
 
-    def _taken(self, plain: TrialSpec, phase: str, at: int, where: Path) -> Snapshot:
+    def _taken(self, plain: TrialSpec, phase: str, at: int, before: int, where: Path) -> Snapshot:
         """Taken now: from the latest snapshot of the same update this store
         holds already, held earlier in it, when there is one (the boots and the
         work up to there are not run again); from a cold boot when there is
         none, or when going on from it failed."""
-        parent = self._parent(plain, phase, at)
+        parent = self._parent(plain, phase, at, before)
         if parent is not None:
             try:
                 return take_snapshot(plain, phase, where, self.server, at, parent=parent)
@@ -121,14 +124,18 @@ class SnapshotStore:
                 shutil.rmtree(where, ignore_errors=True)
         return take_snapshot(plain, phase, where, self.server, at)
 
-    def _parent(self, plain: TrialSpec, phase: str, at: int) -> Snapshot | None:
+    def _parent(self, plain: TrialSpec, phase: str, at: int, before: int) -> Snapshot | None:
         """The snapshot of `plain`'s update held latest before `phase` (point
-        `at`) that this store has whole (its description written), if any;
-        none for the confirmation's, which runs on the installed disk."""
+        `at`; `before` points into the update, when known) that this store has
+        whole (its description written), if any; none for the confirmation's,
+        which runs on the installed disk. Without `before`, the method's phase
+        order says which hold comes first (a phase whose points come both
+        before and after another's is not told apart: the agent then refuses
+        the hold and the snapshot is taken cold)."""
         order = methods.get(plain.method).update_phases
         if phase not in order:
             return None
-        best: tuple[tuple[int, int], Snapshot] | None = None
+        best: Snapshot | None = None
         prefix = f"{plain.method}-{plain.payload}-{plain.client}-"
         for description in self.directory.glob(f"{prefix}*/{DESCRIPTION}"):
             try:
@@ -137,10 +144,11 @@ class SnapshotStore:
                 continue
             if description.parent.name != f"{prefix}{found.phase}-{found.at}" or found.phase not in order:
                 continue
-            held = (order.index(found.phase), found.at)
-            if held < (order.index(phase), at) and (best is None or held > best[0]):
-                best = (held, found)
-        return best[1] if best else None
+            earlier = found.points < before if before >= 0 else \
+                (order.index(found.phase), found.at) < (order.index(phase), at)
+            if earlier and (best is None or found.points > best.points):
+                best = found
+        return best
 
 
 def origins(directory: Path) -> Counter[str]:

@@ -247,6 +247,8 @@ def test_workers_take_the_scenarios_first_then_the_snapshots_in_turn_then_the_co
     # Three snapshots (the pull's, and two runs of the later points), taken in turn: the first
     # three trials need one each, and the next three the same ones again.
     assert len(set(snapshot_of)) == 3 and len(set(snapshot_of[:3])) == 3 and snapshot_of[3:6] == snapshot_of[:3]
+    # In the order they hold in the update: a later one can be taken from an earlier one.
+    assert snapshot_of[0] == ("pull", 0) and snapshot_of[1][0] == "bootloader" and snapshot_of[2][0] == "deploy"
     for snapshot in set(snapshot_of):
         ids = [c.id for c in held if (c.hold_phase, c.hold_at) == snapshot]
         assert ids == [c.id for c in grouped if c.snapshot and (c.hold_phase, c.hold_at) == snapshot]

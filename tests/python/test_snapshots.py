@@ -47,7 +47,8 @@ def fake_take(taken: Taken, seconds: float = 0.0, fail: bool = False,
         (run_dir / "disk.qcow2").write_bytes(b"disk")
         (run_dir / f"{phase}.state").write_bytes(b"state")
         (run_dir / f"{phase}.ram").write_bytes(b"memory")
-        return Snapshot(phase, run_dir / "disk.qcow2", run_dir / f"{phase}.state", 41, 1000, 2000, 3.5, at=at,
+        points = {"pull": 0, "deploy": 40 + at, "bootloader": 10 + at}.get(phase, 41)
+        return Snapshot(phase, run_dir / "disk.qcow2", run_dir / f"{phase}.state", points, 1000, 2000, 3.5, at=at,
                         boot=2, init=(Marker("init", {"version": "1", "slot": "A"}, 0.7, "BROWNOUT init"),),
                         down_s=1.25)
     return take
@@ -105,6 +106,21 @@ def test_a_later_snapshot_goes_on_from_the_latest_one_held_before_it(
     assert [t[1:] for t in taken] == [("deploy", 4), ("pull", 0), ("deploy", 9), ("bootloader", 2), ("deploy", 6),
                                       ("deploy", 5), ("confirm", 0)]
     assert parents == [None, None, "deploy-4", "deploy-9", "deploy-4", None, None]
+
+
+def test_the_points_before_a_hold_say_which_snapshots_come_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RAUC's env writes come before its slot copy: a bootloader point the
+    campaign knows to be the update's 11th comes before a deploy point held
+    after 43, whatever the method's phase order says."""
+    parents: list[str | None] = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take([], parents=parents))
+    store = SnapshotStore(tmp_path)
+    store.get(TrialSpec("rauc", "v2"), "pull")
+    store.get(TrialSpec("rauc", "v2"), "deploy", 3, before=43)
+    store.get(TrialSpec("rauc", "v2"), "bootloader", 1, before=10)
+    store.get(TrialSpec("rauc", "v2"), "deploy", 7, before=47)
+    assert parents == [None, "pull-0", "pull-0", "deploy-3"]
 
 
 def test_a_snapshot_that_cannot_go_on_from_another_is_taken_cold(
