@@ -383,9 +383,9 @@ static int trace_hold_again(struct tracer *tr, const struct hold_target *again, 
 	if (again->at ? seen >= again->at
 		      : seen > 0 || strcmp(tr->phase.name, again->phase) == 0) {
 		if (again->at)
-			trace_say(tr, "hold at point %" PRIu64 " of phase %s: the hold at phase %s "
-				  "came at its point %" PRIu64, again->at, again->phase, tr->hold.phase,
-				  seen);
+			trace_say(tr, "hold at point %" PRIu64 " of phase %s: the update held at phase "
+				  "%s had reached point %" PRIu64 " of phase %s", again->at, again->phase,
+				  tr->hold.phase, seen, again->phase);
 		else
 			trace_say(tr, "hold at phase %s: it started before the hold at phase %s",
 				  again->phase, tr->hold.phase);

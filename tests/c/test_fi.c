@@ -893,7 +893,7 @@ static void test_a_second_hold_before_the_first_fails(void **state)
 	/* Held at deploy's second point: its first, and the pull's start, are behind. */
 	hold_twice_then(e, "hold=deploy,at=2", "hold=deploy,at=1", "n=9,edge=after");
 	assert_int_equal(e->code, 125);
-	assert_contains(e->err, "hold at point 1 of phase deploy: the hold at phase deploy came at its point 2\n");
+	assert_contains(e->err, "hold at point 1 of phase deploy: the update held at phase deploy had reached point 2 of phase deploy\n");
 	assert_null(strstr(e->out, "BROWNOUT cut "));
 
 	hold_twice_then(e, "hold=deploy,at=2", "hold=pull", "n=9,edge=after");
