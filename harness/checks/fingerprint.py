@@ -15,15 +15,12 @@ import logging
 import os
 from pathlib import Path
 
-from .qcow2 import DATA, ZERO, Chain, Unsupported, identity, keep, open_chain
+from .qcow2 import DATA, ZERO, Chain, Unsupported, identity, open_chain
 
 log = logging.getLogger(__name__)
 
 _CODE = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes()
                                 for name in ("fingerprint.py", "qcow2.py"))).hexdigest()
-# Backing layers are read by overlays only, never written once a trial runs on
-# them: a cluster of one, named by the file's identity, hashes the same every time.
-_LAYER_PIECES: dict[str, dict[tuple[int, int], bytes]] = {}
 
 
 def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None,
@@ -38,9 +35,8 @@ def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None,
         named = f"base {identity(chain.base)}" if chain.base else "no base"
         digest = hashlib.sha256(f"{_CODE}\n{named}\nfrom {start} length {length} without {without}\n".encode())
         end = chain.size if length is None else min(chain.size, start + length)
-        pieces = [None] + [_layer_pieces(layer.path) for layer in chain.layers[1:]]
         for part_at, part_size in _outside(start, max(0, end - start), without):
-            _hash_range(chain, part_at, part_at + part_size, digest, fds, pieces)
+            _hash_range(chain, part_at, part_at + part_size, digest, fds)
     except (OSError, UnicodeDecodeError, Unsupported) as e:
         log.warning("fingerprint of %s: %s", disk, e)
         return None
@@ -50,18 +46,11 @@ def disk_fingerprint(disk: Path, start: int = 0, length: int | None = None,
     return digest.hexdigest()
 
 
-def _layer_pieces(path: Path) -> dict[tuple[int, int], bytes]:
-    key = identity(path)
-    if key not in _LAYER_PIECES:
-        keep(_LAYER_PIECES, key, {})
-    return _LAYER_PIECES[key]
-
-
-def _hash_range(chain: Chain, begin: int, end: int, digest: "hashlib._Hash", fds: dict[int, int],
-                cached: list[dict[tuple[int, int], bytes] | None]) -> None:
+def _hash_range(chain: Chain, begin: int, end: int, digest: "hashlib._Hash", fds: dict[int, int]) -> None:
     """Every piece of [begin, end) a qcow2 layer holds, by guest offset: a
     cluster at a time, or the part of one inside the range. A backing layer's
-    pieces are hashed once (`cached`, by depth; None for the top layer)."""
+    pieces are hashed once (Layer.pieces: the reader keeps those layers while
+    their files are unchanged); the top layer's, which a trial writes, every time."""
     size = chain.cluster_size
     for index in range(begin // size, -(-end // size)):
         depth, kind, offset = chain.locate(index)
@@ -74,7 +63,7 @@ def _hash_range(chain: Chain, begin: int, end: int, digest: "hashlib._Hash", fds
             continue
         assert kind == DATA
         where = (offset + at - index * size, upto - at)
-        known = cached[depth]
+        known = chain.layers[depth].pieces if depth > 0 else None
         piece = known.get(where) if known is not None else None
         if piece is None:
             if depth not in fds:

@@ -30,8 +30,9 @@ _BACKING_FORMAT_EXT = 0xE2792ACA
 _READABLE_INCOMPATIBLE = (1 << 0) | (1 << 3)
 # A backing chain deeper than this is not one the harness made.
 _MAX_DEPTH = 16
-# Backing layers whose tables stay read (a campaign's snapshots, its starts);
-# the least recently added go beyond this many.
+# Backing layers whose tables (and the digests fingerprints took of their
+# data) stay read: a campaign's snapshots, its starts; the least recently
+# added go beyond this many.
 LAYERS_KEPT = 64
 
 # What a cluster of a layer is (Layer.cluster).
@@ -52,6 +53,9 @@ class Layer:
     backing_format: str | None
     _l1: array
     _l2: dict[int, array] = field(default_factory=dict)
+    # Digests of its data by (offset, length), as fingerprints hash them: a
+    # backing layer, cached here while its identity holds, never changes them.
+    pieces: dict[tuple[int, int], bytes] = field(default_factory=dict)
 
     def cluster(self, index: int) -> tuple[str, int]:
         """What guest cluster `index` is in this file: (UNALLOCATED, 0),
@@ -120,13 +124,12 @@ def read_layer(path: Path) -> Layer:
      l1_offset) = struct.unpack(">IQIIQIIQ", header[4:48])
     if version not in (2, 3) or crypt != 0 or not 9 <= cluster_bits <= 21:
         raise Unsupported(f"{path}: qcow2 version {version}, encryption {crypt}, cluster bits {cluster_bits}")
-    header_length, ext_at = 72, 72
+    ext_at = 72                  # version 2's header length; version 3 says its own
     if version == 3:
         incompatible, = struct.unpack(">Q", header[72:80])
-        header_length, = struct.unpack(">I", header[100:104])
+        ext_at, = struct.unpack(">I", header[100:104])
         if incompatible & ~_READABLE_INCOMPATIBLE:
             raise Unsupported(f"{path}: incompatible features {incompatible:#x}")
-        ext_at = header_length
     backing_format = None
     while ext_at + 8 <= len(header):
         ext_type, ext_length = struct.unpack(">II", header[ext_at:ext_at + 8])
@@ -156,13 +159,6 @@ def identity(path: Path) -> str:
     return f"{path} {st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns}"
 
 
-def keep(cache: dict, key: str, value: object) -> None:
-    """Add to a cache of at most LAYERS_KEPT layers, the oldest dropped."""
-    while len(cache) >= LAYERS_KEPT:
-        del cache[next(iter(cache))]
-    cache[key] = value
-
-
 def open_chain(disk: Path) -> Chain:
     """The chain under `disk` (qcow2 or raw), down to a raw base or none."""
     layers: list[Layer] = []
@@ -181,7 +177,9 @@ def open_chain(disk: Path) -> Chain:
         if layers:
             key = identity(path)
             if key not in _BACKING:
-                keep(_BACKING, key, read_layer(path))
+                while len(_BACKING) >= LAYERS_KEPT:
+                    del _BACKING[next(iter(_BACKING))]
+                _BACKING[key] = read_layer(path)
             layers.append(_BACKING[key])
         else:
             layers.append(read_layer(path))
