@@ -6,9 +6,11 @@ run can find one worker idle while the other still holds several minutes of
 queued guest tests. Longest first, one at a time, leaves only short tests
 for the end, where the workers even out. A campaign's trials go one at a
 time too, in the order its plan lists them (campaign.dispatch_order), except
-that a trial whose snapshot another worker is taking (its first trial sent,
-none of its trials finished) is passed over for the next one that need not
-wait, while there is one.
+that a trial whose snapshot is being taken (its first trial sent, none of
+its trials finished) is passed over for the next one that need not wait,
+while there is one; when every one would wait, a worker takes the next
+trial of a snapshot it is taking itself, which is ready by the time it
+gets there, before one it would wait on another worker for.
 
 The durations are kept in the cache beside the image steps' (they outlive
 build/); a test never timed here counts as a guest test if it lives where
@@ -60,15 +62,18 @@ def snapshot_groups(collection: list[str], plan: Path | None) -> list[str | None
     return [of_trial.get(nodeid.partition("[")[2][:-1]) for nodeid in collection]
 
 
-def next_position(pending: list[int], groups: list[str | None], sent: set[str], finished: set[str]) -> int:
+def next_position(pending: list[int], groups: list[str | None], sent: set[str], finished: set[str],
+                  own: frozenset[str] = frozenset()) -> int:
     """Where in `pending` the test to send next is: the first that waits for
     no snapshot being taken (its group's first trial sent, none finished);
-    the first of all when each of them would wait."""
+    when each of them would wait, the first whose snapshot the worker it
+    goes to is taking (`own`: the groups whose first trial it was sent),
+    else the first of all."""
     for position, index in enumerate(pending):
         group = groups[index]
         if group is None or group not in sent or group in finished:
             return position
-    return 0
+    return next((position for position, index in enumerate(pending) if groups[index] in own), 0)
 
 
 def _scheduler_class() -> type:
@@ -80,6 +85,7 @@ def _scheduler_class() -> type:
         groups: list[str | None]
         sent: set[str]
         finished: set[str]
+        taker: dict[str, Any]            # the worker each group's first trial was sent to
 
         def schedule(self) -> None:
             assert self.collection_is_completed
@@ -94,6 +100,7 @@ def _scheduler_class() -> type:
             self.collection = collection
             plan = self.config.getoption("brownout_plan", None)
             self.groups, self.sent, self.finished = snapshot_groups(collection, plan), set(), set()
+            self.taker = {}
             # A campaign's plan is in the order its trials are to be taken (campaign.dispatch_order).
             self.pending[:] = range(len(collection)) if plan else longest_first(collection, read_seconds(DURATIONS))
             # Round by round, so the two longest start side by side on two workers.
@@ -120,11 +127,13 @@ def _scheduler_class() -> type:
             for _ in range(num):
                 if not self.pending:
                     return
-                index = self.pending.pop(next_position(self.pending, self.groups, self.sent, self.finished))
+                own = frozenset(g for g, taker in self.taker.items() if taker is node)
+                index = self.pending.pop(next_position(self.pending, self.groups, self.sent, self.finished, own))
                 self.pending.insert(0, index)
                 group = self.groups[index]
                 if group is not None:
                     self.sent.add(group)
+                    self.taker.setdefault(group, node)
                 super()._send_tests(node, 1)
 
         def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:

@@ -362,9 +362,13 @@ def dispatch_order(planned: list[PlannedCut]) -> list[PlannedCut]:
     each first), so that the workers take different snapshots side by side
     and a trial seldom waits for one being taken; the cold cuts, short and
     many, last, where they even out the workers' ends. The snapshots come in
-    the order they hold in their update, the confirmation's (on the installed
-    disk) right after the pull's: a later one is asked for once an earlier one
-    is under way, and is taken from it when it is there (trial/snapshots.py)."""
+    the order they hold in their update, so a later one is asked for once an
+    earlier one is under way, and is taken from it when it is there
+    (trial/snapshots.py); with more than one worker, the first after the
+    pull's is taken beside it, from a cold boot, rather than wait for it.
+    The confirmation's (on the installed disk, taken from no other) comes
+    last: its trials are short, and fill the workers' time while the later
+    snapshots are taken."""
     by_snapshot: dict[str, list[PlannedCut]] = {}
     for c in planned:
         key = snapshot_of(c)
@@ -377,19 +381,19 @@ def dispatch_order(planned: list[PlannedCut]) -> list[PlannedCut]:
             + [c for c in planned if c.kind == "cut" and not c.snapshot])
 
 
-def _held_order(c: PlannedCut) -> tuple[int, int, int]:
+def _held_order(c: PlannedCut) -> tuple[int, int]:
     """Where a trial's snapshot holds in its update: the pull's start first,
-    the confirmation next, then the later points as the record orders them
-    (a phase's start by the method's phase order)."""
+    then the later points as the record orders them (a phase's start by the
+    method's phase order), the confirmation last."""
     phase = c.hold_phase or c.phase
     if phase == PULL:
-        return (0, 0, 0)
+        return (0, 0)
     if phase == CONFIRM:
-        return (1, 0, 0)
+        return (3, 0)
     if c.hold_index:
-        return (2, c.hold_index, 0)
+        return (1, c.hold_index)
     order = methods.get(c.method).update_phases
-    return (3, order.index(phase) if phase in order else len(order), 0)
+    return (2, order.index(phase) if phase in order else len(order))
 
 
 def save_plan(planned: list[PlannedCut], path: Path) -> None:

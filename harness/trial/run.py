@@ -29,6 +29,7 @@ import time
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 from .. import BootFailure, ConsoleTimeout, HarnessError, MachineExited, methods
 from . import cutspec
@@ -41,7 +42,7 @@ from ..images import BUILD, require
 from ..machine.power import PowerSwitch
 from ..machine.qemu import Machine, UserNet
 from .runlogs import console_tail
-from .samedisk import Judged, SameDisk, disk_fingerprint
+from .samedisk import CLAIM_POLL_S, Judged, SameDisk, disk_fingerprint
 from .start import RUNNING, adopt_installed, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
 from ..machine.snapshot import Snapshot, held_memory, hold_spec, ram_file, restored_memory, save, write_spec_file
@@ -63,6 +64,8 @@ V2_ROUTES = {"v2-delta": "ostree"}
 STEP_TIMEOUT = 240.0                 # one boot's work: boot, confirm, a full download
 # From a boot's settling to its hold before the update's re-run (rig.sh's rig_hold).
 HOLD_TIMEOUT = 30.0
+# The longest a trial waits while another judges the same disk: that trial's boots and re-run.
+CLAIM_WAIT_S = 600.0
 HOLD = re.compile(r"^BROWNOUT hold\b")
 # What ends the boot a snapshot is taken in: the agent's hold, or what stopped the update first.
 HELD = re.compile(r"^BROWNOUT (hold|cut-missed|agent-done|update-error)\b")
@@ -470,6 +473,7 @@ class _Trial:
         # The key and fingerprint of the disk the cut left but for the target slot, and its partition.
         self.outside_target: tuple[str, str, str] | None = None
         self.judged_before: Judged | None = None
+        self.claim: IO | None = None         # held while this trial judges the disk its cut left
         # Before this trial's server state is set: the start may be built by a trial of its own.
         base = snapshot.disk if snapshot else start_disk(spec.method, spec.start, server)
         self.installed = installed_disk(spec, server) if from_installed and spec.confirm_stage else None
@@ -526,6 +530,13 @@ class _Trial:
         return args + ["-fw_cfg", f"name=opt/brownout/{agent},file={spec_file}"]
 
     def run(self) -> TrialResult:
+        try:
+            return self._run()
+        finally:
+            if self.claim is not None:
+                self.claim.close()
+
+    def _run(self) -> TrialResult:
         spec = self.spec
         restore = self.from_snapshot.state if self.from_snapshot else None
         with PowerSwitch(self.device.config, self.run_dir / "boots") as power:
@@ -591,9 +602,35 @@ class _Trial:
             if target and outside is not None:
                 self.outside_target = (self._disk_key(outside, target[0]), outside, target[0])
                 self.judged_before = self.same_disk.store.get(self.outside_target[0])
+            if self.judged_before is None:
+                self.judged_before = self._claimed()
             return self.judged_before is not None
         finally:
             self._spent("same disk", began)
+
+    def _claimed(self) -> Judged | None:
+        """Claim the judging of the disk the cut left, by its widest name (but
+        for the target slot, where the method has one), waiting while another
+        trial holds that claim; then that trial's outcome if it kept one this
+        disk takes (the claim let go), else None (the claim kept until this
+        trial is done)."""
+        assert self.same_disk is not None and self.cut_disk is not None
+        store = self.same_disk.store
+        key = self.outside_target[0] if self.outside_target else self.cut_disk
+        self.claim, waited = store.claim_when_free(key, CLAIM_WAIT_S)
+        # Looked up again even without a wait: a trial may have kept its outcome and let go meanwhile.
+        found = store.get(self.cut_disk) or (store.get(key) if self.outside_target else None)
+        if found is not None and self.claim is not None:
+            self.claim.close()
+            self.claim = None
+        if waited >= CLAIM_POLL_S:
+            which = f"the same disk but for partition {self.outside_target[2]}" if self.outside_target \
+                else "the same disk"
+            self.notes.append(
+                f"waited {waited:.1f} s while trial {found.trial} judged {which}" if found is not None
+                else f"waited {waited:.1f} s while another trial judged {which}; its outcome did not carry "
+                     f"over to this disk, judged here" + ("" if self.claim else " (the wait timed out)"))
+        return found
 
     def _disk_key(self, fingerprint: str, without: str = "") -> str:
         spec = self.spec

@@ -24,17 +24,30 @@ again or found whole. A/B's pull and deploy cuts mostly leave such disks, so
 they are judged about once per state of the rest of the disk.
 RAUC's seldom do: its deploy cuts leave the data partition differing too,
 as the downloaded bundle is written back while it installs.
+
+Two workers can reach the same disk at once: the first to look it up and
+find nothing claims it (a lock held while it judges, released when it is
+done or its process dies), and a later one waits for that outcome instead
+of booting the same disk and re-running the same update beside it. What it
+then takes, or judges itself when none was kept, is what it would have
+found had it come later.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ..checks.fingerprint import disk_fingerprint
 from ..files import replace_file
 
-__all__ = ["Judged", "SameDisk", "SameDiskStore", "disk_fingerprint"]
+__all__ = ["CLAIM_POLL_S", "Judged", "SameDisk", "SameDiskStore", "disk_fingerprint"]
+
+# How often a trial waiting for another's outcome on the same disk looks again.
+CLAIM_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,28 @@ class SameDiskStore:
     def put(self, key: str, judged: Judged) -> None:
         replace_file(self._path(key), json.dumps({"trial": judged.trial, "fingerprint": judged.fingerprint,
                                                  "result": judged.result, "without": judged.without}))
+
+    def claim(self, key: str) -> IO | None:
+        """The claim on judging disk `key`, held until the returned file is
+        closed (or its process dies); None while another trial holds it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = open(self.directory / f".{key}.judging", "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            return None
+        return lock
+
+    def claim_when_free(self, key: str, timeout: float) -> tuple[IO | None, float]:
+        """The claim on `key`, waiting up to `timeout` seconds while another
+        trial holds it; and how long it waited. None after the timeout."""
+        began = time.monotonic()
+        while True:
+            lock = self.claim(key)
+            if lock is not None or time.monotonic() - began >= timeout:
+                return lock, time.monotonic() - began
+            time.sleep(CLAIM_POLL_S)
 
 
 @dataclass(frozen=True)

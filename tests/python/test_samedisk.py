@@ -1,17 +1,22 @@
 """The disk fingerprint that lets a trial take the outcome of a byte-identical
 disk, on qcow2 chains made with qemu-img and written with qemu-io; the pinned
-guest clock that makes a campaign's boots write the same bytes."""
+guest clock that makes a campaign's boots write the same bytes; the claim that
+makes a trial wait for another judging the same disk."""
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from harness import HarnessError
 from harness.checks.device import GUEST_CLOCK_ENV, guest_clock
-from harness.trial.samedisk import Judged, SameDiskStore, disk_fingerprint
+from harness.trial.run import _Trial
+from harness.trial.samedisk import Judged, SameDisk, SameDiskStore, disk_fingerprint
 
 MIB = 1 << 20
 
@@ -102,6 +107,92 @@ def test_the_store_keeps_an_outcome_whole(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "disks").iterdir()] == ["k.json"]
     (tmp_path / "disks" / "k.json").write_text("{\"trial\": ")
     assert store.get("k") is None
+
+
+def test_a_disk_is_claimed_by_one_trial_at_a_time(tmp_path: Path) -> None:
+    store = SameDiskStore(tmp_path / "disks")
+    first = store.claim("k")
+    assert first is not None
+    assert store.claim("k") is None
+    other = store.claim("other")
+    assert other is not None
+    first.close()
+    again = store.claim("k")
+    assert again is not None
+    again.close()
+    other.close()
+
+
+def test_a_claim_goes_with_the_process_that_held_it(tmp_path: Path) -> None:
+    """A worker killed while judging leaves no claim behind for the others to wait on."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from harness.trial.samedisk import SameDiskStore; "
+        f"claim = SameDiskStore(Path({str(tmp_path / 'disks')!r})).claim('k'); "
+        "print(claim is not None, flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        store = SameDiskStore(tmp_path / "disks")
+        assert store.claim("k") is None
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    claim = store.claim("k")
+    assert claim is not None
+    claim.close()
+
+
+def test_a_trial_waits_for_the_claim_until_it_is_let_go_or_the_wait_runs_out(tmp_path: Path) -> None:
+    store = SameDiskStore(tmp_path / "disks")
+    held = store.claim("k")
+    assert held is not None
+    threading.Timer(0.3, held.close).start()
+    claim, waited = store.claim_when_free("k", timeout=30)
+    assert claim is not None and 0.3 <= waited < 30
+    never, waited = store.claim_when_free("k", timeout=0.2)
+    assert never is None and waited >= 0.2
+    claim.close()
+
+
+def _claiming_trial(store: SameDiskStore, outside: bool) -> SimpleNamespace:
+    """What _Trial._claimed reads and sets: the disk's key, and but for slot B's."""
+    return SimpleNamespace(same_disk=SameDisk(store, "ab-pull-cut073-after"), cut_disk="own",
+                           outside_target=("but-b", "f" * 64, "B") if outside else None, claim=None, notes=[])
+
+
+def test_a_trial_reaching_a_disk_being_judged_takes_that_outcome_once_it_is_kept(tmp_path: Path) -> None:
+    store = SameDiskStore(tmp_path / "disks")
+    judged = Judged("ab-pull-cut016-before", "f" * 64, {"final": "v1"}, without="B")
+    held = store.claim("but-b")
+    assert held is not None
+
+    def keep_then_let_go() -> None:
+        store.put("but-b", judged)
+        held.close()
+    threading.Timer(0.3, keep_then_let_go).start()
+    trial = _claiming_trial(store, outside=True)
+    assert _Trial._claimed(trial) == judged      # type: ignore[arg-type]
+    assert trial.claim is None
+    assert trial.notes and trial.notes[0].startswith("waited ") and "ab-pull-cut016-before" in trial.notes[0]
+    assert "partition B" in trial.notes[0]
+
+
+def test_a_trial_judges_a_disk_itself_when_the_trial_it_waited_for_kept_nothing_it_takes(tmp_path: Path) -> None:
+    store = SameDiskStore(tmp_path / "disks")
+    held = store.claim("but-b")
+    assert held is not None
+    threading.Timer(0.3, held.close).start()
+    trial = _claiming_trial(store, outside=True)
+    assert _Trial._claimed(trial) is None        # type: ignore[arg-type]
+    # It holds the claim now: a third trial on the same disk waits for it.
+    assert trial.claim is not None and store.claim("but-b") is None
+    assert "judged here" in trial.notes[0]
+    trial.claim.close()
+    # Nothing held: claimed at once, no wait noted.
+    alone = _claiming_trial(store, outside=False)
+    assert _Trial._claimed(alone) is None        # type: ignore[arg-type]
+    assert alone.claim is not None and alone.notes == []
+    alone.claim.close()
 
 
 def test_the_guest_clock_is_pinned_only_when_set_and_well_formed(monkeypatch: pytest.MonkeyPatch) -> None:

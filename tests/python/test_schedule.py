@@ -108,6 +108,17 @@ def test_a_trial_whose_snapshot_another_worker_takes_is_passed_over_while_anothe
     assert schedule.next_position([3, 5], groups, {"pull", "held"}, {"pull"}) == 0
 
 
+def test_when_every_trial_would_wait_a_worker_takes_one_of_a_snapshot_it_takes_itself() -> None:
+    groups = ["pull", "held", "pull", "held", "held"]
+    # Both snapshots are being taken, neither finished: the held one by the worker asking.
+    assert schedule.next_position([2, 3, 4], groups, {"pull", "held"}, set(), frozenset({"held"})) == 1
+    assert schedule.next_position([2, 3, 4], groups, {"pull", "held"}, set(), frozenset({"pull"})) == 0
+    # Neither is its own: the first, as planned.
+    assert schedule.next_position([2, 3, 4], groups, {"pull", "held"}, set(), frozenset()) == 0
+    # One that need not wait still goes first.
+    assert schedule.next_position([2, 3, 4], groups, {"pull", "held"}, {"pull"}, frozenset({"held"})) == 0
+
+
 def test_a_campaigns_tests_are_grouped_by_the_snapshot_their_trials_start_from(tmp_path: Path) -> None:
     cuts = [PlannedCut("ab-deploy-cut5-before", "ab", "v2", "deploy", 5, "before", rank=1, snapshot=True,
                        hold_phase="deploy", hold_at=1),
