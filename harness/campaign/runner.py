@@ -365,7 +365,7 @@ def dispatch_order(planned: list[PlannedCut]) -> list[PlannedCut]:
     the order they hold in their update, so a later one is asked for once an
     earlier one is under way, and is taken from it when it is there
     (trial/snapshots.py); with more than one worker, the first after the
-    pull's is taken beside it, from a cold boot, rather than wait for it.
+    pull's is asked for beside it, and taken from it once it is there.
     The confirmation's (on the installed disk, taken from no other) comes
     last: its trials are short, and fill the workers' time while the later
     snapshots are taken."""

@@ -25,6 +25,7 @@ snapshots go once they hold more than KEPT_BYTES."""
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
@@ -44,7 +45,7 @@ from ..machine.console import Marker
 from ..machine.qemu import qemu_version
 from ..machine.snapshot import Snapshot, ram_file
 from ..server import UpdateServer
-from ..methods.base import CONFIRM
+from ..methods.base import CONFIRM, PULL
 from .run import TrialSpec, take_snapshot
 from .start import installed_disk
 
@@ -113,7 +114,11 @@ class SnapshotStore:
         """Taken now: from the latest snapshot of the same update this store
         holds already, held earlier in it, when there is one (the boots and the
         work up to there are not run again); from a cold boot when there is
-        none, or when going on from it failed."""
+        none, or when going on from it failed. While another worker takes the
+        update's pull snapshot (held where the update starts, so before any
+        other), it is waited for: going on from it costs less than a boot."""
+        if phase not in (PULL, CONFIRM):
+            self._await(f"{plain.method}-{plain.payload}-{plain.client}-{PULL}-0")
         parent = self._parent(plain, phase, at, before)
         if parent is not None:
             try:
@@ -123,6 +128,17 @@ class SnapshotStore:
                             "cold boot", plain.method, phase, parent.phase, str(e).splitlines()[0])
                 shutil.rmtree(where, ignore_errors=True)
         return take_snapshot(plain, phase, where, self.server, at)
+
+    def _await(self, key: str) -> None:
+        """Wait while another worker takes snapshot `key` (holds its lock, in get)."""
+        if (self.directory / key / DESCRIPTION).exists():
+            return
+        with open(self.directory / f".{key}.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("snapshot %s: being taken by another worker; waiting to go on from it", key)
+                fcntl.flock(lock, fcntl.LOCK_EX)
 
     def _parent(self, plain: TrialSpec, phase: str, at: int, before: int) -> Snapshot | None:
         """The snapshot of `plain`'s update held latest before `phase` (point

@@ -108,6 +108,23 @@ def test_a_later_snapshot_goes_on_from_the_latest_one_held_before_it(
     assert parents == [None, None, "deploy-4", "deploy-9", "deploy-4", None, None]
 
 
+def test_a_later_snapshot_asked_for_while_the_pulls_is_taken_waits_to_go_on_from_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: Taken = []
+    parents: list[str | None] = []
+    monkeypatch.setattr(snapshots, "take_snapshot", fake_take(taken, seconds=0.5, parents=parents))
+    pull = threading.Thread(target=lambda: SnapshotStore(tmp_path).get(TrialSpec("ab", "v2"), "pull"))
+    pull.start()
+    while not taken:                 # the pull's is under way
+        time.sleep(0.01)
+    SnapshotStore(tmp_path).get(TrialSpec("ab", "v2"), "deploy", 4)
+    pull.join(timeout=30)
+    assert [t[1:] for t in taken] == [("pull", 0), ("deploy", 4)] and parents == [None, "pull-0"]
+    # No pull snapshot under way: nothing to wait for.
+    SnapshotStore(tmp_path).get(TrialSpec("ab", "v2-bad"), "deploy", 4)
+    assert parents[-1] is None
+
+
 def test_the_points_before_a_hold_say_which_snapshots_come_before_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """RAUC's env writes come before its slot copy: a bootloader point the
