@@ -100,6 +100,13 @@ def restored_memory(state: Path, memory_mib: int) -> list[str]:
     return ["-incoming", "defer"] + _memory(ram_file(state), memory_mib, shared=False)
 
 
+def continued_memory(state: Path, memory_mib: int) -> list[str]:
+    """QEMU options for a machine restored, let go on and saved again in
+    `state`: its memory file, a copy of the restored machine's, mapped
+    shared, so saving it writes nothing more."""
+    return ["-incoming", "defer"] + held_memory(state, memory_mib)
+
+
 def _memory(path: Path, memory_mib: int, shared: bool) -> list[str]:
     return ["-object", f"memory-backend-file,id=ram,size={memory_mib}M,mem-path={option_value(path)},"
                        f"share={'on' if shared else 'off'}", "-machine", "memory-backend=ram"]

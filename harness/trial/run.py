@@ -45,7 +45,8 @@ from .runlogs import console_tail
 from .samedisk import CLAIM_POLL_S, Judged, SameDisk, disk_fingerprint
 from .start import RUNNING, adopt_installed, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
-from ..machine.snapshot import Snapshot, held_memory, hold_spec, ram_file, restored_memory, save, write_spec_file
+from ..machine.snapshot import (Snapshot, continued_memory, held_memory, hold_spec, ram_file, restored_memory,
+                                save, write_spec_file)
 from ..machine.snapshot import restore as restore_snapshot
 from ..methods.base import CONFIRM
 from .verdict import (BootRecord, anomalies, boot_record, commit_undone, error_fields, refusal_evidence,
@@ -839,8 +840,7 @@ class _Trial:
         shutil.copyfile(parent.disk, self.device.disk)
         copy_sparse(ram_file(parent.state), ram_file(state))
         with PowerSwitch(config, self.run_dir / "boots") as power:
-            config.extra_args = base + self._request("cut") + ["-incoming", "defer"] + \
-                held_memory(state, config.memory_mib)
+            config.extra_args = base + self._request("cut") + continued_memory(state, config.memory_mib)
             machine = power.on()
             try:
                 restored = restore_snapshot(machine, parent.state)

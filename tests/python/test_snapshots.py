@@ -20,7 +20,7 @@ from harness.campaign.journal import Journal
 from harness.campaign.runner import PlannedCut
 from harness.checks.device import GUEST_CLOCK_ENV
 from harness.machine.console import Marker
-from harness.machine.snapshot import Snapshot, held_memory, ram_file, restore, restored_memory
+from harness.machine.snapshot import Snapshot, continued_memory, held_memory, ram_file, restore, restored_memory
 from harness.trial import snapshots
 from harness.server import UpdateServer
 from harness.trial.run import TrialSpec, run_trial
@@ -504,6 +504,9 @@ def test_a_snapshot_is_memory_in_a_file_and_the_devices_in_the_migration(tmp_pat
     assert held[1] == f"memory-backend-file,id=ram,size=512M,mem-path={tmp_path}/deploy.ram,share=on"
     # Privately: a restored machine's writes are its own, the file serves the next trial unchanged.
     assert restored[:2] == ["-incoming", "defer"] and restored[3].endswith("share=off")
+    # A snapshot taken from another restores a copy of its memory file and saves it in place: shared.
+    continued = continued_memory(state, 512)
+    assert continued[:2] == ["-incoming", "defer"] and continued[2:] == held
 
 
 def test_a_snapshot_without_its_memory_is_not_restored(tmp_path: Path) -> None:
