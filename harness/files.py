@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 
 @contextlib.contextmanager
@@ -37,6 +37,20 @@ def locked(directory: Path, name: str) -> Iterator[None]:
     with open(directory / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def try_lock(directory: Path, name: str) -> IO | None:
+    """The exclusive lock `name` of `directory` (the one `locked` takes), held
+    until the returned file is closed or its process dies; None, at once,
+    while another holder has it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = open(directory / f".{name}.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
 
 
 def replace_file(path: Path, data: str | bytes) -> None:

@@ -34,7 +34,6 @@ found had it come later.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import time
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from ..checks.fingerprint import disk_fingerprint
-from ..files import replace_file
+from ..files import replace_file, try_lock
 
 __all__ = ["CLAIM_POLL_S", "Judged", "SameDisk", "SameDiskStore", "disk_fingerprint"]
 
@@ -84,14 +83,7 @@ class SameDiskStore:
     def claim(self, key: str) -> IO | None:
         """The claim on judging disk `key`, held until the returned file is
         closed (or its process dies); None while another trial holds it."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        lock = open(self.directory / f".{key}.judging", "a")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            return None
-        return lock
+        return try_lock(self.directory, f"{key}.judging")
 
     def claim_when_free(self, key: str, timeout: float) -> tuple[IO | None, float]:
         """The claim on `key`, waiting up to `timeout` seconds while another

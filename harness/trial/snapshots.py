@@ -25,7 +25,6 @@ snapshots go once they hold more than KEPT_BYTES."""
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import functools
 import hashlib
 import json
@@ -39,7 +38,7 @@ from pathlib import Path
 
 from .. import HarnessError, images, methods
 from ..checks.device import guest_clock, pristine_disk, set_backing
-from ..files import locked, replace_file
+from ..files import locked, replace_file, try_lock
 from ..images import CACHE, REPO
 from ..machine.console import Marker
 from ..machine.qemu import qemu_version
@@ -133,12 +132,13 @@ class SnapshotStore:
         """Wait while another worker takes snapshot `key` (holds its lock, in get)."""
         if (self.directory / key / DESCRIPTION).exists():
             return
-        with open(self.directory / f".{key}.lock", "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.info("snapshot %s: being taken by another worker; waiting to go on from it", key)
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        free = try_lock(self.directory, key)
+        if free is not None:
+            free.close()
+            return
+        log.info("snapshot %s: being taken by another worker; waiting to go on from it", key)
+        with locked(self.directory, key):
+            pass
 
     def _parent(self, plain: TrialSpec, phase: str, at: int, before: int) -> Snapshot | None:
         """The snapshot of `plain`'s update held latest before `phase` (point

@@ -1,7 +1,8 @@
-"""Files replaced whole, by many writers at once."""
+"""Files replaced whole, by many writers at once; the locks beside them."""
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from harness.files import replace_copy, replace_file
+from harness.files import locked, replace_copy, replace_file, try_lock
 
 
 def test_threads_of_one_process_replace_one_file_at_once(tmp_path):
@@ -32,3 +33,14 @@ def test_a_failed_copy_leaves_the_old_file_and_no_temporary(tmp_path):
         raise AssertionError("a copy of a missing file succeeded")
     assert target.read_text() == "older"
     assert [p.name for p in tmp_path.iterdir()] == ["record.jsonl"]
+
+
+def test_try_lock_takes_the_lock_locked_takes_or_gives_way_at_once(tmp_path: Path) -> None:
+    held = try_lock(tmp_path, "k")
+    assert held is not None and try_lock(tmp_path, "k") is None
+    held.close()
+    with locked(tmp_path, "k"):
+        assert try_lock(tmp_path, "k") is None
+    free = try_lock(tmp_path, "k")
+    assert free is not None
+    free.close()
