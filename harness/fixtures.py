@@ -23,6 +23,7 @@ from .machine.qemu import interrupt_on_term
 from .server import UpdateServer
 from .machine.snapshot import Snapshot
 from .campaign.runner import snapshot_store
+from .trial import cutspec
 from .trial.run import TrialResult, TrialSpec, run_trial
 from .trial.snapshots import KEPT, SnapshotStore
 
@@ -86,11 +87,17 @@ def update_server() -> Iterator[UpdateServer]:
 def snapshots(update_server: UpdateServer, tmp_path_factory: pytest.TempPathFactory,
               pytestconfig: pytest.Config) -> Callable[[TrialSpec, str, int, int], Snapshot]:
     """Snapshots, one per update, phase and point held at (0: where the phase
-    starts), taken on first use or copied from those kept (trial/snapshots.py):
-    a campaign's are shared by all its workers (the store beside its journal),
-    others are this worker's."""
+    starts), taken on first use or copied from those kept (trial/snapshots.py),
+    shared by all the session's workers: a campaign's beside its journal, a
+    test run's beside the workers' own temporary directories."""
     journal = pytestconfig.getoption("brownout_journal", None)
-    directory = snapshot_store(journal) if journal else tmp_path_factory.mktemp("snapshots")
+    if journal:
+        directory = snapshot_store(journal)
+    else:
+        base = tmp_path_factory.getbasetemp()
+        # An xdist worker's base is its own directory under the session's.
+        directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "snapshots"
+        directory.mkdir(exist_ok=True)
     fresh = bool(pytestconfig.getoption("brownout_fresh_snapshots", False))
     return SnapshotStore(directory, update_server, kept=KEPT, fresh=fresh).get
 
@@ -107,17 +114,28 @@ _REPORTS = pytest.StashKey[dict]()
 
 
 @pytest.fixture
-def trial(update_server: UpdateServer, tmp_path: Path,
-          request: pytest.FixtureRequest) -> Iterator[Callable[..., TrialResult]]:
+def trial(update_server: UpdateServer, tmp_path: Path, request: pytest.FixtureRequest,
+          snapshots: Callable[[TrialSpec, str, int, int], Snapshot]) -> Iterator[Callable[..., TrialResult]]:
     """Run a trial on a fresh device; its result is printed in the session summary.
-    A passed test's device disks are removed (a slot write is 300-400 MB each);
-    its console logs stay, and a failed test keeps everything."""
+    With `held`, a cut trial starts as a campaign's does: from the session's
+    snapshot of its update held where the cut's phase starts (taken once for
+    all the tests that ask for it), not from a cold boot and the update up to
+    there. A passed test's device disks are removed (a slot write is 300-400 MB
+    each); its console logs stay, and a failed test keeps everything."""
     count = 0
 
-    def run(from_installed: bool = False, hold_rerun: bool = True, **spec: object) -> TrialResult:
+    def run(from_installed: bool = False, hold_rerun: bool = True, held: bool = False,
+            **spec: object) -> TrialResult:
         nonlocal count
         count += 1
-        result = run_trial(TrialSpec(**spec), tmp_path / f"trial-{count}", update_server,  # type: ignore[arg-type]
+        wanted = TrialSpec(**spec)  # type: ignore[arg-type]
+        phase = cutspec.parse(wanted.cut).get("phase") if held and wanted.cut else None
+        if held and not (phase and wanted.start == "v1" and wanted.fault is None and not (
+                wanted.corrupt_env or wanted.state or wanted.lazy_writeback)):
+            raise HarnessError(f"a held trial is a plain update from v1 with a cut in a named phase, "
+                               f"not {wanted}")
+        snapshot = snapshots(wanted, phase, 0, -1) if phase else None
+        result = run_trial(wanted, tmp_path / f"trial-{count}", update_server, snapshot=snapshot,
                            from_installed=from_installed, hold_rerun=hold_rerun)
         # user_properties travel from xdist workers to the controller.
         request.node.user_properties.append(("brownout-trial", result.summary()))

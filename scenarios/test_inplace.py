@@ -1,6 +1,8 @@
 """In-place update scenarios on real QEMU devices, no power cut: apt and dpkg upgrade
 the running root from the signed repository the harness serves, then the
-application restarts. No reboot, and no rollback: v2-bad stays."""
+application restarts. No reboot, and no rollback: v2-bad stays. The cuts
+inside dpkg start as a campaign's do, from one snapshot held where the deploy
+phase starts."""
 from __future__ import annotations
 
 import pytest
@@ -61,7 +63,7 @@ def test_a_cut_inside_dpkg_leaves_a_mixed_root_that_a_rerun_repairs(trial) -> No
     # Power fails just before dpkg renames the new application into place:
     # bc is unpacked but not configured, brownout-app is half-installed
     # (reinstreq), the files are of both versions. v1's binary still runs.
-    result = trial(method="inplace", payload="v2",
+    result = trial(method="inplace", payload="v2", held=True,
                    cut="phase=deploy,syscall=renameat,path=/usr/bin/brownout-app.dpkg-new,n=1,edge=before")
     assert result.cut is not None and result.cut["phase"] == "deploy"
     assert result.final == "mixed" and "atomic" not in result.verdicts
@@ -77,7 +79,7 @@ def test_a_package_dpkg_refuses_to_configure_is_reinstalled_by_the_rerun(trial) 
     # Power fails once bc's files are in place, before dpkg marks it unpacked:
     # bc stays flagged reinst-required, which `dpkg --configure -a` refuses to
     # touch. The client goes on and apt unpacks bc again from the repository.
-    result = trial(method="inplace", payload="v2",
+    result = trial(method="inplace", payload="v2", held=True,
                    cut="phase=deploy,syscall=unlinkat,path=/usr/share/doc/bc/AUTHORS.dpkg-tmp,n=1,edge=before")
     assert result.cut is not None and result.cut["phase"] == "deploy"
     assert result.final == "mixed" and "atomic" not in result.verdicts
@@ -94,7 +96,7 @@ def test_a_cut_before_dpkg_removes_its_folded_journal_is_repaired_by_the_rerun(t
     # removed: every package is settled and dpkg --audit finds nothing, yet
     # the journal is on disk. The client's start folds it in again
     # (dpkg --configure -a) and the device ends exactly on v2.
-    result = trial(method="inplace", payload="v2",
+    result = trial(method="inplace", payload="v2", held=True,
                    cut="phase=deploy,syscall=unlinkat,path=/var/lib/dpkg/updates/0000,n=2,edge=before")
     assert result.cut is not None and result.cut["phase"] == "deploy"
     assert result.dpkg == {"unsettled": [], "brownout-app": "2", "bc": "installed"}, result.summary()
