@@ -79,7 +79,8 @@ def test_a_cut_from_a_snapshot_held_in_recovery_is_the_cold_trial(update_server,
     trial at that point does, boot for boot after the hand-over, and counts the
     hand-over's reboot and the downtime since the root's last heartbeat."""
     snapshot = take_snapshot(TrialSpec("asymmetric", "v2"), "pull", tmp_path / "snapshot", update_server)
-    assert snapshot.boot == 2 and [m.get("slot") for m in snapshot.init] == ["recovery"], snapshot
+    inits = [m.get("slot") for m in snapshot.boot_markers if m.event == "init"]
+    assert snapshot.boot == 2 and inits == ["recovery"], snapshot
     assert snapshot.down_s is not None and snapshot.down_s > 0
     spec = TrialSpec("asymmetric", "v2", cut=f"n={snapshot.points + 30},edge=after")
     held = run_trial(spec, tmp_path / "held", update_server, snapshot=snapshot)

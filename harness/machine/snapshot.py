@@ -64,6 +64,12 @@ def hold_spec(phase: str, phases: tuple[str, ...], at: int = 0) -> str:
     return f"hold={phase},at={at}" if at else f"hold={phase}"
 
 
+# What a boot says of what it runs: the slot U-Boot loaded, the version and
+# slot (or deployment) init found. A boot that goes on from a held one, or
+# from a snapshot, printed none of them itself.
+BOOT_MARKERS = ("uboot-boot", "init")
+
+
 @dataclass(frozen=True)
 class Snapshot:
     phase: str
@@ -75,8 +81,9 @@ class Snapshot:
     elapsed_s: float             # from the update's first phase marker to the hold
     at: int = 0                  # held at this point of the phase (0: where it starts)
     boot: int = 1                # the update's boot that holds: 2 for asymmetric's recovery; 1 in the confirmation
-    # The held boot's init markers, printed before the hold: a restored boot's record starts with them.
-    init: tuple[Marker, ...] = ()
+    # What the held boot said of what it runs (BOOT_MARKERS), before the hold:
+    # a restored boot's record starts with them.
+    boot_markers: tuple[Marker, ...] = ()
     # How long no heartbeat had come when the update was held (its device down, in
     # recovery); None when the application still ran.
     down_s: float | None = None

@@ -3,7 +3,7 @@ flips the slot; U-Boot's boot counter falls back to the old one."""
 from __future__ import annotations
 
 from ..images import LEAN_ROOTS, Step, disk_step, method_step
-from .base import Method, RootLocation
+from .base import Method, RootLocation, TargetSlot
 
 # Test fixtures whose device keeps its boot state another way (tests/fixtures/<name>/).
 FIXTURE_DISKS = ("single-env", "boot-text")
@@ -30,5 +30,5 @@ METHOD = Method("ab",
                          "unsynced": "fixtures/brownout-ab-unsynced",
                          "single-env": "fixtures/brownout-ab-single-env",
                          "boot-text": "fixtures/brownout-ab-boottext"},
-                client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS}, target_slot=("rootB", "B"),
-                roots=LEAN_ROOTS)
+                client_disks={f: f"disk-ab-{f}" for f in FIXTURE_DISKS},
+                target_slot=TargetSlot("rootB", "B", "BOOT_ORDER=B"), roots=LEAN_ROOTS)

@@ -72,6 +72,21 @@ class Judge:
 
 
 @dataclass(frozen=True)
+class TargetSlot:
+    """The slot an update from v1 writes while the device boots another: no boot
+    reads it until an env write names it (`named_by`, as the env's bytes spell
+    it), and the update rewrites whole what a boot reads of it before any boot
+    runs it. Crash states, and disks a cut left, that differ only there are
+    judged once."""
+    partition: str                   # its partition, e.g. "rootB"
+    name: str                        # its name in the `booted` marker's slot field, e.g. "B"
+    named_by: str                    # e.g. "BOOT_ORDER=B": the env that names it first
+    # The marker whose slot field says which slot a boot ran: init's, or
+    # U-Boot's where init names something else (OSTree: a deployment).
+    booted: str = "init"
+
+
+@dataclass(frozen=True)
 class Method:
     name: str
     # The image steps of its own (images/methods/<name>/): its disk, its
@@ -93,11 +108,7 @@ class Method:
     # the boot state): client -> the image step that makes that disk, named
     # disk_image in its output, with the same layout.
     client_disks: dict[str, str] = field(default_factory=dict)
-    # The slot partition the update writes while the device boots the other
-    # one, and its boot name in the env's BOOT_ORDER, e.g. ("rootB", "B"):
-    # until an env names it first, no boot reads it (crash states that differ
-    # only there are judged once).
-    target_slot: tuple[str, str] | None = None
+    target_slot: TargetSlot | None = None
     payload_steps: tuple[str, ...] = ()   # what the update server serves under /<name>/: the first one's <name>/
     # Boots that get the rig's request (update URL, agent, cut): the update's
     # boot, and for asymmetric also recovery's, where the install and its cuts happen.

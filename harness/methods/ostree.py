@@ -8,7 +8,7 @@ from typing import Iterable
 
 from ..images import disk_step, method_step
 from ..machine.console import Marker
-from .base import Judge, Method, RootLocation
+from .base import Judge, Method, RootLocation, TargetSlot
 
 OS_NAME = "brownout"
 _DEPLOYMENT = re.compile(r"[0-9a-f]{64}\.[0-9]+")
@@ -43,4 +43,11 @@ METHOD = Method("ostree",
                 payload_steps=("ostree",), digests_step="disk-ostree", request_path="{payload}",
                 judge=Judge(measures=repo_usage),
                 # A deployment is ~6000 hard links, each a cut point listed on the console.
-                record_timeout=1200.0)
+                record_timeout=1200.0,
+                # The spare boot slot: U-Boot reads only the slot OSTREE_BOOT names (or,
+                # with the default's tries spent, the other one, which an update from v1
+                # leaves untouched), the client finds the booted deployment in slot A
+                # before it looks at B, and writes B whole (header cleared first,
+                # rewritten last) before the env names it. init names a deployment:
+                # U-Boot's marker names the slot.
+                target_slot=TargetSlot("bootB", "B", "OSTREE_BOOT=B", booted="uboot-boot"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..images import LEAN_ROOTS, disk_step, method_step
 from .ab import root_of
-from .base import Method
+from .base import Method, TargetSlot
 
 METHOD = Method("rauc",
                 (method_step("rauc", "bundles-rauc", "bundles.sh", deps=("payloads-ab", "keys")),
@@ -22,4 +22,4 @@ METHOD = Method("rauc",
                              "deploy path=/data",      # the fsync of the directory after the status file's rename
                              "bootloader path=/dev/vda2"),
                 # RAUC copies a slot in 8 KiB writes: over 13000 cut points, each listed on the console.
-                record_timeout=1800.0, target_slot=("rootB", "B"), roots=LEAN_ROOTS)
+                record_timeout=1800.0, target_slot=TargetSlot("rootB", "B", "BOOT_ORDER=B"), roots=LEAN_ROOTS)

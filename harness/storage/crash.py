@@ -167,12 +167,12 @@ def equivalence_keys(life: Life, states: list[CrashState],
     method = get_method(life.method)
     if method.target_slot is None:
         return {s: f"disk:{disk[s]}" for s in states}
-    partition, bootname = method.target_slot
+    target = method.target_slot
     layout = layout or {p.name: p for p in partitions(life.method)}
-    env, slot = (_sectors(layout[name]) for name in ("env", partition))
+    env, slot = (_sectors(layout[name]) for name in ("env", target.partition))
     env_only = fingerprints(life.entries, states, life.log, ignored=((0, env[0]), (env[1], 1 << 62)))
     not_slot = fingerprints(life.entries, states, life.log, ignored=(slot,))
-    naming = _first_env_naming(life, bootname)
+    naming = _first_env_naming(life, target.named_by)
     blind_envs = {env_only[s] for s in states if s.kind == "prefix" and s.upto <= naming}
     return {s: f"slot-blind:{not_slot[s]}" if env_only[s] in blind_envs else f"disk:{disk[s]}"
             for s in states}
@@ -182,9 +182,9 @@ def _sectors(partition: Partition) -> tuple[int, int]:
     return partition.offset // SECTOR, (partition.offset + partition.size) // SECTOR
 
 
-def _first_env_naming(life: Life, bootname: str) -> int:
-    """The first env write whose BOOT_ORDER names `bootname` first (the life's length if none)."""
-    wanted = f"BOOT_ORDER={bootname}".encode()
+def _first_env_naming(life: Life, named_by: str) -> int:
+    """The first env write that holds `named_by` (the life's length if none)."""
+    wanted = named_by.encode()
     with LogReader(life.log) as reader:
         for placed, entry in zip(life.placed, life.entries):
             if placed.partition == "env" and entry.is_write and wanted in reader.read(entry):

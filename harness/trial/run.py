@@ -45,8 +45,8 @@ from .runlogs import console_tail
 from .samedisk import CLAIM_POLL_S, Judged, SameDisk, disk_fingerprint
 from .start import RUNNING, adopt_installed, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
-from ..machine.snapshot import (Snapshot, continued_memory, held_memory, hold_spec, ram_file, restored_memory,
-                                save, write_spec_file)
+from ..machine.snapshot import (BOOT_MARKERS, Snapshot, continued_memory, held_memory, hold_spec, ram_file,
+                                restored_memory, save, write_spec_file)
 from ..machine.snapshot import restore as restore_snapshot
 from ..methods.base import CONFIRM
 from .verdict import (BootRecord, anomalies, boot_record, commit_undone, error_fields, refusal_evidence,
@@ -312,19 +312,20 @@ class _Boot:
     ended: float = 0.0           # host time.monotonic() at power-off
     held: bool = False           # settled and held before the re-run, the machine stopped
     resumes: _Boot | None = None  # the held boot whose machine this one goes on in
-    # Init markers printed before this boot's first console line: the held
-    # boot's it goes on from, or those of the snapshot its machine restores.
+    # Its BOOT_MARKERS printed before its first console line: by the held boot
+    # it goes on from, or by the boot of the snapshot its machine restores.
     before: tuple[Marker, ...] = ()
     first_line: int = 0          # its first line on its machine's console
     end_line: int | None = None  # the first line that is no longer its own (a held boot gone on)
     restored: float | None = None  # host time.monotonic() when its machine went on from a snapshot
 
     def markers(self, event: str | None = None) -> list[Marker]:
-        """What this boot printed, from its init even when it goes on from an earlier one."""
+        """What this boot printed, from U-Boot's choice and its init even when
+        it goes on from an earlier one."""
         own = self.machine.console.markers(event, self.first_line, self.end_line)
-        if event not in (None, "init"):
+        if event is not None and event not in BOOT_MARKERS:
             return own
-        return list(self.before) + own
+        return [m for m in self.before if event in (None, m.event)] + own
 
     @property
     def record(self) -> BootRecord:
@@ -643,7 +644,7 @@ class _Trial:
         """The method's target slot: its partition's name, offset and size."""
         if self.method.target_slot is None:
             return None
-        name = self.method.target_slot[0]
+        name = self.method.target_slot.partition
         part = next(p for p in partitions(self.spec.method) if p.name == name)
         return name, (part.offset, part.size)
 
@@ -652,14 +653,14 @@ class _Trial:
         after the target slot is written whole, or found whole against the signed
         payload), every boot ran another slot: the slot's bytes at the cut decided
         nothing this trial saw but whether the re-run pulled the payload again."""
-        assert self.method.target_slot is not None
-        bootname = self.method.target_slot[1]
+        target = self.method.target_slot
+        assert target is not None
         cut = next((i for i, b in enumerate(self.boots) if b.outcome and b.outcome.event == "cut"), None)
         if cut is None:
             return False
         for n, boot in enumerate(self.boots[cut:]):
-            inits = boot.markers("init")
-            if not inits or inits[-1].get("slot", bootname) == bootname:
+            ran = boot.markers(target.booted)
+            if not ran or ran[-1].get("slot", target.name) == target.name:
                 return False
             if n > 0 and any(m.get("reason") == "update" for m in boot.markers("reboot")):
                 return True
@@ -824,7 +825,7 @@ class _Trial:
                  f"point {at}" if at else "start", boot, marker.get("points"), state)
         return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
                         self.server.bytes_served, written, round(elapsed, 3), at=at, boot=boot,
-                        init=tuple(m for m in own if m.event == "init"),
+                        boot_markers=tuple(m for m in own if m.event in BOOT_MARKERS),
                         down_s=None if up or not beats else round(held.t - max(beats), 3))
 
     def snapshot_from(self, parent: Snapshot, phase: str, at: int = 0) -> Snapshot:
@@ -859,7 +860,7 @@ class _Trial:
         return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
                         parent.bytes_downloaded + self.server.bytes_served, parent.bytes_written + written,
                         round(parent.elapsed_s + held.t - restored, 3), at=at, boot=parent.boot,
-                        init=parent.init, down_s=down_s)
+                        boot_markers=parent.boot_markers, down_s=down_s)
 
     def _held(self, machine: Machine, phase: str, at: int) -> tuple[Line, Marker]:
         """The agent's hold at `phase` (point `at`): its console line and marker."""
@@ -986,7 +987,7 @@ class _Trial:
                               agent=agent and boot_no == agent_boot,
                               restore=restore if boot_no == 1 else None, holds=holds,
                               resumes=resumes if boot_no == 1 else None,
-                              before=snapshot.init if snapshot and boot_no == 1 else ())
+                              before=snapshot.boot_markers if snapshot and boot_no == 1 else ())
             boots.append(boot)
             if agent and boot_no == agent_boot and self._judged_before(boot):
                 break
@@ -1004,11 +1005,11 @@ class _Trial:
         """One power-on until its outcome, or with `resumes` the held boot's
         machine let go on for the re-run. With `holds`, a boot that settles is
         left stopped at its hold before the re-run (see `_rerun`). `before`:
-        the init markers a restored snapshot's boot printed before its hold."""
+        what a restored snapshot's boot said of what it runs before its hold."""
         began = time.monotonic()
         machine = resumes.machine if resumes else power.on()
         boot = _Boot(machine, len(self.boots) + 1, resumes=resumes,
-                     before=tuple(resumes.markers("init")) if resumes else before,
+                     before=tuple(m for m in resumes.markers() if m.event in BOOT_MARKERS) if resumes else before,
                      first_line=len(machine.console.lines), since=len(machine.console.lines))
         self.boots.append(boot)
         qmp = machine.qmp()

@@ -17,11 +17,12 @@ rewrites whole before any boot runs it, or takes as it is only once it reads
 back equal to the signed payload) is also named by its disk but for that slot,
 as the storage model's equivalent states are. A judged outcome is kept under
 that name only when the trial shows the slot's bytes decided nothing: from the
-cut to the re-run's own reboot, every boot ran the other slot. Two disks equal
+cut to the re-run's own reboot, every boot ran another slot. Two disks equal
 but for the slot then take the same boots and the same checks, and re-runs
-that end alike: the slot they boot into holds the signed payload, written
+that end alike: the slot they boot into holds what the update wrote, written
 again or found whole. A/B's pull and deploy cuts mostly leave such disks, so
-they are judged about once per state of the rest of the disk.
+they are judged about once per state of the rest of the disk, as are OSTree's
+cuts while it copies the new kernel into its spare boot slot.
 RAUC's seldom do: its deploy cuts leave the data partition differing too,
 as the downloaded bundle is written back while it installs.
 

@@ -328,11 +328,12 @@ def to_json(snapshot: Snapshot) -> dict:
             "points": snapshot.points, "bytes_downloaded": snapshot.bytes_downloaded,
             "bytes_written": snapshot.bytes_written, "elapsed_s": snapshot.elapsed_s, "at": snapshot.at,
             "boot": snapshot.boot, "down_s": snapshot.down_s,
-            "init": [{"event": m.event, "fields": dict(m.fields), "t": m.t, "raw": m.raw} for m in snapshot.init]}
+            "boot_markers": [{"event": m.event, "fields": dict(m.fields), "t": m.t, "raw": m.raw}
+                             for m in snapshot.boot_markers]}
 
 
 def from_json(data: dict) -> Snapshot:
     return Snapshot(data["phase"], Path(data["disk"]), Path(data["state"]), data["points"], data["bytes_downloaded"],
                     data["bytes_written"], data["elapsed_s"], at=data["at"], boot=data["boot"],
-                    init=tuple(Marker(m["event"], m["fields"], m["t"], m["raw"]) for m in data["init"]),
+                    boot_markers=tuple(Marker(m["event"], m["fields"], m["t"], m["raw"]) for m in data["boot_markers"]),
                     down_s=data["down_s"])

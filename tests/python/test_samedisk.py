@@ -13,9 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import HarnessError
+from harness import HarnessError, methods
 from harness.checks.device import GUEST_CLOCK_ENV, guest_clock
-from harness.trial.run import _Trial
+from harness.machine.console import Marker
+from harness.machine.snapshot import BOOT_MARKERS
+from harness.trial.run import _Boot, _Trial
 from harness.trial.samedisk import Judged, SameDisk, SameDiskStore, disk_fingerprint
 
 MIB = 1 << 20
@@ -203,3 +205,36 @@ def test_the_guest_clock_is_pinned_only_when_set_and_well_formed(monkeypatch: py
     monkeypatch.setenv(GUEST_CLOCK_ENV, "yesterday")
     with pytest.raises(HarnessError, match="BROWNOUT_GUEST_CLOCK=yesterday"):
         guest_clock()
+
+
+def _console(*markers: Marker) -> SimpleNamespace:
+    """A machine whose console printed `markers`, one a line."""
+    def printed(event: str | None = None, since: int = 0, until: int | None = None) -> list[Marker]:
+        return [m for m in markers[since:until] if event in (None, m.event)]
+    return SimpleNamespace(console=SimpleNamespace(markers=printed))
+
+
+def _ostree_boot(number: int, slot: str, outcome: str, *more: Marker, resumes: _Boot | None = None) -> _Boot:
+    said = () if resumes else (Marker("uboot-boot", {"entry": "1", "slot": slot}),
+                               Marker("init", {"version": "1", "slot": "f" * 64 + ".0"}))
+    boot = _Boot(_console(*said, *more), number, outcome=Marker(outcome), resumes=resumes,
+                 before=tuple(m for m in resumes.markers() if m.event in BOOT_MARKERS) if resumes else ())
+    return boot
+
+
+def test_a_boot_that_goes_on_from_a_held_one_says_the_slot_u_boot_loaded_for_it() -> None:
+    held = _ostree_boot(2, "A", "confirm")
+    rerun = _ostree_boot(3, "A", "reboot", Marker("reboot", {"reason": "update"}), resumes=held)
+    assert [m.get("slot") for m in rerun.markers("uboot-boot")] == ["A"]
+    assert [m.event for m in rerun.markers()] == ["uboot-boot", "init", "reboot"]
+    assert rerun.markers("reboot") == [Marker("reboot", {"reason": "update"})]
+
+
+@pytest.mark.parametrize("after_the_cut, unread", [("A", True), ("B", False)])
+def test_ostrees_spare_boot_slot_is_unread_while_u_boot_loads_the_other(after_the_cut: str, unread: bool) -> None:
+    """OSTree's init names a deployment, never the slot: U-Boot's marker does."""
+    cut = _ostree_boot(1, "A", "cut")
+    settled = _ostree_boot(2, after_the_cut, "confirm")
+    rerun = _ostree_boot(3, after_the_cut, "reboot", Marker("reboot", {"reason": "update"}), resumes=settled)
+    trial = SimpleNamespace(method=methods.get("ostree"), boots=[cut, settled, rerun])
+    assert _Trial._target_unread(trial) is unread     # type: ignore[arg-type]

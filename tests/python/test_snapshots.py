@@ -49,7 +49,7 @@ def fake_take(taken: Taken, seconds: float = 0.0, fail: bool = False,
         (run_dir / f"{phase}.ram").write_bytes(b"memory")
         points = {"pull": 0, "deploy": 40 + at, "bootloader": 10 + at}.get(phase, 41)
         return Snapshot(phase, run_dir / "disk.qcow2", run_dir / f"{phase}.state", points, 1000, 2000, 3.5, at=at,
-                        boot=2, init=(Marker("init", {"version": "1", "slot": "A"}, 0.7, "BROWNOUT init"),),
+                        boot=2, boot_markers=(Marker("init", {"version": "1", "slot": "A"}, 0.7, "BROWNOUT init"),),
                         down_s=1.25)
     return take
 
@@ -362,7 +362,7 @@ def test_a_snapshot_taken_from_another_is_the_snapshot_taken_cold(
         assert went_on.disk.parent != pull.disk.parent and not ram_file(went_on.state).samefile(ram_file(pull.state))
         assert (went_on.phase, went_on.at, went_on.points, went_on.boot, went_on.bytes_downloaded, went_on.down_s) == \
             (cold.phase, cold.at, cold.points, cold.boot, cold.bytes_downloaded, cold.down_s)
-        assert went_on.points > pull.points and went_on.init == pull.init
+        assert went_on.points > pull.points and went_on.boot_markers == pull.boot_markers
         spec = TrialSpec("ab", "v2", cut="phase=deploy,n=3,edge=after")
         results = [run_trial(spec, tmp_path / name, server, snapshot=snapshot)
                    for name, snapshot in (("from-chained", went_on), ("from-cold", cold))]

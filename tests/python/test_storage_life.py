@@ -124,26 +124,30 @@ def test_a_plan_within_entries_holds_their_states_and_the_firmwares(tmp_path: Pa
     assert [p for p in every if life.where(p.state).number in (0, 3)] == within
 
 
-def test_states_that_differ_only_in_a_slot_no_env_names_first_are_one_class(tmp_path: Path) -> None:
-    env_a, env_b = (f"BOOT_ORDER={order}".encode().ljust(1024, b"\0") for order in ("A B", "B A"))
+@pytest.mark.parametrize("method, slot, names_a, names_b", [
+    ("ab", "rootB", b"BOOT_ORDER=A B", b"BOOT_ORDER=B A"),
+    ("ostree", "bootB", b"OSTREE_BOOT=A\0OSTREE_PENDING=0", b"OSTREE_BOOT=B\0OSTREE_PENDING=1")])
+def test_states_that_differ_only_in_a_slot_no_env_names_are_one_class(
+        tmp_path: Path, method: str, slot: str, names_a: bytes, names_b: bytes) -> None:
+    env_a, env_b = (names.ljust(1024, b"\0") for names in (names_a, names_b))
     log = write_log(tmp_path / "life.log", [
         ("w", 0, env_a),                       # 0: U-Boot's save, the running slot first
         ("w", 32768, b"1" * 512),              # 1, 2: the target slot
         ("w", 36864, b"2" * 1024), ("f",),     # 3
         ("w", 512 * 8, env_b), ("f",),         # 4: the switch names the target first; 5
         ("w", 40960, b"3" * 512), ("f",)])     # 6: a slot write after the switch; 7
-    partition = {"env": Partition(2, "env", 0, 32768), "rootB": Partition(4, "rootB", 32768, 32768)}
+    partition = {"env": Partition(2, "env", 0, 32768), slot: Partition(4, slot, 32768, 32768)}
     placed = [PlacedEntry(0, 1, "firmware", "firmware", "env")] + [
         PlacedEntry(n, 1, "linux", phase, part) for n, phase, part in (
-            (1, "pull", "rootB"), (2, "pull", "rootB"), (3, "pull", "-"), (4, "bootloader", "env"),
-            (5, "bootloader", "-"), (6, "confirm", "rootB"), (7, "confirm", "-"))]
-    life = crash.Life("ab", "v2", "safe", log, read_log(log), placed)
+            (1, "pull", slot), (2, "pull", slot), (3, "pull", "-"), (4, "bootloader", "env"),
+            (5, "bootloader", "-"), (6, "confirm", slot), (7, "confirm", "-"))]
+    life = crash.Life(method, "v2", "safe", log, read_log(log), placed)
     p = crash.parse_token
     states = [p(t) for t in ("prefix:1", "prefix:2", "prefix:4", "torn:2:512:zero",
                              "prefix:5", "prefix:7", "torn:4:512:old")]
     keys = crash.equivalence_keys(life, states, partition)
-    assert len({keys[s] for s in states[:4]}) == 1          # the env names A first: slot B unread
-    assert keys[p("prefix:5")] != keys[p("prefix:7")]       # B named first: its content decides
+    assert len({keys[s] for s in states[:4]}) == 1          # the env names A: slot B unread
+    assert keys[p("prefix:5")] != keys[p("prefix:7")]       # B named: its content decides
     assert keys[p("prefix:5")] != keys[p("prefix:4")]
     assert keys[p("torn:4:512:old")].startswith("disk:")
 
