@@ -21,10 +21,11 @@ cut to the re-run's own reboot, every boot ran another slot. Two disks equal
 but for the slot then take the same boots and the same checks, and re-runs
 that end alike: the slot they boot into holds what the update wrote, written
 again or found whole. A/B's pull and deploy cuts mostly leave such disks, so
-they are judged about once per state of the rest of the disk, as are OSTree's
-cuts while it copies the new kernel into its spare boot slot.
+they are judged about once per state of the rest of the disk.
 RAUC's seldom do: its deploy cuts leave the data partition differing too,
-as the downloaded bundle is written back while it installs.
+as the downloaded bundle is written back while it installs; nor, mostly, do
+OSTree's while it copies the new kernel into its spare boot slot: something
+else reaches the disk between two such cuts.
 
 Two workers can reach the same disk at once: the first to look it up and
 find nothing claims it (a lock held while it judges, released when it is
