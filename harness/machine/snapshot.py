@@ -30,6 +30,7 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from .. import HarnessError, QMPError, QMPTimeout
 from ..methods.base import PULL
@@ -68,6 +69,11 @@ def hold_spec(phase: str, phases: tuple[str, ...], at: int = 0) -> str:
 # slot (or deployment) init found. A boot that goes on from a held one, or
 # from a snapshot, printed none of them itself.
 BOOT_MARKERS = ("uboot-boot", "init")
+
+
+def boot_markers_of(markers: Iterable[Marker]) -> tuple[Marker, ...]:
+    """Of `markers`, those that say what the boot runs (BOOT_MARKERS)."""
+    return tuple(m for m in markers if m.event in BOOT_MARKERS)
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ from .runlogs import console_tail
 from .samedisk import CLAIM_POLL_S, Judged, SameDisk, disk_fingerprint
 from .start import RUNNING, adopt_installed, check_start, installed_disk, start_disk
 from ..server import Fault, UpdateServer
-from ..machine.snapshot import (BOOT_MARKERS, Snapshot, continued_memory, held_memory, hold_spec, ram_file,
-                                restored_memory, save, write_spec_file)
+from ..machine.snapshot import (BOOT_MARKERS, Snapshot, boot_markers_of, continued_memory, held_memory, hold_spec,
+                                ram_file, restored_memory, save, write_spec_file)
 from ..machine.snapshot import restore as restore_snapshot
 from ..methods.base import CONFIRM
 from .verdict import (BootRecord, anomalies, boot_record, commit_undone, error_fields, refusal_evidence,
@@ -825,7 +825,7 @@ class _Trial:
                  f"point {at}" if at else "start", boot, marker.get("points"), state)
         return Snapshot(phase, self.device.disk, state, int(marker.get("points", "0")),
                         self.server.bytes_served, written, round(elapsed, 3), at=at, boot=boot,
-                        boot_markers=tuple(m for m in own if m.event in BOOT_MARKERS),
+                        boot_markers=boot_markers_of(own),
                         down_s=None if up or not beats else round(held.t - max(beats), 3))
 
     def snapshot_from(self, parent: Snapshot, phase: str, at: int = 0) -> Snapshot:
@@ -1009,7 +1009,7 @@ class _Trial:
         began = time.monotonic()
         machine = resumes.machine if resumes else power.on()
         boot = _Boot(machine, len(self.boots) + 1, resumes=resumes,
-                     before=tuple(m for m in resumes.markers() if m.event in BOOT_MARKERS) if resumes else before,
+                     before=boot_markers_of(resumes.markers()) if resumes else before,
                      first_line=len(machine.console.lines), since=len(machine.console.lines))
         self.boots.append(boot)
         qmp = machine.qmp()

@@ -16,7 +16,7 @@ import pytest
 from harness import HarnessError, methods
 from harness.checks.device import GUEST_CLOCK_ENV, guest_clock
 from harness.machine.console import Marker
-from harness.machine.snapshot import BOOT_MARKERS
+from harness.machine.snapshot import boot_markers_of
 from harness.trial.run import _Boot, _Trial
 from harness.trial.samedisk import Judged, SameDisk, SameDiskStore, disk_fingerprint
 
@@ -218,7 +218,7 @@ def _ostree_boot(number: int, slot: str, outcome: str, *more: Marker, resumes: _
     said = () if resumes else (Marker("uboot-boot", {"entry": "1", "slot": slot}),
                                Marker("init", {"version": "1", "slot": "f" * 64 + ".0"}))
     boot = _Boot(_console(*said, *more), number, outcome=Marker(outcome), resumes=resumes,
-                 before=tuple(m for m in resumes.markers() if m.event in BOOT_MARKERS) if resumes else ())
+                 before=boot_markers_of(resumes.markers()) if resumes else ())
     return boot
 
 
