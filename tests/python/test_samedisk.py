@@ -217,9 +217,8 @@ def _console(*markers: Marker) -> SimpleNamespace:
 def _ostree_boot(number: int, slot: str, outcome: str, *more: Marker, resumes: _Boot | None = None) -> _Boot:
     said = () if resumes else (Marker("uboot-boot", {"entry": "1", "slot": slot}),
                                Marker("init", {"version": "1", "slot": "f" * 64 + ".0"}))
-    boot = _Boot(_console(*said, *more), number, outcome=Marker(outcome), resumes=resumes,
+    return _Boot(_console(*said, *more), number, outcome=Marker(outcome), resumes=resumes,
                  before=boot_markers_of(resumes.markers()) if resumes else ())
-    return boot
 
 
 def test_a_boot_that_goes_on_from_a_held_one_says_the_slot_u_boot_loaded_for_it() -> None:
